@@ -1,0 +1,22 @@
+"""Blocks: the registry and the primitive block families. Knows layers, nothing about syntax."""
+
+from .dims import Dim, Poly
+from .registry import (
+    REQUIRED,
+    Arg,
+    BlockSpec,
+    Construct,
+    PluginError,
+    ShapeError,
+    all_blocks,
+    block,
+    load_plugins,
+    lookup,
+    register,
+)
+from .tensor_type import TensorType
+
+__all__ = [
+    "REQUIRED", "Arg", "BlockSpec", "Construct", "Dim", "PluginError", "Poly", "ShapeError", "TensorType",
+    "all_blocks", "block", "load_plugins", "lookup", "register",
+]

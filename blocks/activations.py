@@ -1,0 +1,61 @@
+"""Activation functions: elementwise, stateless, written inline in the generated forward."""
+
+from __future__ import annotations
+
+from .registry import Arg, BlockSpec, register
+from .shape_rules import numel, torch_axis
+
+
+def _elementwise(name: str, doc: str, expression: str, args: tuple[Arg, ...] = ()) -> BlockSpec:
+    """Register an activation whose forward is `expression` with `{x}` and argument fields filled in."""
+    return register(
+        BlockSpec(
+            name=name,
+            family="activations",
+            doc=doc + "\n\nShapes: any -> same.",
+            args=args,
+            shape=lambda inputs, a: inputs[0],
+            flops=lambda inputs, out, a: numel(inputs[0]),
+            forward=lambda module, names, a, inputs: expression.format(x=names[0], **vars(a)),
+            accepts=("float", "graph"),
+        )
+    )
+
+
+_elementwise("relu", "max(0, x).", "F.relu({x})")
+_elementwise("gelu", "x·Φ(x), the Gaussian error linear unit (Hendrycks & Gimpel 2016), exact erf form.", "F.gelu({x})")
+_elementwise("silu", "x·σ(x) (SiLU / swish; Elfwing et al. 2018).", "F.silu({x})")
+_elementwise("tanh", "Hyperbolic tangent.", "torch.tanh({x})")
+_elementwise("sigmoid", "Logistic function 1 / (1 + e^-x).", "torch.sigmoid({x})")
+_elementwise("relu6", "min(max(0, x), 6).", "F.relu6({x})")
+_elementwise("identity", "Returns its input unchanged.", "{x}")
+_elementwise(
+    "elu",
+    "x for x > 0, alpha·(e^x - 1) otherwise (Clevert et al. 2016).",
+    "F.elu({x}, alpha={alpha})",
+    (Arg("alpha", "float", 1.0, "value the negative side saturates to (negated)"),),
+)
+_elementwise(
+    "leaky_relu",
+    "x for x > 0, slope·x otherwise.",
+    "F.leaky_relu({x}, negative_slope={slope})",
+    (Arg("slope", "float", 0.01, "slope of the negative side"),),
+)
+
+def _softmax_shape(inputs, a):
+    torch_axis(a.dim, inputs[0].rank)  # checks the axis exists
+    return inputs[0]
+
+
+register(
+    BlockSpec(
+        name="softmax",
+        family="activations",
+        doc="Normalised exponentials along one per-example axis.\n\nShapes: any -> same.",
+        args=(Arg("dim", "int", -1, "axis to normalise over (the batch excluded; negative from the end)"),),
+        shape=_softmax_shape,
+        flops=lambda inputs, out, a: 3 * numel(inputs[0]),
+        forward=lambda module, names, a, inputs: f"F.softmax({names[0]}, dim={torch_axis(a.dim, inputs[0].rank)})",
+        accepts=("float", "graph"),
+    )
+)

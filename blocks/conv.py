@@ -1,0 +1,207 @@
+"""Convolution and pooling over the channel-first layout: [C, L] for 1d, [C, H, W] for 2d."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .dims import product
+from .registry import Arg, BlockSpec, Construct, ShapeError, register
+from .shape_rules import known_size
+
+_SAME = "same"
+
+
+def _tuple(value, n: int, name: str) -> tuple:
+    """An int or a list of n ints as an n-tuple."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ShapeError(f"{name} needs {n} value{'s' if n > 1 else ''}, got {len(value)}: {list(value)}")
+        return tuple(value)
+    return (value,) * n
+
+
+def _spatial_out(size, kernel: int, stride: int, pad: int, dilation: int):
+    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _check_input(inputs, n: int):
+    x = inputs[0]
+    if x.rank != n + 1:
+        layout = "[C, L]" if n == 1 else "[C, H, W]"
+        hint = "transpose a [seq, d] sequence to [d, seq] first: transpose(0, 1)" if n == 1 and x.rank == 2 else None
+        raise ShapeError(f"expects a channel-first {layout} input, got {x}", hint)
+    return known_size(x.dims[0], "the channel (first) dimension"), x.dims[1:]
+
+
+class _Geometry:
+    """Kernel, stride, padding and dilation of one conv or pool call, normalised to n-tuples."""
+
+    def __init__(self, a, kernel, n: int, stride_default=None):
+        self.kernel = _tuple(kernel, n, "kernel")
+        stride = a.stride if a.stride is not None else (stride_default or self.kernel)
+        self.stride = _tuple(stride, n, "stride")
+        self.dilation = _tuple(getattr(a, "dilation", 1), n, "dilation")
+        for what, values in (("kernel", self.kernel), ("stride", self.stride), ("dilation", self.dilation)):
+            if any(v < 1 for v in values):
+                raise ShapeError(f"{what} must be at least 1, got {list(values)}")
+        if a.pad == _SAME:
+            if any(s != 1 for s in self.stride):
+                raise ShapeError("pad = same needs stride 1", "use a numeric pad with strides above 1")
+            self.pad = _SAME
+        else:
+            self.pad = _tuple(a.pad, n, "pad")
+            if any(p < 0 for p in self.pad):
+                raise ShapeError(f"pad must not be negative, got {list(self.pad)}")
+
+    def out_sizes(self, sizes) -> list:
+        if self.pad == _SAME:
+            return list(sizes)
+        out = [_spatial_out(s, k, st, p, d) for s, k, st, p, d in
+               zip(sizes, self.kernel, self.stride, self.pad, self.dilation)]
+        for size, o in zip(sizes, out):
+            if isinstance(o, int) and o < 1:
+                raise ShapeError(f"the kernel does not fit: a spatial size of {size} gives an output of {o}",
+                                 "use a smaller kernel, padding, or a larger input")
+        return out
+
+    def kwargs(self) -> dict:
+        def one(t):
+            return t[0] if len(set(t)) == 1 else t
+        pad = self.pad if self.pad == _SAME else one(self.pad)
+        return {"kernel_size": one(self.kernel), "stride": one(self.stride), "padding": pad,
+                "dilation": one(self.dilation)}
+
+
+def _conv_args(transposed: bool = False) -> tuple[Arg, ...]:
+    pad_doc = "zero padding per side" + ("" if transposed else ", or `same` (stride 1) to keep the size")
+    args = [
+        Arg("out", "int", doc="output channels", low=1),
+        Arg("kernel", "ints", doc="kernel size: an int or one per spatial dim", low=1),
+        Arg("stride", "ints", 1, "step between applications", low=1),
+        Arg("pad", "ints", 0, pad_doc, choices=() if transposed else (_SAME,)),
+    ]
+    if transposed:
+        args.append(Arg("output_pad", "ints", 0, "extra size added to one side of the output", low=0))
+    args += [
+        Arg("dilation", "ints", 1, "spacing between kernel taps", low=1),
+        Arg("groups", "int", 1, "channel groups; must divide in and out channels", low=1),
+        Arg("bias", "bool", True, "add a learned bias per output channel"),
+    ]
+    return tuple(args)
+
+
+def _conv(n: int, transposed: bool) -> BlockSpec:
+    name = f"conv_transpose{n}d" if transposed else f"conv{n}d"
+    module_class = {(1, False): nn.Conv1d, (2, False): nn.Conv2d, (1, True): nn.ConvTranspose1d,
+                    (2, True): nn.ConvTranspose2d}[n, transposed]
+
+    def check(inputs, a):
+        channels, sizes = _check_input(inputs, n)
+        for what, count in (("input", channels), ("output", a.out)):
+            if count % a.groups:
+                raise ShapeError(f"groups = {a.groups} must divide the {count} {what} channels")
+        geometry = _Geometry(a, a.kernel, n, stride_default=(1,) * n)
+        if transposed:
+            output_pad = _tuple(a.output_pad, n, "output_pad")
+            out = [(s - 1) * st - 2 * p + d * (k - 1) + op + 1 for s, st, p, d, k, op in
+                   zip(sizes, geometry.stride, geometry.pad, geometry.dilation, geometry.kernel, output_pad)]
+        else:
+            out = geometry.out_sizes(sizes)
+        return channels, geometry, out
+
+    def shape(inputs, a):
+        _, _, out = check(inputs, a)
+        return inputs[0].with_dims([a.out, *out])
+
+    def params(inputs, a):
+        channels, geometry, _ = check(inputs, a)
+        return a.out * (channels // a.groups) * product(geometry.kernel) + (a.out if a.bias else 0)
+
+    def flops(inputs, output, a):
+        channels, geometry, out = check(inputs, a)
+        macs_per_position = channels * (a.out // a.groups) * product(geometry.kernel)
+        positions = product(inputs[0].dims[1:]) if transposed else product(out)  # where the kernel is applied
+        return 2 * macs_per_position * positions
+
+    def module(inputs, a):
+        channels, geometry, _ = check(inputs, a)
+        kwargs = {"in_channels": channels, "out_channels": a.out, **geometry.kwargs(), "groups": a.groups,
+                  "bias": a.bias}
+        if transposed:
+            kwargs["output_padding"] = a.output_pad
+        return Construct(module_class, kwargs)
+
+    kind = "transposed convolution (fractionally strided; Dumoulin & Visin 2016)" if transposed else "convolution"
+    layout = "[C, L] -> [out, L']" if n == 1 else "[C, H, W] -> [out, H', W']"
+    doc = f"{n}-D {kind} over the channel-first layout, with {module_class.__name__}'s layout.\n\nShapes: {layout}."
+    return register(BlockSpec(name=name, family="conv", doc=doc, args=_conv_args(transposed), shape=shape,
+                              params=params, flops=flops, module=module))
+
+
+def _pool(n: int, kind: str) -> BlockSpec:
+    name = f"{kind}pool{n}d"
+    module_class = {("max", 1): nn.MaxPool1d, ("max", 2): nn.MaxPool2d, ("avg", 1): nn.AvgPool1d,
+                    ("avg", 2): nn.AvgPool2d}[kind, n]
+    args = (
+        Arg("k", "ints", doc="window size: an int or one per spatial dim", low=1),
+        Arg("stride", "ints", None, "step between windows (default: the window size)", low=1),
+        Arg("pad", "ints", 0, "implicit padding per side; at most half the window", low=0),
+    )
+
+    def geometry(inputs, a):
+        _check_input(inputs, n)
+        g = _Geometry(a, a.k, n)
+        if any(p * 2 > k for p, k in zip(g.pad, g.kernel)):
+            raise ShapeError(f"pad must be at most half the window, got pad {list(g.pad)} for window {list(g.kernel)}")
+        return g
+
+    def shape(inputs, a):
+        return inputs[0].with_dims([inputs[0].dims[0], *geometry(inputs, a).out_sizes(inputs[0].dims[1:])])
+
+    def module(inputs, a):
+        kwargs = geometry(inputs, a).kwargs()
+        kwargs.pop("dilation")
+        return Construct(module_class, kwargs)
+
+    word = "maximum" if kind == "max" else "average"
+    layout = "[C, L] -> [C, L']" if n == 1 else "[C, H, W] -> [C, H', W']"
+    doc = f"{n}-D {word} pooling over windows of each channel ({module_class.__name__}).\n\nShapes: {layout}."
+    return register(BlockSpec(
+        name=name, family="conv", doc=doc, args=args, shape=shape, module=module,
+        flops=lambda inputs, out, a: product(out.dims) * product(_tuple(a.k, n, "k")),
+    ))
+
+
+def _adaptive_pool(n: int) -> BlockSpec:
+    module_class = nn.AdaptiveAvgPool1d if n == 1 else nn.AdaptiveAvgPool2d
+
+    def sizes(a):
+        size = _tuple(a.size, n, "size")
+        if any(s < 1 for s in size):
+            raise ShapeError(f"size must be at least 1, got {list(size)}")
+        return size
+
+    def shape(inputs, a):
+        _check_input(inputs, n)
+        return inputs[0].with_dims([inputs[0].dims[0], *sizes(a)])
+
+    def module(inputs, a):
+        size = sizes(a)
+        return Construct(module_class, {"output_size": size[0] if n == 1 else size})
+
+    layout = "[C, L] -> [C, size]" if n == 1 else "[C, H, W] -> [C, h, w]"
+    return register(BlockSpec(
+        name=f"adaptive_avgpool{n}d", family="conv",
+        doc=f"Averages each channel over windows chosen to give a fixed output size ({module_class.__name__}).\n\n"
+            f"Shapes: {layout}.",
+        args=(Arg("size", "ints", doc="output size: an int or one per spatial dim", low=1),),
+        shape=shape, module=module, flops=lambda inputs, out, a: product(inputs[0].dims),
+    ))
+
+
+for _n in (1, 2):
+    _conv(_n, transposed=False)
+    _conv(_n, transposed=True)
+    _pool(_n, "max")
+    _pool(_n, "avg")
+    _adaptive_pool(_n)

@@ -1,0 +1,192 @@
+"""The block registry: one declaration per block, read by the checker, summary, codegen and docs.
+
+A `BlockSpec` says everything the compiler needs about a primitive block — its arguments, how it
+maps input shapes to an output shape, how many parameters and FLOPs it costs, and the code that
+runs it — so nothing about a block is written twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from .dims import Dim
+from .tensor_type import TensorType
+
+REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
+
+# What an argument may hold; the checker converts and validates spec values against these.
+ARG_KINDS = ("int", "float", "bool", "str", "enum", "ints", "tensor", "ref", "any")
+
+
+class ShapeError(Exception):
+    """Raised by a block's rules when its inputs do not fit; the compiler adds where it happened."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a block. `choices` lists enum words; `low` is an inclusive lower bound."""
+
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    doc: str = ""
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ARG_KINDS:
+            raise ValueError(f"argument {self.name!r}: kind must be one of {ARG_KINDS}, not {self.kind!r}")
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class Construct:
+    """How to build a block's module: `cls(**kwargs)`. Codegen writes it as source."""
+
+    cls: type
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+Args = SimpleNamespace
+ShapeRule = Callable[[list[TensorType], Args], TensorType]
+CountRule = Callable[[list[TensorType], Args], int]
+FlopRule = Callable[[list[TensorType], TensorType, Args], Dim]
+ModuleRule = Callable[[list[TensorType], Args], Construct]
+ForwardRule = Callable[[str | None, list[str], Args, list[TensorType]], str]
+WeightRule = Callable[[list[TensorType], Args], tuple[int, ...] | None]
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """A primitive block.
+
+    - `shape(inputs, args)` returns the output type or raises `ShapeError`.
+    - `params(inputs, args)` counts trainable parameters analytically (no weight allocated).
+    - `flops(inputs, output, args)` counts forward FLOPs per example (a multiply-add is 2).
+    - `module(inputs, args)` says which `nn.Module` holds the weights, or is None for stateless
+      blocks. `forward(module, names, args, inputs)` returns the source expression of the call
+      (`module` is `self.attr` or None, `names` the input variables); by default `module(x, …)`.
+    - `weight(inputs, args)` is the shape of the module's `.weight` that other blocks may tie to.
+    - `merge` blocks take their inputs as positional tensor arguments (`add(a, b)`), so a pipeline
+      that begins with one starts from those values.
+    """
+
+    name: str
+    family: str
+    doc: str
+    args: tuple[Arg, ...]
+    shape: ShapeRule
+    params: CountRule = lambda inputs, args: 0
+    flops: FlopRule = lambda inputs, output, args: 0
+    module: ModuleRule | None = None
+    forward: ForwardRule | None = None
+    weight: WeightRule | None = None
+    merge: bool = False
+    accepts: tuple[str, ...] = ("float",)
+    origin: str = "cramnet"
+
+    def arg(self, name: str) -> Arg | None:
+        return next((a for a in self.args if a.name == name), None)
+
+    def signature(self) -> str:
+        parts = [a.name if a.required else f"{a.name} = {_show(a.default)}" for a in self.args]
+        if self.merge:
+            parts.insert(0, "a, b, …")
+        return f"{self.name}({', '.join(parts)})" if parts else self.name
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_REGISTRY: dict[str, BlockSpec] = {}
+
+
+def register(spec: BlockSpec) -> BlockSpec:
+    """Add a block to the registry; a second block with the same name is a programming error."""
+    if spec.name in _REGISTRY and _REGISTRY[spec.name] is not spec:
+        raise ValueError(f"block {spec.name!r} is already registered (by {_REGISTRY[spec.name].origin})")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def block(name: str, **declaration: Any) -> Callable[[Callable], BlockSpec]:
+    """Decorator form: the decorated function is the shape rule; the rest comes as keywords.
+
+        @block("scale", family="dense", doc="x * factor", args=(Arg("factor", "float", 1.0),))
+        def scale(inputs, args):
+            return inputs[0]
+    """
+
+    def wrap(shape_rule: Callable) -> BlockSpec:
+        doc = declaration.pop("doc", None) or (shape_rule.__doc__ or "").strip()
+        origin = declaration.pop("origin", shape_rule.__module__)
+        spec = BlockSpec(name=name, doc=doc, shape=shape_rule, origin=origin, **declaration)
+        return register(spec)
+
+    return wrap
+
+
+def lookup(name: str) -> BlockSpec | None:
+    _load_builtins()
+    return _REGISTRY.get(name)
+
+
+def all_blocks() -> dict[str, BlockSpec]:
+    _load_builtins()
+    return dict(sorted(_REGISTRY.items()))
+
+
+_BUILTIN_FAMILIES = ("dense", "activations", "norm", "conv", "shape_ops", "tokens", "merges")
+_loaded = False
+
+
+def _load_builtins() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for family in _BUILTIN_FAMILIES:
+            importlib.import_module(f"{__package__}.{family}")
+
+
+class PluginError(Exception):
+    """A plugin module named by the user could not be loaded."""
+
+
+_loaded_plugins: set[str] = set()
+
+
+def load_plugins(modules: list[str] = ()) -> None:
+    """Import blocks from the `cramnet.blocks` entry-point group and from the named modules."""
+    _load_builtins()
+    for entry in entry_points(group="cramnet.blocks"):
+        if entry.value not in _loaded_plugins:
+            _loaded_plugins.add(entry.value)
+            try:
+                entry.load()
+            except Exception as error:  # a broken third-party package must not break cramnet
+                raise PluginError(f"plugin entry point {entry.name!r} ({entry.value}) failed to load: {error}") from error
+    for module in modules:
+        if module in _loaded_plugins:
+            continue
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise PluginError(f"cannot import plugin module {module!r}: {error}") from error
+        _loaded_plugins.add(module)

@@ -1,0 +1,7 @@
+"""AST to graph to module: the passes (load, build_graph, infer_shapes, summary, codegen) and the
+public API."""
+
+from .api import CheckedModel, check_spec, compile_spec
+from .summary import Summary
+
+__all__ = ["CheckedModel", "Summary", "check_spec", "compile_spec"]

@@ -1,0 +1,124 @@
+"""The compiler's public entry points: check a spec, summarise it, generate and build its module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import networkx as nx
+import torch
+from torch import nn
+
+from ..blocks.registry import PluginError, load_plugins
+from ..blocks.tensor_type import TensorType
+from ..dsl.errors import SpecError, SpecErrors
+from .build_graph import ModelGraph, build_graph, select_model
+from .codegen import generate_source, load_module_class
+from .evaluate import EvalError, LetTable
+from .infer_shapes import assign_attributes, infer_shapes
+from .loader import load_program, read_source
+from .summary import Summary, summarize
+
+
+@dataclass
+class CheckedModel:
+    """A spec that passed every check: its graph (one node per primitive block call, each with
+    `block`, `args`, `type`, `params`, `flops`, `span`, `attr`), inputs, outputs and sources."""
+
+    model: ModelGraph
+    path: str
+    sources: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        return self.model.graph
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.model.inputs
+
+    @property
+    def outputs(self) -> list[str]:
+        return self.model.outputs
+
+    @property
+    def input_types(self) -> dict[str, TensorType]:
+        return {n: self.graph.nodes[n]["type"] for n in self.inputs}
+
+    @property
+    def output_types(self) -> dict[str, TensorType]:
+        return {n: self.graph.nodes[n]["type"] for n in self.outputs}
+
+    def summary(self, sizes: Mapping[str, int] | None = None, batch: int = 1) -> Summary:
+        return summarize(self.model, sizes, batch)
+
+    def source(self, standalone: bool = True) -> str:
+        """The generated module as Python source; standalone source imports only torch."""
+        return generate_source(self.model, Path(self.path).name, standalone)[0]
+
+    def build(self, seed: int | None = None) -> nn.Module:
+        """Instantiate the module (weights initialised as PyTorch's modules do; `seed` fixes them)."""
+        source, custom = generate_source(self.model, Path(self.path).name, standalone=False)
+        cls = load_module_class(source, custom, self.name)
+        if seed is None:
+            return cls()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return cls()
+
+
+def _read(path_or_source: str | Path) -> tuple[str, str]:
+    """(text, path): a Path, or a one-line string, is a file to read; anything else is source."""
+    if isinstance(path_or_source, Path) or ("\n" not in path_or_source and "{" not in path_or_source):
+        path = Path(path_or_source)
+        errors: list[SpecError] = []
+        text = read_source(path, errors)
+        if text is None:
+            raise SpecErrors(errors)
+        return text, str(path)
+    return path_or_source, "<spec>"
+
+
+def check_spec(path_or_source: str | Path, model: str | None = None, plugins: list[str] = ()) -> CheckedModel:
+    """Parse, resolve, expand and shape-check a spec; raises `SpecErrors` listing every mistake."""
+    try:
+        load_plugins(list(plugins))
+    except PluginError as error:
+        raise SpecErrors([SpecError(code="E220", message=str(error),
+                                    hint="check the module name and that it is importable (on PYTHONPATH)")]) from None
+    text, path = _read(path_or_source)
+    program = load_program(text, path)
+    lets = LetTable()
+    errors: list[SpecError] = []
+    for name in program.root.lets:  # report every broken let, used or not
+        try:
+            lets.lookup(program.root, name, program.root.lets[name].name_span)
+        except EvalError as failure:
+            errors.append(failure.error)
+    definition, problem = select_model(program.root, model)
+    if problem is not None:
+        raise SpecErrors(errors + [problem], program.sources)
+    expanded = build_graph(program.root, definition, lets)
+    errors += expanded.errors
+    assign_attributes(expanded)
+    errors += infer_shapes(expanded)
+    if errors:
+        raise SpecErrors(_in_source_order(errors), program.sources)
+    return CheckedModel(expanded, path, program.sources)
+
+
+def _in_source_order(errors: list[SpecError]) -> list[SpecError]:
+    unique = list(dict.fromkeys(errors))
+    return sorted(unique, key=lambda e: (e.span.file, e.span.line, e.span.col) if e.span else ("", 0, 0))
+
+
+def compile_spec(path_or_source: str | Path, model: str | None = None, seed: int | None = None,
+                 plugins: list[str] = ()) -> nn.Module:
+    """Spec to runnable `nn.Module`. Call it with inputs in declared order (or by name); one output
+    returns a Tensor, several a tuple in `output` order."""
+    return check_spec(path_or_source, model, plugins).build(seed)

@@ -1,0 +1,190 @@
+"""Checking a call's arguments against what the block declares, and converting their values."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from ..blocks.registry import Arg, BlockSpec
+from ..dsl import ast
+from ..dsl.errors import Span, SpecError, did_you_mean
+from .evaluate import EvalError, Scope, TensorRef, Word, evaluate, unknown_name
+
+
+def match_arguments(
+    block: str, names: list[str], required: set[str], args: ast.Args | None, call_span: Span, errors: list[SpecError]
+) -> dict[str, ast.Expr] | None:
+    """Pair each argument expression with a parameter name; None after recording a mistake."""
+    matched: dict[str, ast.Expr] = {}
+    ok = True
+    if args is None:
+        args = ast.Args(span=call_span)
+    if len(args.positional) > len(names):
+        extra = args.positional[len(names)]
+        takes = f"takes {len(names)} argument{'s' if len(names) != 1 else ''}" if names else "takes no arguments"
+        errors.append(SpecError(code="E302", message=f"{block} {takes}, got {len(args.positional)}", span=extra.span,
+                                hint=f"its arguments are: {', '.join(names)}" if names else None))
+        ok = False
+    for name, expr in zip(names, args.positional):
+        matched[name] = expr
+    for kwarg in args.keyword:
+        if kwarg.name not in names:
+            hint = did_you_mean(kwarg.name, names) or (f"its arguments are: {', '.join(names)}" if names else None)
+            errors.append(SpecError(code="E301", message=f"{block} has no argument '{kwarg.name}'", span=kwarg.span,
+                                    hint=hint))
+            ok = False
+        elif kwarg.name in matched:
+            errors.append(SpecError(code="E306", message=f"{block}: argument '{kwarg.name}' is given twice",
+                                    span=kwarg.span))
+            ok = False
+        else:
+            matched[kwarg.name] = kwarg.value
+    missing = [n for n in names if n in required and n not in matched]
+    if missing:
+        errors.append(SpecError(code="E303", message=f"{block} needs argument{'s' if len(missing) > 1 else ''} "
+                                f"{', '.join(repr(m) for m in missing)}", span=call_span,
+                                hint=f"write {block}({', '.join(names[:len(required)])}, …)"))
+        ok = False
+    return matched if ok else None
+
+
+def bind_block_args(
+    spec: BlockSpec, args: ast.Args | None, scope: Scope, call_span: Span, errors: list[SpecError]
+) -> SimpleNamespace | None:
+    """Evaluate and check a primitive block's arguments; merges take their values positionally."""
+    declared = spec.args
+    if spec.merge:
+        positional = args.positional if args else ()
+        args = ast.Args(span=args.span, positional=(), keyword=args.keyword) if args else None
+    matched = match_arguments(spec.name, [a.name for a in declared], {a.name for a in declared if a.required}, args,
+                              call_span, errors)
+    if matched is None:
+        return None
+    values: dict[str, Any] = {}
+    ok = True
+    for arg in declared:
+        if arg.name not in matched:
+            values[arg.name] = arg.default
+            continue
+        expr = matched[arg.name]
+        try:
+            values[arg.name] = convert(spec.name, arg, evaluate(expr, scope), expr.span, scope)
+        except EvalError as failure:
+            errors.append(failure.error)
+            ok = False
+    if spec.merge:
+        tensors = []
+        for expr in positional:
+            try:
+                value = evaluate(expr, scope)
+            except EvalError as failure:
+                errors.append(failure.error)
+                ok = False
+                continue
+            if not isinstance(value, TensorRef):
+                errors.append(_not_a_tensor(spec.name, "each value to merge", value, expr.span, scope))
+                ok = False
+            tensors.append(value)
+        if ok and len(tensors) < 2:
+            errors.append(SpecError(code="E303", message=f"{spec.name} merges two or more values, got {len(tensors)}",
+                                    span=call_span, hint=f"write {spec.name}(a, b)"))
+            ok = False
+        values["_merged"] = tensors
+    return SimpleNamespace(**values) if ok else None
+
+
+def convert(block: str, arg: Arg, value: Any, span: Span, scope: Scope) -> Any:
+    """Check `value` against `arg`'s kind, bounds and choices; returns the value to store."""
+
+    def fail(expected: str) -> EvalError:
+        return EvalError(SpecError(code="E304", message=f"{block}: '{arg.name}' expects {expected}, got {show(value)}",
+                                   span=span, hint=arg.doc or None))
+
+    if isinstance(value, Word) and value.name == "none" and arg.default is None:
+        return None
+    if arg.kind in ("tensor", "ref"):
+        if not isinstance(value, TensorRef):
+            raise EvalError(_not_a_tensor(block, f"'{arg.name}'", value, span, scope))
+        return value
+    if isinstance(value, Word) and value.name in arg.choices:
+        return value.name
+    if isinstance(value, str) and value in arg.choices:
+        return value
+    if isinstance(value, Word):
+        if arg.choices:
+            raise EvalError(SpecError(code="E304", message=f"{block}: '{arg.name}' cannot be '{value.name}'", span=span,
+                                      hint=did_you_mean(value.name, arg.choices)
+                                      or f"choose one of: {', '.join(arg.choices)}"))
+        raise EvalError(unknown_name(value.name, value.span, scope.known_names()))
+    if isinstance(value, TensorRef):
+        raise fail(_KIND_WORDS[arg.kind])
+    if arg.kind == "int":
+        value = _as_int(value)
+        if value is None:
+            raise fail("an integer")
+    elif arg.kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail("a number")
+        value = float(value)
+    elif arg.kind == "bool":
+        if not isinstance(value, bool):
+            raise fail("true or false")
+    elif arg.kind == "str":
+        if not isinstance(value, str):
+            raise fail("a string")
+    elif arg.kind == "enum":
+        raise fail("one of: " + ", ".join(arg.choices))
+    elif arg.kind == "ints":
+        items = value if isinstance(value, list) else [value]
+        converted = [_as_int(v) for v in items]
+        if not items or any(v is None for v in converted):
+            raise fail("an integer or a list of integers" + (f" (or {', '.join(arg.choices)})" if arg.choices else ""))
+        value = converted if isinstance(value, list) else converted[0]
+    _check_bounds(block, arg, value, span)
+    return value
+
+
+_KIND_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
+               "enum": "a word", "ints": "an integer or a list of integers", "any": "a value"}
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _check_bounds(block: str, arg: Arg, value: Any, span: Span) -> None:
+    if arg.low is None:
+        return
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, (int, float)) and item < arg.low:
+            low = int(arg.low) if float(arg.low).is_integer() else arg.low
+            raise EvalError(SpecError(code="E305", message=f"{block}: '{arg.name}' must be at least {low}, got {item}",
+                                      span=span, hint=arg.doc or None))
+
+
+def _not_a_tensor(block: str, what: str, value: Any, span: Span, scope: Scope) -> SpecError:
+    if isinstance(value, Word):
+        return SpecError(code="E205", message=f"{block}: {what} must be a bound value, but '{value.name}' is not bound",
+                         span=span, hint=did_you_mean(value.name, scope.known_values())
+                         or "bind a value first with `NAME = …` or `… as NAME`")
+    return SpecError(code="E304", message=f"{block}: {what} must be a bound value, got {show(value)}", span=span)
+
+
+def show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Word):
+        return value.name
+    if isinstance(value, TensorRef):
+        return f"the tensor '{value.name}'"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return str(value)

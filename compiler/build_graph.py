@@ -1,0 +1,439 @@
+"""Pass 2: expand a model into a graph of primitive block calls.
+
+User blocks are inlined (their nodes named `instance.node`), `* N` and `repeat` are unrolled,
+`residual` and `parallel` become merge nodes. Each node carries the span of the call that made
+it. Errors are collected; a failed pipeline yields `FAILED`, which later stages pass through
+quietly so one mistake is reported once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
+
+import networkx as nx
+
+from ..blocks.dims import Poly
+from ..blocks.merges import MERGE_MODES
+from ..blocks.registry import BlockSpec, all_blocks, lookup
+from ..blocks.tensor_type import TensorType
+from ..dsl import ast
+from ..dsl.errors import Span, SpecError, did_you_mean
+from .arguments import bind_block_args, convert, match_arguments
+from .evaluate import Bindings, EvalError, LetTable, Scope, TensorRef, Word, evaluate
+from .loader import SpecModule
+
+FAILED = "<failed>"
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a body is being expanded: its file, constants, bound values and node-name prefix."""
+
+    module: SpecModule
+    params: dict
+    values: Bindings
+    prefix: str = ""
+    stack: tuple[tuple[str, Span], ...] = ()
+
+    def nested(self, current: str) -> Context:
+        """A `{ }` body: sees the enclosing values, its input is `current`."""
+        values = Bindings(self.values)
+        values.local["in"] = current
+        return replace(self, values=values)
+
+
+@dataclass
+class ModelGraph:
+    """The expanded model: the graph, its input and output node names, and its declaration."""
+
+    name: str
+    graph: nx.DiGraph
+    inputs: list[str]
+    outputs: list[str]
+    span: Span
+    errors: list[SpecError] = field(default_factory=list)
+
+
+def select_model(module: SpecModule, name: str | None) -> tuple[ast.ModelDef | None, SpecError | None]:
+    models = module.models
+    if name is not None:
+        if name in models:
+            return models[name], None
+        hint = did_you_mean(name, models) or (f"models in this file: {', '.join(models)}" if models else None)
+        return None, SpecError(code="E208", message=f"no model named '{name}' in {module.path}", hint=hint)
+    if len(models) == 1:
+        return next(iter(models.values())), None
+    if not models:
+        return None, SpecError(code="E208", message=f"{module.path} declares no model",
+                               hint="declare one with `model NAME { … }`; a file of blocks is meant to be `use`d")
+    return None, SpecError(code="E208", message=f"{module.path} declares several models: {', '.join(models)}",
+                           hint="choose one with --model NAME (or model = \"NAME\" from Python)")
+
+
+def build_graph(module: SpecModule, model: ast.ModelDef, lets: LetTable) -> ModelGraph:
+    builder = _Builder(lets)
+    ctx = Context(module=module, params={}, values=Bindings())
+    inputs: list[str] = []
+    outputs_decl: list[ast.OutputDecl] = []
+    for statement in model.body.statements:
+        if isinstance(statement, ast.InputDecl):
+            node = builder.input(statement, ctx)
+            if node is not None:
+                inputs.append(node)
+        elif isinstance(statement, ast.OutputDecl):
+            outputs_decl.append(statement)
+        else:
+            builder.statement(statement, ctx, current=None)
+    outputs = builder.outputs(model, outputs_decl, ctx)
+    if not inputs and not builder.errors:
+        builder.errors.append(SpecError(code="E210", message=f"model '{model.name}' declares no input",
+                                        span=model.name_span, hint="declare one: `input x: [784]`"))
+    return ModelGraph(model.name, builder.graph, inputs, outputs, model.span, builder.errors)
+
+
+def _prefix(node: str) -> str:
+    return node.rsplit(".", 1)[0] if "." in node else ""
+
+
+class _Builder:
+    def __init__(self, lets: LetTable):
+        self.graph = nx.DiGraph()
+        self.errors: list[SpecError] = []
+        self.lets = lets
+        self._counters: dict[tuple[str, str], int] = {}
+
+    # -- helpers --------------------------------------------------------------------------------
+    def error(self, code: str, message: str, span: Span | None, hint: str | None = None, notes=()) -> str:
+        self.errors.append(SpecError(code=code, message=message, span=span, hint=hint, notes=tuple(notes)))
+        return FAILED
+
+    def scope(self, ctx: Context, symbols: bool = False) -> Scope:
+        return Scope(ctx.module, ctx.params, self.lets, ctx.values, symbols)
+
+    def fresh_name(self, prefix: str, base: str) -> str:
+        while True:
+            n = self._counters[(prefix, base)] = self._counters.get((prefix, base), 0) + 1
+            name = f"{prefix}{base}_{n}"
+            if name not in self.graph:
+                return name
+
+    def add_node(self, ctx: Context, spec: BlockSpec, args: SimpleNamespace, inputs: list[str], labels: list[str],
+                 span: Span) -> str:
+        name = self.fresh_name(ctx.prefix, spec.name)
+        self.graph.add_node(name, block=spec.name, spec=spec, args=args, inputs=inputs, labels=labels, span=span,
+                            order=len(self.graph))
+        for i, source in enumerate(inputs):
+            self.graph.add_edge(source, name, kind="data", index=i)
+        for arg in spec.args:
+            value = getattr(args, arg.name)
+            if arg.kind == "ref" and isinstance(value, TensorRef):
+                self.graph.add_edge(value.node, name, kind="tie")
+        return name
+
+    def bind(self, ctx: Context, name: str, node: str, span: Span, mark: int) -> str:
+        """Bind `name` to `node` in this body; returns the node (renamed to `name` if it is fresh)."""
+        if name in ctx.values.local:
+            return self.error("E207", f"'{name}' is already bound in this body", span, "choose another name")
+        if lookup(name) is not None or ctx.module.find("blocks", name):
+            return self.error("E207", f"'{name}' is the name of a block; a bound value needs another name", span,
+                              f"for example '{name}_out'")
+        if node != FAILED:
+            node = self._rename_fresh(node, ctx.prefix + name, mark)
+        ctx.values.local[name] = node
+        return node
+
+    def _rename_fresh(self, node: str, new: str, mark: int) -> str:
+        """Give a node made by this statement directly in this body (not inside a block instance) its bound name."""
+        attrs = self.graph.nodes[node]
+        if attrs["block"] == INPUT or attrs["order"] < mark or new in self.graph:
+            return node
+        if _prefix(node) != _prefix(new):
+            return node
+        nx.relabel_nodes(self.graph, {node: new}, copy=False)
+        for successor in self.graph.successors(new):  # none yet for a fresh node; kept for safety
+            inputs = self.graph.nodes[successor]["inputs"]
+            self.graph.nodes[successor]["inputs"] = [new if i == node else i for i in inputs]
+        return new
+
+    # -- statements -----------------------------------------------------------------------------
+    def input(self, decl: ast.InputDecl, ctx: Context) -> str | None:
+        if decl.name in self.graph or decl.name in ctx.values.local:
+            self.error("E207", f"input '{decl.name}' is declared twice", decl.name_span)
+            return None
+        if lookup(decl.name) is not None:
+            self.error("E207", f"'{decl.name}' is the name of a block; an input needs another name", decl.name_span)
+            return None
+        dims = []
+        scope = self.scope(ctx, symbols=True)
+        for expr in decl.type.dims:
+            try:
+                value = evaluate(expr, scope)
+            except EvalError as failure:
+                self.errors.append(failure.error)
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, Poly)):
+                self.error("E304", f"a dimension must be an integer or a size name, got {value!r}", expr.span)
+                return None
+            if isinstance(value, int) and value < 1:
+                self.error("E305", f"a dimension must be at least 1, got {value}", expr.span)
+                return None
+            dims.append(value)
+        kind = {"tensor": "float", "tokens": "tokens", "graph": "graph"}[decl.type.kind]
+        if kind == "graph" and len(dims) != 2:
+            self.error("E304", f"a graph input is graph[nodes, features], got {len(dims)} dimensions", decl.type.span)
+            return None
+        self.graph.add_node(decl.name, block=INPUT, spec=None, type=TensorType(tuple(dims), kind), inputs=[],
+                            span=decl.span, order=len(self.graph))
+        ctx.values.local[decl.name] = decl.name
+        return decl.name
+
+    def outputs(self, model: ast.ModelDef, decls: list[ast.OutputDecl], ctx: Context) -> list[str]:
+        if not decls:
+            self.error("E210", f"model '{model.name}' has no `output`", model.name_span,
+                       "name the result: `… -> dense(10) as logits` and `output logits`")
+            return []
+        nodes = []
+        for decl in decls:
+            for name, span in decl.names:
+                node = ctx.values.get(name)
+                if node is None:
+                    self.error("E209", f"output '{name}' is not a bound value", span,
+                               did_you_mean(name, ctx.values.names()) or "bind it with `… as NAME` or `NAME = …`")
+                elif node != FAILED:
+                    nodes.append(node)
+        return nodes
+
+    def statement(self, statement, ctx: Context, current: str | None) -> str | None:
+        """Expand one body line; returns the new current value."""
+        mark = len(self.graph)
+        if isinstance(statement, ast.Binding):
+            value = self.pipeline(statement.pipeline, ctx, current)
+            self.bind(ctx, statement.name, value, statement.name_span, mark)
+            return current
+        if isinstance(statement, ast.Pipeline):
+            return self.pipeline(statement, ctx, current)
+        keyword = "input" if isinstance(statement, ast.InputDecl) else "output"
+        self.error("E213", f"`{keyword}` belongs in a model, not inside a block or `{{ }}` body", statement.span,
+                   "a block's input is the value flowing into it (`in`); its result is its last line")
+        return current
+
+    def body(self, body: ast.Body, ctx: Context, current: str) -> str:
+        for statement in body.statements:
+            current = self.statement(statement, ctx, current)
+        return current
+
+    # -- pipelines ------------------------------------------------------------------------------
+    def pipeline(self, pipeline: ast.Pipeline, ctx: Context, current: str | None, first: bool = True) -> str:
+        value = current
+        for index, stage in enumerate(pipeline.stages):
+            value = self.stage(stage, ctx, value, first and index == 0)
+            if value == FAILED:
+                return FAILED
+        return value
+
+    def stage(self, stage: ast.Stage, ctx: Context, current: str | None, first: bool) -> str:
+        mark = len(self.graph)
+        count = 1 if stage.count is None else self.count(stage.count, ctx)
+        if count is None:
+            return FAILED
+        value = current
+        for i in range(count):
+            value = self.term(stage.term, ctx, value, first and i == 0)
+            if value == FAILED:
+                return FAILED
+        if stage.alias:
+            bound = self.bind(ctx, stage.alias, value, stage.alias_span, mark)
+            value = bound if bound != FAILED else value
+        return value
+
+    def count(self, expr: ast.Expr, ctx: Context) -> int | None:
+        try:
+            value = evaluate(expr, self.scope(ctx))
+        except EvalError as failure:
+            self.errors.append(failure.error)
+            return None
+        if isinstance(value, Word):
+            self.error("E205", f"unknown name '{value.name}' in a repeat count", expr.span,
+                       did_you_mean(value.name, self.scope(ctx).known_names()))
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error("E304", f"a repeat count must be an integer, got {value}", expr.span)
+            return None
+        if value < 1:
+            self.error("E305", f"a repeat count must be at least 1, got {value}", expr.span)
+            return None
+        if value > 100_000:
+            self.error("E305", f"a repeat count of {value} is too large (at most 100000)", expr.span)
+            return None
+        return value
+
+    def term(self, term, ctx: Context, current: str | None, first: bool) -> str:
+        if current == FAILED:
+            return FAILED
+        if isinstance(term, ast.Call):
+            return self.call(term, ctx, current, first)
+        if isinstance(term, ast.InRef):
+            node = ctx.values.get("in")
+            if node is None:
+                return self.error("E212", "`in` is only defined inside a block or `{ }` body", term.span,
+                                  "in a model, start a line with an input or a bound name")
+            if not first:
+                return self.error("E216", "`in` can only start a pipeline", term.span)
+            return node
+        if isinstance(term, ast.Group):
+            return self.pipeline(term.pipeline, ctx, current, first)
+        what = {ast.Repeat: "repeat", ast.Residual: "residual", ast.Parallel: "parallel", ast.Moe: "moe"}[type(term)]
+        if current is None:
+            return self.nothing_flows(what, term.span)
+        if isinstance(term, ast.Repeat):
+            count = self.count(term.count, ctx)
+            if count is None:
+                return FAILED
+            for _ in range(count):
+                current = self.body(term.body, ctx.nested(current), current)
+            return current
+        if isinstance(term, ast.Residual):
+            out = self.body(term.body, ctx.nested(current), current)
+            return self.merge("add", [current, out], ["the residual's input", "its body's output"], term.span, ctx)
+        if isinstance(term, ast.Parallel):
+            return self.parallel(term, ctx, current)
+        return self.error("E501", "`moe` is not compiled by this version of cramnet yet", term.span,
+                          "mixtures of experts arrive with the MoE blocks; the spec parses and is otherwise checked")
+
+    def nothing_flows(self, what: str, span: Span) -> str:
+        return self.error("E211", f"nothing flows into '{what}': a model line must start from an input, a bound name or "
+                          "a merge", span, f"start the line with a value: `x -> {what}…`")
+
+    def parallel(self, term: ast.Parallel, ctx: Context, current: str) -> str:
+        matched = match_arguments("parallel", ["merge", "dim"], set(), term.args, term.span, self.errors)
+        if matched is None:
+            return FAILED
+        mode = "concat"
+        if "merge" in matched:
+            expr = matched["merge"]
+            try:
+                value = evaluate(expr, self.scope(ctx))
+            except EvalError as failure:
+                self.errors.append(failure.error)
+                return FAILED
+            mode = value.name if isinstance(value, Word) else value
+            if mode not in MERGE_MODES:
+                return self.error("E304", f"parallel: merge cannot be {mode!r}", expr.span,
+                                  did_you_mean(str(mode), MERGE_MODES) or f"choose one of: {', '.join(MERGE_MODES)}")
+        outs = [self.body(branch, ctx.nested(current), current) for branch in term.branches]
+        if FAILED in outs:
+            return FAILED
+        if len(outs) == 1:
+            return outs[0]
+        extra = {"dim": matched["dim"]} if "dim" in matched else {}
+        labels = [f"branch {i + 1}" for i in range(len(outs))]
+        return self.merge(mode, outs, labels, term.span, ctx, extra)
+
+    def merge(self, mode: str, inputs: list[str], labels: list[str], span: Span, ctx: Context, extra=None) -> str:
+        spec = lookup(mode)
+        values = {}
+        for arg in spec.args:
+            values[arg.name] = arg.default
+            if extra and arg.name in extra:
+                try:
+                    values[arg.name] = convert(mode, arg, evaluate(extra[arg.name], self.scope(ctx)),
+                                               extra[arg.name].span, self.scope(ctx))
+                except EvalError as failure:
+                    self.errors.append(failure.error)
+                    return FAILED
+        return self.add_node(ctx, spec, SimpleNamespace(**values), inputs, labels, span)
+
+    # -- calls ----------------------------------------------------------------------------------
+    def call(self, call: ast.Call, ctx: Context, current: str | None, first: bool) -> str:
+        bound = ctx.values.get(call.name)
+        if bound is not None:
+            if bound == FAILED:
+                return FAILED
+            if call.args is not None:
+                return self.error("E216", f"'{call.name}' is a bound value, not a block: it takes no arguments",
+                                  call.span)
+            if not first:
+                return self.error("E216", f"'{call.name}' is a bound value: a pipeline can start from it, not flow "
+                                  "into it", call.name_span, f"to combine values, merge them: add(…, {call.name})")
+            return bound
+        spec = lookup(call.name)
+        defined = ctx.module.find("blocks", call.name)
+        if spec is not None and spec.merge:
+            if not first:
+                return self.error("E216", f"the merge '{call.name}' starts a pipeline; it cannot follow '->'",
+                                  call.name_span, f"bind the value first and write {call.name}(a, b) on its own line")
+            return self.primitive(spec, call, ctx, None)
+        if spec is None and not defined:
+            candidates = set(all_blocks()) | ctx.module.visible("blocks") | ctx.values.names()
+            kind = "block or bound value" if current is None else "block"
+            return self.error("E204", f"unknown {kind} '{call.name}'", call.name_span,
+                              did_you_mean(call.name, candidates - {"in"}) or "`cramnet blocks` lists the blocks")
+        if current is None:
+            return self.nothing_flows(call.name, call.name_span)
+        if spec is not None:
+            return self.primitive(spec, call, ctx, current)
+        if len(defined) > 1:
+            files = ", ".join(m.path for m, _ in defined)
+            return self.error("E214", f"block '{call.name}' is defined by more than one used file: {files}",
+                              call.name_span, "define or rename it in this file to choose one")
+        owner, definition = defined[0]
+        return self.user_block(owner, definition, call, ctx, current)
+
+    def primitive(self, spec: BlockSpec, call: ast.Call, ctx: Context, current: str | None) -> str:
+        args = bind_block_args(spec, call.args, self.scope(ctx), call.span, self.errors)
+        if args is None:
+            return FAILED
+        if spec.merge:
+            refs = args._merged
+            del args._merged
+            if any(ref.node == FAILED for ref in refs):
+                return FAILED
+            inputs, labels = [r.node for r in refs], [f"'{r.name}'" for r in refs]
+        else:
+            inputs, labels = [current], ["its input"]
+        for arg in spec.args:
+            value = getattr(args, arg.name)
+            if arg.kind == "tensor" and isinstance(value, TensorRef):
+                if value.node == FAILED:
+                    return FAILED
+                inputs.append(value.node)
+                labels.append(f"'{value.name}'")
+        return self.add_node(ctx, spec, args, inputs, labels, call.span)
+
+    def user_block(self, owner: SpecModule, definition: ast.BlockDef, call: ast.Call, ctx: Context,
+                   current: str) -> str:
+        names = [name for name, _ in ctx.stack]
+        if definition.name in names:
+            chain = " -> ".join(names[names.index(definition.name):] + [definition.name])
+            return self.error("E206", f"block '{definition.name}' calls itself: {chain}", call.name_span,
+                              "blocks may use other blocks but not recursively; repeat with `* N` instead")
+        params = [p.name for p in definition.params]
+        required = {p.name for p in definition.params if p.default is None}
+        matched = match_arguments(definition.name, params, required, call.args, call.span, self.errors)
+        if matched is None:
+            return FAILED
+        caller = self.scope(ctx)
+        consts: dict = {}
+        values = Bindings()
+        values.local["in"] = current
+        for param in definition.params:
+            try:
+                if param.name in matched:
+                    value = evaluate(matched[param.name], caller)
+                else:  # defaults see earlier parameters and the defining file's lets
+                    value = evaluate(param.default, Scope(owner, dict(consts), self.lets))
+            except EvalError as failure:
+                self.errors.append(failure.error)
+                return FAILED
+            if isinstance(value, TensorRef):
+                if value.node == FAILED:
+                    return FAILED
+                values.local[param.name] = value.node
+            else:
+                consts[param.name] = value
+        instance = self.fresh_name(ctx.prefix, definition.name)
+        child = Context(module=owner, params=consts, values=values, prefix=instance + ".",
+                        stack=ctx.stack + ((definition.name, call.span),))
+        return self.body(definition.body, child, current)

@@ -1,0 +1,120 @@
+"""Pass 3: infer every node's output type and count its parameters and FLOPs — no weight allocated.
+
+Nodes are visited in topological order; each block's declared rules map its input types to an
+output type. A node whose input failed is skipped, so one mistake is reported once.
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import networkx as nx
+from torch import nn
+
+from ..blocks.registry import ShapeError
+from ..dsl.errors import SpecError
+from .build_graph import INPUT, ModelGraph
+from .evaluate import TensorRef
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A `ref` argument after shape inference: the stage it names and that stage's weight shape."""
+
+    node: str
+    attr: str
+    block: str
+    weight_shape: tuple[int, ...] | None
+
+
+_RESERVED = {"self", "torch", "nn", "F", "math", "x"} | set(keyword.kwlist) | set(dir(nn.Module))
+
+
+def assign_attributes(model: ModelGraph) -> None:
+    """Give every node a Python identifier (module attribute and local variable), unique and safe."""
+    taken: set[str] = set()
+    for node in model.graph.nodes:
+        base = node.replace(".", "_")
+        name = base + "_" if base in _RESERVED else base
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        model.graph.nodes[node]["attr"] = name
+
+
+def infer_shapes(model: ModelGraph) -> list[SpecError]:
+    errors: list[SpecError] = []
+    graph = model.graph
+    for node in nx.topological_sort(graph):
+        attrs = graph.nodes[node]
+        if attrs["block"] == INPUT:
+            attrs.update(params=0, flops=0)
+            continue
+        inputs = [graph.nodes[i].get("type") for i in attrs["inputs"]]
+        if any(t is None for t in inputs):
+            continue
+        spec = attrs["spec"]
+        wrong = next((i for i, t in enumerate(inputs) if not _accepts(spec.accepts, t.kind)), None)
+        if wrong is not None:
+            errors.append(_kind_error(attrs, inputs[wrong], wrong))
+            continue
+        try:
+            args = _resolve_refs(attrs["args"], graph)
+            out = spec.shape(inputs, args)
+            attrs.update(type=out, args=args, params=spec.params(inputs, args), flops=spec.flops(inputs, out, args))
+        except ShapeError as failure:
+            message = failure.message
+            for i, label in enumerate(attrs["labels"]):
+                message = message.replace(f"{{in{i}}}", label)
+            errors.append(SpecError(code="E401", message=f"{spec.name}: {message}", span=attrs["span"],
+                                    hint=failure.hint, notes=_input_notes(attrs, graph)))
+        except Exception as failure:  # a plugin's rule that crashed: report it, never a traceback
+            errors.append(SpecError(code="E499", message=f"{spec.name}: its shape rule failed ({type(failure).__name__}:"
+                                    f" {failure})", span=attrs["span"],
+                                    hint=f"the block comes from {spec.origin}; report this to its authors"))
+    return errors
+
+
+def _accepts(accepted: tuple[str, ...], kind: str) -> bool:
+    return kind in accepted or (kind == "graph" and "float" in accepted)
+
+
+def _kind_error(attrs, value, index: int) -> SpecError:
+    spec = attrs["spec"]
+    label = attrs["labels"][index]
+    if value.kind == "tokens":
+        message = f"{spec.name} expects float values but {label} is {value} (integer ids)"
+        hint = "look the ids up first: `-> embed(vocab, dim) -> …`"
+    elif "tokens" in spec.accepts:
+        message = f"{spec.name} expects token ids (tokens[…]) but {label} is {value}"
+        hint = "declare the input as `tokens[seq]`"
+    else:
+        message = f"{spec.name} does not accept {label} of type {value}"
+        hint = None
+    return SpecError(code="E402", message=message, span=attrs["span"], hint=hint)
+
+
+def _input_notes(attrs, graph) -> tuple:
+    if len(attrs["inputs"]) < 2:
+        return ()
+    notes = []
+    for source, label in zip(attrs["inputs"], attrs["labels"]):
+        origin = graph.nodes[source]
+        notes.append((origin["span"], f"{label} ({origin['type']}) comes from here"))
+    return tuple(notes)
+
+
+def _resolve_refs(args: SimpleNamespace, graph: nx.DiGraph) -> SimpleNamespace:
+    values = dict(vars(args))
+    for name, value in values.items():
+        if isinstance(value, TensorRef):
+            target = graph.nodes[value.node]
+            spec = target.get("spec")
+            weight = None
+            if spec is not None and spec.weight is not None and "type" in target:
+                inputs = [graph.nodes[i]["type"] for i in target["inputs"]]
+                weight = spec.weight(inputs, target["args"])
+            values[name] = Ref(value.node, target["attr"], target["block"], weight)
+    return SimpleNamespace(**values)

@@ -1,0 +1,148 @@
+"""Pass 1: read spec files, follow `use`, and collect each file's lets, blocks and models.
+
+A `SpecModule` is one parsed file with its declarations by name and the modules it `use`s. Lookups
+follow LANGUAGE.md §3: a file's own definitions first, then those of the files it uses (not
+transitively); two used files defining one name conflict only where that name is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..dsl import ast, parse
+from ..dsl.errors import Span, SpecError, SpecErrors, did_you_mean
+
+STD_DIR = Path(__file__).resolve().parent.parent / "blocks" / "std"
+
+
+@dataclass
+class SpecModule:
+    path: str
+    tree: ast.SpecFile
+    lets: dict[str, ast.Let] = field(default_factory=dict)
+    blocks: dict[str, ast.BlockDef] = field(default_factory=dict)
+    models: dict[str, ast.ModelDef] = field(default_factory=dict)
+    uses: list[SpecModule] = field(default_factory=list)
+
+    def find(self, kind: str, name: str) -> list[tuple[SpecModule, object]]:
+        """Definitions of `name` among this file's `kind` ("lets" or "blocks"), then its uses'."""
+        own = getattr(self, kind).get(name)
+        if own is not None:
+            return [(self, own)]
+        return [(used, getattr(used, kind)[name]) for used in self.uses if name in getattr(used, kind)]
+
+    def visible(self, kind: str) -> set[str]:
+        names = set(getattr(self, kind))
+        for used in self.uses:
+            names |= set(getattr(used, kind))
+        return names
+
+
+@dataclass
+class Program:
+    """Every file the root spec reaches, its source texts (for error excerpts), and the root."""
+
+    root: SpecModule
+    sources: dict[str, str]
+
+
+def read_source(path: Path, errors: list[SpecError], span: Span | None = None) -> str | None:
+    """A spec file's text, or None after recording why it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        errors.append(SpecError(code="E200", message=f"no such file: {path}", span=span,
+                                hint="check the path; `use` paths are relative to the file that uses them"))
+        return None
+    except (IsADirectoryError, PermissionError, OSError) as error:
+        errors.append(SpecError(code="E200", message=f"cannot read {path}: {error.strerror or error}", span=span))
+        return None
+    if b"\x00" in data:
+        errors.append(SpecError(code="E200", message=f"{path} is not a spec: it is a binary file", span=span,
+                                hint="cramnet reads text files of `model` and `block` declarations (.cram)"))
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        errors.append(SpecError(code="E200", message=f"{path} is not UTF-8 text (byte {error.start})", span=span,
+                                hint="save the spec as UTF-8"))
+        return None
+
+
+def load_program(source: str, path: str) -> Program:
+    """Parse `source` (the text of `path`) and every file it uses; raise SpecErrors on any mistake."""
+    sources: dict[str, str] = {path: source}
+    errors: list[SpecError] = []
+    loaded: dict[str, SpecModule] = {}
+    root = _load(source, path, sources, errors, loaded, in_progress=[])
+    if errors or root is None:
+        raise SpecErrors(errors, sources)
+    return Program(root=root, sources=sources)
+
+
+def _load(source, path, sources, errors, loaded, in_progress) -> SpecModule | None:
+    try:
+        tree = parse(source, path)
+    except SpecErrors as failure:
+        errors.extend(failure.errors)
+        return None
+    module = SpecModule(path=path, tree=tree)
+    loaded[path] = module
+    in_progress.append(path)
+    for decl in tree.declarations:
+        if isinstance(decl, ast.Use):
+            used = _load_use(decl, path, sources, errors, loaded, in_progress)
+            if used is not None:
+                module.uses.append(used)
+        else:
+            _declare(module, decl, errors)
+    in_progress.pop()
+    return module
+
+
+def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progress) -> SpecModule | None:
+    target = resolve_use_path(decl.path, from_path)
+    if target is None:
+        available = sorted(p.stem for p in STD_DIR.glob("*.cram"))
+        name = decl.path.removeprefix("std:")
+        hint = did_you_mean(name, available) or f"the standard library has: {', '.join(available)}"
+        errors.append(SpecError(code="E201", message=f"no standard library file '{decl.path}'", span=decl.span,
+                                hint=hint))
+        return None
+    key = str(target)
+    if key in in_progress:
+        chain = " -> ".join(Path(p).name for p in in_progress[in_progress.index(key):] + [key])
+        errors.append(SpecError(code="E202", message=f"`use` cycle: {chain}", span=decl.span,
+                                hint="move the shared blocks into a third file that both use"))
+        return None
+    if key in loaded:
+        return loaded[key]
+    if not target.is_file():
+        errors.append(SpecError(code="E201", message=f"used file not found: {decl.path} (looked for {target})",
+                                span=decl.span, hint="`use` paths are relative to the file that uses them"))
+        return None
+    text = read_source(target, errors, decl.span)
+    if text is None:
+        return None
+    sources[key] = text
+    return _load(text, key, sources, errors, loaded, in_progress)
+
+
+def resolve_use_path(spec: str, from_path: str) -> Path | None:
+    if spec.startswith("std:"):
+        target = STD_DIR / f"{spec[4:]}.cram"
+        return target if target.is_file() else None
+    base = Path(from_path).parent if not from_path.startswith("<") else Path.cwd()
+    return (base / spec).resolve()
+
+
+def _declare(module: SpecModule, decl, errors: list[SpecError]) -> None:
+    kind = {ast.Let: "lets", ast.BlockDef: "blocks", ast.ModelDef: "models"}[type(decl)]
+    table = getattr(module, kind)
+    if decl.name in table:
+        first = table[decl.name]
+        errors.append(SpecError(code="E203", message=f"'{decl.name}' is defined twice in this file",
+                                span=decl.name_span, notes=((first.name_span, "first defined here"),)))
+        return
+    table[decl.name] = decl

@@ -1,0 +1,100 @@
+"""Source spans and spec errors: where a mistake is, what it is, and how to fix it.
+
+Every user mistake — in syntax, names, arguments or shapes — becomes a `SpecError`. Passes collect
+them in a list so one run reports all; `SpecErrors` carries them (with the source texts needed to
+print the offending lines) out of the library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, kw_only=True)
+class Span:
+    """A region of a spec file; lines and columns count from 1, `end_col` is exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpecError:
+    """One mistake in a spec. `code` is stable (docs/errors.md lists them); `hint` says how to fix it."""
+
+    code: str
+    message: str
+    span: Span | None = None
+    hint: str | None = None
+    notes: tuple[tuple[Span, str], ...] = ()
+
+    def render(self, sources: dict[str, str]) -> str:
+        """Plain-text form: `file:line:col: error[CODE]: message`, the line, a caret, the hint."""
+        lines = []
+        where = f"{self.span}: " if self.span else ""
+        lines.append(f"{where}error[{self.code}]: {self.message}")
+        if self.span:
+            lines.extend(excerpt(self.span, sources))
+        for span, note in self.notes:
+            lines.append(f"  note: {note} ({span})")
+            lines.extend(excerpt(span, sources))
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
+    """The source line of `span` with carets under its columns (on its first line)."""
+    text = sources.get(span.file)
+    if text is None:
+        return []
+    source_lines = text.splitlines()
+    if not 1 <= span.line <= len(source_lines):
+        return []
+    line = source_lines[span.line - 1].expandtabs(4)
+    end = span.end_col if span.end_line == span.line else len(line) + 1
+    width = max(1, end - span.col)
+    gutter = " " * len(str(span.line))
+    return [
+        f"  {gutter} |",
+        f"  {span.line} | {line}",
+        f"  {gutter} | {' ' * (span.col - 1)}{'^' * width}",
+    ]
+
+
+@dataclass
+class SpecErrors(Exception):
+    """Raised by the library when a spec has mistakes; holds all of them, in source order."""
+
+    errors: list[SpecError]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        count = len(self.errors)
+        body = "\n\n".join(e.render(self.sources) for e in self.errors)
+        return f"{body}\n\n{count} error{'s' if count != 1 else ''}"
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def nearest(name: str, candidates: object) -> str | None:
+    """The candidate closest to `name` (for did-you-mean hints), or None if nothing is close."""
+    import difflib
+
+    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, candidates: object) -> str | None:
+    guess = nearest(name, candidates)
+    return f"did you mean '{guess}'?" if guess else None
