@@ -8,8 +8,9 @@ support `+ - * //` with ints and each other, so one shape rule serves known and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Union
+from typing import Union
 
 Monomial = tuple  # sorted tuple of atoms; () is the constant term
 

@@ -8,10 +8,11 @@ runs it — so nothing about a block is written twice.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 from .dims import Dim
 from .tensor_type import TensorType

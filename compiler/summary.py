@@ -7,8 +7,9 @@ given (`--dim seq=1024`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..blocks.dims import Dim, evaluate, product, symbols
 from .build_graph import INPUT, ModelGraph

@@ -8,7 +8,7 @@ walks the table.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 

@@ -1,0 +1,240 @@
+"""The `cramnet` command line: typer commands that call the library and print with rich."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from . import __version__
+from .dsl.errors import SpecError, SpecErrors, excerpt
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="cramnet: write a model as a .cram spec; check, summarise, compile and train it.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ModelOption = typer.Option(None, "--model", "-m", help="Which model, where the file declares several.")
+PluginOption = typer.Option(None, "--plugin", help="Import this Python module for its blocks (repeatable).")
+DimOption = typer.Option(None, "--dim", help="Size a run-time dimension: --dim seq=1024 (repeatable).")
+BatchOption = typer.Option(1, "--batch", min=1, help="Batch size for FLOPs and memory figures.")
+
+
+class UserError(Exception):
+    """A mistake in a flag or file named on the command line: printed as one message, exit 1."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"cramnet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the version and exit.")) -> None:
+    """cramnet: a declarative architecture composer."""
+
+
+# -- printing errors ----------------------------------------------------------------------------
+
+
+def print_spec_errors(failure: SpecErrors) -> None:
+    for error in failure.errors:
+        _print_error(error, failure.sources)
+        err.print()
+    count = len(failure.errors)
+    err.print(Text(f"{count} error{'s' if count != 1 else ''}", style="bold red"))
+
+
+def _print_error(error: SpecError, sources: dict[str, str]) -> None:
+    head = Text()
+    if error.span:
+        head.append(f"{error.span}: ", style="bold")
+    head.append(f"error[{error.code}]", style="bold red")
+    head.append(f": {error.message}", style="bold")
+    err.print(head)
+    blocks = [(error.span, None)] if error.span else []
+    blocks += [(span, note) for span, note in error.notes]
+    for span, note in blocks:
+        if note:
+            err.print(Text(f"  note: {note} ({span})", style="cyan"))
+        for line in excerpt(span, sources):
+            err.print(Text(line, style="red" if line.strip().endswith("^") else ""))
+    if error.hint:
+        err.print(Text(f"  hint: {error.hint}", style="green"))
+
+
+def _run(action) -> None:
+    """Run a command body; user mistakes print as messages (exit 1), never as tracebacks."""
+    try:
+        action()
+    except SpecErrors as failure:
+        print_spec_errors(failure)
+        raise typer.Exit(1) from None
+    except UserError as failure:
+        err.print(Text(f"error: {failure}", style="bold red"))
+        if failure.hint:
+            err.print(Text(f"  hint: {failure.hint}", style="green"))
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as failure:
+        if os.environ.get("CRAMNET_DEBUG"):
+            raise
+        err.print(Text(f"internal error: {type(failure).__name__}: {failure}", style="bold red"))
+        err.print("  this is a bug in cramnet, not in your spec; rerun with CRAMNET_DEBUG=1 for the traceback "
+                  "and report it")
+        raise typer.Exit(70) from None
+
+
+def parse_sizes(items: list[str] | None) -> dict[str, int]:
+    sizes = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier() or not value.strip().lstrip("-").isdigit():
+            raise UserError(f"--dim {item!r} is not NAME=INTEGER", "write --dim seq=1024")
+        if int(value) < 1:
+            raise UserError(f"--dim {item!r}: a size must be at least 1")
+        sizes[name.strip()] = int(value)
+    return sizes
+
+
+def _check(spec: Path, model: str | None, plugins: list[str] | None):
+    from .compiler import check_spec
+
+    return check_spec(spec, model, plugins or [])
+
+
+def _check_sizes(checked, sizes: dict[str, int]) -> None:
+    from .compiler.summary import model_symbols
+
+    known = model_symbols(checked.model)
+    for name in sizes:
+        if name not in known:
+            from .dsl.errors import did_you_mean
+
+            hint = did_you_mean(name, known) or (f"its run-time sizes are: {', '.join(sorted(known))}" if known
+                                                 else "this model has no run-time sizes")
+            raise UserError(f"--dim {name}: model '{checked.name}' has no size named '{name}'", hint)
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+@app.command()
+def check(spec: Path = typer.Argument(..., help="The .cram file."), model: str | None = ModelOption,
+          plugin: list[str] | None = PluginOption) -> None:
+    """Check a spec: exit 0 with a verdict, or exit 1 listing every error with its location."""
+
+    def action():
+        checked = _check(spec, model, plugin)
+        summary = checked.summary()
+        out.print(Text.assemble(("ok", "bold green"), f": {spec} — model '{checked.name}', {summary.layers} layer{'s' if summary.layers != 1 else ''}, "
+                                f"{summary.params:,} parameters"))
+
+    _run(action)
+
+
+@app.command()
+def summary(spec: Path = typer.Argument(..., help="The .cram file."), model: str | None = ModelOption,
+            as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+            dim: list[str] | None = DimOption, batch: int = BatchOption,
+            plugin: list[str] | None = PluginOption) -> None:
+    """Layers, shapes, parameters, FLOPs and memory, counted without allocating a weight."""
+
+    def action():
+        sizes = parse_sizes(dim)
+        checked = _check(spec, model, plugin)
+        _check_sizes(checked, sizes)
+        result = checked.summary(sizes, batch)
+        if as_json:
+            out.print_json(json.dumps(result.to_json()))
+        else:
+            from .views import summary_table
+
+            out.print(summary_table(result))
+
+    _run(action)
+
+
+@app.command("compile")
+def compile_command(
+    spec: Path = typer.Argument(..., help="The .cram file."), model: str | None = ModelOption,
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write the generated module here."),
+    dim: list[str] | None = DimOption, batch: int = typer.Option(2, "--batch", min=1, help="Batch of the test pass."),
+    plugin: list[str] | None = PluginOption,
+) -> None:
+    """Build the module, run one forward and backward pass on random inputs, report time and memory."""
+
+    def action():
+        from .compiler.trial import trial_run
+
+        sizes = parse_sizes(dim)
+        checked = _check(spec, model, plugin)
+        _check_sizes(checked, sizes)
+        if device not in ("auto", "cpu", "cuda"):
+            raise UserError(f"--device {device!r} is not one of auto, cpu, cuda")
+        if output is not None:
+            try:
+                output.write_text(checked.source(standalone=True))
+            except OSError as error:
+                raise UserError(f"cannot write {output}: {error.strerror or error}") from None
+        try:
+            report = trial_run(checked, device, sizes, batch)
+        except RuntimeError as error:
+            raise UserError(str(error)) from None
+        out.print(Text.assemble(("ok", "bold green"), f": {checked.name} on {report.device} — "
+                                f"{report.params:,} parameters, forward+backward {report.seconds * 1000:.1f} ms "
+                                f"(batch {batch}), peak memory {report.peak_memory_text}"))
+        if output is not None:
+            out.print(f"wrote {output}")
+
+    _run(action)
+
+
+@app.command()
+def blocks(name: str | None = typer.Argument(None, help="Show one block in full."),
+           plugin: list[str] | None = PluginOption) -> None:
+    """The block catalogue: signatures, defaults, shapes and docs."""
+
+    def action():
+        from .blocks import PluginError, all_blocks, load_plugins
+        from .views import block_detail, catalogue_table
+
+        try:
+            load_plugins(plugin or [])
+        except PluginError as error:
+            raise UserError(str(error)) from None
+        registry = all_blocks()
+        if name is None:
+            out.print(catalogue_table(registry))
+            return
+        if name not in registry:
+            from .dsl.errors import did_you_mean
+
+            raise UserError(f"no block named '{name}'", did_you_mean(name, registry) or "`cramnet blocks` lists them")
+        out.print(block_detail(registry[name]))
+
+    _run(action)
+
+
+def run() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

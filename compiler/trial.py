@@ -1,0 +1,95 @@
+"""A trial run of a checked model: build it on a device, one forward and backward pass on random
+inputs of the declared shapes, timed, with peak memory. Used by `cramnet compile`."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import torch
+
+from ..blocks.dims import evaluate, symbols
+from .api import CheckedModel
+
+DEFAULT_SIZE = 16  # for run-time sizes not given with --dim
+
+
+@dataclass
+class TrialReport:
+    device: str
+    params: int
+    seconds: float
+    peak_memory: int
+    peak_memory_kind: str
+
+    @property
+    def peak_memory_text(self) -> str:
+        return f"{self.peak_memory / 2**20:.1f} MiB ({self.peak_memory_kind})"
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but no CUDA GPU is available here (use --device cpu or auto)")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def random_inputs(checked: CheckedModel, sizes: dict[str, int], batch: int, device: torch.device) -> list:
+    """One random batch for the model's inputs: floats ~ N(0, 1), token ids below every vocabulary
+    that reads them, graphs as a ring per example."""
+    values = []
+    for name, kind in checked.input_types.items():
+        dims = [evaluate(d, {**{s: DEFAULT_SIZE for s in symbols(d)}, **sizes}) for d in kind.dims]
+        if kind.kind == "tokens":
+            values.append(torch.randint(0, _vocabulary(checked, name), (batch, *dims), device=device))
+        elif kind.kind == "graph":
+            values.append(_ring_graphs(batch, dims[0], dims[1], device))
+        else:
+            values.append(torch.randn(batch, *dims, device=device))
+    return values
+
+
+def _vocabulary(checked: CheckedModel, node: str) -> int:
+    vocabularies = [getattr(checked.graph.nodes[s]["args"], "vocab", None) for s in checked.graph.successors(node)]
+    known = [v for v in vocabularies if isinstance(v, int)]
+    return min(known) if known else 2
+
+
+def _ring_graphs(graphs: int, nodes: int, features: int, device: torch.device) -> SimpleNamespace:
+    index = torch.arange(graphs * nodes, device=device)
+    following = (index % nodes + 1) % nodes + (index // nodes) * nodes
+    edge_index = torch.cat([torch.stack([index, following]), torch.stack([following, index])], dim=1)
+    return SimpleNamespace(x=torch.randn(graphs * nodes, features, device=device), edge_index=edge_index,
+                           batch=index // nodes)
+
+
+def trial_run(checked: CheckedModel, device: str, sizes: dict[str, int], batch: int) -> TrialReport:
+    target = pick_device(device)
+    module = checked.build(seed=0).to(target)
+    inputs = random_inputs(checked, sizes, batch, target)
+    if target.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(target)
+        torch.cuda.synchronize(target)
+    start = time.perf_counter()
+    outputs = module(*inputs)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    loss = sum(o.float().mean() for o in outputs if o.is_floating_point())
+    if isinstance(loss, torch.Tensor) and loss.requires_grad:
+        loss.backward()
+    if target.type == "cuda":
+        torch.cuda.synchronize(target)
+        peak, kind = torch.cuda.max_memory_allocated(target), "GPU, allocated by tensors"
+    else:
+        peak, kind = _peak_rss(), "process peak RSS"
+    seconds = time.perf_counter() - start
+    params = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return TrialReport(str(target), params, seconds, peak, kind)
+
+
+def _peak_rss() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
