@@ -14,8 +14,12 @@ from rich.text import Text
 from . import __version__
 from .dsl.errors import SpecError, SpecErrors, excerpt
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  help="cramnet: write a model as a .cram spec; check, summarise, compile and train it.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="cramnet: write a model as a .cram spec; check, summarise, compile and train it.",
+)
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -40,8 +44,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                      help="Print the version and exit.")) -> None:
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """cramnet: a declarative architecture composer."""
 
 
@@ -95,8 +102,9 @@ def _run(action) -> None:
         if os.environ.get("CRAMNET_DEBUG"):
             raise
         err.print(Text(f"internal error: {type(failure).__name__}: {failure}", style="bold red"))
-        err.print("  this is a bug in cramnet, not in your spec; rerun with CRAMNET_DEBUG=1 for the traceback "
-                  "and report it")
+        err.print(
+            "  this is a bug in cramnet, not in your spec; rerun with CRAMNET_DEBUG=1 for the traceback and report it"
+        )
         raise typer.Exit(70) from None
 
 
@@ -126,8 +134,9 @@ def _check_sizes(checked, sizes: dict[str, int]) -> None:
         if name not in known:
             from .dsl.errors import did_you_mean
 
-            hint = did_you_mean(name, known) or (f"its run-time sizes are: {', '.join(sorted(known))}" if known
-                                                 else "this model has no run-time sizes")
+            hint = did_you_mean(name, known) or (
+                f"its run-time sizes are: {', '.join(sorted(known))}" if known else "this model has no run-time sizes"
+            )
             raise UserError(f"--dim {name}: model '{checked.name}' has no size named '{name}'", hint)
 
 
@@ -135,24 +144,36 @@ def _check_sizes(checked, sizes: dict[str, int]) -> None:
 
 
 @app.command()
-def check(spec: Path = typer.Argument(..., help="The .cram file."), model: str | None = ModelOption,
-          plugin: list[str] | None = PluginOption) -> None:
+def check(
+    spec: Path = typer.Argument(..., help="The .cram file."),
+    model: str | None = ModelOption,
+    plugin: list[str] | None = PluginOption,
+) -> None:
     """Check a spec: exit 0 with a verdict, or exit 1 listing every error with its location."""
 
     def action():
         checked = _check(spec, model, plugin)
         summary = checked.summary()
-        out.print(Text.assemble(("ok", "bold green"), f": {spec} — model '{checked.name}', {summary.layers} layer{'s' if summary.layers != 1 else ''}, "
-                                f"{summary.params:,} parameters"))
+        out.print(
+            Text.assemble(
+                ("ok", "bold green"),
+                f": {spec} — model '{checked.name}', {summary.layers} layer{'s' if summary.layers != 1 else ''}, "
+                f"{summary.params:,} parameters",
+            )
+        )
 
     _run(action)
 
 
 @app.command()
-def summary(spec: Path = typer.Argument(..., help="The .cram file."), model: str | None = ModelOption,
-            as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
-            dim: list[str] | None = DimOption, batch: int = BatchOption,
-            plugin: list[str] | None = PluginOption) -> None:
+def summary(
+    spec: Path = typer.Argument(..., help="The .cram file."),
+    model: str | None = ModelOption,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    dim: list[str] | None = DimOption,
+    batch: int = BatchOption,
+    plugin: list[str] | None = PluginOption,
+) -> None:
     """Layers, shapes, parameters, FLOPs and memory, counted without allocating a weight."""
 
     def action():
@@ -172,10 +193,12 @@ def summary(spec: Path = typer.Argument(..., help="The .cram file."), model: str
 
 @app.command("compile")
 def compile_command(
-    spec: Path = typer.Argument(..., help="The .cram file."), model: str | None = ModelOption,
+    spec: Path = typer.Argument(..., help="The .cram file."),
+    model: str | None = ModelOption,
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write the generated module here."),
-    dim: list[str] | None = DimOption, batch: int = typer.Option(2, "--batch", min=1, help="Batch of the test pass."),
+    dim: list[str] | None = DimOption,
+    batch: int = typer.Option(2, "--batch", min=1, help="Batch of the test pass."),
     plugin: list[str] | None = PluginOption,
 ) -> None:
     """Build the module, run one forward and backward pass on random inputs, report time and memory."""
@@ -197,9 +220,14 @@ def compile_command(
             report = trial_run(checked, device, sizes, batch)
         except RuntimeError as error:
             raise UserError(str(error)) from None
-        out.print(Text.assemble(("ok", "bold green"), f": {checked.name} on {report.device} — "
-                                f"{report.params:,} parameters, forward+backward {report.seconds * 1000:.1f} ms "
-                                f"(batch {batch}), peak memory {report.peak_memory_text}"))
+        out.print(
+            Text.assemble(
+                ("ok", "bold green"),
+                f": {checked.name} on {report.device} — "
+                f"{report.params:,} parameters, forward+backward {report.seconds * 1000:.1f} ms "
+                f"(batch {batch}), peak memory {report.peak_memory_text}",
+            )
+        )
         if output is not None:
             out.print(f"wrote {output}")
 
@@ -207,8 +235,9 @@ def compile_command(
 
 
 @app.command()
-def blocks(name: str | None = typer.Argument(None, help="Show one block in full."),
-           plugin: list[str] | None = PluginOption) -> None:
+def blocks(
+    name: str | None = typer.Argument(None, help="Show one block in full."), plugin: list[str] | None = PluginOption
+) -> None:
     """The block catalogue: signatures, defaults, shapes and docs."""
 
     def action():

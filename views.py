@@ -47,14 +47,18 @@ def summary_table(summary: Summary) -> Group:
     lines = [
         Text.assemble(("parameters ", "bold"), f"{summary.params:,} trainable"),
         Text.assemble(("FLOPs ", "bold"), f"{human(summary.flops)} per forward pass (batch {summary.batch})"),
-        Text.assemble(("memory ", "bold"), f"{human_bytes(memory['total'])} for a training step: weights "
-                      f"{human_bytes(memory['weights'])}, gradients {human_bytes(memory['gradients'])}, activations "
-                      f"{human_bytes(memory['activations'])} (fp32, optimizer state not included)"),
+        Text.assemble(
+            ("memory ", "bold"),
+            f"{human_bytes(memory['total'])} for a training step: weights "
+            f"{human_bytes(memory['weights'])}, gradients {human_bytes(memory['gradients'])}, activations "
+            f"{human_bytes(memory['activations'])} (fp32, optimizer state not included)",
+        ),
     ]
     if summary.unresolved:
         sizes = " ".join(f"--dim {name}=N" for name in summary.unresolved)
-        lines.append(Text(f"run-time sizes {', '.join(summary.unresolved)} are symbolic; give them with {sizes}",
-                          style="yellow"))
+        lines.append(
+            Text(f"run-time sizes {', '.join(summary.unresolved)} are symbolic; give them with {sizes}", style="yellow")
+        )
     return Group(table, *lines)
 
 
@@ -76,11 +80,25 @@ def block_detail(spec: BlockSpec) -> Group:
     table.add_column("meaning")
     for arg in spec.args:
         kind = arg.kind + (f" ({' | '.join(arg.choices)})" if arg.choices else "")
-        default = "required" if arg.required else ("none" if arg.default is None else str(arg.default).lower()
-                                                   if isinstance(arg.default, bool) else str(arg.default))
+        default = (
+            "required"
+            if arg.required
+            else (
+                "none"
+                if arg.default is None
+                else str(arg.default).lower()
+                if isinstance(arg.default, bool)
+                else str(arg.default)
+            )
+        )
         table.add_row(arg.name, kind, default, arg.doc)
-    parts = [Text(spec.signature(), style="bold cyan"), Text(f"family: {spec.family}   from: {spec.origin}"),
-             Text(""), Text(spec.doc), Text("")]
+    parts = [
+        Text(spec.signature(), style="bold cyan"),
+        Text(f"family: {spec.family}   from: {spec.origin}"),
+        Text(""),
+        Text(spec.doc),
+        Text(""),
+    ]
     if spec.merge:
         parts.append(Text("a merge: its positional arguments are the bound values to combine"))
     if spec.args:

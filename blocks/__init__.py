@@ -17,6 +17,18 @@ from .registry import (
 from .tensor_type import TensorType
 
 __all__ = [
-    "REQUIRED", "Arg", "BlockSpec", "Construct", "Dim", "PluginError", "Poly", "ShapeError", "TensorType",
-    "all_blocks", "block", "load_plugins", "lookup", "register",
+    "REQUIRED",
+    "Arg",
+    "BlockSpec",
+    "Construct",
+    "Dim",
+    "PluginError",
+    "Poly",
+    "ShapeError",
+    "TensorType",
+    "all_blocks",
+    "block",
+    "load_plugins",
+    "lookup",
+    "register",
 ]

@@ -42,6 +42,7 @@ _elementwise(
     (Arg("slope", "float", 0.01, "slope of the negative side"),),
 )
 
+
 def _softmax_shape(inputs, a):
     torch_axis(a.dim, inputs[0].rank)  # checks the axis exists
     return inputs[0]

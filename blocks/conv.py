@@ -56,20 +56,29 @@ class _Geometry:
     def out_sizes(self, sizes) -> list:
         if self.pad == _SAME:
             return list(sizes)
-        out = [_spatial_out(s, k, st, p, d) for s, k, st, p, d in
-               zip(sizes, self.kernel, self.stride, self.pad, self.dilation)]
+        out = [
+            _spatial_out(s, k, st, p, d)
+            for s, k, st, p, d in zip(sizes, self.kernel, self.stride, self.pad, self.dilation)
+        ]
         for size, o in zip(sizes, out):
             if isinstance(o, int) and o < 1:
-                raise ShapeError(f"the kernel does not fit: a spatial size of {size} gives an output of {o}",
-                                 "use a smaller kernel, padding, or a larger input")
+                raise ShapeError(
+                    f"the kernel does not fit: a spatial size of {size} gives an output of {o}",
+                    "use a smaller kernel, padding, or a larger input",
+                )
         return out
 
     def kwargs(self) -> dict:
         def one(t):
             return t[0] if len(set(t)) == 1 else t
+
         pad = self.pad if self.pad == _SAME else one(self.pad)
-        return {"kernel_size": one(self.kernel), "stride": one(self.stride), "padding": pad,
-                "dilation": one(self.dilation)}
+        return {
+            "kernel_size": one(self.kernel),
+            "stride": one(self.stride),
+            "padding": pad,
+            "dilation": one(self.dilation),
+        }
 
 
 def _conv_args(transposed: bool = False) -> tuple[Arg, ...]:
@@ -92,8 +101,12 @@ def _conv_args(transposed: bool = False) -> tuple[Arg, ...]:
 
 def _conv(n: int, transposed: bool) -> BlockSpec:
     name = f"conv_transpose{n}d" if transposed else f"conv{n}d"
-    module_class = {(1, False): nn.Conv1d, (2, False): nn.Conv2d, (1, True): nn.ConvTranspose1d,
-                    (2, True): nn.ConvTranspose2d}[n, transposed]
+    module_class = {
+        (1, False): nn.Conv1d,
+        (2, False): nn.Conv2d,
+        (1, True): nn.ConvTranspose1d,
+        (2, True): nn.ConvTranspose2d,
+    }[n, transposed]
 
     def check(inputs, a):
         channels, sizes = _check_input(inputs, n)
@@ -103,8 +116,12 @@ def _conv(n: int, transposed: bool) -> BlockSpec:
         geometry = _Geometry(a, a.kernel, n, stride_default=(1,) * n)
         if transposed:
             output_pad = _tuple(a.output_pad, n, "output_pad")
-            out = [(s - 1) * st - 2 * p + d * (k - 1) + op + 1 for s, st, p, d, k, op in
-                   zip(sizes, geometry.stride, geometry.pad, geometry.dilation, geometry.kernel, output_pad)]
+            out = [
+                (s - 1) * st - 2 * p + d * (k - 1) + op + 1
+                for s, st, p, d, k, op in zip(
+                    sizes, geometry.stride, geometry.pad, geometry.dilation, geometry.kernel, output_pad
+                )
+            ]
         else:
             out = geometry.out_sizes(sizes)
         return channels, geometry, out
@@ -125,8 +142,13 @@ def _conv(n: int, transposed: bool) -> BlockSpec:
 
     def module(inputs, a):
         channels, geometry, _ = check(inputs, a)
-        kwargs = {"in_channels": channels, "out_channels": a.out, **geometry.kwargs(), "groups": a.groups,
-                  "bias": a.bias}
+        kwargs = {
+            "in_channels": channels,
+            "out_channels": a.out,
+            **geometry.kwargs(),
+            "groups": a.groups,
+            "bias": a.bias,
+        }
         if transposed:
             kwargs["output_padding"] = a.output_pad
         return Construct(module_class, kwargs)
@@ -134,14 +156,28 @@ def _conv(n: int, transposed: bool) -> BlockSpec:
     kind = "transposed convolution (fractionally strided; Dumoulin & Visin 2016)" if transposed else "convolution"
     layout = "[C, L] -> [out, L']" if n == 1 else "[C, H, W] -> [out, H', W']"
     doc = f"{n}-D {kind} over the channel-first layout, with {module_class.__name__}'s layout.\n\nShapes: {layout}."
-    return register(BlockSpec(name=name, family="conv", doc=doc, args=_conv_args(transposed), shape=shape,
-                              params=params, flops=flops, module=module))
+    return register(
+        BlockSpec(
+            name=name,
+            family="conv",
+            doc=doc,
+            args=_conv_args(transposed),
+            shape=shape,
+            params=params,
+            flops=flops,
+            module=module,
+        )
+    )
 
 
 def _pool(n: int, kind: str) -> BlockSpec:
     name = f"{kind}pool{n}d"
-    module_class = {("max", 1): nn.MaxPool1d, ("max", 2): nn.MaxPool2d, ("avg", 1): nn.AvgPool1d,
-                    ("avg", 2): nn.AvgPool2d}[kind, n]
+    module_class = {
+        ("max", 1): nn.MaxPool1d,
+        ("max", 2): nn.MaxPool2d,
+        ("avg", 1): nn.AvgPool1d,
+        ("avg", 2): nn.AvgPool2d,
+    }[kind, n]
     args = (
         Arg("k", "ints", doc="window size: an int or one per spatial dim", low=1),
         Arg("stride", "ints", None, "step between windows (default: the window size)", low=1),
@@ -166,10 +202,17 @@ def _pool(n: int, kind: str) -> BlockSpec:
     word = "maximum" if kind == "max" else "average"
     layout = "[C, L] -> [C, L']" if n == 1 else "[C, H, W] -> [C, H', W']"
     doc = f"{n}-D {word} pooling over windows of each channel ({module_class.__name__}).\n\nShapes: {layout}."
-    return register(BlockSpec(
-        name=name, family="conv", doc=doc, args=args, shape=shape, module=module,
-        flops=lambda inputs, out, a: product(out.dims) * product(_tuple(a.k, n, "k")),
-    ))
+    return register(
+        BlockSpec(
+            name=name,
+            family="conv",
+            doc=doc,
+            args=args,
+            shape=shape,
+            module=module,
+            flops=lambda inputs, out, a: product(out.dims) * product(_tuple(a.k, n, "k")),
+        )
+    )
 
 
 def _adaptive_pool(n: int) -> BlockSpec:
@@ -190,13 +233,18 @@ def _adaptive_pool(n: int) -> BlockSpec:
         return Construct(module_class, {"output_size": size[0] if n == 1 else size})
 
     layout = "[C, L] -> [C, size]" if n == 1 else "[C, H, W] -> [C, h, w]"
-    return register(BlockSpec(
-        name=f"adaptive_avgpool{n}d", family="conv",
-        doc=f"Averages each channel over windows chosen to give a fixed output size ({module_class.__name__}).\n\n"
+    return register(
+        BlockSpec(
+            name=f"adaptive_avgpool{n}d",
+            family="conv",
+            doc=f"Averages each channel over windows chosen to give a fixed output size ({module_class.__name__}).\n\n"
             f"Shapes: {layout}.",
-        args=(Arg("size", "ints", doc="output size: an int or one per spatial dim", low=1),),
-        shape=shape, module=module, flops=lambda inputs, out, a: product(inputs[0].dims),
-    ))
+            args=(Arg("size", "ints", doc="output size: an int or one per spatial dim", low=1),),
+            shape=shape,
+            module=module,
+            flops=lambda inputs, out, a: product(inputs[0].dims),
+        )
+    )
 
 
 for _n in (1, 2):

@@ -21,8 +21,10 @@ def _tie_layout(tie, out: int, features: int) -> str:
     """'same' if the tied weight is [out, in], 'transposed' if [in, out]; checks it exists."""
     weight = tie.weight_shape
     if weight is None:
-        raise ShapeError(f"tie = {tie.node}: '{tie.node}' is a {tie.block}, which has no weight to share",
-                         "tie to an `embed` or a `dense` stage")
+        raise ShapeError(
+            f"tie = {tie.node}: '{tie.node}' is a {tie.block}, which has no weight to share",
+            "tie to an `embed` or a `dense` stage",
+        )
     if weight == (out, features):
         return "same"
     if weight == (features, out):

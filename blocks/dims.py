@@ -101,8 +101,10 @@ class Poly:
         for monomial, coeff in self.terms:
             value = coeff
             for atom in monomial:
-                value *= sizes[atom] if isinstance(atom, str) else evaluate(atom.numerator, sizes) // evaluate(
-                    atom.denominator, sizes
+                value *= (
+                    sizes[atom]
+                    if isinstance(atom, str)
+                    else evaluate(atom.numerator, sizes) // evaluate(atom.denominator, sizes)
                 )
             total += value
         return total

@@ -90,8 +90,9 @@ def batchnorm(inputs, a):
     args=(Arg("groups", "int", doc="number of channel groups; must divide the channels", low=1), _EPS),
     params=lambda inputs, a: 2 * _channels(inputs),
     flops=lambda inputs, out, a: 5 * numel(inputs[0]),
-    module=lambda inputs, a: Construct(nn.GroupNorm, {"num_groups": a.groups, "num_channels": _channels(inputs),
-                                                      "eps": a.eps}),
+    module=lambda inputs, a: Construct(
+        nn.GroupNorm, {"num_groups": a.groups, "num_channels": _channels(inputs), "eps": a.eps}
+    ),
 )
 def groupnorm(inputs, a):
     """Group normalisation: channels split into groups, each normalised (Wu & He 2018).

@@ -130,9 +130,9 @@ def register(spec: BlockSpec) -> BlockSpec:
 def block(name: str, **declaration: Any) -> Callable[[Callable], BlockSpec]:
     """Decorator form: the decorated function is the shape rule; the rest comes as keywords.
 
-        @block("scale", family="dense", doc="x * factor", args=(Arg("factor", "float", 1.0),))
-        def scale(inputs, args):
-            return inputs[0]
+    @block("scale", family="dense", doc="x * factor", args=(Arg("factor", "float", 1.0),))
+    def scale(inputs, args):
+        return inputs[0]
     """
 
     def wrap(shape_rule: Callable) -> BlockSpec:
@@ -182,7 +182,9 @@ def load_plugins(modules: list[str] = ()) -> None:
             try:
                 entry.load()
             except Exception as error:  # a broken third-party package must not break cramnet
-                raise PluginError(f"plugin entry point {entry.name!r} ({entry.value}) failed to load: {error}") from error
+                raise PluginError(
+                    f"plugin entry point {entry.name!r} ({entry.value}) failed to load: {error}"
+                ) from error
     for module in modules:
         if module in _loaded_plugins:
             continue

@@ -38,16 +38,19 @@ def _reshape_dims(inputs, a) -> list:
     if -1 in target:
         rest = total // fixed
         if is_known(total) and total % fixed:
-            raise ShapeError(f"cannot reshape {inputs[0]} ({total} elements) to {target}: {total} is not a multiple of "
-                             f"{fixed}")
+            raise ShapeError(
+                f"cannot reshape {inputs[0]} ({total} elements) to {target}: {total} is not a multiple of {fixed}"
+            )
         if isinstance(rest, Poly) and not is_known(total):
             pass  # a symbolic size: checked when it runs
         target[target.index(-1)] = rest
     elif is_known(total) and total != fixed:
         raise ShapeError(f"cannot reshape {inputs[0]} ({total} elements) to {target} ({fixed} elements)")
     elif not is_known(total):
-        raise ShapeError(f"cannot reshape {inputs[0]} to {target}: the input has a run-time size",
-                         "put -1 where the run-time size goes")
+        raise ShapeError(
+            f"cannot reshape {inputs[0]} to {target}: the input has a run-time size",
+            "put -1 where the run-time size goes",
+        )
     return target
 
 

@@ -89,8 +89,15 @@ def check_spec(path_or_source: str | Path, model: str | None = None, plugins: li
     try:
         load_plugins(list(plugins))
     except PluginError as error:
-        raise SpecErrors([SpecError(code="E220", message=str(error),
-                                    hint="check the module name and that it is importable (on PYTHONPATH)")]) from None
+        raise SpecErrors(
+            [
+                SpecError(
+                    code="E220",
+                    message=str(error),
+                    hint="check the module name and that it is importable (on PYTHONPATH)",
+                )
+            ]
+        ) from None
     text, path = _read(path_or_source)
     program = load_program(text, path)
     lets = LetTable()
@@ -117,8 +124,9 @@ def _in_source_order(errors: list[SpecError]) -> list[SpecError]:
     return sorted(unique, key=lambda e: (e.span.file, e.span.line, e.span.col) if e.span else ("", 0, 0))
 
 
-def compile_spec(path_or_source: str | Path, model: str | None = None, seed: int | None = None,
-                 plugins: list[str] = ()) -> nn.Module:
+def compile_spec(
+    path_or_source: str | Path, model: str | None = None, seed: int | None = None, plugins: list[str] = ()
+) -> nn.Module:
     """Spec to runnable `nn.Module`. Call it with inputs in declared order (or by name); one output
     returns a Tensor, several a tuple in `output` order."""
     return check_spec(path_or_source, model, plugins).build(seed)

@@ -22,28 +22,42 @@ def match_arguments(
     if len(args.positional) > len(names):
         extra = args.positional[len(names)]
         takes = f"takes {len(names)} argument{'s' if len(names) != 1 else ''}" if names else "takes no arguments"
-        errors.append(SpecError(code="E302", message=f"{block} {takes}, got {len(args.positional)}", span=extra.span,
-                                hint=f"its arguments are: {', '.join(names)}" if names else None))
+        errors.append(
+            SpecError(
+                code="E302",
+                message=f"{block} {takes}, got {len(args.positional)}",
+                span=extra.span,
+                hint=f"its arguments are: {', '.join(names)}" if names else None,
+            )
+        )
         ok = False
     for name, expr in zip(names, args.positional):
         matched[name] = expr
     for kwarg in args.keyword:
         if kwarg.name not in names:
             hint = did_you_mean(kwarg.name, names) or (f"its arguments are: {', '.join(names)}" if names else None)
-            errors.append(SpecError(code="E301", message=f"{block} has no argument '{kwarg.name}'", span=kwarg.span,
-                                    hint=hint))
+            errors.append(
+                SpecError(code="E301", message=f"{block} has no argument '{kwarg.name}'", span=kwarg.span, hint=hint)
+            )
             ok = False
         elif kwarg.name in matched:
-            errors.append(SpecError(code="E306", message=f"{block}: argument '{kwarg.name}' is given twice",
-                                    span=kwarg.span))
+            errors.append(
+                SpecError(code="E306", message=f"{block}: argument '{kwarg.name}' is given twice", span=kwarg.span)
+            )
             ok = False
         else:
             matched[kwarg.name] = kwarg.value
     missing = [n for n in names if n in required and n not in matched]
     if missing:
-        errors.append(SpecError(code="E303", message=f"{block} needs argument{'s' if len(missing) > 1 else ''} "
-                                f"{', '.join(repr(m) for m in missing)}", span=call_span,
-                                hint=f"write {block}({', '.join(names[:len(required)])}, …)"))
+        errors.append(
+            SpecError(
+                code="E303",
+                message=f"{block} needs argument{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(repr(m) for m in missing)}",
+                span=call_span,
+                hint=f"write {block}({', '.join(names[: len(required)])}, …)",
+            )
+        )
         ok = False
     return matched if ok else None
 
@@ -56,8 +70,9 @@ def bind_block_args(
     if spec.merge:
         positional = args.positional if args else ()
         args = ast.Args(span=args.span, positional=(), keyword=args.keyword) if args else None
-    matched = match_arguments(spec.name, [a.name for a in declared], {a.name for a in declared if a.required}, args,
-                              call_span, errors)
+    matched = match_arguments(
+        spec.name, [a.name for a in declared], {a.name for a in declared if a.required}, args, call_span, errors
+    )
     if matched is None:
         return None
     values: dict[str, Any] = {}
@@ -86,8 +101,14 @@ def bind_block_args(
                 ok = False
             tensors.append(value)
         if ok and len(tensors) < 2:
-            errors.append(SpecError(code="E303", message=f"{spec.name} merges two or more values, got {len(tensors)}",
-                                    span=call_span, hint=f"write {spec.name}(a, b)"))
+            errors.append(
+                SpecError(
+                    code="E303",
+                    message=f"{spec.name} merges two or more values, got {len(tensors)}",
+                    span=call_span,
+                    hint=f"write {spec.name}(a, b)",
+                )
+            )
             ok = False
         values["_merged"] = tensors
     return SimpleNamespace(**values) if ok else None
@@ -97,8 +118,14 @@ def convert(block: str, arg: Arg, value: Any, span: Span, scope: Scope) -> Any:
     """Check `value` against `arg`'s kind, bounds and choices; returns the value to store."""
 
     def fail(expected: str) -> EvalError:
-        return EvalError(SpecError(code="E304", message=f"{block}: '{arg.name}' expects {expected}, got {show(value)}",
-                                   span=span, hint=arg.doc or None))
+        return EvalError(
+            SpecError(
+                code="E304",
+                message=f"{block}: '{arg.name}' expects {expected}, got {show(value)}",
+                span=span,
+                hint=arg.doc or None,
+            )
+        )
 
     if isinstance(value, Word) and value.name == "none" and arg.default is None:
         return None
@@ -112,9 +139,14 @@ def convert(block: str, arg: Arg, value: Any, span: Span, scope: Scope) -> Any:
         return value
     if isinstance(value, Word):
         if arg.choices:
-            raise EvalError(SpecError(code="E304", message=f"{block}: '{arg.name}' cannot be '{value.name}'", span=span,
-                                      hint=did_you_mean(value.name, arg.choices)
-                                      or f"choose one of: {', '.join(arg.choices)}"))
+            raise EvalError(
+                SpecError(
+                    code="E304",
+                    message=f"{block}: '{arg.name}' cannot be '{value.name}'",
+                    span=span,
+                    hint=did_you_mean(value.name, arg.choices) or f"choose one of: {', '.join(arg.choices)}",
+                )
+            )
         raise EvalError(unknown_name(value.name, value.span, scope.known_names()))
     if isinstance(value, TensorRef):
         raise fail(_KIND_WORDS[arg.kind])
@@ -144,8 +176,15 @@ def convert(block: str, arg: Arg, value: Any, span: Span, scope: Scope) -> Any:
     return value
 
 
-_KIND_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
-               "enum": "a word", "ints": "an integer or a list of integers", "any": "a value"}
+_KIND_WORDS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+    "enum": "a word",
+    "ints": "an integer or a list of integers",
+    "any": "a value",
+}
 
 
 def _as_int(value: Any) -> int | None:
@@ -164,15 +203,24 @@ def _check_bounds(block: str, arg: Arg, value: Any, span: Span) -> None:
     for item in value if isinstance(value, list) else [value]:
         if isinstance(item, (int, float)) and item < arg.low:
             low = int(arg.low) if float(arg.low).is_integer() else arg.low
-            raise EvalError(SpecError(code="E305", message=f"{block}: '{arg.name}' must be at least {low}, got {item}",
-                                      span=span, hint=arg.doc or None))
+            raise EvalError(
+                SpecError(
+                    code="E305",
+                    message=f"{block}: '{arg.name}' must be at least {low}, got {item}",
+                    span=span,
+                    hint=arg.doc or None,
+                )
+            )
 
 
 def _not_a_tensor(block: str, what: str, value: Any, span: Span, scope: Scope) -> SpecError:
     if isinstance(value, Word):
-        return SpecError(code="E205", message=f"{block}: {what} must be a bound value, but '{value.name}' is not bound",
-                         span=span, hint=did_you_mean(value.name, scope.known_values())
-                         or "bind a value first with `NAME = …` or `… as NAME`")
+        return SpecError(
+            code="E205",
+            message=f"{block}: {what} must be a bound value, but '{value.name}' is not bound",
+            span=span,
+            hint=did_you_mean(value.name, scope.known_values()) or "bind a value first with `NAME = …` or `… as NAME`",
+        )
     return SpecError(code="E304", message=f"{block}: {what} must be a bound value, got {show(value)}", span=span)
 
 

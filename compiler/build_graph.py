@@ -66,10 +66,16 @@ def select_model(module: SpecModule, name: str | None) -> tuple[ast.ModelDef | N
     if len(models) == 1:
         return next(iter(models.values())), None
     if not models:
-        return None, SpecError(code="E208", message=f"{module.path} declares no model",
-                               hint="declare one with `model NAME { … }`; a file of blocks is meant to be `use`d")
-    return None, SpecError(code="E208", message=f"{module.path} declares several models: {', '.join(models)}",
-                           hint="choose one with --model NAME (or model = \"NAME\" from Python)")
+        return None, SpecError(
+            code="E208",
+            message=f"{module.path} declares no model",
+            hint="declare one with `model NAME { … }`; a file of blocks is meant to be `use`d",
+        )
+    return None, SpecError(
+        code="E208",
+        message=f"{module.path} declares several models: {', '.join(models)}",
+        hint='choose one with --model NAME (or model = "NAME" from Python)',
+    )
 
 
 def build_graph(module: SpecModule, model: ast.ModelDef, lets: LetTable) -> ModelGraph:
@@ -88,8 +94,14 @@ def build_graph(module: SpecModule, model: ast.ModelDef, lets: LetTable) -> Mode
             builder.statement(statement, ctx, current=None)
     outputs = builder.outputs(model, outputs_decl, ctx)
     if not inputs and not builder.errors:
-        builder.errors.append(SpecError(code="E210", message=f"model '{model.name}' declares no input",
-                                        span=model.name_span, hint="declare one: `input x: [784]`"))
+        builder.errors.append(
+            SpecError(
+                code="E210",
+                message=f"model '{model.name}' declares no input",
+                span=model.name_span,
+                hint="declare one: `input x: [784]`",
+            )
+        )
     return ModelGraph(model.name, builder.graph, inputs, outputs, model.span, builder.errors)
 
 
@@ -119,11 +131,13 @@ class _Builder:
             if name not in self.graph:
                 return name
 
-    def add_node(self, ctx: Context, spec: BlockSpec, args: SimpleNamespace, inputs: list[str], labels: list[str],
-                 span: Span) -> str:
+    def add_node(
+        self, ctx: Context, spec: BlockSpec, args: SimpleNamespace, inputs: list[str], labels: list[str], span: Span
+    ) -> str:
         name = self.fresh_name(ctx.prefix, spec.name)
-        self.graph.add_node(name, block=spec.name, spec=spec, args=args, inputs=inputs, labels=labels, span=span,
-                            order=len(self.graph))
+        self.graph.add_node(
+            name, block=spec.name, spec=spec, args=args, inputs=inputs, labels=labels, span=span, order=len(self.graph)
+        )
         for i, source in enumerate(inputs):
             self.graph.add_edge(source, name, kind="data", index=i)
         for arg in spec.args:
@@ -137,8 +151,12 @@ class _Builder:
         if name in ctx.values.local:
             return self.error("E207", f"'{name}' is already bound in this body", span, "choose another name")
         if lookup(name) is not None or ctx.module.find("blocks", name):
-            return self.error("E207", f"'{name}' is the name of a block; a bound value needs another name", span,
-                              f"for example '{name}_out'")
+            return self.error(
+                "E207",
+                f"'{name}' is the name of a block; a bound value needs another name",
+                span,
+                f"for example '{name}_out'",
+            )
         if node != FAILED:
             node = self._rename_fresh(node, ctx.prefix + name, mark)
         ctx.values.local[name] = node
@@ -184,23 +202,38 @@ class _Builder:
         if kind == "graph" and len(dims) != 2:
             self.error("E304", f"a graph input is graph[nodes, features], got {len(dims)} dimensions", decl.type.span)
             return None
-        self.graph.add_node(decl.name, block=INPUT, spec=None, type=TensorType(tuple(dims), kind), inputs=[],
-                            span=decl.span, order=len(self.graph))
+        self.graph.add_node(
+            decl.name,
+            block=INPUT,
+            spec=None,
+            type=TensorType(tuple(dims), kind),
+            inputs=[],
+            span=decl.span,
+            order=len(self.graph),
+        )
         ctx.values.local[decl.name] = decl.name
         return decl.name
 
     def outputs(self, model: ast.ModelDef, decls: list[ast.OutputDecl], ctx: Context) -> list[str]:
         if not decls:
-            self.error("E210", f"model '{model.name}' has no `output`", model.name_span,
-                       "name the result: `… -> dense(10) as logits` and `output logits`")
+            self.error(
+                "E210",
+                f"model '{model.name}' has no `output`",
+                model.name_span,
+                "name the result: `… -> dense(10) as logits` and `output logits`",
+            )
             return []
         nodes = []
         for decl in decls:
             for name, span in decl.names:
                 node = ctx.values.get(name)
                 if node is None:
-                    self.error("E209", f"output '{name}' is not a bound value", span,
-                               did_you_mean(name, ctx.values.names()) or "bind it with `… as NAME` or `NAME = …`")
+                    self.error(
+                        "E209",
+                        f"output '{name}' is not a bound value",
+                        span,
+                        did_you_mean(name, ctx.values.names()) or "bind it with `… as NAME` or `NAME = …`",
+                    )
                 elif node != FAILED:
                     nodes.append(node)
         return nodes
@@ -215,8 +248,12 @@ class _Builder:
         if isinstance(statement, ast.Pipeline):
             return self.pipeline(statement, ctx, current)
         keyword = "input" if isinstance(statement, ast.InputDecl) else "output"
-        self.error("E213", f"`{keyword}` belongs in a model, not inside a block or `{{ }}` body", statement.span,
-                   "a block's input is the value flowing into it (`in`); its result is its last line")
+        self.error(
+            "E213",
+            f"`{keyword}` belongs in a model, not inside a block or `{{ }}` body",
+            statement.span,
+            "a block's input is the value flowing into it (`in`); its result is its last line",
+        )
         return current
 
     def body(self, body: ast.Body, ctx: Context, current: str) -> str:
@@ -255,8 +292,12 @@ class _Builder:
             self.errors.append(failure.error)
             return None
         if isinstance(value, Word):
-            self.error("E205", f"unknown name '{value.name}' in a repeat count", expr.span,
-                       did_you_mean(value.name, self.scope(ctx).known_names()))
+            self.error(
+                "E205",
+                f"unknown name '{value.name}' in a repeat count",
+                expr.span,
+                did_you_mean(value.name, self.scope(ctx).known_names()),
+            )
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             self.error("E304", f"a repeat count must be an integer, got {value}", expr.span)
@@ -277,8 +318,12 @@ class _Builder:
         if isinstance(term, ast.InRef):
             node = ctx.values.get("in")
             if node is None:
-                return self.error("E212", "`in` is only defined inside a block or `{ }` body", term.span,
-                                  "in a model, start a line with an input or a bound name")
+                return self.error(
+                    "E212",
+                    "`in` is only defined inside a block or `{ }` body",
+                    term.span,
+                    "in a model, start a line with an input or a bound name",
+                )
             if not first:
                 return self.error("E216", "`in` can only start a pipeline", term.span)
             return node
@@ -299,12 +344,20 @@ class _Builder:
             return self.merge("add", [current, out], ["the residual's input", "its body's output"], term.span, ctx)
         if isinstance(term, ast.Parallel):
             return self.parallel(term, ctx, current)
-        return self.error("E501", "`moe` is not compiled by this version of cramnet yet", term.span,
-                          "mixtures of experts arrive with the MoE blocks; the spec parses and is otherwise checked")
+        return self.error(
+            "E501",
+            "`moe` is not compiled by this version of cramnet yet",
+            term.span,
+            "mixtures of experts arrive with the MoE blocks; the spec parses and is otherwise checked",
+        )
 
     def nothing_flows(self, what: str, span: Span) -> str:
-        return self.error("E211", f"nothing flows into '{what}': a model line must start from an input, a bound name or "
-                          "a merge", span, f"start the line with a value: `x -> {what}…`")
+        return self.error(
+            "E211",
+            f"nothing flows into '{what}': a model line must start from an input, a bound name or a merge",
+            span,
+            f"start the line with a value: `x -> {what}…`",
+        )
 
     def parallel(self, term: ast.Parallel, ctx: Context, current: str) -> str:
         matched = match_arguments("parallel", ["merge", "dim"], set(), term.args, term.span, self.errors)
@@ -320,8 +373,12 @@ class _Builder:
                 return FAILED
             mode = value.name if isinstance(value, Word) else value
             if mode not in MERGE_MODES:
-                return self.error("E304", f"parallel: merge cannot be {mode!r}", expr.span,
-                                  did_you_mean(str(mode), MERGE_MODES) or f"choose one of: {', '.join(MERGE_MODES)}")
+                return self.error(
+                    "E304",
+                    f"parallel: merge cannot be {mode!r}",
+                    expr.span,
+                    did_you_mean(str(mode), MERGE_MODES) or f"choose one of: {', '.join(MERGE_MODES)}",
+                )
         outs = [self.body(branch, ctx.nested(current), current) for branch in term.branches]
         if FAILED in outs:
             return FAILED
@@ -338,8 +395,9 @@ class _Builder:
             values[arg.name] = arg.default
             if extra and arg.name in extra:
                 try:
-                    values[arg.name] = convert(mode, arg, evaluate(extra[arg.name], self.scope(ctx)),
-                                               extra[arg.name].span, self.scope(ctx))
+                    values[arg.name] = convert(
+                        mode, arg, evaluate(extra[arg.name], self.scope(ctx)), extra[arg.name].span, self.scope(ctx)
+                    )
                 except EvalError as failure:
                     self.errors.append(failure.error)
                     return FAILED
@@ -352,32 +410,49 @@ class _Builder:
             if bound == FAILED:
                 return FAILED
             if call.args is not None:
-                return self.error("E216", f"'{call.name}' is a bound value, not a block: it takes no arguments",
-                                  call.span)
+                return self.error(
+                    "E216", f"'{call.name}' is a bound value, not a block: it takes no arguments", call.span
+                )
             if not first:
-                return self.error("E216", f"'{call.name}' is a bound value: a pipeline can start from it, not flow "
-                                  "into it", call.name_span, f"to combine values, merge them: add(…, {call.name})")
+                return self.error(
+                    "E216",
+                    f"'{call.name}' is a bound value: a pipeline can start from it, not flow into it",
+                    call.name_span,
+                    f"to combine values, merge them: add(…, {call.name})",
+                )
             return bound
         spec = lookup(call.name)
         defined = ctx.module.find("blocks", call.name)
         if spec is not None and spec.merge:
             if not first:
-                return self.error("E216", f"the merge '{call.name}' starts a pipeline; it cannot follow '->'",
-                                  call.name_span, f"bind the value first and write {call.name}(a, b) on its own line")
+                return self.error(
+                    "E216",
+                    f"the merge '{call.name}' starts a pipeline; it cannot follow '->'",
+                    call.name_span,
+                    f"bind the value first and write {call.name}(a, b) on its own line",
+                )
             return self.primitive(spec, call, ctx, None)
         if spec is None and not defined:
             candidates = set(all_blocks()) | ctx.module.visible("blocks") | ctx.values.names()
             kind = "block or bound value" if current is None else "block"
-            return self.error("E204", f"unknown {kind} '{call.name}'", call.name_span,
-                              did_you_mean(call.name, candidates - {"in"}) or "`cramnet blocks` lists the blocks")
+            return self.error(
+                "E204",
+                f"unknown {kind} '{call.name}'",
+                call.name_span,
+                did_you_mean(call.name, candidates - {"in"}) or "`cramnet blocks` lists the blocks",
+            )
         if current is None:
             return self.nothing_flows(call.name, call.name_span)
         if spec is not None:
             return self.primitive(spec, call, ctx, current)
         if len(defined) > 1:
             files = ", ".join(m.path for m, _ in defined)
-            return self.error("E214", f"block '{call.name}' is defined by more than one used file: {files}",
-                              call.name_span, "define or rename it in this file to choose one")
+            return self.error(
+                "E214",
+                f"block '{call.name}' is defined by more than one used file: {files}",
+                call.name_span,
+                "define or rename it in this file to choose one",
+            )
         owner, definition = defined[0]
         return self.user_block(owner, definition, call, ctx, current)
 
@@ -402,13 +477,18 @@ class _Builder:
                 labels.append(f"'{value.name}'")
         return self.add_node(ctx, spec, args, inputs, labels, call.span)
 
-    def user_block(self, owner: SpecModule, definition: ast.BlockDef, call: ast.Call, ctx: Context,
-                   current: str) -> str:
+    def user_block(
+        self, owner: SpecModule, definition: ast.BlockDef, call: ast.Call, ctx: Context, current: str
+    ) -> str:
         names = [name for name, _ in ctx.stack]
         if definition.name in names:
-            chain = " -> ".join(names[names.index(definition.name):] + [definition.name])
-            return self.error("E206", f"block '{definition.name}' calls itself: {chain}", call.name_span,
-                              "blocks may use other blocks but not recursively; repeat with `* N` instead")
+            chain = " -> ".join(names[names.index(definition.name) :] + [definition.name])
+            return self.error(
+                "E206",
+                f"block '{definition.name}' calls itself: {chain}",
+                call.name_span,
+                "blocks may use other blocks but not recursively; repeat with `* N` instead",
+            )
         params = [p.name for p in definition.params]
         required = {p.name for p in definition.params if p.default is None}
         matched = match_arguments(definition.name, params, required, call.args, call.span, self.errors)
@@ -434,6 +514,11 @@ class _Builder:
             else:
                 consts[param.name] = value
         instance = self.fresh_name(ctx.prefix, definition.name)
-        child = Context(module=owner, params=consts, values=values, prefix=instance + ".",
-                        stack=ctx.stack + ((definition.name, call.span),))
+        child = Context(
+            module=owner,
+            params=consts,
+            values=values,
+            prefix=instance + ".",
+            stack=ctx.stack + ((definition.name, call.span),),
+        )
         return self.body(definition.body, child, current)

@@ -55,14 +55,22 @@ def generate_source(model: ModelGraph, source_name: str, standalone: bool) -> tu
     def attr(node: str) -> str:
         return graph.nodes[node]["attr"]
 
-    lines = [HEADER.format(model=model.name, version=__version__, source=source_name,
-                           inputs=", ".join(f"{attr(i)}: {graph.nodes[i]['type']}" for i in model.inputs),
-                           outputs=", ".join(f"{attr(o)}: {graph.nodes[o]['type']}" for o in model.outputs))]
+    lines = [
+        HEADER.format(
+            model=model.name,
+            version=__version__,
+            source=source_name,
+            inputs=", ".join(f"{attr(i)}: {graph.nodes[i]['type']}" for i in model.inputs),
+            outputs=", ".join(f"{attr(o)}: {graph.nodes[o]['type']}" for o in model.outputs),
+        )
+    ]
     if standalone:
         for cls in custom.values():
             lines.append("\n" + textwrap.dedent(inspect.getsource(cls)))
     lines.append(f"\nclass {class_name(model.name)}(nn.Module):")
-    lines.append(f'    """The `{model.name}` model: {len(constructs)} modules, {len(order) - len(model.inputs)} steps."""\n')
+    lines.append(
+        f'    """The `{model.name}` model: {len(constructs)} modules, {len(order) - len(model.inputs)} steps."""\n'
+    )
     lines.append("    def __init__(self):")
     lines.append("        super().__init__()")
     for node, construct in constructs.items():
@@ -75,7 +83,9 @@ def generate_source(model: ModelGraph, source_name: str, standalone: bool) -> tu
         if attrs["block"] == INPUT:
             if attrs["type"].kind == "graph":
                 lines.append(f"        {attr(node)}_graph = {attr(node)}")
-                lines.append(f"        {attr(node)} = {attr(node)}.x  # node features; edges stay in {attr(node)}_graph")
+                lines.append(
+                    f"        {attr(node)} = {attr(node)}.x  # node features; edges stay in {attr(node)}_graph"
+                )
             continue
         names = [attr(i) for i in attrs["inputs"]]
         module = f"self.{attr(node)}" if node in constructs else None
@@ -104,18 +114,28 @@ def _construct_source(construct: Construct) -> str:
     cls = construct.cls
     prefix = "nn." if _is_torch_class(cls) else ""
     defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
-    kwargs = ", ".join(f"{key}={_literal(value)}" for key, value in construct.kwargs.items()
-                       if not _same(defaults.get(key, inspect.Parameter.empty), value))
+    kwargs = ", ".join(
+        f"{key}={_literal(value)}"
+        for key, value in construct.kwargs.items()
+        if not _same(defaults.get(key, inspect.Parameter.empty), value)
+    )
     return f"{prefix}{cls.__name__}({kwargs})"
 
 
 def _same(default: Any, value: Any) -> bool:
     if default is inspect.Parameter.empty:
         return False
-    as_tuple = (lambda v: tuple(v) if isinstance(v, (list, tuple)) else v)
-    return type(default) is type(value) and as_tuple(default) == as_tuple(value) or (
-        isinstance(default, (int, float)) and not isinstance(default, bool) and type(value) in (int, float)
-        and default == value)
+    as_tuple = lambda v: tuple(v) if isinstance(v, (list, tuple)) else v
+    return (
+        type(default) is type(value)
+        and as_tuple(default) == as_tuple(value)
+        or (
+            isinstance(default, (int, float))
+            and not isinstance(default, bool)
+            and type(value) in (int, float)
+            and default == value
+        )
+    )
 
 
 def _literal(value: Any) -> str:
@@ -123,8 +143,11 @@ def _literal(value: Any) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         items = ", ".join(_literal(v) for v in value)
-        return f"({items},)" if isinstance(value, tuple) and len(value) == 1 else (
-            f"({items})" if isinstance(value, tuple) else f"[{items}]")
+        return (
+            f"({items},)"
+            if isinstance(value, tuple) and len(value) == 1
+            else (f"({items})" if isinstance(value, tuple) else f"[{items}]")
+        )
     return repr(value)
 
 

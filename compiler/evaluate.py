@@ -51,14 +51,20 @@ class LetTable:
             return False, None
         if len(found) > 1:
             files = ", ".join(m.path for m, _ in found)
-            raise EvalError(SpecError(code="E214", message=f"'{name}' is defined by more than one used file: {files}",
-                                      span=span, hint="define it in this file to choose one"))
+            raise EvalError(
+                SpecError(
+                    code="E214",
+                    message=f"'{name}' is defined by more than one used file: {files}",
+                    span=span,
+                    hint="define it in this file to choose one",
+                )
+            )
         owner, let = found[0]
         key = (owner.path, name)
         if key in self._values:
             return True, self._values[key]
         if key in self._active:
-            chain = " -> ".join(n for _, n in self._active[self._active.index(key):] + [key])
+            chain = " -> ".join(n for _, n in self._active[self._active.index(key) :] + [key])
             raise EvalError(SpecError(code="E215", message=f"let '{name}' depends on itself: {chain}", span=let.span))
         self._active.append(key)
         try:
@@ -136,8 +142,9 @@ def evaluate(expr: ast.Expr, scope: Scope) -> Any:
     if isinstance(expr, ast.InRef):
         node = scope.values.get("in")
         if node is None:
-            raise EvalError(SpecError(code="E212", message="`in` is only defined inside a block or `{ }` body",
-                                      span=expr.span))
+            raise EvalError(
+                SpecError(code="E212", message="`in` is only defined inside a block or `{ }` body", span=expr.span)
+            )
         return TensorRef("in", node, expr.span)
     if isinstance(expr, ast.Neg):
         return _arith("-", 0, evaluate(expr.operand, scope), expr, scope)
@@ -151,8 +158,11 @@ def _arith(op: str, left: Any, right: Any, expr: ast.Node, scope: Scope) -> Any:
         if isinstance(value, Word):
             raise EvalError(unknown_name(value.name, value.span, scope.known_names()))
         if isinstance(value, TensorRef):
-            raise EvalError(SpecError(code="E304", message=f"'{value.name}' is a tensor; arithmetic works on numbers",
-                                      span=value.span))
+            raise EvalError(
+                SpecError(
+                    code="E304", message=f"'{value.name}' is a tensor; arithmetic works on numbers", span=value.span
+                )
+            )
         if not isinstance(value, (int, float, Poly)) or isinstance(value, bool):
             shown = "true" if value is True else "false" if value is False else repr(value)
             raise EvalError(SpecError(code="E304", message=f"cannot use {shown} in arithmetic", span=expr.span))
@@ -160,8 +170,14 @@ def _arith(op: str, left: Any, right: Any, expr: ast.Node, scope: Scope) -> Any:
         raise EvalError(SpecError(code="E305", message="division by zero", span=expr.span))
     if isinstance(left, Poly) or isinstance(right, Poly):
         if op not in ("+", "-", "*", "//") or isinstance(left, float) or isinstance(right, float):
-            raise EvalError(SpecError(code="E304", message=f"'{op}' is not defined for run-time sizes", span=expr.span,
-                                      hint="run-time sizes support + - * and //"))
+            raise EvalError(
+                SpecError(
+                    code="E304",
+                    message=f"'{op}' is not defined for run-time sizes",
+                    span=expr.span,
+                    hint="run-time sizes support + - * and //",
+                )
+            )
     try:
         result = _OPERATORS[op](left, right)
     except OverflowError:
@@ -174,5 +190,9 @@ def _arith(op: str, left: Any, right: Any, expr: ast.Node, scope: Scope) -> Any:
 
 
 def unknown_name(name: str, span: Span, candidates: set[str]) -> SpecError:
-    return SpecError(code="E205", message=f"unknown name '{name}'", span=span,
-                     hint=did_you_mean(name, candidates) or "define it with `let`, bind it, or pass it as a parameter")
+    return SpecError(
+        code="E205",
+        message=f"unknown name '{name}'",
+        span=span,
+        hint=did_you_mean(name, candidates) or "define it with `let`, bind it, or pass it as a parameter",
+    )

@@ -68,12 +68,24 @@ def infer_shapes(model: ModelGraph) -> list[SpecError]:
             message = failure.message
             for i, label in enumerate(attrs["labels"]):
                 message = message.replace(f"{{in{i}}}", label)
-            errors.append(SpecError(code="E401", message=f"{spec.name}: {message}", span=attrs["span"],
-                                    hint=failure.hint, notes=_input_notes(attrs, graph)))
+            errors.append(
+                SpecError(
+                    code="E401",
+                    message=f"{spec.name}: {message}",
+                    span=attrs["span"],
+                    hint=failure.hint,
+                    notes=_input_notes(attrs, graph),
+                )
+            )
         except Exception as failure:  # a plugin's rule that crashed: report it, never a traceback
-            errors.append(SpecError(code="E499", message=f"{spec.name}: its shape rule failed ({type(failure).__name__}:"
-                                    f" {failure})", span=attrs["span"],
-                                    hint=f"the block comes from {spec.origin}; report this to its authors"))
+            errors.append(
+                SpecError(
+                    code="E499",
+                    message=f"{spec.name}: its shape rule failed ({type(failure).__name__}: {failure})",
+                    span=attrs["span"],
+                    hint=f"the block comes from {spec.origin}; report this to its authors",
+                )
+            )
     return errors
 
 

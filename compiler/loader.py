@@ -52,21 +52,39 @@ def read_source(path: Path, errors: list[SpecError], span: Span | None = None) -
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        errors.append(SpecError(code="E200", message=f"no such file: {path}", span=span,
-                                hint="check the path; `use` paths are relative to the file that uses them"))
+        errors.append(
+            SpecError(
+                code="E200",
+                message=f"no such file: {path}",
+                span=span,
+                hint="check the path; `use` paths are relative to the file that uses them",
+            )
+        )
         return None
     except (IsADirectoryError, PermissionError, OSError) as error:
         errors.append(SpecError(code="E200", message=f"cannot read {path}: {error.strerror or error}", span=span))
         return None
     if b"\x00" in data:
-        errors.append(SpecError(code="E200", message=f"{path} is not a spec: it is a binary file", span=span,
-                                hint="cramnet reads text files of `model` and `block` declarations (.cram)"))
+        errors.append(
+            SpecError(
+                code="E200",
+                message=f"{path} is not a spec: it is a binary file",
+                span=span,
+                hint="cramnet reads text files of `model` and `block` declarations (.cram)",
+            )
+        )
         return None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        errors.append(SpecError(code="E200", message=f"{path} is not UTF-8 text (byte {error.start})", span=span,
-                                hint="save the spec as UTF-8"))
+        errors.append(
+            SpecError(
+                code="E200",
+                message=f"{path} is not UTF-8 text (byte {error.start})",
+                span=span,
+                hint="save the spec as UTF-8",
+            )
+        )
         return None
 
 
@@ -107,20 +125,33 @@ def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progres
         available = sorted(p.stem for p in STD_DIR.glob("*.cram"))
         name = decl.path.removeprefix("std:")
         hint = did_you_mean(name, available) or f"the standard library has: {', '.join(available)}"
-        errors.append(SpecError(code="E201", message=f"no standard library file '{decl.path}'", span=decl.span,
-                                hint=hint))
+        errors.append(
+            SpecError(code="E201", message=f"no standard library file '{decl.path}'", span=decl.span, hint=hint)
+        )
         return None
     key = str(target)
     if key in in_progress:
-        chain = " -> ".join(Path(p).name for p in in_progress[in_progress.index(key):] + [key])
-        errors.append(SpecError(code="E202", message=f"`use` cycle: {chain}", span=decl.span,
-                                hint="move the shared blocks into a third file that both use"))
+        chain = " -> ".join(Path(p).name for p in in_progress[in_progress.index(key) :] + [key])
+        errors.append(
+            SpecError(
+                code="E202",
+                message=f"`use` cycle: {chain}",
+                span=decl.span,
+                hint="move the shared blocks into a third file that both use",
+            )
+        )
         return None
     if key in loaded:
         return loaded[key]
     if not target.is_file():
-        errors.append(SpecError(code="E201", message=f"used file not found: {decl.path} (looked for {target})",
-                                span=decl.span, hint="`use` paths are relative to the file that uses them"))
+        errors.append(
+            SpecError(
+                code="E201",
+                message=f"used file not found: {decl.path} (looked for {target})",
+                span=decl.span,
+                hint="`use` paths are relative to the file that uses them",
+            )
+        )
         return None
     text = read_source(target, errors, decl.span)
     if text is None:
@@ -142,7 +173,13 @@ def _declare(module: SpecModule, decl, errors: list[SpecError]) -> None:
     table = getattr(module, kind)
     if decl.name in table:
         first = table[decl.name]
-        errors.append(SpecError(code="E203", message=f"'{decl.name}' is defined twice in this file",
-                                span=decl.name_span, notes=((first.name_span, "first defined here"),)))
+        errors.append(
+            SpecError(
+                code="E203",
+                message=f"'{decl.name}' is defined twice in this file",
+                span=decl.name_span,
+                notes=((first.name_span, "first defined here"),),
+            )
+        )
         return
     table[decl.name] = decl

@@ -61,8 +61,10 @@ class Summary:
             "batch": self.batch,
             "sizes": self.sizes,
             "unresolved_sizes": self.unresolved,
-            "nodes": [{"node": r.node, "block": r.block, "shape": r.shape, "params": r.params,
-                       "flops": number(r.flops)} for r in self.rows],
+            "nodes": [
+                {"node": r.node, "block": r.block, "shape": r.shape, "params": r.params, "flops": number(r.flops)}
+                for r in self.rows
+            ],
         }
 
 
@@ -94,8 +96,12 @@ def summarize(model: ModelGraph, sizes: Mapping[str, int] | None = None, batch: 
     params = sum(r.params for r in rows)
     weights = params * BYTES_PER_VALUE
     activation_bytes = sized(activations * batch * BYTES_PER_VALUE)
-    memory = {"weights": weights, "gradients": weights, "activations": activation_bytes,
-              "total": sized(2 * weights + activations * batch * BYTES_PER_VALUE)}
+    memory = {
+        "weights": weights,
+        "gradients": weights,
+        "activations": activation_bytes,
+        "total": sized(2 * weights + activations * batch * BYTES_PER_VALUE),
+    }
     return Summary(
         model=model.name,
         rows=rows,

@@ -63,8 +63,9 @@ def _ring_graphs(graphs: int, nodes: int, features: int, device: torch.device) -
     index = torch.arange(graphs * nodes, device=device)
     following = (index % nodes + 1) % nodes + (index // nodes) * nodes
     edge_index = torch.cat([torch.stack([index, following]), torch.stack([following, index])], dim=1)
-    return SimpleNamespace(x=torch.randn(graphs * nodes, features, device=device), edge_index=edge_index,
-                           batch=index // nodes)
+    return SimpleNamespace(
+        x=torch.randn(graphs * nodes, features, device=device), edge_index=edge_index, batch=index // nodes
+    )
 
 
 def trial_run(checked: CheckedModel, device: str, sizes: dict[str, int], batch: int) -> TrialReport:

@@ -109,7 +109,9 @@ class _ToAst(Transformer):
     # statements
     def body(self, meta, children):
         span = self._span(meta) if not meta.empty else None
-        return ast.Body(span=span or Span(file=self.path, line=0, col=0, end_line=0, end_col=0), statements=tuple(children))
+        return ast.Body(
+            span=span or Span(file=self.path, line=0, col=0, end_line=0, end_col=0), statements=tuple(children)
+        )
 
     def input_decl(self, meta, children):
         name, input_type = children
@@ -179,13 +181,15 @@ class _ToAst(Transformer):
 
     def parallel(self, meta, children):
         *args, branches = children
-        return ast.Parallel(span=self._span(meta), args=args[0] if args else ast.Args(span=self._span(meta)),
-                            branches=branches)
+        return ast.Parallel(
+            span=self._span(meta), args=args[0] if args else ast.Args(span=self._span(meta)), branches=branches
+        )
 
     def moe(self, meta, children):
         *args, branches = children
-        return ast.Moe(span=self._span(meta), args=args[0] if args else ast.Args(span=self._span(meta)),
-                       branches=branches)
+        return ast.Moe(
+            span=self._span(meta), args=args[0] if args else ast.Args(span=self._span(meta)), branches=branches
+        )
 
     def branches(self, meta, children):
         return tuple(children)

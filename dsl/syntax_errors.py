@@ -110,9 +110,7 @@ def _friendly(terminal: str) -> str:
     return f"'{terminal.lower()}'" if terminal.isalpha() else terminal
 
 
-def describe_syntax_error(
-    error: UnexpectedInput, text: str, path: str, parse: Callable[[str], object]
-) -> SpecError:
+def describe_syntax_error(error: UnexpectedInput, text: str, path: str, parse: Callable[[str], object]) -> SpecError:
     """Turn a Lark error into a located `SpecError`, preferring a row of `COMMON_MISTAKES`."""
     span = _error_span(error, text, path)
     examples = {i: snippets for i, (_, _, snippets) in enumerate(COMMON_MISTAKES)}
