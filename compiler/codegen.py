@@ -123,19 +123,13 @@ def _construct_source(construct: Construct) -> str:
 
 
 def _same(default: Any, value: Any) -> bool:
-    if default is inspect.Parameter.empty:
+    """Whether `value` equals the constructor's default, so the argument can be left out."""
+    if default is inspect.Parameter.empty or isinstance(value, bool) != isinstance(default, bool):
         return False
-    as_tuple = lambda v: tuple(v) if isinstance(v, (list, tuple)) else v
-    return (
-        type(default) is type(value)
-        and as_tuple(default) == as_tuple(value)
-        or (
-            isinstance(default, (int, float))
-            and not isinstance(default, bool)
-            and type(value) in (int, float)
-            and default == value
-        )
-    )
+    if isinstance(value, (list, tuple)) or isinstance(default, (list, tuple)):
+        sequences = isinstance(value, (list, tuple)) and isinstance(default, (list, tuple))
+        return sequences and tuple(value) == tuple(default)
+    return type(default) in (int, float, bool, str, type(None)) and default == value
 
 
 def _literal(value: Any) -> str:
