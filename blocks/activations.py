@@ -18,6 +18,7 @@ def _elementwise(name: str, doc: str, expression: str, args: tuple[Arg, ...] = (
             flops=lambda inputs, out, a: numel(inputs[0]),
             forward=lambda module, names, a, inputs: expression.format(x=names[0], **vars(a)),
             accepts=("float", "graph"),
+            example=("[5, 8]", name),
         )
     )
 
@@ -58,5 +59,6 @@ register(
         flops=lambda inputs, out, a: 3 * numel(inputs[0]),
         forward=lambda module, names, a, inputs: f"F.softmax({names[0]}, dim={torch_axis(a.dim, inputs[0].rank)})",
         accepts=("float", "graph"),
+        example=("[5, 8]", "softmax(dim = 0)"),
     )
 )

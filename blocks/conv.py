@@ -166,6 +166,10 @@ def _conv(n: int, transposed: bool) -> BlockSpec:
             params=params,
             flops=flops,
             module=module,
+            example=(
+                "[3, 9]" if n == 1 else "[3, 7, 9]",
+                f"{name}(4, 3, stride = 2, pad = 1)" if transposed else f"{name}(4, 3, pad = same)",
+            ),
         )
     )
 
@@ -211,6 +215,10 @@ def _pool(n: int, kind: str) -> BlockSpec:
             shape=shape,
             module=module,
             flops=lambda inputs, out, a: product(out.dims) * product(_tuple(a.k, n, "k")),
+            example=(
+                "[3, 9]" if n == 1 else "[3, 7, 9]",
+                f"{name}(2)" if kind == "max" else f"{name}(3, stride = 2, pad = 1)",
+            ),
         )
     )
 
@@ -243,6 +251,7 @@ def _adaptive_pool(n: int) -> BlockSpec:
             shape=shape,
             module=module,
             flops=lambda inputs, out, a: product(inputs[0].dims),
+            example=("[3, 9]" if n == 1 else "[3, 7, 9]", f"adaptive_avgpool{n}d({2 if n == 1 else [2, 3]})"),
         )
     )
 

@@ -70,6 +70,7 @@ def _dense_forward(module, names, a, inputs) -> str:
     forward=_dense_forward,
     weight=lambda inputs, a: None if a.tie is not None else (a.out, _in_features(inputs)),
     accepts=("float", "graph"),
+    example=("[5, 8]", "dense(16)"),
 )
 def dense(inputs, a):
     """Affine map of the last dimension, y = x Wᵀ + b, with nn.Linear's layout.
@@ -89,6 +90,7 @@ def dense(inputs, a):
     args=(Arg("p", "float", 0.5, "probability of zeroing an element in training", low=0.0),),
     module=lambda inputs, a: Construct(nn.Dropout, {"p": a.p}),
     accepts=("float", "graph"),
+    example=("[5, 8]", "dropout(0.1)"),
 )
 def dropout(inputs, a):
     """Zeroes elements with probability p in training and rescales the rest by 1/(1-p); identity in eval.

@@ -42,7 +42,7 @@ def _stack_shape(inputs, a):
     return first.with_dims(first.dims[:k] + (len(inputs),) + first.dims[k:])
 
 
-def _merge(name: str, doc: str, shape, forward, args: tuple[Arg, ...] = ()) -> BlockSpec:
+def _merge(name: str, doc: str, shape, forward, args: tuple[Arg, ...] = (), example: str = "") -> BlockSpec:
     return register(
         BlockSpec(
             name=name,
@@ -54,6 +54,7 @@ def _merge(name: str, doc: str, shape, forward, args: tuple[Arg, ...] = ()) -> B
             flops=lambda inputs, out, a: (len(inputs) - 1) * numel(out) if name in ("add", "mul", "mean") else 0,
             forward=forward,
             accepts=("float", "graph"),
+            example=("[3, 4]", example or f"{name}(x, x)"),
         )
     )
 

@@ -24,6 +24,7 @@ def _channels(inputs) -> int:
 
 @block(
     "layernorm",
+    example=("[5, 8]", "layernorm"),
     family="normalisation",
     args=(_EPS,),
     params=lambda inputs, a: 2 * _features(inputs),
@@ -42,6 +43,7 @@ def layernorm(inputs, a):
 
 @block(
     "rmsnorm",
+    example=("[5, 8]", "rmsnorm"),
     family="normalisation",
     args=(Arg("eps", "float", 1e-6, "added to the mean square for stability", low=0.0),),
     params=lambda inputs, a: _features(inputs),
@@ -63,6 +65,7 @@ _BATCHNORM_BY_RANK = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4
 
 @block(
     "batchnorm",
+    example=("[4, 6, 6]", "batchnorm"),
     family="normalisation",
     args=(_EPS, Arg("momentum", "float", 0.1, "weight of the newest batch in the running statistics", low=0.0)),
     params=lambda inputs, a: 2 * _channels(inputs),
@@ -86,6 +89,7 @@ def batchnorm(inputs, a):
 
 @block(
     "groupnorm",
+    example=("[4, 6, 6]", "groupnorm(2)"),
     family="normalisation",
     args=(Arg("groups", "int", doc="number of channel groups; must divide the channels", low=1), _EPS),
     params=lambda inputs, a: 2 * _channels(inputs),

@@ -82,6 +82,8 @@ class BlockSpec:
     - `weight(inputs, args)` is the shape of the module's `.weight` that other blocks may tie to.
     - `merge` blocks take their inputs as positional tensor arguments (`add(a, b)`), so a pipeline
       that begins with one starts from those values.
+    - `example` is (input type, call) — `("[3, 8, 8]", "conv2d(4, 3)")` — shown by `cramnet blocks`
+      and run by the registry sweep test; a merge's call names its input `x`: `add(x, x)`.
     """
 
     name: str
@@ -96,10 +98,18 @@ class BlockSpec:
     weight: WeightRule | None = None
     merge: bool = False
     accepts: tuple[str, ...] = ("float",)
+    example: tuple[str, str] = ("[4, 8]", "")
     origin: str = "cramnet"
 
     def arg(self, name: str) -> Arg | None:
         return next((a for a in self.args if a.name == name), None)
+
+    def example_spec(self) -> str:
+        """A one-model spec that runs this block on its example input (for docs and the sweep test)."""
+        input_type, call = self.example
+        call = call or self.name
+        line = f"y = {call}" if self.merge else f"y = x -> {call}"
+        return f"model example {{\n    input x: {input_type}\n    {line}\n    output y\n}}\n"
 
     def signature(self) -> str:
         parts = [a.name if a.required else f"{a.name} = {_show(a.default)}" for a in self.args]

@@ -9,6 +9,7 @@ from .shape_rules import axis, torch_axis
 
 @block(
     "flatten",
+    example=("[3, 4, 5]", "flatten"),
     family="dense",
     args=(Arg("start", "int", 0, "first per-example axis to flatten (the batch is never flattened)"),),
     forward=lambda module, names, a, inputs: f"torch.flatten({names[0]}, {torch_axis(a.start, inputs[0].rank)})",
@@ -56,6 +57,7 @@ def _reshape_dims(inputs, a) -> list:
 
 @block(
     "reshape",
+    example=("[24]", "reshape([2, -1, 4])"),
     family="dense",
     args=(Arg("shape", "ints", doc="new per-example shape; one -1 is inferred"),),
     forward=lambda module, names, a, inputs: f"{names[0]}.reshape({names[0]}.shape[0], {', '.join(map(str, a.shape))})",
@@ -72,6 +74,7 @@ def reshape(inputs, a):
 
 @block(
     "transpose",
+    example=("[5, 8]", "transpose(0, 1)"),
     family="dense",
     args=(Arg("a", "int", doc="first per-example axis"), Arg("b", "int", doc="second per-example axis")),
     forward=lambda module, names, a, inputs: (

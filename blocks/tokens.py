@@ -9,6 +9,7 @@ from .registry import Arg, Construct, block
 
 @block(
     "embed",
+    example=("tokens[7]", "embed(50, 8)"),
     family="tokens",
     args=(Arg("vocab", "int", doc="number of distinct ids", low=1), Arg("dim", "int", doc="embedding size", low=1)),
     params=lambda inputs, a: a.vocab * a.dim,

@@ -73,8 +73,10 @@ class CheckedModel:
 
 
 def _read(path_or_source: str | Path) -> tuple[str, str]:
-    """(text, path): a Path, or a one-line string, is a file to read; anything else is source."""
-    if isinstance(path_or_source, Path) or ("\n" not in path_or_source and "{" not in path_or_source):
+    """(text, path): a Path, or a one-line string, is a file to read; anything else (or "") is source."""
+    if isinstance(path_or_source, Path) or (
+        path_or_source.strip() and "\n" not in path_or_source and "{" not in path_or_source
+    ):
         path = Path(path_or_source)
         errors: list[SpecError] = []
         text = read_source(path, errors)

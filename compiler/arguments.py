@@ -151,9 +151,9 @@ def convert(block: str, arg: Arg, value: Any, span: Span, scope: Scope) -> Any:
     if isinstance(value, TensorRef):
         raise fail(_KIND_WORDS[arg.kind])
     if arg.kind == "int":
-        value = _as_int(value)
-        if value is None:
+        if _as_int(value) is None:
             raise fail("an integer")
+        value = _as_int(value)
     elif arg.kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise fail("a number")

@@ -19,7 +19,7 @@ from ..blocks.registry import BlockSpec, all_blocks, lookup
 from ..blocks.tensor_type import TensorType
 from ..dsl import ast
 from ..dsl.errors import Span, SpecError, did_you_mean
-from .arguments import bind_block_args, convert, match_arguments
+from .arguments import bind_block_args, convert, match_arguments, show
 from .evaluate import Bindings, EvalError, LetTable, Scope, TensorRef, Word, evaluate
 from .loader import SpecModule
 
@@ -71,10 +71,13 @@ def select_model(module: SpecModule, name: str | None) -> tuple[ast.ModelDef | N
             message=f"{module.path} declares no model",
             hint="declare one with `model NAME { … }`; a file of blocks is meant to be `use`d",
         )
+    first, *others = models.values()
     return None, SpecError(
         code="E208",
         message=f"{module.path} declares several models: {', '.join(models)}",
+        span=first.name_span,
         hint='choose one with --model NAME (or model = "NAME" from Python)',
+        notes=tuple((other.name_span, f"model '{other.name}' is also declared here") for other in others),
     )
 
 
@@ -115,6 +118,7 @@ class _Builder:
         self.errors: list[SpecError] = []
         self.lets = lets
         self._counters: dict[tuple[str, str], int] = {}
+        self.refused: set[str] = set()  # names whose binding was an error (a block's name)
 
     # -- helpers --------------------------------------------------------------------------------
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None, notes=()) -> str:
@@ -151,6 +155,7 @@ class _Builder:
         if name in ctx.values.local:
             return self.error("E207", f"'{name}' is already bound in this body", span, "choose another name")
         if lookup(name) is not None or ctx.module.find("blocks", name):
+            self.refused.add(name)  # so `output NAME` does not report it again
             return self.error(
                 "E207",
                 f"'{name}' is the name of a block; a bound value needs another name",
@@ -183,25 +188,11 @@ class _Builder:
         if lookup(decl.name) is not None:
             self.error("E207", f"'{decl.name}' is the name of a block; an input needs another name", decl.name_span)
             return None
-        dims = []
-        scope = self.scope(ctx, symbols=True)
-        for expr in decl.type.dims:
-            try:
-                value = evaluate(expr, scope)
-            except EvalError as failure:
-                self.errors.append(failure.error)
-                return None
-            if isinstance(value, bool) or not isinstance(value, (int, Poly)):
-                self.error("E304", f"a dimension must be an integer or a size name, got {value!r}", expr.span)
-                return None
-            if isinstance(value, int) and value < 1:
-                self.error("E305", f"a dimension must be at least 1, got {value}", expr.span)
-                return None
-            dims.append(value)
-        kind = {"tensor": "float", "tokens": "tokens", "graph": "graph"}[decl.type.kind]
-        if kind == "graph" and len(dims) != 2:
-            self.error("E304", f"a graph input is graph[nodes, features], got {len(dims)} dimensions", decl.type.span)
+        dims = self.input_dims(decl, ctx)
+        if dims is None:
+            ctx.values.local[decl.name] = FAILED  # declared all the same, so its uses stay quiet
             return None
+        kind = {"tensor": "float", "tokens": "tokens", "graph": "graph"}[decl.type.kind]
         self.graph.add_node(
             decl.name,
             block=INPUT,
@@ -213,6 +204,28 @@ class _Builder:
         )
         ctx.values.local[decl.name] = decl.name
         return decl.name
+
+    def input_dims(self, decl: ast.InputDecl, ctx: Context) -> list | None:
+        """The dimensions of an input's type, or None after recording what is wrong with them."""
+        dims = []
+        scope = self.scope(ctx, symbols=True)
+        for expr in decl.type.dims:
+            try:
+                value = evaluate(expr, scope)
+            except EvalError as failure:
+                self.errors.append(failure.error)
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, Poly)):
+                self.error("E304", f"a dimension must be an integer or a size name, got {show(value)}", expr.span)
+                return None
+            if isinstance(value, int) and value < 1:
+                self.error("E305", f"a dimension must be at least 1, got {value}", expr.span)
+                return None
+            dims.append(value)
+        if decl.type.kind == "graph" and len(dims) != 2:
+            self.error("E304", f"a graph input is graph[nodes, features], got {len(dims)} dimensions", decl.type.span)
+            return None
+        return dims
 
     def outputs(self, model: ast.ModelDef, decls: list[ast.OutputDecl], ctx: Context) -> list[str]:
         if not decls:
@@ -227,6 +240,8 @@ class _Builder:
         for decl in decls:
             for name, span in decl.names:
                 node = ctx.values.get(name)
+                if node is None and name in self.refused:
+                    continue
                 if node is None:
                     self.error(
                         "E209",
@@ -264,22 +279,24 @@ class _Builder:
     # -- pipelines ------------------------------------------------------------------------------
     def pipeline(self, pipeline: ast.Pipeline, ctx: Context, current: str | None, first: bool = True) -> str:
         value = current
-        for index, stage in enumerate(pipeline.stages):
+        for index, stage in enumerate(pipeline.stages):  # after a failure, stages only bind their `as` names
             value = self.stage(stage, ctx, value, first and index == 0)
-            if value == FAILED:
-                return FAILED
         return value
 
     def stage(self, stage: ast.Stage, ctx: Context, current: str | None, first: bool) -> str:
         mark = len(self.graph)
         count = 1 if stage.count is None else self.count(stage.count, ctx)
         if count is None:
-            return FAILED
+            count, current = 1, FAILED
         value = current
         for i in range(count):
             value = self.term(stage.term, ctx, value, first and i == 0)
             if value == FAILED:
-                return FAILED
+                break
+        if value == FAILED:
+            if stage.alias:  # bound all the same, so later uses of the name stay quiet
+                self.bind(ctx, stage.alias, FAILED, stage.alias_span, mark)
+            return FAILED
         if stage.alias:
             bound = self.bind(ctx, stage.alias, value, stage.alias_span, mark)
             value = bound if bound != FAILED else value
@@ -470,9 +487,9 @@ class _Builder:
             inputs, labels = [current], ["its input"]
         for arg in spec.args:
             value = getattr(args, arg.name)
+            if arg.kind in ("tensor", "ref") and isinstance(value, TensorRef) and value.node == FAILED:
+                return FAILED
             if arg.kind == "tensor" and isinstance(value, TensorRef):
-                if value.node == FAILED:
-                    return FAILED
                 inputs.append(value.node)
                 labels.append(f"'{value.name}'")
         return self.add_node(ctx, spec, args, inputs, labels, call.span)

@@ -64,6 +64,9 @@ def read_source(path: Path, errors: list[SpecError], span: Span | None = None) -
     except (IsADirectoryError, PermissionError, OSError) as error:
         errors.append(SpecError(code="E200", message=f"cannot read {path}: {error.strerror or error}", span=span))
         return None
+    except ValueError:  # a path with a NUL character in it
+        errors.append(SpecError(code="E200", message=f"no such file: {str(path)!r}", span=span))
+        return None
     if b"\x00" in data:
         errors.append(
             SpecError(

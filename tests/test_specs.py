@@ -1,0 +1,54 @@
+"""The shipped specs: published parameter counts, and every laptop-sized spec builds and trains a step."""
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from cramnet.compiler import check_spec
+from cramnet.compiler.trial import random_inputs
+
+# Published counts: LeNet-5 (LeCun et al. 1998); torchvision resnet18 / resnet50.
+PUBLISHED = {
+    "specs/lenet5.cram": 61_706,
+    "specs/reference/resnet18.cram": 11_689_512,
+    "specs/reference/resnet50.cram": 25_557_032,
+}
+
+LAPTOP_SPECS = sorted(str(p) for p in Path(__file__).resolve().parent.parent.glob("specs/*.cram"))
+
+
+@pytest.mark.parametrize("spec", sorted(PUBLISHED))
+def test_published_parameter_counts(spec):
+    assert check_spec(spec).summary().params == PUBLISHED[spec]
+
+
+def test_resnet18_flops_match_the_published_multiply_adds():
+    # torchvision lists resnet18 at 1.81 GFLOPS counted as multiply-adds; we count a multiply-add as 2.
+    flops = check_spec("specs/reference/resnet18.cram").summary().flops
+    assert 3.60e9 < flops < 3.66e9
+
+
+def test_reference_specs_summarise_quickly_without_weights():
+    start = time.perf_counter()
+    for spec in Path("specs/reference").glob("*.cram"):
+        check_spec(spec).summary(batch=8)
+    assert time.perf_counter() - start < 30  # generous: a guard against allocation, not a benchmark
+
+
+@pytest.mark.parametrize("spec", LAPTOP_SPECS, ids=lambda p: Path(p).name)
+def test_laptop_spec_trains_one_step(spec):
+    checked = check_spec(spec)
+    module = checked.build(seed=0)
+    assert sum(p.numel() for p in module.parameters()) == checked.summary().params
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.01)
+    inputs = random_inputs(checked, {}, batch=4, device=torch.device("cpu"))
+    outputs = module(*inputs)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    for output, expected in zip(outputs, checked.output_types.values()):
+        assert tuple(output.shape[1:]) == tuple(expected.dims)
+    loss = sum(o.square().mean() for o in outputs)
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss)
