@@ -44,7 +44,8 @@ class CheckedModel:
 
     @property
     def outputs(self) -> list[str]:
-        return self.model.outputs
+        """Output names, in `output` order."""
+        return list(self.model.outputs)
 
     @property
     def input_types(self) -> dict[str, TensorType]:
@@ -52,7 +53,7 @@ class CheckedModel:
 
     @property
     def output_types(self) -> dict[str, TensorType]:
-        return {n: self.graph.nodes[n]["type"] for n in self.outputs}
+        return {name: self.graph.nodes[node]["type"] for name, node in self.model.outputs.items()}
 
     def summary(self, sizes: Mapping[str, int] | None = None, batch: int = 1) -> Summary:
         return summarize(self.model, sizes, batch)

@@ -51,7 +51,7 @@ class ModelGraph:
     name: str
     graph: nx.DiGraph
     inputs: list[str]
-    outputs: list[str]
+    outputs: dict[str, str]  # output name -> node, in `output` order
     span: Span
     errors: list[SpecError] = field(default_factory=list)
 
@@ -138,6 +138,8 @@ class _Builder:
     def add_node(
         self, ctx: Context, spec: BlockSpec, args: SimpleNamespace, inputs: list[str], labels: list[str], span: Span
     ) -> str:
+        if FAILED in inputs:  # a failed value (a residual's body, say) was reported where it failed
+            return FAILED
         name = self.fresh_name(ctx.prefix, spec.name)
         self.graph.add_node(
             name, block=spec.name, spec=spec, args=args, inputs=inputs, labels=labels, span=span, order=len(self.graph)
@@ -227,7 +229,7 @@ class _Builder:
             return None
         return dims
 
-    def outputs(self, model: ast.ModelDef, decls: list[ast.OutputDecl], ctx: Context) -> list[str]:
+    def outputs(self, model: ast.ModelDef, decls: list[ast.OutputDecl], ctx: Context) -> dict[str, str]:
         if not decls:
             self.error(
                 "E210",
@@ -235,11 +237,14 @@ class _Builder:
                 model.name_span,
                 "name the result: `… -> dense(10) as logits` and `output logits`",
             )
-            return []
-        nodes = []
+            return {}
+        nodes: dict[str, str] = {}
         for decl in decls:
             for name, span in decl.names:
                 node = ctx.values.get(name)
+                if name in nodes:
+                    self.error("E207", f"output '{name}' is listed twice", span, "list each output once")
+                    continue
                 if node is None and name in self.refused:
                     continue
                 if node is None:
@@ -250,7 +255,7 @@ class _Builder:
                         did_you_mean(name, ctx.values.names()) or "bind it with `… as NAME` or `NAME = …`",
                     )
                 elif node != FAILED:
-                    nodes.append(node)
+                    nodes[name] = node
         return nodes
 
     def statement(self, statement, ctx: Context, current: str | None) -> str | None:
@@ -358,6 +363,8 @@ class _Builder:
             return current
         if isinstance(term, ast.Residual):
             out = self.body(term.body, ctx.nested(current), current)
+            if out == FAILED:
+                return FAILED
             return self.merge("add", [current, out], ["the residual's input", "its body's output"], term.span, ctx)
         if isinstance(term, ast.Parallel):
             return self.parallel(term, ctx, current)

@@ -61,7 +61,7 @@ def generate_source(model: ModelGraph, source_name: str, standalone: bool) -> tu
             version=__version__,
             source=source_name,
             inputs=", ".join(f"{attr(i)}: {graph.nodes[i]['type']}" for i in model.inputs),
-            outputs=", ".join(f"{attr(o)}: {graph.nodes[o]['type']}" for o in model.outputs),
+            outputs=", ".join(f"{name}: {graph.nodes[node]['type']}" for name, node in model.outputs.items()),
         )
     ]
     if standalone:
@@ -95,7 +95,7 @@ def generate_source(model: ModelGraph, source_name: str, standalone: bool) -> tu
         else:
             expression = f"{module}({', '.join(names)})"
         lines.append(f"        {attr(node)} = {expression}  # {_batched(attrs['type'])}")
-    outputs = [attr(o) for o in model.outputs]
+    outputs = [attr(node) for node in model.outputs.values()]
     lines.append(f"        return {outputs[0] if len(outputs) == 1 else '(' + ', '.join(outputs) + ',)'}")
     return "\n".join(lines) + "\n", custom
 
