@@ -38,11 +38,12 @@ def summary_table(summary: Summary) -> Group:
     table.add_column("parameters", justify="right")
     table.add_column("FLOPs", justify="right")
     for name, kind in summary.inputs.items():
-        table.add_row(name, "input", kind, "", "")
-    for row in summary.rows:
-        table.add_row(row.node, row.block, row.shape, f"{row.params:,}" if row.params else "", human(row.flops))
+        table.add_row(Text(name), "input", Text(kind), "", "")
+    for row in summary.rows:  # Text cells: shapes like [seq, 16] are not rich markup
+        params = f"{row.params:,}" if row.params else ""
+        table.add_row(Text(row.node), row.block, Text(row.shape), params, Text(human(row.flops)))
     table.add_section()
-    table.add_row("total", f"{summary.layers} layers", "", f"{summary.params:,}", human(summary.flops))
+    table.add_row("total", f"{summary.layers} layers", "", f"{summary.params:,}", Text(human(summary.flops)))
     memory = summary.memory
     lines = [
         Text.assemble(("parameters ", "bold"), f"{summary.params:,} trainable"),
@@ -68,7 +69,7 @@ def catalogue_table(registry: dict[str, BlockSpec]) -> Table:
     table.add_column("signature", style="cyan")
     table.add_column("what it does")
     for spec in sorted(registry.values(), key=lambda s: (s.family, s.name)):
-        table.add_row(spec.family, spec.signature(), spec.doc.split("\n")[0])
+        table.add_row(spec.family, Text(spec.signature()), Text(spec.doc.split("\n")[0]))
     return table
 
 
@@ -91,7 +92,7 @@ def block_detail(spec: BlockSpec) -> Group:
                 else str(arg.default)
             )
         )
-        table.add_row(arg.name, kind, default, arg.doc)
+        table.add_row(arg.name, Text(kind), Text(default), Text(arg.doc))
     parts = [
         Text(spec.signature(), style="bold cyan"),
         Text(f"family: {spec.family}   from: {spec.origin}"),
@@ -103,4 +104,5 @@ def block_detail(spec: BlockSpec) -> Group:
         parts.append(Text("a merge: its positional arguments are the bound values to combine"))
     if spec.args:
         parts.append(table)
+    parts += [Text(""), Text("example", style="bold"), Text(spec.example_spec().rstrip())]
     return Group(*parts)

@@ -5,18 +5,23 @@ Generates specs (as source text) whose body is a deep stack of stages — dense/
 block, split over many bindings — so parsing, resolution, expansion, shape inference, the summary,
 code generation and `build()` all see work proportional to the layer count. Each stage is timed
 separately (median of a few runs) and the table shows time per layer and the growth factor from
-one size to the next (≈ 2 for a doubling when growth is linear).
+one size to the next (≈ 2 for a doubling when growth is linear). Two workloads: `mixed` (unnamed
+stages, a binding every 8 stages) and `named` (every top-level call named with `as`, which renames a
+graph node per name).
 
-    python bench/compile_time.py                      # sizes 125 … 2000 layers
-    python bench/compile_time.py --sizes 500 1000 2000 4000 --runs 5
-    python bench/compile_time.py --profile 2000       # cProfile one full compile, top functions
+    python bench/compile_time.py                       # both workloads, 125 … 8000 layers
+    python bench/compile_time.py --sizes 500 1000 2000 --runs 5 --workload mixed
+    python bench/compile_time.py --profile 8000 --workload named   # cProfile one compile, top functions
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
+import math
+import platform
 import pstats
 import statistics
 import sys
@@ -28,7 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
-
 from cramnet.compiler import check_spec  # noqa: E402
 
 WIDTH = 32  # small layers: this measures the compiler, not weight allocation
@@ -46,26 +50,31 @@ block mix(width) {{
 }}
 """
 
-# Stage templates and the primitive nodes each adds to the graph (checked against the real graph).
+# Stage templates and the primitive nodes each adds to the graph (`layers` is checked against the
+# real graph). Every `{}` is where the named workload names a stage (`as s17`); unnamed, it is dropped.
 STAGES: list[tuple[str, int]] = [
-    ("dense(d) -> layernorm -> relu", 3),
-    ("residual { dense(d) -> relu }", 3),  # dense, relu, add
-    ("mix(d)", 4),  # layernorm, dense, relu, add
-    ("dense(d) -> relu", 2),
-    ("repeat 2 { dense(d) -> layernorm }", 4),
-    ("ffn(d, mult = 2)", 4),  # dense, gelu, dense, dropout
+    ("dense(d){} -> layernorm{} -> relu{}", 3),
+    ("residual {{ dense(d) -> relu }}{}", 3),  # dense, relu, add
+    ("mix(d){}", 4),  # layernorm, dense, relu, add
+    ("dense(d){} -> relu{}", 2),
+    ("repeat 2 {{ dense(d) -> layernorm }}{}", 4),
+    ("ffn(d, mult = 2){}", 4),  # dense, gelu, dense, dropout
 ]
 PER_BINDING = 8  # stages per `hN = h(N-1) -> …` binding
 
 
-def make_spec(layers: int) -> str:
-    """Spec text with about `layers` primitive nodes (excluding the input)."""
+def make_spec(layers: int, named: bool = False) -> str:
+    """Spec text with about `layers` primitive nodes (excluding the input); `named` names every
+    top-level call (`-> dense(d) as s12 -> relu as s13`), as a spec that labels its layers would."""
     lines = [HEADER, "model deep {", f"    input x: [{WIDTH}]", ""]
-    count, binding, previous, stages = 0, 0, "x", []
+    count, binding, previous, stages, names = 0, 0, "x", [], 0
     i = 0
     while count < layers:
-        text, nodes = STAGES[i % len(STAGES)]
-        stages.append(text)
+        template, nodes = STAGES[i % len(STAGES)]
+        slots = template.count("{}")
+        aliases = [f" as s{names + j}" if named else "" for j in range(slots)]
+        names += slots
+        stages.append(template.format(*aliases))
         count += nodes
         i += 1
         if len(stages) == PER_BINDING or count >= layers:
@@ -77,71 +86,80 @@ def make_spec(layers: int) -> str:
     return "\n".join(lines)
 
 
-def median_time(fn: Callable[[], object], runs: int) -> tuple[float, object]:
+def run_times(fn: Callable[[], object], runs: int) -> tuple[list[float], object]:
     times, result = [], None
     for _ in range(runs):
+        result = None
+        gc.collect()  # start each run from the same heap, so one run's garbage is not another's pause
         start = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
-def measure(layers: int, runs: int) -> dict[str, float | int]:
-    text = make_spec(layers)
-    check_time, checked = median_time(lambda: check_spec(text), runs)
-    summary_time, _ = median_time(lambda: checked.summary(), runs)
-    source_time, source = median_time(lambda: checked.source(), runs)
-    build_time, module = median_time(lambda: checked.build(seed=0), runs)
-    nodes = checked.graph.number_of_nodes() - len(checked.inputs)
-    assert nodes >= layers, (nodes, layers)
-    x = torch.randn(2, WIDTH)
-    assert module(x).shape == (2, 10)  # the built module runs
-    return {
-        "layers": nodes,
-        "spec_lines": text.count("\n"),
-        "source_lines": source.count("\n"),
-        "check": check_time,
-        "summary": summary_time,
-        "source": source_time,
-        "build": build_time,
-        "total": check_time + summary_time + source_time + build_time,
-    }
+    return times, result
 
 
 STAGE_NAMES = ["check", "summary", "source", "build", "total"]
 
 
+def measure(layers: int, runs: int, named: bool) -> dict[str, float | int]:
+    text = make_spec(layers, named)
+    check_times, checked = run_times(lambda: check_spec(text), runs)
+    summary_times, _ = run_times(lambda: checked.summary(), runs)
+    source_times, source = run_times(lambda: checked.source(), runs)
+    build_times, module = run_times(lambda: checked.build(seed=0), runs)
+    nodes = checked.graph.number_of_nodes() - len(checked.inputs)
+    assert nodes >= layers, (nodes, layers)
+    assert module(torch.randn(2, WIDTH)).shape == (2, 10)  # the built module runs
+    row: dict[str, float | int] = {"layers": nodes, "spec_lines": text.count("\n"), "source_lines": source.count("\n")}
+    stages = {"check": check_times, "summary": summary_times, "source": source_times, "build": build_times}
+    for stage, times in stages.items():
+        row[stage] = statistics.median(times)
+        row[stage + "_min"] = min(times)
+    row["total"] = sum(row[stage] for stage in stages)
+    row["total_min"] = sum(row[stage + "_min"] for stage in stages)
+    return row
+
+
 def print_table(rows: list[dict[str, float | int]]) -> None:
-    print("| layers | spec lines | " + " | ".join(f"{s} (s)" for s in STAGE_NAMES) + " | total ms/layer | growth |")
-    print("|---:|---:|" + "---:|" * len(STAGE_NAMES) + "---:|---:|")
+    """One row per size; `growth` is total time over the previous row's (≈ 2 per doubling if linear)."""
+    print(
+        "| layers | spec lines | "
+        + " | ".join(f"{s} (s)" for s in STAGE_NAMES)
+        + " | total, min of runs (s) | ms/layer | growth |"
+    )
+    print("|---:|---:|" + "---:|" * len(STAGE_NAMES) + "---:|---:|---:|")
     for i, row in enumerate(rows):
-        growth = ""
-        if i:
-            before = rows[i - 1]
-            size_ratio = row["layers"] / before["layers"]
-            growth = f"×{row['total'] / before['total']:.2f} for ×{size_ratio:.2f} size"
+        growth = f"×{row['total'] / rows[i - 1]['total']:.2f}" if i else ""
         cells = " | ".join(f"{row[s]:.3f}" for s in STAGE_NAMES)
         per_layer = 1000 * row["total"] / row["layers"]
-        print(f"| {row['layers']} | {row['spec_lines']} | {cells} | {per_layer:.2f} | {growth} |")
+        lead = f"| {row['layers']} | {row['spec_lines']} | {cells}"
+        print(f"{lead} | {row['total_min']:.3f} | {per_layer:.3f} | {growth} |")
+
+
+def growth_exponent(rows: list[dict[str, float | int]], stage: str) -> float:
+    """Least-squares k in time ∝ layers^k over the rows (1 = linear, 2 = quadratic)."""
+    points = [(math.log(r["layers"]), math.log(r[stage])) for r in rows if r[stage] > 0]
+    if len(points) < 2:
+        return float("nan")
+    mx = statistics.fmean(x for x, _ in points)
+    my = statistics.fmean(y for _, y in points)
+    return sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
 
 
 def print_verdict(rows: list[dict[str, float | int]]) -> None:
-    """Per stage, the exponent k in time ∝ layers^k fitted between the smallest and largest sizes
-    (1 = linear, 2 = quadratic)."""
-    import math
-
-    first, last = rows[0], rows[-1]
-    scale = math.log(last["layers"] / first["layers"])
-    print()
-    print("Growth exponent k (time ∝ layers^k, smallest to largest size; 1.0 = linear):")
+    # Fixed costs dominate tiny specs and flatten the fit, so fit from 500 layers up where possible.
+    large = [r for r in rows if r["layers"] >= 500]
+    large = large if len(large) >= 2 else rows
+    # Medians and minima both: on a shared machine other load inflates some runs; the minimum is
+    # the run least disturbed.
+    print(f"\nGrowth exponent k (time ∝ layers^k, fitted over {large[0]['layers']}–{large[-1]['layers']} layers):")
     for stage in STAGE_NAMES:
-        k = math.log(last[stage] / first[stage]) / scale if first[stage] > 0 else float("nan")
-        verdict = "linear" if k < 1.15 else ("slightly super-linear" if k < 1.35 else "SUPER-LINEAR")
-        print(f"  {stage:8s} k = {k:.2f}  ({verdict})")
+        k, k_min = growth_exponent(large, stage), growth_exponent(large, stage + "_min")
+        verdict = "linear" if k_min < 1.1 else ("slightly super-linear" if k_min < 1.3 else "SUPER-LINEAR")
+        print(f"  {stage:8s} k = {k:.2f} on medians, {k_min:.2f} on minima  ({verdict})")
 
 
-def profile(layers: int, top: int) -> None:
-    text = make_spec(layers)
+def profile(layers: int, named: bool, top: int) -> None:
+    text = make_spec(layers, named)
     profiler = cProfile.Profile()
     profiler.enable()
     checked = check_spec(text)
@@ -151,36 +169,50 @@ def profile(layers: int, top: int) -> None:
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top)
     print(out.getvalue())
 
 
+WORKLOADS = {"mixed": False, "named": True}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[125, 250, 500, 1000, 2000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[125, 250, 500, 1000, 2000, 4000, 8000])
     parser.add_argument("--runs", type=int, default=3, help="runs per stage and size; the median is reported")
+    parser.add_argument(
+        "--workload",
+        choices=[*WORKLOADS, "both"],
+        default="both",
+        help="mixed: unnamed stages, a binding every 8; named: every top-level call named with `as` (default: both)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (build's weight init)")
     parser.add_argument("--profile", type=int, metavar="LAYERS", help="cProfile one compile of this size instead")
-    parser.add_argument("--top", type=int, default=25, help="functions listed by --profile")
+    parser.add_argument("--top", type=int, default=20, help="functions listed by --profile")
     parser.add_argument("--show-spec", type=int, metavar="LAYERS", help="print the generated spec and exit")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    workloads = list(WORKLOADS) if args.workload == "both" else [args.workload]
     if args.show_spec:
-        print(make_spec(args.show_spec))
+        for workload in workloads:
+            print(make_spec(args.show_spec, WORKLOADS[workload]))
         return
     if args.profile:
-        profile(args.profile, args.top)
+        for workload in workloads:
+            print(f"## cProfile, {workload} workload, {args.profile} layers (top {args.top} by own time)\n")
+            profile(args.profile, WORKLOADS[workload], args.top)
         return
     check_spec(make_spec(50)).build()  # warm-up: imports, grammar, standard library
-    rows = []
-    for size in args.sizes:
-        rows.append(measure(size, args.runs))
-        print(f"  measured {rows[-1]['layers']} layers: {rows[-1]['total']:.2f} s", file=sys.stderr, flush=True)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.runs} runs\n")
-    print_table(rows)
-    print_verdict(rows)
+    print(f"torch {torch.__version__}, Python {platform.python_version()}, median of {args.runs} runs per cell")
+    for workload in workloads:
+        rows = []
+        for size in args.sizes:
+            rows.append(measure(size, args.runs, WORKLOADS[workload]))
+            print(f"  [{workload}] {rows[-1]['layers']} layers: {rows[-1]['total']:.2f} s", file=sys.stderr, flush=True)
+        print(f"\n### Workload: {workload}\n")
+        print_table(rows)
+        print_verdict(rows)
 
 
 if __name__ == "__main__":

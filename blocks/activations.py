@@ -24,7 +24,13 @@ def _elementwise(name: str, doc: str, expression: str, args: tuple[Arg, ...] = (
 
 
 _elementwise("relu", "max(0, x).", "F.relu({x})")
-_elementwise("gelu", "x·Φ(x), the Gaussian error linear unit (Hendrycks & Gimpel 2016), exact erf form.", "F.gelu({x})")
+_elementwise(
+    "gelu",
+    "x·Φ(x), the Gaussian error linear unit (Hendrycks & Gimpel 2016): the exact erf form, or the tanh "
+    "approximation GPT-2 and BERT used (`approximate = tanh`).",
+    "F.gelu({x}, approximate='{approximate}')",
+    (Arg("approximate", "enum", "none", "`none` (exact) or `tanh`", choices=("none", "tanh")),),
+)
 _elementwise("silu", "x·σ(x) (SiLU / swish; Elfwing et al. 2018).", "F.silu({x})")
 _elementwise("tanh", "Hyperbolic tangent.", "torch.tanh({x})")
 _elementwise("sigmoid", "Logistic function 1 / (1 + e^-x).", "torch.sigmoid({x})")

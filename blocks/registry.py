@@ -82,6 +82,10 @@ class BlockSpec:
     - `weight(inputs, args)` is the shape of the module's `.weight` that other blocks may tie to.
     - `merge` blocks take their inputs as positional tensor arguments (`add(a, b)`), so a pipeline
       that begins with one starts from those values.
+    - `masked` blocks take the padding mask of their input's sequence (`mask=`, True = a real
+      position); `positions` says how the mask passes on: "keep", "drop", "auto" (kept while the
+      first axis and rank are unchanged) or a source template over `{mask}` for a new mask.
+    - `stateful` modules return (output, final state); `state = NAME` passes one in.
     - `example` is (input type, call) — `("[3, 8, 8]", "conv2d(4, 3)")` — shown by `cramnet blocks`
       and run by the registry sweep test; a merge's call names its input `x`: `add(x, x)`.
     """
@@ -97,6 +101,9 @@ class BlockSpec:
     forward: ForwardRule | None = None
     weight: WeightRule | None = None
     merge: bool = False
+    masked: bool = False
+    stateful: bool = False
+    positions: str = "auto"
     accepts: tuple[str, ...] = ("float",)
     example: tuple[str, str] = ("[4, 8]", "")
     origin: str = "cramnet"
@@ -164,7 +171,18 @@ def all_blocks() -> dict[str, BlockSpec]:
     return dict(sorted(_REGISTRY.items()))
 
 
-_BUILTIN_FAMILIES = ("dense", "activations", "norm", "conv", "shape_ops", "tokens", "merges")
+_BUILTIN_FAMILIES = (
+    "dense",
+    "activations",
+    "norm",
+    "conv",
+    "shape_ops",
+    "tokens",
+    "merges",
+    "recurrent",
+    "attention",
+    "sequence",
+)
 _loaded = False
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .dims import Poly, is_known, product
+from .dims import is_known, product
 from .registry import Arg, ShapeError, block
 from .shape_rules import axis, torch_axis
 
@@ -42,9 +42,7 @@ def _reshape_dims(inputs, a) -> list:
             raise ShapeError(
                 f"cannot reshape {inputs[0]} ({total} elements) to {target}: {total} is not a multiple of {fixed}"
             )
-        if isinstance(rest, Poly) and not is_known(total):
-            pass  # a symbolic size: checked when it runs
-        target[target.index(-1)] = rest
+        target[target.index(-1)] = rest  # with a run-time size, divisibility is checked when it runs
     elif is_known(total) and total != fixed:
         raise ShapeError(f"cannot reshape {inputs[0]} ({total} elements) to {target} ({fixed} elements)")
     elif not is_known(total):

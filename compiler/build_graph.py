@@ -187,7 +187,8 @@ class _Builder:
         if decl.name in self.graph or decl.name in ctx.values.local:
             self.error("E207", f"input '{decl.name}' is declared twice", decl.name_span)
             return None
-        if lookup(decl.name) is not None:
+        if lookup(decl.name) is not None or ctx.module.find("blocks", decl.name):
+            self.refused.add(decl.name)
             self.error("E207", f"'{decl.name}' is the name of a block; an input needs another name", decl.name_span)
             return None
         dims = self.input_dims(decl, ctx)
@@ -334,7 +335,7 @@ class _Builder:
 
     def term(self, term, ctx: Context, current: str | None, first: bool) -> str:
         if current == FAILED:
-            return FAILED
+            return self.after_failure(term, ctx)
         if isinstance(term, ast.Call):
             return self.call(term, ctx, current, first)
         if isinstance(term, ast.InRef):
@@ -373,6 +374,25 @@ class _Builder:
             "`moe` is not compiled by this version of cramnet yet",
             term.span,
             "mixtures of experts arrive with the MoE blocks; the spec parses and is otherwise checked",
+        )
+
+    def after_failure(self, term, ctx: Context) -> str:
+        """A stage whose input failed builds nothing, but a mistake in its own call is still reported."""
+        if isinstance(term, ast.Call) and ctx.values.get(term.name) is None:
+            spec = lookup(term.name)
+            if spec is None and not ctx.module.find("blocks", term.name):
+                return self.unknown_block(term, ctx, "block")
+            if spec is not None and not spec.merge:
+                bind_block_args(spec, term.args, self.scope(ctx), term.span, self.errors)
+        return FAILED
+
+    def unknown_block(self, call: ast.Call, ctx: Context, kind: str) -> str:
+        candidates = set(all_blocks()) | ctx.module.visible("blocks") | ctx.values.names()
+        return self.error(
+            "E204",
+            f"unknown {kind} '{call.name}'",
+            call.name_span,
+            did_you_mean(call.name, candidates - {"in"}) or "`cramnet blocks` lists the blocks",
         )
 
     def nothing_flows(self, what: str, span: Span) -> str:
@@ -430,6 +450,8 @@ class _Builder:
     # -- calls ----------------------------------------------------------------------------------
     def call(self, call: ast.Call, ctx: Context, current: str | None, first: bool) -> str:
         bound = ctx.values.get(call.name)
+        if bound is None and current is None and call.args is None and call.name in self.refused:
+            return FAILED  # a line that starts from a name whose binding was refused: reported there
         if bound is not None:
             if bound == FAILED:
                 return FAILED
@@ -457,14 +479,7 @@ class _Builder:
                 )
             return self.primitive(spec, call, ctx, None)
         if spec is None and not defined:
-            candidates = set(all_blocks()) | ctx.module.visible("blocks") | ctx.values.names()
-            kind = "block or bound value" if current is None else "block"
-            return self.error(
-                "E204",
-                f"unknown {kind} '{call.name}'",
-                call.name_span,
-                did_you_mean(call.name, candidates - {"in"}) or "`cramnet blocks` lists the blocks",
-            )
+            return self.unknown_block(call, ctx, "block or bound value" if current is None else "block")
         if current is None:
             return self.nothing_flows(call.name, call.name_span)
         if spec is not None:

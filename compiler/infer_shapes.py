@@ -26,10 +26,11 @@ class Ref:
     node: str
     attr: str
     block: str
+    args: SimpleNamespace
     weight_shape: tuple[int, ...] | None
 
 
-_RESERVED = {"self", "torch", "nn", "F", "math", "x"} | set(keyword.kwlist) | set(dir(nn.Module))
+_RESERVED = {"self", "torch", "nn", "F", "math", "training"} | set(keyword.kwlist) | set(dir(nn.Module))
 
 
 def assign_attributes(model: ModelGraph) -> None:
@@ -37,7 +38,8 @@ def assign_attributes(model: ModelGraph) -> None:
     taken: set[str] = set()
     for node in model.graph.nodes:
         base = node.replace(".", "_")
-        name = base + "_" if base in _RESERVED else base
+        # suffixes that generated code derives from node names (`ids_mask`, `enc_state`) stay free
+        name = base + "_" if base in _RESERVED or base.endswith(("_mask", "_state", "_graph")) else base
         while name in taken:
             name += "_"
         taken.add(name)
@@ -128,5 +130,5 @@ def _resolve_refs(args: SimpleNamespace, graph: nx.DiGraph) -> SimpleNamespace:
             if spec is not None and spec.weight is not None and "type" in target:
                 inputs = [graph.nodes[i]["type"] for i in target["inputs"]]
                 weight = spec.weight(inputs, target["args"])
-            values[name] = Ref(value.node, target["attr"], target["block"], weight)
+            values[name] = Ref(value.node, target["attr"], target["block"], target.get("args"), weight)
     return SimpleNamespace(**values)

@@ -57,14 +57,16 @@ def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     source_lines = text.splitlines()
     if not 1 <= span.line <= len(source_lines):
         return []
-    line = source_lines[span.line - 1].expandtabs(4)
-    end = span.end_col if span.end_line == span.line else len(line) + 1
-    width = max(1, end - span.col)
+    raw = source_lines[span.line - 1]
+    end = span.end_col if span.end_line == span.line else len(raw) + 1
+    # columns count characters; tabs are shown as 4 spaces, so measure the caret on the shown text
+    start = len(raw[: span.col - 1].expandtabs(4))
+    width = max(1, len(raw[: end - 1].expandtabs(4)) - start)
     gutter = " " * len(str(span.line))
     return [
         f"  {gutter} |",
-        f"  {span.line} | {line}",
-        f"  {gutter} | {' ' * (span.col - 1)}{'^' * width}",
+        f"  {span.line} | {raw.expandtabs(4)}",
+        f"  {gutter} | {' ' * start}{'^' * width}",
     ]
 
 

@@ -9,6 +9,7 @@ walks the table.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -101,7 +102,14 @@ _TOKEN_NAMES = {
     "EQUAL": "'='",
     "VBAR": "'|'",
     "STAR": "'*'",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "SLASH": "'/'",
+    "PERCENT": "'%'",
 }
+
+# How a found token is named in "unexpected …" (no article: "unexpected integer '3'").
+_FOUND_NAMES = {"NAME": "name", "INT": "integer", "FLOAT": "number", "STRING": "string"}
 
 
 def _friendly(terminal: str) -> str:
@@ -113,20 +121,78 @@ def _friendly(terminal: str) -> str:
 def describe_syntax_error(error: UnexpectedInput, text: str, path: str, parse: Callable[[str], object]) -> SpecError:
     """Turn a Lark error into a located `SpecError`, preferring a row of `COMMON_MISTAKES`."""
     span = _error_span(error, text, path)
-    examples = {i: snippets for i, (_, _, snippets) in enumerate(COMMON_MISTAKES)}
     try:
-        label = error.match_examples(parse, examples, use_accepts=True)
+        label = _matching_row(error, parse)
     except Exception:  # a malformed example must never hide the user's error
         label = None
+    if label is None and _at_end(error) and "RBRACE" in _expected(error):
+        # the file ends inside a body, wherever in its line: the table's examples cannot list every place
+        label = next(i for i, (message, _, _) in enumerate(COMMON_MISTAKES) if message.startswith("unclosed '{'"))
     if label is not None:
         message, hint, _ = COMMON_MISTAKES[label]
         return SpecError(code="E101", message=message, span=span, hint=hint)
     return SpecError(code="E100", message=_generic_message(error, text), span=span, hint=_generic_hint(error))
 
 
+def _matching_row(error: UnexpectedInput, parse: Callable[[str], object]) -> int | None:
+    """The row of `COMMON_MISTAKES` with a snippet that fails as `error` does, much as Lark's
+    `match_examples` decides (same parser state and expected tokens; an exact token match wins), but:
+    the state is compared without the depth of the parse stack, so a snippet's mistake is recognised in
+    any statement of any body, not only in the first statement of the first declaration; a token of the
+    same type beats a mere state match; and a stray character matches only a snippet with the same
+    character, so `x -> relu $` does not read as `x > relu`."""
+    candidate, same_type = None, False
+    for label, example in _example_errors(parse):
+        if _parser_state(example) != _parser_state(error):
+            continue
+        if isinstance(error, UnexpectedCharacters) or isinstance(example, UnexpectedCharacters):
+            same = isinstance(error, UnexpectedCharacters) and isinstance(example, UnexpectedCharacters)
+            if same and example.char == error.char and candidate is None:
+                candidate = label
+            continue
+        if isinstance(error, UnexpectedToken) and isinstance(example, UnexpectedToken):
+            if example.accepts != error.accepts:
+                continue
+        found, expected = getattr(error, "token", None), getattr(example, "token", None)
+        if found == expected:  # Token equality compares the text
+            return label
+        if not same_type and found is not None and expected is not None and found.type == expected.type:
+            candidate, same_type = label, True  # `dense(2 4)` is `conv2d(16 3)`, not `dense(2 }`
+        elif candidate is None:
+            candidate = label
+    return candidate
+
+
+@lru_cache(maxsize=4)
+def _example_errors(parse: Callable[[str], object]) -> tuple[tuple[int, UnexpectedInput], ...]:
+    """How each snippet of the table fails, parsed once per parser."""
+    failures = []
+    for label, (_, _, snippets) in enumerate(COMMON_MISTAKES):
+        for snippet in snippets:
+            try:
+                parse(snippet)
+            except UnexpectedInput as example:
+                failures.append((label, example))
+    return tuple(failures)
+
+
+def _at_end(error: UnexpectedInput) -> bool:
+    token = getattr(error, "token", None)
+    return isinstance(error, UnexpectedEOF) or (token is not None and token.type == "$END")
+
+
+def _expected(error: UnexpectedInput) -> set[str]:
+    return set(getattr(error, "accepts", None) or getattr(error, "expected", None) or ())
+
+
+def _parser_state(error: UnexpectedInput) -> object:
+    """The LALR state the parser was in (Lark's `ParserState` also compares the stack's depth)."""
+    return getattr(error.state, "position", error.state)
+
+
 def _error_span(error: UnexpectedInput, text: str, path: str) -> Span:
     token = getattr(error, "token", None)
-    if isinstance(error, UnexpectedEOF) or (token is not None and token.type == "$END"):
+    if _at_end(error):
         lines = text.splitlines() or [""]
         line = len(lines)
         col = len(lines[-1]) + 1
@@ -150,7 +216,9 @@ def _generic_message(error: UnexpectedInput, text: str) -> str:
 def _describe_token(token) -> str:
     if token.type == "_NL":
         return "end of line"
-    return f"{_friendly(token.type)} '{token}'" if token.type in ("NAME", "INT", "FLOAT", "STRING") else f"'{token}'"
+    if token.type == "STRING":
+        return f"string {token}"
+    return f"{_FOUND_NAMES[token.type]} '{token}'" if token.type in _FOUND_NAMES else f"'{token}'"
 
 
 def _generic_hint(error: UnexpectedInput) -> str | None:

@@ -1,0 +1,213 @@
+"""Attention family: multi-head self- and cross-attention through `F.scaled_dot_product_attention`
+(flash and memory-efficient kernels on a GPU), grouped-query heads and rotary positions.
+
+Layout (LANGUAGE.md §6): q and o project d -> d; k and v project to kv_heads · d/heads; biases
+unless `bias = false`. With kv_heads = heads this is nn.MultiheadAttention's parameter count.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .registry import Arg, BlockSpec, Construct, ShapeError, register
+from .shape_rules import known_size
+
+
+class SelfAttention(nn.Module):
+    """Multi-head scaled dot-product self-attention (Vaswani et al. 2017), with grouped-query
+    heads (Ainslie et al. 2023), rotary position embeddings (Su et al. 2021) and a causal mask."""
+
+    def __init__(self, dim, heads, kv_heads, bias=True, causal=False, rope=False, dropout=0.0, memory_dim=None):
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, dim // heads
+        self.causal, self.rope, self.dropout = causal, rope, dropout
+        source = memory_dim or dim  # cross-attention reads keys and values from the memory
+        self.q_proj = nn.Linear(dim, dim, bias=bias)
+        self.k_proj = nn.Linear(source, kv_heads * self.head_dim, bias=bias)
+        self.v_proj = nn.Linear(source, kv_heads * self.head_dim, bias=bias)
+        self.o_proj = nn.Linear(dim, dim, bias=bias)
+
+    def forward(self, x, memory=None, mask=None, memory_mask=None):
+        source, source_mask = (x, mask) if memory is None else (memory, memory_mask)
+        B, T, S = x.shape[0], x.shape[1], source.shape[1]
+        q = self.q_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
+        k = self.k_proj(source).view(B, S, self.kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, S, hd)
+        v = self.v_proj(source).view(B, S, self.kv_heads, self.head_dim).transpose(1, 2)
+        if self.rope:
+            q, k = self.rotate(q), self.rotate(k)
+        if self.kv_heads != self.heads:
+            k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
+            v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
+        allowed = None if source_mask is None else source_mask[:, None, None, :]  # (B, 1, 1, S) keys to attend
+        if self.causal and allowed is not None:
+            allowed = allowed & torch.ones(T, S, dtype=torch.bool, device=x.device).tril()
+        y = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=allowed,
+            dropout_p=self.dropout if self.training else 0.0,
+            is_causal=self.causal and allowed is None,
+        )  # (B, H, T, hd)
+        return self.o_proj(y.transpose(1, 2).reshape(B, T, self.heads * self.head_dim))
+
+    @staticmethod
+    def rotate(t, base=10000.0):
+        """Rotary embedding, rotate-half form (as GPT-NeoX and Llama): pairs (i, i + hd/2) turn by
+        position · base^(-2i/hd)."""
+        T, hd = t.shape[-2], t.shape[-1]
+        inverse = base ** (-torch.arange(0, hd, 2, device=t.device, dtype=torch.float32) / hd)
+        angles = torch.arange(T, device=t.device, dtype=torch.float32)[:, None] * inverse  # (T, hd/2)
+        cos, sin = torch.cat([angles.cos()] * 2, dim=-1), torch.cat([angles.sin()] * 2, dim=-1)
+        rotated = torch.cat([-t[..., hd // 2 :], t[..., : hd // 2]], dim=-1)
+        return (t.float() * cos + rotated.float() * sin).to(t.dtype)
+
+
+def _check_heads(d: int, a) -> int:
+    kv_heads = a.kv_heads if a.kv_heads is not None else a.heads
+    if d % a.heads:
+        raise ShapeError(
+            f"heads = {a.heads} must divide the model width {d}",
+            f"choose heads among {[h for h in range(1, min(d, 64) + 1) if d % h == 0]}",
+        )
+    if a.heads % kv_heads:
+        raise ShapeError(f"kv_heads = {kv_heads} must divide heads = {a.heads}")
+    if getattr(a, "rope", False) and (d // a.heads) % 2:
+        raise ShapeError(f"rope needs an even head size, got {d // a.heads} (= {d} / {a.heads} heads)")
+    return kv_heads
+
+
+def _sequence(value, what: str) -> int:
+    if value.rank != 2:
+        raise ShapeError(f"expects {what} [seq, d], got {value}")
+    return known_size(value.dims[1], f"the width (last dimension) of {what}")
+
+
+def _projection_params(d: int, source: int, kv: int, bias: bool) -> int:
+    weights = d * d + 2 * source * kv + d * d
+    return weights + (2 * d + 2 * kv if bias else 0)
+
+
+_COMMON = (
+    Arg("heads", "int", doc="attention heads; must divide the width d", low=1),
+    Arg("bias", "bool", True, "biases on the q, k, v and output projections"),
+    Arg("kv_heads", "int", None, "key/value heads for grouped-query attention (default: heads)", low=1),
+    Arg("dropout", "float", 0.0, "dropout on the attention weights (training only)", low=0.0),
+)
+
+
+def _self_attention() -> BlockSpec:
+    def shape(inputs, a):
+        _check_heads(_sequence(inputs[0], "a sequence"), a)
+        return inputs[0].with_dims(inputs[0].dims)
+
+    def params(inputs, a):
+        d = _sequence(inputs[0], "a sequence")
+        return _projection_params(d, d, _check_heads(d, a) * (d // a.heads), a.bias)
+
+    def flops(inputs, out, a):
+        seq, d = inputs[0].dims
+        return 2 * seq * (params(inputs, a)) + 4 * seq * seq * d
+
+    def module(inputs, a):
+        d = _sequence(inputs[0], "a sequence")
+        return Construct(
+            SelfAttention,
+            {
+                "dim": d,
+                "heads": a.heads,
+                "kv_heads": _check_heads(d, a),
+                "bias": a.bias,
+                "causal": a.causal,
+                "rope": a.rope,
+                "dropout": a.dropout,
+            },
+        )
+
+    args = (
+        _COMMON[0],
+        Arg("causal", "bool", False, "each position attends only to itself and earlier ones"),
+        *_COMMON[1:],
+        Arg("rope", "bool", False, "rotary position embeddings on queries and keys"),
+    )
+    return register(
+        BlockSpec(
+            name="attention",
+            family="attention",
+            args=args,
+            shape=shape,
+            params=params,
+            flops=flops,
+            module=module,
+            masked=True,
+            positions="keep",
+            example=("[6, 16]", "attention(4, causal = true, kv_heads = 2, rope = true)"),
+            doc="Multi-head scaled dot-product self-attention (Vaswani et al. 2017) through SDPA; grouped-query heads "
+            "(Ainslie et al. 2023), rotary positions (Su et al. 2021), causal masking and padding masks.\n\n"
+            "Shapes: [seq, d] -> [seq, d].",
+        )
+    )
+
+
+def _cross_attention() -> BlockSpec:
+    def widths(inputs, a):
+        d = _sequence(inputs[0], "the queries")
+        source = _sequence(inputs[1], "the memory")
+        return d, source, _check_heads(d, a)
+
+    def shape(inputs, a):
+        widths(inputs, a)
+        return inputs[0].with_dims(inputs[0].dims)
+
+    def params(inputs, a):
+        d, source, kv_heads = widths(inputs, a)
+        return _projection_params(d, source, kv_heads * (d // a.heads), a.bias)
+
+    def flops(inputs, out, a):
+        (seq, d), memory = inputs[0].dims, inputs[1].dims[0]
+        d_, source, kv_heads = widths(inputs, a)
+        kv = kv_heads * (d // a.heads)
+        return 2 * seq * 2 * d * d + 2 * memory * 2 * source * kv + 4 * seq * memory * d
+
+    def module(inputs, a):
+        d, source, kv_heads = widths(inputs, a)
+        return Construct(
+            SelfAttention,
+            {
+                "dim": d,
+                "heads": a.heads,
+                "kv_heads": kv_heads,
+                "bias": a.bias,
+                "dropout": a.dropout,
+                "memory_dim": source,
+            },
+        )
+
+    args = (
+        _COMMON[0],
+        Arg("memory", "tensor", doc="the bound sequence [mem, d_mem] to read keys and values from"),
+        *_COMMON[1:],
+    )
+    return register(
+        BlockSpec(
+            name="cross_attention",
+            family="attention",
+            args=args,
+            shape=shape,
+            params=params,
+            flops=flops,
+            module=module,
+            masked=True,
+            positions="keep",
+            example=("[6, 16]", "cross_attention(4, memory = x)"),
+            doc="Multi-head attention whose queries come from the input and whose keys and values come from a "
+            "memory sequence (the encoder–decoder attention of Vaswani et al. 2017); the memory's padding mask "
+            "is honoured.\n\nShapes: [seq, d], memory [mem, d_mem] -> [seq, d].",
+        )
+    )
+
+
+_self_attention()
+_cross_attention()

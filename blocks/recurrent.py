@@ -1,0 +1,174 @@
+"""Recurrent family: rnn, gru, lstm — PyTorch's own modules (cuDNN on a GPU), batch first.
+
+A recurrent stage returns its sequence of outputs (`return = sequence`) or the final output
+(`return = last`: the last layer's final hidden state, both directions concatenated), and always
+keeps its final state, so a decoder can start from an encoder's: `lstm(256, state = enc)`.
+Padding masks are honoured by packing the sequences, so padding never reaches the state.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .registry import Arg, BlockSpec, Construct, ShapeError, register
+from .shape_rules import known_size
+
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+class _Recurrent:
+    """Shared forward of the three recurrent modules: masks, initial state, `return` mode."""
+
+    def forward(self, x, state=None, mask=None):
+        if mask is not None:
+            lengths = mask.sum(dim=1).clamp(min=1).cpu()
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            packed_out, state = super().forward(packed, state)
+            out, _ = nn.utils.rnn.pad_packed_sequence(packed_out, batch_first=True, total_length=x.shape[1])
+        else:
+            out, state = super().forward(x, state)
+        if self.return_last:
+            hidden = state[0] if isinstance(state, tuple) else state  # (layers · directions, B, H)
+            directions = 2 if self.bidirectional else 1
+            out = torch.cat(tuple(hidden[-directions:]), dim=-1)  # (B, directions · H)
+        return out, state
+
+
+class RNNBlock(_Recurrent, nn.RNN):
+    """nn.RNN (tanh), batch first, with cramnet's `return` mode, masks and initial state."""
+
+    def __init__(self, return_last: bool = False, **kwargs):
+        super().__init__(batch_first=True, **kwargs)
+        self.return_last = return_last
+
+
+class GRUBlock(_Recurrent, nn.GRU):
+    """nn.GRU, batch first, with cramnet's `return` mode, masks and initial state."""
+
+    def __init__(self, return_last: bool = False, **kwargs):
+        super().__init__(batch_first=True, **kwargs)
+        self.return_last = return_last
+
+
+class LSTMBlock(_Recurrent, nn.LSTM):
+    """nn.LSTM, batch first, with cramnet's `return` mode, masks and initial state."""
+
+    def __init__(self, return_last: bool = False, **kwargs):
+        super().__init__(batch_first=True, **kwargs)
+        self.return_last = return_last
+
+
+def _returns_last(a) -> bool:
+    return getattr(a, "return") == "last"  # `return` is the language's word, a Python keyword
+
+
+_MODULES = {"rnn": RNNBlock, "gru": GRUBlock, "lstm": LSTMBlock}
+
+_PAPERS = {
+    "rnn": "Elman (1990) recurrent layer, h_t = tanh(W x_t + U h_{t-1} + b)",
+    "gru": "gated recurrent unit (Cho et al. 2014)",
+    "lstm": "long short-term memory (Hochreiter & Schmidhuber 1997), with forget gates (Gers et al. 2000)",
+}
+
+
+def _recurrent(kind: str) -> BlockSpec:
+    def features(inputs) -> int:
+        x = inputs[0]
+        if x.rank != 2:
+            raise ShapeError(
+                f"expects a sequence [seq, d], got {x}",
+                "flatten or reshape to [seq, d]; images can be read row by row as [H, C·W]",
+            )
+        return known_size(x.dims[1], "the feature (last) dimension")
+
+    def check_state(inputs, a) -> None:
+        if a.state is None:
+            return
+        source = a.state
+        if source.block != kind:
+            raise ShapeError(
+                f"state = {source.node}: a {kind} can start from another {kind}'s final state, not a {source.block}'s"
+            )
+        theirs = source.args
+        if (theirs.hidden, theirs.layers, theirs.bidirectional) != (a.hidden, a.layers, a.bidirectional):
+            raise ShapeError(
+                f"state = {source.node}: its state is hidden {theirs.hidden}, layers {theirs.layers}, bidirectional "
+                f"{str(theirs.bidirectional).lower()}; this {kind} needs hidden {a.hidden}, layers {a.layers}, "
+                f"bidirectional {str(a.bidirectional).lower()}"
+            )
+
+    def shape(inputs, a):
+        features(inputs)
+        check_state(inputs, a)
+        if a.layers == 1 and a.dropout > 0:
+            raise ShapeError("dropout acts between layers: it needs layers ≥ 2", "add layers = 2 or drop the dropout")
+        width = a.hidden * (2 if a.bidirectional else 1)
+        x = inputs[0]
+        return x.with_dims([width] if _returns_last(a) else [x.dims[0], width])
+
+    def params(inputs, a) -> int:
+        gates, directions = _GATES[kind], 2 if a.bidirectional else 1
+        total, width = 0, features(inputs)
+        for _ in range(a.layers):
+            per_direction = gates * a.hidden * (width + a.hidden) + (2 * gates * a.hidden if a.bias else 0)
+            total += directions * per_direction
+            width = directions * a.hidden
+        return total
+
+    def flops(inputs, out, a):
+        steps = inputs[0].dims[0]
+        return 2 * (params(inputs, a)) * steps  # each weight is used once per step and direction
+
+    def module(inputs, a) -> Construct:
+        return Construct(
+            _MODULES[kind],
+            {
+                "return_last": _returns_last(a),
+                "input_size": features(inputs),
+                "hidden_size": a.hidden,
+                "num_layers": a.layers,
+                "bias": a.bias,
+                "dropout": a.dropout,
+                "bidirectional": a.bidirectional,
+            },
+        )
+
+    args = (
+        Arg("hidden", "int", doc="hidden units per direction", low=1),
+        Arg("layers", "int", 1, "stacked layers", low=1),
+        Arg("bidirectional", "bool", False, "also read the sequence backwards; outputs are concatenated"),
+        Arg("dropout", "float", 0.0, "dropout between stacked layers (training only)", low=0.0),
+        Arg(
+            "return",
+            "enum",
+            "sequence",
+            "`sequence`: every step's output; `last`: the final output",
+            choices=("sequence", "last"),
+        ),
+        Arg("bias", "bool", True, "learned biases (PyTorch keeps two per gate)"),
+        Arg("state", "ref", None, f"start from the final state of this bound {kind} stage (encoder–decoder)"),
+    )
+    doc = (
+        f"The {_PAPERS[kind]}, lowered to nn.{kind.upper()} (cuDNN on a GPU).\n\n"
+        "Shapes: [seq, d] -> [seq, hidden·directions] (return = sequence) or [hidden·directions] (return = last)."
+    )
+    return register(
+        BlockSpec(
+            name=kind,
+            family="recurrent",
+            doc=doc,
+            args=args,
+            shape=shape,
+            params=params,
+            flops=flops,
+            module=module,
+            masked=True,
+            stateful=True,
+            example=("[6, 5]", f"{kind}(8, layers = 2, bidirectional = true)"),
+        )
+    )
+
+
+for _kind in _GATES:
+    _recurrent(_kind)

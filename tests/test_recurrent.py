@@ -1,0 +1,69 @@
+"""Recurrent blocks are PyTorch's own modules: equal outputs, counts, masks, and encoder states."""
+
+import pytest
+import torch
+from torch import nn
+
+from cramnet.compiler import check_spec, compile_spec
+from cramnet.dsl.errors import SpecErrors
+
+
+def recurrent_model(call: str) -> str:
+    return f"model m {{\n input x: [seq, 5]\n x -> {call} as y\n output y\n}}\n"
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_recurrent_equals_torch_module(kind, bidirectional):
+    flag = str(bidirectional).lower()
+    model = compile_spec(recurrent_model(f"{kind}(7, layers = 2, bidirectional = {flag})"), seed=0)
+    reference = getattr(nn, kind.upper())(5, 7, num_layers=2, bidirectional=bidirectional, batch_first=True)
+    reference.load_state_dict(model.y.state_dict())  # the same parameter names and shapes
+    assert check_spec(recurrent_model(f"{kind}(7, layers = 2, bidirectional = {flag})")).summary().params == sum(
+        p.numel() for p in reference.parameters())
+    x = torch.randn(3, 6, 5)
+    torch.testing.assert_close(model(x), reference(x)[0])
+
+
+def test_return_last_is_the_final_hidden_state_of_both_directions():
+    model = compile_spec(recurrent_model("lstm(4, bidirectional = true, return = last)"), seed=0)
+    x = torch.randn(2, 6, 5)
+    _, (hidden, _) = nn.LSTM.forward(model.y, x)
+    torch.testing.assert_close(model(x), torch.cat([hidden[-2], hidden[-1]], dim=-1))
+    assert model(x).shape == (2, 8)
+
+
+def test_masked_sequences_stop_at_their_length():
+    model = compile_spec(recurrent_model("gru(4, return = last)"), seed=0)
+    x = torch.randn(2, 6, 5)
+    mask = torch.tensor([[True] * 3 + [False] * 3, [True] * 6])
+    torch.testing.assert_close(model(x, x_mask=mask)[0], model(x[:1, :3])[0])
+    torch.testing.assert_close(model(x, x_mask=mask)[1], model(x[1:])[0])
+
+
+def test_decoder_starts_from_the_encoders_final_state():
+    source = """
+    model m {
+        input src: [s, 5]
+        input tgt: [t, 3]
+        enc = src -> lstm(8, layers = 2)
+        tgt -> lstm(8, layers = 2, state = enc) as dec
+        output dec
+    }"""
+    model = compile_spec(source, seed=0)
+    src, tgt = torch.randn(2, 4, 5), torch.randn(2, 3, 3)
+    _, state = nn.LSTM.forward(model.enc, src)
+    expected, _ = nn.LSTM.forward(model.dec, tgt, state)
+    torch.testing.assert_close(model(src, tgt), expected)
+    assert not torch.allclose(model(src, tgt), model(torch.randn(2, 4, 5), tgt))
+
+
+def test_state_must_come_from_a_matching_recurrent_stage():
+    source = "model m {\n input x: [s, 5]\n enc = x -> gru(8)\n x -> lstm(8, state = enc) as y\n output y\n}\n"
+    with pytest.raises(SpecErrors) as failure:
+        check_spec(source)
+    assert "a lstm can start from another lstm's final state" in failure.value.errors[0].message
+    source = "model m {\n input x: [s, 5]\n enc = x -> lstm(4)\n x -> lstm(8, state = enc) as y\n output y\n}\n"
+    with pytest.raises(SpecErrors) as failure:
+        check_spec(source)
+    assert "hidden 4" in failure.value.errors[0].message
