@@ -112,7 +112,8 @@ class Poly:
     def __str__(self) -> str:
         parts = []
         for monomial, coeff in reversed(self.terms):  # highest degree first
-            factors = _power_string(monomial)
+            # a floor atom multiplied by anything is parenthesised: 2*((seq - 3)//2), not 2*(seq - 3)//2
+            factors = _power_string(monomial, wrap_floors=coeff != 1 or len(monomial) > 1)
             if not factors:
                 parts.append(str(coeff))
             elif coeff == 1:
@@ -145,10 +146,11 @@ def _paren(value: Dim) -> str:
     return f"({value})" if isinstance(value, Poly) and (len(value.terms) > 1 or value.terms[0][1] != 1) else str(value)
 
 
-def _power_string(monomial: Monomial) -> str:
+def _power_string(monomial: Monomial, wrap_floors: bool = False) -> str:
     counts: dict[str, int] = {}
     for atom in monomial:
-        counts[str(atom)] = counts.get(str(atom), 0) + 1
+        text = f"({atom})" if wrap_floors and isinstance(atom, Floor) else str(atom)
+        counts[text] = counts.get(text, 0) + 1
     return "*".join(name if n == 1 else f"{name}^{n}" for name, n in counts.items())
 
 

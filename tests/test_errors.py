@@ -195,7 +195,7 @@ def test_too_many_positional_arguments():
     error = only_error(model("input x: [8]", f"x -> dense({', '.join(values)}) as y", "output y"))
     assert error.code == "E302"
     assert f"dense takes {len(declared)} arguments, got {len(declared) + 1}" in error.message
-    assert at(error) == (3, 15 + len(", ".join(values[:-1])) + 2)  # the first extra argument
+    assert at(error) == (3, 16 + len(", ".join(values[:-1])) + 2)  # the first extra argument
     assert "out, bias, tie" in error.hint
 
 
