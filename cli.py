@@ -126,6 +126,14 @@ def _check(spec: Path, model: str | None, plugins: list[str] | None):
     return check_spec(spec, model, plugins or [])
 
 
+def _check_sized(spec: Path, model: str | None, plugins: list[str] | None, dims: list[str] | None):
+    """The checked spec and the run-time sizes given with --dim, each size checked against the model."""
+    sizes = parse_sizes(dims)
+    checked = _check(spec, model, plugins)
+    _check_sizes(checked, sizes)
+    return checked, sizes
+
+
 def _check_sizes(checked, sizes: dict[str, int]) -> None:
     from .compiler.summary import model_symbols
 
@@ -177,9 +185,7 @@ def summary(
     """Layers, shapes, parameters, FLOPs and memory, counted without allocating a weight."""
 
     def action():
-        sizes = parse_sizes(dim)
-        checked = _check(spec, model, plugin)
-        _check_sizes(checked, sizes)
+        checked, sizes = _check_sized(spec, model, plugin, dim)
         result = checked.summary(sizes, batch)
         if as_json:
             out.print_json(json.dumps(result.to_json()))
@@ -206,9 +212,7 @@ def compile_command(
     def action():
         from .compiler.trial import trial_run
 
-        sizes = parse_sizes(dim)
-        checked = _check(spec, model, plugin)
-        _check_sizes(checked, sizes)
+        checked, sizes = _check_sized(spec, model, plugin, dim)
         if device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {device!r} is not one of auto, cpu, cuda")
         if output is not None:

@@ -4,10 +4,10 @@ Generates specs (as source text) whose body is a deep stack of stages — dense/
 `residual { }` blocks, `repeat` loops, calls of a user `block` and of a `use`d standard-library
 block, split over many bindings — so parsing, resolution, expansion, shape inference, the summary,
 code generation and `build()` all see work proportional to the layer count. Each stage is timed
-separately (median of a few runs) and the table shows time per layer and the growth factor from
-one size to the next (≈ 2 for a doubling when growth is linear). Two workloads: `mixed` (unnamed
-stages, a binding every 8 stages) and `named` (every top-level call named with `as`, which renames a
-graph node per name).
+separately (median of a few runs, taken round-robin over the sizes); the table shows time per
+layer and the growth from one size to the next (≈ 2 for a doubling when growth is linear), and a
+fitted exponent k in time ∝ layers^k. Two workloads: `mixed` (unnamed stages, a binding every 8
+stages) and `named` (every top-level call named with `as`, which renames a graph node per name).
 
     python bench/compile_time.py                       # both workloads, 125 … 8000 layers
     python bench/compile_time.py --sizes 500 1000 2000 --runs 5 --workload mixed
@@ -86,37 +86,48 @@ def make_spec(layers: int, named: bool = False) -> str:
     return "\n".join(lines)
 
 
-def run_times(fn: Callable[[], object], runs: int) -> tuple[list[float], object]:
-    times, result = [], None
-    for _ in range(runs):
-        result = None
-        gc.collect()  # start each run from the same heap, so one run's garbage is not another's pause
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return times, result
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    gc.collect()  # start from the same heap, so one run's garbage is not charged to the next
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
 
 
 STAGE_NAMES = ["check", "summary", "source", "build", "total"]
 
 
-def measure(layers: int, runs: int, named: bool) -> dict[str, float | int]:
-    text = make_spec(layers, named)
-    check_times, checked = run_times(lambda: check_spec(text), runs)
-    summary_times, _ = run_times(lambda: checked.summary(), runs)
-    source_times, source = run_times(lambda: checked.source(), runs)
-    build_times, module = run_times(lambda: checked.build(seed=0), runs)
-    nodes = checked.graph.number_of_nodes() - len(checked.inputs)
-    assert nodes >= layers, (nodes, layers)
-    assert module(torch.randn(2, WIDTH)).shape == (2, 10)  # the built module runs
-    row: dict[str, float | int] = {"layers": nodes, "spec_lines": text.count("\n"), "source_lines": source.count("\n")}
-    stages = {"check": check_times, "summary": summary_times, "source": source_times, "build": build_times}
-    for stage, times in stages.items():
-        row[stage] = statistics.median(times)
-        row[stage + "_min"] = min(times)
-    row["total"] = sum(row[stage] for stage in stages)
-    row["total_min"] = sum(row[stage + "_min"] for stage in stages)
-    return row
+def measure(sizes: list[int], runs: int, named: bool) -> list[dict[str, float | int]]:
+    """Time every stage at every size. Runs go round the sizes (all sizes once, then again …), so a
+    spell of load from elsewhere on a shared machine lands on all sizes, not on the largest only."""
+    texts = {size: make_spec(size, named) for size in sizes}
+    samples: dict[int, dict[str, list[float]]] = {size: {s: [] for s in STAGE_NAMES[:-1]} for size in sizes}
+    rows = {}
+    for run in range(runs):
+        for size in sizes:
+            times = samples[size]
+            seconds, checked = timed(lambda text=texts[size]: check_spec(text))
+            times["check"].append(seconds)
+            seconds, _ = timed(checked.summary)
+            times["summary"].append(seconds)
+            seconds, source = timed(checked.source)
+            times["source"].append(seconds)
+            seconds, module = timed(lambda checked=checked: checked.build(seed=0))
+            times["build"].append(seconds)
+            if run == 0:
+                nodes = checked.graph.number_of_nodes() - len(checked.inputs)
+                assert nodes >= size, (nodes, size)
+                assert module(torch.randn(2, WIDTH)).shape == (2, 10)  # the built module runs
+                rows[size] = {"layers": nodes, "spec_lines": texts[size].count("\n")}
+            del checked, module
+        print(f"  run {run + 1}/{runs} done", file=sys.stderr, flush=True)
+    for size in sizes:
+        row = rows[size]
+        for stage, times in samples[size].items():
+            row[stage] = statistics.median(times)
+            row[stage + "_min"] = min(times)
+        row["total"] = sum(row[stage] for stage in STAGE_NAMES[:-1])
+        row["total_min"] = sum(row[stage + "_min"] for stage in STAGE_NAMES[:-1])
+    return [rows[size] for size in sizes]
 
 
 def print_table(rows: list[dict[str, float | int]]) -> None:
@@ -206,10 +217,7 @@ def main() -> None:
     check_spec(make_spec(50)).build()  # warm-up: imports, grammar, standard library
     print(f"torch {torch.__version__}, Python {platform.python_version()}, median of {args.runs} runs per cell")
     for workload in workloads:
-        rows = []
-        for size in args.sizes:
-            rows.append(measure(size, args.runs, WORKLOADS[workload]))
-            print(f"  [{workload}] {rows[-1]['layers']} layers: {rows[-1]['total']:.2f} s", file=sys.stderr, flush=True)
+        rows = measure(args.sizes, args.runs, WORKLOADS[workload])
         print(f"\n### Workload: {workload}\n")
         print_table(rows)
         print_verdict(rows)

@@ -54,7 +54,7 @@ def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     text = sources.get(span.file)
     if text is None:
         return []
-    source_lines = text.splitlines()
+    source_lines = text.split("\n")  # as the lexer counts lines: \f and \v do not end one
     if not 1 <= span.line <= len(source_lines):
         return []
     raw = source_lines[span.line - 1]

@@ -193,7 +193,7 @@ def _parser_state(error: UnexpectedInput) -> object:
 def _error_span(error: UnexpectedInput, text: str, path: str) -> Span:
     token = getattr(error, "token", None)
     if _at_end(error):
-        lines = text.splitlines() or [""]
+        lines = text.rstrip("\n").split("\n")
         line = len(lines)
         col = len(lines[-1]) + 1
         return Span(file=path, line=line, col=col, end_line=line, end_col=col + 1)

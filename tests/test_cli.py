@@ -6,10 +6,9 @@ import sys
 
 import pytest
 import torch
-from typer.testing import CliRunner
-
 from cramnet import __version__
 from cramnet.cli import app
+from typer.testing import CliRunner
 
 runner = CliRunner()
 

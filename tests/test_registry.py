@@ -3,7 +3,6 @@ parameter count is the module's, and nothing is NaN."""
 
 import pytest
 import torch
-
 from cramnet.blocks import all_blocks
 from cramnet.compiler import check_spec
 from cramnet.compiler.trial import random_inputs

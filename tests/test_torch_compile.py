@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from cramnet.compiler import compile_spec
 
 

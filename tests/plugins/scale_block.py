@@ -2,9 +2,8 @@
 scale per feature)."""
 
 import torch
-from torch import nn
-
 from cramnet.blocks import Arg, Construct, ShapeError, block
+from torch import nn
 
 
 class Scale(nn.Module):
