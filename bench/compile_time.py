@@ -6,12 +6,14 @@ block, split over many bindings — so parsing, resolution, expansion, shape inf
 code generation and `build()` all see work proportional to the layer count. Each stage is timed
 separately (median of a few runs, taken round-robin over the sizes); the table shows time per
 layer and the growth from one size to the next (≈ 2 for a doubling when growth is linear), and a
-fitted exponent k in time ∝ layers^k. Two workloads: `mixed` (unnamed stages, a binding every 8
-stages) and `named` (every top-level call named with `as`, which renames a graph node per name).
+fitted exponent k in time ∝ layers^k. Workloads: `mixed` (unnamed stages, a binding every 8
+stages), `named` (every top-level call named with `as`, which renames a graph node per name) and
+`chain` (a chain of `dense(d) as sN`, every layer named; not in the default run).
 
     python bench/compile_time.py                       # both workloads, 125 … 8000 layers
     python bench/compile_time.py --sizes 500 1000 2000 --runs 5 --workload mixed
     python bench/compile_time.py --profile 8000 --workload named   # cProfile one compile, top functions
+    python bench/compile_time.py --profile-growth 2000 16000       # which functions grow faster than the spec
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ block mix(width) {{
 """
 
 # Stage templates and the primitive nodes each adds to the graph (`layers` is checked against the
-# real graph). Every `{}` is where the named workload names a stage (`as s17`); unnamed, it is dropped.
+# real graph). Every `{}` is where the named workload names a stage (`as s17`); mixed drops it.
 STAGES: list[tuple[str, int]] = [
     ("dense(d){} -> layernorm{} -> relu{}", 3),
     ("residual {{ dense(d) -> relu }}{}", 3),  # dense, relu, add
@@ -63,16 +65,18 @@ STAGES: list[tuple[str, int]] = [
 PER_BINDING = 8  # stages per `hN = h(N-1) -> …` binding
 
 
-def make_spec(layers: int, named: bool = False) -> str:
-    """Spec text with about `layers` primitive nodes (excluding the input); `named` names every
-    top-level call (`-> dense(d) as s12 -> relu as s13`), as a spec that labels its layers would."""
+def make_spec(layers: int, workload: str = "mixed") -> str:
+    """Spec text with about `layers` primitive nodes (excluding the input). `mixed`: the stages above,
+    unnamed; `named`: every top-level call named (`-> dense(d) as s12 -> relu as s13`), as a spec
+    that labels its layers would; `chain`: only `dense(d) as sN`, every layer named (the worst case
+    for renaming)."""
     lines = [HEADER, "model deep {", f"    input x: [{WIDTH}]", ""]
     count, binding, previous, stages, names = 0, 0, "x", [], 0
     i = 0
     while count < layers:
-        template, nodes = STAGES[i % len(STAGES)]
+        template, nodes = ("dense(d){}", 1) if workload == "chain" else STAGES[i % len(STAGES)]
         slots = template.count("{}")
-        aliases = [f" as s{names + j}" if named else "" for j in range(slots)]
+        aliases = [f" as s{names + j}" if workload != "mixed" else "" for j in range(slots)]
         names += slots
         stages.append(template.format(*aliases))
         count += nodes
@@ -96,10 +100,10 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 STAGE_NAMES = ["check", "summary", "source", "build", "total"]
 
 
-def measure(sizes: list[int], runs: int, named: bool) -> list[dict[str, float | int]]:
+def measure(sizes: list[int], runs: int, workload: str) -> list[dict[str, float | int]]:
     """Time every stage at every size. Runs go round the sizes (all sizes once, then again …), so a
     spell of load from elsewhere on a shared machine lands on all sizes, not on the largest only."""
-    texts = {size: make_spec(size, named) for size in sizes}
+    texts = {size: make_spec(size, workload) for size in sizes}
     samples: dict[int, dict[str, list[float]]] = {size: {s: [] for s in STAGE_NAMES[:-1]} for size in sizes}
     rows = {}
     for run in range(runs):
@@ -165,26 +169,63 @@ def print_verdict(rows: list[dict[str, float | int]]) -> None:
     print(f"\nGrowth exponent k (time ∝ layers^k, fitted over {large[0]['layers']}–{large[-1]['layers']} layers):")
     for stage in STAGE_NAMES:
         k, k_min = growth_exponent(large, stage), growth_exponent(large, stage + "_min")
-        verdict = "linear" if k_min < 1.1 else ("slightly super-linear" if k_min < 1.3 else "SUPER-LINEAR")
+        # Per-layer costs creep up with the heap (cache misses, the collector), and a shared machine
+        # adds noise: up to ~1.3 is that; above it, look for an algorithm (--profile-growth).
+        verdict = "≈ linear" if k_min < 1.15 else ("mildly super-linear" if k_min < 1.35 else "SUPER-LINEAR")
         print(f"  {stage:8s} k = {k:.2f} on medians, {k_min:.2f} on minima  ({verdict})")
 
 
-def profile(layers: int, named: bool, top: int) -> None:
-    text = make_spec(layers, named)
+def _profiled_compile(layers: int, workload: str) -> pstats.Stats:
+    text = make_spec(layers, workload)
     profiler = cProfile.Profile()
-    profiler.enable()
-    checked = check_spec(text)
-    checked.summary()
-    checked.source()
-    checked.build(seed=0)
-    profiler.disable()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
+    gc.collect()
+    gc.disable()  # a collection's pause would be charged to whichever function allocated last
+    try:
+        profiler.enable()
+        checked = check_spec(text)
+        checked.summary()
+        checked.source()
+        checked.build(seed=0)
+        profiler.disable()
+    finally:
+        gc.enable()
+    return pstats.Stats(profiler, stream=io.StringIO())
+
+
+def profile(layers: int, workload: str, top: int) -> None:
+    stats = _profiled_compile(layers, workload)
+    stats.stream = sys.stdout
     stats.sort_stats("tottime").print_stats(top)
-    print(out.getvalue())
 
 
-WORKLOADS = {"mixed": False, "named": True}
+def _where(key: tuple[str, int, str]) -> str:
+    file, line, function = key
+    parts = Path(file).parts
+    return f"{'/'.join(parts[-2:]) if len(parts) > 1 else file}:{line}({function})"
+
+
+def profile_growth(small: int, large: int, workload: str, top: int) -> None:
+    """cProfile a compile at two sizes; list the functions whose own time grew by more than the
+    size did (time at `large` minus time at `small` scaled linearly) — a super-linear culprit tops it."""
+    before, after = _profiled_compile(small, workload).stats, _profiled_compile(large, workload).stats
+    scale = large / small
+    rows = []
+    for key, (_, calls, own, _, _) in after.items():
+        _, calls_before, own_before, _, _ = before.get(key, (0, 0, 0.0, 0.0, {}))
+        rows.append((own - own_before * scale, key, calls_before, calls, own_before, own))
+    rows.sort(reverse=True)
+    total_before = sum(v[2] for v in before.values())
+    total_after = sum(v[2] for v in after.values())
+    print(f"total own time {total_before:.2f} s at {small} layers, {total_after:.2f} s at {large} (×{scale:g} size)")
+    print(f"\n| function | calls {small} → {large} | own s {small} → {large} | growth | excess over linear (s) |")
+    print("|---|---:|---:|---:|---:|")
+    for excess, key, calls_before, calls, own_before, own in rows[:top]:
+        growth = f"×{own / own_before:.1f}" if own_before else "new"
+        cells = f"{calls_before} → {calls} | {own_before:.3f} → {own:.3f} | {growth} | {excess:.3f}"
+        print(f"| `{_where(key)}` | {cells} |")
+
+
+WORKLOADS = ["mixed", "named", "chain"]
 
 
 def main() -> None:
@@ -193,31 +234,45 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per stage and size; the median is reported")
     parser.add_argument(
         "--workload",
-        choices=[*WORKLOADS, "both"],
+        choices=[*WORKLOADS, "both", "all"],
         default="both",
-        help="mixed: unnamed stages, a binding every 8; named: every top-level call named with `as` (default: both)",
+        help="mixed: unnamed stages, a binding every 8; named: every top-level call named with `as`; "
+        "chain: `dense as sN` only, every layer named; both: mixed and named (default); all: the three",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (build's weight init)")
     parser.add_argument("--profile", type=int, metavar="LAYERS", help="cProfile one compile of this size instead")
-    parser.add_argument("--top", type=int, default=20, help="functions listed by --profile")
+    parser.add_argument(
+        "--profile-growth",
+        type=int,
+        nargs=2,
+        metavar=("SMALL", "LARGE"),
+        help="cProfile two sizes and list the functions that grow faster than the spec",
+    )
+    parser.add_argument("--top", type=int, default=15, help="functions listed by the profiles")
     parser.add_argument("--show-spec", type=int, metavar="LAYERS", help="print the generated spec and exit")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    workloads = list(WORKLOADS) if args.workload == "both" else [args.workload]
+    workloads = {"both": WORKLOADS[:2], "all": WORKLOADS}.get(args.workload, [args.workload])
     if args.show_spec:
         for workload in workloads:
-            print(make_spec(args.show_spec, WORKLOADS[workload]))
+            print(make_spec(args.show_spec, workload))
         return
     if args.profile:
         for workload in workloads:
             print(f"## cProfile, {workload} workload, {args.profile} layers (top {args.top} by own time)\n")
-            profile(args.profile, WORKLOADS[workload], args.top)
+            profile(args.profile, workload, args.top)
+        return
+    if args.profile_growth:
+        small, large = args.profile_growth
+        for workload in workloads:
+            print(f"\n## Own-time growth, {workload} workload, {small} → {large} layers (cProfile, GC off)\n")
+            profile_growth(small, large, workload, args.top)
         return
     check_spec(make_spec(50)).build()  # warm-up: imports, grammar, standard library
     print(f"torch {torch.__version__}, Python {platform.python_version()}, median of {args.runs} runs per cell")
     for workload in workloads:
-        rows = measure(args.sizes, args.runs, WORKLOADS[workload])
+        rows = measure(args.sizes, args.runs, workload)
         print(f"\n### Workload: {workload}\n")
         print_table(rows)
         print_verdict(rows)

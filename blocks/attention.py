@@ -7,6 +7,8 @@ unless `bias = false`. With kv_heads = heads this is nn.MultiheadAttention's par
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,6 +25,7 @@ class SelfAttention(nn.Module):
         super().__init__()
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, dim // heads
         self.causal, self.rope, self.dropout = causal, rope, dropout
+        self.keep_weights, self.weights = False, None  # attention maps, on request (cramnet.compiler.attention_maps)
         source = memory_dim or dim  # cross-attention reads keys and values from the memory
         self.q_proj = nn.Linear(dim, dim, bias=bias)
         self.k_proj = nn.Linear(source, kv_heads * self.head_dim, bias=bias)
@@ -41,16 +44,25 @@ class SelfAttention(nn.Module):
             k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
             v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
         allowed = None if source_mask is None else source_mask[:, None, None, :]  # (B, 1, 1, S) keys to attend
-        if self.causal and allowed is not None:
-            allowed = allowed & torch.ones(T, S, dtype=torch.bool, device=x.device).tril()
-        y = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=allowed,
-            dropout_p=self.dropout if self.training else 0.0,
-            is_causal=self.causal and allowed is None,
-        )  # (B, H, T, hd)
+        if self.causal and (allowed is not None or self.keep_weights):
+            causal = torch.ones(T, S, dtype=torch.bool, device=x.device).tril()
+            allowed = causal if allowed is None else allowed & causal
+        if self.keep_weights:  # asked for the attention maps: the explicit softmax, kept in self.weights
+            scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.head_dim)  # (B, H, T, S)
+            if allowed is not None:
+                scores = scores.masked_fill(~allowed, float("-inf"))
+            weights = scores.softmax(dim=-1)
+            self.weights = weights.detach()
+            y = F.dropout(weights, self.dropout, self.training) @ v
+        else:  # the default: fused kernels (flash / memory-efficient on a GPU)
+            y = F.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                attn_mask=allowed,
+                dropout_p=self.dropout if self.training else 0.0,
+                is_causal=self.causal and allowed is None,
+            )  # (B, H, T, hd)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, self.heads * self.head_dim))
 
     @staticmethod

@@ -78,6 +78,14 @@ class Poly:
 
     __rmul__ = __mul__
 
+    def __pow__(self, exponent: int) -> Dim:
+        if not isinstance(exponent, int) or exponent < 0:
+            return NotImplemented
+        result: Dim = 1
+        for _ in range(exponent):
+            result = result * self
+        return result
+
     def __floordiv__(self, other: Dim) -> Dim:
         if isinstance(other, int) and other != 0 and all(c % other == 0 for _, c in self.terms):
             return Poly._make({m: c // other for m, c in self.terms})

@@ -20,7 +20,7 @@ from .tensor_type import TensorType
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
 
 # What an argument may hold; the checker converts and validates spec values against these.
-ARG_KINDS = ("int", "float", "bool", "str", "enum", "ints", "tensor", "ref", "any")
+ARG_KINDS = ("int", "float", "bool", "str", "path", "enum", "ints", "tensor", "ref", "any")
 
 
 class ShapeError(Exception):
@@ -182,6 +182,8 @@ _BUILTIN_FAMILIES = (
     "recurrent",
     "attention",
     "sequence",
+    "axial",
+    "group",
 )
 _loaded = False
 

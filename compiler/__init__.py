@@ -2,6 +2,7 @@
 public API."""
 
 from .api import CheckedModel, check_spec, compile_spec
+from .attention_maps import attention_maps
 from .summary import Summary
 
-__all__ = ["CheckedModel", "Summary", "check_spec", "compile_spec"]
+__all__ = ["CheckedModel", "Summary", "attention_maps", "check_spec", "compile_spec"]

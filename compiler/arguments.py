@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -164,6 +165,11 @@ def convert(block: str, arg: Arg, value: Any, span: Span, scope: Scope) -> Any:
     elif arg.kind == "str":
         if not isinstance(value, str):
             raise fail("a string")
+    elif arg.kind == "path":  # relative to the spec file that wrote it, like `use`
+        if not isinstance(value, str) or not value:
+            raise fail("a file path in quotes")
+        base = Path(span.file).parent if not span.file.startswith("<") else Path.cwd()
+        value = str((base / value).resolve())
     elif arg.kind == "enum":
         raise fail("one of: " + ", ".join(arg.choices))
     elif arg.kind == "ints":
@@ -183,6 +189,7 @@ _KIND_WORDS = {
     "str": "a string",
     "enum": "a word",
     "ints": "an integer or a list of integers",
+    "path": "a file path in quotes",
     "any": "a value",
 }
 

@@ -76,6 +76,9 @@ def generate_source(model: ModelGraph, source_name: str, standalone: bool) -> tu
     lines.append(
         f'    """The `{model.name}` model: {len(constructs)} modules, {len(order) - len(model.inputs)} steps."""\n'
     )
+    node_names = {attr(node): node for node in constructs if attr(node) != node}
+    if node_names:  # the spec's names of modules whose attribute name differs (`pre_ln_1.attention_1`)
+        lines.append(f"    node_names = {node_names!r}\n")
     lines.append("    def __init__(self):")
     lines.append("        super().__init__()")
     for node, construct in constructs.items():

@@ -24,9 +24,10 @@ LARGE = 20_000_000  # parameters; a training step of a larger spec takes seconds
 
 
 def _laptop_specs():
-    for path in sorted(Path(__file__).resolve().parent.parent.glob("specs/*.cram")):
+    root = Path(__file__).resolve().parent.parent / "specs"
+    for path in sorted(p for p in root.rglob("*.cram") if "reference" not in p.relative_to(root).parts):
         large = check_spec(path).summary().params > LARGE
-        yield pytest.param(str(path), id=path.name, marks=[pytest.mark.slow] if large else [])
+        yield pytest.param(str(path), id=str(path.relative_to(root)), marks=[pytest.mark.slow] if large else [])
 
 
 LAPTOP_SPECS = list(_laptop_specs())
