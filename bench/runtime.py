@@ -8,7 +8,8 @@ sample runs enough steps to last `--sample-ms`, so tiny models are not lost in t
 
 Reported per case: the median time per step of each, the ratio compiled/twin as the median of the
 per-pair ratios, its spread (interquartile range of the per-pair ratios, in %), and a 95%
-confidence interval of that median (order statistics). The design's target is a ratio ≤ 1.02.
+confidence interval of that median (order statistics), and the peak memory of one step of each.
+The design's target is a ratio ≤ 1.02.
 
     python bench/runtime.py                      # CPU, one thread
     python bench/runtime.py --threads 2 --repeats 300
@@ -54,6 +55,8 @@ class Result:
     iqr_pct: float  # interquartile range of per-pair ratios, in %
     ci_low: float  # 95% confidence interval of the median ratio
     ci_high: float
+    compiled_peak_mib: float | None  # peak memory of one step above the weights; None: not measured
+    twin_peak_mib: float | None
 
     @property
     def verdict(self) -> str:
@@ -157,7 +160,36 @@ def measure(spec: str, batch: int, args: argparse.Namespace, device: torch.devic
         iqr_pct=100 * (quantile(ratios, 0.75) - quantile(ratios, 0.25)),
         ci_low=low,
         ci_high=high,
+        compiled_peak_mib=peak_memory_mib(compiled, x, y, device),
+        twin_peak_mib=peak_memory_mib(twin, x, y, device),
     )
+
+
+def peak_memory_mib(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> float | None:
+    """Peak memory of one training step beyond what is allocated before it (weights, inputs), in MiB.
+
+    On CUDA from the caching allocator's counters; on CPU from the profiler's memory timeline (a
+    private torch API: None if it is missing or fails).
+    """
+    model.zero_grad(set_to_none=True)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        F.cross_entropy(model(x), y).backward()
+        torch.cuda.synchronize(device)
+        return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        from torch.profiler._memory_profiler import MemoryProfileTimeline
+
+        options = {"profile_memory": True, "record_shapes": True, "with_stack": True}  # the timeline needs all three
+        with profile(activities=[ProfilerActivity.CPU], **options) as prof:
+            F.cross_entropy(model(x), y).backward()
+        _, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline(device)
+        return max(sum(s) for s in sizes) / 2**20
+    except Exception:  # noqa: BLE001 - a private API; the timing stands without it
+        return None
 
 
 def cpu_model() -> str:
@@ -177,6 +209,12 @@ def machine(device: torch.device) -> str:
     return cpu
 
 
+def _peaks(r: Result) -> str:
+    if r.compiled_peak_mib is None or r.twin_peak_mib is None:
+        return "n/a"
+    return f"{r.compiled_peak_mib:.1f} / {r.twin_peak_mib:.1f}"
+
+
 def print_results(results: list[Result], args: argparse.Namespace, device: torch.device) -> None:
     header = (
         f"{machine(device)}\ntorch {torch.__version__}, Python {platform.python_version()}, "
@@ -194,6 +232,7 @@ def print_results(results: list[Result], args: argparse.Namespace, device: torch
         "IQR of ratios",
         "95% CI of ratio",
         "target",
+        "peak MiB compiled / twin",
     ]
     rows = [
         [
@@ -206,6 +245,7 @@ def print_results(results: list[Result], args: argparse.Namespace, device: torch
             f"{r.iqr_pct:.1f}%",
             f"{r.ci_low:.3f}–{r.ci_high:.3f}",
             r.verdict,
+            _peaks(r),
         ]
         for r in results
     ]
@@ -213,7 +253,7 @@ def print_results(results: list[Result], args: argparse.Namespace, device: torch
         print("\n".join(f"- {line}" for line in header.splitlines()))
         print()
         print("| " + " | ".join(columns) + " |")
-        print("|" + "|".join(["---"] + ["---:"] * (len(columns) - 2) + ["---"]) + "|")
+        print("|" + "|".join("---" if c in ("spec", "target") else "---:" for c in columns) + "|")
         for row in rows:
             print("| " + " | ".join(row) + " |")
         return

@@ -19,6 +19,8 @@ def _features(inputs) -> int:
 def _channels(inputs) -> int:
     if inputs[0].rank == 0:
         raise ShapeError("expects [C, ...] with channels first, got a scalar")
+    if inputs[0].kind == "graph":  # node features (N, F): the features are the channels, as PyG's BatchNorm
+        return known_size(inputs[0].dims[-1], "the node features (last dimension)")
     return known_size(inputs[0].dims[0], "the channel (first) dimension")
 
 
@@ -77,7 +79,8 @@ _BATCHNORM_BY_RANK = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4
 )
 def batchnorm(inputs, a):
     """Batch normalisation over the channel (first) dimension (Ioffe & Szegedy 2015): BatchNorm1d for
-    [C] and [C, L], BatchNorm2d for [C, H, W], BatchNorm3d for [C, D, H, W].
+    [C] and [C, L], BatchNorm2d for [C, H, W], BatchNorm3d for [C, D, H, W]. On graph node
+    features graph[nodes, F] it normalises each feature over all nodes of the batch (BatchNorm1d(F)).
 
     Shapes: [C, ...] -> same.
     """

@@ -86,6 +86,8 @@ class BlockSpec:
       position); `positions` says how the mask passes on: "keep", "drop", "auto" (kept while the
       first axis and rank are unchanged) or a source template over `{mask}` for a new mask.
     - `stateful` modules return (output, final state); `state = NAME` passes one in.
+    - `graph` blocks take the graph object of their input's graph (`graph=`): its edges, `batch`,
+      types; `makes_graph` modules return (node features, a new graph object).
     - `example` is (input type, call) — `("[3, 8, 8]", "conv2d(4, 3)")` — shown by `cramnet blocks`
       and run by the registry sweep test; a merge's call names its input `x`: `add(x, x)`.
     """
@@ -103,6 +105,8 @@ class BlockSpec:
     merge: bool = False
     masked: bool = False
     stateful: bool = False
+    graph: bool = False
+    makes_graph: bool = False
     positions: str = "auto"
     accepts: tuple[str, ...] = ("float",)
     example: tuple[str, str] = ("[4, 8]", "")
@@ -184,6 +188,12 @@ _BUILTIN_FAMILIES = (
     "sequence",
     "axial",
     "group",
+    "mamba",
+    "kan",
+    "moe",
+    "latent",
+    "graph",
+    "hetero",
 )
 _loaded = False
 

@@ -8,8 +8,10 @@ import torch
 from torch import nn
 
 from .dims import is_known
+from .graph import GraphPool
 from .registry import Arg, Construct, ShapeError, block
 from .shape_rules import known_size
+from .tensor_type import TensorType
 
 
 def _sequence(inputs) -> int:
@@ -152,24 +154,47 @@ class SequencePool(nn.Module):
         return x.masked_fill(~keep, float("-inf")).amax(dim=1)
 
 
+def _pool_module(inputs, a) -> Construct:
+    if inputs[0].kind == "graph":
+        return Construct(GraphPool, {"mode": a.mode})
+    return Construct(SequencePool, {"mode": a.mode})
+
+
 @block(
     "pool",
     family="tokens",
     args=(
-        Arg("mode", "enum", doc="`cls` (position 0), `mean`, `max` or `last`", choices=("cls", "mean", "max", "last")),
+        Arg(
+            "mode",
+            "enum",
+            doc="`cls` (position 0), `mean`, `max` or `last` of a sequence; `mean`, `sum` or `max` of each graph",
+            choices=("cls", "mean", "max", "last", "sum"),
+        ),
     ),
     flops=lambda inputs, out, a: 0 if a.mode in ("cls", "last") else inputs[0].dims[0] * inputs[0].dims[1],
-    module=lambda inputs, a: Construct(SequencePool, {"mode": a.mode}),
+    module=_pool_module,
     masked=True,
+    graph=True,
     positions="drop",
+    accepts=("float", "graph"),
     example=("[6, 8]", "pool(mean)"),
 )
 def pool(inputs, a):
     """Sequence to one vector: the first position (`cls`), the mean or maximum over positions, or
-    the last one; padding positions are left out when a mask is given.
+    the last one; padding positions are left out when a mask is given. On a graph it is the
+    per-graph readout for graph classification (Xu et al. 2019 sum, or mean, or max), one vector
+    per graph of the batch, membership read from the graph's `batch`.
 
-    Shapes: [seq, d] -> [d].
+    Shapes: [seq, d] -> [d]; graph[nodes, F] -> [F] per graph.
     """
+    if inputs[0].kind == "graph":
+        if a.mode not in ("mean", "sum", "max"):
+            raise ShapeError(f"a graph is pooled by mean, sum or max, not {a.mode}", "write pool(mean)")
+        if inputs[0].rank != 2:
+            raise ShapeError(f"expects node features graph[nodes, F], got {inputs[0]}")
+        return TensorType(inputs[0].dims[1:])
+    if a.mode == "sum":
+        raise ShapeError("`sum` pools graphs; a sequence is pooled by cls, mean, max or last", "write pool(mean)")
     _sequence(inputs)
     return inputs[0].with_dims(inputs[0].dims[1:])
 

@@ -21,6 +21,7 @@ from ..dsl import ast
 from ..dsl.errors import Span, SpecError, did_you_mean
 from .arguments import bind_block_args, convert, match_arguments, show
 from .evaluate import Bindings, EvalError, LetTable, Scope, TensorRef, Word, evaluate
+from .graph_schema import graph_schema
 from .loader import SpecModule
 
 FAILED = "<failed>"
@@ -192,7 +193,8 @@ class _Builder:
             self.error("E207", f"'{decl.name}' is the name of a block; an input needs another name", decl.name_span)
             return None
         dims = self.input_dims(decl, ctx)
-        if dims is None:
+        schema = graph_schema(decl.type.options, self.errors) if decl.type.options else None
+        if dims is None or (decl.type.options and schema is None):
             ctx.values.local[decl.name] = FAILED  # declared all the same, so its uses stay quiet
             return None
         kind = {"tensor": "float", "tokens": "tokens", "graph": "graph"}[decl.type.kind]
@@ -200,7 +202,7 @@ class _Builder:
             decl.name,
             block=INPUT,
             spec=None,
-            type=TensorType(tuple(dims), kind),
+            type=TensorType(tuple(dims), kind, schema),
             inputs=[],
             span=decl.span,
             order=len(self.graph),
@@ -369,12 +371,9 @@ class _Builder:
             return self.merge("add", [current, out], ["the residual's input", "its body's output"], term.span, ctx)
         if isinstance(term, ast.Parallel):
             return self.parallel(term, ctx, current)
-        return self.error(
-            "E501",
-            "`moe` is not compiled by this version of cramnet yet",
-            term.span,
-            "mixtures of experts arrive with the MoE blocks; the spec parses and is otherwise checked",
-        )
+        from .experts import build_moe  # experts build graphs of their own with this builder
+
+        return build_moe(self, term, ctx, current)
 
     def after_failure(self, term, ctx: Context) -> str:
         """A stage whose input failed builds nothing, but a mistake in its own call is still reported."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import nn
 
+from ..blocks.moe import MixtureOfExperts
 from ..blocks.registry import Construct
 from .build_graph import INPUT, ModelGraph
 
@@ -44,48 +45,95 @@ def generate_source(model: ModelGraph, source_name: str, standalone: bool) -> tu
     from .. import __version__
 
     graph = model.graph
-    order = sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"])
-    constructs: dict[str, Construct] = {}
-    for node in order:
-        attrs = graph.nodes[node]
-        if attrs["block"] != INPUT and attrs["spec"].module is not None:
-            inputs = [graph.nodes[i]["type"] for i in attrs["inputs"]]
-            constructs[node] = attrs["spec"].module(inputs, attrs["args"])
-    custom = {}
-    for construct in constructs.values():  # own classes, their own bases first
-        for cls in reversed(construct.cls.__mro__):
-            if cls.__module__.startswith("cramnet") or (cls is construct.cls and not _is_torch_class(cls)):
-                custom[cls.__name__] = cls
-
-    def attr(node: str) -> str:
-        return graph.nodes[node]["attr"]
-
+    experts: list[str] = []  # classes generated for mixture-of-experts bodies, before the model's
+    custom: dict[str, type] = {}
+    main = _class_source(model, class_name(model.name), experts, custom)
     lines = [
         HEADER.format(
             model=model.name,
             version=__version__,
             source=source_name,
-            inputs=", ".join(f"{attr(i)}: {graph.nodes[i]['type']}" for i in model.inputs),
+            inputs=", ".join(f"{graph.nodes[i]['attr']}: {graph.nodes[i]['type']}" for i in model.inputs),
             outputs=", ".join(f"{name}: {graph.nodes[node]['type']}" for name, node in model.outputs.items()),
         )
     ]
     if standalone:
         for cls in custom.values():
             lines.append("\n" + textwrap.dedent(inspect.getsource(cls)))
-    lines.append(f"\nclass {class_name(model.name)}(nn.Module):")
+    lines += experts
+    lines.append(main)
+    return "\n".join(lines) + "\n", custom
+
+
+class _Source(str):
+    """Source text that codegen writes as is (its repr is itself)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _constructs(model: ModelGraph, name: str, experts: list[str], custom: dict[str, type]) -> dict[str, Construct]:
+    """How each node's module is built; mixture-of-experts bodies become classes of their own."""
+    graph = model.graph
+    constructs: dict[str, Construct] = {}
+    for node in sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"]):
+        attrs = graph.nodes[node]
+        if attrs["block"] == INPUT:
+            continue
+        inputs = [graph.nodes[i]["type"] for i in attrs["inputs"]]
+        if attrs["block"] == "moe":
+            bodies = attrs["args"].bodies
+            names = [f"{name}_{attrs['attr']}_Expert{j + 1}" for j in range(len(bodies.graphs))]
+            for expert, expert_name in zip(bodies.graphs, names):
+                experts.append(_class_source(expert, expert_name, experts, custom))
+            instances = _Source("[" + ", ".join(f"{names[c]}()" for c in bodies.copies) + "]")
+            constructs[node] = Construct(
+                MixtureOfExperts,
+                {
+                    "dim": inputs[0].dims[-1],
+                    "experts": instances,
+                    "top_k": bodies.top_k,
+                    "route": attrs["route"],
+                    "z_loss": bodies.z_loss,
+                },
+            )
+        elif attrs["spec"].module is not None:
+            constructs[node] = attrs["spec"].module(inputs, attrs["args"])
+    for construct in constructs.values():  # own classes, their own bases first
+        for cls in reversed(construct.cls.__mro__):
+            if cls.__module__.startswith("cramnet") or (cls is construct.cls and not _is_torch_class(cls)):
+                custom[cls.__name__] = cls
+    return constructs
+
+
+def _class_source(model: ModelGraph, name: str, experts: list[str], custom: dict[str, type]) -> str:
+    graph = model.graph
+    order = sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"])
+    constructs = _constructs(model, name, experts, custom)
+
+    def attr(node: str) -> str:
+        return graph.nodes[node]["attr"]
+
+    lines = [f"\nclass {name}(nn.Module):"]
     lines.append(
         f'    """The `{model.name}` model: {len(constructs)} modules, {len(order) - len(model.inputs)} steps."""\n'
     )
-    node_names = {attr(node): node for node in constructs if attr(node) != node}
-    if node_names:  # the spec's names of modules whose attribute name differs (`pre_ln_1.attention_1`)
-        lines.append(f"    node_names = {node_names!r}\n")
+    # the spec's names of modules whose attribute name differs (`pre_ln_1.attention_1`)
+    lines.append(f"    node_names = { ({attr(n): n for n in constructs if attr(n) != n})!r}\n")
     lines.append("    def __init__(self):")
     lines.append("        super().__init__()")
     for node, construct in constructs.items():
         lines.append(f"        self.{attr(node)} = {_construct_source(construct)}")
     lines.append("")
     lines += _forward(model, constructs, order)
-    return "\n".join(lines) + "\n", custom
+    lines += [
+        "",
+        "    def aux_losses(self):",
+        '        """The auxiliary losses of the last forward pass (MoE balance, VAE KL), by node name."""',
+        "        found = ((self.node_names.get(n, n), m) for n, m in self.named_children())",
+        '        return {n: m.aux_loss for n, m in found if getattr(m, "aux_loss", None) is not None}',
+    ]
+    return "\n".join(lines)
 
 
 def _has_mask(value) -> bool:
@@ -94,10 +142,12 @@ def _has_mask(value) -> bool:
 
 
 def _forward(model: ModelGraph, constructs: dict[str, Construct], order: list[str]) -> list[str]:
-    """The body of `forward`: one line per node; padding masks and recurrent states passed along."""
+    """The body of `forward`: one line per node; padding masks, recurrent states and the graph
+    objects of graph values passed along."""
     graph = model.graph
     attr = {node: graph.nodes[node]["attr"] for node in order}
     masks: dict[str, str | None] = {}
+    graphs: dict[str, str | None] = {}  # the graph object (edges, batch) a node-valued output lives on
     params = [attr[i] for i in model.inputs]
     params += [f"{attr[i]}_mask=None" for i in model.inputs if _has_mask(graph.nodes[i]["type"])]
     lines = [f"    def forward(self, {', '.join(params)}):"]
@@ -105,6 +155,7 @@ def _forward(model: ModelGraph, constructs: dict[str, Construct], order: list[st
         attrs, name = graph.nodes[node], attr[node]
         if attrs["block"] == INPUT:
             masks[node] = f"{name}_mask" if _has_mask(attrs["type"]) else None
+            graphs[node] = f"{name}_graph" if attrs["type"].kind == "graph" else None
             if attrs["type"].kind == "graph":
                 lines.append(f"        {name}_graph = {name}")
                 lines.append(f"        {name} = {name}.x  # node features; edges stay in {name}_graph")
@@ -114,6 +165,7 @@ def _forward(model: ModelGraph, constructs: dict[str, Construct], order: list[st
         types = [graph.nodes[i]["type"] for i in sources]
         module = f"self.{name}" if node in constructs else None
         in_mask = next((masks[i] for i in sources if masks[i]), None)
+        in_graph = next((graphs[i] for i in sources if graphs[i]), None)
         if spec.forward is not None:
             expression = spec.forward(module, names, args, types)
         else:
@@ -125,10 +177,13 @@ def _forward(model: ModelGraph, constructs: dict[str, Construct], order: list[st
                     extra.append(f"mask={masks[sources[0]]}")
                 tensor_args = [a.name for a in spec.args if a.kind == "tensor" and getattr(args, a.name) is not None]
                 extra += [f"{arg}_mask={masks[i]}" for arg, i in zip(tensor_args, sources[1:]) if masks[i]]
+            if spec.graph and in_graph:
+                extra.append(f"graph={in_graph}")
             expression = f"{module}({', '.join(names + extra)})"
-        target = f"{name}, {name}_state" if spec.stateful else name
+        target = f"{name}, {name}_state" if spec.stateful else f"{name}, {name}_graph" if spec.makes_graph else name
         lines.append(f"        {target} = {expression}  # {_batched(attrs['type'])}")
         masks[node] = _mask_after(spec.positions, in_mask, types[0] if types else None, attrs["type"])
+        graphs[node] = f"{name}_graph" if spec.makes_graph else in_graph if attrs["type"].kind == "graph" else None
         if masks[node] and masks[node] != in_mask:  # a new mask; the input's may be None at run time
             lines.append(f"        {name}_mask = None if {in_mask} is None else {masks[node]}")
             masks[node] = f"{name}_mask"
@@ -150,6 +205,9 @@ def _mask_after(positions: str, mask: str | None, before, after) -> str | None:
 
 
 def _batched(value) -> str:
+    if value.kind in ("graph", "edges"):  # no batch axis: the graphs' nodes (or pairs) are stacked, Σ over the batch
+        inner = ", ".join([f"Σ{value.dims[0]}", *(str(d) for d in value.dims[1:])]) + ("," if value.rank == 1 else "")
+        return f"({inner}) {value.kind}"
     inner = ", ".join(["B", *(str(d) for d in value.dims)])
     return f"({inner})" + ("" if value.kind == "float" else f" {value.kind}")
 

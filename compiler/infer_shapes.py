@@ -58,6 +58,9 @@ def infer_shapes(model: ModelGraph) -> list[SpecError]:
         if any(t is None for t in inputs):
             continue
         spec = attrs["spec"]
+        if spec.name == "moe":
+            errors += _infer_moe(attrs, inputs[0])
+            continue
         wrong = next((i for i, t in enumerate(inputs) if not _accepts(spec.accepts, t.kind)), None)
         if wrong is not None:
             errors.append(_kind_error(attrs, inputs[wrong], wrong))
@@ -91,8 +94,20 @@ def infer_shapes(model: ModelGraph) -> list[SpecError]:
     return errors
 
 
+def _infer_moe(attrs: dict, value) -> list[SpecError]:
+    """A mixture of experts: each expert's own graph is shape-checked on what the router sends it."""
+    from .experts import infer_moe
+
+    for graph in attrs["args"].bodies.graphs:
+        assign_attributes(graph)
+    out, params, flops, errors = infer_moe(attrs, value, infer_shapes)
+    if not errors:
+        attrs.update(type=out, params=params, flops=flops)
+    return errors
+
+
 def _accepts(accepted: tuple[str, ...], kind: str) -> bool:
-    return kind in accepted or (kind == "graph" and "float" in accepted)
+    return kind in accepted or (kind in ("graph", "edges") and "float" in accepted)
 
 
 def _kind_error(attrs, value, index: int) -> SpecError:

@@ -70,8 +70,8 @@ class Summary:
 
 def model_symbols(model: ModelGraph) -> set[str]:
     found: set[str] = set()
-    for node in model.inputs:
-        for d in model.graph.nodes[node]["type"].dims:
+    for node in model.graph.nodes:  # inputs' sizes, and sizes a block brings (`link`'s pairs)
+        for d in getattr(model.graph.nodes[node].get("type"), "dims", ()):
             found |= symbols(d)
     return found
 

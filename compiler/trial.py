@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import torch
 
 from ..blocks.dims import evaluate, symbols
+from ..blocks.tensor_type import TensorType
 from .api import CheckedModel
 
 DEFAULT_SIZE = 16  # for run-time sizes not given with --dim
@@ -40,14 +41,16 @@ def pick_device(device: str) -> torch.device:
 
 def random_inputs(checked: CheckedModel, sizes: dict[str, int], batch: int, device: torch.device) -> list:
     """One random batch for the model's inputs: floats ~ N(0, 1), token ids below every vocabulary
-    that reads them, graphs as a ring per example."""
+    that reads them, graphs as a ring per example (with `pairs` random node pairs to score, and
+    node and edge types taken in turn when the graph declares them)."""
     values = []
     for name, kind in checked.input_types.items():
         dims = [evaluate(d, {**{s: DEFAULT_SIZE for s in symbols(d)}, **sizes}) for d in kind.dims]
         if kind.kind == "tokens":
             values.append(torch.randint(0, _vocabulary(checked, name), (batch, *dims), device=device))
         elif kind.kind == "graph":
-            values.append(_ring_graphs(batch, dims[0], dims[1], device))
+            pairs = sizes.get("pairs", DEFAULT_SIZE)
+            values.append(_ring_graphs(batch, dims[0], dims[1], device, pairs, kind.schema))
         else:
             values.append(torch.randn(batch, *dims, device=device))
     return values
@@ -59,13 +62,31 @@ def _vocabulary(checked: CheckedModel, node: str) -> int:
     return min(known) if known else 2
 
 
-def _ring_graphs(graphs: int, nodes: int, features: int, device: torch.device) -> SimpleNamespace:
+def _ring_graphs(
+    graphs: int, nodes: int, features: int, device: torch.device, pairs: int = DEFAULT_SIZE, schema=None
+) -> SimpleNamespace:
     index = torch.arange(graphs * nodes, device=device)
     following = (index % nodes + 1) % nodes + (index // nodes) * nodes
     edge_index = torch.cat([torch.stack([index, following]), torch.stack([following, index])], dim=1)
-    return SimpleNamespace(
-        x=torch.randn(graphs * nodes, features, device=device), edge_index=edge_index, batch=index // nodes
+    offsets = torch.arange(graphs, device=device).repeat_interleave(pairs) * nodes
+    graph = SimpleNamespace(
+        x=torch.randn(graphs * nodes, features, device=device),
+        edge_index=edge_index,
+        batch=index // nodes,
+        num_graphs=graphs,
+        edge_label_index=torch.randint(0, nodes, (2, graphs * pairs), device=device) + offsets,
     )
+    if schema is not None:
+        graph.node_type = index % max(len(schema.node_types), 1)
+        graph.edge_type = torch.arange(edge_index.shape[1], device=device) % max(len(schema.edge_types), 1)
+    return graph
+
+
+def batched_shape(value: TensorType, sizes: dict[str, int], batch: int) -> tuple[int, ...]:
+    """The run-time shape of a value computed from `random_inputs`: the batch leads, except for graph
+    and edge values, whose first axis stacks the batch's graphs."""
+    dims = [evaluate(d, {**{s: DEFAULT_SIZE for s in symbols(d)}, **sizes}) for d in value.dims]
+    return (batch * dims[0], *dims[1:]) if value.kind in ("graph", "edges") else (batch, *dims)
 
 
 def trial_run(checked: CheckedModel, device: str, sizes: dict[str, int], batch: int) -> TrialReport:

@@ -140,6 +140,7 @@ class Pipeline(Node):
 class InputType(Node):
     kind: str  # "tensor" | "tokens" | "graph"
     dims: tuple[Expr, ...]
+    options: tuple[Kwarg, ...] = ()  # a graph's node and edge types: `nodes = [..]`, `edges = [..]`
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -127,7 +127,8 @@ class _ToAst(Transformer):
         return self._input_type("tokens", meta, children)
 
     def graph_type(self, meta, children):
-        return self._input_type("graph", meta, children)
+        (args,) = children
+        return ast.InputType(span=self._span(meta), kind="graph", dims=args.positional, options=args.keyword)
 
     def dims(self, meta, children):
         return tuple(children)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from cramnet.blocks import all_blocks
 from cramnet.compiler import check_spec
-from cramnet.compiler.trial import random_inputs
+from cramnet.compiler.trial import batched_shape, random_inputs
 
 
 @pytest.mark.parametrize("name", sorted(all_blocks()))
@@ -15,16 +15,17 @@ def test_block_runs_as_declared(name):
     module = checked.build(seed=0)
     (inferred,) = checked.output_types.values()
     inputs = random_inputs(checked, {}, batch=3, device=torch.device("cpu"))
-    for mode in ("train", "eval"):
+    for mode in ("eval", "train"):  # train last: its output carries every parameter's gradient
         module.train(mode == "train")
         out = module(*inputs)
-        assert tuple(out.shape) == (3, *inferred.dims), f"{name} in {mode}"
+        assert tuple(out.shape) == batched_shape(inferred, {}, batch=3), f"{name} in {mode}"
         assert not torch.isnan(out).any()
     summary = checked.summary()
     assert summary.params == sum(p.numel() for p in module.parameters())
     assert all(isinstance(row.flops, int) and row.flops >= 0 for row in summary.rows)
     if summary.params:
-        out.float().sum().backward()
+        losses = sum(module.aux_losses().values())  # a VAE latent's variance head learns through its KL
+        (out.float().sum() + losses).backward()
         assert all(p.grad is not None for p in module.parameters())
 
 

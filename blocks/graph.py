@@ -1,0 +1,514 @@
+"""Graph family: message-passing layers over a batch of graphs, with PyTorch Geometric's layouts.
+
+A graph value is node features `(N, F)` — every graph of the batch stacked, as PyG does — and its
+graph object (`edge_index`, optional `batch`, `edge_weight`, `edge_attr`), which the generated code
+passes as `graph=`. Edges run source -> target (`edge_index[0]` -> `edge_index[1]`); a node gathers
+messages over its incoming edges with `index_add_` / `scatter_reduce`, so no extension is needed.
+FLOPs count the dense transforms per node; the sums over edges depend on the edge count, which is
+known only at run time, and are left out.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .dims import Poly
+from .kan import KANLayer
+from .kan import _range as kan_range
+from .registry import Arg, Construct, ShapeError, block
+from .shape_rules import known_size
+from .tensor_type import TensorType
+
+
+class GraphLayer(nn.Module):
+    """Shared plumbing of the graph layers: edge weights, self loops, sums and softmaxes over each
+    node's incoming edges, and per-graph counts."""
+
+    @staticmethod
+    def edge_weights(graph, x):
+        """The graph's `edge_weight` (E,), or ones."""
+        weight = getattr(graph, "edge_weight", None)
+        return x.new_ones(graph.edge_index.shape[1]) if weight is None else weight.to(x.dtype)
+
+    @staticmethod
+    def gather_sum(values, index, size):
+        """Row i of the result is the sum of the `values` rows whose `index` is i."""
+        return values.new_zeros((size, *values.shape[1:])).index_add_(0, index, values)
+
+    @staticmethod
+    def with_self_loops(graph, x, fill=1.0):
+        """Sources, targets and weights with one self loop per node appended; a loop already in the
+        graph gives its weight to the new one and drops to weight 0 (`dropped` marks it)."""
+        nodes = x.shape[0]
+        source, target = graph.edge_index
+        weight = GraphLayer.edge_weights(graph, x)
+        dropped = source == target
+        loops = torch.arange(nodes, device=source.device)
+        had_loop = GraphLayer.gather_sum(dropped.to(x.dtype), source, nodes) > 0
+        old_weight = GraphLayer.gather_sum(weight * dropped, source, nodes)
+        loop_weight = torch.where(had_loop, old_weight, torch.full_like(old_weight, fill))
+        return (
+            torch.cat([source, loops]),
+            torch.cat([target, loops]),
+            torch.cat([weight.masked_fill(dropped, 0.0), loop_weight]),
+            torch.cat([dropped, dropped.new_zeros(nodes)]),
+        )
+
+    @staticmethod
+    def normalized_adjacency(graph, x):
+        """Sources, targets and the entries of D^-1/2 (A + I) D^-1/2 per edge, self loops added,
+        D the weighted in-degree of A + I (Kipf & Welling's renormalisation)."""
+        source, target, weight, _ = GraphLayer.with_self_loops(graph, x)
+        degree = GraphLayer.gather_sum(weight, target, x.shape[0])
+        scale = degree.pow(-0.5).masked_fill(degree == 0, 0.0)
+        return source, target, scale[source] * weight * scale[target]
+
+    @staticmethod
+    def softmax(scores, index, size):
+        """Softmax of `scores` (E, H) over the edges that share an `index` (their target)."""
+        peak = scores.new_full((size, scores.shape[1]), float("-inf"))
+        peak = peak.scatter_reduce(0, index[:, None].expand_as(scores), scores.detach(), "amax")
+        exp = (scores - peak[index]).exp()
+        return exp / GraphLayer.gather_sum(exp, index, size)[index]
+
+    @staticmethod
+    def graph_count(graph, batch):
+        """How many graphs the batch holds: `num_graphs` when given, else read from `batch`."""
+        count = getattr(graph, "num_graphs", None)
+        if count is not None:
+            return int(count)
+        return 1 if batch is None else int(batch.max()) + 1
+
+
+class GCNLayer(GraphLayer):
+    """Graph convolution (Kipf & Welling 2017): H' = D^-1/2 (A + I) D^-1/2 H W + b, where D counts
+    the weighted in-degree of A + I. Layout of PyG's GCNConv: `lin` without bias, then `bias`."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.lin = nn.Linear(in_features, out_features, bias=False)
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        nn.init.xavier_uniform_(self.lin.weight)
+
+    def forward(self, x, graph):
+        source, target, norm = self.normalized_adjacency(graph, x)
+        h = self.lin(x)  # (N, out)
+        out = self.gather_sum(norm[:, None] * h[source], target, x.shape[0])
+        return out if self.bias is None else out + self.bias
+
+
+class ChebLayer(GraphLayer):
+    """Chebyshev spectral convolution (Defferrard et al. 2016): Σ_k T_k(L̃) X W_k + b, with T_0 = I,
+    T_1 = L̃, T_k = 2 L̃ T_(k-1) - T_(k-2), and L̃ = 2 L / λmax - I the scaled Laplacian of
+    L = I - D^-1/2 A D^-1/2 (self loops left out of A). λmax = 2, PyG's default, so L̃ = -D^-1/2 A D^-1/2.
+    Layout of PyG's ChebConv: `lins`, k linear maps without bias, then `bias`."""
+
+    def __init__(self, in_features, out_features, k, bias=True):
+        super().__init__()
+        self.lins = nn.ModuleList(nn.Linear(in_features, out_features, bias=False) for _ in range(k))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        for lin in self.lins:
+            nn.init.xavier_uniform_(lin.weight)
+
+    def forward(self, x, graph):
+        nodes = x.shape[0]
+        source, target = graph.edge_index
+        weight = self.edge_weights(graph, x).masked_fill(source == target, 0.0)
+        degree = self.gather_sum(weight, source, nodes)
+        scale = degree.pow(-0.5).masked_fill(degree == 0, 0.0)
+        norm = -scale[source] * weight * scale[target]  # (E,) entries of L̃
+
+        def scaled_laplacian(h):
+            return self.gather_sum(norm[:, None] * h[source], target, nodes)
+
+        out = self.lins[0](x)
+        previous, current = x, x
+        for k, lin in enumerate(self.lins[1:], start=1):
+            step = scaled_laplacian(current)
+            previous, current = current, step if k == 1 else 2 * step - previous
+            out = out + lin(current)
+        return out if self.bias is None else out + self.bias
+
+
+class GATLayer(GraphLayer):
+    """Graph attention (Veličković et al. 2018): each node attends over its in-neighbours and itself,
+    α_ij = softmax_j(LeakyReLU_0.2(a_src · W h_j + a_dst · W h_i [+ a_edge · W_e e_ij])), per head;
+    heads are concatenated or averaged. Layout of PyG's GATConv: `lin` [heads·out, in] without bias,
+    `att_src`, `att_dst` [1, heads, out], with edge features `lin_edge` and `att_edge`, then `bias`."""
+
+    def __init__(self, in_features, out_features, heads=1, concat=True, dropout=0.0, edge_dim=None, bias=True):
+        super().__init__()
+        self.heads, self.out_features, self.concat, self.dropout = heads, out_features, concat, dropout
+        self.lin = nn.Linear(in_features, heads * out_features, bias=False)
+        self.att_src = nn.Parameter(torch.empty(1, heads, out_features))
+        self.att_dst = nn.Parameter(torch.empty(1, heads, out_features))
+        self.lin_edge = nn.Linear(edge_dim, heads * out_features, bias=False) if edge_dim else None
+        self.att_edge = nn.Parameter(torch.empty(1, heads, out_features)) if edge_dim else None
+        self.bias = nn.Parameter(torch.zeros(heads * out_features if concat else out_features)) if bias else None
+        for weight in (self.lin.weight, self.att_src, self.att_dst):
+            nn.init.xavier_uniform_(weight)
+        if edge_dim:
+            nn.init.xavier_uniform_(self.lin_edge.weight)
+            nn.init.xavier_uniform_(self.att_edge)
+
+    def forward(self, x, graph):
+        nodes = x.shape[0]
+        h = self.lin(x).view(nodes, self.heads, self.out_features)  # (N, H, C)
+        source, target, alpha = self.attention(h, graph)
+        out = self.gather_sum(alpha[:, :, None] * h[source], target, nodes)  # (N, H, C)
+        out = out.reshape(nodes, -1) if self.concat else out.mean(dim=1)
+        return out if self.bias is None else out + self.bias
+
+    def attention(self, h, graph):
+        """Sources, targets and attention weights (E, H) of every edge, one self loop per node added;
+        the weights into each node sum to one."""
+        nodes = h.shape[0]
+        source, target, _, dropped = self.with_self_loops(graph, h[:, 0])
+        scores = (h * self.att_src).sum(-1)[source] + (h * self.att_dst).sum(-1)[target]  # (E, H)
+        if self.lin_edge is not None:
+            scores = scores + (self.edge_features(graph, h, dropped) * self.att_edge).sum(-1)
+        scores = F.leaky_relu(scores, 0.2).masked_fill(dropped[:, None], float("-inf"))
+        alpha = self.softmax(scores, target, nodes)
+        return source, target, F.dropout(alpha, self.dropout, self.training)
+
+    def edge_features(self, graph, h, dropped):
+        """W_e e_ij per edge (E, H, C); a new self loop gets the mean features of the node's in-edges."""
+        attr = graph.edge_attr.to(h.dtype)
+        attr = attr.view(attr.shape[0], -1)
+        edges, nodes = attr.shape[0], h.shape[0]
+        source, target = graph.edge_index
+        real = ~dropped[:edges, None]
+        counts = self.gather_sum(real.to(h.dtype), target, nodes).clamp(min=1)
+        loop_attr = self.gather_sum(attr * real, target, nodes) / counts
+        return self.lin_edge(torch.cat([attr, loop_attr])).view(-1, self.heads, self.out_features)
+
+
+class GINLayer(GraphLayer):
+    """Graph isomorphism network layer (Xu et al. 2019): h' = MLP((1 + ε) h + Σ_(j -> i) h_j), ε fixed.
+    The MLP is `mlp` = Linear(in, hidden) -> ReLU -> Linear(hidden, out), as PyG's GIN example passes
+    to GINConv(nn, train_eps=False)."""
+
+    def __init__(self, in_features, out_features, hidden, eps=0.0):
+        super().__init__()
+        self.eps = eps
+        self.mlp = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, out_features))
+
+    def forward(self, x, graph):
+        source, target = graph.edge_index
+        return self.mlp((1 + self.eps) * x + self.gather_sum(x[source], target, x.shape[0]))
+
+
+class GKANLayer(GraphLayer, KANLayer):
+    """GKAN (Kiamari et al. 2024), its first architecture: the GCN neighbourhood sum, then a KAN
+    layer as the update, H' = KAN(D^-1/2 (A + I) D^-1/2 H). KANLayer's parameters, no bias."""
+
+    def forward(self, x, graph):
+        source, target, norm = self.normalized_adjacency(graph, x)
+        return super().forward(self.gather_sum(norm[:, None] * x[source], target, x.shape[0]))
+
+
+class GraphPool(GraphLayer):
+    """Per-graph readout: the mean, sum or maximum of each graph's node features, graph membership
+    read from `batch` (absent: one graph)."""
+
+    def __init__(self, mode):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x, graph):
+        batch = getattr(graph, "batch", None)
+        if batch is None:
+            batch = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+        count = self.graph_count(graph, batch)
+        if self.mode == "max":
+            empty = x.new_zeros(count, x.shape[1])
+            return empty.scatter_reduce(0, batch[:, None].expand_as(x), x, "amax", include_self=False)
+        total = self.gather_sum(x, batch, count)  # (graphs, F)
+        if self.mode == "sum":
+            return total
+        return total / self.gather_sum(x.new_ones(x.shape[0]), batch, count).clamp(min=1)[:, None]
+
+
+class LinkScore(nn.Module):
+    """Link prediction by dot products (the inner-product decoder of Kipf & Welling 2016): the
+    score of a node pair (i, j) is h_i · h_j, for each pair of `edge_label_index` (PyG's name for the
+    pairs to score), or of `edge_index` when the graph has none."""
+
+    def forward(self, x, graph):
+        pairs = getattr(graph, "edge_label_index", None)
+        if pairs is None:
+            pairs = graph.edge_index
+        return (x[pairs[0]] * x[pairs[1]]).sum(dim=-1)  # (pairs,)
+
+
+class GridGraph(nn.Module):
+    """An image (B, C, H, W) as a graph of its pixels — features the C channels, edges to the 4 (or,
+    with `diagonal`, 8) neighbours — or a sequence (B, seq, d) as a path graph of its positions;
+    edges run both ways. Returns node features (B·nodes, F) and the batch's graph."""
+
+    class Graph:
+        """A batch of graphs: `edge_index` (2, E), `batch` (N,) and `num_graphs`."""
+
+        def __init__(self, edge_index, batch, num_graphs):
+            self.edge_index, self.batch, self.num_graphs = edge_index, batch, num_graphs
+
+    def __init__(self, diagonal=False):
+        super().__init__()
+        self.diagonal = diagonal
+
+    def forward(self, x):
+        count = x.shape[0]
+        if x.dim() == 4:  # pixels are the nodes, channels their features
+            height, width = x.shape[2], x.shape[3]
+            x = x.flatten(2).transpose(1, 2)  # (B, H·W, C)
+        else:  # positions are the nodes
+            height, width = 1, x.shape[1]
+        grid = torch.arange(height * width, device=x.device).view(height, width)
+        pairs = [(grid[:, :-1], grid[:, 1:]), (grid[:-1, :], grid[1:, :])]
+        if self.diagonal:
+            pairs += [(grid[:-1, :-1], grid[1:, 1:]), (grid[:-1, 1:], grid[1:, :-1])]
+        first = torch.cat([a.reshape(-1) for a, _ in pairs])
+        second = torch.cat([b.reshape(-1) for _, b in pairs])
+        one = torch.stack([torch.cat([first, second]), torch.cat([second, first])])  # (2, E) of one example
+        offsets = torch.arange(count, device=x.device) * (height * width)
+        edge_index = (one[:, None, :] + offsets[None, :, None]).reshape(2, -1)
+        batch = torch.arange(count, device=x.device).repeat_interleave(height * width)
+        return x.reshape(count * height * width, -1), self.Graph(edge_index, batch, count)
+
+
+# -- declarations --------------------------------------------------------------------------------
+
+
+def node_features(inputs) -> int:
+    """The width F of graph node features [nodes, F], which sizes a layer's weights."""
+    x = inputs[0]
+    if x.rank != 2:
+        raise ShapeError(f"expects node features graph[nodes, F], got {x}")
+    return known_size(x.dims[1], "the node features (last dimension)")
+
+
+def _nodes(inputs):
+    return inputs[0].dims[0]
+
+
+def _out(inputs, width: int) -> TensorType:
+    return inputs[0].with_dims([_nodes(inputs), width])
+
+
+_BIAS = Arg("bias", "bool", True, "add a learned bias")
+_GRAPH = {"family": "graph", "graph": True, "accepts": ("graph",)}
+
+
+@block(
+    "gcn",
+    args=(Arg("out", "int", doc="output features per node", low=1), _BIAS),
+    params=lambda inputs, a: node_features(inputs) * a.out + (a.out if a.bias else 0),
+    flops=lambda inputs, out, a: 2 * _nodes(inputs) * node_features(inputs) * a.out,
+    module=lambda inputs, a: Construct(
+        GCNLayer, {"in_features": node_features(inputs), "out_features": a.out, "bias": a.bias}
+    ),
+    example=("graph[6, 8]", "gcn(4)"),
+    **_GRAPH,
+)
+def gcn(inputs, a):
+    """Graph convolution (Kipf & Welling 2017, arXiv:1609.02907): each node takes the degree-normalised
+    sum of its neighbours' and its own transformed features, D^-1/2 (A + I) D^-1/2 X W + b, with
+    edge weights when the graph has `edge_weight`; PyG's GCNConv layout (weight [out, in], bias [out]).
+
+    Shapes: graph[nodes, F] -> graph[nodes, out].
+    """
+    node_features(inputs)
+    return _out(inputs, a.out)
+
+
+@block(
+    "cheb",
+    args=(
+        Arg("out", "int", doc="output features per node", low=1),
+        Arg("k", "int", doc="Chebyshev polynomials T_0 … T_(k-1): each node sees k - 1 hops", low=1),
+        _BIAS,
+    ),
+    params=lambda inputs, a: a.k * node_features(inputs) * a.out + (a.out if a.bias else 0),
+    flops=lambda inputs, out, a: 2 * a.k * _nodes(inputs) * node_features(inputs) * a.out,
+    module=lambda inputs, a: Construct(
+        ChebLayer, {"in_features": node_features(inputs), "out_features": a.out, "k": a.k, "bias": a.bias}
+    ),
+    example=("graph[6, 8]", "cheb(4, 3)"),
+    **_GRAPH,
+)
+def cheb(inputs, a):
+    """Chebyshev spectral graph convolution (Defferrard et al. 2016, arXiv:1606.09375): a k-term
+    polynomial of the scaled symmetric-normalised Laplacian, Σ T_k(L̃) X W_k + b, with λmax = 2 as
+    PyG's default; PyG's ChebConv layout (k weights [out, in] without bias, one bias [out]).
+
+    Shapes: graph[nodes, F] -> graph[nodes, out].
+    """
+    node_features(inputs)
+    return _out(inputs, a.out)
+
+
+def _gat_width(a) -> int:
+    return a.out * a.heads if a.concat else a.out
+
+
+def _gat_params(inputs, a) -> int:
+    hc = a.heads * a.out
+    edges = (a.edge_dim * hc + hc) if a.edge_dim else 0
+    return node_features(inputs) * hc + 2 * hc + edges + (_gat_width(a) if a.bias else 0)
+
+
+@block(
+    "gat",
+    args=(
+        Arg("out", "int", doc="output features per node and head", low=1),
+        Arg("heads", "int", 1, "attention heads", low=1),
+        Arg("concat", "bool", True, "concatenate the heads (out·heads features) or average them (out)"),
+        Arg("dropout", "float", 0.0, "dropout on the attention weights (training only)", low=0.0),
+        Arg("edge_dim", "int", None, "width of the graph's `edge_attr`, to let edge features into the scores", low=1),
+        _BIAS,
+    ),
+    params=_gat_params,
+    flops=lambda inputs, out, a: 2 * _nodes(inputs) * node_features(inputs) * a.heads * a.out,
+    module=lambda inputs, a: Construct(
+        GATLayer,
+        {
+            "in_features": node_features(inputs),
+            "out_features": a.out,
+            "heads": a.heads,
+            "concat": a.concat,
+            "dropout": a.dropout,
+            "edge_dim": a.edge_dim,
+            "bias": a.bias,
+        },
+    ),
+    example=("graph[6, 8]", "gat(4, heads = 2)"),
+    **_GRAPH,
+)
+def gat(inputs, a):
+    """Graph attention (Veličković et al. 2018, arXiv:1710.10903): each node attends over its
+    in-neighbours and itself (LeakyReLU 0.2 scores, softmax over the incoming edges), per head; heads
+    concatenated or averaged. PyG's GATConv layout: lin [heads·out, in], att_src and att_dst
+    [1, heads, out], bias [heads·out] (or [out] with concat = false).
+
+    Shapes: graph[nodes, F] -> graph[nodes, out·heads] (concat) or graph[nodes, out].
+    """
+    node_features(inputs)
+    if a.dropout >= 1:
+        raise ShapeError(f"dropout must be below 1, got {a.dropout}")
+    return _out(inputs, _gat_width(a))
+
+
+def _gin_hidden(a) -> int:
+    return a.hidden if a.hidden is not None else a.out
+
+
+@block(
+    "gin",
+    args=(
+        Arg("out", "int", doc="output features per node", low=1),
+        Arg("hidden", "int", None, "width of the MLP's hidden layer (default: out)", low=1),
+        Arg("eps", "float", 0.0, "fixed ε: the node's own features count 1 + ε times"),
+    ),
+    params=lambda inputs, a: (node_features(inputs) + 1) * _gin_hidden(a) + (_gin_hidden(a) + 1) * a.out,
+    flops=lambda inputs, out, a: 2 * _nodes(inputs) * _gin_hidden(a) * (node_features(inputs) + a.out),
+    module=lambda inputs, a: Construct(
+        GINLayer,
+        {"in_features": node_features(inputs), "out_features": a.out, "hidden": _gin_hidden(a), "eps": a.eps},
+    ),
+    example=("graph[6, 8]", "gin(4, hidden = 16)"),
+    **_GRAPH,
+)
+def gin(inputs, a):
+    """Graph isomorphism network layer (Xu et al. 2019, arXiv:1810.00826): an MLP of the node's
+    features plus the sum of its in-neighbours', MLP((1 + ε) h + Σ h_j), ε fixed. The MLP is
+    Linear(F, hidden) -> ReLU -> Linear(hidden, out) (PyG's GINConv with train_eps = false).
+
+    Shapes: graph[nodes, F] -> graph[nodes, out].
+    """
+    node_features(inputs)
+    return _out(inputs, a.out)
+
+
+@block(
+    "gkan",
+    args=(
+        Arg("out", "int", doc="output features per node", low=1),
+        Arg("grid", "int", 5, "grid intervals G of each B-spline", low=1),
+        Arg("order", "int", 3, "spline order k (3: cubic)", low=0),
+        Arg("range", "any", [-1, 1], "the grid's interval [low, high] before extension"),
+    ),
+    params=lambda inputs, a: a.out * node_features(inputs) * (a.grid + a.order + 2),
+    flops=lambda inputs, out, a: 2 * _nodes(inputs) * a.out * node_features(inputs) * (a.grid + a.order + 1),
+    module=lambda inputs, a: Construct(
+        GKANLayer,
+        {
+            "in_features": node_features(inputs),
+            "out_features": a.out,
+            "grid": a.grid,
+            "order": a.order,
+            "low": kan_range(a)[0],
+            "high": kan_range(a)[1],
+        },
+    ),
+    example=("graph[6, 3]", "gkan(4, grid = 4)"),
+    **_GRAPH,
+)
+def gkan(inputs, a):
+    """Graph Kolmogorov–Arnold layer (GKAN, Kiamari et al. 2024, arXiv:2406.06470): the GCN's
+    normalised neighbourhood sum D^-1/2 (A + I) D^-1/2 H, then a KAN layer — learned B-spline
+    functions on every edge of the update (see `kan`) — in place of the linear map.
+
+    Shapes: graph[nodes, F] -> graph[nodes, out].
+    """
+    node_features(inputs)
+    kan_range(a)
+    return _out(inputs, a.out)
+
+
+@block(
+    "link",
+    args=(),
+    flops=lambda inputs, out, a: 2 * _nodes(inputs) * node_features(inputs),
+    module=lambda inputs, a: Construct(LinkScore),
+    example=("graph[6, 8]", "link"),
+    **_GRAPH,
+)
+def link(inputs, a):
+    """Link-prediction head: the dot product h_i · h_j of two nodes' embeddings for each pair to
+    score — the graph's `edge_label_index` (2, pairs), or its edges when it has none (the
+    inner-product decoder of Kipf & Welling 2016, arXiv:1611.07308). Follow with `sigmoid` for
+    probabilities. FLOPs are counted as one pair per node.
+
+    Shapes: graph[nodes, F] -> edges[pairs] (one score per pair; pairs is a run-time size).
+    """
+    node_features(inputs)
+    return TensorType((Poly.symbol("pairs"),), "edges")
+
+
+@block(
+    "grid_graph",
+    family="graph",
+    args=(Arg("diagonal", "bool", False, "join diagonal pixel neighbours too (8 neighbours, not 4)"),),
+    module=lambda inputs, a: Construct(GridGraph, {"diagonal": a.diagonal}),
+    makes_graph=True,
+    positions="drop",
+    example=("[3, 4, 5]", "grid_graph(diagonal = true)"),
+)
+def grid_graph(inputs, a):
+    """Reads an image as a graph of its pixels (edges to the 4 neighbours, 8 with `diagonal`) or a
+    sequence as a path graph of its positions (edges to the previous and next), so graph layers can
+    sit beside conv or recurrent branches (the grid-graph view of images, as in Defferrard et al.
+    2016's MNIST experiment). Padding positions of a padded sequence become nodes like the rest.
+
+    Shapes: [C, H, W] -> graph[H·W, C]; [seq, d] -> graph[seq, d].
+    """
+    x = inputs[0]
+    if x.rank == 3:
+        return TensorType((x.dims[1] * x.dims[2], x.dims[0]), "graph")
+    if x.rank == 2:
+        if a.diagonal:
+            raise ShapeError("diagonal neighbours exist in an image, not in a sequence", "drop `diagonal = true`")
+        return TensorType(x.dims, "graph")
+    raise ShapeError(f"expects an image [C, H, W] or a sequence [seq, d], got {x}")

@@ -1,0 +1,103 @@
+"""Mixtures of experts (Shazeer et al. 2017; Switch Transformer, Fedus et al. 2022).
+
+A linear router without bias scores the experts for each token (`route = token`) or each whole
+example (`route = example`, its mean over positions); the top-k experts are chosen and their
+outputs mixed with the softmax of their scores. Dispatch sorts the routed items by expert and runs
+each expert once on exactly the items sent to it — never every expert on everything.
+
+The auxiliary loss (`aux_loss`) is the Switch load-balancing loss, E · Σ_e f_e · P_e, with f_e the
+fraction of routing assignments that went to expert e and P_e its mean router probability
+(1 when balanced), plus, with `z_loss > 0`, the router z-loss (Zoph et al. 2022) weighted by it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .registry import Arg, BlockSpec, ShapeError, register
+
+
+class MixtureOfExperts(nn.Module):
+    """Routes tokens or examples to the top-k of `experts` (any modules of one output shape)."""
+
+    def __init__(self, dim, experts, top_k=1, route="token", z_loss=0.0):
+        super().__init__()
+        self.router = nn.Linear(dim, len(experts), bias=False)
+        self.experts = nn.ModuleList(experts)
+        self.top_k, self.route, self.z_loss = top_k, route, z_loss
+        self.aux_loss = None
+
+    def forward(self, x, mask=None):
+        if self.route == "token":  # every position on its own: items (N, d)
+            items, features, item_mask = x.reshape(-1, x.shape[-1]), x.reshape(-1, x.shape[-1]), None
+        else:  # whole examples: the router reads their mean over positions
+            items, item_mask = x, mask
+            if x.dim() == 2:
+                features = x
+            elif mask is None:
+                features = x.mean(dim=1)
+            else:
+                keep = mask[:, :, None].to(x.dtype)
+                features = (x * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1)
+        logits = self.router(features)  # (N, E)
+        probabilities = logits.softmax(dim=-1)
+        top_logits, chosen = logits.topk(self.top_k, dim=-1)  # (N, k)
+        weights = top_logits.softmax(dim=-1)  # softmax over the chosen experts
+        expert_of = chosen.reshape(-1)  # one entry per (item, choice)
+        item_of = torch.arange(items.shape[0], device=x.device).repeat_interleave(self.top_k)
+        order = expert_of.argsort(stable=True)
+        counts = torch.bincount(expert_of, minlength=len(self.experts))
+        output = None
+        start = 0
+        for expert, count in zip(self.experts, counts.tolist()):
+            if count == 0:
+                continue
+            picked = order[start : start + count]
+            rows = item_of[picked]
+            result = expert(items[rows]) if item_mask is None else expert(items[rows], item_mask[rows])
+            result = result * weights.reshape(-1)[picked].reshape(-1, *([1] * (result.dim() - 1)))
+            if output is None:
+                output = result.new_zeros(items.shape[0], *result.shape[1:])
+            output = output.index_add(0, rows, result)
+            start += count
+        fraction = counts.to(probabilities.dtype) / expert_of.numel()
+        self.aux_loss = len(self.experts) * (fraction * probabilities.mean(dim=0)).sum()
+        if self.z_loss:
+            self.aux_loss = self.aux_loss + self.z_loss * torch.logsumexp(logits, dim=-1).square().mean()
+        if self.route == "token":
+            return output.reshape(*x.shape[:-1], output.shape[-1])
+        return output
+
+
+def _needs_bodies(inputs, a):
+    raise ShapeError("moe needs its experts written as bodies", "write moe(experts = 8, top_k = 2) { … }")
+
+
+register(
+    BlockSpec(
+        name="moe",
+        family="mixture of experts",
+        doc="A mixture of experts (Shazeer et al. 2017): a linear router without bias sends each token "
+        "(`route = token`) or each example (`route = example`) to its top-k experts, whose outputs are mixed "
+        "with the softmax of their scores; `moe(experts = N) { body }` copies one body N times, "
+        "`moe { a | b | c }` lists heterogeneous experts. Adds the Switch load-balancing loss (Fedus et al. "
+        "2022) and, with z_loss > 0, the router z-loss (Zoph et al. 2022).\n\n"
+        "Shapes: [..., d] -> [..., d_out] (token routing) or the experts' output (example routing).",
+        args=(
+            Arg("experts", "int", None, "how many copies of a single body (each with its own weights)", low=1),
+            Arg("top_k", "int", 1, "experts per token or example", low=1),
+            Arg(
+                "route",
+                "enum",
+                None,
+                "`token` or `example` (default: token unless an expert mixes positions)",
+                choices=("token", "example"),
+            ),
+            Arg("z_loss", "float", 0.0, "weight of the router z-loss in the auxiliary loss", low=0.0),
+        ),
+        shape=_needs_bodies,
+        masked=True,
+        example=("[5, 8]", "moe(experts = 3, top_k = 2) { dense(16) -> gelu -> dense(8) }"),
+    )
+)
