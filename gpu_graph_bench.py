@@ -1,4 +1,4 @@
-"""Temporary: graph layers vs PyG on CUDA, forward+backward median ms (deleted after the GPU run)."""
+"""Temporary: graph layers vs PyG on CUDA, forward+backward median ms, interleaved (deleted after the run)."""
 import time
 from types import SimpleNamespace
 
@@ -14,7 +14,7 @@ ei = torch.randint(0, N, (2, E), device=dev)
 g = SimpleNamespace(x=x, edge_index=ei)
 
 
-def median_ms(step, steps=20):
+def median_ms(step, steps=30):
     for _ in range(3):
         step()
     torch.cuda.synchronize()
@@ -34,20 +34,15 @@ cases = [
     ("gin(128)", gnn.GINConv(mlp)),
     ("cheb(128, 3)", gnn.ChebConv(F, 128, K=3)),
 ]
-print(f"{torch.cuda.get_device_name()}  N={N} E={E} F={F}, forward+backward, median of 20")
+print(f"{torch.cuda.get_device_name()}  N={N} E={E} F={F}, forward+backward, median of 30, 3 interleaved rounds")
 for call, ref in cases:
     ours = compile_spec(f"model m {{\n input g: graph[n, {F}]\n g -> {call} as y\n output y\n}}\n", seed=0).to(dev)
     ref = ref.to(dev)
-
-    def step_ours():
-        ours.zero_grad(set_to_none=True)
-        ours(g).square().mean().backward()
-
-    def step_ref():
-        ref.zero_grad(set_to_none=True)
-        ref(x, ei).square().mean().backward()
-
-    a, b = median_ms(step_ours), median_ms(step_ref)
-    a2 = median_ms(step_ours)
-    print(f"{call:22s} cramnet {min(a, a2):8.2f} ms   PyG {b:8.2f} ms   ratio {min(a, a2) / b:5.2f}")
-    print("   peak MiB", torch.cuda.max_memory_allocated() // 2**20)
+    rounds = []
+    for _ in range(3):
+        a = median_ms(lambda: ours(g).square().mean().backward())
+        b = median_ms(lambda: ref(x, ei).square().mean().backward())
+        rounds.append((a, b))
+    text = "  ".join(f"{a:6.2f}/{b:6.2f}" for a, b in rounds)
+    ratios = sorted(a / b for a, b in rounds)
+    print(f"{call:20s} cramnet/PyG ms {text}   ratio median {ratios[1]:4.2f} (range {ratios[0]:4.2f}-{ratios[2]:4.2f})")

@@ -98,11 +98,12 @@ def quantile(sorted_values: list[float], q: float) -> float:
 
 
 def median_confidence_interval(sorted_values: list[float]) -> tuple[float, float]:
-    """Distribution-free 95% interval of the median: the order statistics n/2 ± 1.96·√n/2."""
+    """Distribution-free 95% interval of the median: the order statistics of ranks (1-based)
+    n/2 − 1.96·√n/2 and 1 + n/2 + 1.96·√n/2, rounded (for n = 100: the 40th and 61st)."""
     n = len(sorted_values)
     half_width = 1.96 * math.sqrt(n) / 2
-    low = max(0, math.floor(n / 2 - half_width))
-    high = min(n - 1, math.ceil(n / 2 + half_width) - 1)
+    low = max(0, round(n / 2 - half_width) - 1)
+    high = min(n - 1, round(n / 2 + half_width))
     return sorted_values[low], sorted_values[high]
 
 

@@ -28,6 +28,7 @@ def test_top_k_of_all_experts_is_the_dense_weighted_sum():
 
 def test_each_expert_runs_only_on_what_is_routed_to_it():
     model = compile_spec(HOMOGENEOUS.format(k=1), seed=0)
+    model.y.grouped = False  # the per-expert loop, whose calls the hooks can see
     seen = []
     for expert in model.y.experts:
         expert.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
@@ -36,6 +37,20 @@ def test_each_expert_runs_only_on_what_is_routed_to_it():
     assert sum(seen) == 14  # every token once, in total, with top_k = 1
     chosen = model.y.router(x.reshape(-1, 8)).argmax(-1)
     assert sorted(seen) == sorted(int(c) for c in torch.bincount(chosen, minlength=4) if c > 0)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_grouped_dispatch_equals_the_per_expert_loop(k):
+    model = compile_spec(HOMOGENEOUS.format(k=k), seed=0)
+    assert model.y.grouped
+    x = torch.randn(3, 9, 8, requires_grad=True)
+    grouped = model(x)
+    grads = torch.autograd.grad(grouped.square().sum(), [x, *model.parameters()])
+    model.y.grouped = False
+    loop = model(x)
+    torch.testing.assert_close(grouped, loop, rtol=1e-5, atol=1e-6)
+    for a, b in zip(grads, torch.autograd.grad(loop.square().sum(), [x, *model.parameters()])):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_balance_loss_matches_its_formula_by_hand():

@@ -1,0 +1,187 @@
+"""A run's configuration: one schema of dotted keys with types, defaults and limits; YAML files and
+`--set key=value` overrides are checked against it, and a wrong key names the nearest valid one."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..dsl.errors import did_you_mean
+from .errors import TrainError
+
+
+@dataclass(frozen=True)
+class Key:
+    kind: type | tuple[type, ...]
+    default: Any
+    doc: str
+    choices: tuple | None = None
+    check: Callable[[Any], bool] | None = None
+    need: str = ""  # what `check` demands, for the message
+
+
+def _positive(v) -> bool:
+    return v > 0
+
+
+def _non_negative(v) -> bool:
+    return v >= 0
+
+
+def _fraction(v) -> bool:
+    return 0 < v < 1
+
+
+TASKS = (
+    "auto",
+    "classification",
+    "regression",
+    "reconstruction",
+    "language_model",
+    "token_classification",
+    "node_classification",
+    "graph_classification",
+)
+
+SCHEMA: dict[str, Key] = {
+    "data.name": Key((str, type(None)), None, "built-in data set or a file path; none: chosen from the model"),
+    "data.options": Key(dict, {}, "options of the data set (sizes, sequence length, tokenizer …)"),
+    "data.val_fraction": Key(float, 0.15, "share of examples held out for validation", check=_fraction, need="in (0, 1)"),
+    "data.test_fraction": Key(float, 0.15, "share held out for the final test", check=_fraction, need="in (0, 1)"),
+    "task": Key(str, "auto", "what the model is trained to do", choices=TASKS),
+    "loss": Key(str, "auto", "the task's loss", choices=("auto", "cross_entropy", "mse", "bce")),
+    "aux_weight": Key(float, 1.0, "weight of the blocks' auxiliary losses (MoE balance, VAE KL)", check=_non_negative,
+                      need="at least 0"),
+    "optimizer.name": Key(str, "adamw", "optimizer", choices=("adamw", "adam", "sgd")),
+    "optimizer.lr": Key(float, 3e-3, "learning rate", check=_positive, need="above 0"),
+    "optimizer.weight_decay": Key(float, 0.0, "decoupled weight decay", check=_non_negative, need="at least 0"),
+    "optimizer.momentum": Key(float, 0.9, "SGD momentum", check=_non_negative, need="at least 0"),
+    "optimizer.grad_clip": Key(float, 1.0, "clip the global gradient norm (0: off)", check=_non_negative,
+                               need="at least 0"),
+    "schedule.name": Key(str, "cosine", "learning-rate schedule over the run", choices=("constant", "cosine")),
+    "schedule.warmup_epochs": Key(int, 0, "linear warm-up", check=_non_negative, need="at least 0"),
+    "epochs": Key(int, 20, "passes over the training set", check=_positive, need="at least 1"),
+    "batch_size": Key(int, 32, "examples per step (the global batch, over all processes)", check=_positive,
+                      need="at least 1"),
+    "precision": Key(str, "fp32", "fp32, bf16 autocast or fp16 autocast (CUDA)", choices=("fp32", "bf16", "fp16")),
+    "device": Key(str, "auto", "auto picks CUDA when present", choices=("auto", "cpu", "cuda")),
+    "compile": Key(bool, False, "run the model under torch.compile"),
+    "seed": Key(int, 0, "fixes weights, splits, shuffling and dropout"),
+    "checkpoint.every": Key(int, 1, "write the last-epoch checkpoint every N epochs", check=_positive,
+                            need="at least 1"),
+    "early_stopping.metric": Key(str, "auto", "validation metric watched (auto: the task's main one)"),
+    "early_stopping.patience": Key(int, 0, "epochs without improvement before stopping (0: never stop early)",
+                                   check=_non_negative, need="at least 0"),
+    "out": Key((str, type(None)), None, "run directory (default runs/<model>-<timestamp>)"),
+}
+
+
+def defaults() -> dict:
+    config: dict = {}
+    for dotted, key in SCHEMA.items():
+        _put(config, dotted, copy.deepcopy(key.default))
+    return config
+
+
+def _put(config: dict, dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        config = config.setdefault(part, {})
+    config[last] = value
+
+
+def get(config: Mapping, dotted: str) -> Any:
+    for part in dotted.split("."):
+        config = config[part]
+    return config
+
+
+def _flatten(tree: Mapping, where: str, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    sections = {k.split(".")[0] for k in SCHEMA if "." in k}
+    for name, value in tree.items():
+        if not isinstance(name, str):
+            raise TrainError(f"{where}: key {name!r} is not a name")
+        dotted = prefix + name
+        if isinstance(value, Mapping) and dotted in sections:
+            flat.update(_flatten(value, where, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def check_value(dotted: str, value: Any, where: str) -> Any:
+    """The value converted to the key's type, or a TrainError naming the key."""
+    if dotted not in SCHEMA:
+        raise TrainError(f"{where}: unknown key '{dotted}'", did_you_mean(dotted, list(SCHEMA)) or _known())
+    key = SCHEMA[dotted]
+    kinds = key.kind if isinstance(key.kind, tuple) else (key.kind,)
+    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        names = " or ".join("none" if k is type(None) else k.__name__ for k in kinds)
+        raise TrainError(f"{where}: '{dotted}' must be {names}, not {value!r}", f"{dotted}: {key.doc}")
+    if key.choices is not None and value not in key.choices:
+        hint = did_you_mean(str(value), key.choices) or f"one of: {', '.join(key.choices)}"
+        raise TrainError(f"{where}: '{dotted}' cannot be {value!r}", hint)
+    if key.check is not None and value is not None and not key.check(value):
+        raise TrainError(f"{where}: '{dotted}' must be {key.need}, not {value!r}", f"{dotted}: {key.doc}")
+    return value
+
+
+def _known() -> str:
+    return "valid keys: " + ", ".join(SCHEMA)
+
+
+def merge(config: dict, tree: Mapping, where: str) -> dict:
+    """`config` with every key of the nested `tree` checked and set."""
+    result = copy.deepcopy(config)
+    for dotted, value in _flatten(tree, where).items():
+        _put(result, dotted, check_value(dotted, value, where))
+    return result
+
+
+def read_config(path: Path) -> dict:
+    """Defaults overridden by a YAML file (safe loader: data only)."""
+    try:
+        tree = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise TrainError(f"cannot read config {path}: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise TrainError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    if tree is None:
+        return defaults()
+    if not isinstance(tree, Mapping):
+        raise TrainError(f"{path}: a config is a mapping of keys to values, not a {type(tree).__name__}")
+    return merge(defaults(), tree, str(path))
+
+
+def apply_sets(config: dict, items: list[str]) -> dict:
+    """`--set optimizer.lr=0.01` overrides; the value is read as YAML (numbers, true/false, lists)."""
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise TrainError(f"--set {item!r} is not KEY=VALUE", "write --set optimizer.lr=0.01")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        config = merge(config, _nest(name.strip(), value), "--set")
+    return config
+
+
+def _nest(dotted: str, value: Any) -> dict:
+    tree: dict = {}
+    _put(tree, dotted, value)
+    return tree
+
+
+def dump(config: Mapping) -> str:
+    return yaml.safe_dump(dict(config), sort_keys=False)
