@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import torch  # noqa: E402
-
 from cramnet.compiler import compile_spec  # noqa: E402
+from timing import median_ms  # noqa: E402
 
 SPEC = """
 use "std:ffn"
@@ -30,19 +28,6 @@ model m {{
     output y
 }}
 """
-
-
-def timed(step, device, repeats):
-    samples = []
-    for _ in range(repeats + 1):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples[1:]) * 1000
 
 
 def main():
@@ -74,10 +59,10 @@ def main():
           f"{args.experts} SwiGLU experts, top-{args.top_k}, forward+backward\n")
     print("| dispatch | ms |\n| --- | --- |")
     moe.grouped = True
-    print(f"| grouped (stacked weights, vmap) | {timed(step, args.device, args.repeats):.2f} |")
+    print(f"| grouped (stacked weights, vmap) | {median_ms(step, args.device, args.repeats):.2f} |")
     moe.grouped = False
-    print(f"| per-expert loop over sorted tokens | {timed(step, args.device, args.repeats):.2f} |")
-    print(f"| dense: every expert on every token | {timed(dense, args.device, args.repeats):.2f} |")
+    print(f"| per-expert loop over sorted tokens | {median_ms(step, args.device, args.repeats):.2f} |")
+    print(f"| dense: every expert on every token | {median_ms(dense, args.device, args.repeats):.2f} |")
 
 
 if __name__ == "__main__":

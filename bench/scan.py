@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import torch  # noqa: E402
-
 from cramnet.blocks.mamba import Mamba  # noqa: E402
+from timing import median_ms  # noqa: E402
 
 
 def inputs(batch, length, channels, state, device, grad):
@@ -32,19 +30,6 @@ def inputs(batch, length, channels, state, device, grad):
     B, C = torch.randn(batch, length, state, generator=g), torch.randn(batch, length, state, generator=g)
     D = torch.randn(channels, generator=g)
     return [t.to(device).requires_grad_(grad) for t in (u, delta, A, B, C, D)]
-
-
-def timed(function, device, repeats) -> float:
-    samples = []
-    for _ in range(repeats + 1):  # the first run warms up (and compiles the kernel)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        function()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples[1:]) * 1000
 
 
 def main() -> None:
@@ -72,10 +57,10 @@ def main() -> None:
         x = inputs(args.batch, args.length, args.channels, args.state, device, grad=False)
         with torch.no_grad():
             out = scan(*x)
-            forward = timed(lambda: scan(*x), device, args.repeats)
+            forward = median_ms(lambda scan=scan, x=x: scan(*x), device, args.repeats)
         reference = out if reference is None else reference
         xg = inputs(args.batch, args.length, args.channels, args.state, device, grad=True)
-        both = timed(lambda: scan(*xg).sum().backward(), device, max(1, args.repeats // 2))
+        both = median_ms(lambda scan=scan, xg=xg: scan(*xg).sum().backward(), device, max(1, args.repeats // 2))
         print(f"| {label} | {forward:.2f} | {both:.2f} | {float((out - reference).abs().max()):.1e} |", flush=True)
 
 

@@ -29,6 +29,20 @@ INPUT = "input"
 
 
 @dataclass(frozen=True)
+class GraphScope:
+    """One level of the structure a node was made in: a user-block instance (`key` is its name
+    prefix, e.g. `basic_2`) or a combinator (`repeat`, `residual`, `parallel`, `branch`). `index`
+    is the copy (of a repeat) or the branch (of a parallel) counting from 1; `count` a repeat's N.
+    Diagrams and `summary --tree` read the chain of these on each node (`scopes`, outermost first)."""
+
+    kind: str
+    key: str
+    label: str = ""
+    index: int = 0
+    count: int = 0
+
+
+@dataclass(frozen=True)
 class Context:
     """Where a body is being expanded: its file, constants, bound values and node-name prefix."""
 
@@ -37,6 +51,10 @@ class Context:
     values: Bindings
     prefix: str = ""
     stack: tuple[tuple[str, Span], ...] = ()
+    scopes: tuple[GraphScope, ...] = ()
+
+    def within(self, scope: GraphScope) -> Context:
+        return replace(self, scopes=self.scopes + (scope,))
 
     def nested(self, current: str) -> Context:
         """A `{ }` body: sees the enclosing values, its input is `current`."""
@@ -119,6 +137,7 @@ class _Builder:
         self.errors: list[SpecError] = []
         self.lets = lets
         self._counters: dict[tuple[str, str], int] = {}
+        self._scope_count = 0
         self.refused: set[str] = set()  # names whose binding was an error (a block's name)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -128,6 +147,10 @@ class _Builder:
 
     def scope(self, ctx: Context, symbols: bool = False) -> Scope:
         return Scope(ctx.module, ctx.params, self.lets, ctx.values, symbols)
+
+    def new_scope(self, kind: str, label: str = "", count: int = 0) -> GraphScope:
+        self._scope_count += 1
+        return GraphScope(kind, f"{kind}#{self._scope_count}", label, count=count)
 
     def fresh_name(self, prefix: str, base: str) -> str:
         while True:
@@ -143,7 +166,15 @@ class _Builder:
             return FAILED
         name = self.fresh_name(ctx.prefix, spec.name)
         self.graph.add_node(
-            name, block=spec.name, spec=spec, args=args, inputs=inputs, labels=labels, span=span, order=len(self.graph)
+            name,
+            block=spec.name,
+            spec=spec,
+            args=args,
+            inputs=inputs,
+            labels=labels,
+            span=span,
+            order=len(self.graph),
+            scopes=ctx.scopes,
         )
         for i, source in enumerate(inputs):
             self.graph.add_edge(source, name, kind="data", index=i)
@@ -177,10 +208,12 @@ class _Builder:
             return node
         if _prefix(node) != _prefix(new):
             return node
-        nx.relabel_nodes(self.graph, {node: new}, copy=False)
-        for successor in self.graph.successors(new):  # none yet for a fresh node; kept for safety
-            inputs = self.graph.nodes[successor]["inputs"]
-            self.graph.nodes[successor]["inputs"] = [new if i == node else i for i in inputs]
+        # a fresh node has in-edges only (nothing has read it yet): move them, in O(degree) — networkx's
+        # relabel_nodes scans every node, which made naming quadratic in the spec's length
+        edges = list(self.graph.in_edges(node, data=True))
+        self.graph.add_node(new, **self.graph.nodes[node])
+        self.graph.remove_node(node)
+        self.graph.add_edges_from((source, new, data) for source, _, data in edges)
         return new
 
     # -- statements -----------------------------------------------------------------------------
@@ -297,8 +330,10 @@ class _Builder:
         if count is None:
             count, current = 1, FAILED
         value = current
+        repeat = self.new_scope("repeat", count=count) if count > 1 else None
         for i in range(count):
-            value = self.term(stage.term, ctx, value, first and i == 0)
+            inner = ctx.within(replace(repeat, index=i + 1)) if repeat else ctx
+            value = self.term(stage.term, inner, value, first and i == 0)
             if value == FAILED:
                 break
         if value == FAILED:
@@ -361,14 +396,17 @@ class _Builder:
             count = self.count(term.count, ctx)
             if count is None:
                 return FAILED
-            for _ in range(count):
-                current = self.body(term.body, ctx.nested(current), current)
+            repeat = self.new_scope("repeat", count=count) if count > 1 else None
+            for i in range(count):
+                inner = ctx.within(replace(repeat, index=i + 1)) if repeat else ctx
+                current = self.body(term.body, inner.nested(current), current)
             return current
         if isinstance(term, ast.Residual):
-            out = self.body(term.body, ctx.nested(current), current)
+            inner = ctx.within(self.new_scope("residual"))
+            out = self.body(term.body, inner.nested(current), current)
             if out == FAILED:
                 return FAILED
-            return self.merge("add", [current, out], ["the residual's input", "its body's output"], term.span, ctx)
+            return self.merge("add", [current, out], ["the residual's input", "its body's output"], term.span, inner)
         if isinstance(term, ast.Parallel):
             return self.parallel(term, ctx, current)
         from .experts import build_moe  # experts build graphs of their own with this builder
@@ -422,14 +460,19 @@ class _Builder:
                     expr.span,
                     did_you_mean(str(mode), MERGE_MODES) or f"choose one of: {', '.join(MERGE_MODES)}",
                 )
-        outs = [self.body(branch, ctx.nested(current), current) for branch in term.branches]
+        whole = ctx.within(self.new_scope("parallel", label=str(mode))) if len(term.branches) > 1 else ctx
+        branch = self.new_scope("branch")
+        outs = [
+            self.body(body, whole.within(replace(branch, index=i + 1)).nested(current), current)
+            for i, body in enumerate(term.branches)
+        ]
         if FAILED in outs:
             return FAILED
         if len(outs) == 1:
             return outs[0]
         extra = {"dim": matched["dim"]} if "dim" in matched else {}
         labels = [f"branch {i + 1}" for i in range(len(outs))]
-        return self.merge(mode, outs, labels, term.span, ctx, extra)
+        return self.merge(mode, outs, labels, term.span, whole, extra)
 
     def merge(self, mode: str, inputs: list[str], labels: list[str], span: Span, ctx: Context, extra=None) -> str:
         spec = lookup(mode)
@@ -558,5 +601,6 @@ class _Builder:
             values=values,
             prefix=instance + ".",
             stack=ctx.stack + ((definition.name, call.span),),
+            scopes=ctx.scopes + (GraphScope("block", instance, definition.name),),
         )
         return self.body(definition.body, child, current)

@@ -151,6 +151,8 @@ def _forward(model: ModelGraph, constructs: dict[str, Construct], order: list[st
     params = [attr[i] for i in model.inputs]
     params += [f"{attr[i]}_mask=None" for i in model.inputs if _has_mask(graph.nodes[i]["type"])]
     lines = [f"    def forward(self, {', '.join(params)}):"]
+    last_use = {source: node for node in order for source in graph.nodes[node]["inputs"]}
+    kept = set(model.inputs) | set(model.outputs.values())
     for node in order:
         attrs, name = graph.nodes[node], attr[node]
         if attrs["block"] == INPUT:
@@ -187,6 +189,11 @@ def _forward(model: ModelGraph, constructs: dict[str, Construct], order: list[st
         if masks[node] and masks[node] != in_mask:  # a new mask; the input's may be None at run time
             lines.append(f"        {name}_mask = None if {in_mask} is None else {masks[node]}")
             masks[node] = f"{name}_mask"
+        # free each value at its last use, as a hand-written forward that reassigns `x` would:
+        # autograd keeps what backward needs; the rest need not live until `return`
+        done = [attr[s] for s in dict.fromkeys([*sources, node]) if last_use.get(s, node) == node and s not in kept]
+        if done:
+            lines.append(f"        del {', '.join(done)}")
     outputs = [attr[node] for node in model.outputs.values()]
     lines.append(f"        return {', '.join(outputs)}")
     return lines
