@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import linecache
 import textwrap
+from functools import cache
 from typing import Any
 
 from torch import nn
@@ -227,13 +228,18 @@ def _construct_source(construct: Construct) -> str:
     """`nn.Conv2d(in_channels=1, out_channels=6, kernel_size=5)`: arguments left at their defaults are omitted."""
     cls = construct.cls
     prefix = "nn." if _is_torch_class(cls) else ""
-    defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
+    defaults = _defaults(cls)
     kwargs = ", ".join(
         f"{key}={_literal(value)}"
         for key, value in construct.kwargs.items()
         if not _same(defaults.get(key, inspect.Parameter.empty), value)
     )
     return f"{prefix}{cls.__name__}({kwargs})"
+
+
+@cache
+def _defaults(cls: type) -> dict[str, Any]:
+    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
 
 
 def _same(default: Any, value: Any) -> bool:
