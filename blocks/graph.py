@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .dims import Poly
 from .kan import KANLayer
 from .kan import _range as kan_range
 from .registry import Arg, Construct, ShapeError, block
@@ -211,75 +210,6 @@ class GKANLayer(GraphLayer, KANLayer):
         return super().forward(self.gather_sum(norm[:, None] * x[source], target, x.shape[0]))
 
 
-class GraphPool(GraphLayer):
-    """Per-graph readout: the mean, sum or maximum of each graph's node features, graph membership
-    read from `batch` (absent: one graph)."""
-
-    def __init__(self, mode):
-        super().__init__()
-        self.mode = mode
-
-    def forward(self, x, graph):
-        batch = getattr(graph, "batch", None)
-        if batch is None:
-            batch = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
-        count = self.graph_count(graph, batch)
-        if self.mode == "max":
-            empty = x.new_zeros(count, x.shape[1])
-            return empty.scatter_reduce(0, batch[:, None].expand_as(x), x, "amax", include_self=False)
-        total = self.gather_sum(x, batch, count)  # (graphs, F)
-        if self.mode == "sum":
-            return total
-        return total / self.gather_sum(x.new_ones(x.shape[0]), batch, count).clamp(min=1)[:, None]
-
-
-class LinkScore(nn.Module):
-    """Link prediction by dot products (the inner-product decoder of Kipf & Welling 2016): the
-    score of a node pair (i, j) is h_i · h_j, for each pair of `edge_label_index` (PyG's name for the
-    pairs to score), or of `edge_index` when the graph has none."""
-
-    def forward(self, x, graph):
-        pairs = getattr(graph, "edge_label_index", None)
-        if pairs is None:
-            pairs = graph.edge_index
-        return (x[pairs[0]] * x[pairs[1]]).sum(dim=-1)  # (pairs,)
-
-
-class GridGraph(nn.Module):
-    """An image (B, C, H, W) as a graph of its pixels — features the C channels, edges to the 4 (or,
-    with `diagonal`, 8) neighbours — or a sequence (B, seq, d) as a path graph of its positions;
-    edges run both ways. Returns node features (B·nodes, F) and the batch's graph."""
-
-    class Graph:
-        """A batch of graphs: `edge_index` (2, E), `batch` (N,) and `num_graphs`."""
-
-        def __init__(self, edge_index, batch, num_graphs):
-            self.edge_index, self.batch, self.num_graphs = edge_index, batch, num_graphs
-
-    def __init__(self, diagonal=False):
-        super().__init__()
-        self.diagonal = diagonal
-
-    def forward(self, x):
-        count = x.shape[0]
-        if x.dim() == 4:  # pixels are the nodes, channels their features
-            height, width = x.shape[2], x.shape[3]
-            x = x.flatten(2).transpose(1, 2)  # (B, H·W, C)
-        else:  # positions are the nodes
-            height, width = 1, x.shape[1]
-        grid = torch.arange(height * width, device=x.device).view(height, width)
-        pairs = [(grid[:, :-1], grid[:, 1:]), (grid[:-1, :], grid[1:, :])]
-        if self.diagonal:
-            pairs += [(grid[:-1, :-1], grid[1:, 1:]), (grid[:-1, 1:], grid[1:, :-1])]
-        first = torch.cat([a.reshape(-1) for a, _ in pairs])
-        second = torch.cat([b.reshape(-1) for _, b in pairs])
-        one = torch.stack([torch.cat([first, second]), torch.cat([second, first])])  # (2, E) of one example
-        offsets = torch.arange(count, device=x.device) * (height * width)
-        edge_index = (one[:, None, :] + offsets[None, :, None]).reshape(2, -1)
-        batch = torch.arange(count, device=x.device).repeat_interleave(height * width)
-        return x.reshape(count * height * width, -1), self.Graph(edge_index, batch, count)
-
-
 # -- declarations --------------------------------------------------------------------------------
 
 
@@ -467,50 +397,3 @@ def gkan(inputs, a):
     node_features(inputs)
     kan_range(a)
     return _out(inputs, a.out)
-
-
-@block(
-    "link",
-    args=(),
-    flops=lambda inputs, out, a: 2 * _nodes(inputs) * node_features(inputs),
-    module=lambda inputs, a: Construct(LinkScore),
-    example=("graph[6, 8]", "link"),
-    **_GRAPH,
-)
-def link(inputs, a):
-    """Link-prediction head: the dot product h_i · h_j of two nodes' embeddings for each pair to
-    score — the graph's `edge_label_index` (2, pairs), or its edges when it has none (the
-    inner-product decoder of Kipf & Welling 2016, arXiv:1611.07308). Follow with `sigmoid` for
-    probabilities. FLOPs are counted as one pair per node.
-
-    Shapes: graph[nodes, F] -> edges[pairs] (one score per pair; pairs is a run-time size).
-    """
-    node_features(inputs)
-    return TensorType((Poly.symbol("pairs"),), "edges")
-
-
-@block(
-    "grid_graph",
-    family="graph",
-    args=(Arg("diagonal", "bool", False, "join diagonal pixel neighbours too (8 neighbours, not 4)"),),
-    module=lambda inputs, a: Construct(GridGraph, {"diagonal": a.diagonal}),
-    makes_graph=True,
-    positions="drop",
-    example=("[3, 4, 5]", "grid_graph(diagonal = true)"),
-)
-def grid_graph(inputs, a):
-    """Reads an image as a graph of its pixels (edges to the 4 neighbours, 8 with `diagonal`) or a
-    sequence as a path graph of its positions (edges to the previous and next), so graph layers can
-    sit beside conv or recurrent branches (the grid-graph view of images, as in Defferrard et al.
-    2016's MNIST experiment). Padding positions of a padded sequence become nodes like the rest.
-
-    Shapes: [C, H, W] -> graph[H·W, C]; [seq, d] -> graph[seq, d].
-    """
-    x = inputs[0]
-    if x.rank == 3:
-        return TensorType((x.dims[1] * x.dims[2], x.dims[0]), "graph")
-    if x.rank == 2:
-        if a.diagonal:
-            raise ShapeError("diagonal neighbours exist in an image, not in a sequence", "drop `diagonal = true`")
-        return TensorType(x.dims, "graph")
-    raise ShapeError(f"expects an image [C, H, W] or a sequence [seq, d], got {x}")

@@ -193,6 +193,8 @@ _BUILTIN_FAMILIES = (
     "moe",
     "latent",
     "graph",
+    "graph_heads",
+    "grid_graph",
     "hetero",
 )
 _loaded = False

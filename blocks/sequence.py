@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .dims import is_known
-from .graph import GraphPool
+from .graph_heads import GraphPool
 from .registry import Arg, Construct, ShapeError, block
 from .shape_rules import known_size
 from .tensor_type import TensorType

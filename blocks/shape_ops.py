@@ -78,7 +78,7 @@ def reshape(inputs, a):
     forward=lambda module, names, a, inputs: (
         f"{names[0]}.transpose({torch_axis(a.a, inputs[0].rank)}, {torch_axis(a.b, inputs[0].rank)})"
     ),
-    accepts=("float", "tokens", "graph"),
+    accepts=("float", "tokens"),  # not graphs: their node axis stacks the batch's graphs
 )
 def transpose(inputs, a):
     """Swaps two per-example axes (the batch excluded): transpose(0, 1) turns [seq, d] into [d, seq].

@@ -62,6 +62,12 @@ class CheckedModel:
         """The generated module as Python source; standalone source imports only torch."""
         return generate_source(self.model, Path(self.path).name, standalone)[0]
 
+    def _repr_svg_(self) -> str | None:
+        """In Jupyter a checked model shows as its diagram (None, so plain text, without Graphviz)."""
+        from ..render import diagram_svg
+
+        return diagram_svg(self)
+
     def build(self, seed: int | None = None) -> nn.Module:
         """Instantiate the module (weights initialised as PyTorch's modules do; `seed` fixes them)."""
         source, custom = generate_source(self.model, Path(self.path).name, standalone=False)

@@ -107,7 +107,11 @@ def _infer_moe(attrs: dict, value) -> list[SpecError]:
 
 
 def _accepts(accepted: tuple[str, ...], kind: str) -> bool:
-    return kind in accepted or (kind in ("graph", "edges") and "float" in accepted)
+    """Graph values (node rows stacked over the batch's graphs) go only to blocks that declare them;
+    edge values (one row per node pair) to the per-row blocks that take both floats and graphs."""
+    if kind == "edges":
+        return "graph" in accepted and "float" in accepted
+    return kind in accepted
 
 
 def _kind_error(attrs, value, index: int) -> SpecError:
@@ -116,9 +120,21 @@ def _kind_error(attrs, value, index: int) -> SpecError:
     if value.kind == "tokens":
         message = f"{spec.name} expects float values but {label} is {value} (integer ids)"
         hint = "look the ids up first: `-> embed(vocab, dim) -> …`"
+    elif value.kind in ("graph", "edges"):
+        rows = "node" if value.kind == "graph" else "node pair"
+        message = f"{spec.name} does not accept {label} of type {value}, one row per {rows} of a batch of graphs"
+        hint = (
+            "graph values go through per-node blocks (dense, activations, norms) and graph blocks; "
+            "pool(mean) makes one vector per graph"
+            if value.kind == "graph"
+            else None
+        )
     elif "tokens" in spec.accepts:
         message = f"{spec.name} expects token ids (tokens[…]) but {label} is {value}"
         hint = "declare the input as `tokens[seq]`"
+    elif spec.accepts == ("graph",):
+        message = f"{spec.name} expects graph node features (graph[…]) but {label} is {value}"
+        hint = "declare a graph input, graph[nodes, F], or read an image or sequence as one with grid_graph"
     else:
         message = f"{spec.name} does not accept {label} of type {value}"
         hint = None

@@ -100,3 +100,24 @@ def test_triton_kernel_logic_in_the_interpreter():
     environment = {**os.environ, "TRITON_INTERPRET": "1"}  # must be set before triton is imported
     result = subprocess.run([sys.executable, "-c", KERNEL_CHECK], capture_output=True, text=True, env=environment)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the fused kernel runs on a CUDA GPU")
+def test_triton_kernel_on_the_gpu_equals_the_reference_with_gradients():
+    from cramnet.blocks.scan_triton import triton_scan
+
+    inputs = [t.cuda().requires_grad_() for t in random_scan_inputs(2, 300, 100, 16)]
+    fused = triton_scan(*inputs)
+    reference = Mamba.scan_sequential(*inputs)
+    torch.testing.assert_close(fused, reference, rtol=1e-4, atol=1e-4)
+    weights = torch.randn_like(fused)
+    for a, b in zip(torch.autograd.grad((fused * weights).sum(), inputs),
+                    torch.autograd.grad((reference * weights).sum(), inputs)):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
+    model = compile_spec(MODEL.format(args="expand = 2"), seed=0).cuda()
+    assert model.y.selective_scan.__func__ is Mamba.selective_scan and model.y.fused_scan() is not None
+    x = torch.randn(2, 50, 16, device="cuda")
+    model.y.scan = "auto"
+    auto = model(x)
+    model.y.scan = "sequential"
+    torch.testing.assert_close(auto, model(x), rtol=1e-4, atol=1e-4)
