@@ -13,6 +13,7 @@ from rich.text import Text
 
 from . import __version__
 from .dsl.errors import SpecError, SpecErrors, excerpt
+from .dsl.highlight import highlight_excerpt
 
 app = typer.Typer(
     add_completion=False,
@@ -76,7 +77,7 @@ def _print_error(error: SpecError, sources: dict[str, str]) -> None:
         if note:
             err.print(Text(f"  note: {note} ({span})", style="cyan"))
         for line in excerpt(span, sources):
-            err.print(Text(line, style="red" if line.strip().endswith("^") else ""))
+            err.print(highlight_excerpt(line))
     if error.hint:
         err.print(Text(f"  hint: {error.hint}", style="green"))
 
@@ -178,6 +179,7 @@ def summary(
     spec: Path = typer.Argument(..., help="The .cram file."),
     model: str | None = ModelOption,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    tree: bool = typer.Option(False, "--tree", help="Print the blocks as a tree instead of a table."),
     dim: list[str] | None = DimOption,
     batch: int = BatchOption,
     plugin: list[str] | None = PluginOption,
@@ -185,7 +187,13 @@ def summary(
     """Layers, shapes, parameters, FLOPs and memory, counted without allocating a weight."""
 
     def action():
+        if tree and as_json:
+            raise UserError("--tree and --json cannot be combined")
         checked, sizes = _check_sized(spec, model, plugin, dim)
+        if tree:
+            from .render.command import run_summary_tree
+
+            return run_summary_tree(checked, out)
         result = checked.summary(sizes, batch)
         if as_json:
             out.print_json(json.dumps(result.to_json()))
@@ -263,6 +271,163 @@ def blocks(
         out.print(block_detail(registry[name]))
 
     _run(action)
+
+
+# -- seeing inside: render, export, fmt (bodies in render/, export/, dsl/format.py) --------------
+
+
+@app.command()
+def render(
+    spec: Path = typer.Argument(..., help="The .cram file."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="The file: .svg, .png, .pdf, .dot or .mmd."),
+    fmt: str | None = typer.Option(None, "--format", help="svg, png, pdf, dot or mermaid (default: the suffix)."),
+    depth: int | None = typer.Option(None, "--depth", min=0, help="Open user blocks this deep; deeper: one box."),
+    expand: bool = typer.Option(False, "--expand", help="Draw every copy of a repeat, not the first marked × N."),
+    rankdir: str = typer.Option("TB", "--rankdir", help="TB (top to bottom) or LR (left to right)."),
+    model: str | None = ModelOption,
+    plugin: list[str] | None = PluginOption,
+) -> None:
+    """Draw the model with Graphviz (or as Mermaid): a box per stage, clusters per block."""
+    from .render.command import run_render
+
+    _run(lambda: run_render(_check(spec, model, plugin), output, fmt, depth, expand, rankdir, out, err))
+
+
+@app.command()
+def export(
+    spec: Path = typer.Argument(..., help="The .cram file."),
+    fmt: str = typer.Option("python", "--format", help="python (the module file of compile -o) or onnx."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="The file (default MODEL.py or MODEL.onnx)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the weights (onnx)."),
+    dim: list[str] | None = DimOption,
+    batch: int = typer.Option(2, "--batch", min=1, help="Batch of the example inputs (onnx)."),
+    model: str | None = ModelOption,
+    plugin: list[str] | None = PluginOption,
+) -> None:
+    """Export a model: a standalone PyTorch file, or ONNX (needs: pip install onnx onnxscript)."""
+
+    def action():
+        from .export import ExportSource
+        from .export.command import run_export
+
+        checked, sizes = _check_sized(spec, model, plugin, dim)
+        run_export(ExportSource(checked, None, seed), fmt, output, sizes, batch, out)
+
+    _run(action)
+
+
+@app.command("fmt")
+def fmt_command(
+    specs: list[Path] = typer.Argument(..., help="The .cram files."),
+    check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 if a file is not formatted."),
+) -> None:
+    """Lay specs out canonically, comments kept; the meaning never changes."""
+
+    def action():
+        from .dsl.format import format_paths
+
+        try:
+            changed = format_paths(specs, check)
+        except OSError as error:
+            raise UserError(f"cannot read or write {error.filename}: {error.strerror or error}") from None
+        for path in changed:
+            out.print(f"{'would reformat' if check else 'formatted'} {path}")
+        unchanged = len(specs) - len(changed)
+        out.print(f"{unchanged} file{'s' if unchanged != 1 else ''} already formatted")
+        if check and changed:
+            raise typer.Exit(1)
+
+    _run(action)
+
+
+# -- training (bodies in train/commands.py) ----------------------------------------------------
+
+
+def _training(action) -> None:
+    """Run a training command body; its TrainErrors print like any user mistake."""
+
+    def wrapped():
+        from .train.errors import TrainError
+
+        try:
+            action()
+        except TrainError as failure:
+            raise UserError(str(failure), failure.hint) from None
+
+    _run(wrapped)
+
+
+@app.command()
+def train(
+    spec: Path | None = typer.Argument(None, help="The .cram file (optional with --resume)."),
+    config: Path | None = typer.Option(None, "--config", help="A run.yaml holding the whole run."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Override a config key: --set optimizer.lr=0.01."),
+    data: str | None = typer.Option(None, "--data", help="A built-in data set or a data file."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate."),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    precision: str | None = typer.Option(None, "--precision", help="fp32, bf16 or fp16."),
+    compile_: bool | None = typer.Option(None, "--compile/--no-compile", help="Run under torch.compile."),
+    seed: int | None = typer.Option(None, "--seed"),
+    out_dir: Path | None = typer.Option(None, "--out", help="Run directory (default runs/<model>-<timestamp>)."),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this directory exactly."),
+    nproc: int | None = typer.Option(None, "--nproc", min=1, help="Processes per node (DDP through torchrun)."),
+    nnodes: str | None = typer.Option(None, "--nnodes", help="torchrun: number of nodes (or MIN:MAX)."),
+    node_rank: int | None = typer.Option(None, "--node-rank", help="torchrun: this node's rank."),
+    rdzv_endpoint: str | None = typer.Option(None, "--rdzv-endpoint", help="torchrun: HOST:PORT to meet at."),
+    rdzv_id: str | None = typer.Option(None, "--rdzv-id", help="torchrun: the job's id."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or tables (for scripts)."),
+    model: str | None = ModelOption,
+    plugin: list[str] | None = PluginOption,
+) -> None:
+    """Train a spec: on built-in data chosen from its inputs and outputs, or as a config says."""
+    from .train.commands import TrainFlags, run_train
+
+    rendezvous = {"nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint, "rdzv_id": rdzv_id}
+    flags = TrainFlags(
+        spec, config, set_ or [], data, epochs, batch_size, lr, device, precision, compile_, seed, out_dir,
+        resume, nproc, model, plugin or [], quiet, {k: v for k, v in rendezvous.items() if v is not None},
+    )
+    _training(lambda: run_train(flags, out))
+
+
+@app.command()
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A run directory."),
+    data: str | None = typer.Option(None, "--data", help="Other data: a built-in set or a file."),
+) -> None:
+    """A trained run's metrics on its test split (or on other data)."""
+    from .train.commands import run_evaluate
+
+    _training(lambda: run_evaluate(run_dir, data, out))
+
+
+@app.command()
+def predict(
+    run_dir: Path = typer.Argument(..., help="A run directory."),
+    file: Path = typer.Argument(..., help="Inputs: .npz, .safetensors or .csv, laid out as for training."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Where to write (.csv or .npz)."),
+) -> None:
+    """Predictions of a trained run for every example of a file, written to a file."""
+    from .train.commands import run_predict
+
+    _training(lambda: run_predict(run_dir, file, output, out))
+
+
+@app.command()
+def generate(
+    run_dir: Path = typer.Argument(..., help="A language-model run directory."),
+    prompt: str = typer.Option(..., "--prompt", help="The text to continue."),
+    tokens: int = typer.Option(200, "--tokens", min=1, help="How many tokens to sample."),
+    temperature: float = typer.Option(0.8, "--temperature", help="Above 0; lower is more conservative."),
+    top_k: int = typer.Option(40, "--top-k", min=0, help="Sample among the k likeliest tokens (0: all)."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Sample a continuation of a prompt from a trained language model."""
+    from .train.commands import run_generate
+
+    _training(lambda: run_generate(run_dir, prompt, tokens, temperature, top_k, seed, out))
 
 
 def run() -> None:  # pragma: no cover - console entry

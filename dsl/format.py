@@ -150,7 +150,7 @@ class _Printer:
                 self.brk(declaration.span.line, 0, force_blank=separate)
             self.declaration(declaration)
             previous = declaration
-        self.brk(_NEVER, 0, blanks=False)
+        self.brk(_NEVER, 0)
         while self.lines and not self.lines[-1]:
             self.lines.pop()
         return "\n".join(self.lines) + "\n" if self.lines else ""

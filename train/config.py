@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..dsl.errors import did_you_mean
 from .errors import TrainError
 
@@ -51,27 +49,34 @@ TASKS = (
 SCHEMA: dict[str, Key] = {
     "data.name": Key((str, type(None)), None, "built-in data set or a file path; none: chosen from the model"),
     "data.options": Key(dict, {}, "options of the data set (sizes, sequence length, tokenizer …)"),
-    "data.val_fraction": Key(float, 0.15, "share of examples held out for validation", check=_fraction, need="in (0, 1)"),
-    "data.test_fraction": Key(float, 0.15, "share held out for the final test", check=_fraction, need="in (0, 1)"),
+    "data.val_fraction": Key((float, type(None)), None, "share held out for validation (none: the data set's own, "
+                             "mostly 0.15)", check=_fraction, need="in (0, 1)"),
+    "data.test_fraction": Key((float, type(None)), None, "share held out for the final test (none: the data set's "
+                              "own)", check=_fraction, need="in (0, 1)"),
     "task": Key(str, "auto", "what the model is trained to do", choices=TASKS),
     "loss": Key(str, "auto", "the task's loss", choices=("auto", "cross_entropy", "mse", "bce")),
-    "aux_weight": Key(float, 1.0, "weight of the blocks' auxiliary losses (MoE balance, VAE KL)", check=_non_negative,
-                      need="at least 0"),
+    "aux_weight": Key((float, type(None)), None, "weight of the blocks' auxiliary losses (MoE balance, VAE KL); "
+                      "none: 1 for reconstruction (the VAE's ELBO), 0.01 otherwise (Switch's balance weight; a "
+                      "full KL would collapse a classifier's latent)", check=_non_negative, need="at least 0"),
     "optimizer.name": Key(str, "adamw", "optimizer", choices=("adamw", "adam", "sgd")),
-    "optimizer.lr": Key(float, 3e-3, "learning rate", check=_positive, need="above 0"),
+    "optimizer.lr": Key((float, type(None)), None, "learning rate (none: the data set's default)", check=_positive,
+                        need="above 0"),
     "optimizer.weight_decay": Key(float, 0.0, "decoupled weight decay", check=_non_negative, need="at least 0"),
     "optimizer.momentum": Key(float, 0.9, "SGD momentum", check=_non_negative, need="at least 0"),
     "optimizer.grad_clip": Key(float, 1.0, "clip the global gradient norm (0: off)", check=_non_negative,
                                need="at least 0"),
     "schedule.name": Key(str, "cosine", "learning-rate schedule over the run", choices=("constant", "cosine")),
     "schedule.warmup_epochs": Key(int, 0, "linear warm-up", check=_non_negative, need="at least 0"),
-    "epochs": Key(int, 20, "passes over the training set", check=_positive, need="at least 1"),
-    "batch_size": Key(int, 32, "examples per step (the global batch, over all processes)", check=_positive,
-                      need="at least 1"),
+    "epochs": Key((int, type(None)), None, "passes over the training set (none: the data set's default)",
+                  check=_positive, need="at least 1"),
+    "batch_size": Key((int, type(None)), None, "examples per step, the global batch over all processes (none: "
+                      "the data set's default)", check=_positive, need="at least 1"),
     "precision": Key(str, "fp32", "fp32, bf16 autocast or fp16 autocast (CUDA)", choices=("fp32", "bf16", "fp16")),
     "device": Key(str, "auto", "auto picks CUDA when present", choices=("auto", "cpu", "cuda")),
     "compile": Key(bool, False, "run the model under torch.compile"),
     "seed": Key(int, 0, "fixes weights, splits, shuffling and dropout"),
+    "threads": Key(int, 0, "CPU threads for torch (0: torch's default; 1 is steadier on a shared machine)",
+                   check=_non_negative, need="at least 0"),
     "checkpoint.every": Key(int, 1, "write the last-epoch checkpoint every N epochs", check=_positive,
                             need="at least 1"),
     "early_stopping.metric": Key(str, "auto", "validation metric watched (auto: the task's main one)"),
@@ -103,12 +108,11 @@ def get(config: Mapping, dotted: str) -> Any:
 
 def _flatten(tree: Mapping, where: str, prefix: str = "") -> dict[str, Any]:
     flat = {}
-    sections = {k.split(".")[0] for k in SCHEMA if "." in k}
     for name, value in tree.items():
         if not isinstance(name, str):
             raise TrainError(f"{where}: key {name!r} is not a name")
         dotted = prefix + name
-        if isinstance(value, Mapping) and dotted in sections:
+        if isinstance(value, Mapping) and dotted not in SCHEMA:  # a section (or a misspelt one)
             flat.update(_flatten(value, where, dotted + "."))
         else:
             flat[dotted] = value
@@ -118,11 +122,16 @@ def _flatten(tree: Mapping, where: str, prefix: str = "") -> dict[str, Any]:
 def check_value(dotted: str, value: Any, where: str) -> Any:
     """The value converted to the key's type, or a TrainError naming the key."""
     if dotted not in SCHEMA:
-        raise TrainError(f"{where}: unknown key '{dotted}'", did_you_mean(dotted, list(SCHEMA)) or _known())
+        raise TrainError(f"{where}: unknown key '{dotted}'", _suggest(dotted))
     key = SCHEMA[dotted]
     kinds = key.kind if isinstance(key.kind, tuple) else (key.kind,)
     if float in kinds and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if float in kinds and isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         names = " or ".join("none" if k is type(None) else k.__name__ for k in kinds)
         raise TrainError(f"{where}: '{dotted}' must be {names}, not {value!r}", f"{dotted}: {key.doc}")
@@ -134,20 +143,30 @@ def check_value(dotted: str, value: Any, where: str) -> Any:
     return value
 
 
-def _known() -> str:
-    return "valid keys: " + ", ".join(SCHEMA)
+def _suggest(dotted: str) -> str:
+    last = dotted.split(".")[-1]
+    same_leaf = [k for k in SCHEMA if k.split(".")[-1] == last]
+    if same_leaf:
+        return f"did you mean '{same_leaf[0]}'?"
+    sections = sorted({k.split(".")[0] for k in SCHEMA})
+    return did_you_mean(dotted, list(SCHEMA)) or did_you_mean(dotted, sections) or "valid keys: " + ", ".join(SCHEMA)
 
 
 def merge(config: dict, tree: Mapping, where: str) -> dict:
     """`config` with every key of the nested `tree` checked and set."""
     result = copy.deepcopy(config)
     for dotted, value in _flatten(tree, where).items():
-        _put(result, dotted, check_value(dotted, value, where))
+        value = check_value(dotted, value, where)
+        if dotted == "data.options":  # options add up, so `--set data.options.length=64` keeps the others
+            value = {**get(result, dotted), **value}
+        _put(result, dotted, value)
     return result
 
 
 def read_config(path: Path) -> dict:
     """Defaults overridden by a YAML file (safe loader: data only)."""
+    import yaml
+
     try:
         tree = yaml.safe_load(Path(path).read_text())
     except OSError as error:
@@ -165,6 +184,8 @@ def read_config(path: Path) -> dict:
 
 def apply_sets(config: dict, items: list[str]) -> dict:
     """`--set optimizer.lr=0.01` overrides; the value is read as YAML (numbers, true/false, lists)."""
+    import yaml
+
     for item in items:
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
@@ -184,4 +205,6 @@ def _nest(dotted: str, value: Any) -> dict:
 
 
 def dump(config: Mapping) -> str:
+    import yaml
+
     return yaml.safe_dump(dict(config), sort_keys=False)

@@ -1,0 +1,36 @@
+"""What an export reads: a checked model, and the module whose weights go out with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+
+@dataclass
+class ExportSource:
+    """A checked spec (`CheckedModel`) and, where weights matter, the module that holds them.
+
+    `from_spec` builds fresh weights; a trained run will add `from_run(directory)`, returning the
+    run's checked spec and its module with the trained weights loaded.
+    """
+
+    checked: object  # CheckedModel
+    module: nn.Module | None = None
+    seed: int | None = 0
+
+    @classmethod
+    def from_spec(cls, spec: str | Path, model: str | None = None, plugins: list[str] = (), seed: int | None = 0):
+        from ..compiler import check_spec
+
+        return cls(check_spec(spec, model, list(plugins)), None, seed)
+
+    def built(self) -> nn.Module:
+        if self.module is None:
+            self.module = self.checked.build(self.seed)
+        return self.module
+
+    @property
+    def name(self) -> str:
+        return self.checked.name

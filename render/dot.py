@@ -1,0 +1,121 @@
+"""A diagram as Graphviz DOT, and DOT as SVG, PNG or PDF through the `dot` program."""
+
+from __future__ import annotations
+
+import shutil
+from html import escape
+
+import graphviz
+
+from .palette import BLOCK_COLOUR, CLUSTER_STYLES, INPUT_COLOUR, family_colour
+from .structure import Box, Cluster, Diagram, cluster_caption
+
+FONT = "Helvetica"
+INSTALL_HINT = (
+    "install Graphviz for the `dot` program: `apt-get install graphviz` (Debian, Ubuntu), "
+    "`brew install graphviz` (macOS) or `conda install graphviz`; or use --format mermaid"
+)
+
+
+class GraphvizMissing(RuntimeError):
+    """`dot` is not on PATH: the DOT source can still be written, but not drawn."""
+
+
+def has_dot() -> bool:
+    return shutil.which("dot") is not None
+
+
+def to_dot(diagram: Diagram) -> str:
+    """The DOT source: one box per stage, clusters for blocks and combinators, a legend."""
+    dot = graphviz.Digraph(diagram.name)
+    dot.attr(
+        rankdir=diagram.options.rankdir,
+        fontname=FONT,
+        label=f"model {diagram.name}",
+        labelloc="t",
+        fontsize="16",
+        compound="true",
+        newrank="true",
+        nodesep="0.3",
+        ranksep="0.35",
+    )
+    dot.attr("node", shape="box", style="rounded,filled", fontname=FONT, fontsize="11", penwidth="1")
+    dot.attr("edge", fontname=FONT, fontsize="9", color="#555555", fontcolor="#333333", arrowsize="0.7")
+    _fill(dot, diagram, diagram.root, [0])
+    for edge in diagram.edges:
+        style = {"data": {}, "tie": {"style": "dashed", "color": "#999999"}, "route": {"style": "dotted"}}[edge.kind]
+        dot.edge(edge.source, edge.target, label=edge.label, **style)
+    _legend(dot, diagram)
+    return dot.source
+
+
+def _fill(dot: graphviz.Digraph, diagram: Diagram, cluster: Cluster, counter: list[int]) -> None:
+    for box in cluster.boxes:
+        _box(dot, diagram.boxes[box])
+    for child in cluster.children:
+        counter[0] += 1
+        with dot.subgraph(name=f"cluster_{counter[0]}") as sub:
+            style = CLUSTER_STYLES.get(child.kind, CLUSTER_STYLES["block"])
+            sub.attr(
+                label=cluster_caption(child),
+                fontsize="10",
+                labeljust="l",
+                fontcolor=style["color"],
+                tooltip=child.id,
+                **style,
+            )
+            _fill(sub, diagram, child, counter)
+
+
+def _box(dot: graphviz.Digraph, box: Box) -> None:
+    title, text = escape(box.title), escape(box.text)
+    if box.family in ("input", "output"):
+        shape = escape(box.shape) if box.family == "output" else ""
+        dot.node(
+            box.id,
+            f"<<b>{title}</b><br/><font point-size='9'>{text} {shape}</font>>",
+            shape="ellipse" if box.family == "input" else "oval",
+            style="filled,bold",
+            fillcolor=INPUT_COLOUR,
+        )
+        return
+    fill = BLOCK_COLOUR if box.family == "block" else family_colour(box.family)
+    extra = {"peripheries": "2"} if box.family == "block" else {}
+    note = f"<br/><font point-size='8' color='#555555'>{escape(_params(box.params))}</font>" if box.params else ""
+    tooltip = f"{box.id}: {box.text} → {box.shape}" + (f" ({box.where})" if box.where else "")
+    dot.node(
+        box.id,
+        f"<<b>{title}</b><br/><font point-size='10'>{text}</font>{note}>",
+        fillcolor=fill,
+        tooltip=tooltip,
+        **extra,
+    )
+
+
+def _params(params: int) -> str:
+    from .labels import params_text
+
+    return params_text(params)
+
+
+def _legend(dot: graphviz.Digraph, diagram: Diagram) -> None:
+    families = diagram.families
+    if not families:
+        return
+    rows = "".join(
+        f"<tr><td bgcolor='{BLOCK_COLOUR if f == 'block' else family_colour(f)}' width='14'> </td>"
+        f"<td align='left'>{escape('user block (one box)' if f == 'block' else f)}</td></tr>"
+        for f in families
+    )
+    head = "<tr><td colspan='2'><b>families</b></td></tr>"
+    label = f"<<table border='0' cellborder='1' cellspacing='2' cellpadding='3'>{head}{rows}</table>>"
+    with dot.subgraph(name="cluster_legend") as legend:
+        legend.attr(label="", style="invis")
+        legend.node("legend", label, shape="plaintext", style="", fontsize="9")
+
+
+def render_dot(source: str, fmt: str) -> bytes:
+    """DOT source drawn by Graphviz as `fmt` (svg, png or pdf)."""
+    if not has_dot():
+        raise GraphvizMissing(INSTALL_HINT)
+    return graphviz.Source(source).pipe(format=fmt)

@@ -1,0 +1,261 @@
+"""A checked model as a diagram: boxes, edges and nested clusters, before any drawing syntax.
+
+Clusters come from the chain of scopes the compiler records on each node (`scopes`: user-block
+instances, whose names are the node names' dotted prefixes, and the combinators `repeat`/`* N`,
+`residual` and `parallel` with its branches); a `moe` node opens into a cluster of its experts'
+graphs. Big models stay readable: a repeat shows its first copy, marked `× N`, unless `expand`;
+user blocks nested deeper than `depth` are drawn as one box each. Box ids are the graph's node
+names, so a box in the picture is the row of `cramnet summary` and the name in an error message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from ..compiler.build_graph import INPUT, GraphScope, ModelGraph
+from .labels import call_text, params_text
+
+
+@dataclass(frozen=True)
+class Options:
+    expand: bool = False  # draw every copy of a repeat, not the first marked `× N`
+    depth: int | None = None  # user blocks nested deeper than this are one box each (0: every block)
+    rankdir: str = "TB"
+
+
+@dataclass
+class Box:
+    id: str
+    title: str  # the node name, as in `cramnet summary`
+    text: str  # the call with its key arguments, or `input [1, 8, 8]`
+    family: str  # colour key: a block family, "input", "output", "block" or "moe"
+    params: int = 0
+    shape: str = ""  # output type
+    where: str = ""  # `file:line:col` of the call that made it
+
+
+@dataclass
+class Edge:
+    source: str
+    target: str
+    label: str = ""
+    kind: str = "data"  # data | tie | route
+
+
+@dataclass
+class Cluster:
+    id: str
+    kind: str  # block | repeat | residual | parallel | branch | moe | expert
+    label: str
+    params: int = 0
+    boxes: list[str] = field(default_factory=list)
+    children: list[Cluster] = field(default_factory=list)
+
+    def walk(self):
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass
+class Diagram:
+    name: str
+    boxes: dict[str, Box]
+    edges: list[Edge]
+    root: Cluster
+    options: Options
+
+    @property
+    def families(self) -> list[str]:
+        return sorted({b.family for b in self.boxes.values()} - {"input", "output"})
+
+
+def build_diagram(model: ModelGraph, options: Options = Options()) -> Diagram:
+    root = Cluster("root", "root", model.name)
+    diagram = Diagram(model.name, {}, [], root, options)
+    exits = _Layout(diagram, model.graph, "", root).run()
+    for name, node in model.outputs.items():
+        box = f"output/{name}"
+        diagram.boxes[box] = Box(box, name, "output", "output", shape=str(model.graph.nodes[node]["type"]))
+        root.boxes.append(box)
+        source = exits.get(node)
+        if source:
+            diagram.edges.append(Edge(source, box, str(model.graph.nodes[node]["type"])))
+    return diagram
+
+
+class _Layout:
+    """Places one graph's nodes (the model's, or an expert's inside a `moe` cluster)."""
+
+    def __init__(self, diagram: Diagram, graph: nx.DiGraph, prefix: str, parent: Cluster):
+        self.diagram, self.graph, self.prefix, self.parent = diagram, graph, prefix, parent
+        self.options = diagram.options
+        self.clusters: dict[str, Cluster] = {}
+        self.shown: dict[str, str | None] = {}  # node -> its box id, or None when hidden
+        self.exits: dict[str, str] = {}  # node -> box that edges out of it leave from
+        self.entry: str | None = None  # inside a moe: the router box that feeds this expert
+
+    def run(self) -> dict[str, str]:
+        nodes = sorted(self.graph.nodes, key=lambda n: self.graph.nodes[n]["order"])
+        for node in nodes:
+            self.place(node)
+        self.add_cluster_params(nodes)
+        self.connect(nodes)
+        return self.exits
+
+    # -- boxes and clusters -------------------------------------------------------------------
+    def place(self, node: str) -> None:
+        attrs = self.graph.nodes[node]
+        cluster, depth = self.parent, 0
+        for scope in attrs.get("scopes", ()):
+            if scope.kind == "repeat" and scope.index > 1 and not self.options.expand:
+                self.shown[node] = None
+                return
+            if scope.kind == "block":
+                depth += 1
+                if self.options.depth is not None and depth > self.options.depth:
+                    self.shown[node] = self.instance_box(scope, cluster)
+                    return
+            cluster = self.cluster(scope, cluster)
+        box = self.prefix + node
+        self.shown[node] = box
+        if attrs["block"] == INPUT:
+            if self.prefix:  # an expert's input is its router: no box of its own
+                self.shown[node] = None
+                return
+            text, family = f"input {attrs['type']}", "input"
+        else:
+            text, family = call_text(attrs["block"], attrs["spec"], attrs["args"]), attrs["spec"].family
+        where = str(attrs["span"]) if attrs.get("span") else ""
+        self.diagram.boxes[box] = Box(box, box, text, family, attrs.get("params", 0), str(attrs.get("type", "")), where)
+        cluster.boxes.append(box)
+        self.exits[node] = box
+        if attrs["block"] == "moe":
+            self.open_moe(node, box, cluster)
+
+    def cluster(self, scope: GraphScope, parent: Cluster) -> Cluster:
+        key = f"{scope.key}.{scope.index}" if scope.kind == "branch" else scope.key
+        if key not in self.clusters:
+            self.clusters[key] = Cluster(self.prefix + key, scope.kind, _scope_label(scope, self.options))
+            parent.children.append(self.clusters[key])
+        return self.clusters[key]
+
+    def instance_box(self, scope: GraphScope, cluster: Cluster) -> str:
+        box = self.prefix + scope.key
+        if box not in self.diagram.boxes:
+            self.diagram.boxes[box] = Box(box, box, scope.label, "block")
+            cluster.boxes.append(box)
+        return box
+
+    def open_moe(self, node: str, box: str, cluster: Cluster) -> None:
+        """A moe node becomes a cluster: the router box, each distinct expert graph, the mix."""
+        attrs = self.graph.nodes[node]
+        experts = attrs["args"].bodies
+        cluster.boxes.remove(box)
+        moe = Cluster(box + ".moe", "moe", f"{box} · mixture of {len(experts.copies)} experts, top {experts.top_k}")
+        moe.params = attrs.get("params", 0)
+        cluster.children.append(moe)
+        moe.boxes.append(box)
+        self.diagram.boxes[box].text = f"router · {attrs.get('route') or experts.route or 'token'}"
+        mix = box + ".mix"
+        self.diagram.boxes[mix] = Box(
+            mix, "mix", f"Σ top-{experts.top_k}", attrs["spec"].family, shape=str(attrs["type"])
+        )
+        moe.boxes.append(mix)
+        for index, graph in enumerate(experts.graphs):
+            copies = experts.copies.count(index)
+            label = f"expert {index + 1}" + (f" × {copies}" if copies > 1 else "")
+            inner = Cluster(f"{box}.expert{index + 1}", "expert", label)
+            moe.children.append(inner)
+            layout = _Layout(self.diagram, graph.graph, f"{box}.expert{index + 1}.", inner)
+            layout.entry = box
+            exits = layout.run()
+            inner.params = sum(graph.graph.nodes[n].get("params", 0) for n in graph.graph.nodes) * max(copies, 1)
+            last = exits.get(graph.outputs["y"], box)  # an expert that returns its input: router to mix
+            if last:
+                self.diagram.edges.append(Edge(last, mix, str(graph.graph.nodes[graph.outputs["y"]].get("type", ""))))
+        self.exits[node] = mix
+
+    def add_cluster_params(self, nodes: list[str]) -> None:
+        for node in nodes:
+            params = self.graph.nodes[node].get("params", 0)
+            if not params:
+                continue
+            for scope in self.graph.nodes[node].get("scopes", ()):
+                key = f"{scope.key}.{scope.index}" if scope.kind == "branch" else scope.key
+                if key in self.clusters:
+                    self.clusters[key].params += params
+                elif scope.kind == "block" and self.prefix + scope.key in self.diagram.boxes:
+                    self.diagram.boxes[self.prefix + scope.key].params += params
+
+    # -- edges --------------------------------------------------------------------------------
+    def connect(self, nodes: list[str]) -> None:
+        stand_in = self.stand_ins(nodes)
+        seen = set()
+        for source, target, data in self.graph.edges(data=True):
+            head = self.shown.get(target)
+            if head is None:
+                continue  # into a hidden copy: the first copy shows the same edge
+            tail = self.exit_of(source, stand_in)
+            if tail is None or tail == head:
+                continue
+            kind = data.get("kind", "data")
+            key = (tail, head, kind)
+            if key in seen:
+                continue
+            seen.add(key)
+            label = "tied" if kind == "tie" else str(self.graph.nodes[source].get("type") or "")
+            self.diagram.edges.append(Edge(tail, head, label, kind))
+        if self.prefix:  # inside an expert: the router feeds the expert's first stages
+            for node in nodes:
+                if self.graph.nodes[node]["block"] == INPUT:
+                    for successor in self.graph.successors(node):
+                        if self.shown.get(successor):
+                            self.diagram.edges.append(Edge(self.entry, self.shown[successor], "", "route"))
+        for node in nodes:  # outputs inside a hidden copy or a one-box block leave from its stand-in
+            tail = self.exit_of(node, stand_in)
+            if tail:
+                self.exits.setdefault(node, tail)
+
+    def stand_ins(self, nodes: list[str]) -> dict[str, str]:
+        """For each collapsed repeat, the last box of its first copy: edges out of hidden copies leave from it."""
+        found: dict[str, tuple[int, str]] = {}
+        for node in nodes:
+            box = self.exits.get(node) if self.shown.get(node) else None
+            if box is None:
+                continue
+            order = self.graph.nodes[node]["order"]
+            for scope in self.graph.nodes[node].get("scopes", ()):
+                if scope.kind == "repeat" and scope.index == 1 and order >= found.get(scope.key, (-1, ""))[0]:
+                    found[scope.key] = (order, box)
+        return {key: box for key, (_, box) in found.items()}
+
+    def exit_of(self, node: str, stand_in: dict[str, str]) -> str | None:
+        if self.shown.get(node):
+            return self.exits.get(node, self.shown[node])
+        return self.hidden_source(node, stand_in)
+
+    def hidden_source(self, node: str, stand_in: dict[str, str]) -> str | None:
+        for scope in self.graph.nodes[node].get("scopes", ()):
+            if scope.kind == "repeat" and scope.index > 1:
+                return stand_in.get(scope.key)
+        return None
+
+
+def _scope_label(scope: GraphScope, options: Options) -> str:
+    if scope.kind == "block":
+        return f"{scope.key} · {scope.label}"
+    if scope.kind == "repeat":
+        return f"× {scope.count}" + ("" if options.expand else " (first copy shown)")
+    if scope.kind == "parallel":
+        return f"parallel · {scope.label}"
+    if scope.kind == "branch":
+        return f"branch {scope.index}"
+    return scope.kind
+
+
+def cluster_caption(cluster: Cluster) -> str:
+    """The label drawn on a cluster: what it is, and its parameters (all copies of a repeat)."""
+    return f"{cluster.label} · {params_text(cluster.params)}" if cluster.params else cluster.label

@@ -1,0 +1,94 @@
+"""`cramnet export`: the python file is `compile -o`'s source and rebuilds the compiled model
+exactly; ONNX files pass the ONNX checker and compute what the module computes."""
+
+import importlib.util
+import sys
+
+import pytest
+import torch
+from cramnet.cli import app
+from cramnet.compiler import check_spec, compile_spec
+from cramnet.compiler.codegen import class_name
+from cramnet.compiler.trial import random_inputs
+from cramnet.export import ExportSource, export_python
+from typer.testing import CliRunner
+
+runner = CliRunner()
+ROUND_TRIP = ["specs/lenet5.cram", "specs/resnet_digits.cram", "specs/seq2seq_lstm.cram", "specs/cram.cram",
+              "specs/karate_gcn.cram"]
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(f"exported_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and the like look their module up
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return getattr(module, class_name(name))
+
+
+@pytest.mark.parametrize("spec", ROUND_TRIP)
+def test_python_export_reproduces_the_compiled_model(spec, tmp_path):
+    checked = check_spec(spec)
+    path = export_python(ExportSource(checked), tmp_path / "model.py")
+    assert path.read_text() == checked.source(standalone=True)
+    cls = _load(path, checked.name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        exported = cls()
+    compiled = compile_spec(spec, seed=0)
+    ours, theirs = compiled.state_dict(), exported.state_dict()
+    assert list(ours) == list(theirs) and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    compiled.eval(), exported.eval()
+    torch.manual_seed(1)
+    inputs = random_inputs(checked, {}, 2, torch.device("cpu"))
+    with torch.no_grad():
+        a, b = compiled(*inputs), exported(*inputs)
+    for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+        assert torch.equal(x, y)
+
+
+def test_cli_export_python_is_compile_o(tmp_path):
+    result = runner.invoke(app, ["export", "specs/vit_digits.cram", "-o", str(tmp_path / "a.py")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["compile", "specs/vit_digits.cram", "--device", "cpu", "-o", str(tmp_path / "b.py")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "a.py").read_text() == (tmp_path / "b.py").read_text()
+    result = runner.invoke(app, ["export", "specs/vit_digits.cram", "--format", "tflite"])
+    assert result.exit_code == 1 and "python, onnx" in result.output
+
+
+def _onnx_available() -> bool:
+    return all(importlib.util.find_spec(name) for name in ("onnx", "onnxscript"))
+
+
+needs_onnx = pytest.mark.skipif(not _onnx_available(), reason="optional: pip install onnx onnxscript")
+
+
+@needs_onnx
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning", "ignore::UserWarning")
+def test_onnx_export_checks_and_computes_the_same(tmp_path):
+    import numpy as np
+    import onnx
+    from cramnet.export import export_onnx
+    from onnx.reference import ReferenceEvaluator
+
+    source = ExportSource.from_spec("specs/lenet5.cram")
+    path = export_onnx(source, tmp_path / "lenet5.onnx", batch=2)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == ["logits"]
+    image = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        expected = source.built().eval()(image).numpy()
+    (got,) = ReferenceEvaluator(model).run(None, {"image": image.numpy()})
+    assert np.allclose(got, expected, atol=1e-4)
+
+
+def test_onnx_export_refuses_graph_inputs_clearly(tmp_path):
+    result = runner.invoke(app, ["export", "specs/karate_gcn.cram", "--format", "onnx", "-o", str(tmp_path / "k.onnx")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert ("graph inputs" in result.output) if _onnx_available() else ("pip install onnx" in result.output)

@@ -1,0 +1,120 @@
+"""`cramnet fmt`: the canonical layout never changes what a spec means, keeps every comment, and
+is a fixed point (formatting twice is formatting once)."""
+
+import re
+from pathlib import Path
+
+import pytest
+from cramnet.cli import app
+from cramnet.dsl import format as fmt
+from cramnet.dsl import parse
+from cramnet.dsl.errors import SpecErrors
+from cramnet.dsl.format import FormatError, comments, format_spec, without_spans
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = sorted(str(p.relative_to(ROOT)) for p in [*ROOT.glob("specs/**/*.cram"), *ROOT.glob("blocks/std/*.cram")])
+DOC_EXAMPLES = re.findall(r"```cram\n(.*?)```", (ROOT / "docs/language.md").read_text(), re.S)
+runner = CliRunner()
+
+
+def _same_meaning_and_stable(text: str, name: str) -> str:
+    once = format_spec(text, name)
+    assert without_spans(parse(once, name)) == without_spans(parse(text, name))
+    assert [c.text for c in comments(once)] == [c.text for c in comments(text)]
+    assert format_spec(once, name) == once
+    return once
+
+
+@pytest.mark.parametrize("path", FILES)
+def test_fmt_keeps_meaning_and_comments_and_is_idempotent(path):
+    _same_meaning_and_stable((ROOT / path).read_text(), path)
+
+
+def test_fmt_on_the_language_reference_examples():
+    checked = 0
+    for i, text in enumerate(DOC_EXAMPLES):
+        try:
+            parse(text)
+        except SpecErrors:
+            continue  # the examples of syntax errors
+        _same_meaning_and_stable(text, f"language.md example {i + 1}")
+        checked += 1
+    assert checked > 20
+
+
+MESSY = """# a header comment
+use   "std:ffn"
+let d=64   # width
+let e = (d+1)*2 - -3 // (1 + 1)
+block  mix( a , b=2 ){
+  h=in->dense(a*b,bias=false)   ->relu
+  h -> residual{layernorm->dense(a)}
+}
+
+
+model   m{
+  input x :[seq,d]
+  x->mix(d)->parallel(merge=add){identity|dense(d)} as y
+    ->moe(experts=2,top_k=1){
+      dense(d)   # expert
+    }
+    -> ffn(d)*2 as z
+  output y,z
+}
+"""
+
+CANONICAL = """# a header comment
+use "std:ffn"
+let d = 64  # width
+let e = (d + 1) * 2 - -3 // (1 + 1)
+
+block mix(a, b = 2) {
+    h = in -> dense(a * b, bias = false) -> relu
+    h -> residual { layernorm -> dense(a) }
+}
+
+model m {
+    input x: [seq, d]
+    x -> mix(d) -> parallel(merge = add) { identity | dense(d) } as y
+      -> moe(experts = 2, top_k = 1) {
+          dense(d)  # expert
+      }
+      -> ffn(d) * 2 as z
+    output y, z
+}
+"""
+
+
+def test_fmt_canonical_layout():
+    assert _same_meaning_and_stable(MESSY, "messy.cram") == CANONICAL
+
+
+def test_fmt_keeps_breaks_between_arguments_and_branches():
+    text = (
+        "model m {\n    input x: [16]\n    x -> dense(8,\n  bias = false)   # narrow\n"
+        "      -> parallel {\n  relu\n | a = in -> tanh\n   mul(a, in)\n }\n    output x\n}\n"
+    )
+    once = _same_meaning_and_stable(text, "m.cram")
+    assert "dense(8,\n               bias = false)  # narrow" in once
+    assert "-> parallel {\n          relu\n        | a = in -> tanh\n          mul(a, in)\n      }" in once
+
+
+def test_fmt_refuses_to_change_meaning(monkeypatch):
+    monkeypatch.setattr(fmt._Printer, "param", lambda self, node: self.write(node.name))  # drops defaults
+    with pytest.raises(FormatError):
+        format_spec("block b(d = 2) { dense(d) }\n")
+
+
+def test_cli_fmt_check_and_write(tmp_path):
+    spec = tmp_path / "m.cram"
+    spec.write_text(MESSY)
+    result = runner.invoke(app, ["fmt", "--check", str(spec)])
+    assert result.exit_code == 1 and f"would reformat {spec}" in result.output and spec.read_text() == MESSY
+    result = runner.invoke(app, ["fmt", str(spec)])
+    assert result.exit_code == 0 and f"formatted {spec}" in result.output and spec.read_text() == CANONICAL
+    result = runner.invoke(app, ["fmt", "--check", str(spec)])
+    assert result.exit_code == 0 and "1 file already formatted" in result.output
+    spec.write_text("model m {\n    input x: [4\n}\n")
+    result = runner.invoke(app, ["fmt", str(spec)])
+    assert result.exit_code == 1 and "error[" in result.output and "Traceback" not in result.output

@@ -1,0 +1,54 @@
+"""`--nproc 2` runs DistributedDataParallel through torchrun (gloo on the CPU); two processes on
+halves of each global batch reach the weights one process reaches on the whole batch."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from cramnet.train.distributed import World, launch_command
+
+SPEC = """
+model plain {
+    input image: [1, 8, 8]
+    image -> flatten -> dense(32) -> tanh -> dense(10) as logits
+    output logits
+}
+"""
+
+
+def test_a_global_batch_is_shared_out_in_slices():
+    index = torch.arange(10)
+    parts = [World(rank, 3).shard(index) for rank in range(3)]
+    assert torch.equal(torch.cat(parts), index) and [len(p) for p in parts] == [4, 3, 3]
+
+
+def test_the_launcher_passes_rendezvous_flags_through():
+    command = launch_command(["train", "a.cram"], 4, {"nnodes": "2", "node_rank": 1, "rdzv_endpoint": "h:29500"})
+    assert command[1:3] == ["-m", "torch.distributed.run"]
+    assert "--nproc_per_node=4" in command and "--nnodes=2" in command and "--rdzv_endpoint=h:29500" in command
+    assert "--standalone" not in command and command[-3:] == ["cramnet.cli", "train", "a.cram"]
+    assert "--standalone" in launch_command(["train"], 2, {})
+
+
+def weights(path):
+    with safe_open(str(path), framework="pt") as handle:
+        return {k: handle.get_tensor(k) for k in handle.keys() if k.startswith("model.")}
+
+
+@pytest.mark.slow
+def test_two_processes_reach_the_weights_of_one(tmp_path):
+    spec = tmp_path / "plain.cram"
+    spec.write_text(SPEC)
+    common = [str(spec), "--epochs", "1", "--batch-size", "64", "--quiet", "--device", "cpu"]
+    for name, extra in (("one", []), ("two", ["--nproc", "2"])):
+        done = subprocess.run([sys.executable, "-m", "cramnet.cli", "train", *common, "--out", str(tmp_path / name),
+                               *extra], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+    one = weights(tmp_path / "one" / "checkpoints" / "last.safetensors")
+    two = weights(tmp_path / "two" / "checkpoints" / "last.safetensors")
+    assert one.keys() == two.keys()
+    for key in one:
+        torch.testing.assert_close(one[key], two[key], rtol=1e-4, atol=1e-5)

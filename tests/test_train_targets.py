@@ -1,0 +1,69 @@
+"""The training targets of the issue, each on its built-in data with the defaults a user gets."""
+
+import csv
+import math
+import time
+
+import pytest
+
+from cramnet.train import apply_sets, defaults, train
+
+pytestmark = pytest.mark.slow
+
+
+def run(spec, tmp_path, *sets):
+    return train(spec, apply_sets(defaults(), [f"out={tmp_path / 'run'}", *sets]))
+
+
+def test_digits_cnn_reaches_97_percent_within_a_minute(tmp_path):
+    started = time.perf_counter()
+    result = run("specs/digits_cnn.cram", tmp_path, "epochs=8")
+    seconds = time.perf_counter() - started
+    assert result.final["test_accuracy"] >= 0.97
+    assert seconds < 60, f"took {seconds:.0f} s"
+
+
+def test_kan_on_digits_reaches_93_percent(tmp_path):
+    assert run("specs/kan_classifier.cram", tmp_path).final["test_accuracy"] >= 0.93
+
+
+@pytest.mark.parametrize("spec", ["specs/karate_gcn.cram", "specs/karate_gat.cram"])
+def test_karate_graph_networks_classify_held_out_members(tmp_path, spec):
+    assert run(spec, tmp_path).final["test_accuracy"] >= 0.85
+
+
+def test_vae_reconstruction_falls_and_kl_stays_finite(tmp_path):
+    result = run("specs/vae.cram", tmp_path, "epochs=6")
+    with (result.out / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    losses = [float(r["train_loss"]) for r in rows]
+    assert losses[-1] < 0.8 * losses[0]
+    assert all(math.isfinite(float(r["val_aux_z"])) for r in rows) and "test_aux_z" in result.final
+
+
+COPIER = """
+model copier {{
+    input ids: tokens[seq]
+    ids -> embed(8, 32)
+        -> residual {{ rmsnorm -> mamba(16, 2, 4, selective = {selective}) }} * 2
+        -> rmsnorm -> dense(8) as logits
+    output logits
+}}
+"""
+
+
+def test_selective_copying_needs_selection(tmp_path):
+    """Gu & Dao 2023, Table 1 in small: the same Mamba spec with and without selectivity."""
+    accuracy = {}
+    for selective in ("true", "false"):
+        spec = tmp_path / f"copier_{selective}.cram"
+        spec.write_text(COPIER.format(selective=selective))
+        result = train(spec, apply_sets(defaults(), [f"out={tmp_path / selective}", "data.name=selective_copy",
+                                                     "data.options.count=2000", "epochs=10"]))
+        accuracy[selective] = result.final["test_accuracy"]
+    assert accuracy["true"] > accuracy["false"] + 0.2, accuracy
+
+
+def test_the_showcase_trains(tmp_path):
+    result = run("specs/cram.cram", tmp_path, "epochs=1")
+    assert math.isfinite(result.final["test_loss"]) and result.final["test_accuracy"] > 0.1

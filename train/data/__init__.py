@@ -1,0 +1,101 @@
+"""Training data: built-in sets (no network needed) and user files, split into fixed, seeded
+train/validation/test parts. `load_data` picks by name or path; `default_data` by the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...blocks.tensor_type import TensorType
+from ...dsl.errors import did_you_mean
+from ..errors import TrainError
+from . import builtin, sequences, text
+from .dataset import Dataset
+from .files import file_dataset
+from .options import resolve
+
+# name: (loader, its options, default (val, test) fractions)
+BUILTIN = {
+    "digits": (builtin.digits, {}, (0.15, 0.15)),
+    "breast_cancer": (builtin.breast_cancer, {}, (0.15, 0.15)),
+    "karate": (builtin.karate, {}, (0.2, 0.4)),
+    "graphs": (builtin.graphs, builtin.GRAPH_OPTIONS, (0.15, 0.15)),
+    "kan_toy": (builtin.kan_toy, builtin.KAN_OPTIONS, (0.15, 0.15)),
+    "adding": (sequences.adding, sequences.ADDING_OPTIONS, (0.1, 0.1)),
+    "selective_copy": (sequences.selective_copy, sequences.COPY_OPTIONS, (0.1, 0.1)),
+    "induction": (sequences.induction, sequences.INDUCTION_OPTIONS, (0.1, 0.1)),
+    "text": (None, text.TEXT_OPTIONS, (0.1, 0.1)),
+}
+
+__all__ = ["BUILTIN", "Dataset", "default_data", "load_data"]
+
+
+def load_data(
+    name: str, types: dict[str, TensorType], task: str, seed: int, fractions: tuple, options: dict,
+    vocab_limit: int | None = None,
+) -> Dataset:
+    """The data set `name` (built-in) or at path `name`, fitted to the model's inputs `types`."""
+    path = Path(name)
+    if name not in BUILTIN and (path.suffix or path.exists()):
+        val, test = _fractions(fractions, (0.15, 0.15))
+        if path.suffix.lower() == ".txt":
+            return _text(types, seed, val, test, options, text.read_text(path), str(path), vocab_limit)
+        if options:
+            raise TrainError(f"data.options are for built-in data sets; {path} takes none")
+        return file_dataset(path, types, task, seed, val, test)
+    if name not in BUILTIN:
+        raise TrainError(f"no built-in data set '{name}' and no such file",
+                         did_you_mean(name, BUILTIN) or f"built-in: {', '.join(BUILTIN)}")
+    loader, declared, own = BUILTIN[name]
+    val, test = _fractions(fractions, own)
+    resolved = resolve(name, options, declared)
+    if loader is None:
+        return _text(types, seed, val, test, resolved, text.builtin_corpus(), "text", vocab_limit)
+    if len(types) != 1:
+        raise TrainError(f"data '{name}' feeds one input; the model has {len(types)}: {', '.join(types)}")
+    (input_name, kind), = types.items()
+    dataset = loader(input_name, kind, seed, val, test, resolved, task)
+    dataset.options = resolved
+    return dataset
+
+
+def _text(types, seed, val, test, options, corpus, source, vocab_limit) -> Dataset:
+    options = resolve(source if source == "text" else "a text file", options, text.TEXT_OPTIONS)
+    if len(types) != 1:
+        raise TrainError(f"a language model reads one token input; the model has {len(types)}: {', '.join(types)}")
+    (input_name, kind), = types.items()
+    dataset = text.text_dataset(input_name, kind, seed, val, test, options, corpus, source, vocab_limit)
+    dataset.options = options
+    return dataset
+
+
+def _fractions(given: tuple, own: tuple) -> tuple[float, float]:
+    val = given[0] if given[0] is not None else own[0]
+    test = given[1] if given[1] is not None else own[1]
+    if val + test >= 0.9:
+        raise TrainError(f"data.val_fraction + data.test_fraction = {val + test:g} leaves too little to train on",
+                         "keep them under 0.9 together")
+    return val, test
+
+
+def default_data(inputs: dict[str, TensorType], outputs: dict[str, TensorType]) -> str | None:
+    """The built-in data set that fits a model's first input and output, or None."""
+    if len(inputs) != 1 or not outputs:
+        return None
+    (kind,) = inputs.values()
+    out = next(iter(outputs.values()))
+    dims, out_dims = tuple(kind.dims), tuple(out.dims)
+    if kind.kind == "graph":
+        if out.kind == "graph":
+            return "karate" if dims[-1] == 34 else None
+        return "graphs"
+    if kind.kind == "tokens":
+        return "text" if len(out_dims) == 2 else None
+    if dims in ((1, 8, 8), (8, 8), (64,)):
+        return "digits" if out_dims in ((10,), dims) else None
+    if dims == (30,) and out_dims == (2,):
+        return "breast_cancer"
+    if dims == (2,) and out_dims == (1,):
+        return "kan_toy"
+    if len(dims) == 2 and dims[-1] == 2 and out_dims == (1,):
+        return "adding"
+    return None

@@ -1,0 +1,147 @@
+"""User data files. Layouts (one example per row / along the first axis):
+
+- `.npz` and `.safetensors`: one array per model input, named after the input (`x` also names the
+  only input), and the targets as `y` (class ids as integers, regression values as floats; absent
+  for reconstruction). npz files are read with `allow_pickle=False`.
+- `.csv`: a header row; the target column is `y` (or `label`, `target`); every other column is one
+  feature, in order, reshaped to the only input's declared shape.
+- `.txt`: plain text for a language model (byte or character tokens, `data.options.tokenizer`).
+"""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...blocks.tensor_type import TensorType
+from ..errors import TrainError
+from .dataset import Dataset, split_tensors
+
+TARGET_COLUMNS = ("y", "label", "target")
+
+
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The named arrays of an `.npz`, `.safetensors` or `.csv` file (a csv's features as `x`)."""
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise TrainError(f"data file {path} does not exist")
+    if suffix == ".npz":
+        with path.open("rb") as handle:
+            if handle.read(2) != b"PK":  # not a zip archive; np.load would try it as a pickle
+                raise TrainError(f"{path}: not a readable .npz file (not a zip archive)",
+                                 "write it with numpy.savez or numpy.savez_compressed")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                return {k: archive[k] for k in archive.files}
+        except ValueError as error:
+            if "pickle" in str(error).lower():
+                raise TrainError(f"{path}: holds Python objects (pickled arrays), which cramnet never loads",
+                                 "save plain numeric arrays with numpy.savez") from None
+            raise TrainError(f"{path}: not a readable .npz file ({error})") from None
+        except (OSError, zipfile.BadZipFile, EOFError) as error:
+            raise TrainError(f"{path}: not a readable .npz file ({error})") from None
+    if suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as error:
+            raise TrainError(f"{path}: not a readable .safetensors file ({error})") from None
+    if suffix == ".csv":
+        return _read_csv(path)
+    raise TrainError(f"data file {path}: cramnet reads .npz, .safetensors, .csv and .txt files")
+
+
+def _read_csv(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with path.open(newline="") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError) as error:
+        raise TrainError(f"cannot read {path}: {error}") from None
+    if len(rows) < 2:
+        raise TrainError(f"{path}: needs a header row and at least one example row")
+    header = [h.strip() for h in rows[0]]
+    target = next((c for c in TARGET_COLUMNS if c in header), None)
+    if target is None:
+        raise TrainError(f"{path}: no target column (named one of {', '.join(TARGET_COLUMNS)})",
+                         "add a column `y` with each row's class or value")
+    values = []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise TrainError(f"{path}, line {number}: {len(row)} columns, the header has {len(header)}")
+        try:
+            values.append([float(v) for v in row])
+        except ValueError:
+            bad = next(v for v in row if not _is_number(v))
+            raise TrainError(f"{path}, line {number}: {bad!r} is not a number") from None
+    table = np.asarray(values, dtype=np.float32)
+    column = header.index(target)
+    y = table[:, column]
+    features = np.delete(table, column, axis=1)
+    return {"x": features, "y": y.astype(np.int64) if np.all(y == np.round(y)) else y}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def input_arrays(path: Path, arrays: dict, types: dict[str, TensorType]) -> dict[str, torch.Tensor]:
+    """Each model input's tensor from the file, checked against its declared shape."""
+    result = {}
+    for name, kind in types.items():
+        key = name if name in arrays else "x" if len(types) == 1 and "x" in arrays else None
+        if key is None:
+            raise TrainError(f"{path}: no array named '{name}' for input '{name}'",
+                             f"the file holds: {', '.join(arrays) or 'nothing'}")
+        array = np.asarray(arrays[key])
+        if kind.kind == "graph":
+            raise TrainError(f"{path}: graph inputs cannot be read from files yet; input '{name}' is a graph")
+        dims = [d if isinstance(d, int) else None for d in kind.dims]
+        size = int(np.prod([d for d in dims if d is not None])) if dims else 1
+        if array.ndim == 2 and len(dims) != 1 and None not in dims and array.shape[1] == size:
+            array = array.reshape(len(array), *dims)  # flat rows (a csv) into the declared shape
+        shape_ok = array.ndim == len(dims) + 1 and all(d is None or d == s for d, s in zip(dims, array.shape[1:]))
+        if not shape_ok:
+            raise TrainError(f"{path}: '{key}' has examples of shape {list(array.shape[1:])}; input '{name}' is "
+                             f"declared {list(kind.dims)}")
+        if kind.kind == "tokens":
+            if not np.issubdtype(array.dtype, np.integer):
+                raise TrainError(f"{path}: '{key}' must hold integer token ids for input '{name}'")
+            result[name] = torch.from_numpy(array.astype(np.int64))
+        else:
+            result[name] = torch.from_numpy(array.astype(np.float32))
+    return result
+
+
+def file_dataset(path: Path, types: dict[str, TensorType], task: str, seed: int, val: float, test: float) -> Dataset:
+    arrays = read_arrays(path)
+    inputs = input_arrays(path, arrays, types)
+    counts = {len(v) for v in inputs.values()}
+    if task == "reconstruction" and "y" not in arrays:
+        (name, x), = inputs.items()
+        return split_tensors(path.name, "reconstruction", inputs, x, seed, val, test, info=str(path))
+    if "y" not in arrays:
+        raise TrainError(f"{path}: no targets: an array named 'y'", "add y (class ids or values), one per example")
+    y = torch.from_numpy(np.asarray(arrays["y"]))
+    counts.add(len(y))
+    if len(counts) != 1:
+        raise TrainError(f"{path}: inputs and 'y' disagree on the number of examples ({sorted(counts)})")
+    if y.dtype.is_floating_point:
+        return split_tensors(path.name, "regression", inputs, y.float().reshape(len(y), -1), seed, val, test,
+                             info=str(path))
+    y = y.long()
+    if y.min() < 0:
+        raise TrainError(f"{path}: class ids in 'y' must be 0 or more (found {int(y.min())})")
+    per_position = y.dim() == 2
+    task = "token_classification" if per_position else "classification"
+    return split_tensors(path.name, task, inputs, y, seed, val, test, stratify=not per_position,
+                         classes=int(y.max()) + 1, info=str(path))

@@ -1,0 +1,91 @@
+"""Plain-text corpora for language models: a byte or character tokenizer, the text cut into
+windows of `length + 1` tokens (inputs and next-token targets)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from ...blocks.tensor_type import TensorType
+from ..errors import TrainError
+from .dataset import Dataset, split_tensors
+
+TEXT_OPTIONS = {"length": 64, "tokenizer": "byte"}
+
+
+class ByteTokenizer:
+    kind = "byte"
+    vocab = 256
+
+    def encode(self, text: str) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    def decode(self, ids: list[int]) -> str:
+        return bytes(ids).decode("utf-8", errors="replace")
+
+    def to_json(self) -> dict:
+        return {"kind": "byte"}
+
+
+class CharTokenizer:
+    kind = "char"
+
+    def __init__(self, chars: str):
+        self.chars = chars
+        self.index = {c: i for i, c in enumerate(chars)}
+        self.vocab = len(chars)
+
+    def encode(self, text: str) -> list[int]:
+        return [self.index[c] for c in text if c in self.index]
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.chars[i] for i in ids if 0 <= i < self.vocab)
+
+    def to_json(self) -> dict:
+        return {"kind": "char", "chars": self.chars}
+
+
+def tokenizer_from_json(data: dict):
+    return CharTokenizer(data["chars"]) if data.get("kind") == "char" else ByteTokenizer()
+
+
+def builtin_corpus() -> str:
+    return resources.files("cramnet.train").joinpath("corpus/lectures.txt").read_text(encoding="utf-8")
+
+
+def text_dataset(
+    name: str, kind: TensorType, seed: int, val: float, test: float, options: dict, text: str, source: str,
+    vocab_limit: int | None,
+) -> Dataset:
+    if kind.kind != "tokens":
+        raise TrainError(f"{source} is text for a language model; input '{name}' is {kind.kind}{list(kind.dims)}",
+                         f"declare `input {name}: tokens[seq]`")
+    if options["tokenizer"] not in ("byte", "char"):
+        raise TrainError(f"data.options.tokenizer must be byte or char, not {options['tokenizer']!r}")
+    tokenizer = ByteTokenizer() if options["tokenizer"] == "byte" else CharTokenizer("".join(sorted(set(text))))
+    if vocab_limit is not None and tokenizer.vocab > vocab_limit:
+        raise TrainError(f"{source}: the {tokenizer.kind} tokenizer needs {tokenizer.vocab} token ids but the "
+                         f"model's embedding has {vocab_limit}",
+                         "use data.options.tokenizer=char, or a larger `embed` vocabulary" if tokenizer.kind == "byte"
+                         else f"make the model's vocabulary at least {tokenizer.vocab}")
+    ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+    window = options["length"] + 1
+    count = len(ids) // window
+    if count < 10:
+        raise TrainError(f"{source}: {len(ids)} tokens make only {count} windows of {window}",
+                         "use a longer text or a smaller data.options.length")
+    chunks = ids[: count * window].reshape(count, window)
+    return split_tensors(source, "language_model", {name: chunks[:, :-1]}, chunks[:, 1:], seed, val, test,
+                         tokenizer=tokenizer, classes=tokenizer.vocab,
+                         info=f"{source}: {len(ids):,} {tokenizer.kind} tokens in {count} windows of {window - 1}")
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise TrainError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except OSError as error:
+        raise TrainError(f"cannot read {path}: {error.strerror or error}") from None

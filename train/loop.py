@@ -1,0 +1,331 @@
+"""The training loop: batches in a seeded order, the task's loss plus the blocks' auxiliary losses,
+per-block gradient norms, validation each epoch, early stopping, checkpoints, exact resume."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from . import checkpoints as ckpt
+from .config import get
+from .data.splits import Batch
+from .distributed import World, all_agree, join
+from .errors import TrainError
+from .run_dir import default_out, plot_curves, plot_grad_norms, write_config, write_json, write_rows
+from .setup import Setup, prepare
+
+
+@dataclass
+class RunResult:
+    out: Path
+    final: dict
+    history: list[dict]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Engine:
+    """The pieces one step needs."""
+
+    setup: Setup
+    inner: torch.nn.Module  # the compiled spec's module (for aux losses, checkpoints)
+    runner: torch.nn.Module  # what is called: the module, under DDP and/or torch.compile
+    world: World
+
+    def autocast(self):
+        precision = self.setup.config["precision"]
+        if precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        return torch.autocast(self.setup.device.type, dtype=dtype)
+
+    def forward(self, batch: Batch):
+        names = self.setup.checked.inputs
+        with self.autocast():
+            outputs = self.runner(*[batch.inputs[n] for n in names])
+            loss, counts = self.setup.task.loss_and_counts(outputs, batch, self.setup.input_name)
+        aux = {k: v.float() for k, v in self.inner.aux_losses().items()}
+        return loss, counts, aux
+
+
+def evaluate_split(engine: Engine, split, batch_size: int) -> dict[str, float]:
+    """The task's metrics over a whole split, in eval mode (every process computes all of it)."""
+    engine.runner.eval()
+    sums: dict[str, float] = {}
+    pin = engine.setup.device.type == "cuda"
+    with torch.no_grad():
+        for start in range(0, len(split), batch_size):
+            batch = split.batch(torch.arange(start, min(start + batch_size, len(split)))).to(engine.setup.device, pin)
+            _, counts, aux = engine.forward(batch)
+            _add(sums, counts)
+            _add(sums, {f"aux_{k}": float(v.detach()) for k, v in aux.items()} | {"batches": 1})
+    return engine.setup.task.metrics(sums)
+
+
+def _add(sums: dict, counts: dict) -> None:
+    for key, value in counts.items():
+        sums[key] = sums.get(key, 0.0) + value
+
+
+def make_optimizer(params, config: dict) -> torch.optim.Optimizer:
+    name, lr, decay = get(config, "optimizer.name"), get(config, "optimizer.lr"), get(config, "optimizer.weight_decay")
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=get(config, "optimizer.momentum"), weight_decay=decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
+
+
+def lr_factor(config: dict, step: int, total: int, steps_per_epoch: int) -> float:
+    warmup = get(config, "schedule.warmup_epochs") * steps_per_epoch
+    if step < warmup:
+        return (step + 1) / warmup
+    if get(config, "schedule.name") == "constant":
+        return 1.0
+    progress = (step - warmup) / max(total - warmup, 1)
+    return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def block_groups(module: torch.nn.Module) -> list[tuple[str, list[torch.nn.Parameter]]]:
+    """Parameters by top-level block (node names as in the spec), in the module's order."""
+    names = getattr(module, "node_names", {}) or {}
+    groups = []
+    for name, child in module.named_children():
+        params = [p for p in child.parameters() if p.requires_grad]
+        if params:
+            groups.append((names.get(name, name), params))
+    return groups
+
+
+def train(
+    spec: Path | str | None,
+    config: dict,
+    *,
+    model: str | None = None,
+    plugins: list[str] = (),
+    resume: Path | None = None,
+    console=None,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Train a spec as `config` says; `resume` continues the run in that directory exactly."""
+    if resume is not None:
+        spec = spec or _run_spec(resume)
+    setup = prepare(spec, config, model, plugins)
+    config, checked = setup.config, setup.checked
+    if config["threads"]:
+        torch.set_num_threads(config["threads"])
+    world = join(setup.device)
+    if world.size > 1 and setup.device.type == "cuda":
+        setup.device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(setup.device)
+    console = console if world.writer else None
+    out = Path(resume or config["out"] or default_out(checked.name))
+    config["out"] = str(out)
+    digest = ckpt.spec_hash(checked.source(standalone=False))
+    seed = config["seed"]
+    inner = checked.build(seed=seed).to(setup.device)
+    optimizer = make_optimizer(inner.parameters(), config)
+    state = {"epoch": 0, "best": None, "best_epoch": None, "bad_epochs": 0, "history": [], "grad_norms": []}
+    last_path, best_path = out / "checkpoints" / "last.safetensors", out / "checkpoints" / "best.safetensors"
+    if resume is not None:
+        if not last_path.exists():
+            raise TrainError(f"{out}: no checkpoint to resume from ({last_path} is missing)")
+        tensors, meta = ckpt.load(last_path, digest)
+        ckpt.load_model(inner, tensors, last_path)
+        ckpt.restore_optimizer(optimizer, tensors, meta["optimizer"])
+        ckpt.restore_rng(tensors)
+        state = meta["loop"]
+        if console is not None:
+            console.print(f"resuming {out} after epoch {state['epoch']}")
+    else:
+        torch.manual_seed(seed)  # dropout and sampling: the same run every time
+    runner = inner
+    if world.size > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [setup.device.index] if setup.device.type == "cuda" else None
+        runner = DistributedDataParallel(inner, device_ids=ids)
+    if config["compile"]:
+        runner = torch.compile(runner)
+    engine = Engine(setup, inner, runner, world)
+    if world.writer:
+        out.mkdir(parents=True, exist_ok=True)
+        write_config(out, config)
+        if resume is None:
+            shutil.copyfile(checked.path, out / "spec.cram") if Path(checked.path).is_file() else None
+        write_json(out / "run.json", {
+            "model": checked.name, "spec": str(Path(checked.path).resolve()), "spec_hash": digest,
+            "task": setup.task.name, "output": setup.task.output, "data": setup.data.name,
+            "classes": setup.data.classes, "cramnet": __version__,
+            "tokenizer": setup.data.tokenizer.to_json() if setup.data.tokenizer else None,
+        })
+    if console is not None:
+        for note in setup.notes:
+            console.print(f"[dim]{note}[/dim]")
+        console.print(f"{checked.name}: {sum(p.numel() for p in inner.parameters()):,} parameters on "
+                      f"{setup.device}, data {setup.data.info}; run directory {out}")
+    try:
+        _epochs(engine, optimizer, state, out, digest, console, on_epoch_end)
+    except torch.OutOfMemoryError:
+        raise TrainError(f"ran out of memory on {setup.device} with batch size {config['batch_size']}",
+                         "lower --batch-size, try --precision bf16, or shrink the model") from None
+    final = _finish(engine, state, out, best_path, digest)
+    return RunResult(out, final, state["history"], setup.notes)
+
+
+def _run_spec(run: Path) -> Path:
+    try:
+        info = json.loads((run / "run.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        raise TrainError(f"{run} is not a cramnet run directory (no readable run.json)") from None
+    original = Path(info.get("spec", ""))
+    return original if original.is_file() else run / "spec.cram"
+
+
+def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, console, on_epoch_end) -> None:
+    setup, world = engine.setup, engine.world
+    config, task, train_split = setup.config, setup.task, setup.data.train
+    batch_size, epochs = config["batch_size"], config["epochs"]
+    steps = max(1, math.ceil(len(train_split) / batch_size))
+    base_lr, clip = get(config, "optimizer.lr"), get(config, "optimizer.grad_clip")
+    scaler = torch.amp.GradScaler("cuda", enabled=config["precision"] == "fp16")
+    groups = block_groups(engine.inner)
+    watch = get(config, "early_stopping.metric")
+    watch = task.main_metric if watch == "auto" else watch
+    higher = watch == "accuracy"
+    pin = setup.device.type == "cuda"
+    from .progress import Reporter
+
+    with Reporter(console, epochs, steps, state["epoch"] + 1) as reporter:
+        for epoch in range(state["epoch"] + 1, epochs + 1):
+            started = time.perf_counter()
+            reporter.start_epoch()
+            engine.runner.train()
+            order = torch.randperm(len(train_split), generator=torch.Generator().manual_seed(seed_of(config, epoch)))
+            sums: dict[str, float] = {}
+            norms = {name: torch.zeros((), device=setup.device) for name, _ in groups}
+            for step in range(steps):
+                whole = order[step * batch_size : (step + 1) * batch_size]
+                index = world.shard(whole)
+                if len(index) == 0 and len(train_split) > 1:
+                    continue
+                batch = train_split.batch(index).to(setup.device, pin)
+                lr = base_lr * lr_factor(config, (epoch - 1) * steps + step, epochs * steps, steps)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                loss, counts, aux = engine.forward(batch)
+                total = loss + config["aux_weight"] * sum(aux.values()) if aux else loss
+                if not math.isfinite(all_agree(float(total.detach()), setup.device)):
+                    raise TrainError(
+                        f"the loss became {float(total.detach())} at epoch {epoch}, step {step + 1}; training stopped",
+                        f"the last good checkpoint is kept in {out / 'checkpoints'}; try a lower --lr "
+                        "or --set optimizer.grad_clip=1",
+                    )
+                if world.size > 1:  # DDP averages the processes' gradients: weight each by its share
+                    total = total * (len(index) * world.size / len(whole))
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(total).backward()
+                scaler.unscale_(optimizer)
+                for name, params in groups:
+                    grads = [p.grad.detach().float().norm() for p in params if p.grad is not None]
+                    if grads:
+                        norms[name] += torch.stack(grads).norm()
+                if clip > 0:
+                    torch.nn.utils.clip_grad_norm_(engine.inner.parameters(), clip)
+                scaler.step(optimizer)
+                scaler.update()
+                _add(sums, counts)
+                _add(sums, {f"aux_{k}": float(v.detach()) for k, v in aux.items()} | {"batches": 1})
+                reporter.batch(batch.size)
+            sums = _sum_over_world(sums, setup.device)
+            row = {"epoch": epoch, **{f"train_{k}": v for k, v in task.metrics(sums).items()}}
+            val = evaluate_split(engine, setup.data.val, max(batch_size, 256))
+            row |= {f"val_{k}": v for k, v in val.items()} | {"lr": lr, "seconds": time.perf_counter() - started}
+            if watch not in val:
+                raise TrainError(f"early_stopping.metric '{watch}' is not measured for {task.name}",
+                                 f"measured: {', '.join(val)}")
+            state["history"].append(row)
+            state["grad_norms"].append({"epoch": epoch, **{k: float(v) / steps for k, v in norms.items()}})
+            value = val[watch]
+            if higher:  # ties (a small validation set) go to the lower validation loss
+                value = (value, -val["loss"])
+                improved = state["best"] is None or value > tuple(state["best"])
+            else:
+                improved = state["best"] is None or value < state["best"]
+            if improved:
+                state["best"], state["best_epoch"], state["bad_epochs"] = (list(value) if higher else value), epoch, 0
+            else:
+                state["bad_epochs"] += 1
+            patience = get(config, "early_stopping.patience")
+            stop = patience > 0 and state["bad_epochs"] >= patience
+            state["epoch"] = epoch
+            if world.writer:
+                if improved:
+                    ckpt.save(out / "checkpoints" / "best.safetensors", ckpt.model_tensors(engine.inner),
+                              _meta(setup, digest, epoch))
+                if epoch % get(config, "checkpoint.every") == 0 or epoch == epochs or stop:
+                    _save_last(engine, optimizer, state, out, digest)
+                write_rows(out / "metrics.csv", state["history"])
+                write_rows(out / "grad_norms.csv", state["grad_norms"])
+            reporter.end_epoch(row, task.main_metric)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch)
+            if stop:
+                if console is not None:
+                    console.print(f"early stop: val {watch} has not improved for {patience} epochs")
+                break
+
+
+def seed_of(config: dict, epoch: int) -> int:
+    return config["seed"] * 100_003 + epoch
+
+
+def _sum_over_world(sums: dict, device: torch.device) -> dict:
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return sums
+    keys = sorted(sums)
+    values = torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(values)
+    return {k: float(v) for k, v in zip(keys, values)} | {"batches": sums.get("batches", 1)}
+
+
+def _meta(setup: Setup, digest: str, epoch: int) -> dict:
+    return {"spec_hash": digest, "model": setup.checked.name, "epoch": epoch, "task": setup.task.name}
+
+
+def _save_last(engine: Engine, optimizer, state: dict, out: Path, digest: str) -> None:
+    optim_tensors, optim_meta = ckpt.optimizer_tensors(optimizer)
+    tensors = ckpt.model_tensors(engine.inner) | optim_tensors | ckpt.rng_tensors()
+    meta = _meta(engine.setup, digest, state["epoch"]) | {"optimizer": optim_meta, "loop": state}
+    ckpt.save(out / "checkpoints" / "last.safetensors", tensors, meta)
+
+
+def _finish(engine: Engine, state: dict, out: Path, best_path: Path, digest: str) -> dict:
+    """Test metrics of the best-by-validation weights; model.safetensors, final.json and plots."""
+    setup = engine.setup
+    if best_path.exists() and engine.world.size == 1:
+        tensors, _ = ckpt.load(best_path, digest)
+        ckpt.load_model(engine.inner, tensors, best_path)
+    test = evaluate_split(engine, setup.data.test, max(setup.config["batch_size"], 256))
+    final = {f"test_{k}": v for k, v in test.items()}
+    final |= {"epochs": state["epoch"], "best_epoch": state["best_epoch"],
+              "seconds": sum(row["seconds"] for row in state["history"])}
+    if engine.world.writer:
+        meta = _meta(setup, digest, state["epoch"]) | {"config": setup.config}
+        ckpt.save(out / "model.safetensors", ckpt.model_tensors(engine.inner), meta)
+        write_json(out / "final.json", final)
+        if state["history"]:
+            plot_curves(out, state["history"], setup.task.main_metric)
+            plot_grad_norms(out, state["grad_norms"])
+    return final

@@ -1,0 +1,121 @@
+"""From a spec and a config to what a run needs: the checked model, the device, the data and the
+task — choosing defaults from the model's inputs and outputs where the config leaves them open."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..compiler.api import CheckedModel, check_spec
+from .config import get
+from .data import Dataset, default_data, load_data
+from .errors import TrainError
+from .tasks import Task, choose_task
+
+
+@dataclass
+class Setup:
+    checked: CheckedModel
+    config: dict
+    data: Dataset
+    task: Task
+    device: torch.device
+    notes: list[str] = field(default_factory=list)  # the defaults chosen, for the user to see
+
+    @property
+    def input_name(self) -> str:
+        return self.checked.inputs[0]
+
+
+# what a data set trains well with, where the config leaves epochs, batch size or learning rate open
+DATA_DEFAULTS = {
+    "digits": {"epochs": 12, "batch_size": 32, "lr": 3e-3},
+    "breast_cancer": {"epochs": 30, "batch_size": 32, "lr": 1e-3},
+    "karate": {"epochs": 100, "batch_size": 1, "lr": 1e-2},
+    "graphs": {"epochs": 20, "batch_size": 32, "lr": 3e-3},
+    "kan_toy": {"epochs": 60, "batch_size": 64, "lr": 1e-2},
+    "adding": {"epochs": 20, "batch_size": 64, "lr": 1e-3},
+    "selective_copy": {"epochs": 20, "batch_size": 64, "lr": 3e-3},
+    "induction": {"epochs": 20, "batch_size": 64, "lr": 3e-3},
+    "text": {"epochs": 10, "batch_size": 16, "lr": 2e-3},
+}
+FALLBACK = {"epochs": 20, "batch_size": 32, "lr": 1e-3}
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainError("device cuda was asked for but no CUDA GPU is available here",
+                         "use --device cpu (or auto, which uses a GPU when there is one)")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    if precision == "fp16" and device.type != "cuda":
+        raise TrainError("precision fp16 needs a CUDA GPU", "use --precision bf16 or fp32 on the CPU")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise TrainError("this GPU does not support bf16", "use --precision fp16 or fp32")
+
+
+def vocabulary(checked: CheckedModel) -> int | None:
+    """The smallest `embed` vocabulary reading the first input (token models), else None."""
+    node = checked.inputs[0]
+    found = [getattr(checked.graph.nodes[s]["args"], "vocab", None) for s in checked.graph.successors(node)]
+    found = [v for v in found if isinstance(v, int)]
+    return min(found) if found else None
+
+
+def guess_task(checked: CheckedModel) -> str:
+    """reconstruction when the first output has the (only) input's shape; otherwise auto (the data's)."""
+    inputs, outputs = checked.input_types, checked.output_types
+    if len(inputs) == 1:
+        (kind,) = inputs.values()
+        first = next(iter(outputs.values()))
+        if kind.kind == "float" and first.kind == "float" and tuple(first.dims) == tuple(kind.dims):
+            return "reconstruction"
+    return "auto"
+
+
+def prepare(spec: Path | str, config: dict, model: str | None = None, plugins: list[str] = (),
+            checked: CheckedModel | None = None) -> Setup:
+    config = copy.deepcopy(config)
+    checked = checked or check_spec(spec, model, list(plugins))
+    notes = []
+    device = pick_device(config["device"])
+    check_precision(config["precision"], device)
+    data_name = get(config, "data.name")
+    if data_name is None:
+        data_name = default_data(checked.input_types, checked.output_types)
+        if data_name is None:
+            shapes = ", ".join(f"{n}: {t}" for n, t in checked.input_types.items())
+            outs = ", ".join(f"{n}: {t}" for n, t in checked.output_types.items())
+            raise TrainError(f"no built-in data set fits model '{checked.name}' (inputs {shapes}; outputs {outs})",
+                             "name one with --data (digits, breast_cancer, karate, graphs, kan_toy, adding, "
+                             "selective_copy, induction, text) or give a data file")
+        notes.append(f"data: {data_name} (chosen from the model's inputs and outputs)")
+        config["data"]["name"] = data_name
+    task_name = config["task"]
+    if task_name == "auto":
+        task_name = guess_task(checked)
+    fractions = (get(config, "data.val_fraction"), get(config, "data.test_fraction"))
+    data = load_data(data_name, checked.input_types, task_name, config["seed"], fractions,
+                     get(config, "data.options"), vocabulary(checked))
+    task = choose_task(checked.output_types, checked.input_types, data, task_name, config["loss"])
+    chosen = DATA_DEFAULTS.get(data.name, FALLBACK)
+    opened = []
+    for key, where in (("epochs", ("epochs",)), ("batch_size", ("batch_size",)), ("lr", ("optimizer", "lr"))):
+        holder = config if len(where) == 1 else config[where[0]]
+        if holder[where[-1]] is None:
+            holder[where[-1]] = chosen[key]
+            opened.append(f"{key.replace('_', ' ')} {chosen[key]:g}")
+    if config["aux_weight"] is None:
+        config["aux_weight"] = 1.0 if task.name == "reconstruction" else 0.01
+    if opened:
+        notes.append(f"{', '.join(opened)} (defaults for {data.name})")
+    if config["task"] == "auto":
+        notes.append(f"task: {task.name} on output '{task.output}' ({task.loss} loss, watching {task.main_metric})")
+    return Setup(checked, config, data, task, device, notes)

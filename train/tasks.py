@@ -1,0 +1,144 @@
+"""Tasks: which model output is trained against which target, with what loss and metrics.
+
+| task | output | loss | metrics |
+| --- | --- | --- | --- |
+| classification, graph_classification | `[C]` class scores | cross-entropy | accuracy |
+| node_classification | `graph[nodes, C]` per-node scores | cross-entropy on the split's nodes | accuracy |
+| token_classification | `[seq, V]` scores, targets -100 where nothing is asked | cross-entropy | accuracy |
+| language_model | `[seq, V]` next-token scores | cross-entropy | perplexity, accuracy |
+| regression | the target's shape | mean squared error | mse |
+| reconstruction | the input's shape | squared error (or `bce`) summed per example | mse |
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..blocks.tensor_type import TensorType
+from .data.dataset import Dataset
+from .data.splits import Batch
+from .errors import TrainError
+
+CLASSIFYING = ("classification", "graph_classification", "node_classification", "token_classification",
+               "language_model")
+
+
+@dataclass
+class Task:
+    name: str
+    output: str
+    index: int  # position of `output` among the model's outputs
+    loss: str  # cross_entropy, mse or bce
+    classes: int | None = None
+
+    @property
+    def main_metric(self) -> str:
+        return {"language_model": "perplexity", "regression": "mse", "reconstruction": "loss"}.get(self.name, "accuracy")
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.main_metric == "accuracy"
+
+    def prediction(self, outputs) -> torch.Tensor:
+        return outputs[self.index] if isinstance(outputs, tuple) else outputs
+
+    def loss_and_counts(self, outputs, batch: Batch, input_name: str) -> tuple[torch.Tensor, dict[str, float]]:
+        """The mean loss of a batch, and sums that `metrics` turns into epoch metrics."""
+        pred = self.prediction(outputs).float()
+        target = batch.target
+        if self.name in CLASSIFYING:
+            if batch.mask is not None:
+                pred, target = pred[batch.mask], target[batch.mask]
+            pred = pred.reshape(-1, pred.shape[-1])
+            target = target.reshape(-1)
+            counted = target != -100
+            loss = F.cross_entropy(pred, target, ignore_index=-100)
+            n = int(counted.sum())
+            correct = int((pred.argmax(-1) == target)[counted].sum())
+            return loss, {"loss": float(loss.detach()) * n, "n": n, "correct": correct}
+        if self.name == "reconstruction":
+            target = batch.inputs[input_name] if target is None else target
+            per_element = (F.binary_cross_entropy(pred.clamp(1e-6, 1 - 1e-6), target, reduction="none")
+                           if self.loss == "bce" else (pred - target).square())
+            loss = per_element.reshape(len(pred), -1).sum(1).mean()
+            n = len(pred)
+            squared = float((pred - target).detach().square().mean()) * n
+            return loss, {"loss": float(loss.detach()) * n, "n": n, "squared": squared}
+        loss = F.mse_loss(pred, target)
+        n = len(pred)
+        return loss, {"loss": float(loss.detach()) * n, "n": n, "squared": float(loss.detach()) * n}
+
+    def metrics(self, sums: dict[str, float]) -> dict[str, float]:
+        n = max(sums.get("n", 0), 1)
+        result = {"loss": sums["loss"] / n}
+        if "correct" in sums:
+            result["accuracy"] = sums["correct"] / n
+        if self.name == "language_model":
+            result["perplexity"] = math.exp(min(result["loss"], 50.0))
+        if "squared" in sums:
+            result["mse"] = sums["squared"] / n
+        for key, value in sums.items():
+            if key.startswith("aux_"):
+                result[key] = value / max(sums.get("batches", 1), 1)
+        return result
+
+
+def choose_task(
+    outputs: dict[str, TensorType], inputs: dict[str, TensorType], dataset: Dataset, task: str, loss: str
+) -> Task:
+    """The task of `dataset` (or the one the config names), on the first model output that fits it."""
+    name = dataset.task if task == "auto" else task
+    if task != "auto" and task != dataset.task and not (task == "reconstruction" and dataset.task == "classification"):
+        raise TrainError(f"task '{task}' does not fit data '{dataset.name}', which is for {dataset.task}",
+                         f"set task: auto (or task: {dataset.task})")
+    wanted = {"mse": "mse", "auto": None}.get(loss, loss)
+    if name in CLASSIFYING:
+        if wanted not in (None, "cross_entropy"):
+            raise TrainError(f"loss '{loss}' does not fit {name}", "use loss: cross_entropy (or auto)")
+        chosen_loss = "cross_entropy"
+    else:
+        if wanted == "cross_entropy":
+            raise TrainError(f"loss 'cross_entropy' does not fit {name}", "use loss: mse (or auto)")
+        chosen_loss = wanted or "mse"
+    reasons = []
+    for index, (out, kind) in enumerate(outputs.items()):
+        problem = _misfit(name, kind, dataset, inputs)
+        if problem is None:
+            return Task(name, out, index, chosen_loss, dataset.classes)
+        reasons.append(f"'{out}' {problem}")
+    raise TrainError(f"no output of the model fits {name} on '{dataset.name}': " + "; ".join(reasons),
+                     _fit_hint(name, dataset))
+
+
+def _misfit(task: str, kind: TensorType, dataset: Dataset, inputs: dict[str, TensorType]) -> str | None:
+    dims = list(kind.dims)
+    if task in ("classification", "graph_classification"):
+        if kind.kind == "graph":
+            return "is per node, not per example"
+        return None if dims == [dataset.classes] else f"is {dims}, not [{dataset.classes}] class scores"
+    if task == "node_classification":
+        if kind.kind != "graph":
+            return "is not per node (a graph[nodes, classes] output)"
+        return None if dims[-1] == dataset.classes else f"has {dims[-1]} scores per node, not {dataset.classes}"
+    if task in ("token_classification", "language_model"):
+        if len(dims) != 2:
+            return f"is {dims}, not [seq, vocab] scores per position"
+        return None if not isinstance(dims[-1], int) or dims[-1] >= dataset.classes else \
+            f"scores {dims[-1]} tokens; the data uses {dataset.classes}"
+    if task == "reconstruction":
+        (source,) = inputs.values() if len(inputs) == 1 else (None,)
+        return None if source is not None and dims == list(source.dims) else "does not have the input's shape"
+    want = list(dataset.train.target.shape[1:])
+    return None if dims == want else f"is {dims}, not the target's {want}"
+
+
+def _fit_hint(task: str, dataset: Dataset) -> str:
+    if task in ("classification", "graph_classification"):
+        return f"end the model in `dense({dataset.classes})` for the {dataset.classes} classes"
+    if task == "node_classification":
+        return f"end the graph branch in a layer with {dataset.classes} outputs per node"
+    return "see the tasks table in train/tasks.py"
