@@ -63,13 +63,20 @@ def summary_table(summary: Summary) -> Group:
     return Group(table, *lines)
 
 
+def first_sentence(doc: str) -> str:
+    """The doc's first sentence, across line breaks (docstrings wrap mid-sentence)."""
+    paragraph = " ".join(doc.split("\n\n")[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[: end + 1]
+
+
 def catalogue_table(registry: dict[str, BlockSpec]) -> Table:
     table = Table(title="cramnet blocks", title_justify="left", header_style="bold")
     table.add_column("family", style="magenta")
     table.add_column("signature", style="cyan")
     table.add_column("what it does")
     for spec in sorted(registry.values(), key=lambda s: (s.family, s.name)):
-        table.add_row(spec.family, Text(spec.signature()), Text(spec.doc.split("\n")[0]))
+        table.add_row(spec.family, Text(spec.signature()), Text(first_sentence(spec.doc)))
     return table
 
 

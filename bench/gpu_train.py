@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from cramnet.compiler import check_spec  # noqa: E402
 from cramnet.compiler.trial import batched_shape, random_inputs  # noqa: E402
+from cramnet.train.config import defaults  # noqa: E402
 from cramnet.train.data.splits import Batch  # noqa: E402
 from cramnet.train.loop import make_optimizer  # noqa: E402
-from cramnet.train.config import defaults  # noqa: E402
 from cramnet.train.tasks import Task  # noqa: E402
 
 
@@ -38,14 +38,17 @@ def task_and_target(checked, sizes: dict, batch: int, device: torch.device) -> t
     name, kind = next(iter(checked.output_types.items()))
     shape = batched_shape(kind, sizes, batch)
     if kind.kind == "graph":
-        return Task("node_classification", name, 0, "cross_entropy", shape[-1]), \
-            torch.randint(0, shape[-1], shape[:-1], device=device)
+        return Task("node_classification", name, 0, "cross_entropy", shape[-1]), torch.randint(
+            0, shape[-1], shape[:-1], device=device
+        )
     if len(shape) == 2 and shape[-1] > 1:
-        return Task("classification", name, 0, "cross_entropy", shape[-1]), \
-            torch.randint(0, shape[-1], shape[:1], device=device)
+        return Task("classification", name, 0, "cross_entropy", shape[-1]), torch.randint(
+            0, shape[-1], shape[:1], device=device
+        )
     if len(shape) == 3 and shape[-1] > 1:
-        return Task("token_classification", name, 0, "cross_entropy", shape[-1]), \
-            torch.randint(0, shape[-1], shape[:2], device=device)
+        return Task("token_classification", name, 0, "cross_entropy", shape[-1]), torch.randint(
+            0, shape[-1], shape[:2], device=device
+        )
     return Task("regression", name, 0, "mse"), torch.randn(shape, device=device)
 
 
@@ -53,8 +56,9 @@ def run_steps(checked, sizes, batch, device, steps, precision, compiled) -> tupl
     """Median step time (ms) and peak memory (MiB) of `steps` training steps after a warm-up."""
     module = checked.build(seed=0).to(device)
     runner = torch.compile(module) if compiled else module
-    optimizer = make_optimizer(module.parameters(), {**defaults(), "optimizer": {**defaults()["optimizer"],
-                                                                                "lr": 1e-3}})
+    optimizer = make_optimizer(
+        module.parameters(), {**defaults(), "optimizer": {**defaults()["optimizer"], "lr": 1e-3}}
+    )
     inputs = random_inputs(checked, sizes, batch, device)
     task, target = task_and_target(checked, sizes, batch, device)
     data = Batch(dict(zip(checked.inputs, inputs)), target)
@@ -101,8 +105,10 @@ def main() -> None:
         sys.exit("no CUDA GPU here: use --device cpu for a dry run")
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"{name}, torch {torch.__version__}, {datetime.date.today()}, batch {args.batch}, "
-          f"run-time sizes {args.size}, {args.steps} steps\n")
+    print(
+        f"{name}, torch {torch.__version__}, {datetime.date.today()}, batch {args.batch}, "
+        f"run-time sizes {args.size}, {args.steps} steps\n"
+    )
     second = "bf16 + compile" if not args.no_compile else "bf16"
     print(f"| spec | params | ran | fp32 step (ms) | fp32 peak (MiB) | {second} step (ms) | {second} peak (MiB) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")

@@ -113,7 +113,7 @@ register(
         doc="A mixture of experts (Shazeer et al. 2017): a linear router without bias sends each token "
         "(`route = token`) or each example (`route = example`) to its top-k experts, whose outputs are mixed "
         "with the softmax of their scores; `moe(experts = N) { body }` copies one body N times, "
-        "`moe { a | b | c }` lists heterogeneous experts. Adds the Switch load-balancing loss (Fedus et al. "
+        "`moe(top_k = 1) { a | b | c }` lists heterogeneous experts. Adds the Switch load-balancing loss (Fedus et al. "
         "2022) and, with z_loss > 0, the router z-loss (Zoph et al. 2022).\n\n"
         "Shapes: [..., d] -> [..., d_out] (token routing) or the experts' output (example routing).",
         args=(

@@ -8,6 +8,7 @@ runs it — so nothing about a block is written twice.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -157,7 +158,7 @@ def block(name: str, **declaration: Any) -> Callable[[Callable], BlockSpec]:
     """
 
     def wrap(shape_rule: Callable) -> BlockSpec:
-        doc = declaration.pop("doc", None) or (shape_rule.__doc__ or "").strip()
+        doc = declaration.pop("doc", None) or inspect.cleandoc(shape_rule.__doc__ or "")
         origin = declaration.pop("origin", shape_rule.__module__)
         spec = BlockSpec(name=name, doc=doc, shape=shape_rule, origin=origin, **declaration)
         return register(spec)

@@ -115,7 +115,7 @@ def build_graph(module: SpecModule, model: ast.ModelDef, lets: LetTable) -> Mode
         else:
             builder.statement(statement, ctx, current=None)
     outputs = builder.outputs(model, outputs_decl, ctx)
-    if not inputs and not builder.errors:
+    if not any(isinstance(s, ast.InputDecl) for s in model.body.statements):
         builder.errors.append(
             SpecError(
                 code="E210",
@@ -196,7 +196,7 @@ class _Builder:
                 span,
                 f"for example '{name}_out'",
             )
-        if node != FAILED:
+        if node != FAILED and ctx.values.parent is None:  # in `{ }` bodies (repeated, say) nodes keep their names
             node = self._rename_fresh(node, ctx.prefix + name, mark)
         ctx.values.local[name] = node
         return node

@@ -109,8 +109,9 @@ def _load(source, path, sources, errors, loaded, in_progress) -> SpecModule | No
         errors.extend(failure.errors)
         return None
     module = SpecModule(path=path, tree=tree)
-    loaded[path] = module
-    in_progress.append(path)
+    key = _key(path)
+    loaded[key] = module
+    in_progress.append(key)
     for decl in tree.declarations:
         if isinstance(decl, ast.Use):
             used = _load_use(decl, path, sources, errors, loaded, in_progress)
@@ -132,7 +133,7 @@ def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progres
             SpecError(code="E201", message=f"no standard library file '{decl.path}'", span=decl.span, hint=hint)
         )
         return None
-    key = str(target)
+    key = _key(str(target))
     if key in in_progress:
         chain = " -> ".join(Path(p).name for p in in_progress[in_progress.index(key) :] + [key])
         errors.append(
@@ -161,6 +162,11 @@ def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progres
         return None
     sources[key] = text
     return _load(text, key, sources, errors, loaded, in_progress)
+
+
+def _key(path: str) -> str:
+    """One name per file, however it was reached (as typed on the command line, or by `use`)."""
+    return path if path.startswith("<") else str(Path(path).resolve())
 
 
 def resolve_use_path(spec: str, from_path: str) -> Path | None:

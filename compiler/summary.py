@@ -8,7 +8,7 @@ given (`--dim seq=1024`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..blocks.dims import Dim, evaluate, product, symbols
@@ -90,7 +90,8 @@ def summarize(model: ModelGraph, sizes: Mapping[str, int] | None = None, batch: 
         attrs = graph.nodes[node]
         if attrs["block"] == INPUT:
             continue
-        rows.append(NodeRow(node, attrs["block"], str(attrs["type"]), attrs["params"], sized(attrs["flops"])))
+        shape = replace(attrs["type"], dims=tuple(sized(d) for d in attrs["type"].dims))  # --dim sizes shown too
+        rows.append(NodeRow(node, attrs["block"], str(shape), attrs["params"], sized(attrs["flops"])))
         total_flops = total_flops + attrs["flops"]
         activations = activations + product(attrs["type"].dims)
     params = sum(r.params for r in rows)

@@ -131,3 +131,13 @@ def test_generated_source_is_readable_straight_line_code():
 def test_node_names_that_are_python_words_stay_valid():
     module = compile_spec("model m {\n input x: [4]\n x -> dense(4) as lambda -> relu as forward\n output forward\n}")
     assert module(torch.randn(1, 4)).shape == (1, 4)
+
+
+def test_bindings_inside_repeated_bodies_keep_node_names():
+    checked = check_spec("model m {\n input x: [4]\n x -> repeat 2 { h = in -> dense(4)\n relu } as y\n output y\n}\n")
+    assert "h" not in checked.graph and {"dense_1", "dense_2"} <= set(checked.graph)
+
+
+def test_sizes_given_with_dim_reach_the_node_shapes():
+    checked = check_spec("model m {\n input x: [seq, 4]\n x -> dense(3) as y\n output y\n}\n")
+    assert checked.summary({"seq": 7}).rows[0].shape == "[7, 3]"

@@ -512,3 +512,25 @@ def test_errors_never_escape_as_python_exceptions_for_these_mistakes():
     ]:
         errors = errors_of(source)
         assert errors and all(e.code and e.span and e.span.line >= 1 for e in errors), errors
+
+
+def test_a_use_cycle_names_the_files_as_the_user_wrote_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.cram").write_text('use "b.cram"\nmodel m {\n input x: [2]\n x -> relu as y\n output y\n}\n')
+    (tmp_path / "b.cram").write_text('use "a.cram"\n')
+    with pytest.raises(SpecErrors) as caught:
+        check_spec(Path("a.cram"))
+    (error,) = caught.value.errors
+    assert error.code == "E202" and "a.cram -> b.cram -> a.cram" in error.message
+
+
+def test_a_model_without_inputs_says_so():
+    with pytest.raises(SpecErrors) as caught:
+        check_spec("model m {\n}\n")
+    assert {e.code for e in caught.value.errors} == {"E210"} and len(caught.value.errors) == 2
+
+
+def test_none_for_a_required_size_is_named():
+    with pytest.raises(SpecErrors) as caught:
+        check_spec("model m {\n input x: [2]\n x -> dense(none) as y\n output y\n}\n")
+    assert caught.value.errors[0].message == "dense: 'out' cannot be none"

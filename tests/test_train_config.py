@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from cramnet.train.commands import TrainFlags, resolve_config
 from cramnet.train.config import apply_sets, defaults, get, read_config
 from cramnet.train.errors import TrainError
@@ -16,7 +15,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_a_full_config_reads_and_keeps_every_key(tmp_path):
-    config = read_config(write(tmp_path, """
+    config = read_config(
+        write(
+            tmp_path,
+            """
 data: {name: digits, val_fraction: 0.2}
 task: classification
 optimizer: {name: sgd, lr: 1e-2, momentum: 0.8}
@@ -28,7 +30,9 @@ device: cpu
 seed: 7
 checkpoint: {every: 2}
 early_stopping: {patience: 3}
-"""))
+""",
+        )
+    )
     assert get(config, "optimizer.lr") == 0.01  # YAML 1.1 reads 1e-2 as a string; the schema makes it a float
     assert get(config, "data.val_fraction") == 0.2 and config["epochs"] == 3 and config["seed"] == 7
     assert get(config, "checkpoint.every") == 2 and get(config, "optimizer.name") == "sgd"
@@ -64,8 +68,9 @@ def test_broken_yaml_and_non_mapping_are_clear(tmp_path):
 
 
 def test_set_overrides_are_typed_and_checked():
-    config = apply_sets(defaults(), ["optimizer.lr=5e-4", "data.options.length=16", "data.options.count=8",
-                                     "compile=true"])
+    config = apply_sets(
+        defaults(), ["optimizer.lr=5e-4", "data.options.length=16", "data.options.count=8", "compile=true"]
+    )
     assert get(config, "optimizer.lr") == 5e-4 and config["compile"] is True
     assert get(config, "data.options") == {"length": 16, "count": 8}
     with pytest.raises(TrainError, match="not KEY=VALUE"):

@@ -6,9 +6,8 @@ import sys
 
 import pytest
 import torch
-from safetensors import safe_open
-
 from cramnet.train.distributed import World, launch_command
+from safetensors import safe_open
 
 SPEC = """
 model plain {
@@ -44,8 +43,12 @@ def test_two_processes_reach_the_weights_of_one(tmp_path):
     spec.write_text(SPEC)
     common = [str(spec), "--epochs", "1", "--batch-size", "64", "--quiet", "--device", "cpu"]
     for name, extra in (("one", []), ("two", ["--nproc", "2"])):
-        done = subprocess.run([sys.executable, "-m", "cramnet.cli", "train", *common, "--out", str(tmp_path / name),
-                               *extra], capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "cramnet.cli", "train", *common, "--out", str(tmp_path / name), *extra],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
     one = weights(tmp_path / "one" / "checkpoints" / "last.safetensors")
     two = weights(tmp_path / "two" / "checkpoints" / "last.safetensors")

@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors import safe_open
-from typer.testing import CliRunner
-
 from cramnet.cli import app
 from cramnet.train import TrainError, apply_sets, defaults, load_run, train
+from safetensors import safe_open
+from typer.testing import CliRunner
 
 runner = CliRunner()
 TINY = """
@@ -24,7 +23,7 @@ model tiny {
 
 
 def config(tmp_path: Path, *sets: str, name: str = "run") -> dict:
-    return apply_sets(defaults(), [f"out={tmp_path / name}", "epochs=3", "batch_size=64", *sets])
+    return apply_sets(defaults(), [f"out={tmp_path / name}", "epochs=3", "batch_size=64", "threads=1", *sets])
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -39,12 +38,23 @@ def spec(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_a_run_leaves_everything_in_its_directory(tmp_path, spec):
     result = train(spec, config(tmp_path))
     out = result.out
     names = {p.name for p in out.iterdir()}
-    assert {"config.yaml", "spec.cram", "run.json", "metrics.csv", "final.json", "model.safetensors", "curves.png",
-            "grad_norms.csv", "grad_norms.png", "checkpoints"} <= names
+    assert {
+        "config.yaml",
+        "spec.cram",
+        "run.json",
+        "metrics.csv",
+        "final.json",
+        "model.safetensors",
+        "curves.png",
+        "grad_norms.csv",
+        "grad_norms.png",
+        "checkpoints",
+    } <= names
     assert {p.name for p in (out / "checkpoints").iterdir()} == {"last.safetensors", "best.safetensors"}
     rows = (out / "metrics.csv").read_text().splitlines()
     assert len(rows) == 4 and "val_accuracy" in rows[0] and "train_loss" in rows[0]
@@ -58,6 +68,7 @@ def test_a_run_leaves_everything_in_its_directory(tmp_path, spec):
     assert run.config["epochs"] == 3 and run.module(torch.rand(2, 1, 8, 8)).shape == (2, 10)
 
 
+@pytest.mark.slow
 def test_resume_after_an_interruption_ends_with_the_same_weights(tmp_path, spec):
     whole = train(spec, config(tmp_path, "epochs=4", name="whole"))
 
@@ -87,8 +98,7 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, s
     train(spec, config(tmp_path, "epochs=1"))
     before = weights(tmp_path / "run" / "checkpoints" / "last.safetensors")
     with pytest.raises(TrainError, match="the loss became (nan|inf)") as failure:
-        train(None, config(tmp_path, "epochs=3", "optimizer.lr=1e30", "optimizer.grad_clip=0"),
-              resume=tmp_path / "run")
+        train(None, config(tmp_path, "epochs=3", "optimizer.lr=1e30", "optimizer.grad_clip=0"), resume=tmp_path / "run")
     assert "last good checkpoint" in failure.value.hint
     after = weights(tmp_path / "run" / "checkpoints" / "last.safetensors")
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -103,7 +113,9 @@ def test_outputs_that_do_not_fit_the_task_are_explained(tmp_path):
 
 def test_cli_train_evaluate_predict(tmp_path, spec):
     out = tmp_path / "cli"
-    result = runner.invoke(app, ["train", str(spec), "--epochs", "2", "--batch-size", "64", "--out", str(out)])
+    result = runner.invoke(
+        app, ["train", str(spec), "--epochs", "2", "--batch-size", "64", "--out", str(out), "--set", "threads=1"]
+    )
     assert result.exit_code == 0, result.output
     assert "data: digits (chosen from the model's inputs and outputs)" in result.output
     assert "test_accuracy" in result.output
@@ -145,8 +157,22 @@ def test_a_language_model_trains_and_generates(tmp_path):
     spec = tmp_path / "lm.cram"
     spec.write_text(LM)
     out = tmp_path / "lm"
-    result = runner.invoke(app, ["train", str(spec), "--epochs", "1", "--out", str(out), "--quiet",
-                                 "--set", "data.options.length=32"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(spec),
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "data.options.length=32",
+            "--set",
+            "threads=1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     final = json.loads((out / "final.json").read_text())
     assert 1 < final["test_perplexity"] < 256

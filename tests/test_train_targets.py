@@ -5,14 +5,13 @@ import math
 import time
 
 import pytest
-
 from cramnet.train import apply_sets, defaults, train
 
 pytestmark = pytest.mark.slow
 
 
 def run(spec, tmp_path, *sets):
-    return train(spec, apply_sets(defaults(), [f"out={tmp_path / 'run'}", *sets]))
+    return train(spec, apply_sets(defaults(), [f"out={tmp_path / 'run'}", "threads=1", *sets]))
 
 
 def test_digits_cnn_reaches_97_percent_within_a_minute(tmp_path):
@@ -58,8 +57,13 @@ def test_selective_copying_needs_selection(tmp_path):
     for selective in ("true", "false"):
         spec = tmp_path / f"copier_{selective}.cram"
         spec.write_text(COPIER.format(selective=selective))
-        result = train(spec, apply_sets(defaults(), [f"out={tmp_path / selective}", "data.name=selective_copy",
-                                                     "data.options.count=2000", "epochs=10"]))
+        result = train(
+            spec,
+            apply_sets(
+                defaults(),
+                [f"out={tmp_path / selective}", "data.name=selective_copy", "data.options.count=2000", "epochs=10"],
+            ),
+        )
         accuracy[selective] = result.final["test_accuracy"]
     assert accuracy["true"] > accuracy["false"] + 0.2, accuracy
 

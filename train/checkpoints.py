@@ -64,13 +64,16 @@ def model_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def load_model(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
-    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     wrong = [k for k in state if k in expected and state[k].shape != expected[k].shape]
     if missing or wrong:
-        raise TrainError(f"{path}: weights do not fit the model ("
-                         + (f"missing {', '.join(missing[:3])}" if missing else f"shape of {wrong[0]} differs") + ")")
+        raise TrainError(
+            f"{path}: weights do not fit the model ("
+            + (f"missing {', '.join(missing[:3])}" if missing else f"shape of {wrong[0]} differs")
+            + ")"
+        )
     module.load_state_dict(state, strict=False)
 
 

@@ -38,9 +38,16 @@ class TrainFlags:
 
     def overrides(self) -> dict:
         tree: dict = {}
-        pairs = {"data": self.data, "epochs": self.epochs, "batch_size": self.batch_size, "device": self.device,
-                 "precision": self.precision, "compile": self.compile, "seed": self.seed,
-                 "out": str(self.out) if self.out else None}
+        pairs = {
+            "data": self.data,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "device": self.device,
+            "precision": self.precision,
+            "compile": self.compile,
+            "seed": self.seed,
+            "out": str(self.out) if self.out else None,
+        }
         for key, value in pairs.items():
             if value is not None:
                 tree[key] = {"name": value} if key == "data" else value
@@ -53,8 +60,10 @@ def resolve_config(flags: TrainFlags) -> dict:
     """Defaults, then the config file (or the resumed run's), then --set, then the flags."""
     if flags.resume is not None:
         if flags.config is not None:
-            raise TrainError("--resume continues a run with its own config.yaml; --config cannot change it",
-                             "drop --config (flags such as --epochs still apply)")
+            raise TrainError(
+                "--resume continues a run with its own config.yaml; --config cannot change it",
+                "drop --config (flags such as --epochs still apply)",
+            )
         if not (flags.resume / "config.yaml").is_file():
             raise TrainError(f"{flags.resume} is not a cramnet run directory (no config.yaml)")
         config = read_config(flags.resume / "config.yaml")
@@ -74,8 +83,14 @@ def run_train(flags: TrainFlags, console: Console) -> None:
     if flags.nproc is not None and flags.nproc > 1:
         _launch(flags, config, console)
         return
-    result = train(flags.spec, config, model=flags.model, plugins=flags.plugins, resume=flags.resume,
-                   console=None if flags.quiet else console)
+    result = train(
+        flags.spec,
+        config,
+        model=flags.model,
+        plugins=flags.plugins,
+        resume=flags.resume,
+        console=None if flags.quiet else console,
+    )
     if not flags.quiet and result.final is not None:
         console.print(metrics_table(result.final))
     console.print(f"run directory: {result.out}")
@@ -138,8 +153,9 @@ def run_predict(run: Path, file: Path, output: Path | None, console: Console) ->
     console.print(f"wrote {predict_file(run, file, output)}")
 
 
-def run_generate(run: Path, prompt: str, tokens: int, temperature: float, top_k: int, seed: int,
-                 console: Console) -> None:
+def run_generate(
+    run: Path, prompt: str, tokens: int, temperature: float, top_k: int, seed: int, console: Console
+) -> None:
     from .inference import generate
 
     console.print(generate(run, prompt, tokens, temperature, top_k or None, seed), markup=False)

@@ -49,39 +49,78 @@ TASKS = (
 SCHEMA: dict[str, Key] = {
     "data.name": Key((str, type(None)), None, "built-in data set or a file path; none: chosen from the model"),
     "data.options": Key(dict, {}, "options of the data set (sizes, sequence length, tokenizer …)"),
-    "data.val_fraction": Key((float, type(None)), None, "share held out for validation (none: the data set's own, "
-                             "mostly 0.15)", check=_fraction, need="in (0, 1)"),
-    "data.test_fraction": Key((float, type(None)), None, "share held out for the final test (none: the data set's "
-                              "own)", check=_fraction, need="in (0, 1)"),
+    "data.val_fraction": Key(
+        (float, type(None)),
+        None,
+        "share held out for validation (none: the data set's own, mostly 0.15)",
+        check=_fraction,
+        need="in (0, 1)",
+    ),
+    "data.test_fraction": Key(
+        (float, type(None)),
+        None,
+        "share held out for the final test (none: the data set's own)",
+        check=_fraction,
+        need="in (0, 1)",
+    ),
     "task": Key(str, "auto", "what the model is trained to do", choices=TASKS),
     "loss": Key(str, "auto", "the task's loss", choices=("auto", "cross_entropy", "mse", "bce")),
-    "aux_weight": Key((float, type(None)), None, "weight of the blocks' auxiliary losses (MoE balance, VAE KL); "
-                      "none: 1 for reconstruction (the VAE's ELBO), 0.01 otherwise (Switch's balance weight; a "
-                      "full KL would collapse a classifier's latent)", check=_non_negative, need="at least 0"),
+    "aux_weight": Key(
+        (float, type(None)),
+        None,
+        "weight of the blocks' auxiliary losses (MoE balance, VAE KL); "
+        "none: 1 for reconstruction (the VAE's ELBO), 0.01 otherwise (Switch's balance weight; a "
+        "full KL would collapse a classifier's latent)",
+        check=_non_negative,
+        need="at least 0",
+    ),
     "optimizer.name": Key(str, "adamw", "optimizer", choices=("adamw", "adam", "sgd")),
-    "optimizer.lr": Key((float, type(None)), None, "learning rate (none: the data set's default)", check=_positive,
-                        need="above 0"),
+    "optimizer.lr": Key(
+        (float, type(None)), None, "learning rate (none: the data set's default)", check=_positive, need="above 0"
+    ),
     "optimizer.weight_decay": Key(float, 0.0, "decoupled weight decay", check=_non_negative, need="at least 0"),
     "optimizer.momentum": Key(float, 0.9, "SGD momentum", check=_non_negative, need="at least 0"),
-    "optimizer.grad_clip": Key(float, 1.0, "clip the global gradient norm (0: off)", check=_non_negative,
-                               need="at least 0"),
+    "optimizer.grad_clip": Key(
+        float, 1.0, "clip the global gradient norm (0: off)", check=_non_negative, need="at least 0"
+    ),
     "schedule.name": Key(str, "cosine", "learning-rate schedule over the run", choices=("constant", "cosine")),
     "schedule.warmup_epochs": Key(int, 0, "linear warm-up", check=_non_negative, need="at least 0"),
-    "epochs": Key((int, type(None)), None, "passes over the training set (none: the data set's default)",
-                  check=_positive, need="at least 1"),
-    "batch_size": Key((int, type(None)), None, "examples per step, the global batch over all processes (none: "
-                      "the data set's default)", check=_positive, need="at least 1"),
+    "epochs": Key(
+        (int, type(None)),
+        None,
+        "passes over the training set (none: the data set's default)",
+        check=_positive,
+        need="at least 1",
+    ),
+    "batch_size": Key(
+        (int, type(None)),
+        None,
+        "examples per step, the global batch over all processes (none: the data set's default)",
+        check=_positive,
+        need="at least 1",
+    ),
     "precision": Key(str, "fp32", "fp32, bf16 autocast or fp16 autocast (CUDA)", choices=("fp32", "bf16", "fp16")),
     "device": Key(str, "auto", "auto picks CUDA when present", choices=("auto", "cpu", "cuda")),
     "compile": Key(bool, False, "run the model under torch.compile"),
     "seed": Key(int, 0, "fixes weights, splits, shuffling and dropout"),
-    "threads": Key(int, 0, "CPU threads for torch (0: torch's default; 1 is steadier on a shared machine)",
-                   check=_non_negative, need="at least 0"),
-    "checkpoint.every": Key(int, 1, "write the last-epoch checkpoint every N epochs", check=_positive,
-                            need="at least 1"),
+    "threads": Key(
+        int,
+        0,
+        "CPU threads for torch (0: torch's default; 1 is steadier on a shared machine)",
+        check=_non_negative,
+        need="at least 0",
+    ),
+    "checkpoint.every": Key(
+        int, 1, "write the last-epoch checkpoint every N epochs", check=_positive, need="at least 1"
+    ),
     "early_stopping.metric": Key(str, "auto", "validation metric watched (auto: the task's main one)"),
-    "early_stopping.patience": Key(int, 0, "epochs without improvement before stopping (0: never stop early)",
-                                   check=_non_negative, need="at least 0"),
+    "early_stopping.patience": Key(
+        int,
+        0,
+        "epochs without improvement before stopping (0: never stop early)",
+        check=_non_negative,
+        need="at least 0",
+    ),
     "out": Key((str, type(None)), None, "run directory (default runs/<model>-<timestamp>)"),
 }
 

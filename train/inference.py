@@ -88,8 +88,10 @@ def predict_file(run: str | Path, file: Path, output: Path | None = None) -> Pat
         np.savez(output, prediction=pred.numpy())
         return output
     if pred.dim() != 2:
-        raise TrainError(f"predictions of shape {list(pred.shape[1:])} per example do not fit a .csv",
-                         "write them to an .npz file (-o predictions.npz)")
+        raise TrainError(
+            f"predictions of shape {list(pred.shape[1:])} per example do not fit a .csv",
+            "write them to an .npz file (-o predictions.npz)",
+        )
     lines = []
     if task in ("classification", "graph_classification"):
         probabilities = pred.softmax(-1)
@@ -103,8 +105,9 @@ def predict_file(run: str | Path, file: Path, output: Path | None = None) -> Pat
     return output
 
 
-def generate(run: str | Path, prompt: str, tokens: int = 200, temperature: float = 0.8, top_k: int | None = 40,
-             seed: int = 0) -> str:
+def generate(
+    run: str | Path, prompt: str, tokens: int = 200, temperature: float = 0.8, top_k: int | None = 40, seed: int = 0
+) -> str:
     """Sample a continuation of `prompt` from a language-model run (temperature, then top-k)."""
     trained = load_run(run)
     if trained.info["task"] != "language_model" or trained.tokenizer is None:

@@ -162,22 +162,34 @@ def train(
         write_config(out, config)
         if resume is None:
             shutil.copyfile(checked.path, out / "spec.cram") if Path(checked.path).is_file() else None
-        write_json(out / "run.json", {
-            "model": checked.name, "spec": str(Path(checked.path).resolve()), "spec_hash": digest,
-            "task": setup.task.name, "output": setup.task.output, "data": setup.data.name,
-            "classes": setup.data.classes, "cramnet": __version__,
-            "tokenizer": setup.data.tokenizer.to_json() if setup.data.tokenizer else None,
-        })
+        write_json(
+            out / "run.json",
+            {
+                "model": checked.name,
+                "spec": str(Path(checked.path).resolve()),
+                "spec_hash": digest,
+                "task": setup.task.name,
+                "output": setup.task.output,
+                "data": setup.data.name,
+                "classes": setup.data.classes,
+                "cramnet": __version__,
+                "tokenizer": setup.data.tokenizer.to_json() if setup.data.tokenizer else None,
+            },
+        )
     if console is not None:
         for note in setup.notes:
             console.print(f"[dim]{note}[/dim]")
-        console.print(f"{checked.name}: {sum(p.numel() for p in inner.parameters()):,} parameters on "
-                      f"{setup.device}, data {setup.data.info}; run directory {out}")
+        console.print(
+            f"{checked.name}: {sum(p.numel() for p in inner.parameters()):,} parameters on "
+            f"{setup.device}, data {setup.data.info}; run directory {out}"
+        )
     try:
         _epochs(engine, optimizer, state, out, digest, console, on_epoch_end)
     except torch.OutOfMemoryError:
-        raise TrainError(f"ran out of memory on {setup.device} with batch size {config['batch_size']}",
-                         "lower --batch-size, try --precision bf16, or shrink the model") from None
+        raise TrainError(
+            f"ran out of memory on {setup.device} with batch size {config['batch_size']}",
+            "lower --batch-size, try --precision bf16, or shrink the model",
+        ) from None
     final = _finish(engine, state, out, best_path, digest)
     return RunResult(out, final, state["history"], setup.notes)
 
@@ -251,8 +263,9 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
             val = evaluate_split(engine, setup.data.val, max(batch_size, 256))
             row |= {f"val_{k}": v for k, v in val.items()} | {"lr": lr, "seconds": time.perf_counter() - started}
             if watch not in val:
-                raise TrainError(f"early_stopping.metric '{watch}' is not measured for {task.name}",
-                                 f"measured: {', '.join(val)}")
+                raise TrainError(
+                    f"early_stopping.metric '{watch}' is not measured for {task.name}", f"measured: {', '.join(val)}"
+                )
             state["history"].append(row)
             state["grad_norms"].append({"epoch": epoch, **{k: float(v) / steps for k, v in norms.items()}})
             value = val[watch]
@@ -270,8 +283,11 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
             state["epoch"] = epoch
             if world.writer:
                 if improved:
-                    ckpt.save(out / "checkpoints" / "best.safetensors", ckpt.model_tensors(engine.inner),
-                              _meta(setup, digest, epoch))
+                    ckpt.save(
+                        out / "checkpoints" / "best.safetensors",
+                        ckpt.model_tensors(engine.inner),
+                        _meta(setup, digest, epoch),
+                    )
                 if epoch % get(config, "checkpoint.every") == 0 or epoch == epochs or stop:
                     _save_last(engine, optimizer, state, out, digest)
                 write_rows(out / "metrics.csv", state["history"])
@@ -319,8 +335,11 @@ def _finish(engine: Engine, state: dict, out: Path, best_path: Path, digest: str
         ckpt.load_model(engine.inner, tensors, best_path)
     test = evaluate_split(engine, setup.data.test, max(setup.config["batch_size"], 256))
     final = {f"test_{k}": v for k, v in test.items()}
-    final |= {"epochs": state["epoch"], "best_epoch": state["best_epoch"],
-              "seconds": sum(row["seconds"] for row in state["history"])}
+    final |= {
+        "epochs": state["epoch"],
+        "best_epoch": state["best_epoch"],
+        "seconds": sum(row["seconds"] for row in state["history"]),
+    }
     if engine.world.writer:
         meta = _meta(setup, digest, state["epoch"]) | {"config": setup.config}
         ckpt.save(out / "model.safetensors", ckpt.model_tensors(engine.inner), meta)

@@ -17,8 +17,13 @@ class Reporter:
         if console is None:
             return
         self.progress = Progress(
-            TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[speed]}"), TimeRemainingColumn(), console=console, transient=True,
+            TextColumn("{task.description:>8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[speed]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
         )
         self.epochs = self.progress.add_task("epochs", total=epochs, completed=first_epoch - 1, speed="")
         self.batches = self.progress.add_task("batches", total=steps, speed="")

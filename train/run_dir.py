@@ -55,7 +55,9 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 
 def read_rows(path: Path) -> list[dict]:
     with path.open(newline="") as handle:
-        return [{k: float(v) if v not in ("", None) else None for k, v in row.items()} for row in csv.DictReader(handle)]
+        return [
+            {k: float(v) if v not in ("", None) else None for k, v in row.items()} for row in csv.DictReader(handle)
+        ]
 
 
 def plot_curves(out: Path, history: list[dict], main: str) -> None:

@@ -47,8 +47,10 @@ FALLBACK = {"epochs": 20, "batch_size": 32, "lr": 1e-3}
 
 def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
-        raise TrainError("device cuda was asked for but no CUDA GPU is available here",
-                         "use --device cpu (or auto, which uses a GPU when there is one)")
+        raise TrainError(
+            "device cuda was asked for but no CUDA GPU is available here",
+            "use --device cpu (or auto, which uses a GPU when there is one)",
+        )
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
@@ -80,8 +82,13 @@ def guess_task(checked: CheckedModel) -> str:
     return "auto"
 
 
-def prepare(spec: Path | str, config: dict, model: str | None = None, plugins: list[str] = (),
-            checked: CheckedModel | None = None) -> Setup:
+def prepare(
+    spec: Path | str,
+    config: dict,
+    model: str | None = None,
+    plugins: list[str] = (),
+    checked: CheckedModel | None = None,
+) -> Setup:
     config = copy.deepcopy(config)
     checked = checked or check_spec(spec, model, list(plugins))
     notes = []
@@ -93,17 +100,26 @@ def prepare(spec: Path | str, config: dict, model: str | None = None, plugins: l
         if data_name is None:
             shapes = ", ".join(f"{n}: {t}" for n, t in checked.input_types.items())
             outs = ", ".join(f"{n}: {t}" for n, t in checked.output_types.items())
-            raise TrainError(f"no built-in data set fits model '{checked.name}' (inputs {shapes}; outputs {outs})",
-                             "name one with --data (digits, breast_cancer, karate, graphs, kan_toy, adding, "
-                             "selective_copy, induction, text) or give a data file")
+            raise TrainError(
+                f"no built-in data set fits model '{checked.name}' (inputs {shapes}; outputs {outs})",
+                "name one with --data (digits, breast_cancer, karate, graphs, kan_toy, adding, "
+                "selective_copy, induction, text) or give a data file",
+            )
         notes.append(f"data: {data_name} (chosen from the model's inputs and outputs)")
         config["data"]["name"] = data_name
     task_name = config["task"]
     if task_name == "auto":
         task_name = guess_task(checked)
     fractions = (get(config, "data.val_fraction"), get(config, "data.test_fraction"))
-    data = load_data(data_name, checked.input_types, task_name, config["seed"], fractions,
-                     get(config, "data.options"), vocabulary(checked))
+    data = load_data(
+        data_name,
+        checked.input_types,
+        task_name,
+        config["seed"],
+        fractions,
+        get(config, "data.options"),
+        vocabulary(checked),
+    )
     task = choose_task(checked.output_types, checked.input_types, data, task_name, config["loss"])
     chosen = DATA_DEFAULTS.get(data.name, FALLBACK)
     opened = []

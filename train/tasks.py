@@ -23,8 +23,13 @@ from .data.dataset import Dataset
 from .data.splits import Batch
 from .errors import TrainError
 
-CLASSIFYING = ("classification", "graph_classification", "node_classification", "token_classification",
-               "language_model")
+CLASSIFYING = (
+    "classification",
+    "graph_classification",
+    "node_classification",
+    "token_classification",
+    "language_model",
+)
 
 
 @dataclass
@@ -37,7 +42,9 @@ class Task:
 
     @property
     def main_metric(self) -> str:
-        return {"language_model": "perplexity", "regression": "mse", "reconstruction": "loss"}.get(self.name, "accuracy")
+        return {"language_model": "perplexity", "regression": "mse", "reconstruction": "loss"}.get(
+            self.name, "accuracy"
+        )
 
     @property
     def higher_is_better(self) -> bool:
@@ -62,8 +69,11 @@ class Task:
             return loss, {"loss": float(loss.detach()) * n, "n": n, "correct": correct}
         if self.name == "reconstruction":
             target = batch.inputs[input_name] if target is None else target
-            per_element = (F.binary_cross_entropy(pred.clamp(1e-6, 1 - 1e-6), target, reduction="none")
-                           if self.loss == "bce" else (pred - target).square())
+            per_element = (
+                F.binary_cross_entropy(pred.clamp(1e-6, 1 - 1e-6), target, reduction="none")
+                if self.loss == "bce"
+                else (pred - target).square()
+            )
             loss = per_element.reshape(len(pred), -1).sum(1).mean()
             n = len(pred)
             squared = float((pred - target).detach().square().mean()) * n
@@ -93,8 +103,10 @@ def choose_task(
     """The task of `dataset` (or the one the config names), on the first model output that fits it."""
     name = dataset.task if task == "auto" else task
     if task != "auto" and task != dataset.task and not (task == "reconstruction" and dataset.task == "classification"):
-        raise TrainError(f"task '{task}' does not fit data '{dataset.name}', which is for {dataset.task}",
-                         f"set task: auto (or task: {dataset.task})")
+        raise TrainError(
+            f"task '{task}' does not fit data '{dataset.name}', which is for {dataset.task}",
+            f"set task: auto (or task: {dataset.task})",
+        )
     wanted = {"mse": "mse", "auto": None}.get(loss, loss)
     if name in CLASSIFYING:
         if wanted not in (None, "cross_entropy"):
@@ -110,8 +122,9 @@ def choose_task(
         if problem is None:
             return Task(name, out, index, chosen_loss, dataset.classes)
         reasons.append(f"'{out}' {problem}")
-    raise TrainError(f"no output of the model fits {name} on '{dataset.name}': " + "; ".join(reasons),
-                     _fit_hint(name, dataset))
+    raise TrainError(
+        f"no output of the model fits {name} on '{dataset.name}': " + "; ".join(reasons), _fit_hint(name, dataset)
+    )
 
 
 def _misfit(task: str, kind: TensorType, dataset: Dataset, inputs: dict[str, TensorType]) -> str | None:
@@ -127,8 +140,11 @@ def _misfit(task: str, kind: TensorType, dataset: Dataset, inputs: dict[str, Ten
     if task in ("token_classification", "language_model"):
         if len(dims) != 2:
             return f"is {dims}, not [seq, vocab] scores per position"
-        return None if not isinstance(dims[-1], int) or dims[-1] >= dataset.classes else \
-            f"scores {dims[-1]} tokens; the data uses {dataset.classes}"
+        return (
+            None
+            if not isinstance(dims[-1], int) or dims[-1] >= dataset.classes
+            else f"scores {dims[-1]} tokens; the data uses {dataset.classes}"
+        )
     if task == "reconstruction":
         (source,) = inputs.values() if len(inputs) == 1 else (None,)
         return None if source is not None and dims == list(source.dims) else "does not have the input's shape"

@@ -30,7 +30,12 @@ __all__ = ["BUILTIN", "Dataset", "default_data", "load_data"]
 
 
 def load_data(
-    name: str, types: dict[str, TensorType], task: str, seed: int, fractions: tuple, options: dict,
+    name: str,
+    types: dict[str, TensorType],
+    task: str,
+    seed: int,
+    fractions: tuple,
+    options: dict,
     vocab_limit: int | None = None,
 ) -> Dataset:
     """The data set `name` (built-in) or at path `name`, fitted to the model's inputs `types`."""
@@ -43,8 +48,10 @@ def load_data(
             raise TrainError(f"data.options are for built-in data sets; {path} takes none")
         return file_dataset(path, types, task, seed, val, test)
     if name not in BUILTIN:
-        raise TrainError(f"no built-in data set '{name}' and no such file",
-                         did_you_mean(name, BUILTIN) or f"built-in: {', '.join(BUILTIN)}")
+        raise TrainError(
+            f"no built-in data set '{name}' and no such file",
+            did_you_mean(name, BUILTIN) or f"built-in: {', '.join(BUILTIN)}",
+        )
     loader, declared, own = BUILTIN[name]
     val, test = _fractions(fractions, own)
     resolved = resolve(name, options, declared)
@@ -52,7 +59,7 @@ def load_data(
         return _text(types, seed, val, test, resolved, text.builtin_corpus(), "text", vocab_limit)
     if len(types) != 1:
         raise TrainError(f"data '{name}' feeds one input; the model has {len(types)}: {', '.join(types)}")
-    (input_name, kind), = types.items()
+    ((input_name, kind),) = types.items()
     dataset = loader(input_name, kind, seed, val, test, resolved, task)
     dataset.options = resolved
     return dataset
@@ -62,7 +69,7 @@ def _text(types, seed, val, test, options, corpus, source, vocab_limit) -> Datas
     options = resolve(source if source == "text" else "a text file", options, text.TEXT_OPTIONS)
     if len(types) != 1:
         raise TrainError(f"a language model reads one token input; the model has {len(types)}: {', '.join(types)}")
-    (input_name, kind), = types.items()
+    ((input_name, kind),) = types.items()
     dataset = text.text_dataset(input_name, kind, seed, val, test, options, corpus, source, vocab_limit)
     dataset.options = options
     return dataset
@@ -72,8 +79,10 @@ def _fractions(given: tuple, own: tuple) -> tuple[float, float]:
     val = given[0] if given[0] is not None else own[0]
     test = given[1] if given[1] is not None else own[1]
     if val + test >= 0.9:
-        raise TrainError(f"data.val_fraction + data.test_fraction = {val + test:g} leaves too little to train on",
-                         "keep them under 0.9 together")
+        raise TrainError(
+            f"data.val_fraction + data.test_fraction = {val + test:g} leaves too little to train on",
+            "keep them under 0.9 together",
+        )
     return val, test
 
 

@@ -33,8 +33,18 @@ def digits(name: str, kind: TensorType, seed: int, val: float, test: float, opti
     x = _fit_features(x, name, kind, "digits")
     if task == "reconstruction":
         return split_tensors("digits", task, {name: x}, x, seed, val, test, info="1,797 8x8 digit images")
-    return split_tensors("digits", "classification", {name: x}, y, seed, val, test, stratify=True, classes=10,
-                         info="1,797 8x8 digit images, 10 classes (scikit-learn)")
+    return split_tensors(
+        "digits",
+        "classification",
+        {name: x},
+        y,
+        seed,
+        val,
+        test,
+        stratify=True,
+        classes=10,
+        info="1,797 8x8 digit images, 10 classes (scikit-learn)",
+    )
 
 
 def breast_cancer(name: str, kind: TensorType, seed: int, val: float, test: float, options: dict, task: str):
@@ -44,8 +54,18 @@ def breast_cancer(name: str, kind: TensorType, seed: int, val: float, test: floa
     x = torch.tensor(raw.data, dtype=torch.float32)
     y = torch.tensor(raw.target, dtype=torch.long)
     x = _fit_features(x, name, kind, "breast_cancer")
-    data = split_tensors("breast_cancer", "classification", {name: x}, y, seed, val, test, stratify=True,
-                         classes=2, info="569 tumours, 30 features, 2 classes (scikit-learn)")
+    data = split_tensors(
+        "breast_cancer",
+        "classification",
+        {name: x},
+        y,
+        seed,
+        val,
+        test,
+        stratify=True,
+        classes=2,
+        info="569 tumours, 30 features, 2 classes (scikit-learn)",
+    )
     mean, std = data.train.inputs[name].mean(0), data.train.inputs[name].std(0) + 1e-6  # train statistics only
     for split in data.splits.values():
         split.inputs[name] = (split.inputs[name] - mean) / std
@@ -60,8 +80,11 @@ def karate(name: str, kind: TensorType, seed: int, val: float, test: float, opti
     graph = nx.karate_club_graph()
     nodes = graph.number_of_nodes()
     if kind.kind != "graph" or kind.dims[-1] != nodes:
-        raise TrainError(f"data 'karate' is graph[{nodes}, {nodes}] (one-hot members); input '{name}' is "
-                         f"{kind.kind}{list(kind.dims)}", f"declare `input {name}: graph[{nodes}, {nodes}]`")
+        raise TrainError(
+            f"data 'karate' is graph[{nodes}, {nodes}] (one-hot members); input '{name}' is "
+            f"{kind.kind}{list(kind.dims)}",
+            f"declare `input {name}: graph[{nodes}, {nodes}]`",
+        )
     edges = torch.tensor(list(graph.edges()), dtype=torch.long).T
     edge_index = torch.cat([edges, edges.flip(0)], dim=1)
     y = torch.tensor([graph.nodes[n]["club"] != "Mr. Hi" for n in range(nodes)], dtype=torch.long)
@@ -72,8 +95,13 @@ def karate(name: str, kind: TensorType, seed: int, val: float, test: float, opti
         masks.append(mask)
     x = torch.eye(nodes)
     splits = [NodeSplit(name, x, edge_index, y, m) for m in masks]
-    return Dataset("karate", "node_classification", *splits, classes=2,
-                   info="Zachary's karate club: 34 members, 78 friendships, 2 clubs")
+    return Dataset(
+        "karate",
+        "node_classification",
+        *splits,
+        classes=2,
+        info="Zachary's karate club: 34 members, 78 friendships, 2 clubs",
+    )
 
 
 def graphs(name: str, kind: TensorType, seed: int, val: float, test: float, options: dict, task: str) -> Dataset:
@@ -106,8 +134,13 @@ def graphs(name: str, kind: TensorType, seed: int, val: float, test: float, opti
     y = torch.tensor(labels)
     parts = partition(len(y), seed, val, test, y)
     splits = [GraphListSplit(name, [examples[j] for j in p.tolist()], y[p]) for p in parts]
-    return Dataset("graphs", "graph_classification", *splits, classes=2,
-                   info=f"{options['count']} synthetic graphs: cycles with chords vs trees")
+    return Dataset(
+        "graphs",
+        "graph_classification",
+        *splits,
+        classes=2,
+        info=f"{options['count']} synthetic graphs: cycles with chords vs trees",
+    )
 
 
 GRAPH_OPTIONS = {"count": 400, "min_nodes": 8, "max_nodes": 16}
@@ -119,8 +152,16 @@ def kan_toy(name: str, kind: TensorType, seed: int, val: float, test: float, opt
     xy = torch.rand(options["count"], 2, generator=generator) * 2 - 1
     f = torch.exp(torch.sin(math.pi * xy[:, 0]) + xy[:, 1] ** 2)[:, None]
     xy = _fit_features(xy, name, kind, "kan_toy")
-    return split_tensors("kan_toy", "regression", {name: xy}, f, seed, val, test,
-                         info="f(x, y) = exp(sin(pi x) + y^2), x, y uniform in [-1, 1]")
+    return split_tensors(
+        "kan_toy",
+        "regression",
+        {name: xy},
+        f,
+        seed,
+        val,
+        test,
+        info="f(x, y) = exp(sin(pi x) + y^2), x, y uniform in [-1, 1]",
+    )
 
 
 KAN_OPTIONS = {"count": 2000}

@@ -30,8 +30,15 @@ class Dataset:
 
 
 def split_tensors(
-    name: str, task: str, inputs: dict[str, torch.Tensor], target: torch.Tensor, seed: int,
-    val: float, test: float, stratify: bool = False, **extra,
+    name: str,
+    task: str,
+    inputs: dict[str, torch.Tensor],
+    target: torch.Tensor,
+    seed: int,
+    val: float,
+    test: float,
+    stratify: bool = False,
+    **extra,
 ) -> Dataset:
     """A Dataset from whole tensors, split by example (stratified by target for classification)."""
     parts = partition(len(target), seed, val, test, target if stratify else None)

@@ -32,15 +32,19 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
     if suffix == ".npz":
         with path.open("rb") as handle:
             if handle.read(2) != b"PK":  # not a zip archive; np.load would try it as a pickle
-                raise TrainError(f"{path}: not a readable .npz file (not a zip archive)",
-                                 "write it with numpy.savez or numpy.savez_compressed")
+                raise TrainError(
+                    f"{path}: not a readable .npz file (not a zip archive)",
+                    "write it with numpy.savez or numpy.savez_compressed",
+                )
         try:
             with np.load(path, allow_pickle=False) as archive:
                 return {k: archive[k] for k in archive.files}
         except ValueError as error:
             if "pickle" in str(error).lower():
-                raise TrainError(f"{path}: holds Python objects (pickled arrays), which cramnet never loads",
-                                 "save plain numeric arrays with numpy.savez") from None
+                raise TrainError(
+                    f"{path}: holds Python objects (pickled arrays), which cramnet never loads",
+                    "save plain numeric arrays with numpy.savez",
+                ) from None
             raise TrainError(f"{path}: not a readable .npz file ({error})") from None
         except (OSError, zipfile.BadZipFile, EOFError) as error:
             raise TrainError(f"{path}: not a readable .npz file ({error})") from None
@@ -68,8 +72,10 @@ def _read_csv(path: Path) -> dict[str, np.ndarray]:
     header = [h.strip() for h in rows[0]]
     target = next((c for c in TARGET_COLUMNS if c in header), None)
     if target is None:
-        raise TrainError(f"{path}: no target column (named one of {', '.join(TARGET_COLUMNS)})",
-                         "add a column `y` with each row's class or value")
+        raise TrainError(
+            f"{path}: no target column (named one of {', '.join(TARGET_COLUMNS)})",
+            "add a column `y` with each row's class or value",
+        )
     values = []
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -100,8 +106,10 @@ def input_arrays(path: Path, arrays: dict, types: dict[str, TensorType]) -> dict
     for name, kind in types.items():
         key = name if name in arrays else "x" if len(types) == 1 and "x" in arrays else None
         if key is None:
-            raise TrainError(f"{path}: no array named '{name}' for input '{name}'",
-                             f"the file holds: {', '.join(arrays) or 'nothing'}")
+            raise TrainError(
+                f"{path}: no array named '{name}' for input '{name}'",
+                f"the file holds: {', '.join(arrays) or 'nothing'}",
+            )
         array = np.asarray(arrays[key])
         if kind.kind == "graph":
             raise TrainError(f"{path}: graph inputs cannot be read from files yet; input '{name}' is a graph")
@@ -111,8 +119,10 @@ def input_arrays(path: Path, arrays: dict, types: dict[str, TensorType]) -> dict
             array = array.reshape(len(array), *dims)  # flat rows (a csv) into the declared shape
         shape_ok = array.ndim == len(dims) + 1 and all(d is None or d == s for d, s in zip(dims, array.shape[1:]))
         if not shape_ok:
-            raise TrainError(f"{path}: '{key}' has examples of shape {list(array.shape[1:])}; input '{name}' is "
-                             f"declared {list(kind.dims)}")
+            raise TrainError(
+                f"{path}: '{key}' has examples of shape {list(array.shape[1:])}; input '{name}' is "
+                f"declared {list(kind.dims)}"
+            )
         if kind.kind == "tokens":
             if not np.issubdtype(array.dtype, np.integer):
                 raise TrainError(f"{path}: '{key}' must hold integer token ids for input '{name}'")
@@ -127,7 +137,7 @@ def file_dataset(path: Path, types: dict[str, TensorType], task: str, seed: int,
     inputs = input_arrays(path, arrays, types)
     counts = {len(v) for v in inputs.values()}
     if task == "reconstruction" and "y" not in arrays:
-        (name, x), = inputs.items()
+        ((name, x),) = inputs.items()
         return split_tensors(path.name, "reconstruction", inputs, x, seed, val, test, info=str(path))
     if "y" not in arrays:
         raise TrainError(f"{path}: no targets: an array named 'y'", "add y (class ids or values), one per example")
@@ -136,12 +146,14 @@ def file_dataset(path: Path, types: dict[str, TensorType], task: str, seed: int,
     if len(counts) != 1:
         raise TrainError(f"{path}: inputs and 'y' disagree on the number of examples ({sorted(counts)})")
     if y.dtype.is_floating_point:
-        return split_tensors(path.name, "regression", inputs, y.float().reshape(len(y), -1), seed, val, test,
-                             info=str(path))
+        return split_tensors(
+            path.name, "regression", inputs, y.float().reshape(len(y), -1), seed, val, test, info=str(path)
+        )
     y = y.long()
     if y.min() < 0:
         raise TrainError(f"{path}: class ids in 'y' must be 0 or more (found {int(y.min())})")
     per_position = y.dim() == 2
     task = "token_classification" if per_position else "classification"
-    return split_tensors(path.name, task, inputs, y, seed, val, test, stratify=not per_position,
-                         classes=int(y.max()) + 1, info=str(path))
+    return split_tensors(
+        path.name, task, inputs, y, seed, val, test, stratify=not per_position, classes=int(y.max()) + 1, info=str(path)
+    )

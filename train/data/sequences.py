@@ -27,14 +27,18 @@ INDUCTION_OPTIONS = {"count": 4000, "length": 32, "vocab": 8}
 
 def _need_tokens(name: str, kind: TensorType, data: str) -> None:
     if kind.kind != "tokens":
-        raise TrainError(f"data '{data}' is token sequences; input '{name}' is {kind.kind}{list(kind.dims)}",
-                         f"declare `input {name}: tokens[seq]`")
+        raise TrainError(
+            f"data '{data}' is token sequences; input '{name}' is {kind.kind}{list(kind.dims)}",
+            f"declare `input {name}: tokens[seq]`",
+        )
 
 
 def adding(name: str, kind: TensorType, seed: int, val: float, test: float, options: dict, task: str) -> Dataset:
     if kind.kind != "float" or len(kind.dims) != 2 or kind.dims[-1] != 2:
-        raise TrainError(f"data 'adding' is [seq, 2] (value, marker) per step; input '{name}' is {list(kind.dims)}",
-                         f"declare `input {name}: [seq, 2]`")
+        raise TrainError(
+            f"data 'adding' is [seq, 2] (value, marker) per step; input '{name}' is {list(kind.dims)}",
+            f"declare `input {name}: [seq, 2]`",
+        )
     g = torch.Generator().manual_seed(seed)
     count, length = options["count"], options["length"]
     values = torch.rand(count, length, generator=g)
@@ -45,8 +49,16 @@ def adding(name: str, kind: TensorType, seed: int, val: float, test: float, opti
     marks[torch.arange(count), second] = 1.0
     x = torch.stack([values, marks], dim=-1)
     y = (values * marks).sum(dim=1, keepdim=True)
-    return split_tensors("adding", "regression", {name: x}, y, seed, val, test,
-                         info=f"adding problem: {count} sequences of {length} steps")
+    return split_tensors(
+        "adding",
+        "regression",
+        {name: x},
+        y,
+        seed,
+        val,
+        test,
+        info=f"adding problem: {count} sequences of {length} steps",
+    )
 
 
 def selective_copy(name: str, kind: TensorType, seed: int, val: float, test: float, options: dict, task: str):
@@ -62,8 +74,17 @@ def selective_copy(name: str, kind: TensorType, seed: int, val: float, test: flo
     x[:, length:] = 1
     y = torch.full_like(x, IGNORE)
     y[:, length:] = data
-    return split_tensors("selective_copy", "token_classification", {name: x}, y, seed, val, test, classes=vocab,
-                         info=f"selective copying: {tokens} tokens among {length} positions, vocabulary {vocab}")
+    return split_tensors(
+        "selective_copy",
+        "token_classification",
+        {name: x},
+        y,
+        seed,
+        val,
+        test,
+        classes=vocab,
+        info=f"selective copying: {tokens} tokens among {length} positions, vocabulary {vocab}",
+    )
 
 
 def induction(name: str, kind: TensorType, seed: int, val: float, test: float, options: dict, task: str):
@@ -79,5 +100,14 @@ def induction(name: str, kind: TensorType, seed: int, val: float, test: float, o
     x[:, -1] = 1
     y = torch.full_like(x, IGNORE)
     y[:, -1] = x[rows, where + 1]
-    return split_tensors("induction", "token_classification", {name: x}, y, seed, val, test, classes=vocab,
-                         info=f"induction heads: {count} sequences of {length} tokens, vocabulary {vocab}")
+    return split_tensors(
+        "induction",
+        "token_classification",
+        {name: x},
+        y,
+        seed,
+        val,
+        test,
+        classes=vocab,
+        info=f"induction heads: {count} sequences of {length} tokens, vocabulary {vocab}",
+    )

@@ -102,7 +102,9 @@ def partition(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Seeded (train, val, test) index sets; with `labels`, stratified (each class split alike)."""
     generator = torch.Generator().manual_seed(seed)
-    groups = [torch.arange(count)] if labels is None else [torch.nonzero(labels == c).flatten() for c in labels.unique()]
+    groups = (
+        [torch.arange(count)] if labels is None else [torch.nonzero(labels == c).flatten() for c in labels.unique()]
+    )
     train, valid, tests = [], [], []
     for group in groups:
         order = group[torch.randperm(len(group), generator=generator)]

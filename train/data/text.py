@@ -56,30 +56,53 @@ def builtin_corpus() -> str:
 
 
 def text_dataset(
-    name: str, kind: TensorType, seed: int, val: float, test: float, options: dict, text: str, source: str,
+    name: str,
+    kind: TensorType,
+    seed: int,
+    val: float,
+    test: float,
+    options: dict,
+    text: str,
+    source: str,
     vocab_limit: int | None,
 ) -> Dataset:
     if kind.kind != "tokens":
-        raise TrainError(f"{source} is text for a language model; input '{name}' is {kind.kind}{list(kind.dims)}",
-                         f"declare `input {name}: tokens[seq]`")
+        raise TrainError(
+            f"{source} is text for a language model; input '{name}' is {kind.kind}{list(kind.dims)}",
+            f"declare `input {name}: tokens[seq]`",
+        )
     if options["tokenizer"] not in ("byte", "char"):
         raise TrainError(f"data.options.tokenizer must be byte or char, not {options['tokenizer']!r}")
     tokenizer = ByteTokenizer() if options["tokenizer"] == "byte" else CharTokenizer("".join(sorted(set(text))))
     if vocab_limit is not None and tokenizer.vocab > vocab_limit:
-        raise TrainError(f"{source}: the {tokenizer.kind} tokenizer needs {tokenizer.vocab} token ids but the "
-                         f"model's embedding has {vocab_limit}",
-                         "use data.options.tokenizer=char, or a larger `embed` vocabulary" if tokenizer.kind == "byte"
-                         else f"make the model's vocabulary at least {tokenizer.vocab}")
+        raise TrainError(
+            f"{source}: the {tokenizer.kind} tokenizer needs {tokenizer.vocab} token ids but the "
+            f"model's embedding has {vocab_limit}",
+            "use data.options.tokenizer=char, or a larger `embed` vocabulary"
+            if tokenizer.kind == "byte"
+            else f"make the model's vocabulary at least {tokenizer.vocab}",
+        )
     ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)
     window = options["length"] + 1
     count = len(ids) // window
     if count < 10:
-        raise TrainError(f"{source}: {len(ids)} tokens make only {count} windows of {window}",
-                         "use a longer text or a smaller data.options.length")
+        raise TrainError(
+            f"{source}: {len(ids)} tokens make only {count} windows of {window}",
+            "use a longer text or a smaller data.options.length",
+        )
     chunks = ids[: count * window].reshape(count, window)
-    return split_tensors(source, "language_model", {name: chunks[:, :-1]}, chunks[:, 1:], seed, val, test,
-                         tokenizer=tokenizer, classes=tokenizer.vocab,
-                         info=f"{source}: {len(ids):,} {tokenizer.kind} tokens in {count} windows of {window - 1}")
+    return split_tensors(
+        source,
+        "language_model",
+        {name: chunks[:, :-1]},
+        chunks[:, 1:],
+        seed,
+        val,
+        test,
+        tokenizer=tokenizer,
+        classes=tokenizer.vocab,
+        info=f"{source}: {len(ids):,} {tokenizer.kind} tokens in {count} windows of {window - 1}",
+    )
 
 
 def read_text(path: Path) -> str:
