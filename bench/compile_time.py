@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+
 from cramnet.compiler import check_spec  # noqa: E402
 
 WIDTH = 32  # small layers: this measures the compiler, not weight allocation

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+
 from cramnet.compiler import check_spec  # noqa: E402
 from cramnet.compiler.trial import random_inputs  # noqa: E402
 
@@ -45,11 +46,18 @@ def timed(module, inputs, steps: int, autocast: bool) -> float:
     return (time.perf_counter() - start) / steps * 1000
 
 
+def to_cpu(value):
+    """A tensor, or a graph object's tensors (x, edge_index, batch, …), on the CPU."""
+    if torch.is_tensor(value):
+        return value.cpu()
+    return type(value)(**{k: v.cpu() if torch.is_tensor(v) else v for k, v in vars(value).items()})
+
+
 def cpu_gpu_difference(checked, inputs_gpu) -> float:
     cpu = checked.build(seed=0).eval()
     gpu = checked.build(seed=0).cuda().eval()
     with torch.no_grad():
-        a = cpu(*[x.cpu() if torch.is_tensor(x) else x for x in inputs_gpu])
+        a = cpu(*[to_cpu(x) for x in inputs_gpu])
         b = gpu(*inputs_gpu)
     a, b = (a if isinstance(a, tuple) else (a,)), (b if isinstance(b, tuple) else (b,))
     return max(float((x - y.cpu()).abs().max() / x.abs().max().clamp(min=1e-6)) for x, y in zip(a, b))

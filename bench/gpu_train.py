@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+
 from cramnet.compiler import check_spec  # noqa: E402
 from cramnet.compiler.trial import batched_shape, random_inputs  # noqa: E402
 from cramnet.train.config import defaults  # noqa: E402

@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import torch  # noqa: E402
-from cramnet.compiler import compile_spec  # noqa: E402
 from timing import median_ms  # noqa: E402
+
+from cramnet.compiler import compile_spec  # noqa: E402
 
 SPEC = """
 use "std:ffn"

@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from cramnet.compiler import compile_spec  # noqa: E402
 from torch import nn  # noqa: E402
 
+from cramnet.compiler import compile_spec  # noqa: E402
 from tests.twins import TWINS, copy_weights  # noqa: E402
 
 HEAVY_SPEC = "specs/resnet_digits.cram"

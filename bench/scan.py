@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import torch  # noqa: E402
-from cramnet.blocks.mamba import Mamba  # noqa: E402
 from timing import median_ms  # noqa: E402
+
+from cramnet.blocks.mamba import Mamba  # noqa: E402
 
 
 def inputs(batch, length, channels, state, device, grad):

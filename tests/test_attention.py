@@ -3,9 +3,10 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from cramnet.compiler import check_spec, compile_spec
 from cramnet.dsl.errors import SpecErrors
-from torch import nn
 
 
 def attention_model(args: str, d: int = 16, extra_input: str = "") -> str:

@@ -6,9 +6,10 @@ import sys
 
 import pytest
 import torch
+from typer.testing import CliRunner
+
 from cramnet import __version__
 from cramnet.cli import app
-from typer.testing import CliRunner
 
 runner = CliRunner()
 
@@ -76,7 +77,9 @@ def check_flops(spec):
     return check_spec(spec).summary().flops
 
 
-SEQUENCE_SPEC = "model seqmodel {\n    input x: [seq, 16]\n    x -> dense(32) -> relu -> dense(4) as y\n    output y\n}\n"
+SEQUENCE_SPEC = (
+    "model seqmodel {\n    input x: [seq, 16]\n    x -> dense(32) -> relu -> dense(4) as y\n    output y\n}\n"
+)
 
 
 def test_summary_sizes_symbolic_dimensions(tmp_path):

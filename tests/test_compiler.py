@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from cramnet.blocks.dims import Poly
 from cramnet.compiler import check_spec, compile_spec
 from cramnet.dsl.errors import SpecErrors

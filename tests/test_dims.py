@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from cramnet.blocks.dims import Floor, Poly, evaluate, is_known, product, show, symbols
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from cramnet.blocks.dims import Floor, Poly, evaluate, is_known, product, show, symbols
 
 seq = Poly.symbol("seq")
 n = Poly.symbol("n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from cramnet.blocks import lookup
 from cramnet.compiler import check_spec
 from cramnet.dsl.errors import SpecError, SpecErrors

@@ -6,12 +6,13 @@ import sys
 
 import pytest
 import torch
+from typer.testing import CliRunner
+
 from cramnet.cli import app
 from cramnet.compiler import check_spec, compile_spec
 from cramnet.compiler.codegen import class_name
 from cramnet.compiler.trial import random_inputs
 from cramnet.export import ExportSource, export_python
-from typer.testing import CliRunner
 
 runner = CliRunner()
 ROUND_TRIP = ["specs/lenet5.cram", "specs/resnet_digits.cram", "specs/seq2seq_lstm.cram", "specs/cram.cram",
@@ -73,8 +74,9 @@ needs_onnx = pytest.mark.skipif(not _onnx_available(), reason="optional: pip ins
 def test_onnx_export_checks_and_computes_the_same(tmp_path):
     import numpy as np
     import onnx
-    from cramnet.export import export_onnx
     from onnx.reference import ReferenceEvaluator
+
+    from cramnet.export import export_onnx
 
     source = ExportSource.from_spec("specs/lenet5.cram")
     path = export_onnx(source, tmp_path / "lenet5.onnx", batch=2)

@@ -5,12 +5,13 @@ import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from cramnet.cli import app
 from cramnet.dsl import format as fmt
 from cramnet.dsl import parse
 from cramnet.dsl.errors import SpecErrors
 from cramnet.dsl.format import FormatError, comments, format_spec, without_spans
-from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted(str(p.relative_to(ROOT)) for p in [*ROOT.glob("specs/**/*.cram"), *ROOT.glob("blocks/std/*.cram")])

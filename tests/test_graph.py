@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
+
 from cramnet.compiler import check_spec, compile_spec
 from cramnet.dsl.errors import SpecErrors
 

@@ -95,7 +95,10 @@ print("ok")
 """
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU the compiled kernel is tested instead (below)")
 def test_triton_kernel_logic_in_the_interpreter():
+    # Triton 3.9's interpreter runs it; 3.6's (the GPU image's) fails inside its own __index__ shim,
+    # while the compiled kernel passes there
     pytest.importorskip("triton")
     environment = {**os.environ, "TRITON_INTERPRET": "1"}  # must be set before triton is imported
     result = subprocess.run([sys.executable, "-c", KERNEL_CHECK], capture_output=True, text=True, env=environment)

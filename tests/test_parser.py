@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cramnet.dsl import SpecErrors, ast, parse
 from cramnet.dsl.errors import Span
 

@@ -4,10 +4,11 @@
 import sys
 
 import torch
+from typer.testing import CliRunner
+
 from cramnet.blocks import load_plugins, lookup
 from cramnet.cli import app
 from cramnet.compiler import check_spec, compile_spec
-from typer.testing import CliRunner
 
 SPEC = "model scaled {\n    input x: [8]\n    x -> test_scale(2.0) -> dense(3) as y\n    output y\n}\n"
 

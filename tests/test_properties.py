@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from cramnet.blocks.dims import evaluate
 from cramnet.compiler import check_spec
 from cramnet.dsl.errors import SpecErrors
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 SEEDS = [
     """# a small MLP

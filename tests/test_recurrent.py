@@ -2,9 +2,10 @@
 
 import pytest
 import torch
+from torch import nn
+
 from cramnet.compiler import check_spec, compile_spec
 from cramnet.dsl.errors import SpecErrors
-from torch import nn
 
 
 def recurrent_model(call: str) -> str:

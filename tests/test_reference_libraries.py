@@ -3,6 +3,7 @@ where they are installed (the GPU machine's image has both; without them these t
 
 import pytest
 import torch
+
 from cramnet.compiler import check_spec, compile_spec
 
 from .twins import copy_weights

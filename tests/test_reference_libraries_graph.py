@@ -5,6 +5,7 @@ inner-product decoder; PyG's Data, Batch and to_homogeneous() objects as model i
 
 import pytest
 import torch
+
 from cramnet.compiler import check_spec, compile_spec
 
 pyg = pytest.importorskip("torch_geometric")

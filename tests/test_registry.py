@@ -3,6 +3,7 @@ parameter count is the module's, and nothing is NaN."""
 
 import pytest
 import torch
+
 from cramnet.blocks import all_blocks
 from cramnet.compiler import check_spec
 from cramnet.compiler.trial import batched_shape, random_inputs

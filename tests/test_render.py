@@ -6,13 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pygments.token import Error
+from typer.testing import CliRunner
+
 from cramnet.cli import app
 from cramnet.compiler import check_spec
 from cramnet.dsl.highlight import CramLexer, highlight_excerpt
 from cramnet.render import Options, build_diagram, render_file, to_dot, to_mermaid
 from cramnet.render import files as render_files
-from pygments.token import Error
-from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("specs/**/*.cram"))

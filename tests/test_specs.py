@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from cramnet.compiler import check_spec
 from cramnet.compiler.trial import batched_shape, random_inputs
 

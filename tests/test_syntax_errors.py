@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cramnet.compiler import check_spec
 from cramnet.dsl import SpecErrors, parse
 from cramnet.dsl.syntax_errors import COMMON_MISTAKES

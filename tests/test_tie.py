@@ -1,6 +1,7 @@
 """Weight tying: `tie = name` shares one parameter, counted once, transposed as needed."""
 
 import torch
+
 from cramnet.compiler import check_spec, compile_spec
 
 LM = """

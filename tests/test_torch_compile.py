@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from cramnet.compiler import compile_spec
 
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from cramnet.train.commands import TrainFlags, resolve_config
 from cramnet.train.config import apply_sets, defaults, get, read_config
 from cramnet.train.errors import TrainError

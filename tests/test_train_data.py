@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from cramnet.blocks.tensor_type import TensorType
 from cramnet.train.data import default_data, load_data
 from cramnet.train.data.sequences import IGNORE

@@ -6,8 +6,9 @@ import sys
 
 import pytest
 import torch
-from cramnet.train.distributed import World, launch_command
 from safetensors import safe_open
+
+from cramnet.train.distributed import World, launch_command
 
 SPEC = """
 model plain {

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cramnet.cli import app
-from cramnet.train import TrainError, apply_sets, defaults, load_run, train
 from safetensors import safe_open
 from typer.testing import CliRunner
+
+from cramnet.cli import app
+from cramnet.train import TrainError, apply_sets, defaults, load_run, train
 
 runner = CliRunner()
 TINY = """
@@ -178,3 +179,18 @@ def test_a_language_model_trains_and_generates(tmp_path):
     assert 1 < final["test_perplexity"] < 256
     result = runner.invoke(app, ["generate", str(out), "--prompt", "The net", "--tokens", "20", "--top-k", "5"])
     assert result.exit_code == 0 and result.output.startswith("The net")
+
+
+@pytest.mark.parametrize(
+    "spec, sets, task, metric",
+    [
+        ("specs/molecule_gin.cram", ["data.options.count=60"], "graph_classification", "test_accuracy"),
+        ("specs/kan_regressor.cram", ["data.options.count=200"], "regression", "test_mse"),
+        ("specs/autoencoder.cram", [], "reconstruction", "test_mse"),
+        ("specs/karate_gcn.cram", [], "node_classification", "test_accuracy"),
+    ],
+)
+def test_the_data_and_task_follow_from_the_model(tmp_path, spec, sets, task, metric):
+    result = train(spec, config(tmp_path, "epochs=1", *sets))
+    assert json.loads((result.out / "run.json").read_text())["task"] == task
+    assert metric in result.final and np.isfinite(result.final[metric])

@@ -17,7 +17,8 @@ def copy_weights(source: nn.Module, target: nn.Module) -> None:
     assert len(source_state) == len(target_state), (list(source_state), list(target_state))
     copied = {}
     for (name, value), (target_name, target_value) in zip(source_state.items(), target_state.items()):
-        assert value.shape == target_value.shape, f"{name} {tuple(value.shape)} vs {target_name} {tuple(target_value.shape)}"
+        shapes = f"{name} {tuple(value.shape)} vs {target_name} {tuple(target_value.shape)}"
+        assert value.shape == target_value.shape, shapes
         copied[target_name] = value.clone()
     target.load_state_dict(copied)
 

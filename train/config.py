@@ -106,7 +106,8 @@ SCHEMA: dict[str, Key] = {
     "threads": Key(
         int,
         0,
-        "CPU threads for torch (0: torch's default; 1 is steadier on a shared machine)",
+        "CPU threads for torch (0: auto, which is 1 on a machine with 2 cores or fewer, where "
+        "two threads stall whenever a neighbour takes a core, and torch's default otherwise)",
         check=_non_negative,
         need="at least 0",
     ),

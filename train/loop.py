@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -121,8 +122,9 @@ def train(
         spec = spec or _run_spec(resume)
     setup = prepare(spec, config, model, plugins)
     config, checked = setup.config, setup.checked
-    if config["threads"]:
-        torch.set_num_threads(config["threads"])
+    threads = config["threads"] or (1 if (os.cpu_count() or 1) <= 2 else 0)
+    if threads and setup.device.type == "cpu":
+        torch.set_num_threads(threads)
     world = join(setup.device)
     if world.size > 1 and setup.device.type == "cuda":
         setup.device = torch.device("cuda", world.local_rank)

@@ -2,8 +2,9 @@
 scale per feature)."""
 
 import torch
-from cramnet.blocks import Arg, Construct, ShapeError, block
 from torch import nn
+
+from cramnet.blocks import Arg, Construct, ShapeError, block
 
 
 class Scale(nn.Module):

@@ -16,6 +16,11 @@ from .splits import GraphListSplit, NodeSplit, partition
 def _fit_features(x: torch.Tensor, name: str, kind: TensorType, data: str) -> torch.Tensor:
     """Examples reshaped to the input's declared shape, when the sizes agree."""
     dims = kind.dims
+    if kind.kind != "float":
+        raise TrainError(
+            f"data '{data}' gives float features of shape {list(x.shape[1:])}; input '{name}' is {kind}",
+            "name data that fits the input (token models: text, selective_copy, induction; graphs: karate, graphs)",
+        )
     if not all(isinstance(d, int) for d in dims) or math.prod(dims) != math.prod(x.shape[1:]):
         raise TrainError(
             f"data '{data}' gives examples of shape {list(x.shape[1:])}; input '{name}' is declared {list(dims)}",
