@@ -430,6 +430,23 @@ def generate(
     _training(lambda: run_generate(run_dir, prompt, tokens, temperature, top_k, seed, out))
 
 
+# -- probing a trained run (body in probe/command.py) -------------------------------------------
+
+
+@app.command()
+def probe(
+    run_dir: Path = typer.Argument(..., help="A run directory."),
+    node: str = typer.Option(..., "--node", help="The node, named as `cramnet summary` lists it (or a bound name)."),
+    data: str | None = typer.Option(None, "--data", help="Other data: a built-in set or a file."),
+    split: str = typer.Option("test", "--split", help="train, val or test."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="The directory (default RUN/probes/NODE)."),
+) -> None:
+    """The activations at one node of a trained run, from a partial model, saved and plotted."""
+    from .probe.command import run_probe
+
+    _run(lambda: run_probe(run_dir, node, data, split, output, out))
+
+
 def run() -> None:  # pragma: no cover - console entry
     app()
 

@@ -39,7 +39,6 @@ def spec(tmp_path):
     return path
 
 
-@pytest.mark.slow
 def test_a_run_leaves_everything_in_its_directory(tmp_path, spec):
     result = train(spec, config(tmp_path))
     out = result.out
@@ -69,7 +68,6 @@ def test_a_run_leaves_everything_in_its_directory(tmp_path, spec):
     assert run.config["epochs"] == 3 and run.module(torch.rand(2, 1, 8, 8)).shape == (2, 10)
 
 
-@pytest.mark.slow
 def test_resume_after_an_interruption_ends_with_the_same_weights(tmp_path, spec):
     whole = train(spec, config(tmp_path, "epochs=4", name="whole"))
 
@@ -194,3 +192,14 @@ def test_the_data_and_task_follow_from_the_model(tmp_path, spec, sets, task, met
     result = train(spec, config(tmp_path, "epochs=1", *sets))
     assert json.loads((result.out / "run.json").read_text())["task"] == task
     assert metric in result.final and np.isfinite(result.final[metric])
+
+
+def test_early_stopping_watches_a_validation_metric(tmp_path, spec):
+    # a learning rate too small to move any weight: the validation loss never improves after epoch 1
+    result = train(
+        spec,
+        config(tmp_path, "epochs=5", "optimizer.lr=1e-30", "early_stopping.metric=loss", "early_stopping.patience=1"),
+    )
+    assert result.final["epochs"] == 2 and result.final["best_epoch"] == 1
+    with pytest.raises(TrainError, match="early_stopping.metric 'perplexity' is not measured"):
+        train(spec, config(tmp_path, "early_stopping.metric=perplexity", name="other"))

@@ -19,7 +19,7 @@ from .. import __version__
 from . import checkpoints as ckpt
 from .config import get
 from .data.splits import Batch
-from .distributed import World, all_agree, join
+from .distributed import World, all_agree, join, leave
 from .errors import TrainError
 from .run_dir import default_out, plot_curves, plot_grad_norms, write_config, write_json, write_rows
 from .setup import Setup, prepare
@@ -193,6 +193,8 @@ def train(
             "lower --batch-size, try --precision bf16, or shrink the model",
         ) from None
     final = _finish(engine, state, out, best_path, digest)
+    if world.size > 1:
+        leave()
     return RunResult(out, final, state["history"], setup.notes)
 
 

@@ -1,0 +1,11 @@
+"""Probing a trained run: the partial model up to a node, its values over a data split and plots.
+
+    from cramnet.probe import probe_run
+    result = probe_run("runs/vae-…", "z")        # RUN/probes/z: activations.npy, latent_pca.png, …
+"""
+
+from .errors import ProbeError
+from .partial import partial_graph, partial_model, resolve_node
+from .run import ProbeResult, probe_run
+
+__all__ = ["ProbeError", "ProbeResult", "partial_graph", "partial_model", "probe_run", "resolve_node"]

@@ -1,0 +1,35 @@
+"""The body of `cramnet probe` (cli.py wires it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from .errors import ProbeError
+from .run import probe_run
+
+
+def run_probe(run: Path, node: str, data: str | None, split: str, output: Path | None, out: Console) -> None:
+    from ..cli import UserError
+    from ..train.errors import TrainError
+
+    try:
+        result = probe_run(run, node, data, split, output)
+    except (ProbeError, TrainError) as failure:
+        raise UserError(str(failure), failure.hint) from None
+    shape = "×".join(str(d) for d in result.shape)
+    labels = "with labels" if result.labelled else "no labels"
+    out.print(
+        Text.assemble(
+            ("probed", "bold green"), f" {result.node} ({result.block}) on the {result.split} split: {shape}, {labels}"
+        )
+    )
+    out.print(f"wrote {result.out}{os.sep}")
+    width = max(len(path.name) for path in result.files)
+    for path, what in result.files.items():
+        out.print(Text.assemble("  ", (f"{path.name:<{width}}", "cyan"), f"  {what}"))
+    for note in result.notes:
+        out.print(Text(f"  note: {note}", style="yellow"))

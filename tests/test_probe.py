@@ -1,0 +1,184 @@
+"""Probing: the partial model computes exactly what the whole model computes at the node; a probe of
+a trained run saves the node's values and draws the latent space, attention, experts and KAN functions."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cramnet.cli import app
+from cramnet.compiler import check_spec
+from cramnet.probe import ProbeError, partial_graph, partial_model, probe_run, resolve_node
+from cramnet.probe.activations import rollout
+from cramnet.train import apply_sets, defaults, load_run, train
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+# a little of everything a probe draws: two attention layers, a mixture of experts, a KAN head
+MIXED = """
+use "std:transformer"
+
+model mixed {
+    input image: [1, 8, 8]
+
+    image -> patch_embed(2, 16) -> pre_ln(16, 2, 32) * 2
+          -> moe(experts = 3, top_k = 2) { dense(16) -> gelu -> dense(16) }
+          -> pool(mean) as h
+    h -> kan(10, grid = 4, range = [-3, 3]) as logits
+
+    output logits
+}
+"""
+
+
+def at_node(module: torch.nn.Module, checked, node: str, *inputs) -> torch.Tensor:
+    """The whole model's value at `node`, caught by a forward hook (the reference); a merge has no
+    module, so its value is caught as the next stage's input."""
+    caught = {}
+    attr = checked.graph.nodes[node]["attr"]
+    if hasattr(module, attr):
+        hook = getattr(module, attr).register_forward_hook(lambda _m, _i, output: caught.setdefault("value", output))
+    else:
+        after = getattr(module, checked.graph.nodes[next(checked.graph.successors(node))]["attr"])
+        hook = after.register_forward_pre_hook(lambda _m, inputs: caught.setdefault("value", inputs[0]))
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    finally:
+        hook.remove()
+    return caught["value"]
+
+
+def test_partial_model_computes_what_the_whole_model_does_at_the_node():
+    checked = check_spec("specs/vit_digits.cram")
+    whole = checked.build(seed=0).eval()
+    x = torch.rand(3, 1, 8, 8)
+    for node in ("patch_embed_1", "pre_ln_1.attention_1", "pre_ln_2.add_2"):
+        partial = partial_model(checked, node, whole.state_dict())
+        with torch.no_grad():
+            assert torch.equal(partial(x), at_node(whole, checked, node, x)), node
+
+
+def test_partial_model_keeps_only_the_node_and_its_ancestors():
+    checked = check_spec("specs/vae.cram")
+    graph = partial_graph(checked, "z")
+    assert set(graph.graph) == {"image", "flatten_1", "dense_1", "relu_1", "z"}
+    assert graph.inputs == ["image"] and graph.outputs == {"z": "z"}
+    partial = partial_model(checked, "z", checked.build(seed=0).state_dict())
+    assert {name.split(".")[0] for name in partial.state_dict()} == {"dense_1", "z"}  # no decoder weights
+
+
+def test_nodes_are_found_by_summary_name_output_or_attribute_and_unknown_ones_suggest():
+    checked = check_spec("specs/vit_digits.cram")
+    assert resolve_node(checked, "pre_ln_1.attention_1") == "pre_ln_1.attention_1"
+    assert resolve_node(checked, "pre_ln_1_attention_1") == "pre_ln_1.attention_1"
+    assert resolve_node(checked, "logits") == "logits"
+    with pytest.raises(ProbeError) as failure:
+        resolve_node(checked, "pre_ln_1.atention_1")
+    assert "no node named 'pre_ln_1.atention_1'" in str(failure.value)
+    assert failure.value.hint == "did you mean 'pre_ln_1.attention_1'?"
+
+
+def test_rollout_rows_stay_distributions():
+    weights = [torch.rand(2, 4, 5, 5).softmax(-1) for _ in range(3)]
+    torch.testing.assert_close(rollout(weights).sum(-1), torch.ones(2, 5))
+
+
+# -- probes of trained runs ----------------------------------------------------------------------
+
+
+def quick_run(spec: Path, out: Path) -> Path:
+    sets = [f"out={out}", "epochs=1", "batch_size=64", "threads=1", "device=cpu"]
+    return train(spec, apply_sets(defaults(), sets)).out
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory) -> Path:
+    return quick_run(ROOT / "specs" / "vae.cram", tmp_path_factory.mktemp("vae") / "run")
+
+
+@pytest.fixture(scope="module")
+def mixed_run(tmp_path_factory) -> Path:
+    spec = tmp_path_factory.mktemp("mixed") / "mixed.cram"
+    spec.write_text(MIXED)
+    return quick_run(spec, spec.parent / "run")
+
+
+def test_split_inputs(run: Path, split: str = "test") -> torch.Tensor:
+    """The split's images, loaded as the probe loads them."""
+    from cramnet.train.setup import prepare
+
+    trained = load_run(run)
+    config = {**trained.config, "device": "cpu", "task": trained.info["task"]}
+    return prepare(None, config, checked=trained.checked).data.splits[split].inputs["image"]
+
+
+test_split_inputs.__test__ = False  # a helper, not a test
+
+
+@pytest.mark.slow
+def test_a_latent_probe_saves_the_values_the_whole_model_has_there(vae_run, tmp_path):
+    result = probe_run(vae_run, "z", out=tmp_path / "z")
+    images = test_split_inputs(vae_run)
+    values = np.load(tmp_path / "z" / "activations.npy")
+    assert values.shape == (len(images), 2) == result.shape
+    trained = load_run(vae_run)
+    expected = at_node(trained.module, trained.checked, "z", images)
+    np.testing.assert_allclose(values, expected.numpy(), rtol=1e-6, atol=1e-6)
+    assert (tmp_path / "z" / "latent_pca.png").stat().st_size > 0
+    assert not (tmp_path / "z" / "labels.npy").exists()  # reconstruction: the data carries no labels
+    assert not result.labelled
+
+
+@pytest.mark.slow
+def test_an_attention_probe_draws_every_layer_and_the_rollout(mixed_run, tmp_path):
+    out = tmp_path / "attention"
+    result = probe_run(mixed_run, "pre_ln_2.attention_1", out=out)
+    images = test_split_inputs(mixed_run)
+    values, labels = np.load(out / "activations.npy"), np.load(out / "labels.npy")
+    assert values.shape == (len(images), 16, 16) and labels.shape == (len(images),)
+    trained = load_run(mixed_run)
+    expected = at_node(trained.module, trained.checked, "pre_ln_2.attention_1", images)
+    np.testing.assert_allclose(values, expected.numpy(), rtol=1e-5, atol=1e-6)
+    for name in ("latent_pca", "attention_pre_ln_1_attention_1", "attention_pre_ln_2_attention_1", "attention_rollout"):
+        assert (out / f"{name}.png").stat().st_size > 0, name
+    np.testing.assert_allclose(np.load(out / "attention_rollout.npy").sum(-1), np.ones(16), rtol=1e-5)
+    assert not (out / "experts.json").exists()  # the experts come after this node
+    assert result.labelled and not result.notes
+
+
+@pytest.mark.slow
+def test_a_moe_probe_counts_the_tokens_each_expert_got(mixed_run, tmp_path):
+    probe_run(mixed_run, "moe_1", out=tmp_path)
+    counts = json.loads((tmp_path / "experts.json").read_text())
+    examples = len(test_split_inputs(mixed_run))
+    assert list(counts) == ["moe_1"] and len(counts["moe_1"]) == 3
+    assert sum(counts["moe_1"]) == examples * 16 * 2  # every token's two choices
+    assert (tmp_path / "experts.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_a_kan_probe_draws_the_learned_functions(mixed_run, tmp_path):
+    result = probe_run(mixed_run, "logits", split="val", out=tmp_path)
+    curves = np.load(tmp_path / "kan_functions.npz")
+    assert curves["y"].shape == (10, 16, len(curves["x"]))
+    assert (tmp_path / "kan_functions.png").stat().st_size > 0
+    assert result.shape[1:] == (10,) and result.split == "val"
+
+
+@pytest.mark.slow
+def test_the_command_prints_what_it_wrote_and_refuses_mistakes_in_one_message(mixed_run, tmp_path):
+    result = runner.invoke(app, ["probe", str(mixed_run), "--node", "h", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "probed h (pool)" in result.output and "latent_pca.png" in result.output
+    for args, message in (
+        (["--node", "pre_ln_2.atention_1"], "did you mean 'pre_ln_2.attention_1'?"),
+        (["--node", "h", "--split", "tset"], "did you mean 'test'?"),
+    ):
+        result = runner.invoke(app, ["probe", str(mixed_run), *args])
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["probe", str(tmp_path / "nowhere"), "--node", "h"])
+    assert result.exit_code == 1 and "not a cramnet run directory" in result.output
