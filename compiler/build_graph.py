@@ -73,6 +73,7 @@ class ModelGraph:
     outputs: dict[str, str]  # output name -> node, in `output` order
     span: Span
     errors: list[SpecError] = field(default_factory=list)
+    bound: dict[str, str] = field(default_factory=dict)  # the model body's names (inputs, `as`, `=`) -> node
 
 
 def select_model(module: SpecModule, name: str | None) -> tuple[ast.ModelDef | None, SpecError | None]:
@@ -124,7 +125,8 @@ def build_graph(module: SpecModule, model: ast.ModelDef, lets: LetTable) -> Mode
                 hint="declare one: `input x: [784]`",
             )
         )
-    return ModelGraph(model.name, builder.graph, inputs, outputs, model.span, builder.errors)
+    bound = {name: node for name, node in ctx.values.local.items() if node != FAILED}
+    return ModelGraph(model.name, builder.graph, inputs, outputs, model.span, builder.errors, bound)
 
 
 def _prefix(node: str) -> str:

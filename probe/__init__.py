@@ -1,7 +1,7 @@
 """Probing a trained run: the partial model up to a node, its values over a data split and plots.
 
-    from cramnet.probe import probe_run
-    result = probe_run("runs/vae-…", "z")        # RUN/probes/z: activations.npy, latent_pca.png, …
+from cramnet.probe import probe_run
+result = probe_run("runs/vae-…", "z")        # RUN/probes/z: activations.npy, latent_pca.png, …
 """
 
 from .errors import ProbeError

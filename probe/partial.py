@@ -22,17 +22,19 @@ from .errors import ProbeError
 
 
 def resolve_node(checked: CheckedModel, name: str) -> str:
-    """The graph node `name` names: a node as `cramnet summary` lists it (`pre_ln_1.attention_1`, a
-    bound name such as `z`), an output's name, or the node's Python attribute (`pre_ln_1_attention_1`)."""
-    graph = checked.graph
+    """The graph node `name` names: a node as `cramnet summary` lists it (`pre_ln_1.attention_1`, `z`),
+    a name bound in the model's body or an output's name (`feats`, bound to `basic_2.relu_2`), or the
+    node's Python attribute (`pre_ln_1_attention_1`)."""
+    graph, model = checked.graph, checked.model
     if name in graph:
         return name
-    if name in checked.model.outputs:
-        return checked.model.outputs[name]
+    named = {**model.bound, **model.outputs}
+    if name in named:
+        return named[name]
     by_attr = {attrs["attr"]: node for node, attrs in graph.nodes(data=True)}
     if name in by_attr:
         return by_attr[name]
-    candidates = set(graph.nodes) | set(checked.model.outputs)
+    candidates = set(graph.nodes) | set(named)
     raise ProbeError(
         f"model '{checked.name}' has no node named '{name}'",
         did_you_mean(name, candidates) or "`cramnet summary SPEC` lists the nodes",

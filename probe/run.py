@@ -60,6 +60,9 @@ def probe_run(
     except OSError as error:
         raise ProbeError(f"cannot write to {out}: {error.strerror or error}") from None
     result = ProbeResult(node, attrs["block"], split, out, found.activations.shape, found.labels is not None)
+    if attrs["type"].kind in ("graph", "edges") and found.labels is None:  # node classification: nodes are examples
+        kind = "graph nodes" if attrs["type"].kind == "graph" else "node pairs"
+        result.notes.append(f"a row is one of the split's {kind} (its graphs stacked), not an example")
     files = result.files
     np.save(out / "activations.npy", found.activations)
     files[out / "activations.npy"] = f"the node's values, {found.activations.shape}"

@@ -76,6 +76,9 @@ def test_nodes_are_found_by_summary_name_output_or_attribute_and_unknown_ones_su
     assert resolve_node(checked, "pre_ln_1.attention_1") == "pre_ln_1.attention_1"
     assert resolve_node(checked, "pre_ln_1_attention_1") == "pre_ln_1.attention_1"
     assert resolve_node(checked, "logits") == "logits"
+    bound = check_spec('use "std:resnet"\nmodel m {\n input image: [8, 16, 16]\n image -> basic(8) * 2 as feats\n'
+                       ' feats -> flatten -> dense(10) as out\n output out\n}\n')
+    assert resolve_node(bound, "feats") == "basic_2.relu_2"  # a name that renames no node
     with pytest.raises(ProbeError) as failure:
         resolve_node(checked, "pre_ln_1.atention_1")
     assert "no node named 'pre_ln_1.atention_1'" in str(failure.value)
@@ -151,29 +154,24 @@ def test_an_attention_probe_draws_every_layer_and_the_rollout(mixed_run, tmp_pat
 
 
 @pytest.mark.slow
-def test_a_moe_probe_counts_the_tokens_each_expert_got(mixed_run, tmp_path):
-    probe_run(mixed_run, "moe_1", out=tmp_path)
+def test_a_kan_probe_draws_the_learned_functions_and_the_experts_before_it(mixed_run, tmp_path):
+    result = probe_run(mixed_run, "logits", split="val", out=tmp_path)
+    curves = np.load(tmp_path / "kan_functions.npz")
+    assert curves["y"].shape == (10, 16, len(curves["x"]))
+    assert (tmp_path / "kan_functions.png").stat().st_size > 0
+    assert result.shape[1:] == (10,) and result.split == "val"
     counts = json.loads((tmp_path / "experts.json").read_text())
-    examples = len(test_split_inputs(mixed_run))
+    examples = len(test_split_inputs(mixed_run, "val"))
     assert list(counts) == ["moe_1"] and len(counts["moe_1"]) == 3
     assert sum(counts["moe_1"]) == examples * 16 * 2  # every token's two choices
     assert (tmp_path / "experts.png").stat().st_size > 0
 
 
 @pytest.mark.slow
-def test_a_kan_probe_draws_the_learned_functions(mixed_run, tmp_path):
-    result = probe_run(mixed_run, "logits", split="val", out=tmp_path)
-    curves = np.load(tmp_path / "kan_functions.npz")
-    assert curves["y"].shape == (10, 16, len(curves["x"]))
-    assert (tmp_path / "kan_functions.png").stat().st_size > 0
-    assert result.shape[1:] == (10,) and result.split == "val"
-
-
-@pytest.mark.slow
-def test_the_command_prints_what_it_wrote_and_refuses_mistakes_in_one_message(mixed_run, tmp_path):
-    result = runner.invoke(app, ["probe", str(mixed_run), "--node", "h", "-o", str(tmp_path)])
+def test_the_command_prints_what_it_wrote_and_refuses_mistakes_in_one_message(vae_run, mixed_run, tmp_path):
+    result = runner.invoke(app, ["probe", str(vae_run), "--node", "z", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "probed h (pool)" in result.output and "latent_pca.png" in result.output
+    assert "probed z (gaussian)" in result.output and "latent_pca.png" in result.output
     for args, message in (
         (["--node", "pre_ln_2.atention_1"], "did you mean 'pre_ln_2.attention_1'?"),
         (["--node", "h", "--split", "tset"], "did you mean 'test'?"),
