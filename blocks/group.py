@@ -68,7 +68,7 @@ def _read_groups(path: str, modified: float) -> tuple[tuple[int, ...], ...]:
         if ":" in line:
             line = line.split(":", 1)[1]
         group = []
-        for item in re.split(r"[\s,]+", line.strip()):
+        for item in filter(None, re.split(r"[\s,]+", line.strip())):  # a trailing comma is fine
             if not item.isdigit():
                 raise ShapeError(
                     f"groups file {path}, line {number}: {item!r} is not a feature index",

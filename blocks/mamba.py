@@ -74,7 +74,8 @@ class Mamba(nn.Module):
         """y = scan(u) with the path chosen by `scan` (auto: Triton on a GPU, chunked on a CPU)."""
         path = self.scan
         if path == "auto":
-            path = "triton" if u.is_cuda and self.selective and self.fused_scan() is not None else "chunked"
+            fused = u.is_cuda and self.selective and not self.state & (self.state - 1)  # the kernel: N a power of 2
+            path = "triton" if fused and self.fused_scan() is not None else "chunked"
         if path == "triton":
             if self.fused_scan() is None:
                 raise RuntimeError("scan = triton needs Triton (it ships with PyTorch's CUDA builds)")
@@ -211,4 +212,9 @@ def mamba(inputs, a):
     Shapes: [seq, d] -> [seq, d].
     """
     _inner(inputs, a)
+    if a.scan == "triton" and (not a.selective or a.state & (a.state - 1)):
+        raise ShapeError(
+            "scan = triton needs selective = true and a power-of-two state size",
+            "use scan = auto, which falls back to the chunked scan",
+        )
     return inputs[0]

@@ -16,6 +16,7 @@ from .registry import Arg, Construct, block
     module=lambda inputs, a: Construct(nn.Embedding, {"num_embeddings": a.vocab, "embedding_dim": a.dim}),
     weight=lambda inputs, a: (a.vocab, a.dim),
     accepts=("tokens",),
+    positions="keep",  # tokens[seq] -> [seq, dim]: the same positions, so the padding mask carries on
 )
 def embed(inputs, a):
     """Looks each id up in a learned [vocab, dim] table (nn.Embedding); its weight can be tied.

@@ -165,3 +165,13 @@ def test_patch_embed_is_a_strided_convolution():
     expected = F.conv2d(x, conv.weight, conv.bias, stride=4).flatten(2).transpose(1, 2)
     torch.testing.assert_close(model(x), expected)
     assert model(x).shape == (2, 4, 5)
+
+
+def test_a_token_inputs_mask_passes_through_the_embedding():
+    source = "model m {\n input ids: tokens[seq]\n ids -> embed(20, 16) -> attention(4) -> pool(mean) as y\n" \
+             " output y\n}\n"
+    model = compile_spec(source, seed=0).eval()
+    ids = torch.randint(0, 20, (1, 5))
+    padded = torch.cat([ids, torch.randint(0, 20, (1, 3))], dim=1)
+    mask = torch.tensor([[True] * 5 + [False] * 3])
+    torch.testing.assert_close(model(padded, ids_mask=mask), model(ids), rtol=1e-5, atol=1e-6)

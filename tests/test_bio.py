@@ -131,7 +131,15 @@ def test_groups_from_a_file(tmp_path):
     torch.testing.assert_close(model(x), torch.stack(expected, 1))
 
 
+def test_a_trailing_comma_in_a_groups_file_is_fine(tmp_path):
+    (tmp_path / "g.txt").write_text("0, 1, 2,\n3 4 5\n6 7 8 9,\n")
+    spec = tmp_path / "omics.cram"
+    spec.write_text(GROUPED.replace("group(3, 2)", 'group(3, 2, groups = "g.txt")'))
+    assert check_spec(spec).summary().params == 10 * 2 + 3 * 2
+
+
 @pytest.mark.parametrize("content, message", [
+    ("0 1\nempty:\n3\n", "line 2: the group is empty"),
     ("0 1\n2 x\n3\n", "line 2: 'x' is not a feature index"),
     ("0 1\n2\n", "has 2 groups but tokens = 3"),
     ("0 1\n2\n3 99\n", "feature 99 is out of range for 10 features"),

@@ -9,6 +9,7 @@ import torch
 
 from cramnet.blocks.mamba import Mamba
 from cramnet.compiler import check_spec, compile_spec
+from cramnet.dsl.errors import SpecErrors
 
 
 def random_scan_inputs(batch, L, E, N, selective=True, seed=0):
@@ -124,3 +125,10 @@ def test_triton_kernel_on_the_gpu_equals_the_reference_with_gradients():
     auto = model(x)
     model.y.scan = "sequential"
     torch.testing.assert_close(auto, model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_the_triton_path_is_refused_where_the_kernel_cannot_run():
+    for args in ("scan = triton, selective = false", "state = 6, scan = triton"):
+        with pytest.raises(SpecErrors) as failure:
+            check_spec(MODEL.format(args=args).replace("mamba(8, ", "mamba("))
+        assert "scan = triton needs" in failure.value.errors[0].message
