@@ -295,7 +295,7 @@ def render(
 
 @app.command()
 def export(
-    spec: Path = typer.Argument(..., help="The .cram file."),
+    spec: Path = typer.Argument(..., help="The .cram file, or a run directory of `cramnet train`."),
     fmt: str = typer.Option("python", "--format", help="python (the module file of compile -o) or onnx."),
     output: Path | None = typer.Option(None, "-o", "--output", help="The file (default MODEL.py or MODEL.onnx)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the weights (onnx)."),
@@ -310,8 +310,18 @@ def export(
         from .export import ExportSource
         from .export.command import run_export
 
-        checked, sizes = _check_sized(spec, model, plugin, dim)
-        run_export(ExportSource(checked, None, seed), fmt, output, sizes, batch, out)
+        if spec.is_dir():  # a trained run: its spec and its weights
+            from .train.errors import TrainError
+
+            try:
+                source = ExportSource.from_run(spec)
+            except TrainError as failure:
+                raise UserError(str(failure), failure.hint) from None
+            sizes = parse_sizes(dim)
+        else:
+            checked, sizes = _check_sized(spec, model, plugin, dim)
+            source = ExportSource(checked, None, seed)
+        run_export(source, fmt, output, sizes, batch, out)
 
     _run(action)
 

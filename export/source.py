@@ -12,8 +12,7 @@ from torch import nn
 class ExportSource:
     """A checked spec (`CheckedModel`) and, where weights matter, the module that holds them.
 
-    `from_spec` builds fresh weights; a trained run will add `from_run(directory)`, returning the
-    run's checked spec and its module with the trained weights loaded.
+    `from_spec` builds fresh weights; `from_run` takes a trained run's spec and weights.
     """
 
     checked: object  # CheckedModel
@@ -25,6 +24,17 @@ class ExportSource:
         from ..compiler import check_spec
 
         return cls(check_spec(spec, model, list(plugins)), None, seed)
+
+    @classmethod
+    def from_run(cls, run: str | Path):
+        from ..train import load_run
+
+        trained = load_run(run)
+        return cls(trained.checked, trained.module, None)
+
+    @property
+    def trained(self) -> bool:
+        return self.seed is None and self.module is not None
 
     def built(self) -> nn.Module:
         if self.module is None:

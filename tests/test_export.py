@@ -2,6 +2,7 @@
 exactly; ONNX files pass the ONNX checker and compute what the module computes."""
 
 import importlib.util
+import subprocess
 import sys
 
 import pytest
@@ -94,3 +95,26 @@ def test_onnx_export_refuses_graph_inputs_clearly(tmp_path):
     result = runner.invoke(app, ["export", "specs/karate_gcn.cram", "--format", "onnx", "-o", str(tmp_path / "k.onnx")])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert ("graph inputs" in result.output) if _onnx_available() else ("pip install onnx" in result.output)
+
+
+@pytest.mark.slow
+def test_a_trained_run_exports_with_its_weights_and_loads_without_cramnet(tmp_path):
+    from cramnet.train import apply_sets, defaults, load_run, train
+
+    sets = [f"out={tmp_path / 'run'}", "epochs=1", "batch_size=64", "threads=1", "device=cpu"]
+    run = train("specs/mlp.cram", apply_sets(defaults(), sets)).out
+    target = tmp_path / "mlp.py"
+    result = CliRunner().invoke(app, ["export", str(run), "--format", "python", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.with_suffix(".safetensors").exists()
+    x = torch.rand(5, 1, 8, 8)
+    torch.save(x, tmp_path / "x.pt")
+    code = (
+        "import sys, torch; sys.modules['cramnet'] = None\n"  # the file must not need cramnet
+        f"ns = {{'__file__': {str(target)!r}}}; exec(open({str(target)!r}).read(), ns)\n"
+        f"y = ns['load']()(torch.load({str(tmp_path / 'x.pt')!r}))\n"
+        f"torch.save(y, {str(tmp_path / 'y.pt')!r})"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    expected = load_run(run).module(x)
+    torch.testing.assert_close(torch.load(tmp_path / "y.pt"), expected, rtol=0, atol=0)
