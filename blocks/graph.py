@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .kan import KANLayer
+from .kan import SPLINE_ARGS, KANLayer, kan_kwargs
 from .kan import _range as kan_range
 from .registry import Arg, Construct, ShapeError, block
 from .shape_rules import known_size
@@ -367,23 +367,11 @@ def gin(inputs, a):
     "gkan",
     args=(
         Arg("out", "int", doc="output features per node", low=1),
-        Arg("grid", "int", 5, "grid intervals G of each B-spline", low=1),
-        Arg("order", "int", 3, "spline order k (3: cubic)", low=0),
-        Arg("range", "any", [-1, 1], "the grid's interval [low, high] before extension"),
+        *SPLINE_ARGS,
     ),
     params=lambda inputs, a: a.out * node_features(inputs) * (a.grid + a.order + 2),
     flops=lambda inputs, out, a: 2 * _nodes(inputs) * a.out * node_features(inputs) * (a.grid + a.order + 1),
-    module=lambda inputs, a: Construct(
-        GKANLayer,
-        {
-            "in_features": node_features(inputs),
-            "out_features": a.out,
-            "grid": a.grid,
-            "order": a.order,
-            "low": kan_range(a)[0],
-            "high": kan_range(a)[1],
-        },
-    ),
+    module=lambda inputs, a: Construct(GKANLayer, kan_kwargs(node_features(inputs), a)),
     example=("graph[6, 3]", "gkan(4, grid = 4)"),
     **_GRAPH,
 )

@@ -87,6 +87,19 @@ class KANLayer(nn.Module):
         self.spline_weight.copy_(solution.permute(2, 0, 1))
 
 
+SPLINE_ARGS = (  # shared by `kan` and the graph layer `gkan`
+    Arg("grid", "int", 5, "grid intervals G of each B-spline", low=1),
+    Arg("order", "int", 3, "spline order k (3: cubic)", low=0),
+    Arg("range", "any", [-1, 1], "the grid's interval [low, high] before extension"),
+)
+
+
+def kan_kwargs(features: int, a) -> dict:
+    """KANLayer's constructor arguments for a block call with `out` and the spline arguments."""
+    low, high = _range(a)
+    return {"in_features": features, "out_features": a.out, "grid": a.grid, "order": a.order, "low": low, "high": high}
+
+
 def _features(inputs) -> int:
     if inputs[0].rank == 0:
         raise ShapeError("expects at least one dimension, got a scalar")
@@ -103,28 +116,13 @@ def _range(a) -> tuple[float, float]:
 @block(
     "kan",
     family="KAN",
-    args=(
-        Arg("out", "int", doc="output features", low=1),
-        Arg("grid", "int", 5, "grid intervals G of each B-spline", low=1),
-        Arg("order", "int", 3, "spline order k (3: cubic)", low=0),
-        Arg("range", "any", [-1, 1], "the grid's interval [low, high] before extension"),
-    ),
+    args=(Arg("out", "int", doc="output features", low=1), *SPLINE_ARGS),
     params=lambda inputs, a: a.out * _features(inputs) * (a.grid + a.order + 2),
     flops=lambda inputs, out, a: (
         2 * positions(inputs[0]) * a.out * _features(inputs) * (a.grid + a.order + 1)
         + positions(inputs[0]) * _features(inputs) * (a.grid + a.order) * 6 * (a.order + 1)
     ),
-    module=lambda inputs, a: Construct(
-        KANLayer,
-        {
-            "in_features": _features(inputs),
-            "out_features": a.out,
-            "grid": a.grid,
-            "order": a.order,
-            "low": _range(a)[0],
-            "high": _range(a)[1],
-        },
-    ),
+    module=lambda inputs, a: Construct(KANLayer, kan_kwargs(_features(inputs), a)),
     accepts=("float", "graph"),
     example=("[5, 3]", "kan(4, grid = 4)"),
 )
