@@ -32,6 +32,12 @@ def test_fmt_keeps_meaning_and_comments_and_is_idempotent(path):
     _same_meaning_and_stable((ROOT / path).read_text(), path)
 
 
+@pytest.mark.parametrize("path", FILES)
+def test_shipped_specs_are_in_the_canonical_layout(path):
+    text = (ROOT / path).read_text()
+    assert format_spec(text, path) == text, f"run: cramnet fmt {path}"
+
+
 def test_fmt_on_the_language_reference_examples():
     checked = 0
     for i, text in enumerate(DOC_EXAMPLES):
