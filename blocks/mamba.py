@@ -72,14 +72,16 @@ class Mamba(nn.Module):
 
     def selective_scan(self, u, delta, A, B, C, D):
         """y = scan(u) with the path chosen by `scan` (auto: Triton on a GPU, chunked on a CPU)."""
-        path = self.scan
+        path, fused = self.scan, None
+        if path == "triton" or (path == "auto" and u.is_cuda):  # no Triton import on a CPU run
+            fused = self.fused_scan()
         if path == "auto":
-            fused = u.is_cuda and self.selective and not self.state & (self.state - 1)  # the kernel: N a power of 2
-            path = "triton" if fused and self.fused_scan() is not None else "chunked"
+            fits = u.is_cuda and self.selective and not self.state & (self.state - 1)  # the kernel: N a power of 2
+            path = "triton" if fits and fused is not None else "chunked"
         if path == "triton":
-            if self.fused_scan() is None:
+            if fused is None:
                 raise RuntimeError("scan = triton needs Triton (it ships with PyTorch's CUDA builds)")
-            return self.fused_scan()(u, delta, A, B, C, D)
+            return fused(u, delta, A, B, C, D)
         if path == "sequential":
             return self.scan_sequential(u, delta, A, B, C, D)
         return self.scan_chunked(u, delta, A, B, C, D, self.chunk or max(8, math.isqrt(u.shape[1])))

@@ -18,7 +18,11 @@ _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
 class _Recurrent:
-    """Shared forward of the three recurrent modules: masks, initial state, `return` mode."""
+    """Shared plumbing of the three recurrent modules: batch first, masks, initial state, `return` mode."""
+
+    def __init__(self, return_last: bool = False, **kwargs):
+        super().__init__(batch_first=True, **kwargs)
+        self.return_last = return_last
 
     def forward(self, x, state=None, mask=None):
         if mask is not None:
@@ -38,25 +42,13 @@ class _Recurrent:
 class RNNBlock(_Recurrent, nn.RNN):
     """nn.RNN (tanh), batch first, with cramnet's `return` mode, masks and initial state."""
 
-    def __init__(self, return_last: bool = False, **kwargs):
-        super().__init__(batch_first=True, **kwargs)
-        self.return_last = return_last
-
 
 class GRUBlock(_Recurrent, nn.GRU):
     """nn.GRU, batch first, with cramnet's `return` mode, masks and initial state."""
 
-    def __init__(self, return_last: bool = False, **kwargs):
-        super().__init__(batch_first=True, **kwargs)
-        self.return_last = return_last
-
 
 class LSTMBlock(_Recurrent, nn.LSTM):
     """nn.LSTM, batch first, with cramnet's `return` mode, masks and initial state."""
-
-    def __init__(self, return_last: bool = False, **kwargs):
-        super().__init__(batch_first=True, **kwargs)
-        self.return_last = return_last
 
 
 def _returns_last(a) -> bool:
