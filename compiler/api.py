@@ -93,8 +93,15 @@ def _read(path_or_source: str | Path) -> tuple[str, str]:
     return path_or_source, "<spec>"
 
 
-def check_spec(path_or_source: str | Path, model: str | None = None, plugins: list[str] = ()) -> CheckedModel:
-    """Parse, resolve, expand and shape-check a spec; raises `SpecErrors` listing every mistake."""
+def check_spec(
+    path_or_source: str | Path,
+    model: str | None = None,
+    plugins: list[str] = (),
+    files: Mapping[str, str] | None = None,
+) -> CheckedModel:
+    """Parse, resolve, expand and shape-check a spec; raises `SpecErrors` listing every mistake.
+
+    `files` (resolved path -> text) supplies the files the spec uses instead of the disk."""
     try:
         load_plugins(list(plugins))
     except PluginError as error:
@@ -108,7 +115,7 @@ def check_spec(path_or_source: str | Path, model: str | None = None, plugins: li
             ]
         ) from None
     text, path = _read(path_or_source)
-    program = load_program(text, path)
+    program = load_program(text, path, files)
     lets = LetTable()
     errors: list[SpecError] = []
     for name in program.root.lets:  # report every broken let, used or not

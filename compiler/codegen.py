@@ -38,6 +38,12 @@ def class_name(model: str) -> str:
     return name if name[0].isalpha() else "Model" + name
 
 
+def _docstring_text(text: str) -> str:
+    """`text` as it may stand inside a triple-quoted docstring: escapes for backslashes, line breaks,
+    non-ASCII and quotes, so a file name can never end the string (or run as code)."""
+    return text.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+
+
 def generate_source(model: ModelGraph, source_name: str, standalone: bool) -> tuple[str, dict[str, type]]:
     """Python source of the module class, and the classes it needs that are not torch's own.
 
@@ -53,7 +59,7 @@ def generate_source(model: ModelGraph, source_name: str, standalone: bool) -> tu
         HEADER.format(
             model=model.name,
             version=__version__,
-            source=source_name,
+            source=_docstring_text(source_name),
             inputs=", ".join(f"{graph.nodes[i]['attr']}: {graph.nodes[i]['type']}" for i in model.inputs),
             outputs=", ".join(f"{name}: {graph.nodes[node]['type']}" for name, node in model.outputs.items()),
         )

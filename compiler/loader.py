@@ -7,6 +7,7 @@ transitively); two used files defining one name conflict only where that name is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,18 +92,22 @@ def read_source(path: Path, errors: list[SpecError], span: Span | None = None) -
         return None
 
 
-def load_program(source: str, path: str) -> Program:
-    """Parse `source` (the text of `path`) and every file it uses; raise SpecErrors on any mistake."""
+def load_program(source: str, path: str, files: Mapping[str, str] | None = None) -> Program:
+    """Parse `source` (the text of `path`) and every file it uses; raise SpecErrors on any mistake.
+
+    With `files` (resolved path -> text), used files come from that mapping alone and the disk is
+    never read: a run directory's spec loads only from the copies the run keeps.
+    """
     sources: dict[str, str] = {path: source}
     errors: list[SpecError] = []
     loaded: dict[str, SpecModule] = {}
-    root = _load(source, path, sources, errors, loaded, in_progress=[])
+    root = _load(source, path, sources, errors, loaded, [], files)
     if errors or root is None:
         raise SpecErrors(errors, sources)
     return Program(root=root, sources=sources)
 
 
-def _load(source, path, sources, errors, loaded, in_progress) -> SpecModule | None:
+def _load(source, path, sources, errors, loaded, in_progress, files) -> SpecModule | None:
     try:
         tree = parse(source, path)
     except SpecErrors as failure:
@@ -114,7 +119,7 @@ def _load(source, path, sources, errors, loaded, in_progress) -> SpecModule | No
     in_progress.append(key)
     for decl in tree.declarations:
         if isinstance(decl, ast.Use):
-            used = _load_use(decl, path, sources, errors, loaded, in_progress)
+            used = _load_use(decl, path, sources, errors, loaded, in_progress, files)
             if used is not None:
                 module.uses.append(used)
         else:
@@ -123,7 +128,7 @@ def _load(source, path, sources, errors, loaded, in_progress) -> SpecModule | No
     return module
 
 
-def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progress) -> SpecModule | None:
+def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progress, files) -> SpecModule | None:
     target = resolve_use_path(decl.path, from_path)
     if target is None:
         available = sorted(p.stem for p in STD_DIR.glob("*.cram"))
@@ -147,6 +152,19 @@ def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progres
         return None
     if key in loaded:
         return loaded[key]
+    if files is not None and not decl.path.startswith("std:"):
+        if key not in files:
+            errors.append(
+                SpecError(
+                    code="E201",
+                    message=f"used file not kept with the run: {decl.path}",
+                    span=decl.span,
+                    hint="the run directory keeps copies of the files its spec used; this one is missing",
+                )
+            )
+            return None
+        sources[key] = files[key]
+        return _load(files[key], key, sources, errors, loaded, in_progress, files)
     if not target.is_file():
         errors.append(
             SpecError(
@@ -161,7 +179,7 @@ def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progres
     if text is None:
         return None
     sources[key] = text
-    return _load(text, key, sources, errors, loaded, in_progress)
+    return _load(text, key, sources, errors, loaded, in_progress, files)
 
 
 def _key(path: str) -> str:

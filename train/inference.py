@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..compiler.api import CheckedModel, check_spec
+from ..compiler.api import CheckedModel
 from . import checkpoints as ckpt
 from .config import read_config
 from .data.files import input_arrays, read_arrays
 from .data.text import tokenizer_from_json
 from .errors import TrainError
+from .run_dir import check_run_spec
 
 
 @dataclass
@@ -42,8 +43,7 @@ def load_run(run: str | Path, weights: str = "model.safetensors") -> TrainedRun:
     except (OSError, json.JSONDecodeError):
         raise TrainError(f"{run} is not a cramnet run directory (no readable run.json)") from None
     config = read_config(run / "config.yaml")
-    original = Path(info.get("spec", ""))
-    checked = check_spec(original if original.is_file() else run / "spec.cram")
+    checked = check_run_spec(run, info.get("model") if isinstance(info, dict) else None)
     path = run / weights
     if not path.exists():
         raise TrainError(f"{path} is missing: the run did not finish", f"resume it: cramnet train --resume {run}")

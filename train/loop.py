@@ -4,10 +4,8 @@ per-block gradient norms, validation each epoch, early stopping, checkpoints, ex
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +19,16 @@ from .config import get
 from .data.splits import Batch
 from .distributed import World, all_agree, join, leave
 from .errors import TrainError
-from .run_dir import default_out, plot_curves, plot_grad_norms, write_config, write_json, write_rows
+from .run_dir import (
+    check_run_spec,
+    default_out,
+    plot_curves,
+    plot_grad_norms,
+    write_config,
+    write_json,
+    write_rows,
+    write_spec,
+)
 from .setup import Setup, prepare
 
 
@@ -118,9 +125,8 @@ def train(
     on_epoch_end: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Train a spec as `config` says; `resume` continues the run in that directory exactly."""
-    if resume is not None:
-        spec = spec or _run_spec(resume)
-    setup = prepare(spec, config, model, plugins)
+    checked = check_run_spec(resume, model, plugins) if resume is not None and spec is None else None
+    setup = prepare(spec, config, model, plugins, checked)
     config, checked = setup.config, setup.checked
     threads = config["threads"] or (1 if (os.cpu_count() or 1) <= 2 else 0)
     if threads and setup.device.type == "cpu":
@@ -163,7 +169,7 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
         write_config(out, config)
         if resume is None:
-            shutil.copyfile(checked.path, out / "spec.cram") if Path(checked.path).is_file() else None
+            write_spec(out, checked)
         write_json(
             out / "run.json",
             {
@@ -196,15 +202,6 @@ def train(
     if world.size > 1:
         leave()
     return RunResult(out, final, state["history"], setup.notes)
-
-
-def _run_spec(run: Path) -> Path:
-    try:
-        info = json.loads((run / "run.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        raise TrainError(f"{run} is not a cramnet run directory (no readable run.json)") from None
-    original = Path(info.get("spec", ""))
-    return original if original.is_file() else run / "spec.cram"
 
 
 def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, console, on_epoch_end) -> None:

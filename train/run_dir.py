@@ -2,7 +2,8 @@
 `evaluate` and `load_run`.
 
     config.yaml          the resolved config
-    spec.cram            a copy of the spec (run.json keeps where it came from)
+    spec.cram            a copy of the spec (run.json keeps where it came from, for people only)
+    spec_uses.json       copies of the files the spec `use`s, by path relative to the spec
     run.json             model, task, data, tokenizer, spec hash
     metrics.csv          one row per epoch: train and validation metrics, learning rate, time
     grad_norms.csv/.png  per-block gradient norms, mean over each epoch's steps
@@ -21,12 +22,44 @@ import json
 import os
 from pathlib import Path
 
+from ..compiler import CheckedModel, check_spec
+from ..compiler.loader import STD_DIR
 from .config import dump
+from .errors import TrainError
 
 
 def default_out(model: str) -> Path:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{model}-{stamp}"
+
+
+def write_spec(out: Path, checked: CheckedModel) -> None:
+    """The spec and every file it uses, so that the run loads from its own files alone."""
+    root = Path(checked.path).resolve()
+    write_text(out / "spec.cram", checked.sources[checked.path])
+    uses = {
+        os.path.relpath(path, root.parent): text
+        for path, text in checked.sources.items()
+        if path != checked.path and not Path(path).is_relative_to(STD_DIR)
+    }
+    write_json(out / "spec_uses.json", uses)
+
+
+def check_run_spec(run: Path, model: str | None = None, plugins: list[str] = ()) -> CheckedModel:
+    """The run's model, checked from the run's own copies (never from where the spec came from: a run
+    directory shared with someone must not read their files, and an edited source must not matter)."""
+    spec = run / "spec.cram"
+    if not spec.is_file():
+        raise TrainError(f"{run} holds no spec.cram: it is not a complete cramnet run directory")
+    try:
+        uses = json.loads((run / "spec_uses.json").read_text()) if (run / "spec_uses.json").exists() else {}
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        raise TrainError(f"{run / 'spec_uses.json'} is not readable JSON") from None
+    if not isinstance(uses, dict) or not all(isinstance(v, str) for v in uses.values()):
+        raise TrainError(f"{run / 'spec_uses.json'} should map file paths to spec texts")
+    base = spec.resolve().parent
+    files = {str((base / relative).resolve()): text for relative, text in uses.items()}
+    return check_spec(spec, model, list(plugins), files=files)
 
 
 def write_text(path: Path, text: str) -> None:
