@@ -16,8 +16,9 @@ from ..dsl.errors import SpecError, SpecErrors
 from .build_graph import ModelGraph, build_graph, select_model
 from .codegen import generate_source, load_module_class
 from .evaluate import EvalError, LetTable
-from .infer_shapes import assign_attributes, infer_shapes
+from .infer_shapes import infer_shapes
 from .loader import load_program, read_source
+from .naming import assign_attributes, assign_layout, module_path
 from .summary import Summary, summarize
 
 
@@ -54,6 +55,10 @@ class CheckedModel:
     @property
     def output_types(self) -> dict[str, TensorType]:
         return {name: self.graph.nodes[node]["type"] for name, node in self.model.outputs.items()}
+
+    def module_path(self, node: str) -> str:
+        """Where a node's module lives in the built module: `pre_ln.0.attention_1` (naming.py)."""
+        return module_path(self.graph.nodes[node])
 
     def summary(self, sizes: Mapping[str, int] | None = None, batch: int = 1) -> Summary:
         return summarize(self.model, sizes, batch)
@@ -132,6 +137,7 @@ def check_spec(
     errors += infer_shapes(expanded)
     if errors:
         raise SpecErrors(_in_source_order(errors), program.sources)
+    assign_layout(expanded)
     return CheckedModel(expanded, path, program.sources)
 
 
