@@ -7,9 +7,12 @@ per node, with the shape in a comment, as someone would write it by hand.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import linecache
+import sys
 import textwrap
+import types
 from functools import cache
 from typing import Any
 
@@ -204,16 +207,24 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
-_compiled_count = 0
-
-
 def load_module_class(source: str, custom: dict[str, type], model: str) -> type[nn.Module]:
-    """Execute generated source and return its class; registered with linecache so tracebacks,
-    `inspect` and `torch.compile` can read it like a file."""
-    global _compiled_count
-    _compiled_count += 1
-    filename = f"<cramnet:{model}:{_compiled_count}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    namespace: dict[str, Any] = {"__name__": f"cramnet_generated_{_compiled_count}", **custom}
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code, never user text
-    return namespace[class_name(model)]
+    """Execute generated source as a real module and return its model class.
+
+    The module is registered in `sys.modules` under a name made from its source's hash, with its
+    text in `linecache`, so that `inspect`, tracebacks, pickling by reference and `torch.compile`
+    (which imports the modules of the code it traces) find it like any imported file; the same
+    source compiled again is the same module.
+    """
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    name = f"cramnet_generated.{model}_{digest}"
+    module = sys.modules.get(name)
+    if module is None:
+        filename = f"<cramnet-generated:{model}:{digest}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+        module = types.ModuleType(name, f"The generated module of the `{model}` model.")
+        module.__file__ = filename
+        module.__dict__.update(custom)
+        sys.modules.setdefault("cramnet_generated", types.ModuleType("cramnet_generated"))
+        exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 - generated from a checked graph, never user text
+        sys.modules[name] = module
+    return getattr(module, class_name(model))
