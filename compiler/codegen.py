@@ -71,10 +71,9 @@ def generate_source(model: ModelGraph, source_name: str, standalone: bool) -> tu
         )
     ]
     if standalone:
-        for cls in custom.values():
-            lines.append("\n" + textwrap.dedent(inspect.getsource(cls)))
+        lines += [textwrap.dedent(inspect.getsource(cls)) for cls in custom.values()]
     lines += file.sources
-    return "\n".join(lines) + "\n", custom
+    return "\n\n\n".join(line.strip("\n") for line in lines) + "\n", custom
 
 
 _AUX_LOSSES = (

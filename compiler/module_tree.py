@@ -70,7 +70,7 @@ class ClassFile:
             cls = f"{name}{n}"
         self.names.add(cls)
         self.by_body[body] = cls
-        self.sources.append(f"\n\nclass {cls}(nn.Module):\n{body}")
+        self.sources.append(f"class {cls}(nn.Module):\n{body}")
         return cls
 
 

@@ -100,11 +100,17 @@ def _name(unit: _Unit, graph, chain: tuple[UnitRef, ...], template: dict[int, st
     the block they repeat. `template` gives a repeat copy the names of the first copy's items (by
     position), so every copy is the same class with the same attribute names."""
     taken: set[str] = set()
+    bases = [
+        template.get(i) or (_unit_name(item) if isinstance(item, _Unit) else _identifier(item.rsplit(".", 1)[-1]))
+        for i, item in enumerate(unit.items)
+    ]
+    groups = [b for b, item in zip(bases, unit.items) if isinstance(item, _Unit) and item.ref.kind == "group"]
+    seen: dict[str, int] = {}
     for position, item in enumerate(unit.items):
-        if isinstance(item, _Unit):
-            base = template.get(position) or _unit_name(item)
-        else:
-            base = template.get(position) or _identifier(item.rsplit(".", 1)[-1])
+        base = bases[position]
+        if base in groups and groups.count(base) > 1 and position not in template:  # bottleneck_1, bottleneck_2
+            seen[base] = seen.get(base, 0) + 1
+            base = f"{base}_{seen[base]}"
         name = base
         while name in taken:
             name += "_"
