@@ -6,7 +6,6 @@ from torch import nn
 
 from cramnet.blocks import Arg, Construct, ShapeError, block
 
-
 LIMIT = 1e4  # module-level helpers and constants, as plugin files have them: export must carry them
 
 
