@@ -143,12 +143,14 @@ class ClassWriter:
             return _Record(statements, init)
         if item.ref.kind == "group":
             return self._group(item)
-        call = self.write(item, _class_name(item.ref.label or item.ref.name), doc=f"The `{item.ref.label}` block.")
+        call = self.write(item, _class_name(item.ref.label or item.ref.name), doc=_doc(item.ref.label))
         return _Record([], [f"self.{item.ref.name} = {call.cls}()"], call=call, name=item.ref.name)
 
     def _group(self, group: Unit) -> _Record:
         label = group.ref.label or group.ref.name.removesuffix("s")
-        calls = [self.write(copy, _class_name(copy.ref.label or label)) for copy in group.items]
+        calls = [
+            self.write(copy, _class_name(copy.ref.label or label), doc=_doc(copy.ref.label)) for copy in group.items
+        ]
         name = group.ref.name
         if _loops(calls, self.readers, group):
             init = f"self.{name} = nn.ModuleList([{calls[0].cls}() for _ in range({len(calls)})])"
@@ -188,6 +190,10 @@ class ClassWriter:
             taken.add(value)
             local[key] = value
         return local
+
+
+def _doc(label: str) -> str:
+    return f"The `{label}` block." if label else ""
 
 
 def _split(value: str) -> tuple[str, str]:
