@@ -19,6 +19,7 @@ from .evaluate import EvalError, LetTable
 from .infer_shapes import infer_shapes
 from .loader import load_program, read_source
 from .naming import assign_attributes, assign_layout, module_path
+from .sharing import check_shares
 from .summary import Summary, summarize
 
 
@@ -135,6 +136,7 @@ def check_spec(
     errors += expanded.errors
     assign_attributes(expanded)
     errors += infer_shapes(expanded)
+    errors += check_shares(expanded.graph)
     if errors:
         raise SpecErrors(_in_source_order(errors), program.sources)
     assign_layout(expanded)

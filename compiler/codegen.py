@@ -119,6 +119,12 @@ def model_class(model: ModelGraph, name: str, file: ClassFile, custom: dict[str,
     return call.cls
 
 
+def _uses_anothers_module(attrs: dict) -> bool:
+    """A call with `share = NAME` uses NAME's module (the calls of a shared unit build their own: the
+    unit's class is the shared unit's, and its module is called instead)."""
+    return "shares" in attrs and not attrs.get("unit_shared")
+
+
 class _Source(str):
     """Source text that codegen writes as is (its repr is itself)."""
 
@@ -152,7 +158,7 @@ def _constructs(model: ModelGraph, name: str, file: ClassFile, custom: dict[str,
                     "z_loss": bodies.z_loss,
                 },
             )
-        elif attrs["spec"].module is not None:
+        elif attrs["spec"].module is not None and not _uses_anothers_module(attrs):
             constructs[node] = attrs["spec"].module(inputs, attrs["args"])
     for construct in constructs.values():  # own classes, their own bases first
         for cls in reversed(construct.cls.__mro__):

@@ -10,6 +10,7 @@ generated source is the same share one class, so twelve GPT-2 layers are one `Pr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import takewhile
 
 from .naming import UnitRef
 from .statements import Statement, rename
@@ -85,8 +86,14 @@ class ClassWriter:
     kept: set[str]  # values the model returns
     file: ClassFile
 
-    def write(self, unit: Unit, name: str, root: tuple[list[str], list[str], dict] | None = None, doc: str = "",
-              methods: tuple[str, ...] = ()) -> Call:
+    def write(
+        self,
+        unit: Unit,
+        name: str,
+        root: tuple[list[str], list[str], dict] | None = None,
+        doc: str = "",
+        methods: tuple[str, ...] = (),
+    ) -> Call:
         """The class of `unit` (written once per distinct source). For the model, `root` gives its
         parameters, its outputs and the parameters' defaults."""
         records = [self._record(item) for item in unit.items]
@@ -95,15 +102,22 @@ class ClassWriter:
         if root is not None:
             params, results, defaults = root
         else:
-            params, defaults = list(dict.fromkeys(read)), {}
+            params = list(dict.fromkeys(read))
+            trailing = len(params) - len(list(takewhile(lambda p: p.endswith("_mask"), reversed(params))))
+            defaults = {p: "=None" for p in params[trailing:]}  # padding masks are optional, as at the top
             used_after = {v for v in made if v in self.kept or self.readers.get(v, set()) - unit.nodes}
             last = self.attrs[max(unit.nodes, key=lambda n: self.attrs[n]["order"])]["attr"]
             results = sorted((v for v in made if v in used_after), key=lambda v: v != last)
-        outside = [m for record in records for m in record.modules if self.node_of[m] not in unit.nodes]
+        inside = self._units_below(unit)
+        within = {f"@{key}" for key in inside} | {self.attrs[n]["attr"] for n in unit.nodes}
+        outside = [m for record in records for m in record.modules if m not in within]
         modules = list(dict.fromkeys(outside))
         local = self._local_names(records, params, root is not None)
-        module_refs = {m: f"{m}_module" for m in modules}
+        module_refs = {m: f"{m.lstrip('@')}_module" for m in modules}
         module_refs |= {self.attrs[n]["attr"]: "self." + self._relative_path(unit, n) for n in unit.nodes}
+        module_refs |= {
+            f"@{key}": "self." + _path(layout, unit, depth).lstrip(".") for key, (layout, depth) in inside.items()
+        }
         init = [line for record in records for line in record.init]
         rendered = [record.render(local, module_refs) for record in records]
         forward = _free_after_last_use(rendered, records, set(params) | set(results), local)
@@ -127,12 +141,18 @@ class ClassWriter:
 
     def _relative_path(self, unit: Unit, node: str) -> str:
         """`pre_ln[0].attention_1`: where a node's module is, seen from `unit`."""
-        layout = self.attrs[node].get("layout", ())
-        depth = 0 if unit.ref is None else [r.key for r in layout].index(unit.ref.key) + 1
-        path = ""
-        for ref in layout[depth:]:
-            path += f"[{ref.name}]" if ref.kind != "group" and _is_copy(layout, ref) else f".{ref.name}"
-        return (path + "." + self.attrs[node]["local"]).lstrip(".")
+        layout = self.attrs[node]["layout"]
+        return (_path(layout, unit, len(layout)) + "." + self.attrs[node]["local"]).lstrip(".")
+
+    def _units_below(self, unit: Unit) -> dict[str, tuple]:
+        """The units inside `unit`, by key: a layout that holds each, and how deep it is in it."""
+        below = {}
+        for node in unit.nodes:
+            layout = self.attrs[node]["layout"]
+            start = 0 if unit.ref is None else [r.key for r in layout].index(unit.ref.key) + 1
+            for depth in range(start, len(layout)):
+                below.setdefault(layout[depth].key, (layout, depth + 1))
+        return below
 
     # -- the statements of a unit, one record per item -------------------------------------------
     def _record(self, item) -> _Record:
@@ -144,14 +164,21 @@ class ClassWriter:
         if item.ref.kind == "group":
             return self._group(item)
         call = self.write(item, _class_name(item.ref.label or item.ref.name), doc=_doc(item.ref.label))
+        if item.ref.shares:  # `share = NAME`: call the shared instance's module; it has none of its own
+            return _Record([], [], call=call, name=item.ref.name, module=f"@{item.ref.shares}")
         return _Record([], [f"self.{item.ref.name} = {call.cls}()"], call=call, name=item.ref.name)
 
     def _group(self, group: Unit) -> _Record:
-        label = group.ref.label or group.ref.name.removesuffix("s")
+        label = group.ref.label or "layer"
         calls = [
             self.write(copy, _class_name(copy.ref.label or label), doc=_doc(copy.ref.label)) for copy in group.items
         ]
         name = group.ref.name
+        if group.ref.shared:  # one module, called once per copy
+            init = f"self.{name} = {calls[0].cls}()"
+            if _loops(calls, self.readers, group):
+                return _Record([], [init], call=calls[0], name=name, loop=calls, shared=True)
+            return _Record([], [init], calls=calls, name=name, shared=True)
         if _loops(calls, self.readers, group):
             init = f"self.{name} = nn.ModuleList([{calls[0].cls}() for _ in range({len(calls)})])"
             return _Record([], [init], call=calls[0], name=name, loop=calls)
@@ -166,12 +193,13 @@ class ClassWriter:
             local |= {p: p for p in params}
         else:
             primary = next((p for p in params if not p.endswith(("_mask", "_state", "_graph"))), None)
-            masks = [p for p in params if p.endswith("_mask") and _split(p)[0] != primary]
+            masks = [p for p in params if p.endswith("_mask")]
             for p in params:
                 stem, suffix = _split(p)
-                local[p] = "x" + suffix if primary is not None and stem == primary else p
-            if len(masks) == 1 and f"{primary}_mask" not in params:  # the padding mask the block passes on
-                local[masks[0]] = "mask"
+                if masks == [p]:  # the one padding mask, whichever value's it is: the same name in every copy
+                    local[p] = "mask"
+                else:
+                    local[p] = "x" + suffix if primary is not None and stem == primary else p
         for record in records:
             for statement in record.statements:
                 for target in statement.targets:
@@ -203,9 +231,18 @@ def _split(value: str) -> tuple[str, str]:
     return value, ""
 
 
-def _is_copy(layout: tuple[UnitRef, ...], ref: UnitRef) -> bool:
-    i = layout.index(ref)
-    return i > 0 and layout[i - 1].kind == "group"
+def _path(layout: tuple[UnitRef, ...], unit: Unit, end: int) -> str:
+    """The attribute path through `layout[start:end]`, where `start` is just below `unit`: copies of a
+    repeat are indexed (`[0]`), the copies of a shared repeat are its one module (no index)."""
+    start = 0 if unit.ref is None else [r.key for r in layout].index(unit.ref.key) + 1
+    path = ""
+    for i in range(start, end):
+        ref = layout[i]
+        if ref.name == "":
+            continue
+        copy = i > 0 and layout[i - 1].kind == "group"
+        path += f"[{ref.name}]" if copy else f".{ref.name}"
+    return path
 
 
 def _class_name(label: str) -> str:
@@ -241,6 +278,8 @@ class _Record:
     name: str = ""
     loop: list[Call] | None = None
     calls: list[Call] | None = None
+    module: str = ""  # `@key`: the module of another unit it calls (`share = NAME`)
+    shared: bool = False  # a shared repeat: one module, not a list
 
     def calls_with_names(self):
         if self.loop is not None:
@@ -266,7 +305,7 @@ class _Record:
     @property
     def modules(self) -> list[str]:
         own = [m for s in self.statements for m in s.modules]
-        return own + [m for call in self._calls() for m in call.modules]
+        return own + [m for call in self._calls() for m in call.modules] + ([self.module] if self.module else [])
 
     def _calls(self) -> list[Call]:
         return self.loop or self.calls or ([self.call] if self.call else [])
@@ -285,13 +324,19 @@ class _Record:
             starts = [local[p] for p in first.params[:chain]]
             if starts != loop_vars:
                 lines.append(f"{', '.join(loop_vars)} = {', '.join(starts)}")
-            lines.append(f"for layer in self.{self.name}:")
-            lines.append(f"    {', '.join(loop_vars)} = layer({', '.join(loop_vars + extra)})")
+            if self.shared:
+                lines.append(f"for _ in range({len(self.loop)}):")
+                lines.append(f"    {', '.join(loop_vars)} = self.{self.name}({', '.join(loop_vars + extra)})")
+            else:
+                lines.append(f"for layer in self.{self.name}:")
+                lines.append(f"    {', '.join(loop_vars)} = layer({', '.join(loop_vars + extra)})")
         elif self.calls is not None:
             for i, call in enumerate(self.calls):
-                lines.append(_call_line(call, f"self.{self.name}[{i}]", local, modules))
+                module = f"self.{self.name}" if self.shared else f"self.{self.name}[{i}]"
+                lines.append(_call_line(call, module, local, modules))
         elif self.call is not None:
-            lines.append(_call_line(self.call, f"self.{self.name}", local, modules))
+            module = modules[self.module] if self.module else f"self.{self.name}"
+            lines.append(_call_line(self.call, module, local, modules))
         return lines
 
 

@@ -16,7 +16,7 @@ codegen rebuilds the module tree from them, for the whole model or for any part 
 from __future__ import annotations
 
 import keyword
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from torch import nn
 
@@ -51,6 +51,8 @@ class UnitRef:
     kind: str  # "block" | "group" | "copy"
     name: str
     label: str
+    shares: str = ""  # a block instance that calls another's module (`share = NAME`): that unit's key
+    shared: bool = False  # a group whose copies are one module (`* N shared`)
 
 
 @dataclass
@@ -59,9 +61,9 @@ class _Unit:
     items: list = field(default_factory=list)  # node names and child units, in expansion order
     children: dict[str, _Unit] = field(default_factory=dict)
 
-    def child(self, key: str, kind: str, label: str) -> _Unit:
+    def child(self, key: str, kind: str, label: str, shares: str = "", shared: bool = False) -> _Unit:
         if key not in self.children:
-            self.children[key] = _Unit(UnitRef(key, kind, "", label))
+            self.children[key] = _Unit(UnitRef(key, kind, "", label, shares, shared))
             self.items.append(self.children[key])
         return self.children[key]
 
@@ -75,12 +77,21 @@ def assign_layout(model: ModelGraph) -> None:
         unit = root
         for scope in graph.nodes[node].get("scopes", ()):
             if scope.kind == "block":
-                unit = unit.child(scope.key, "block", scope.label)
+                unit = unit.child(scope.key, "block", scope.label, scope.shares)
             elif scope.kind == "repeat":
-                unit = unit.child(scope.key, "group", "").child(f"{scope.key}/{scope.index}", "copy", "")
+                group = unit.child(scope.key, "group", "", shared=scope.shared)
+                unit = group.child(f"{scope.key}/{scope.index}", "copy", "")
         unit.items.append(node)
     _collapse(root)
     _name(root, graph, (), {})
+    for node in order:  # where each node's module is; a node that shares uses its target's
+        attrs = graph.nodes[node]
+        attrs["path"] = ".".join([*(u.name for u in attrs["layout"] if u.name), attrs["local"]])
+        # a node inside a unit that calls another unit's module: its class is the other's, modules and all
+        attrs["unit_shared"] = any(u.shares or (u.kind != "group" and u.name == "") for u in attrs["layout"])
+    for node in order:
+        if "shares" in graph.nodes[node]:
+            graph.nodes[node]["path"] = graph.nodes[graph.nodes[node]["shares"]]["path"]
 
 
 def _collapse(unit: _Unit) -> None:
@@ -92,7 +103,7 @@ def _collapse(unit: _Unit) -> None:
         if item.ref.kind == "copy" and len(item.items) == 1 and isinstance(item.items[0], _Unit):
             inner = item.items[0]
             if inner.ref.kind == "block":
-                unit.items[i] = _Unit(UnitRef(inner.ref.key, "block", "", inner.ref.label), inner.items)
+                unit.items[i] = _Unit(inner.ref, inner.items)
 
 
 def _name(unit: _Unit, graph, chain: tuple[UnitRef, ...], template: dict[int, str]) -> None:
@@ -119,11 +130,13 @@ def _name(unit: _Unit, graph, chain: tuple[UnitRef, ...], template: dict[int, st
             graph.nodes[item]["layout"] = chain
             graph.nodes[item]["local"] = name
             continue
-        item.ref = UnitRef(item.ref.key, item.ref.kind, name, item.ref.label)
+        item.ref = replace(item.ref, name=name)
         if item.ref.kind == "group":
             first: dict[int, str] = {}
             for index, copy in enumerate(item.items):
-                copy.ref = UnitRef(copy.ref.key, copy.ref.kind, str(index), copy.ref.label or item.ref.label)
+                # the copies of a shared repeat are one module, so no index in their path
+                copy_name = "" if item.ref.shared else str(index)
+                copy.ref = replace(copy.ref, name=copy_name, label=copy.ref.label or item.ref.label)
                 same_shape = index and len(copy.items) == len(item.items[0].items)
                 _name(copy, graph, chain + (item.ref, copy.ref), first if same_shape else {})
                 if index == 0:
@@ -137,7 +150,7 @@ def _unit_name(unit: _Unit) -> str:
         return _identifier(unit.ref.key.rsplit(".", 1)[-1])
     labels = {copy.ref.label for copy in unit.items if copy.ref.kind == "block"}
     if len(labels) == 1 and all(copy.ref.kind == "block" for copy in unit.items):
-        unit.ref = UnitRef(unit.ref.key, unit.ref.kind, "", labels.pop())
+        unit.ref = replace(unit.ref, label=labels.pop())
         return _identifier(unit.ref.label)
     return "layers"
 
@@ -151,5 +164,6 @@ def _item_names(unit: _Unit, graph) -> dict[int, str]:
 
 
 def module_path(attrs: dict) -> str:
-    """Where a node's module lives in the generated module (`pre_ln.0.attention_1`)."""
-    return ".".join([*(unit.name for unit in attrs["layout"]), attrs["local"]])
+    """Where a node's module lives in the generated module (`pre_ln.0.attention_1`); a node that
+    shares another's weights gives that node's."""
+    return attrs["path"]

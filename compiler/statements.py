@@ -60,6 +60,8 @@ def node_statements(model: ModelGraph, constructs: dict[str, Construct], order: 
         names = [attr[i] for i in sources]
         types = [graph.nodes[i]["type"] for i in sources]
         module = f"self.{name}" if node in constructs else None
+        if "shares" in attrs and not attrs.get("unit_shared"):  # `share = NAME`: NAME's module
+            module = f"self.{graph.nodes[attrs['shares']]['attr']}"
         in_mask = next((masks[i] for i in sources if masks[i]), None)
         in_graph = next((graphs[i] for i in sources if graphs[i]), None)
         if spec.forward is not None:

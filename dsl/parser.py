@@ -147,12 +147,17 @@ class _ToAst(Transformer):
     def stage(self, meta, children):
         term, *rest = children
         count = alias = alias_span = None
+        shared = False
         for item in rest:
-            if isinstance(item, Token):
+            if isinstance(item, Token) and item.type == "SHARED":
+                shared = True
+            elif isinstance(item, Token):
                 alias, alias_span = str(item), self._tok(item)
-            else:
+            elif item is not None:
                 count = item
-        return ast.Stage(span=self._span(meta), term=term, count=count, alias=alias, alias_span=alias_span)
+        return ast.Stage(
+            span=self._span(meta), term=term, count=count, shared=shared, alias=alias, alias_span=alias_span
+        )
 
     def count(self, meta, children):
         (item,) = children
@@ -174,8 +179,8 @@ class _ToAst(Transformer):
         return ast.InRef(span=self._span(meta))
 
     def repeat(self, meta, children):
-        count, body = children
-        return ast.Repeat(span=self._span(meta), count=count, body=body)
+        count, *shared, body = children  # `shared` is there or not (no placeholders)
+        return ast.Repeat(span=self._span(meta), count=count, body=body, shared=bool(shared))
 
     def residual(self, meta, children):
         return ast.Residual(span=self._span(meta), body=children[0])
