@@ -317,3 +317,19 @@ def test_t5_attention_parameters_and_errors():
     assert checked.summary().params == 4 * 8 * 8 + 32 * 2
     error = only_error(model("input x: [6, 8]", "x -> attention(2, relative_bias = 2) as y", "output y"))
     assert "too few buckets" in error.message
+
+
+def test_the_new_modules_run_from_a_standalone_generated_file():
+    source = model(
+        "input x: [6, 4, 4]",
+        "lat = param([6, 1, 1])",
+        "h = x -> layernorm(dim = 0) -> layer_scale(dim = 0) -> drop_path(0.1)",
+        "y = add(h, lat)",
+        "output y",
+    )
+    checked = check_spec(source)
+    namespace: dict = {}
+    exec(compile(checked.source(standalone=True), "standalone.py", "exec"), namespace)  # imports only torch
+    standalone = namespace["M"]()
+    standalone.load_state_dict(checked.build(seed=0).state_dict())
+    assert standalone(torch.randn(2, 6, 4, 4)).shape == (2, 6, 4, 4)
