@@ -48,7 +48,7 @@ def _dims(a) -> tuple[int, ...]:
     module=lambda inputs, a: Construct(LearnedTensor, {"shape": _dims(a), "init": a.init}),
     source=True,
     positions="drop",  # the first input's padding mask is not this tensor's
-    accepts=("float", "tokens"),
+    accepts=("float", "tokens", "graph"),  # the model's first input, read for its batch size only
     example=("[4, 8]", "param([3, 8], init = zeros)"),
 )
 def param(inputs, a):
@@ -58,6 +58,15 @@ def param(inputs, a):
 
     Shapes: (no input) -> [d1, …].
     """
-    if not inputs:
-        raise ShapeError("a learned tensor takes its batch size from the model's first input, and this graph has none")
+    if not inputs:  # a moe expert's body is a graph of its own, without the model's inputs
+        raise ShapeError(
+            "a learned tensor takes its batch size from the model's first input, which a moe expert cannot see",
+            "bind the param in the model, outside the moe",
+        )
+    if inputs[0].kind == "graph":
+        raise ShapeError(
+            f"a learned tensor takes its batch size from the model's first input, but that is {inputs[0]}, whose "
+            "batch of graphs has no batch axis",
+            "declare a tensor input first, or learn the values with a dense layer on the node features",
+        )
     return TensorType(_dims(a))

@@ -123,6 +123,22 @@ def test_param_cannot_follow_an_arrow():
     assert error.code == "E216" and "starts a pipeline" in error.message
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (("input g: graph[n, 4]", "lat = param([3])", "output lat"), "no batch axis"),
+        (
+            ("input x: [5, 8]", "x -> moe(experts = 2) { lat = param([5, 8])\n add(in, lat) } as y", "output y"),
+            "moe expert",
+        ),
+        (("input x: [3]", "lat = param([3, 0])", "output lat"), "at least 1"),
+    ],
+)
+def test_param_mistakes_are_located_errors(body, message):
+    error = only_error(model(*body))
+    assert error.span is not None and message in error.message
+
+
 # -- element-wise ---------------------------------------------------------------------------------
 
 ELEMENTWISE = {
