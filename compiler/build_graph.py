@@ -224,7 +224,7 @@ class _Builder:
         for node, attrs in self.graph.nodes(data=True):
             if attrs["spec"] is not None and attrs["spec"].source and inputs and not attrs["inputs"]:
                 attrs.update(inputs=[inputs[0]], labels=["the model's first input"])
-                self.graph.add_edge(inputs[0], node, kind="data", index=0)
+                self.graph.add_edge(inputs[0], node, kind="batch", index=0)  # its batch size only: not drawn
 
     # -- statements -----------------------------------------------------------------------------
     def input(self, decl: ast.InputDecl, ctx: Context) -> str | None:
