@@ -112,10 +112,12 @@ def test_param_is_one_learned_tensor_expanded_over_the_batch():
 
 def test_param_starts_a_pipeline_in_a_block_body_too():
     source = (
-        "block latents(n, d) {\n    lat = param([n, d], init = zeros)\n    cross_attention(2, memory = in)\n}\n"
+        "block latents(n, d) {\n    lat = param([n, d])\n    lat -> cross_attention(2, memory = in)\n}\n"
         + model("input x: [6, 8]", "x -> dense(8) -> latents(3, 8) as y", "output y")
     )
-    assert str(check_spec(source).output_types["y"]) == "[6, 8]"
+    checked = check_spec(source)
+    assert str(checked.output_types["y"]) == "[3, 8]"
+    assert checked.build(seed=0)(torch.randn(4, 6, 8)).shape == (4, 3, 8)
 
 
 def test_param_cannot_follow_an_arrow():
