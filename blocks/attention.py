@@ -63,8 +63,9 @@ class SelfAttention(nn.Module):
         allowed = None if source_mask is None else source_mask[:, None, None, :]  # (B, 1, 1, S) keys to attend
         bias = None
         if self.relative_bias is not None:
-            buckets = self.relative_buckets(T, S, self.relative_bias.num_embeddings, self.max_distance, not self.causal)
-            bias = self.relative_bias(buckets.to(x.device)).permute(2, 0, 1)[None].to(q.dtype)  # (1, H, T, S)
+            count, bidirectional = self.relative_bias.num_embeddings, not self.causal
+            buckets = self.relative_buckets(T, S, count, self.max_distance, bidirectional, x.device)  # (T, S)
+            bias = self.relative_bias(buckets).permute(2, 0, 1)[None].to(q.dtype)  # (1, H, T, S)
         if self.causal and (allowed is not None or self.keep_weights or bias is not None):
             causal = torch.ones(T, S, dtype=torch.bool, device=x.device).tril()
             allowed = causal if allowed is None else allowed & causal
@@ -94,7 +95,7 @@ class SelfAttention(nn.Module):
         return self.o_proj(y.transpose(1, 2).reshape(B, T, self.heads * self.head_dim))
 
     @staticmethod
-    def relative_buckets(queries, keys, buckets, max_distance, bidirectional):
+    def relative_buckets(queries, keys, buckets, max_distance, bidirectional, device=None):
         """T5's bucket for each (query i, key j) pair (Raffel et al. 2020, §2.1), a (queries, keys) tensor.
 
         Bidirectional: keys ahead of the query use the upper half of the buckets, keys behind (or at)
@@ -102,7 +103,7 @@ class SelfAttention(nn.Module):
         a half of n buckets, distances below n/2 get one bucket each; farther ones share buckets spaced
         logarithmically up to max_distance, and everything beyond falls in the half's last bucket.
         """
-        behind = torch.arange(queries)[:, None] - torch.arange(keys)[None, :]  # i - j: how far back the key is
+        behind = torch.arange(queries, device=device)[:, None] - torch.arange(keys, device=device)[None, :]  # i - j
         if bidirectional:
             half = buckets // 2
             first = torch.where(behind < 0, half, 0)
