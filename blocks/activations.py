@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .registry import Arg, BlockSpec, register
-from .shape_rules import numel, torch_axis
+from .shape_rules import numel, torch_axis, value_axis
 
 
 def _elementwise(name: str, doc: str, expression: str, args: tuple[Arg, ...] = (), example: str = "") -> BlockSpec:
@@ -63,7 +63,7 @@ register(
         args=(Arg("dim", "int", -1, "axis to normalise over (the batch excluded; negative from the end)"),),
         shape=_softmax_shape,
         flops=lambda inputs, out, a: 3 * numel(inputs[0]),
-        forward=lambda module, names, a, inputs: f"F.softmax({names[0]}, dim={torch_axis(a.dim, inputs[0].rank)})",
+        forward=lambda module, names, a, inputs: f"F.softmax({names[0]}, dim={value_axis(a.dim, inputs[0])})",
         accepts=("float", "graph"),
         example=("[5, 8]", "softmax(dim = 0)"),
     )
@@ -108,7 +108,7 @@ register(
         args=(Arg("dim", "int", -1, "axis to normalise along (the batch excluded; negative from the end)"),),
         shape=_softmax_shape,
         flops=lambda inputs, out, a: 3 * numel(inputs[0]),
-        forward=lambda module, names, a, inputs: f"F.normalize({names[0]}, dim={torch_axis(a.dim, inputs[0].rank)})",
+        forward=lambda module, names, a, inputs: f"F.normalize({names[0]}, dim={value_axis(a.dim, inputs[0])})",
         accepts=("float", "graph"),
         example=("[5, 8]", "l2norm"),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .dims import Dim, show
 from .registry import Arg, BlockSpec, ShapeError, register
-from .shape_rules import axis, numel, torch_axis
+from .shape_rules import axis, numel, value_axis
 from .tensor_type import TensorType
 
 
@@ -110,7 +110,17 @@ def _concat_shape(inputs, a):
 def _stack_shape(inputs, a):
     first = _same_shapes(inputs, a)
     k = axis(a.dim, first.rank + 1)
+    if first.kind in ("graph", "edges") and k == 0:
+        raise ShapeError(
+            f"{{in0}} is {first}, one row per node of a batch of graphs: the new axis goes after the nodes",
+            "write dim = 1",
+        )
     return first.with_dims(first.dims[:k] + (len(inputs),) + first.dims[k:])
+
+
+def _stack_source(module, names, a, inputs) -> str:
+    k = axis(a.dim, inputs[0].rank + 1)
+    return f"torch.stack([{', '.join(names)}], dim={k if inputs[0].kind in ('graph', 'edges') else k + 1})"
 
 
 def _merge(name: str, doc: str, shape, forward, args: tuple[Arg, ...] = (), example: str = "") -> BlockSpec:
@@ -170,7 +180,7 @@ _merge(
     "Shapes: [n, a], [n, b] -> [n, a + b]; [C1, H, W], [C2, H, W] -> [C1 + C2, H, W] with dim = 0.",
     _concat_shape,
     lambda module, names, a, inputs: (
-        f"torch.cat([{', '.join(names)}], dim={torch_axis(_concat_dim(a, inputs[0].rank), inputs[0].rank)})"
+        f"torch.cat([{', '.join(names)}], dim={value_axis(_concat_dim(a, inputs[0].rank), inputs[0])})"
     ),
     (Arg("dim", "int", None, "per-example axis to join along (default: the last; required for rank 3 or more)"),),
 )
@@ -179,7 +189,7 @@ _merge(
     "Stacks values of one shape along a new per-example axis (the first by default).\n\n"
     "Shapes: [d], [d], [d] -> [3, d].",
     _stack_shape,
-    lambda module, names, a, inputs: f"torch.stack([{', '.join(names)}], dim={torch_axis(a.dim, inputs[0].rank + 1)})",
+    _stack_source,
     (Arg("dim", "int", 0, "position of the new per-example axis"),),
 )
 

@@ -111,9 +111,8 @@ def test_param_is_one_learned_tensor_expanded_over_the_batch():
 
 
 def test_param_starts_a_pipeline_in_a_block_body_too():
-    source = (
-        "block latents(n, d) {\n    lat = param([n, d])\n    lat -> cross_attention(2, memory = in)\n}\n"
-        + model("input x: [6, 8]", "x -> dense(8) -> latents(3, 8) as y", "output y")
+    source = "block latents(n, d) {\n    lat = param([n, d])\n    lat -> cross_attention(2, memory = in)\n}\n" + model(
+        "input x: [6, 8]", "x -> dense(8) -> latents(3, 8) as y", "output y"
     )
     checked = check_spec(source)
     assert str(checked.output_types["y"]) == "[3, 8]"
@@ -351,3 +350,15 @@ def test_the_new_modules_run_from_a_standalone_generated_file():
     standalone = namespace["M"]()
     standalone.load_state_dict(checked.build(seed=0).state_dict())
     assert standalone(torch.randn(2, 6, 4, 4)).shape == (2, 6, 4, 4)
+
+
+@pytest.mark.parametrize(
+    "line", ["y = concat(h, h)", "y = h -> softmax", "y = h -> l2norm", "y = stack(h, h, dim = 1)"]
+)
+def test_axis_blocks_on_graph_values_have_no_batch_axis_to_skip(line):
+    from cramnet.compiler.trial import random_inputs
+
+    checked = check_spec(model("input g: graph[n, 4]", "h = g -> dense(4)", line, "output y"))
+    net = checked.build(seed=0)
+    (out,) = [net(*random_inputs(checked, {"n": 5}, batch=2, device=torch.device("cpu")))]
+    assert out.shape[0] == 10 and out.shape[-1] in (4, 8)  # the two graphs' nodes stacked
