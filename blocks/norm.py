@@ -30,15 +30,15 @@ class AxisLayerNorm(nn.Module):
     """Layer normalisation over one axis that is not the last (LayerNorm2d over the channels of an
     image, as in ConvNeXt; Liu et al. 2022): moved last, normalised as nn.LayerNorm does, moved back."""
 
-    def __init__(self, features: int, axis: int, eps: float = 1e-5, bias: bool = True):
+    def __init__(self, features: int, dim: int, eps: float = 1e-5, bias: bool = True):
         super().__init__()
-        self.axis, self.eps = axis, eps  # the axis of the batched tensor
+        self.dim, self.eps = dim, eps  # the axis of the batched tensor
         self.weight = nn.Parameter(torch.ones(features))
         self.bias = nn.Parameter(torch.zeros(features)) if bias else None
 
     def forward(self, x):
-        y = F.layer_norm(x.movedim(self.axis, -1), self.weight.shape, self.weight, self.bias, self.eps)
-        return y.movedim(-1, self.axis)
+        y = F.layer_norm(x.movedim(self.dim, -1), self.weight.shape, self.weight, self.bias, self.eps)
+        return y.movedim(-1, self.dim)
 
 
 def _norm_axis(inputs, a) -> int:
@@ -62,7 +62,7 @@ def _layernorm_module(inputs, a) -> Construct:
     features, k = _norm_features(inputs, a), _norm_axis(inputs, a)
     if k == inputs[0].rank - 1:
         return Construct(nn.LayerNorm, {"normalized_shape": features, "eps": a.eps, "bias": a.bias})
-    return Construct(AxisLayerNorm, {"features": features, "axis": k + 1, "eps": a.eps, "bias": a.bias})
+    return Construct(AxisLayerNorm, {"features": features, "dim": k + 1, "eps": a.eps, "bias": a.bias})
 
 
 @block(
