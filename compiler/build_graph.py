@@ -119,6 +119,7 @@ def build_graph(module: SpecModule, model: ast.ModelDef, lets: LetTable) -> Mode
         else:
             builder.statement(statement, ctx, current=None)
     outputs = builder.outputs(model, outputs_decl, ctx)
+    builder.feed_sources(inputs)
     if not any(isinstance(s, ast.InputDecl) for s in model.body.statements):
         builder.errors.append(
             SpecError(
@@ -235,6 +236,13 @@ class _Builder:
             self._position[new] = self._position.pop(node)
             self.created[self._position[new]] = new
         return new
+
+    def feed_sources(self, inputs: list[str]) -> None:
+        """Give each `source` block (`param`) the model's first input, whose batch size it takes."""
+        for node, attrs in self.graph.nodes(data=True):
+            if attrs["spec"] is not None and attrs["spec"].source and inputs and not attrs["inputs"]:
+                attrs.update(inputs=[inputs[0]], labels=["the model's first input"])
+                self.graph.add_edge(inputs[0], node, kind="batch", index=0)  # its batch size only: not drawn
 
     # -- statements -----------------------------------------------------------------------------
     def input(self, decl: ast.InputDecl, ctx: Context) -> str | None:
@@ -544,13 +552,14 @@ class _Builder:
             return bound
         spec = lookup(call.name)
         defined = ctx.module.find("blocks", call.name)
-        if spec is not None and spec.merge:
+        if spec is not None and (spec.merge or spec.source):
             if not first:
+                what, example = ("merge", f"{call.name}(a, b)") if spec.merge else ("block", f"{call.name}(…)")
                 return self.error(
                     "E216",
-                    f"the merge '{call.name}' starts a pipeline; it cannot follow '->'",
+                    f"the {what} '{call.name}' starts a pipeline; it cannot follow '->'",
                     call.name_span,
-                    f"bind the value first and write {call.name}(a, b) on its own line",
+                    f"bind the value first and write {example} on its own line",
                 )
             return self.primitive(spec, call, ctx, None)
         if spec is None and not defined:
@@ -609,6 +618,8 @@ class _Builder:
             if any(ref.node == FAILED for ref in refs):
                 return FAILED
             inputs, labels = [r.node for r in refs], [f"'{r.name}'" for r in refs]
+        elif spec.source:  # the model's first input is added once the model is built (feed_sources)
+            inputs, labels = [], []
         else:
             inputs, labels = [current], ["its input"]
         for arg in spec.args:

@@ -195,6 +195,8 @@ class _Layout:
         stand_in = self.stand_ins(nodes)
         seen = set()
         for source, target, data in self.graph.edges(data=True):
+            if data.get("kind") == "batch":  # a learned tensor reads only the batch size of the model's input
+                continue
             head = self.shown.get(target)
             if head is None:
                 continue  # into a hidden copy: the first copy shows the same edge
