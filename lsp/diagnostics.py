@@ -1,0 +1,112 @@
+"""Spec errors as LSP diagnostics, and the quick fix a "did you mean 'X'?" hint offers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lsprotocol import types
+
+from ..compiler.loader import resolve_use_path
+from ..dsl.errors import Span, SpecError
+from .analysis import Analysis
+from .ranges import span_range
+
+SOURCE = "cramnet"
+_DID_YOU_MEAN = re.compile(r"did you mean '([^']+)'\?")
+_START = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
+
+
+def diagnostics(analysis: Analysis, uri: str) -> list[types.Diagnostic]:
+    if analysis.internal is not None:
+        return [
+            types.Diagnostic(
+                range=_START,
+                message=f"cramnet's checker failed on this file (a bug; please report it): {analysis.internal}",
+                severity=types.DiagnosticSeverity.Error,
+                source=SOURCE,
+                code="internal",
+            )
+        ]
+    return [_diagnostic(error, analysis, uri) for error in analysis.errors]
+
+
+def _diagnostic(error: SpecError, analysis: Analysis, uri: str) -> types.Diagnostic:
+    message = error.message
+    where = _local_range(error.span, analysis)
+    if error.span is not None and error.span.file != analysis.path:
+        message = f"{message} (in {error.span})"  # a mistake inside a used file, shown on its `use`
+    related = (
+        [
+            types.DiagnosticRelatedInformation(
+                location=types.Location(uri=uri, range=where), message=f"hint: {error.hint}"
+            )
+        ]
+        if error.hint
+        else []
+    )
+    for span, note in error.notes:
+        location = types.Location(uri=_uri(span, analysis, uri), range=span_range(span))
+        related.append(types.DiagnosticRelatedInformation(location=location, message=note))
+    fix = _DID_YOU_MEAN.search(error.hint or "")
+    local = error.span is not None and error.span.file == analysis.path
+    fixable = fix is not None and local and _is_word(_text(error.span, analysis.text))
+    return types.Diagnostic(
+        range=where,
+        message=f"{message}\nhint: {error.hint}" if error.hint else message,
+        severity=types.DiagnosticSeverity.Error,
+        code=error.code,
+        source=SOURCE,
+        related_information=related or None,
+        data={"replace": fix.group(1)} if fixable and fix is not None else None,
+    )
+
+
+def _text(span: Span, text: str) -> str | None:
+    """The source a one-line span in this document covers."""
+    lines = text.split("\n")
+    if span.line != span.end_line or not 1 <= span.line <= len(lines):
+        return None
+    return lines[span.line - 1][span.col - 1 : span.end_col - 1]
+
+
+def _is_word(text: str | None) -> bool:
+    return text is not None and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text) is not None
+
+
+def _local_range(span: Span | None, analysis: Analysis) -> types.Range:
+    """The error's range in this document: its own span, or the `use` that brought the file in."""
+    if span is None:
+        return _START
+    if span.file == analysis.path:
+        return span_range(span)
+    for use in analysis.index.uses:
+        target = resolve_use_path(use.path, analysis.path)
+        if target is not None and str(target) == span.file:
+            return span_range(use.span)
+    return _START
+
+
+def _uri(span: Span, analysis: Analysis, uri: str) -> str:
+    return uri if span.file == analysis.path or span.file.startswith("<") else Path(span.file).as_uri()
+
+
+def quick_fixes(params: types.CodeActionParams) -> list[types.CodeAction]:
+    """For each diagnostic with a did-you-mean hint: replace the name with the suggestion."""
+    actions = []
+    for diagnostic in params.context.diagnostics:
+        data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+        replacement = data.get("replace")
+        if diagnostic.source != SOURCE or not isinstance(replacement, str):
+            continue
+        edit = types.TextEdit(range=diagnostic.range, new_text=replacement)
+        actions.append(
+            types.CodeAction(
+                title=f"Change to '{replacement}'",
+                kind=types.CodeActionKind.QuickFix,
+                diagnostics=[diagnostic],
+                is_preferred=True,
+                edit=types.WorkspaceEdit(changes={params.text_document.uri: [edit]}),
+            )
+        )
+    return actions
