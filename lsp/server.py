@@ -27,7 +27,7 @@ from .navigation import RenameRefused, definition, document_symbols, prepare_ren
 from .ranges import cursor, whole_document
 
 log = logging.getLogger(__name__)
-PAUSE_S = 0.05  # a change waits this long for the next keystroke before it is checked
+PAUSE_S = 0.02  # changes that queued up while a check ran are checked once, as the newest
 
 
 class CramServer(LanguageServer):
