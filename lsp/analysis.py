@@ -14,6 +14,7 @@ from ..compiler import CheckedModel, check_spec
 from ..compiler.loader import resolve_use_path
 from ..dsl import ast, parse
 from ..dsl.errors import SpecError, SpecErrors
+from .graph_view import NodeView, node_views
 from .symbols import SymbolIndex, index_file
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,13 @@ class Analysis:
     checked: list[CheckedModel] = field(default_factory=list)
     index: SymbolIndex = field(default_factory=SymbolIndex)
     internal: str | None = None  # set when the checker itself failed (a bug), shown as one diagnostic
+    _views: dict[int, dict[str, NodeView]] = field(default_factory=dict, repr=False)
+
+    def views(self, checked: CheckedModel) -> dict[str, NodeView]:
+        """The nodes of one of this analysis's checked models, read once (hover asks often)."""
+        if id(checked) not in self._views:
+            self._views[id(checked)] = node_views(checked)
+        return self._views[id(checked)]
 
     def used_trees(self) -> dict[str, ast.SpecFile]:
         """The files this one `use`s (resolved path -> tree); unreadable ones are left out."""

@@ -24,8 +24,10 @@ def complete(analysis: Analysis, text: str, line: int, col: int) -> list[types.C
     lines = text.split("\n")
     current = lines[line - 1][: col - 1] if line <= len(lines) else ""
     use = _USE.match(current)
-    if use is not None:
-        return _use_paths(analysis)
+    if use is not None:  # replace all typed since the quote: `std:` is not part of an editor's word
+        start = types.Position(line=line - 1, character=current.rindex('"') + 1)
+        typed = types.Range(start=start, end=types.Position(line=line - 1, character=col - 1))
+        return _use_paths(analysis, typed)
     before = "\n".join([*lines[: line - 1], current])
     call = _open_call(before)
     if call is not None:
@@ -62,17 +64,20 @@ def _open_call(before: str) -> tuple[str, str] | None:
     return None
 
 
-def _use_paths(analysis: Analysis) -> list[types.CompletionItem]:
-    items = [
-        types.CompletionItem(label=f"std:{p.stem}", kind=types.CompletionItemKind.Module, detail="standard library")
-        for p in sorted(STD_DIR.glob("*.cram"))
+def _use_paths(analysis: Analysis, typed: types.Range) -> list[types.CompletionItem]:
+    """The standard library's files, and the specs beside this one."""
+    found = [
+        (f"std:{p.stem}", types.CompletionItemKind.Module, "standard library") for p in sorted(STD_DIR.glob("*.cram"))
     ]
     if not analysis.path.startswith("<"):
         here = Path(analysis.path)
-        for p in sorted(here.parent.glob("*.cram")):
-            if p.name != here.name:
-                items.append(types.CompletionItem(label=p.name, kind=types.CompletionItemKind.File))
-    return items
+        found += [(p.name, types.CompletionItemKind.File, "") for p in sorted(here.parent.glob("*.cram")) if p != here]
+    return [
+        types.CompletionItem(
+            label=label, kind=kind, detail=detail or None, text_edit=types.TextEdit(range=typed, new_text=label)
+        )
+        for label, kind, detail in found
+    ]
 
 
 def _user_blocks(analysis: Analysis) -> dict[str, ast.BlockDef]:

@@ -36,21 +36,15 @@ def _diagnostic(error: SpecError, analysis: Analysis, uri: str) -> types.Diagnos
     where = _local_range(error.span, analysis)
     if error.span is not None and error.span.file != analysis.path:
         message = f"{message} (in {error.span})"  # a mistake inside a used file, shown on its `use`
-    related = (
-        [
-            types.DiagnosticRelatedInformation(
-                location=types.Location(uri=uri, range=where), message=f"hint: {error.hint}"
-            )
-        ]
-        if error.hint
-        else []
-    )
+    related = []
+    if error.hint:
+        hint = types.Location(uri=uri, range=where)
+        related.append(types.DiagnosticRelatedInformation(location=hint, message=f"hint: {error.hint}"))
     for span, note in error.notes:
         location = types.Location(uri=_uri(span, analysis, uri), range=span_range(span))
         related.append(types.DiagnosticRelatedInformation(location=location, message=note))
     fix = _DID_YOU_MEAN.search(error.hint or "")
-    local = error.span is not None and error.span.file == analysis.path
-    fixable = fix is not None and local and _is_word(_text(error.span, analysis.text))
+    target = _misspelt(error.span, analysis) if fix is not None else None
     return types.Diagnostic(
         range=where,
         message=f"{message}\nhint: {error.hint}" if error.hint else message,
@@ -58,20 +52,27 @@ def _diagnostic(error: SpecError, analysis: Analysis, uri: str) -> types.Diagnos
         code=error.code,
         source=SOURCE,
         related_information=related or None,
-        data={"replace": fix.group(1)} if fixable and fix is not None else None,
+        data={"replace": fix.group(1), "range": _plain(span_range(target))} if fix and target else None,
     )
 
 
-def _text(span: Span, text: str) -> str | None:
-    """The source a one-line span in this document covers."""
-    lines = text.split("\n")
-    if span.line != span.end_line or not 1 <= span.line <= len(lines):
+def _misspelt(span: Span | None, analysis: Analysis) -> Span | None:
+    """The word a did-you-mean hint would replace: the whole span when it is one name, or the
+    name of a `key = value` argument; None where no single word is meant."""
+    if span is None or span.file != analysis.path or span.line != span.end_line:
         return None
-    return lines[span.line - 1][span.col - 1 : span.end_col - 1]
+    lines = analysis.text.split("\n")
+    if not 1 <= span.line <= len(lines):
+        return None
+    covered = lines[span.line - 1][span.col - 1 : span.end_col - 1]
+    word = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(\s*=.*)?$", covered, re.DOTALL)
+    if word is None:
+        return None
+    return Span(file=span.file, line=span.line, col=span.col, end_line=span.line, end_col=span.col + len(word.group(1)))
 
 
-def _is_word(text: str | None) -> bool:
-    return text is not None and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text) is not None
+def _plain(where: types.Range) -> list[int]:
+    return [where.start.line, where.start.character, where.end.line, where.end.character]
 
 
 def _local_range(span: Span | None, analysis: Analysis) -> types.Range:
@@ -99,7 +100,16 @@ def quick_fixes(params: types.CodeActionParams) -> list[types.CodeAction]:
         replacement = data.get("replace")
         if diagnostic.source != SOURCE or not isinstance(replacement, str):
             continue
-        edit = types.TextEdit(range=diagnostic.range, new_text=replacement)
+        where = data.get("range")
+        if isinstance(where, list) and len(where) == 4:
+            start, end = (
+                types.Position(line=where[0], character=where[1]),
+                types.Position(line=where[2], character=where[3]),
+            )
+            target = types.Range(start=start, end=end)
+        else:
+            target = diagnostic.range
+        edit = types.TextEdit(range=target, new_text=replacement)
         actions.append(
             types.CodeAction(
                 title=f"Change to '{replacement}'",

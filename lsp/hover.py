@@ -11,7 +11,7 @@ from ..blocks.registry import lookup
 from ..dsl import ast
 from ..dsl.errors import Span
 from .analysis import Analysis
-from .graph_view import NodeView, bound_nodes, io_types, node_views
+from .graph_view import NodeView, bound_nodes, io_types
 from .ranges import span_range
 from .symbols import CallSite, Symbol
 
@@ -96,30 +96,33 @@ def _stage(analysis: Analysis, site: CallSite) -> str | None:
     """What the graph knows of the call: one node per copy for a primitive block; for a user block
     called in a model, the nodes of its instance, found from the value the stage hands on."""
     for checked in analysis.checked:
-        views = node_views(checked)
+        views = analysis.views(checked)
         made = sorted((v for v in views.values() if v.span == site.call.span), key=lambda v: v.order)
         if made:
             return _cost(made, len(made))
-        inner = _instance_nodes(analysis, site, views)
+        inner, copies = _instance_nodes(analysis, site, views)
         if inner:
-            return _cost(inner, 1, _stage_output(site, views, bound_nodes(checked)))
+            output = _stage_output(site, views, bound_nodes(checked)) if copies == 1 else None
+            return _cost(inner, copies, output, "instances of the block")
     return None
 
 
-def _instance_nodes(analysis: Analysis, site: CallSite, views: dict[str, NodeView]) -> list[NodeView]:
-    """The nodes of a user block called once in a model body: its k-th call made its k-th instance."""
-    if site.container is None or site.container.kind != "model" or site.symbol is None:
-        return []
-    calls = [c for c in analysis.index.calls if c.container is site.container and c.symbol is site.symbol]
-    if any(c.repeated for c in calls):
-        return []
+def _instance_nodes(analysis: Analysis, site: CallSite, views: dict[str, NodeView]) -> tuple[list[NodeView], int]:
+    """The nodes a user block's call in a model body made, and how many instances they are: the
+    k-th of its calls made its k-th instance, and a lone call under `* N` made all of them."""
+    if site.container is None or site.container.kind != "model":
+        return [], 0
+    name = site.call.name
+    calls = [c for c in analysis.index.calls if c.container is site.container and c.call.name == name]
     instances: dict[str, list[NodeView]] = {}
     for view in views.values():
-        if view.instance is not None and view.instance[0] == site.symbol.name:
+        if view.instance is not None and view.instance[0] == name:
             instances.setdefault(view.instance[1], []).append(view)
-    if len(instances) != len(calls):
-        return []
-    return list(instances.values())[calls.index(site)]
+    if len(calls) == 1 and instances:
+        return [v for made in instances.values() for v in made], len(instances)
+    if any(c.repeated for c in calls) or len(instances) != len(calls):
+        return [], 0
+    return list(instances.values())[calls.index(site)], 1
 
 
 def _stage_output(site: CallSite, views: dict[str, NodeView], bound: dict[str, str]) -> NodeView | None:
@@ -134,7 +137,9 @@ def _stage_output(site: CallSite, views: dict[str, NodeView], bound: dict[str, s
     return None
 
 
-def _cost(nodes: list[NodeView], copies: int, output: NodeView | None = None) -> str:
+def _cost(
+    nodes: list[NodeView], copies: int, output: NodeView | None = None, what: str = "nodes from this call"
+) -> str:
     last = output or max(nodes, key=lambda v: v.order)
     params = sum(v.params for v in nodes)
     lines = [f"**output** `{last.shape}`", f"**parameters** {params:,}"]
@@ -145,7 +150,8 @@ def _cost(nodes: list[NodeView], copies: int, output: NodeView | None = None) ->
         lines.append(f"**FLOPs** {' + '.join(flops)} per example")
     if copies > 1:
         shapes = sorted({v.shape for v in nodes})
-        lines.append(f"{copies} nodes from this call" + (f" (outputs {', '.join(shapes)})" if len(shapes) > 1 else ""))
+        varied = f" (outputs {', '.join(shapes)})" if len(shapes) > 1 and what.startswith("nodes") else ""
+        lines.append(f"{copies} {what}{varied}, parameters and FLOPs of all of them")
     return "  \n".join(lines)
 
 
@@ -162,7 +168,7 @@ def _bound(analysis: Analysis, symbol: Symbol) -> str:
         if checked.name != symbol.container.name:
             continue
         node = bound_nodes(checked).get(symbol.name)
-        view = node_views(checked).get(node) if node is not None else None
+        view = analysis.views(checked).get(node) if node is not None else None
         if view is not None:
             return f"{head}\n\n**shape** `{view.shape}` (node `{view.name}`, {view.block})"
     return head
@@ -171,7 +177,7 @@ def _bound(analysis: Analysis, symbol: Symbol) -> str:
 def _model(analysis: Analysis, name: str) -> str:
     for checked in analysis.checked:
         if checked.name == name:
-            views = node_views(checked).values()
+            views = analysis.views(checked).values()
             typed_inputs, typed_outputs = io_types(checked)
             inputs = ", ".join(f"{k}: {v}" for k, v in typed_inputs.items())
             outputs = ", ".join(f"{k}: {v}" for k, v in typed_outputs.items())

@@ -7,6 +7,7 @@ own document, so the tests do not depend on one another's order.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -233,3 +234,71 @@ def test_definition_and_references(lsp):
 def test_a_block_library_without_a_model_is_not_an_error(lsp):
     uri = lsp.open("library.cram", "block twice(d) {\n    dense(d) -> dense(d)\n}\n")
     assert not lsp.published(uri)
+
+
+# -- the analysis behind the server, called directly (no process) ---------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_request_at_every_name_of_every_shipped_spec_answers():
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.completion import complete
+    from cramnet.lsp.hover import hover
+    from cramnet.lsp.navigation import definition, document_symbols, prepare_rename, references
+
+    specs = sorted((ROOT / "specs").rglob("*.cram"))
+    assert len(specs) > 20
+    shown = 0
+    for path in specs:
+        text = path.read_text()
+        analysis = analyze(text, str(path))
+        assert analysis.errors == [] and analysis.checked, path
+        assert document_symbols(analysis)
+        for number, line in enumerate(text.split("\n"), start=1):
+            for word in re.finditer(r"[A-Za-z_]\w*", line):
+                col = word.start() + 1
+                answer = hover(analysis, number, col)
+                shown += answer is not None and "**output**" in answer.contents.value
+                definition(analysis, path.as_uri(), number, col)
+                references(analysis, path.as_uri(), number, col, True)
+                prepare_rename(analysis, number, col)
+            complete(analysis, text, number, len(line) + 1)
+    assert shown > 250  # shapes on hover, not just signatures (296 of 318 calls when written)
+
+
+def test_a_checker_failure_is_one_diagnostic_not_a_crash(monkeypatch):
+    from cramnet.lsp import analysis as module
+    from cramnet.lsp.diagnostics import diagnostics
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module, "check_spec", broken)
+    found = module.analyze(SPEC, "/tmp/internal.cram")
+    (diagnostic,) = diagnostics(found, "file:///tmp/internal.cram")
+    assert diagnostic.code == "internal" and "RuntimeError: boom" in diagnostic.message
+
+
+def test_a_mistake_in_a_used_file_is_shown_on_its_use(tmp_path):
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.diagnostics import diagnostics
+
+    (tmp_path / "parts.cram").write_text("block twice(d) {\n    dense(d) -> rleu -> dense(d)\n}\n")
+    text = 'let d = 4\nuse "parts.cram"\nmodel m {\n    input x: [4]\n    x -> twice(d) as y\n    output y\n}\n'
+    main = tmp_path / "main.cram"
+    (diagnostic,) = diagnostics(analyze(text, str(main)), main.as_uri())
+    assert diagnostic.range.start.line == 1 and "parts.cram:2:17" in diagnostic.message
+
+
+def test_a_misspelt_argument_name_gets_a_fix_of_the_name_alone():
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.diagnostics import diagnostics, quick_fixes
+
+    text = "model m {\n    input x: [3, 8, 8]\n    x -> conv2d(4, 3, strid = 2) -> flatten as y\n    output y\n}\n"
+    (diagnostic,) = diagnostics(analyze(text, "/tmp/args.cram"), "file:///tmp/args.cram")
+    context = types.CodeActionContext(diagnostics=[diagnostic])
+    params = types.CodeActionParams(text_document=doc("file:///tmp/args.cram"), range=diagnostic.range, context=context)
+    (action,) = quick_fixes(params)
+    (edit,) = action.edit.changes["file:///tmp/args.cram"]
+    assert edit.new_text == "stride" and (edit.range.start.character, edit.range.end.character) == (22, 27)
