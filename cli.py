@@ -461,14 +461,14 @@ def probe(
 
 
 @app.command()
-def lsp() -> None:
+def lsp(plugin: list[str] | None = PluginOption) -> None:
     """Serve the Language Server Protocol on stdin/stdout, for editors (see docs/editors.md)."""
     try:
         from .lsp import serve
     except ImportError as error:  # pygls is an extra
         err.print(f"[red]error:[/] the language server needs pygls: pip install 'cramnet[lsp]' ({error})")
         raise typer.Exit(2) from None
-    serve()
+    serve(plugin or [])
 
 
 def run() -> None:  # pragma: no cover - console entry

@@ -17,6 +17,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from .. import __version__
+from ..blocks.registry import PluginError, load_plugins
 from ..dsl.errors import SpecErrors
 from ..dsl.format import FormatError, format_spec
 from .analysis import Analysis, analyze
@@ -45,7 +46,10 @@ class CramServer(LanguageServer):
 
     def publish(self, uri: str) -> None:
         found = diagnostics(self.analysis(uri), uri)
-        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=found))
+        version = self.workspace.get_text_document(uri).version  # lets a client drop a late, stale list
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=version)
+        )
 
 
 def path_of(uri: str) -> str:
@@ -178,7 +182,12 @@ def on_code_action(ls: CramServer, params: types.CodeActionParams) -> list[types
     return quick_fixes(params)
 
 
-def serve() -> None:
-    """Answer LSP requests on stdin/stdout until the client says exit."""
+def serve(plugins: list[str] = ()) -> None:
+    """Answer LSP requests on stdin/stdout until the client says exit; `plugins` are modules of
+    blocks to import first (as `--plugin` does for every command)."""
     logging.basicConfig(level=logging.WARNING, format="cramnet lsp: %(levelname)s %(message)s")
+    try:
+        load_plugins(list(plugins))
+    except PluginError as error:  # the specs that use its blocks will say so; the rest still work
+        log.error("%s", error)
     server.start_io()
