@@ -12,6 +12,7 @@ from ..blocks.registry import all_blocks, lookup
 from ..compiler.loader import STD_DIR
 from ..dsl import ast
 from .analysis import Analysis
+from .ranges import source_text
 
 KEYWORDS = ("use", "let", "block", "model", "input", "output", "as", "in", "repeat", "residual", "parallel", "moe")
 _USE = re.compile(r'^\s*use\s+"([^"]*)$')
@@ -80,14 +81,18 @@ def _use_paths(analysis: Analysis, typed: types.Range) -> list[types.CompletionI
     ]
 
 
-def _user_blocks(analysis: Analysis) -> dict[str, ast.BlockDef]:
-    """The blocks this file defines and those of the files it uses (its own shadow theirs)."""
-    found: dict[str, ast.BlockDef] = {}
-    trees = [*analysis.used_trees().values(), analysis.tree]
-    for tree in trees:
-        for decl in tree.declarations if tree is not None else ():
+def _user_blocks(analysis: Analysis) -> dict[str, tuple[ast.BlockDef, str]]:
+    """The blocks this file defines and those of the files it uses (its own shadow theirs), each
+    with the text of its file."""
+    found: dict[str, tuple[ast.BlockDef, str]] = {}
+    files = [(tree, Path(path)) for path, tree in analysis.used_trees().items()]
+    for tree, path in [*files, (analysis.tree, None)]:
+        if tree is None:
+            continue
+        text = analysis.text if path is None else path.read_text(encoding="utf-8")
+        for decl in tree.declarations:
             if isinstance(decl, ast.BlockDef):
-                found[decl.name] = decl
+                found[decl.name] = (decl, text)
     return found
 
 
@@ -101,8 +106,8 @@ def _blocks(analysis: Analysis) -> list[types.CompletionItem]:
         )
         for name, spec in all_blocks().items()
     ]
-    for name, block in _user_blocks(analysis).items():
-        params = ", ".join(p.name if p.default is None else f"{p.name} = …" for p in block.params)
+    for name, (block, text) in _user_blocks(analysis).items():
+        params = ", ".join(source_text(p.span, text) for p in block.params)
         items.append(
             types.CompletionItem(
                 label=name, kind=types.CompletionItemKind.Class, detail=f"block {name}({params})", sort_text=f"0{name}"
@@ -115,11 +120,15 @@ def _arguments(analysis: Analysis, name: str) -> list[types.CompletionItem]:
     """`key = ` items for each argument of the block `name`, with its default."""
     user = _user_blocks(analysis).get(name)
     if user is not None:
+        block, text = user
         return [
             types.CompletionItem(
-                label=f"{p.name} =", kind=types.CompletionItemKind.Field, insert_text=f"{p.name} = ", detail=p.name
+                label=f"{p.name} =",
+                kind=types.CompletionItemKind.Field,
+                insert_text=f"{p.name} = ",
+                detail="required" if p.default is None else f"default {source_text(p.default.span, text)}",
             )
-            for p in user.params
+            for p in block.params
         ]
     spec = lookup(name)
     if spec is None:

@@ -12,7 +12,7 @@ from ..dsl import ast
 from ..dsl.errors import Span
 from .analysis import Analysis
 from .graph_view import NodeView, bound_nodes, io_types
-from .ranges import span_range
+from .ranges import source_text, span_range
 from .symbols import CallSite, Symbol
 
 
@@ -33,7 +33,7 @@ def hover(analysis: Analysis, line: int, col: int) -> types.Hover | None:
         return _answer(_model(analysis, symbol.name), span)
     owner = f" of block `{symbol.container.name}`" if symbol.container is not None else ""
     what = "parameter" if symbol.kind == "param" else "let"
-    return _answer(f"({what}{owner})\n```cram\n{_source(symbol.whole, analysis.text)}\n```", span)
+    return _answer(f"({what}{owner})\n```cram\n{source_text(symbol.whole, analysis.text)}\n```", span)
 
 
 def _answer(text: str, span: Span) -> types.Hover:
@@ -48,7 +48,7 @@ def _block_doc(analysis: Analysis, name: str) -> str | None:
     definition = _user_block(analysis, name)
     if definition is not None:
         path, text, block = definition
-        params = ", ".join(_source(p.span, text) for p in block.params)
+        params = ", ".join(source_text(p.span, text) for p in block.params)
         where = "" if path == analysis.path else f" — from `{Path(path).name}`"
         doc = _leading_comment(text, block.span.line)
         return f"```cram\nblock {name}({params})\n```{where}" + (f"\n\n{doc}" if doc else "")
@@ -78,15 +78,6 @@ def _leading_comment(text: str, line: int) -> str:
         found.insert(0, lines[index].lstrip()[1:].strip())
         index -= 1
     return " ".join(found)
-
-
-def _source(span: Span, text: str) -> str:
-    lines = text.split("\n")[span.line - 1 : span.end_line]
-    if not lines:
-        return ""
-    if len(lines) == 1:
-        return lines[0][span.col - 1 : span.end_col - 1]
-    return "\n".join([lines[0][span.col - 1 :], *lines[1:-1], lines[-1][: span.end_col - 1]])
 
 
 # -- stages and bound values ----------------------------------------------------------------------
@@ -160,7 +151,9 @@ def _bound(analysis: Analysis, symbol: Symbol) -> str:
     if symbol.kind == "input":
         head = f"input `{symbol.name}` (declared on line {line})"
     else:
-        head = f"`{symbol.name}`, bound on line {line}:\n```cram\n{_source(symbol.whole, analysis.text).strip()}\n```"
+        head = (
+            f"`{symbol.name}`, bound on line {line}:\n```cram\n{source_text(symbol.whole, analysis.text).strip()}\n```"
+        )
     if symbol.container is None or symbol.container.kind != "model":
         owner = symbol.container.name if symbol.container is not None else "?"
         return f"{head}\n\nits shape depends on the call of block `{owner}`"

@@ -38,3 +38,13 @@ def whole_document(text: str) -> types.Range:
 def name_span(span: Span, name: str) -> Span:
     """The span of `name` written at the start of `span` (a parameter's name in `d = 4`)."""
     return Span(file=span.file, line=span.line, col=span.col, end_line=span.line, end_col=span.col + len(name))
+
+
+def source_text(span: Span, text: str) -> str:
+    """The source a span covers in `text`."""
+    lines = text.split("\n")[span.line - 1 : span.end_line]
+    if not lines:
+        return ""
+    if len(lines) == 1:
+        return lines[0][span.col - 1 : span.end_col - 1]
+    return "\n".join([lines[0][span.col - 1 :], *lines[1:-1], lines[-1][: span.end_col - 1]])
