@@ -1,7 +1,8 @@
 """The server's wiring: pygls features, each a thin call into the modules beside this one.
 
-Documents are analysed when they open and after each change (a burst of keystrokes is checked
-once, after a short pause); requests use the newest analysis, made on demand if it is stale.
+Documents are analysed when they open, after each change (changes that queued up behind a
+running check are checked once, as the newest) and when saved (a file they use may have changed);
+requests use the newest analysis, made on demand if it is stale.
 """
 
 from __future__ import annotations
@@ -36,16 +37,16 @@ class CramServer(LanguageServer):
         super().__init__("cramnet", __version__)
         self.analyses: dict[str, Analysis] = {}
 
-    def analysis(self, uri: str) -> Analysis:
-        """The analysis of the document as it is now."""
+    def analysis(self, uri: str, again: bool = False) -> Analysis:
+        """The analysis of the document as it is now (`again`: even if its text has not changed)."""
         text = self.workspace.get_text_document(uri).source
         known = self.analyses.get(uri)
-        if known is None or known.text != text:
+        if known is None or known.text != text or again:
             known = self.analyses[uri] = analyze(text, path_of(uri), known)
         return known
 
-    def publish(self, uri: str) -> None:
-        found = diagnostics(self.analysis(uri), uri)
+    def publish(self, uri: str, again: bool = False) -> None:
+        found = diagnostics(self.analysis(uri, again), uri)
         version = self.workspace.get_text_document(uri).version  # lets a client drop a late, stale list
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=version)
@@ -94,7 +95,7 @@ async def did_change(ls: CramServer, params: types.DidChangeTextDocumentParams) 
 
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
 def did_save(ls: CramServer, params: types.DidSaveTextDocumentParams) -> None:
-    ls.publish(params.text_document.uri)  # a file it uses may have changed on disk
+    ls.publish(params.text_document.uri, again=True)  # a file it uses may have changed on disk
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)

@@ -243,6 +243,20 @@ def test_a_block_library_without_a_model_is_not_an_error(lsp):
     assert not lsp.published(uri)
 
 
+def test_saving_checks_again_the_files_a_spec_uses(lsp):
+    parts = lsp.tmp / "parts.cram"
+    parts.write_text("block twice(d) {\n    dense(d) -> dense(d)\n}\n")
+    uri = lsp.open(
+        "uses.cram", 'use "parts.cram"\nmodel m {\n    input x: [4]\n    x -> twice(4) as y\n    output y\n}\n'
+    )
+    assert not lsp.published(uri)
+    parts.write_text("block twice(d) {\n    dense(d) -> rleu -> dense(d)\n}\n")
+    lsp.diagnostics.pop(uri)
+    lsp.client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=doc(uri)))
+    (diagnostic,) = lsp.published(uri)
+    assert diagnostic.code == "E204" and diagnostic.range.start.line == 0  # on the `use` line
+
+
 # -- the analysis behind the server, called directly (no process) ---------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
