@@ -101,6 +101,7 @@ def check_spec(
     model: str | None = None,
     plugins: list[str] = (),
     files: Mapping[str, str] | None = None,
+    *,
     path: str | None = None,
 ) -> CheckedModel:
     """Parse, resolve, expand and shape-check a spec; raises `SpecErrors` listing every mistake.
