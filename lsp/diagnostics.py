@@ -19,16 +19,21 @@ _START = types.Range(start=types.Position(line=0, character=0), end=types.Positi
 
 def diagnostics(analysis: Analysis, uri: str) -> list[types.Diagnostic]:
     if analysis.internal is not None:
-        return [
-            types.Diagnostic(
-                range=_START,
-                message=f"cramnet's checker failed on this file (a bug; please report it): {analysis.internal}",
-                severity=types.DiagnosticSeverity.Error,
-                source=SOURCE,
-                code="internal",
-            )
-        ]
+        return internal_error(analysis.internal)
     return [_diagnostic(error, analysis, uri) for error in analysis.errors]
+
+
+def internal_error(what: str) -> list[types.Diagnostic]:
+    """The one diagnostic shown when cramnet itself failed on a file."""
+    return [
+        types.Diagnostic(
+            range=_START,
+            message=f"cramnet's checker failed on this file (a bug; please report it): {what}",
+            severity=types.DiagnosticSeverity.Error,
+            source=SOURCE,
+            code="internal",
+        )
+    ]
 
 
 def _diagnostic(error: SpecError, analysis: Analysis, uri: str) -> types.Diagnostic:

@@ -23,7 +23,7 @@ from ..dsl.errors import SpecErrors
 from ..dsl.format import FormatError, format_spec
 from .analysis import Analysis, analyze
 from .completion import complete
-from .diagnostics import diagnostics, quick_fixes
+from .diagnostics import diagnostics, internal_error, quick_fixes
 from .hover import hover
 from .navigation import RenameRefused, definition, document_symbols, prepare_rename, references, rename
 from .ranges import cursor, whole_document
@@ -46,7 +46,11 @@ class CramServer(LanguageServer):
         return known
 
     def publish(self, uri: str, again: bool = False) -> None:
-        found = diagnostics(self.analysis(uri, again), uri)
+        try:
+            found = diagnostics(self.analysis(uri, again), uri)
+        except Exception as error:  # a bug here too is one diagnostic, not a traceback in the editor
+            log.exception("internal error while publishing diagnostics for %s", uri)
+            found = internal_error(f"{type(error).__name__}: {error}")
         version = self.workspace.get_text_document(uri).version  # lets a client drop a late, stale list
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=version)
