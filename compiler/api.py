@@ -85,8 +85,11 @@ class CheckedModel:
             return cls()
 
 
-def _read(path_or_source: str | Path) -> tuple[str, str]:
-    """(text, path): a Path, or a one-line string, is a file to read; anything else (or "") is source."""
+def _read(path_or_source: str | Path, path: str | None = None) -> tuple[str, str]:
+    """(text, path): a Path, or a one-line string, is a file to read; anything else (or "") is source,
+    read as the file `path` when given (an editor's unsaved buffer)."""
+    if path is not None:
+        return str(path_or_source), path
     if isinstance(path_or_source, Path) or (
         path_or_source.strip() and "\n" not in path_or_source and "{" not in path_or_source
     ):
@@ -104,10 +107,13 @@ def check_spec(
     model: str | None = None,
     plugins: list[str] = (),
     files: Mapping[str, str] | None = None,
+    *,
+    path: str | None = None,
 ) -> CheckedModel:
     """Parse, resolve, expand and shape-check a spec; raises `SpecErrors` listing every mistake.
 
-    `files` (resolved path -> text) supplies the files the spec uses instead of the disk."""
+    `files` (resolved path -> text) supplies the files the spec uses instead of the disk; with
+    `path`, `path_or_source` is always source text, read as that file (its `use`s resolve from it)."""
     try:
         load_plugins(list(plugins))
     except PluginError as error:
@@ -120,7 +126,7 @@ def check_spec(
                 )
             ]
         ) from None
-    text, path = _read(path_or_source)
+    text, path = _read(path_or_source, path)
     program = load_program(text, path, files)
     lets = LetTable()
     errors: list[SpecError] = []

@@ -49,6 +49,13 @@ def _lark() -> Lark:
 
 def parse(text: str, path: str = "<spec>") -> ast.SpecFile:
     """Parse spec source into an AST; raises `SpecErrors` with a friendly message on bad syntax."""
+    return _parse(text, path)
+
+
+# The AST is immutable, so a text parsed again (a spec checked once per model, a standard-library
+# file each check, an editor's buffer on every request) can share the tree; mistakes are not kept.
+@lru_cache(maxsize=16)
+def _parse(text: str, path: str) -> ast.SpecFile:
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as error:
