@@ -55,4 +55,4 @@ def test_a_run_saved_in_the_flat_layout_resumes_into_the_nested_layout(tmp_path)
 def test_the_generated_examples_in_the_docs_are_current():
     for spec, name in [("specs/gpt2.cram", "gpt2"), ("specs/reference/resnet50.cram", "resnet50")]:
         written = (Path("docs/generated") / f"{name}.py").read_text()
-        assert written == check_spec(spec).source(standalone=False), f"regenerate docs/generated/{name}.py"
+        assert written == check_spec(spec).source(standalone=False), "run python docs/generated/make.py"

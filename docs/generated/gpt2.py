@@ -24,7 +24,7 @@ class PreLn(nn.Module):
         self.dense_2 = nn.Linear(in_features=3072, out_features=768)
         self.dropout_2 = nn.Dropout(p=0.1)
 
-    def forward(self, x, mask):
+    def forward(self, x, mask=None):
         layernorm_1 = self.layernorm_1(x)  # (B, seq, 768)
         attention_1 = self.attention_1(layernorm_1, mask=mask)  # (B, seq, 768)
         del layernorm_1
