@@ -198,10 +198,14 @@ class _ToAst(Transformer):
             span=self._span(meta), args=args[0] if args else ast.Args(span=self._span(meta)), branches=branches
         )
 
-    def moe(self, meta, children):
-        *args, branches = children
-        return ast.Moe(
-            span=self._span(meta), args=args[0] if args else ast.Args(span=self._span(meta)), branches=branches
+    def body_call(self, meta, children):
+        name, *args, branches = children
+        return ast.BodyCall(
+            span=self._span(meta),
+            name=str(name),
+            name_span=self._tok(name),
+            args=args[0] if args else ast.Args(span=self._span(meta)),
+            branches=branches,
         )
 
     def branches(self, meta, children):

@@ -26,8 +26,12 @@ def run_export(
     except OnnxMissing as error:
         raise UserError(str(error), "pip install onnx onnxscript") from None
     except OnnxExportFailed as error:
-        moe = any(attrs.get("block") == "moe" for _, attrs in source.checked.graph.nodes(data=True))
-        hint = "a moe stage routes by data, which torch.onnx cannot trace yet; --format python works" if moe else None
+        routed = sorted({a["block"] for a in source.checked.graph.nodes.values() if a["spec"] and a["spec"].bodies})
+        hint = (
+            f"{', '.join(routed)} routes by data, which torch.onnx cannot trace yet; --format python works"
+            if routed
+            else None
+        )
         raise UserError(str(error), hint) from None
     except NotStandalone as error:
         raise UserError(str(error), "use the helper from a method of the block's module class instead") from None
