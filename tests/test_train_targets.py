@@ -2,7 +2,6 @@
 
 import csv
 import math
-import time
 
 import pytest
 
@@ -15,12 +14,9 @@ def run(spec, tmp_path, *sets):
     return train(spec, apply_sets(defaults(), [f"out={tmp_path / 'run'}", "threads=1", *sets]))
 
 
-def test_digits_cnn_reaches_97_percent_within_a_minute(tmp_path):
-    started = time.perf_counter()
-    result = run("specs/digits_cnn.cram", tmp_path, "epochs=8")
-    seconds = time.perf_counter() - started
-    assert result.final["test_accuracy"] >= 0.97
-    assert seconds < 60, f"took {seconds:.0f} s"
+def test_digits_cnn_reaches_97_percent_in_8_epochs(tmp_path):
+    # "within a minute" is a timing target: bench/targets.py measures it
+    assert run("specs/digits_cnn.cram", tmp_path, "epochs=8").final["test_accuracy"] >= 0.97
 
 
 def test_kan_on_digits_reaches_93_percent(tmp_path):
@@ -80,6 +76,7 @@ def test_selective_copying_needs_selection(tmp_path):
     assert accuracy["true"] > accuracy["false"] + 0.2, accuracy
 
 
-def test_the_showcase_trains(tmp_path):
-    result = run("specs/cram.cram", tmp_path, "epochs=1")
-    assert math.isfinite(result.final["test_loss"]) and result.final["test_accuracy"] > 0.1
+def test_the_showcase_reaches_95_percent_with_the_defaults(tmp_path):
+    """The README's main job: `cramnet train specs/cram.cram` as a user runs it, on digits."""
+    result = run("specs/cram.cram", tmp_path)
+    assert result.final["test_accuracy"] >= 0.95, result.final
