@@ -35,14 +35,17 @@ LAYERS = {
 
 def package_modules() -> dict[str, Path]:
     """Every module of the package by dotted name: the top-level files and packages, minus tests/bench."""
-    modules = {}
-    for path in sorted(ROOT.rglob("*.py")):
-        parts = path.relative_to(ROOT).parts
-        if parts[0] in OUTSIDE or any(part.startswith(".") for part in parts):
+    files = []
+    for top in sorted(ROOT.iterdir()):
+        if top.name.startswith(".") or top.name in OUTSIDE:
             continue
-        if len(parts) > 1 and not (ROOT / parts[0] / "__init__.py").exists():
-            continue  # a folder that is not one of the package's subpackages (a build directory, say)
-        names = list(path.with_suffix("").parts[len(ROOT.parts) :])
+        if top.suffix == ".py":
+            files.append(top)
+        elif (top / "__init__.py").exists():  # a subpackage (not a build directory, say)
+            files += sorted(top.rglob("*.py"))
+    modules = {}
+    for path in files:
+        names = list(path.relative_to(ROOT).with_suffix("").parts)
         if names[-1] == "__init__":
             names.pop()
         modules[".".join([PACKAGE, *names])] = path
