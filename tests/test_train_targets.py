@@ -49,8 +49,10 @@ model copier {{
 
 
 def test_selective_copying_needs_selection(tmp_path):
-    """Gu & Dao 2023, Table 1 in small: the same Mamba spec with and without selectivity (measured:
-    0.97 against 0.66 test accuracy on the answer tokens)."""
+    """Gu & Dao 2023, Table 1 in small: the same Mamba spec with and without selectivity, 4 tokens among
+    16 positions, 4 epochs: ~30 s of CPU for both. Measured (2 vCPUs; selective / time-invariant test
+    accuracy on the answer tokens) with seeds 0, 1, 2: 0.89/0.62, 0.96/0.66, 0.94/0.70. The larger
+    comparison of docs/PERFORMANCE.md is bench/selective_copying.py."""
     accuracy = {}
     for selective in ("true", "false"):
         spec = tmp_path / f"copier_{selective}.cram"
@@ -62,18 +64,19 @@ def test_selective_copying_needs_selection(tmp_path):
                 [
                     f"out={tmp_path / selective}",
                     "data.name=selective_copy",
-                    "data.options.count=2000",
-                    "data.options.length=32",
+                    "data.options.count=3000",
+                    "data.options.length=16",
                     "data.options.tokens=4",
                     "data.options.vocab=6",
                     "optimizer.lr=0.01",
-                    "epochs=10",
+                    "batch_size=32",
+                    "epochs=4",
                     "threads=1",
                 ],
             ),
         )
         accuracy[selective] = result.final["test_accuracy"]
-    assert accuracy["true"] > accuracy["false"] + 0.2, accuracy
+    assert accuracy["true"] >= 0.8 and accuracy["true"] > accuracy["false"] + 0.2, accuracy
 
 
 def test_the_showcase_reaches_95_percent_with_the_defaults(tmp_path):
