@@ -99,14 +99,15 @@ def trial_run(checked: CheckedModel, device: str, sizes: dict[str, int], batch: 
     try:
         return _timed_trial(checked, target, sizes, batch)
     except RuntimeError as error:
-        if not _out_of_memory(error):
+        if not out_of_memory(error):
             raise
         hint = "use a smaller --batch or --dim sizes" + (", or --device cpu" if target.type == "cuda" else "")
         raise DeviceUnavailable(f"out of memory on {target}: {str(error).splitlines()[0]}", hint) from None
 
 
-def _out_of_memory(error: RuntimeError) -> bool:
-    # CUDA raises its own class; the CPU allocator a plain RuntimeError that says so
+def out_of_memory(error: BaseException) -> bool:
+    """Whether `error` is torch running out of memory: the user's to fix (smaller batch or model), not
+    a bug. CUDA raises its own class; the CPU allocator a plain RuntimeError that says so."""
     return isinstance(error, torch.cuda.OutOfMemoryError) or "can't allocate memory" in str(error)
 
 

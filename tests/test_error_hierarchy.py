@@ -75,3 +75,15 @@ def test_any_cramnet_error_prints_as_a_message_with_its_hint(monkeypatch):
     result = runner.invoke(app, ["compile", "specs/mlp.cram"])
     assert result.exit_code == 1 and "error: the device is busy" in result.output
     assert "hint: try again later" in result.output and "Traceback" not in result.output
+
+
+def test_training_out_of_memory_is_the_users_to_fix(monkeypatch, tmp_path):
+    from cramnet.train import loop
+
+    def exhausted(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 40.00 GiB")
+
+    monkeypatch.setattr(loop, "train", exhausted)
+    result = runner.invoke(app, ["train", "specs/mlp.cram", "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 1, result.output
+    assert "error: out of memory while training" in result.output and "--batch-size" in result.output
