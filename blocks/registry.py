@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 from types import SimpleNamespace
 from typing import Any
 
+from ..errors import PluginError
 from .dims import Dim
 from .tensor_type import TensorType
 
@@ -256,10 +257,6 @@ def _load_builtins() -> None:
         _loaded = True
         for family in _BUILTIN_FAMILIES:
             importlib.import_module(f"{__package__}.{family}")
-
-
-class PluginError(Exception):
-    """A plugin module named by the user could not be loaded."""
 
 
 _loaded_plugins: set[str] = set()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import CramnetError
+
 
 @dataclass(frozen=True, kw_only=True)
 class Span:
@@ -71,8 +73,9 @@ def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
 
 
 @dataclass
-class SpecErrors(Exception):
-    """Raised by the library when a spec has mistakes; holds all of them, in source order."""
+class SpecErrors(CramnetError):
+    """Raised by the library when a spec has mistakes; holds all of them, in source order. The one
+    `CramnetError` that is a list of located errors (its hints are on each error, `hint` is None)."""
 
     errors: list[SpecError]
     sources: dict[str, str] = field(default_factory=dict)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..errors import DeviceUnavailable
 from .config import apply_sets, defaults, dump, merge, read_config
 from .errors import TrainError
 
@@ -74,6 +75,7 @@ def resolve_config(flags: TrainFlags) -> dict:
 
 
 def run_train(flags: TrainFlags, console: Console) -> None:
+    from ..compiler.trial import out_of_memory
     from .loop import train
     from .progress import metrics_table
 
@@ -83,14 +85,20 @@ def run_train(flags: TrainFlags, console: Console) -> None:
     if flags.nproc is not None and flags.nproc > 1:
         _launch(flags, config, console)
         return
-    result = train(
-        flags.spec,
-        config,
-        model=flags.model,
-        plugins=flags.plugins,
-        resume=flags.resume,
-        console=None if flags.quiet else console,
-    )
+    try:
+        result = train(
+            flags.spec,
+            config,
+            model=flags.model,
+            plugins=flags.plugins,
+            resume=flags.resume,
+            console=None if flags.quiet else console,
+        )
+    except RuntimeError as error:
+        if not out_of_memory(error):
+            raise
+        hint = "use a smaller --batch-size, or a smaller model"
+        raise DeviceUnavailable(f"out of memory while training: {str(error).splitlines()[0]}", hint) from None
     if not flags.quiet and result.final is not None:
         console.print(metrics_table(result.final))
     console.print(f"run directory: {result.out}")
