@@ -29,6 +29,8 @@ LAYERS = {
     "train": 4,
     "probe": 4,
     "views": 4,  # rich tables of what compiler and blocks report, for the command line
+    "lsp": 4,  # the language server: the compiler kept warm for an editor
+    "notebook": 4,  # the %%cram cell magic
     "cli": 5,
 }
 
