@@ -28,6 +28,12 @@ ModelOption = typer.Option(None, "--model", "-m", help="Which model, where the f
 PluginOption = typer.Option(None, "--plugin", help="Import this Python module for its blocks (repeatable).")
 DimOption = typer.Option(None, "--dim", help="Size a run-time dimension: --dim seq=1024 (repeatable).")
 BatchOption = typer.Option(1, "--batch", min=1, help="Batch size for FLOPs and memory figures.")
+MaxNodesOption = typer.Option(
+    None, "--max-nodes", min=1, help="Refuse a model that expands to more nodes (default 100,000)."
+)
+MaxParamsOption = typer.Option(
+    None, "--max-params", min=1, help="Refuse a model with more parameters (default 10^13)."
+)
 
 
 class UserError(Exception):
@@ -121,16 +127,19 @@ def parse_sizes(items: list[str] | None) -> dict[str, int]:
     return sizes
 
 
-def _check(spec: Path, model: str | None, plugins: list[str] | None):
+def _check(spec: Path, model: str | None, plugins: list[str] | None, max_nodes=None, max_params=None):
     from .compiler import check_spec
 
-    return check_spec(spec, model, plugins or [])
+    limits = {"max_nodes": max_nodes, "max_params": max_params}
+    return check_spec(spec, model, plugins or [], **{k: v for k, v in limits.items() if v is not None})
 
 
-def _check_sized(spec: Path, model: str | None, plugins: list[str] | None, dims: list[str] | None):
+def _check_sized(
+    spec: Path, model: str | None, plugins: list[str] | None, dims: list[str] | None, max_nodes=None, max_params=None
+):
     """The checked spec and the run-time sizes given with --dim, each size checked against the model."""
     sizes = parse_sizes(dims)
-    checked = _check(spec, model, plugins)
+    checked = _check(spec, model, plugins, max_nodes, max_params)
     _check_sizes(checked, sizes)
     return checked, sizes
 
@@ -157,11 +166,13 @@ def check(
     spec: Path = typer.Argument(..., help="The .cram file."),
     model: str | None = ModelOption,
     plugin: list[str] | None = PluginOption,
+    max_nodes: int | None = MaxNodesOption,
+    max_params: int | None = MaxParamsOption,
 ) -> None:
     """Check a spec: exit 0 with a verdict, or exit 1 listing every error with its location."""
 
     def action():
-        checked = _check(spec, model, plugin)
+        checked = _check(spec, model, plugin, max_nodes, max_params)
         summary = checked.summary()
         out.print(
             Text.assemble(
@@ -183,13 +194,15 @@ def summary(
     dim: list[str] | None = DimOption,
     batch: int = BatchOption,
     plugin: list[str] | None = PluginOption,
+    max_nodes: int | None = MaxNodesOption,
+    max_params: int | None = MaxParamsOption,
 ) -> None:
     """Layers, shapes, parameters, FLOPs and memory, counted without allocating a weight."""
 
     def action():
         if tree and as_json:
             raise UserError("--tree and --json cannot be combined")
-        checked, sizes = _check_sized(spec, model, plugin, dim)
+        checked, sizes = _check_sized(spec, model, plugin, dim, max_nodes, max_params)
         if tree:
             from .render.command import run_summary_tree
 
@@ -214,13 +227,15 @@ def compile_command(
     dim: list[str] | None = DimOption,
     batch: int = typer.Option(2, "--batch", min=1, help="Batch of the test pass."),
     plugin: list[str] | None = PluginOption,
+    max_nodes: int | None = MaxNodesOption,
+    max_params: int | None = MaxParamsOption,
 ) -> None:
     """Build the module, run one forward and backward pass on random inputs, report time and memory."""
 
     def action():
         from .compiler.trial import trial_run
 
-        checked, sizes = _check_sized(spec, model, plugin, dim)
+        checked, sizes = _check_sized(spec, model, plugin, dim, max_nodes, max_params)
         if device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {device!r} is not one of auto, cpu, cuda")
         if output is not None:
@@ -286,11 +301,12 @@ def render(
     rankdir: str = typer.Option("TB", "--rankdir", help="TB (top to bottom) or LR (left to right)."),
     model: str | None = ModelOption,
     plugin: list[str] | None = PluginOption,
+    max_nodes: int | None = MaxNodesOption,
 ) -> None:
     """Draw the model with Graphviz (or as Mermaid): a box per stage, clusters per block."""
     from .render.command import run_render
 
-    _run(lambda: run_render(_check(spec, model, plugin), output, fmt, depth, expand, rankdir, out, err))
+    _run(lambda: run_render(_check(spec, model, plugin, max_nodes), output, fmt, depth, expand, rankdir, out, err))
 
 
 @app.command()

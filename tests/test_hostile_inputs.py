@@ -1,0 +1,146 @@
+"""Hostile-but-ordinary specs (issue 17): tiny files that ask for unbounded work, nesting deep enough
+to exhaust Python's stack, and numbers that pass a check but break a kernel. Each ends in one
+located error — quickly, in bounded memory — or works."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from cramnet.cli import app
+from cramnet.compiler import check_spec
+from cramnet.compiler.build_graph import MAX_EXPANSION_DEPTH
+from cramnet.compiler.evaluate import MAX_LET_DEPTH
+from cramnet.dsl.errors import SpecErrors
+from cramnet.dsl.parser import MAX_EXPRESSION_DEPTH, MAX_NESTING
+
+runner = CliRunner()
+
+
+def model(body: str, before: str = "") -> str:
+    return f"{before}model m {{\n    input x: [4]\n    {body}\n    output y\n}}\n"
+
+
+def errors_of(text: str, **limits) -> list:
+    with pytest.raises(SpecErrors) as failure:
+        check_spec(text, **limits)
+    return failure.value.errors
+
+
+def only_error(text: str, **limits):
+    (error,) = errors_of(text, **limits)
+    assert error.span is not None and error.span.line >= 1
+    return error
+
+
+# -- unbounded work ----------------------------------------------------------------------------
+
+
+def test_a_product_of_repeats_fails_at_the_node_limit():
+    error = only_error(model("x -> (relu * 100000) * 100000 as y"))
+    assert error.code == "E217"
+    assert "100,000 nodes" in error.message
+    assert (error.span.line, error.span.col) == (3, 11)  # the call that went past the limit
+
+
+def test_bodies_that_build_nothing_still_spend_the_budget():
+    error = only_error(model("x -> repeat 100000 { repeat 100000 { in } } as y"))
+    assert error.code == "E217"
+    assert "steps" in error.message
+
+
+def test_the_node_limit_can_be_raised_or_lowered():
+    text = model("x -> relu * 300 as y")
+    assert check_spec(text).graph.number_of_nodes() == 301
+    assert only_error(text, max_nodes=100).code == "E217"
+    assert check_spec(model("x -> (relu * 300) * 2 as y"), max_nodes=1000).graph.number_of_nodes() == 601
+
+
+def test_expert_bodies_share_the_budget():
+    text = model("x -> repeat 50 { moe(experts = 2, top_k = 1) { relu * 10 } } as y")
+    assert only_error(text, max_nodes=200).code == "E217"
+
+
+def test_the_parameter_limit_names_the_largest_block():
+    text = model("x -> dense(8) -> dense(1000000000) as y")
+    error = only_error(text, max_params=10**9)
+    assert error.code == "E217"
+    assert "'y' (dense), has 9,000,000,000" in error.hint
+    assert (error.span.line, error.span.col) == (3, 22)
+    assert check_spec(text).summary().params > 10**9  # the default limit is far above any real model
+
+
+def test_the_limit_flags_on_the_command_line(tmp_path):
+    spec = tmp_path / "m.cram"
+    spec.write_text(model("x -> relu * 300 as y"))
+    result = runner.invoke(app, ["check", str(spec), "--max-nodes", "100"])
+    assert result.exit_code == 1 and "E217" in result.output
+    assert runner.invoke(app, ["check", str(spec), "--max-nodes", "1000"]).exit_code == 0
+    result = runner.invoke(app, ["summary", str(spec), "--max-params", "10"])
+    assert result.exit_code == 0  # relu has no parameters
+
+
+# -- recursion ---------------------------------------------------------------------------------
+
+
+def nested(kind: str, depth: int) -> str:
+    if kind == "parentheses":
+        return model("x -> " + "(" * depth + "relu" + ")" * depth + " as y")
+    if kind == "residual":
+        return model("x -> " + "residual { " * depth + "relu" + " }" * depth + " as y")
+    if kind == "sum":
+        return model("x -> dense(" + " + ".join(["1"] * (depth + 1)) + ") as y")
+    if kind == "list":
+        return model("x -> reshape(" + "[" * depth + "4" + "]" * depth + ") as y")
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind, limit",
+    [("parentheses", MAX_NESTING), ("residual", MAX_NESTING), ("sum", MAX_EXPRESSION_DEPTH)],
+)
+def test_nesting_at_the_limit_checks_and_past_it_is_a_located_error(kind, limit):
+    check_spec(nested(kind, limit))
+    error = only_error(nested(kind, limit + 1))
+    assert error.code == "E105"
+    assert error.span.line == 3
+
+
+def test_nesting_far_past_the_limit_is_the_same_error():
+    for kind in ("parentheses", "residual", "sum", "list"):
+        assert only_error(nested(kind, 5000)).code == "E105"
+
+
+def block_chain(length: int) -> str:
+    blocks = "block b0() {\n    relu\n}\n"
+    blocks += "".join(f"block b{i}() {{\n    b{i - 1}\n}}\n" for i in range(1, length))
+    return model(f"x -> b{length - 1} as y", blocks)
+
+
+def test_blocks_calling_blocks_past_the_depth_is_a_located_error():
+    deepest = MAX_EXPANSION_DEPTH // 2  # a call and its body are a level each
+    checked = check_spec(block_chain(deepest))
+    assert len(checked.source()) > 0  # and the generated module nests as deep
+    error = only_error(block_chain(deepest + 1))
+    assert error.code == "E218"
+    assert only_error(block_chain(1000)).code == "E218"
+
+
+def test_a_long_chain_of_lets_is_a_located_error():
+    def chain(length: int) -> str:
+        lets = "".join(f"let a{i} = a{i - 1} + 1\n" for i in range(length - 1, 0, -1)) + "let a0 = 1\n"
+        return model(f"x -> dense(a{length - 1}) as y", lets)
+
+    check_spec(chain(MAX_LET_DEPTH))
+    assert only_error(chain(MAX_LET_DEPTH + 1)).code == "E218"
+    errors = errors_of(chain(2000))  # one per hundred lets: each chain is cut where it is too deep
+    assert {e.code for e in errors} == {"E218"} and len(errors) <= 2000 // MAX_LET_DEPTH
+
+
+def test_deep_specs_format_and_compile_at_the_limit(tmp_path):
+    from cramnet.dsl.format import format_spec
+
+    for kind in ("parentheses", "residual"):
+        text = nested(kind, MAX_NESTING)
+        format_spec(text)
+        check_spec(text).build()
