@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from . import __version__
-from .dsl.errors import SpecError, SpecErrors, excerpt
+from .dsl.errors import MAX_ERRORS_SHOWN, SpecError, SpecErrors, excerpt, more_errors
 from .dsl.highlight import highlight_excerpt
 
 app = typer.Typer(
@@ -63,8 +63,12 @@ def main(
 
 
 def print_spec_errors(failure: SpecErrors) -> None:
-    for error in failure.errors:
+    for error in failure.errors[:MAX_ERRORS_SHOWN]:
         _print_error(error, failure.sources)
+        err.print()
+    hidden = len(failure.errors) - MAX_ERRORS_SHOWN
+    if hidden > 0:
+        err.print(Text(more_errors(hidden), style="bold"))
         err.print()
     count = len(failure.errors)
     err.print(Text(f"{count} error{'s' if count != 1 else ''}", style="bold red"))

@@ -49,6 +49,13 @@ class SpecError:
         return "\n".join(lines)
 
 
+# A long source line is shown as a window around the caret: a 1 MB line, once per error, made
+# the output of one bad spec run to megabytes.
+EXCERPT_WIDTH = 100
+EXCERPT_BEFORE = 30  # characters kept before the caret when the line is cut
+MAX_ERRORS_SHOWN = 50  # after these, "… and N more errors"
+
+
 def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     """The source line of `span` with carets under its columns (on its first line)."""
     text = sources.get(span.file)
@@ -62,12 +69,27 @@ def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     # columns count characters; tabs are shown as 4 spaces, so measure the caret on the shown text
     start = len(raw[: span.col - 1].expandtabs(4))
     width = max(1, len(raw[: end - 1].expandtabs(4)) - start)
+    shown, start, width = _window(raw.expandtabs(4), start, width)
     gutter = " " * len(str(span.line))
     return [
         f"  {gutter} |",
-        f"  {span.line} | {raw.expandtabs(4)}",
+        f"  {span.line} | {shown}",
         f"  {gutter} | {' ' * start}{'^' * width}",
     ]
+
+
+def _window(line: str, start: int, width: int) -> tuple[str, int, int]:
+    """At most EXCERPT_WIDTH characters of `line` around the caret at `start`, cut ends marked `…`;
+    the caret's new start and width."""
+    if len(line) <= EXCERPT_WIDTH:
+        return line, start, width
+    left = max(0, min(start - EXCERPT_BEFORE, len(line) - EXCERPT_WIDTH))
+    right = left + EXCERPT_WIDTH
+    head = "…" if left > 0 else ""
+    tail = "…" if right < len(line) else ""
+    start = start - left + len(head)
+    width = max(1, min(width, len(head) + EXCERPT_WIDTH - start))
+    return head + line[left:right] + tail, start, width
 
 
 @dataclass
@@ -82,11 +104,17 @@ class SpecErrors(Exception):
 
     def render(self) -> str:
         count = len(self.errors)
-        body = "\n\n".join(e.render(self.sources) for e in self.errors)
-        return f"{body}\n\n{count} error{'s' if count != 1 else ''}"
+        parts = [e.render(self.sources) for e in self.errors[:MAX_ERRORS_SHOWN]]
+        if count > MAX_ERRORS_SHOWN:
+            parts.append(more_errors(count - MAX_ERRORS_SHOWN))
+        return "\n\n".join(parts) + f"\n\n{count} error{'s' if count != 1 else ''}"
 
     def __str__(self) -> str:
         return self.render()
+
+
+def more_errors(hidden: int) -> str:
+    return f"… and {hidden} more error{'s' if hidden != 1 else ''} (fix these first)"
 
 
 def nearest(name: str, candidates: object) -> str | None:

@@ -144,3 +144,32 @@ def test_deep_specs_format_and_compile_at_the_limit(tmp_path):
         text = nested(kind, MAX_NESTING)
         format_spec(text)
         check_spec(text).build()
+
+
+# -- bounded error output ----------------------------------------------------------------------
+
+
+def test_an_error_on_a_long_line_shows_a_window_around_the_caret():
+    from cramnet.dsl.errors import EXCERPT_WIDTH
+
+    text = model("x -> " + "relu -> " * 20_000 + "relu(1) as y")
+    (error,) = errors_of(text)
+    shown = SpecErrors([error], {"<spec>": text}).render()
+    line, caret = shown.split("\n")[2:4]
+    assert len(line) < EXCERPT_WIDTH + 20 and line.rstrip().endswith("relu(1) as y")
+    assert "…" in line
+    # the caret still points at the argument
+    column = caret.index("^")
+    assert line[column : column + 1] == "1"
+
+
+def test_many_errors_print_the_first_fifty_and_a_count(tmp_path):
+    spec = tmp_path / "m.cram"
+    spec.write_text(model("x -> relu as y\n    output " + ", ".join(["y"] * 2000)).replace("    output y\n}", "}"))
+    result = runner.invoke(app, ["check", str(spec)])
+    assert result.exit_code == 1
+    assert "… and 1949 more errors" in result.output and "1999 errors" in result.output
+    assert len(result.output) < 100_000
+    with pytest.raises(SpecErrors) as failure:
+        check_spec(spec)
+    assert len(str(failure.value)) < 100_000
