@@ -173,3 +173,66 @@ def test_many_errors_print_the_first_fifty_and_a_count(tmp_path):
     with pytest.raises(SpecErrors) as failure:
         check_spec(spec)
     assert len(str(failure.value)) < 100_000
+
+
+# -- files a spec reads ------------------------------------------------------------------------
+
+
+def test_a_long_chain_of_used_files_is_a_located_error(tmp_path):
+    from cramnet.compiler.loader import MAX_USE_DEPTH
+
+    def chain(length: int) -> None:
+        (tmp_path / "f0.cram").write_text("block b0() {\n    relu\n}\n")
+        for i in range(1, length):
+            (tmp_path / f"f{i}.cram").write_text(f'use "f{i - 1}.cram"\n')
+        (tmp_path / "m.cram").write_text(model("x -> b0 as y", f'use "f{length - 1}.cram"\n'))
+
+    chain(MAX_USE_DEPTH - 1)
+    with pytest.raises(SpecErrors) as failure:  # b0 is not visible transitively: only the depth matters here
+        check_spec(tmp_path / "m.cram")
+    assert {e.code for e in failure.value.errors} == {"E204"}
+    chain(600)
+    with pytest.raises(SpecErrors) as failure:
+        check_spec(tmp_path / "m.cram")
+    assert "E218" in {e.code for e in failure.value.errors}
+
+
+@pytest.mark.parametrize(
+    "path, code, fragment",
+    [
+        ("a" * 300 + ".cram", "E201", "File name too long"),
+        ("/etc/shadow", "E201", "ending in .cram"),
+        ("/etc/passwd", "E201", "ending in .cram"),
+    ],
+)
+def test_a_use_path_that_cannot_be_a_spec_is_refused_cleanly(tmp_path, path, code, fragment):
+    spec = tmp_path / "m.cram"
+    spec.write_text(model("x -> relu as y", f'use "{path}"\n'))
+    result = runner.invoke(app, ["check", str(spec)])
+    assert result.exit_code == 1, result.output
+    assert f"error[{code}]" in result.output and fragment in result.output
+    assert "root:" not in result.output  # nothing of /etc/passwd or /etc/shadow is shown
+
+
+def test_a_spec_that_never_ends_is_read_no_further_than_the_limit(tmp_path):
+    result = runner.invoke(app, ["check", "/dev/zero"])
+    assert result.exit_code == 1 and "binary file" in result.output
+    big = tmp_path / "big.cram"
+    big.write_text("# " + "x" * (1 << 20) + "\n")
+    result = runner.invoke(app, ["check", str(big)])
+    assert result.exit_code == 1 and "larger than 1 MiB" in result.output
+
+
+def test_fmt_keeps_a_bare_cr_inside_a_comment(tmp_path):
+    spec = tmp_path / "m.cram"
+    text = model("x -> relu as y").replace("model m {", "model m {  # a comment\rwith a CR")
+    spec.write_bytes(text.encode())
+    check_spec(spec)
+    result = runner.invoke(app, ["fmt", "--check", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert spec.read_bytes() == text.encode()
+
+
+def test_fmt_reads_no_further_than_the_limit():
+    result = runner.invoke(app, ["fmt", "/dev/zero"])
+    assert result.exit_code == 1 and "binary file" in result.output
