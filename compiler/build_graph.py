@@ -135,17 +135,27 @@ class ModelGraph:
 
 def select_model(module: SpecModule, name: str | None) -> tuple[ast.ModelDef | None, SpecError | None]:
     models = module.models
+    # where the error points: the models the file does declare, else the file's first line
+    start = Span(file=module.path, line=1, col=1, end_line=1, end_col=1)
     if name is not None:
         if name in models:
             return models[name], None
         hint = did_you_mean(name, models) or (f"models in this file: {', '.join(models)}" if models else None)
-        return None, SpecError(code="E208", message=f"no model named '{name}' in {module.path}", hint=hint)
+        spans = [m.name_span for m in models.values()] or [start]
+        return None, SpecError(
+            code="E208",
+            message=f"no model named '{name}' in {module.path}",
+            span=spans[0],
+            hint=hint,
+            notes=tuple((span, "a model is declared here") for span in spans[1:]),
+        )
     if len(models) == 1:
         return next(iter(models.values())), None
     if not models:
         return None, SpecError(
             code="E208",
             message=f"{module.path} declares no model",
+            span=start,
             hint="declare one with `model NAME { … }`; a file of blocks is meant to be `use`d",
         )
     first, *others = models.values()

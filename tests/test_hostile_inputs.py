@@ -236,3 +236,11 @@ def test_fmt_keeps_a_bare_cr_inside_a_comment(tmp_path):
 def test_fmt_reads_no_further_than_the_limit():
     result = runner.invoke(app, ["fmt", "/dev/zero"])
     assert result.exit_code == 1 and "binary file" in result.output
+
+
+def test_which_model_errors_are_located():
+    text = model("x -> relu as y") + model("x -> relu as y").replace("model m", "model n")
+    error = only_error(text, model="q")
+    assert error.code == "E208" and (error.span.line, error.span.col) == (1, 7)
+    error = only_error("block b() {\n    relu\n}\n")
+    assert error.code == "E208" and (error.span.line, error.span.col) == (1, 1)
