@@ -24,6 +24,7 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+SEED_LIMIT = 2**32 - 1  # as train/config.py: seeds past it overflow the generators' arithmetic
 ModelOption = typer.Option(None, "--model", "-m", help="Which model, where the file declares several.")
 PluginOption = typer.Option(None, "--plugin", help="Import this Python module for its blocks (repeatable).")
 DimOption = typer.Option(None, "--dim", help="Size a run-time dimension: --dim seq=1024 (repeatable).")
@@ -120,6 +121,8 @@ def _run(action) -> None:
 
 
 def parse_sizes(items: list[str] | None) -> dict[str, int]:
+    from .compiler.arguments import INT_LIMIT
+
     sizes = {}
     for item in items or []:
         name, sep, value = item.partition("=")
@@ -127,6 +130,8 @@ def parse_sizes(items: list[str] | None) -> dict[str, int]:
             raise UserError(f"--dim {item!r} is not NAME=INTEGER", "write --dim seq=1024")
         if int(value) < 1:
             raise UserError(f"--dim {item!r}: a size must be at least 1")
+        if int(value) > INT_LIMIT:
+            raise UserError(f"--dim {item!r}: a size must be at most {INT_LIMIT:,}")
         sizes[name.strip()] = int(value)
     return sizes
 
@@ -318,7 +323,7 @@ def export(
     spec: Path = typer.Argument(..., help="The .cram file, or a run directory of `cramnet train`."),
     fmt: str = typer.Option("python", "--format", help="python (the module file of compile -o) or onnx."),
     output: Path | None = typer.Option(None, "-o", "--output", help="The file (default MODEL.py or MODEL.onnx)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the weights (onnx)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_LIMIT, help="Seed of the weights (onnx)."),
     dim: list[str] | None = DimOption,
     batch: int = typer.Option(2, "--batch", min=1, help="Batch of the example inputs (onnx)."),
     model: str | None = ModelOption,
@@ -399,7 +404,7 @@ def train(
     device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
     precision: str | None = typer.Option(None, "--precision", help="fp32, bf16 or fp16."),
     compile_: bool | None = typer.Option(None, "--compile/--no-compile", help="Run under torch.compile."),
-    seed: int | None = typer.Option(None, "--seed"),
+    seed: int | None = typer.Option(None, "--seed", min=0, max=SEED_LIMIT),
     out_dir: Path | None = typer.Option(None, "--out", help="Run directory (default runs/<model>-<timestamp>)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this directory exactly."),
     nproc: int | None = typer.Option(None, "--nproc", min=1, help="Processes per node (DDP through torchrun)."),
@@ -452,7 +457,7 @@ def generate(
     tokens: int = typer.Option(200, "--tokens", min=1, help="How many tokens to sample."),
     temperature: float = typer.Option(0.8, "--temperature", help="Above 0; lower is more conservative."),
     top_k: int = typer.Option(40, "--top-k", min=0, help="Sample among the k likeliest tokens (0: all)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_LIMIT),
 ) -> None:
     """Sample a continuation of a prompt from a trained language model."""
     from .train.commands import run_generate

@@ -22,7 +22,7 @@ from ..blocks.registry import BlockSpec, all_blocks, lookup
 from ..blocks.tensor_type import TensorType
 from ..dsl import ast
 from ..dsl.errors import Span, SpecError, did_you_mean
-from .arguments import bind_block_args, convert, match_arguments, show
+from .arguments import INT_LIMIT, bind_block_args, convert, match_arguments, show
 from .evaluate import Bindings, EvalError, LetTable, Scope, TensorRef, Word, evaluate
 from .graph_schema import graph_schema
 from .loader import SpecModule
@@ -362,6 +362,9 @@ class _Builder:
                 return None
             if isinstance(value, int) and value < 1:
                 self.error("E305", f"a dimension must be at least 1, got {value}", expr.span)
+                return None
+            if isinstance(value, int) and value > INT_LIMIT:
+                self.error("E305", f"a dimension must be at most {INT_LIMIT:,}, got {value:,}", expr.span)
                 return None
             dims.append(value)
         if decl.type.kind == "graph" and len(dims) != 2:

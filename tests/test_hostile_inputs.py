@@ -244,3 +244,64 @@ def test_which_model_errors_are_located():
     assert error.code == "E208" and (error.span.line, error.span.col) == (1, 7)
     error = only_error("block b() {\n    relu\n}\n")
     assert error.code == "E208" and (error.span.line, error.span.col) == (1, 1)
+
+
+# -- numbers that pass a check and break a kernel -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stage, fragment",
+    [
+        ("dense(1e19)", "10,000,000,000,000,000,000"),
+        ("dense(2147483648)", "2,147,483,648"),
+        ("leaky_relu(1e308)", "1e+308"),
+        ("reshape([4, 1e19])", "10,000,000,000,000,000,000"),
+        ("dense(4) -> dropout(-1e39)", "-1e+39"),
+    ],
+)
+def test_numbers_beyond_what_kernels_take_are_refused_at_check(stage, fragment):
+    error = only_error(model(f"x -> {stage} as y"))
+    assert error.code == "E305" and "too large" in error.message and fragment in error.message
+
+
+def test_an_input_dimension_beyond_the_limit_is_refused():
+    error = only_error(model("x -> relu as y").replace("[4]", "[4, 4294967296]"))
+    assert error.code == "E305" and "at most 2,147,483,647" in error.message
+
+
+def test_run_time_sizes_and_seeds_beyond_range_are_refused(tmp_path):
+    from cramnet.train import apply_sets, defaults
+    from cramnet.train.errors import TrainError
+
+    spec = tmp_path / "m.cram"
+    spec.write_text(model("x -> relu as y").replace("[4]", "[seq, 4]"))
+    result = runner.invoke(app, ["summary", str(spec), "--dim", "seq=9223372036854775808"])
+    assert result.exit_code == 1 and "at most 2,147,483,647" in result.output
+    for value in ("9223372036854775808", "-1"):
+        with pytest.raises(TrainError, match="'seed' must be from 0 to"):
+            apply_sets(defaults(), [f"seed={value}"])
+    result = runner.invoke(app, ["train", str(spec), "--seed", "9223372036854775808"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value", [".inf", "inf", ".nan", "-.inf"])
+def test_a_learning_rate_must_be_finite(value):
+    from cramnet.train import apply_sets, defaults
+    from cramnet.train.errors import TrainError
+
+    with pytest.raises(TrainError, match="finite number|above 0"):
+        apply_sets(defaults(), [f"optimizer.lr={value}"])
+
+
+def test_lr_inf_on_the_command_line(tmp_path):
+    spec = tmp_path / "m.cram"
+    spec.write_text(model("x -> relu as y"))
+    result = runner.invoke(app, ["train", str(spec), "--lr", "inf", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "finite number" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
+def test_generate_refuses_a_temperature_that_is_not_above_zero(tmp_path, value):
+    result = runner.invoke(app, ["generate", str(tmp_path), "--prompt", "a", "--temperature", value])
+    assert result.exit_code == 1 and "--temperature must be a number above 0" in result.output

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,13 @@ def _non_negative(v) -> bool:
 
 def _fraction(v) -> bool:
     return 0 < v < 1
+
+
+SEED_LIMIT = 2**32 - 1  # every generator takes it, and seed * 100003 + epoch stays within int64
+
+
+def _seed(v) -> bool:
+    return 0 <= v <= SEED_LIMIT
 
 
 TASKS = (
@@ -102,7 +110,9 @@ SCHEMA: dict[str, Key] = {
     "precision": Key(str, "fp32", "fp32, bf16 autocast or fp16 autocast (CUDA)", choices=("fp32", "bf16", "fp16")),
     "device": Key(str, "auto", "auto picks CUDA when present", choices=("auto", "cpu", "cuda")),
     "compile": Key(bool, False, "run the model under torch.compile"),
-    "seed": Key(int, 0, "fixes weights, splits, shuffling and dropout"),
+    "seed": Key(
+        int, 0, "fixes weights, splits, shuffling and dropout", check=_seed, need=f"from 0 to {SEED_LIMIT:,}"
+    ),
     "threads": Key(
         int,
         0,
@@ -175,6 +185,8 @@ def check_value(dotted: str, value: Any, where: str) -> Any:
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         names = " or ".join("none" if k is type(None) else k.__name__ for k in kinds)
         raise TrainError(f"{where}: '{dotted}' must be {names}, not {value!r}", f"{dotted}: {key.doc}")
+    if isinstance(value, float) and not math.isfinite(value):  # inf passes `above 0`, and nan every test
+        raise TrainError(f"{where}: '{dotted}' must be a finite number, not {value!r}", f"{dotted}: {key.doc}")
     if key.choices is not None and value not in key.choices:
         hint = did_you_mean(str(value), key.choices) or f"one of: {', '.join(key.choices)}"
         raise TrainError(f"{where}: '{dotted}' cannot be {value!r}", hint)

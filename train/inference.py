@@ -4,6 +4,7 @@ other data, predictions for a file, and sampling from a language model."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,11 +110,11 @@ def generate(
     run: str | Path, prompt: str, tokens: int = 200, temperature: float = 0.8, top_k: int | None = 40, seed: int = 0
 ) -> str:
     """Sample a continuation of `prompt` from a language-model run (temperature, then top-k)."""
+    if not (math.isfinite(temperature) and temperature > 0):  # nan compares false with everything
+        raise TrainError(f"--temperature must be a number above 0, not {temperature}", "try --temperature 0.8")
     trained = load_run(run)
     if trained.info["task"] != "language_model" or trained.tokenizer is None:
         raise TrainError(f"{run} is a {trained.info['task']} run; generate needs a language model")
-    if temperature <= 0:
-        raise TrainError("--temperature must be above 0")
     tokenizer = trained.tokenizer
     ids = tokenizer.encode(prompt)
     if not ids:
