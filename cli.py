@@ -407,6 +407,9 @@ def train(
     seed: int | None = typer.Option(None, "--seed", min=0, max=SEED_LIMIT),
     out_dir: Path | None = typer.Option(None, "--out", help="Run directory (default runs/<model>-<timestamp>)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this directory exactly."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the run in --out (kept until the new run finishes)."
+    ),
     nproc: int | None = typer.Option(None, "--nproc", min=1, help="Processes per node (DDP through torchrun)."),
     nnodes: str | None = typer.Option(None, "--nnodes", help="torchrun: number of nodes (or MIN:MAX)."),
     node_rank: int | None = typer.Option(None, "--node-rank", help="torchrun: this node's rank."),
@@ -423,6 +426,7 @@ def train(
     flags = TrainFlags(
         spec, config, set_ or [], data, epochs, batch_size, lr, device, precision, compile_, seed, out_dir,
         resume, nproc, model, plugin or [], quiet, {k: v for k, v in rendezvous.items() if v is not None},
+        overwrite,
     )
     _training(lambda: run_train(flags, out))
 

@@ -305,3 +305,73 @@ def test_lr_inf_on_the_command_line(tmp_path):
 def test_generate_refuses_a_temperature_that_is_not_above_zero(tmp_path, value):
     result = runner.invoke(app, ["generate", str(tmp_path), "--prompt", "a", "--temperature", value])
     assert result.exit_code == 1 and "--temperature must be a number above 0" in result.output
+
+
+# -- runs lost or locked out ---------------------------------------------------------------------
+
+TINY = """
+model tiny {
+    input image: [1, 8, 8]
+    image -> flatten -> dense(16) -> relu -> dense(10) as logits
+    output logits
+}
+"""
+
+
+def run_config(out, *sets):
+    from cramnet.train import apply_sets, defaults
+
+    return apply_sets(defaults(), [f"out={out}", "epochs=1", "threads=1", *sets])
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    spec = tmp_path / "tiny.cram"
+    spec.write_text(TINY)
+    return spec
+
+
+def test_a_finished_run_is_not_overwritten_without_asking(tmp_path, tiny):
+    from cramnet.train import train
+
+    out = tmp_path / "run"
+    first = train(tiny, run_config(out)).out
+    before = (first / "model.safetensors").read_bytes()
+    result = runner.invoke(app, ["train", str(tiny), "--out", str(out), "--epochs", "1"])
+    assert result.exit_code == 1 and "already holds a finished run" in result.output and "--overwrite" in result.output
+    assert (out / "model.safetensors").read_bytes() == before
+    # a failing overwrite leaves the old run whole
+    result = runner.invoke(app, ["train", str(tiny), "--out", str(out), "--overwrite", "--lr", "1e30",
+                                 "--set", "optimizer.grad_clip=0", "--epochs", "2"])
+    assert result.exit_code == 1 and "the loss became" in result.output
+    assert (out / "model.safetensors").read_bytes() == before and (out / "final.json").exists()
+    result = runner.invoke(app, ["train", str(tiny), "--out", str(out), "--overwrite", "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    assert json_of(out / "final.json")["epochs"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "tiny.cram"]  # nothing left beside it
+
+
+def json_of(path):
+    import json
+
+    return json.loads(path.read_text())
+
+
+def test_out_under_a_file_is_a_message(tmp_path, tiny):
+    (tmp_path / "file").write_text("x")
+    result = runner.invoke(app, ["train", str(tiny), "--out", str(tmp_path / "file" / "run"), "--epochs", "1"])
+    assert result.exit_code == 1 and "is a file, not a directory" in result.output
+
+
+def test_a_failed_resume_keeps_the_runs_config(tmp_path, tiny):
+    from cramnet.train import train
+
+    out = train(tiny, run_config(tmp_path / "run")).out
+    config = (out / "config.yaml").read_text()
+    result = runner.invoke(app, ["train", "--resume", str(out), "--lr", "1e30", "--epochs", "3",
+                                 "--set", "optimizer.grad_clip=0"])
+    assert result.exit_code == 1 and "the loss became" in result.output
+    assert (out / "config.yaml").read_text() == config
+    result = runner.invoke(app, ["train", "--resume", str(out), "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    assert "epochs: 2" in (out / "config.yaml").read_text()

@@ -35,6 +35,7 @@ class TrainFlags:
     plugins: list[str] = field(default_factory=list)
     quiet: bool = False
     rendezvous: dict[str, str | None] = field(default_factory=dict)
+    overwrite: bool = False
 
     def overrides(self) -> dict:
         tree: dict = {}
@@ -90,6 +91,7 @@ def run_train(flags: TrainFlags, console: Console) -> None:
         plugins=flags.plugins,
         resume=flags.resume,
         console=None if flags.quiet else console,
+        overwrite=flags.overwrite,
     )
     if not flags.quiet and result.final is not None:
         console.print(metrics_table(result.final))
@@ -101,7 +103,7 @@ def _launch(flags: TrainFlags, config: dict, console: Console) -> None:
     here so that every process agrees on it."""
     from ..compiler.api import check_spec
     from .distributed import launch_command
-    from .run_dir import default_out
+    from .run_dir import claim_out, default_out
 
     if flags.resume is not None:
         out = flags.resume
@@ -109,6 +111,12 @@ def _launch(flags: TrainFlags, config: dict, console: Console) -> None:
         out = Path(config["out"])
     else:
         out = default_out(check_spec(flags.spec, flags.model, flags.plugins).name)
+    if flags.resume is None:
+        if flags.overwrite:
+            raise TrainError(
+                "--overwrite cannot be combined with --nproc", f"remove {out} first, or choose another --out"
+            )
+        claim_out(out)
     resolved = out.parent / f".{out.name}.launch.yaml"
     out.parent.mkdir(parents=True, exist_ok=True)
     resolved.write_text(dump({**config, "out": str(out)}))

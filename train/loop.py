@@ -17,13 +17,15 @@ from .. import __version__
 from . import checkpoints as ckpt
 from .config import get
 from .data.splits import Batch
-from .distributed import World, all_agree, join, leave
+from .distributed import World, all_agree, join, launched, leave
 from .errors import TrainError
 from .run_dir import (
     check_run_spec,
+    claim_out,
     default_out,
     plot_curves,
     plot_grad_norms,
+    publish,
     write_config,
     write_json,
     write_rows,
@@ -123,8 +125,13 @@ def train(
     resume: Path | None = None,
     console=None,
     on_epoch_end: Callable[[int], None] | None = None,
+    overwrite: bool = False,
 ) -> RunResult:
-    """Train a spec as `config` says; `resume` continues the run in that directory exactly."""
+    """Train a spec as `config` says; `resume` continues the run in that directory exactly. A new run
+    refuses a directory that holds another run unless `overwrite` (replaced once this run finishes)."""
+    wanted = Path(config["out"]) if resume is None and config["out"] else None
+    # under torchrun the launching command claimed the directory; its processes must not race for it
+    work = claim_out(wanted, overwrite) if wanted is not None and not launched() else wanted
     checked = check_run_spec(resume, model, plugins) if resume is not None and spec is None else None
     setup = prepare(spec, config, model, plugins, checked)
     config, checked = setup.config, setup.checked
@@ -136,8 +143,9 @@ def train(
         setup.device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(setup.device)
     console = console if world.writer else None
-    out = Path(resume or config["out"] or default_out(checked.name))
-    config["out"] = str(out)
+    final_out = Path(resume or config["out"] or default_out(checked.name))
+    config["out"] = str(final_out)
+    out = work or final_out  # where files go until the run is finished
     digest = ckpt.spec_hash(checked.source(standalone=False))
     seed = config["seed"]
     inner = checked.build(seed=seed).to(setup.device)
@@ -166,10 +174,15 @@ def train(
         runner = torch.compile(runner)
     engine = Engine(setup, inner, runner, world)
     if world.writer:
-        out.mkdir(parents=True, exist_ok=True)
-        write_config(out, config)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TrainError(f"cannot create the run directory {out}: {error.strerror or error}") from None
         if resume is None:
+            write_config(out, config)
             write_spec(out, checked)
+        else:  # a resume's overrides are kept once an epoch has run with them: one that fails leaves the old
+            on_epoch_end = _write_config_after_first_epoch(out, config, on_epoch_end)
         write_json(
             out / "run.json",
             {
@@ -199,9 +212,25 @@ def train(
             "lower --batch-size, try --precision bf16, or shrink the model",
         ) from None
     final = _finish(engine, state, out, best_path, digest)
+    if world.writer:
+        publish(out, final_out)
     if world.size > 1:
         leave()
-    return RunResult(out, final, state["history"], setup.notes)
+    return RunResult(final_out, final, state["history"], setup.notes)
+
+
+def _write_config_after_first_epoch(out: Path, config: dict, then: Callable[[int], None] | None):
+    written = False
+
+    def on_epoch_end(epoch: int) -> None:
+        nonlocal written
+        if not written:
+            write_config(out, config)
+            written = True
+        if then is not None:
+            then(epoch)
+
+    return on_epoch_end
 
 
 def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, console, on_epoch_end) -> None:
@@ -238,10 +267,12 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
                 loss, counts, aux = engine.forward(batch)
                 total = loss + config["aux_weight"] * sum(aux.values()) if aux else loss
                 if not math.isfinite(all_agree(float(total.detach()), setup.device)):
+                    kept = out / "checkpoints" / "last.safetensors"
                     raise TrainError(
                         f"the loss became {float(total.detach())} at epoch {epoch}, step {step + 1}; training stopped",
-                        f"the last good checkpoint is kept in {out / 'checkpoints'}; try a lower --lr "
-                        "or --set optimizer.grad_clip=1",
+                        (f"the last good checkpoint is kept in {kept}" if kept.exists() else "no checkpoint was "
+                         "written before it")
+                        + "; try a lower --lr or --set optimizer.grad_clip=1, and check the data for nan or inf",
                     )
                 if world.size > 1:  # DDP averages the processes' gradients: weight each by its share
                     total = total * (len(index) * world.size / len(whole))

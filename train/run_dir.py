@@ -20,6 +20,7 @@ import datetime
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 
 from ..compiler import CheckedModel, check_spec
@@ -31,6 +32,38 @@ from .errors import TrainError
 def default_out(model: str) -> Path:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{model}-{stamp}"
+
+
+def claim_out(out: Path, overwrite: bool = False) -> Path:
+    """The directory a new run writes into. A run directory belongs to one run: an existing one that
+    holds anything is refused, unless `overwrite`, when the new run is written beside it and replaces
+    it only once finished (`publish`), so that a failed second run leaves the first one whole."""
+    for parent in (out, *out.parents):
+        if parent.exists() and not parent.is_dir():
+            raise TrainError(f"cannot use {out} as the run directory: {parent} is a file, not a directory")
+    if not out.exists() or not any(out.iterdir()):
+        return out
+    if not overwrite:
+        finished = "a finished run" if (out / "final.json").exists() else "files"
+        raise TrainError(
+            f"{out} already holds {finished}; a run directory belongs to one run",
+            f"choose another --out, resume it with --resume {out}, or replace it with --overwrite "
+            "(the old run is kept until the new one finishes)",
+        )
+    staging = out.with_name(f".{out.name}.overwrite")
+    if staging.exists():  # left by an overwriting run that was killed: it never replaced anything
+        shutil.rmtree(staging)
+    return staging
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Put a finished run written beside `out` in its place; the old run is removed only then."""
+    if staging == out:
+        return
+    retired = out.with_name(f".{out.name}.replaced-{os.getpid()}")
+    os.replace(out, retired)
+    os.replace(staging, out)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def write_spec(out: Path, checked: CheckedModel) -> None:
