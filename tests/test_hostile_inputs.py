@@ -375,3 +375,45 @@ def test_a_failed_resume_keeps_the_runs_config(tmp_path, tiny):
     result = runner.invoke(app, ["train", "--resume", str(out), "--epochs", "2"])
     assert result.exit_code == 0, result.output
     assert "epochs: 2" in (out / "config.yaml").read_text()
+
+
+# -- configs -------------------------------------------------------------------------------------
+
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (ALIAS_BOMB.encode(), "aliases"),
+        (b"epochs: 2\nepochs: 3\n", "'epochs' appears twice"),
+        (b"optimizer:\n  lr: 0.1\n  lr: 0.2\n", "'lr' appears twice"),
+        ("epochs: 2\n".encode("utf-16"), "UTF-16"),
+        (b"\x00\x01\x02binary", "binary file"),
+        (b"epochs: \xff\n", "not UTF-8"),
+        (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
+    ],
+)
+def test_configs_that_are_not_plain_yaml_are_refused(tmp_path, content, fragment):
+    from cramnet.train.config import read_config
+    from cramnet.train.errors import TrainError
+
+    path = tmp_path / "run.yaml"
+    path.write_bytes(content)
+    with pytest.raises(TrainError, match=fragment):
+        read_config(path)
+
+
+def test_a_config_that_never_ends_is_read_no_further_than_the_limit(tiny):
+    result = runner.invoke(app, ["train", str(tiny), "--config", "/dev/zero"])
+    assert result.exit_code == 1 and "binary file" in result.output
+
+
+def test_a_few_yaml_aliases_still_work(tmp_path):
+    from cramnet.train.config import read_config
+
+    path = tmp_path / "run.yaml"
+    path.write_text("epochs: &e 3\nschedule:\n  warmup_epochs: *e\n")
+    assert read_config(path)["schedule"]["warmup_epochs"] == 3

@@ -215,18 +215,78 @@ def merge(config: dict, tree: Mapping, where: str) -> dict:
     return result
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a page of keys; /dev/zero must not be read forever
+MAX_YAML_ALIASES = 16  # `*name` references: a few are handy, hundreds are an alias bomb
+
+
+def load_yaml(text: str):
+    """YAML data as the safe loader reads it, but refusing duplicate keys (the second silently won)
+    and more than MAX_YAML_ALIASES aliases (a 711-byte file of nested aliases expands to gigabytes)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        aliases = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_YAML_ALIASES:
+                    mark = self.peek_event().start_mark
+                    raise yaml.composer.ComposerError(
+                        None, None, f"more than {MAX_YAML_ALIASES} aliases (*name): refused", mark
+                    )
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, (str, int, float, bool)):
+                    continue  # not hashable: the safe loader refuses it itself
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} appears twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass: data only
+
+
+def _config_text(path: Path) -> str:
+    """The text of a config file, read with a bound, or a TrainError saying why it is not one."""
+    try:
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise TrainError(f"cannot read config {path}: {error.strerror or error}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise TrainError(f"{path}: the config is UTF-16 text", "save it as UTF-8")
+    if b"\x00" in data:
+        raise TrainError(f"{path}: not a config: it is a binary file", "a config is a YAML text file (run.yaml)")
+    if len(data) > MAX_CONFIG_BYTES:
+        raise TrainError(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB: too large for a config")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise TrainError(f"{path}: not UTF-8 text (byte {error.start})", "save it as UTF-8") from None
+
+
 def read_config(path: Path) -> dict:
     """Defaults overridden by a YAML file (safe loader: data only)."""
     import yaml
 
+    text = _config_text(path)
     try:
-        tree = yaml.safe_load(Path(path).read_text())
-    except OSError as error:
-        raise TrainError(f"cannot read config {path}: {error.strerror or error}") from None
+        tree = load_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise TrainError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    except RecursionError:  # the YAML reader recurses once per level of nesting
+        raise TrainError(f"{path}: nested too deeply to be a config") from None
     if tree is None:
         return defaults()
     if not isinstance(tree, Mapping):
@@ -243,7 +303,7 @@ def apply_sets(config: dict, items: list[str]) -> dict:
         if not sep or not name.strip():
             raise TrainError(f"--set {item!r} is not KEY=VALUE", "write --set optimizer.lr=0.01")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = load_yaml(text) if text.strip() else None
         except yaml.YAMLError:
             value = text
         config = merge(config, _nest(name.strip(), value), "--set")
