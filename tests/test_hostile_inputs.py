@@ -4,6 +4,9 @@ located error — quickly, in bounded memory — or works."""
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -417,3 +420,131 @@ def test_a_few_yaml_aliases_still_work(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("epochs: &e 3\nschedule:\n  warmup_epochs: *e\n")
     assert read_config(path)["schedule"]["warmup_epochs"] == 3
+
+
+# -- bad data ------------------------------------------------------------------------------------
+
+
+def load_file_data(path, options=None, task="auto"):
+    from cramnet.blocks.tensor_type import TensorType
+    from cramnet.train.data import load_data
+
+    return load_data(str(path), {"image": TensorType((1, 8, 8), "float")}, task, 0, (None, None), options or {})
+
+
+def images(count: int, dtype=np.float32):
+    return np.random.default_rng(0).random((count, 1, 8, 8)).astype(dtype)
+
+
+@pytest.mark.parametrize(
+    "arrays, fragment",
+    [
+        (lambda: {"image": np.array([["a"] * 64] * 20).reshape(20, 1, 8, 8), "y": np.zeros(20)}, "holds text"),
+        (lambda: {"image": images(20), "y": np.array(["a"] * 20)}, "'y' holds text"),
+        (lambda: {"image": images(20, np.complex64), "y": np.zeros(20, np.int64)}, "complex numbers"),
+        (lambda: {"image": images(20), "y": np.array(3)}, "'y' is a single number"),
+        (lambda: {"image": images(0), "y": np.zeros(0, np.int64)}, "holds no examples"),
+        (lambda: {"image": images(2), "y": np.zeros(2, np.int64)}, "2 examples are too few"),
+        (lambda: {"image": np.where(np.arange(64 * 20).reshape(20, 1, 8, 8) == 700, np.nan, 0.5),
+                  "y": np.zeros(20, np.int64)}, "holds nan or inf (first in example 10)"),
+        (lambda: {"image": images(20), "y": np.full(20, np.inf)}, "'y' holds nan or inf"),
+    ],
+)
+def test_npz_files_that_training_would_misread_are_refused(tmp_path, arrays, fragment):
+    from cramnet.train.errors import TrainError
+
+    np.savez(tmp_path / "d.npz", **arrays())
+    with pytest.raises(TrainError, match=re.escape(fragment)) as failure:
+        load_file_data(tmp_path / "d.npz")
+    assert "d.npz" in str(failure.value)
+
+
+def test_a_directory_is_not_reported_missing(tmp_path):
+    from cramnet.train.errors import TrainError
+
+    (tmp_path / "d.npz").mkdir()
+    with pytest.raises(TrainError, match="is a directory"):
+        load_file_data(tmp_path / "d.npz")
+
+
+def test_a_csv_with_a_byte_order_mark_reads_its_header(tmp_path):
+    rows = ["y," + ",".join(f"p{i}" for i in range(64))] + [f"{i % 2}," + ",".join(["0.5"] * 64) for i in range(20)]
+    (tmp_path / "d.csv").write_bytes(b"\xef\xbb\xbf" + "\n".join(rows).encode() + b"\n")
+    assert load_file_data(tmp_path / "d.csv").classes == 2
+
+
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        ({"min_nodes": 20, "max_nodes": 10}, "min_nodes (20) is above max_nodes (10)"),
+        ({"count": 1}, "count must be from 10 to"),
+        ({"count": 10**9}, "count must be from 10 to 1,000,000"),
+    ],
+)
+def test_generated_data_options_are_bounded(options, fragment):
+    from cramnet.blocks.tensor_type import TensorType
+    from cramnet.train.data import load_data
+    from cramnet.train.errors import TrainError
+
+    with pytest.raises(TrainError, match=re.escape(fragment)):
+        load_data("graphs", {"g": TensorType(("nodes", 8), "graph")}, "auto", 0, (None, None), options)
+
+
+def test_sequence_data_cannot_ask_for_more_values_than_the_bound():
+    from cramnet.blocks.tensor_type import TensorType
+    from cramnet.train.data import load_data
+    from cramnet.train.errors import TrainError
+
+    with pytest.raises(TrainError, match="count × length"):
+        load_data("adding", {"x": TensorType(("seq", 2), "float")}, "auto", 0, (None, None),
+                  {"count": 1_000_000, "length": 1000})
+
+
+def test_a_language_model_shorter_than_the_data_windows_is_told(tmp_path):
+    from cramnet.train import train
+    from cramnet.train.errors import TrainError
+
+    spec = tmp_path / "lm.cram"
+    spec.write_text("model lm {\n    input ids: tokens[seq]\n"
+                    "    ids -> embed(256, 8) -> pos_embed(16) -> dense(256) as logits\n    output logits\n}\n")
+    with pytest.raises(TrainError, match=r"cannot run on data text \(ids \[64\] per example\)") as failure:
+        train(spec, run_config(tmp_path / "run"))
+    assert "pos_embed" in failure.value.hint
+    assert not (tmp_path / "run").exists()
+
+
+def test_nan_features_are_named_before_training(tmp_path, tiny):
+    x = images(40)
+    x[7, 0, 3, 3] = np.nan
+    np.savez(tmp_path / "d.npz", image=x, y=np.arange(40) % 2)
+    result = runner.invoke(app, ["train", str(tiny), "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "d.npz: 'image' holds nan or inf (first in example 7)" in result.output
+
+
+@pytest.fixture
+def trained(tmp_path, tiny):
+    from cramnet.train import train
+
+    return train(tiny, run_config(tmp_path / "run")).out
+
+
+def test_predict_is_careful_with_its_inputs(tmp_path, trained):
+    x = images(600)
+    np.savez(tmp_path / "in.npz", image=x)
+    result = runner.invoke(app, ["predict", str(trained), str(tmp_path / "in.npz"), "-o", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 601  # in batches, every example
+    # an unlabeled csv: features only
+    rows = [",".join(f"p{i}" for i in range(64))] + [",".join(["0.5"] * 64) for _ in range(3)]
+    (tmp_path / "in.csv").write_text("\n".join(rows) + "\n")
+    result = runner.invoke(app, ["predict", str(trained), str(tmp_path / "in.csv"), "-o", str(tmp_path / "q.csv")])
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "q.csv").read_text().splitlines()) == 4
+    # nan inputs, and an output directory that does not exist
+    x[3, 0, 0, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", image=x)
+    result = runner.invoke(app, ["predict", str(trained), str(tmp_path / "nan.npz")])
+    assert result.exit_code == 1 and "holds nan or inf (first in example 3)" in result.output
+    missing = str(tmp_path / "no" / "p.csv")
+    result = runner.invoke(app, ["predict", str(trained), str(tmp_path / "in.npz"), "-o", missing])
+    assert result.exit_code == 1 and "does not exist" in result.output

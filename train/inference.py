@@ -77,14 +77,20 @@ def predict_file(run: str | Path, file: Path, output: Path | None = None) -> Pat
     """Predictions for every example of `file` (an .npz, .safetensors or .csv holding the inputs, as
     for training); written as .csv (classes and probabilities, or values) or .npz (raw outputs)."""
     trained = load_run(run)
-    arrays = read_arrays(file)
+    arrays = read_arrays(file, targets=False)
     inputs = input_arrays(file, arrays, trained.checked.input_types)
     task = trained.info["task"]
-    index = list(trained.checked.outputs).index(trained.info["output"])
-    with torch.no_grad():
-        outputs = trained.module(*[inputs[n] for n in trained.checked.inputs])
-    pred = (outputs[index] if isinstance(outputs, tuple) else outputs).float()
+    pred = _predict_in_batches(trained, inputs, file)
     output = output or file.with_name(file.stem + ".predictions" + (".csv" if pred.dim() == 2 else ".npz"))
+    if not output.parent.is_dir():
+        raise TrainError(f"cannot write {output}: the directory {output.parent} does not exist")
+    try:
+        return _write_predictions(output, pred, task)
+    except OSError as error:
+        raise TrainError(f"cannot write {output}: {error.strerror or error}") from None
+
+
+def _write_predictions(output: Path, pred: torch.Tensor, task: str) -> Path:
     if output.suffix == ".npz":
         np.savez(output, prediction=pred.numpy())
         return output
@@ -104,6 +110,24 @@ def predict_file(run: str | Path, file: Path, output: Path | None = None) -> Pat
         lines += [",".join(f"{v:.6g}" for v in row) for row in pred.tolist()]
     output.write_text("\n".join(lines) + "\n")
     return output
+
+
+PREDICT_BATCH = 256  # examples per forward pass: a whole file at once needed gigabytes
+
+
+def _predict_in_batches(trained: TrainedRun, inputs: dict[str, torch.Tensor], file: Path) -> torch.Tensor:
+    """The watched output for every example, computed a batch at a time."""
+    count = len(next(iter(inputs.values())))
+    if count == 0:
+        raise TrainError(f"{file} holds no examples")
+    index = list(trained.checked.outputs).index(trained.info["output"])
+    names = trained.checked.inputs
+    parts = []
+    with torch.no_grad():
+        for start in range(0, count, PREDICT_BATCH):
+            outputs = trained.module(*[inputs[n][start : start + PREDICT_BATCH] for n in names])
+            parts.append((outputs[index] if isinstance(outputs, tuple) else outputs).float())
+    return torch.cat(parts)
 
 
 def generate(

@@ -173,6 +173,7 @@ def train(
     if config["compile"]:
         runner = torch.compile(runner)
     engine = Engine(setup, inner, runner, world)
+    _check_one_batch(setup, inner)
     if world.writer:
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -217,6 +218,34 @@ def train(
     if world.size > 1:
         leave()
     return RunResult(final_out, final, state["history"], setup.notes)
+
+
+def _check_one_batch(setup: Setup, module: torch.nn.Module) -> None:
+    """Run the model on two training examples before anything is written: a model that cannot read
+    the data (a `pos_embed` table shorter than the data's sequences, say) is told as a message, not a
+    crash in the first step. Random state is left untouched, so resumed runs stay exact."""
+    split = setup.data.train
+    batch = split.batch(torch.arange(min(2, len(split)))).to(setup.device)
+    devices = [setup.device] if setup.device.type == "cuda" else []
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            module(*[batch.inputs[n] for n in setup.checked.inputs])
+    except (RuntimeError, ValueError, IndexError) as error:
+        if isinstance(error, torch.OutOfMemoryError):
+            raise
+        shapes = ", ".join(
+            f"{name} {list(value.shape[1:])}" for name, value in batch.inputs.items() if isinstance(value, torch.Tensor)
+        )
+        raise TrainError(
+            f"model '{setup.checked.name}' cannot run on data {setup.data.name} ({shapes or setup.data.info} "
+            f"per example): {str(error).splitlines()[0]}",
+            "make the model's sizes fit the data's (a pos_embed table at least as long as the sequences; "
+            "data.options.length sets the windows of text data)",
+        ) from None
+    finally:
+        module.train(was_training)
 
 
 def _write_config_after_first_epoch(out: Path, config: dict, then: Callable[[int], None] | None):
