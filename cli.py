@@ -21,8 +21,10 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="cramnet: write a model as a .cram spec; check, summarise, compile and train it.",
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup off: file names and messages print as they are (`--out 'exp[lr=0.1]'` printed "exp", and
+# `runs/b[/]/x` crashed the printer); styles come from rich Text objects instead
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 SEED_LIMIT = 2**32 - 1  # as train/config.py: seeds past it overflow the generators' arithmetic
 ModelOption = typer.Option(None, "--model", "-m", help="Which model, where the file declares several.")

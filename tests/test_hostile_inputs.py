@@ -548,3 +548,20 @@ def test_predict_is_careful_with_its_inputs(tmp_path, trained):
     missing = str(tmp_path / "no" / "p.csv")
     result = runner.invoke(app, ["predict", str(trained), str(tmp_path / "in.npz"), "-o", missing])
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+# -- printing ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["exp[lr=0.1]", "b[/]x", "[bold]y"])
+def test_paths_print_as_they_are(tmp_path, tiny, name):
+    out = tmp_path / name
+    result = runner.invoke(app, ["train", str(tiny), "--out", str(out), "--epochs", "1", "--set", "threads=1"])
+    assert result.exit_code == 0, result.output
+    assert f"run directory: {out}" in result.output
+    result = runner.invoke(app, ["evaluate", str(out)])
+    assert result.exit_code == 0 and str(out) in result.output
+    spec = tmp_path / f"{name}.cram"
+    spec.write_text(TINY)
+    result = runner.invoke(app, ["check", str(spec)])
+    assert result.exit_code == 0 and str(spec) in result.output

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from .config import apply_sets, defaults, dump, merge, read_config
 from .errors import TrainError
@@ -95,7 +96,7 @@ def run_train(flags: TrainFlags, console: Console) -> None:
     )
     if not flags.quiet and result.final is not None:
         console.print(metrics_table(result.final))
-    console.print(f"run directory: {result.out}")
+    console.print(Text(f"run directory: {result.out}"))
 
 
 def _launch(flags: TrainFlags, config: dict, console: Console) -> None:
@@ -152,13 +153,13 @@ def run_evaluate(run: Path, data: str | None, console: Console) -> None:
     from .inference import evaluate_run
     from .progress import metrics_table
 
-    console.print(metrics_table(evaluate_run(run, data), title=f"{run}"))
+    console.print(metrics_table(evaluate_run(run, data), title=Text(str(run))))
 
 
 def run_predict(run: Path, file: Path, output: Path | None, console: Console) -> None:
     from .inference import predict_file
 
-    console.print(f"wrote {predict_file(run, file, output)}")
+    console.print(Text(f"wrote {predict_file(run, file, output)}"))
 
 
 def run_generate(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from rich.text import Text
 
 from .. import __version__
 from . import checkpoints as ckpt
@@ -161,7 +162,7 @@ def train(
         ckpt.restore_rng(tensors)
         state = meta["loop"]
         if console is not None:
-            console.print(f"resuming {out} after epoch {state['epoch']}")
+            console.print(Text(f"resuming {out} after epoch {state['epoch']}"))
     else:
         torch.manual_seed(seed)  # dropout and sampling: the same run every time
     runner = inner
@@ -200,10 +201,12 @@ def train(
         )
     if console is not None:
         for note in setup.notes:
-            console.print(f"[dim]{note}[/dim]")
+            console.print(Text(note, style="dim"))
         console.print(
-            f"{checked.name}: {sum(p.numel() for p in inner.parameters()):,} parameters on "
-            f"{setup.device}, data {setup.data.info}; run directory {out}"
+            Text(
+                f"{checked.name}: {sum(p.numel() for p in inner.parameters()):,} parameters on "
+                f"{setup.device}, data {setup.data.info}; run directory {final_out}"
+            )
         )
     try:
         _epochs(engine, optimizer, state, out, digest, console, on_epoch_end)
