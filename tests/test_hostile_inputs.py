@@ -565,3 +565,52 @@ def test_paths_print_as_they_are(tmp_path, tiny, name):
     spec.write_text(TINY)
     result = runner.invoke(app, ["check", str(spec)])
     assert result.exit_code == 0 and str(spec) in result.output
+
+
+# -- checkpoints ---------------------------------------------------------------------------------
+
+
+def flip_a_data_byte(path):
+    data = bytearray(path.read_bytes())
+    header = int.from_bytes(data[:8], "little")
+    data[8 + header + 5] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_flipped_bytes_in_a_checkpoint_are_found(tmp_path, trained):
+    from cramnet.train import load_run, train
+    from cramnet.train.errors import TrainError
+
+    flip_a_data_byte(trained / "checkpoints" / "last.safetensors")
+    with pytest.raises(TrainError, match="does not match the checksum"):
+        train(None, run_config(trained, "epochs=2"), resume=trained)
+    flip_a_data_byte(trained / "model.safetensors")
+    result = runner.invoke(app, ["evaluate", str(trained)])
+    assert result.exit_code == 1 and "the file is damaged" in result.output
+    with pytest.raises(TrainError, match="does not match the checksum"):
+        load_run(trained)
+
+
+def test_a_checkpoint_without_its_checksum_still_loads(tmp_path, trained):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from cramnet.train import load_run
+
+    path = trained / "model.safetensors"
+    with safe_open(str(path), framework="pt") as handle:
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        meta = json.loads(handle.metadata()["cramnet"])
+    del meta["sha256"]
+    save_file(tensors, str(path), metadata={"cramnet": json.dumps(meta)})
+    assert load_run(trained).module is not None
+
+
+def test_a_checkpoint_without_optimizer_state_is_not_resumed(tmp_path, trained):
+    import shutil
+
+    shutil.copy(trained / "model.safetensors", trained / "checkpoints" / "last.safetensors")
+    result = runner.invoke(app, ["train", "--resume", str(trained), "--epochs", "2"])
+    assert result.exit_code == 1 and "holds no optimizer and loop state" in result.output

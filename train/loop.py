@@ -158,7 +158,12 @@ def train(
             raise TrainError(f"{out}: no checkpoint to resume from ({last_path} is missing)")
         tensors, meta = ckpt.load(last_path, digest)
         ckpt.load_model(inner, tensors, last_path)
-        ckpt.restore_optimizer(optimizer, tensors, meta["optimizer"])
+        if not isinstance(meta.get("optimizer"), dict) or not isinstance(meta.get("loop"), dict):
+            raise TrainError(
+                f"{last_path} holds no optimizer and loop state, so the run cannot continue exactly",
+                "start a new run (the weights can be read with load_run)",
+            )
+        ckpt.restore_optimizer(optimizer, tensors, meta["optimizer"], last_path)
         ckpt.restore_rng(tensors)
         state = meta["loop"]
         if console is not None:
