@@ -240,15 +240,27 @@ def compile_command(
     plugin: list[str] | None = PluginOption,
     max_nodes: int | None = MaxNodesOption,
     max_params: int | None = MaxParamsOption,
+    skip_memory_check: bool = typer.Option(
+        False, "--skip-memory-check", help="Build even when the estimate says the model will not fit."
+    ),
 ) -> None:
     """Build the module, run one forward and backward pass on random inputs, report time and memory."""
 
     def action():
-        from .compiler.trial import trial_run
+        from .compiler.memory import TooLarge, check_fits, estimate
+        from .compiler.trial import pick_device, trial_run
 
         checked, sizes = _check_sized(spec, model, plugin, dim, max_nodes, max_params)
         if device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {device!r} is not one of auto, cpu, cuda")
+        if not skip_memory_check:
+            try:
+                need = estimate(checked, sizes, batch)
+                check_fits(need, pick_device(device), checked.name, "build and step", "--skip-memory-check")
+            except TooLarge as failure:
+                raise UserError(str(failure), failure.hint) from None
+            except RuntimeError as error:
+                raise UserError(str(error)) from None
         if output is not None:
             try:
                 output.write_text(checked.source(standalone=True))

@@ -133,6 +133,9 @@ SCHEMA: dict[str, Key] = {
         need="at least 0",
     ),
     "out": Key((str, type(None)), None, "run directory (default runs/<model>-<timestamp>)"),
+    "memory_check": Key(
+        bool, True, "refuse to start when weights, gradients and optimizer state would not fit in free memory"
+    ),
 }
 
 

@@ -149,6 +149,8 @@ def train(
     out = work or final_out  # where files go until the run is finished
     digest = ckpt.spec_hash(checked.source(standalone=False))
     seed = config["seed"]
+    if config["memory_check"]:
+        _check_memory(setup)
     inner = checked.build(seed=seed).to(setup.device)
     optimizer = make_optimizer(inner.parameters(), config)
     state = {"epoch": 0, "best": None, "best_epoch": None, "bad_epochs": 0, "history": [], "grad_norms": []}
@@ -226,6 +228,20 @@ def train(
     if world.size > 1:
         leave()
     return RunResult(final_out, final, state["history"], setup.notes)
+
+
+def _check_memory(setup: Setup) -> None:
+    """Refuse, with the numbers, a model whose training step would not fit in free memory."""
+    from ..compiler.memory import TooLarge, check_fits, estimate
+
+    config = setup.config
+    name, momentum = get(config, "optimizer.name"), get(config, "optimizer.momentum")
+    slots = 2 if name in ("adam", "adamw") else (1 if momentum > 0 else 0)  # moments kept per weight
+    need = estimate(setup.checked, None, config["batch_size"], slots)
+    try:
+        check_fits(need, setup.device, setup.checked.name, "train", "--set memory_check=false")
+    except TooLarge as failure:
+        raise TrainError(str(failure), failure.hint) from None
 
 
 def _check_one_batch(setup: Setup, module: torch.nn.Module) -> None:
