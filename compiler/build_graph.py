@@ -253,7 +253,8 @@ class _Builder:
                     code="E218",
                     message=f"bodies, groups and block calls nest more than {MAX_EXPANSION_DEPTH} deep here",
                     span=span,
-                    hint="blocks calling blocks count one level each: flatten the chain, or repeat with `* N`",
+                    hint="each block call, `{ }` body and `( )` group is a level: "
+                    "shorten the chain of blocks calling blocks",
                 )
             )
         self.depth += 1

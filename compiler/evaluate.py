@@ -47,7 +47,7 @@ class LetTable:
     def __init__(self) -> None:
         self._values: dict[tuple[str, str], Any] = {}
         self._active: list[tuple[str, str]] = []
-        self._failed: dict[tuple[str, str], SpecError] = {}  # reported once, however often used
+        self._failed: dict[tuple[str, str], SpecError] = {}  # chains cut for depth: reported once
 
     def lookup(self, module: SpecModule, name: str, span: Span) -> tuple[bool, Any]:
         found = module.find("lets", name)
@@ -85,7 +85,8 @@ class LetTable:
         try:
             value = evaluate(let.value, Scope(owner, {}, self))
         except EvalError as failure:
-            self._failed[key] = failure.error
+            if failure.error.code == "E218":  # else every let of a long chain would report its own cut
+                self._failed[key] = failure.error
             raise
         finally:
             self._active.pop()
