@@ -650,3 +650,10 @@ def test_the_memory_check_can_be_overridden(tmp_path, tiny, monkeypatch):
         train(tiny, run_config(tmp_path / "a"))
     assert "--set memory_check=false" in failure.value.hint
     assert train(tiny, run_config(tmp_path / "b", "memory_check=false")).final["epochs"] == 1
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "/dev/zero"])
+def test_a_groups_file_shows_nothing_of_another_files_text(tmp_path, path):
+    spec = model("x -> group(3, 2, groups = \"%s\") -> flatten as y" % path).replace("[4]", "[10]")
+    error = only_error(spec)
+    assert "root" not in error.message and "x:0" not in error.message
