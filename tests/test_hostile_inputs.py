@@ -1,6 +1,7 @@
-"""Hostile-but-ordinary specs (issue 17): tiny files that ask for unbounded work, nesting deep enough
-to exhaust Python's stack, and numbers that pass a check but break a kernel. Each ends in one
-located error — quickly, in bounded memory — or works."""
+"""Hostile-but-ordinary inputs (issue 17, docs/security.md): tiny specs that ask for unbounded work,
+nesting deep enough to exhaust Python's stack, numbers that pass a check but break a kernel, YAML
+bombs, bad data files, runs that could be lost or locked out, damaged checkpoints, models larger
+than memory. Each ends in one clear message — quickly, in bounded memory — or works."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cramnet.cli import app
@@ -40,16 +43,26 @@ def only_error(text: str, **limits):
 
 
 def test_a_product_of_repeats_fails_at_the_node_limit():
-    error = only_error(model("x -> (relu * 100000) * 100000 as y"))
+    error = only_error(model("x -> (relu * 100000) * 100000 as y"), max_nodes=5000)
     assert error.code == "E217"
-    assert "100,000 nodes" in error.message
+    assert "5,000 nodes" in error.message
     assert (error.span.line, error.span.col) == (3, 11)  # the call that went past the limit
 
 
 def test_bodies_that_build_nothing_still_spend_the_budget():
-    error = only_error(model("x -> repeat 100000 { repeat 100000 { in } } as y"))
+    error = only_error(model("x -> repeat 100000 { repeat 100000 { in } } as y"), max_nodes=5000)
     assert error.code == "E217"
     assert "steps" in error.message
+
+
+@pytest.mark.slow
+def test_the_default_limits_stop_the_drills_specs():
+    for body, fragment in [
+        ("x -> (relu * 100000) * 100000 as y", "100,000 nodes"),
+        ("x -> repeat 100000 { repeat 100000 { in } } as y", "400,000 steps"),
+    ]:
+        error = only_error(model(body))
+        assert error.code == "E217" and fragment in error.message
 
 
 def test_the_node_limit_can_be_raised_or_lowered():
@@ -343,6 +356,14 @@ def test_a_finished_run_is_not_overwritten_without_asking(tmp_path, tiny):
     result = runner.invoke(app, ["train", str(tiny), "--out", str(out), "--epochs", "1"])
     assert result.exit_code == 1 and "already holds a finished run" in result.output and "--overwrite" in result.output
     assert (out / "model.safetensors").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_overwrite_replaces_a_run_only_once_the_new_one_finishes(tmp_path, tiny):
+    from cramnet.train import train
+
+    out = tmp_path / "run"
+    before = (train(tiny, run_config(out)).out / "model.safetensors").read_bytes()
     # a failing overwrite leaves the old run whole
     result = runner.invoke(app, ["train", str(tiny), "--out", str(out), "--overwrite", "--lr", "1e30",
                                  "--set", "optimizer.grad_clip=0", "--epochs", "2"])
@@ -654,6 +675,80 @@ def test_the_memory_check_can_be_overridden(tmp_path, tiny, monkeypatch):
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "/dev/zero"])
 def test_a_groups_file_shows_nothing_of_another_files_text(tmp_path, path):
-    spec = model("x -> group(3, 2, groups = \"%s\") -> flatten as y" % path).replace("[4]", "[10]")
+    spec = model(f'x -> group(3, 2, groups = "{path}") -> flatten as y').replace("[4]", "[10]")
     error = only_error(spec)
     assert "root" not in error.message and "x:0" not in error.message
+
+
+# -- the drill's fuzzing, kept as bounded property tests ----------------------------------------
+
+COUNTS = st.sampled_from(["1", "2", "7", "1000", "100000"])
+LEAVES = st.sampled_from(["relu", "dense(4)", "layernorm", "identity", "in"])
+
+
+def terms(depth: int):
+    """Pipelines of combinators with counts up to 100,000, nested up to `depth`."""
+    if depth == 0:
+        return LEAVES
+    inner = terms(depth - 1)
+    return st.one_of(
+        LEAVES,
+        st.tuples(inner, COUNTS).map(lambda t: f"({t[0]}) * {t[1]}"),
+        st.tuples(COUNTS, inner).map(lambda t: f"repeat {t[0]} {{ {t[1]} }}"),
+        inner.map(lambda t: f"residual {{ {t} }}"),
+        st.tuples(inner, inner).map(lambda t: f"{t[0]} -> {t[1]}"),
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(terms(5))
+def test_multiplied_specs_stay_within_the_node_budget(term):
+    text = model(f"x -> dense(4) -> {term} as y")
+    try:
+        checked = check_spec(text, max_nodes=2000)
+    except SpecErrors as failure:
+        assert all(e.code and e.span is not None for e in failure.errors)
+        return
+    assert checked.graph.number_of_nodes() <= 2001
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["(", "residual { ", "repeat 2 { ", "parallel { "]), min_size=1, max_size=400))
+def test_any_nesting_is_checked_or_refused_never_a_crash(openers):
+    closers = {"(": ")", "residual { ": " }", "repeat 2 { ": " }", "parallel { ": " }"}
+    body = "".join(openers) + "relu" + "".join(closers[o] for o in reversed(openers))
+    try:
+        check_spec(model(f"x -> {body} as y"))
+    except SpecErrors as failure:
+        assert {e.code for e in failure.errors} <= {"E105", "E218", "E217"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="abc(){}-> ,=", max_size=3000), st.data())
+def test_an_excerpt_is_bounded_and_its_caret_points_at_the_span(line, data):
+    from cramnet.dsl.errors import EXCERPT_WIDTH, Span, excerpt
+
+    col = data.draw(st.integers(1, len(line) + 1))
+    end = data.draw(st.integers(col + 1, len(line) + 2))
+    shown = excerpt(Span(file="f", line=1, col=col, end_line=1, end_col=end), {"f": line})
+    gutter = len("  1 | ")
+    text, caret = shown[1][gutter:], shown[2][gutter:]
+    assert len(text) <= EXCERPT_WIDTH + 2
+    first = caret.index("^")
+    if col <= len(line):
+        assert text[first] == line[col - 1]
+    assert len(caret) <= len(text) + 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.recursive(
+    st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=10), st.booleans(), st.none()),
+    lambda inner: st.dictionaries(st.text(min_size=1, max_size=5), inner, max_size=4) | st.lists(inner, max_size=4),
+    max_leaves=20,
+))
+def test_the_strict_yaml_loader_reads_what_plain_yaml_writes(value):
+    import yaml
+
+    from cramnet.train.config import load_yaml
+
+    assert load_yaml(yaml.safe_dump(value)) == value
