@@ -53,6 +53,7 @@ class Budget:
     max_nodes: int = MAX_NODES
     nodes: int = 0
     steps: int = 0
+    depth: int = 0  # bodies, groups and block calls open now (experts' included: they share the stack)
 
     def add_node(self, span: Span) -> None:
         self.nodes += 1
@@ -220,7 +221,6 @@ class _Builder:
         self.errors: list[SpecError] = []
         self.lets = lets
         self.budget = budget or _BUDGET.get() or Budget()
-        self.depth = 0
         self._counters: dict[tuple[str, str], int] = {}
         self._scope_count = 0
         self.refused: set[str] = set()  # names whose binding was an error (a block's name)
@@ -247,7 +247,7 @@ class _Builder:
     @contextmanager
     def deeper(self, span: Span) -> Iterator[None]:
         """One more level of bodies, groups or block calls; every level costs Python frames."""
-        if self.depth >= MAX_EXPANSION_DEPTH:
+        if self.budget.depth >= MAX_EXPANSION_DEPTH:
             raise ExpansionLimit(
                 SpecError(
                     code="E218",
@@ -257,11 +257,11 @@ class _Builder:
                     "shorten the chain of blocks calling blocks",
                 )
             )
-        self.depth += 1
+        self.budget.depth += 1
         try:
             yield
         finally:
-            self.depth -= 1
+            self.budget.depth -= 1
 
     def add_node(
         self, ctx: Context, spec: BlockSpec, args: SimpleNamespace, inputs: list[str], labels: list[str], span: Span

@@ -752,3 +752,14 @@ def test_the_strict_yaml_loader_reads_what_plain_yaml_writes(value):
     from cramnet.train.config import load_yaml
 
     assert load_yaml(yaml.safe_dump(value)) == value
+
+
+def test_expert_bodies_count_towards_the_expansion_depth():
+    def wrapped(depth: int, core: str) -> str:
+        return "residual { " * depth + core + " }" * depth
+
+    blocks = f"block a() {{\n    {wrapped(40, 'relu')}\n}}\n"
+    blocks += f"block b() {{\n    {wrapped(40, 'moe(experts = 2, top_k = 1) { a }')}\n}}\n"
+    error = only_error(model(f"x -> {wrapped(30, 'b')} as y", blocks))
+    assert error.code == "E218"
+    check_spec(model(f"x -> {wrapped(5, 'b')} as y", blocks))
