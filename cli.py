@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from . import __version__
-from .dsl.errors import MAX_ERRORS_SHOWN, SpecError, SpecErrors, excerpt, more_errors
+from .dsl.errors import MAX_ERRORS_SHOWN, MAX_NOTES_SHOWN, SpecError, SpecErrors, clip, excerpt, more_errors
 from .dsl.highlight import highlight_excerpt
 
 app = typer.Typer(
@@ -82,17 +82,19 @@ def _print_error(error: SpecError, sources: dict[str, str]) -> None:
     if error.span:
         head.append(f"{error.span}: ", style="bold")
     head.append(f"error[{error.code}]", style="bold red")
-    head.append(f": {error.message}", style="bold")
+    head.append(f": {clip(error.message)}", style="bold")
     err.print(head)
     blocks = [(error.span, None)] if error.span else []
-    blocks += [(span, note) for span, note in error.notes]
+    blocks += [(span, note) for span, note in error.notes[:MAX_NOTES_SHOWN]]
     for span, note in blocks:
         if note:
-            err.print(Text(f"  note: {note} ({span})", style="cyan"))
+            err.print(Text(clip(f"  note: {note} ({span})"), style="cyan"))
         for line in excerpt(span, sources):
             err.print(highlight_excerpt(line))
+    if len(error.notes) > MAX_NOTES_SHOWN:
+        err.print(Text(f"  … and {len(error.notes) - MAX_NOTES_SHOWN} more notes", style="cyan"))
     if error.hint:
-        err.print(Text(f"  hint: {error.hint}", style="green"))
+        err.print(Text(clip(f"  hint: {error.hint}"), style="green"))
 
 
 def _run(action) -> None:

@@ -38,14 +38,16 @@ class SpecError:
         """Plain-text form: `file:line:col: error[CODE]: message`, the line, a caret, the hint."""
         lines = []
         where = f"{self.span}: " if self.span else ""
-        lines.append(f"{where}error[{self.code}]: {self.message}")
+        lines.append(clip(f"{where}error[{self.code}]: {self.message}"))
         if self.span:
             lines.extend(excerpt(self.span, sources))
-        for span, note in self.notes:
-            lines.append(f"  note: {note} ({span})")
+        for span, note in self.notes[:MAX_NOTES_SHOWN]:
+            lines.append(clip(f"  note: {note} ({span})"))
             lines.extend(excerpt(span, sources))
+        if len(self.notes) > MAX_NOTES_SHOWN:
+            lines.append(f"  … and {len(self.notes) - MAX_NOTES_SHOWN} more notes")
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append(clip(f"  hint: {self.hint}"))
         return "\n".join(lines)
 
 
@@ -54,6 +56,16 @@ class SpecError:
 EXCERPT_WIDTH = 100
 EXCERPT_BEFORE = 30  # characters kept before the caret when the line is cut
 MAX_ERRORS_SHOWN = 50  # after these, "… and N more errors"
+MAX_NOTES_SHOWN = 10
+MAX_MESSAGE = 500  # characters of a message, note or hint: a spec's names can be any length
+
+
+def clip(text: str) -> str:
+    """`text`, its middle elided when longer than MAX_MESSAGE."""
+    if len(text) <= MAX_MESSAGE:
+        return text
+    half = MAX_MESSAGE // 2
+    return f"{text[:half]} … {text[-half:]}"
 
 
 def excerpt(span: Span, sources: dict[str, str]) -> list[str]:

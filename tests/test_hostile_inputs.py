@@ -763,3 +763,21 @@ def test_expert_bodies_count_towards_the_expansion_depth():
     error = only_error(model(f"x -> {wrapped(30, 'b')} as y", blocks))
     assert error.code == "E218"
     check_spec(model(f"x -> {wrapped(5, 'b')} as y", blocks))
+
+
+def test_an_error_about_a_very_long_name_stays_short(tmp_path):
+    spec = tmp_path / "m.cram"
+    spec.write_text(model("x -> " + "a" * 200_000 + " as y"))
+    result = runner.invoke(app, ["check", str(spec)])
+    assert result.exit_code == 1 and "E204" in result.output and len(result.output) < 2000
+    with pytest.raises(SpecErrors) as failure:
+        check_spec(spec)
+    assert len(str(failure.value)) < 2000
+
+
+def test_many_notes_are_cut_too():
+    text = "".join(model("x -> relu as y").replace("model m", f"model m{i}") for i in range(40))
+    (error,) = errors_of(text)
+    assert error.code == "E208" and len(error.notes) == 39
+    shown = SpecErrors([error], {"<spec>": text}).render()
+    assert "… and 29 more notes" in shown and shown.count("note:") == 10
