@@ -781,3 +781,20 @@ def test_many_notes_are_cut_too():
     assert error.code == "E208" and len(error.notes) == 39
     shown = SpecErrors([error], {"<spec>": text}).render()
     assert "… and 29 more notes" in shown and shown.count("note:") == 10
+
+
+@pytest.mark.parametrize("name", ["run.json", "final.json", "spec_uses.json"])
+def test_a_run_whose_json_never_ends_is_refused(trained, name):
+    import os
+
+    (trained / name).unlink(missing_ok=True)
+    os.symlink("/dev/zero", trained / name)
+    result = runner.invoke(app, ["evaluate", str(trained)])
+    assert result.exit_code == 1, result.output
+    assert any(f in result.output for f in ("not readable JSON", "not a cramnet run", "larger than 64 MiB"))
+
+
+def test_a_run_json_without_its_keys_is_refused(trained):
+    (trained / "run.json").write_text('{"model": "tiny"}')
+    result = runner.invoke(app, ["evaluate", str(trained)])
+    assert result.exit_code == 1 and "lacks task, output" in result.output

@@ -3,7 +3,6 @@ other data, predictions for a file, and sampling from a language model."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from .config import read_config
 from .data.files import input_arrays, read_arrays
 from .data.text import tokenizer_from_json
 from .errors import TrainError
-from .run_dir import check_run_spec
+from .run_dir import check_run_spec, read_json
 
 
 @dataclass
@@ -40,11 +39,15 @@ def load_run(run: str | Path, weights: str = "model.safetensors") -> TrainedRun:
     """The trained module of a run directory, with its config; the weights file must belong to the spec."""
     run = Path(run)
     try:
-        info = json.loads((run / "run.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        info = read_json(run / "run.json")
+    except TrainError:
         raise TrainError(f"{run} is not a cramnet run directory (no readable run.json)") from None
+    missing = [key for key in ("model", "task", "output") if not isinstance(info, dict) or not isinstance(
+        info.get(key), str)]
+    if missing:
+        raise TrainError(f"{run / 'run.json'} lacks {', '.join(missing)}: it is not a complete cramnet run")
     config = read_config(run / "config.yaml")
-    checked = check_run_spec(run, info.get("model") if isinstance(info, dict) else None)
+    checked = check_run_spec(run, info.get("model"))
     path = run / weights
     if not path.exists():
         raise TrainError(f"{path} is missing: the run did not finish", f"resume it: cramnet train --resume {run}")
@@ -53,7 +56,7 @@ def load_run(run: str | Path, weights: str = "model.safetensors") -> TrainedRun:
     ckpt.load_model(module, tensors, path)
     module.eval()
     final_path = run / "final.json"
-    final = json.loads(final_path.read_text()) if final_path.exists() else {}
+    final = read_json(final_path) if final_path.exists() else {}
     return TrainedRun(module, config, checked, info, final, run)
 
 

@@ -84,15 +84,27 @@ def check_run_spec(run: Path, model: str | None = None, plugins: list[str] = ())
     spec = run / "spec.cram"
     if not spec.is_file():
         raise TrainError(f"{run} holds no spec.cram: it is not a complete cramnet run directory")
-    try:
-        uses = json.loads((run / "spec_uses.json").read_text()) if (run / "spec_uses.json").exists() else {}
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        raise TrainError(f"{run / 'spec_uses.json'} is not readable JSON") from None
+    uses = read_json(run / "spec_uses.json") if (run / "spec_uses.json").exists() else {}
     if not isinstance(uses, dict) or not all(isinstance(v, str) for v in uses.values()):
         raise TrainError(f"{run / 'spec_uses.json'} should map file paths to spec texts")
     base = spec.resolve().parent
     files = {str((base / relative).resolve()): text for relative, text in uses.items()}
     return check_spec(spec, model, list(plugins), files=files)
+
+
+MAX_JSON_BYTES = 64 << 20  # a run's JSON files (spec_uses.json holds the used specs, 1 MiB each at most)
+
+
+def read_json(path: Path) -> object:
+    """A run's JSON file, read with a bound: a shared run directory may hold anything."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_JSON_BYTES + 1)
+        if len(data) > MAX_JSON_BYTES:
+            raise TrainError(f"{path} is larger than {MAX_JSON_BYTES >> 20} MiB: not a cramnet run file")
+        return json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise TrainError(f"{path} is not readable JSON") from None
 
 
 def write_text(path: Path, text: str) -> None:
