@@ -798,3 +798,15 @@ def test_a_run_json_without_its_keys_is_refused(trained):
     (trained / "run.json").write_text('{"model": "tiny"}')
     result = runner.invoke(app, ["evaluate", str(trained)])
     assert result.exit_code == 1 and "lacks task, output" in result.output
+
+
+def test_a_text_corpus_that_is_a_device_is_refused(tmp_path):
+    import os
+
+    from cramnet.blocks.tensor_type import TensorType
+    from cramnet.train.data import load_data
+    from cramnet.train.errors import TrainError
+
+    os.symlink("/dev/zero", tmp_path / "corpus.txt")
+    with pytest.raises(TrainError, match="a directory or a device"):
+        load_data(str(tmp_path / "corpus.txt"), {"ids": TensorType(("seq",), "tokens")}, "auto", 0, (None, None), {})
