@@ -810,3 +810,17 @@ def test_a_text_corpus_that_is_a_device_is_refused(tmp_path):
     os.symlink("/dev/zero", tmp_path / "corpus.txt")
     with pytest.raises(TrainError, match="a directory or a device"):
         load_data(str(tmp_path / "corpus.txt"), {"ids": TensorType(("seq",), "tokens")}, "auto", 0, (None, None), {})
+
+
+def test_a_run_can_raise_the_node_limit(tmp_path):
+    from cramnet.train import apply_sets, defaults, load_run, train
+    from cramnet.train.errors import TrainError
+
+    spec = tmp_path / "m.cram"
+    spec.write_text(TINY.replace("-> relu ->", "-> relu * 30 ->"))
+    with pytest.raises(Exception, match="E217"):
+        train(spec, run_config(tmp_path / "a", "max_nodes=20"))
+    out = train(spec, run_config(tmp_path / "b", "max_nodes=40", "max_params=100000")).out
+    assert load_run(out).checked.graph.number_of_nodes() > 30  # loaded under the run's own limits
+    with pytest.raises(TrainError, match="'max_nodes' must be at least 1"):
+        apply_sets(defaults(), ["max_nodes=0"])

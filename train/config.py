@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..compiler.api import MAX_PARAMS
+from ..compiler.build_graph import MAX_NODES
 from ..dsl.errors import did_you_mean
 from .errors import TrainError
 
@@ -133,6 +135,12 @@ SCHEMA: dict[str, Key] = {
         need="at least 0",
     ),
     "out": Key((str, type(None)), None, "run directory (default runs/<model>-<timestamp>)"),
+    "max_nodes": Key(
+        int, MAX_NODES, "refuse a model that expands to more nodes (E217)", check=_positive, need="at least 1"
+    ),
+    "max_params": Key(
+        int, MAX_PARAMS, "refuse a model with more parameters (E217)", check=_positive, need="at least 1"
+    ),
     "memory_check": Key(
         bool, True, "refuse to start when weights, gradients and optimizer state would not fit in free memory"
     ),

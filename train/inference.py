@@ -17,6 +17,7 @@ from .data.files import input_arrays, read_arrays
 from .data.text import tokenizer_from_json
 from .errors import TrainError
 from .run_dir import check_run_spec, read_json
+from .setup import spec_limits
 
 
 @dataclass
@@ -47,7 +48,7 @@ def load_run(run: str | Path, weights: str = "model.safetensors") -> TrainedRun:
     if missing:
         raise TrainError(f"{run / 'run.json'} lacks {', '.join(missing)}: it is not a complete cramnet run")
     config = read_config(run / "config.yaml")
-    checked = check_run_spec(run, info.get("model"))
+    checked = check_run_spec(run, info.get("model"), limits=spec_limits(config))
     path = run / weights
     if not path.exists():
         raise TrainError(f"{path} is missing: the run did not finish", f"resume it: cramnet train --resume {run}")

@@ -32,7 +32,7 @@ from .run_dir import (
     write_rows,
     write_spec,
 )
-from .setup import Setup, prepare
+from .setup import Setup, prepare, spec_limits
 
 
 @dataclass
@@ -135,7 +135,8 @@ def train(
     wanted = Path(config["out"]) if resume is None and config["out"] else None
     # under torchrun the launching command claimed the directory; its processes must not race for it
     work = claim_out(wanted, overwrite) if wanted is not None and not launched() else wanted
-    checked = check_run_spec(resume, model, plugins) if resume is not None and spec is None else None
+    resumed_alone = resume is not None and spec is None
+    checked = check_run_spec(resume, model, plugins, spec_limits(config)) if resumed_alone else None
     setup = prepare(spec, config, model, plugins, checked)
     config, checked = setup.config, setup.checked
     threads = config["threads"] or (1 if (os.cpu_count() or 1) <= 2 else 0)

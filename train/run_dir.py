@@ -78,7 +78,9 @@ def write_spec(out: Path, checked: CheckedModel) -> None:
     write_json(out / "spec_uses.json", uses)
 
 
-def check_run_spec(run: Path, model: str | None = None, plugins: list[str] = ()) -> CheckedModel:
+def check_run_spec(
+    run: Path, model: str | None = None, plugins: list[str] = (), limits: dict[str, int] | None = None
+) -> CheckedModel:
     """The run's model, checked from the run's own copies (never from where the spec came from: a run
     directory shared with someone must not read their files, and an edited source must not matter)."""
     spec = run / "spec.cram"
@@ -89,7 +91,7 @@ def check_run_spec(run: Path, model: str | None = None, plugins: list[str] = ())
         raise TrainError(f"{run / 'spec_uses.json'} should map file paths to spec texts")
     base = spec.resolve().parent
     files = {str((base / relative).resolve()): text for relative, text in uses.items()}
-    return check_spec(spec, model, list(plugins), files=files)
+    return check_spec(spec, model, list(plugins), files=files, **(limits or {}))
 
 
 MAX_JSON_BYTES = 64 << 20  # a run's JSON files (spec_uses.json holds the used specs, 1 MiB each at most)
