@@ -824,3 +824,47 @@ def test_a_run_can_raise_the_node_limit(tmp_path):
     assert load_run(out).checked.graph.number_of_nodes() > 30  # loaded under the run's own limits
     with pytest.raises(TrainError, match="'max_nodes' must be at least 1"):
         apply_sets(defaults(), ["max_nodes=0"])
+
+
+DTYPES = st.sampled_from(["float32", "float64", "int64", "int8", "bool", "complex64", "U3", "datetime64[s]"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    x_dtype=DTYPES,
+    y_dtype=DTYPES,
+    count=st.integers(0, 40),
+    y_count=st.integers(-1, 41),
+    shape=st.sampled_from([(1, 8, 8), (64,), (8, 8), (3,), ()]),
+    poison=st.sampled_from([None, np.nan, np.inf]),
+)
+def test_any_npz_either_loads_or_is_one_message(tmp_path_factory, x_dtype, y_dtype, count, y_count, shape, poison):
+    from cramnet.train.errors import TrainError
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((count, *shape)) * 3).astype(x_dtype)
+    if poison is not None and x.dtype.kind == "f" and x.size:
+        x.flat[0] = poison
+    arrays = {"image": x}
+    if y_count >= 0:
+        arrays["y"] = (np.arange(y_count) % 3).astype(y_dtype)
+    path = tmp_path_factory.mktemp("npz") / "d.npz"
+    np.savez(path, **arrays)
+    try:
+        load_file_data(path)
+    except TrainError as failure:
+        assert "d.npz" in str(failure)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet="ab:- &*[]{},\n\t'\"!?%@`|>#.0123456789", max_size=200))
+def test_any_yaml_text_is_a_config_or_one_message(tmp_path_factory, text):
+    from cramnet.train.config import read_config
+    from cramnet.train.errors import TrainError
+
+    path = tmp_path_factory.mktemp("cfg") / "run.yaml"
+    path.write_text(text)
+    try:
+        assert isinstance(read_config(path), dict)
+    except TrainError:
+        pass
