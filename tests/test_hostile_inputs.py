@@ -868,3 +868,12 @@ def test_any_yaml_text_is_a_config_or_one_message(tmp_path_factory, text):
         assert isinstance(read_config(path), dict)
     except TrainError:
         pass
+
+
+def test_a_compressed_npz_larger_than_memory_is_refused_from_its_headers(tmp_path, monkeypatch):
+    monkeypatch.setattr("cramnet.compiler.memory.available", lambda device: 10_000)
+    np.savez_compressed(tmp_path / "d.npz", image=np.zeros((40, 1, 8, 8), np.float32), y=np.zeros(40, np.int64))
+    from cramnet.train.errors import TrainError
+
+    with pytest.raises(TrainError, match=r"d.npz: its arrays hold 10.3 KiB, more than the 9.8 KiB of free memory"):
+        load_file_data(tmp_path / "d.npz")

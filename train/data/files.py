@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import zipfile
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def read_arrays(path: Path, targets: bool = True) -> dict[str, np.ndarray]:
                     f"{path}: not a readable .npz file (not a zip archive)",
                     "write it with numpy.savez or numpy.savez_compressed",
                 )
+        _check_npz_size(path)
         try:
             with np.load(path, allow_pickle=False) as archive:
                 return {k: archive[k] for k in archive.files}
@@ -64,6 +66,35 @@ def read_arrays(path: Path, targets: bool = True) -> dict[str, np.ndarray]:
     if suffix == ".csv":
         return _read_csv(path, targets)
     raise TrainError(f"data file {path}: cramnet reads .npz, .safetensors, .csv and .txt files")
+
+
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _check_npz_size(path: Path) -> None:
+    """Refuse an archive whose arrays would not fit in free memory, from their headers alone: a few
+    compressed megabytes can hold gigabytes of zeros."""
+    from ...compiler.memory import available, size_text
+
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = _HEADER_READERS.get(version)
+                    if read_header is None:
+                        return  # a format version this check does not know: np.load still reads it
+                    shape, _, dtype = read_header(member)
+                    total += math.prod(shape) * dtype.itemsize
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return  # np.load reports what is wrong with it
+    free = available(torch.device("cpu"))
+    if free is not None and total > free:
+        raise TrainError(
+            f"{path}: its arrays hold {size_text(total)}, more than the {size_text(free)} of free memory",
+            "use a smaller file, or split the data",
+        )
 
 
 def _read_csv(path: Path, targets: bool = True) -> dict[str, np.ndarray]:
