@@ -14,6 +14,7 @@ from rich.text import Text
 from . import __version__
 from .dsl.errors import MAX_ERRORS_SHOWN, MAX_NOTES_SHOWN, SpecError, SpecErrors, clip, excerpt, more_errors
 from .dsl.highlight import highlight_excerpt
+from .errors import CramnetError, UsageError
 
 app = typer.Typer(
     add_completion=False,
@@ -39,12 +40,7 @@ MaxParamsOption = typer.Option(
 )
 
 
-class UserError(Exception):
-    """A mistake in a flag or file named on the command line: printed as one message, exit 1."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
+UserError = UsageError  # the name this module used before errors.py; kept for code that imports it
 
 
 def _version(value: bool) -> None:
@@ -98,13 +94,14 @@ def _print_error(error: SpecError, sources: dict[str, str]) -> None:
 
 
 def _run(action) -> None:
-    """Run a command body; user mistakes print as messages (exit 1), never as tracebacks."""
+    """Run a command body. User mistakes (`SpecErrors` and every `CramnetError`) print as messages,
+    exit 1, never a traceback; any other exception is a bug in cramnet: exit 70 (EX_SOFTWARE)."""
     try:
         action()
     except SpecErrors as failure:
         print_spec_errors(failure)
         raise typer.Exit(1) from None
-    except UserError as failure:
+    except CramnetError as failure:
         err.print(Text(f"error: {failure}", style="bold red"))
         if failure.hint:
             err.print(Text(f"  hint: {failure.hint}", style="green"))
@@ -119,7 +116,8 @@ def _run(action) -> None:
             raise
         err.print(Text(f"internal error: {type(failure).__name__}: {failure}", style="bold red"))
         err.print(
-            "  this is a bug in cramnet, not in your spec; rerun with CRAMNET_DEBUG=1 for the traceback and report it"
+            "  this is a bug in cramnet, not in your spec; please report it "
+            "(rerun with CRAMNET_DEBUG=1 for the traceback to include)"
         )
         raise typer.Exit(70) from None
 
@@ -131,11 +129,11 @@ def parse_sizes(items: list[str] | None) -> dict[str, int]:
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep or not name.strip().isidentifier() or not value.strip().lstrip("-").isdigit():
-            raise UserError(f"--dim {item!r} is not NAME=INTEGER", "write --dim seq=1024")
+            raise UsageError(f"--dim {item!r} is not NAME=INTEGER", "write --dim seq=1024")
         if int(value) < 1:
-            raise UserError(f"--dim {item!r}: a size must be at least 1")
+            raise UsageError(f"--dim {item!r}: a size must be at least 1")
         if int(value) > INT_LIMIT:
-            raise UserError(f"--dim {item!r}: a size must be at most {INT_LIMIT:,}")
+            raise UsageError(f"--dim {item!r}: a size must be at most {INT_LIMIT:,}")
         sizes[name.strip()] = int(value)
     return sizes
 
@@ -168,7 +166,7 @@ def _check_sizes(checked, sizes: dict[str, int]) -> None:
             hint = did_you_mean(name, known) or (
                 f"its run-time sizes are: {', '.join(sorted(known))}" if known else "this model has no run-time sizes"
             )
-            raise UserError(f"--dim {name}: model '{checked.name}' has no size named '{name}'", hint)
+            raise UsageError(f"--dim {name}: model '{checked.name}' has no size named '{name}'", hint)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -214,7 +212,7 @@ def summary(
 
     def action():
         if tree and as_json:
-            raise UserError("--tree and --json cannot be combined")
+            raise UsageError("--tree and --json cannot be combined")
         checked, sizes = _check_sized(spec, model, plugin, dim, max_nodes, max_params)
         if tree:
             from .render.command import run_summary_tree
@@ -249,29 +247,21 @@ def compile_command(
     """Build the module, run one forward and backward pass on random inputs, report time and memory."""
 
     def action():
-        from .compiler.memory import TooLarge, check_fits, estimate
+        from .compiler.memory import check_fits, estimate
         from .compiler.trial import pick_device, trial_run
 
         checked, sizes = _check_sized(spec, model, plugin, dim, max_nodes, max_params)
         if device not in ("auto", "cpu", "cuda"):
-            raise UserError(f"--device {device!r} is not one of auto, cpu, cuda")
-        if not skip_memory_check:
-            try:
-                need = estimate(checked, sizes, batch)
-                check_fits(need, pick_device(device), checked.name, "build and step", "--skip-memory-check")
-            except TooLarge as failure:
-                raise UserError(str(failure), failure.hint) from None
-            except RuntimeError as error:
-                raise UserError(str(error)) from None
+            raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda")
+        if not skip_memory_check:  # before a weight is allocated: refused with the numbers
+            check_fits(estimate(checked, sizes, batch), pick_device(device), checked.name, "build and step",
+                       "--skip-memory-check")
         if output is not None:
             try:
                 output.write_text(checked.source(standalone=True))
             except OSError as error:
-                raise UserError(f"cannot write {output}: {error.strerror or error}") from None
-        try:
-            report = trial_run(checked, device, sizes, batch)
-        except RuntimeError as error:
-            raise UserError(str(error)) from None
+                raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
+        report = trial_run(checked, device, sizes, batch)
         out.print(
             Text.assemble(
                 ("ok", "bold green"),
@@ -293,13 +283,10 @@ def blocks(
     """The block catalogue: signatures, defaults, shapes and docs."""
 
     def action():
-        from .blocks import PluginError, all_blocks, load_plugins
+        from .blocks import all_blocks, load_plugins
         from .views import block_detail, catalogue_table
 
-        try:
-            load_plugins(plugin or [])
-        except PluginError as error:
-            raise UserError(str(error)) from None
+        load_plugins(plugin or [])
         registry = all_blocks()
         if name is None:
             out.print(catalogue_table(registry))
@@ -307,7 +294,7 @@ def blocks(
         if name not in registry:
             from .dsl.errors import did_you_mean
 
-            raise UserError(f"no block named '{name}'", did_you_mean(name, registry) or "`cramnet blocks` lists them")
+            raise UsageError(f"no block named '{name}'", did_you_mean(name, registry) or "`cramnet blocks` lists them")
         out.print(block_detail(registry[name]))
 
     _run(action)
@@ -352,12 +339,7 @@ def export(
         from .export.command import run_export
 
         if spec.is_dir():  # a trained run: its spec and its weights
-            from .train.errors import TrainError
-
-            try:
-                source = ExportSource.from_run(spec)
-            except TrainError as failure:
-                raise UserError(str(failure), failure.hint) from None
+            source = ExportSource.from_run(spec)
             sizes = parse_sizes(dim)
         else:
             checked, sizes = _check_sized(spec, model, plugin, dim)
@@ -380,7 +362,7 @@ def fmt_command(
         try:
             changed = format_paths(specs, check)
         except OSError as error:
-            raise UserError(f"cannot read or write {error.filename}: {error.strerror or error}") from None
+            raise UsageError(f"cannot read or write {error.filename}: {error.strerror or error}") from None
         for path in changed:
             out.print(f"{'would reformat' if check else 'formatted'} {path}")
         unchanged = len(specs) - len(changed)
@@ -394,18 +376,7 @@ def fmt_command(
 # -- training (bodies in train/commands.py) ----------------------------------------------------
 
 
-def _training(action) -> None:
-    """Run a training command body; its TrainErrors print like any user mistake."""
-
-    def wrapped():
-        from .train.errors import TrainError
-
-        try:
-            action()
-        except TrainError as failure:
-            raise UserError(str(failure), failure.hint) from None
-
-    _run(wrapped)
+_training = _run  # a training body's TrainError is a CramnetError: _run prints it like any user mistake
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,16 @@ from .loader import load_program, read_source
 from .naming import assign_attributes, assign_layout, module_path
 from .sharing import check_shares
 from .summary import Summary, summarize
+
+# Draws a checked model as SVG text for notebooks (None: no drawing, plain text). Set by `render`
+# when it is imported, so that the compiler, below render in the stack, never imports it.
+_svg_display: Callable[[CheckedModel], str | None] | None = None
+
+
+def set_svg_display(draw: Callable[[CheckedModel], str | None]) -> None:
+    """Make `draw` the notebook display of every `CheckedModel` (cramnet.render registers its diagram)."""
+    global _svg_display
+    _svg_display = draw
 
 
 @dataclass
@@ -69,10 +79,9 @@ class CheckedModel:
         return generate_source(self.model, Path(self.path).name, standalone)[0]
 
     def _repr_svg_(self) -> str | None:
-        """In Jupyter a checked model shows as its diagram (None, so plain text, without Graphviz)."""
-        from ..render import diagram_svg
-
-        return diagram_svg(self)
+        """In Jupyter a checked model shows as its diagram once `cramnet.render` is imported (None, so
+        plain text, before that or without Graphviz)."""
+        return _svg_display(self) if _svg_display is not None else None
 
     def build(self, seed: int | None = None) -> nn.Module:
         """Instantiate the module (weights initialised as PyTorch's modules do; `seed` fixes them)."""

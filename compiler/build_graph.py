@@ -532,7 +532,9 @@ class _Builder:
         if isinstance(term, ast.Group):
             with self.deeper(term.span):
                 return self.pipeline(term.pipeline, ctx, current, first)
-        what = {ast.Repeat: "repeat", ast.Residual: "residual", ast.Parallel: "parallel", ast.Moe: "moe"}[type(term)]
+        if isinstance(term, ast.BodyCall):
+            return self.body_call(term, ctx, current)
+        what = {ast.Repeat: "repeat", ast.Residual: "residual", ast.Parallel: "parallel"}[type(term)]
         if current is None:
             return self.nothing_flows(what, term.span)
         if isinstance(term, ast.Repeat):
@@ -558,9 +560,25 @@ class _Builder:
             return self.merge("add", [current, out], ["the residual's input", "its body's output"], term.span, inner)
         if isinstance(term, ast.Parallel):
             return self.parallel(term, ctx, current)
-        from .experts import build_moe  # experts build graphs of their own with this builder
+        raise AssertionError(f"unknown term {type(term).__name__}")
 
-        return build_moe(self, term, ctx, current)
+    def body_call(self, term: ast.BodyCall, ctx: Context, current: str | None) -> str:
+        """`NAME(args) { a | b }`: a block that declares bodies (blocks/registry.py `BodySlot`)."""
+        from .bodies import build_body_call  # bodies are built with a builder of this kind
+
+        spec = lookup(term.name)
+        if spec is None:
+            return self.unknown_block(term, ctx, "block")
+        if spec.bodies is None:
+            return self.error(
+                "E216",
+                f"'{term.name}' takes no {{ }} bodies",
+                term.name_span,
+                "blocks that take bodies: " + ", ".join(sorted(n for n, s in all_blocks().items() if s.bodies)),
+            )
+        if current is None:
+            return self.nothing_flows(term.name, term.span)
+        return build_body_call(self, spec, term, term.branches, ctx, current)
 
     def after_failure(self, term, ctx: Context) -> str:
         """A stage whose input failed builds nothing, but a mistake in its own call is still reported."""

@@ -12,19 +12,12 @@ from pathlib import Path
 import torch
 
 from ..blocks.dims import evaluate, symbols
+from ..errors import DeviceUnavailable
 from .api import CheckedModel
 from .summary import BYTES_PER_VALUE
 
 DEFAULT_SIZE = 16  # run-time sizes not given (as compile's trial run uses)
 MEMINFO = Path("/proc/meminfo")
-
-
-class TooLarge(Exception):
-    """The model would not fit: a message with the numbers, and a hint."""
-
-    def __init__(self, message: str, hint: str):
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass
@@ -74,11 +67,11 @@ def available(device: torch.device) -> int | None:
 
 
 def check_fits(need: MemoryNeed, device: torch.device, model: str, doing: str, override: str) -> None:
-    """Raise TooLarge when `need` is more than `device` has free."""
+    """Raise DeviceUnavailable when `need` is more than `device` has free."""
     free = available(device)
     if free is None or need.total <= free:
         return
-    raise TooLarge(
+    raise DeviceUnavailable(
         f"model '{model}' needs about {size_text(need.total)} to {doing} on {device} ({need.parts()}), "
         f"but {size_text(free)} is free",
         f"shrink the model or the batch, or use a device with more memory; {override} tries all the same",

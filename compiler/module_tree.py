@@ -10,6 +10,7 @@ generated source is the same share one class, so twelve GPT-2 layers are one `Pr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import takewhile
 
 from .naming import UnitRef
@@ -132,12 +133,10 @@ class ClassWriter:
         cls = self.file.add(name, "\n".join(body))
         return Call(cls, params, results, modules)
 
-    @property
+    @cached_property
     def node_of(self) -> dict[str, str]:
         """Node by its identifier."""
-        if not hasattr(self, "_node_of"):
-            self._node_of = {a["attr"]: n for n, a in self.attrs.items()}
-        return self._node_of
+        return {a["attr"]: n for n, a in self.attrs.items()}
 
     def _relative_path(self, unit: Unit, node: str) -> str:
         """`pre_ln[0].attention_1`: where a node's module is, seen from `unit`."""

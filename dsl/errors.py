@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import CramnetError
+
 
 @dataclass(frozen=True, kw_only=True)
 class Span:
@@ -105,8 +107,9 @@ def _window(line: str, start: int, width: int) -> tuple[str, int, int]:
 
 
 @dataclass
-class SpecErrors(Exception):
-    """Raised by the library when a spec has mistakes; holds all of them, in source order."""
+class SpecErrors(CramnetError):
+    """Raised by the library when a spec has mistakes; holds all of them, in source order. The one
+    `CramnetError` that is a list of located errors (its hints are on each error, `hint` is None)."""
 
     errors: list[SpecError]
     sources: dict[str, str] = field(default_factory=dict)

@@ -275,8 +275,8 @@ class _Printer:
                 self.items(node.args.positional + node.args.keyword, "(", ")", self.item)
             self.write(" ")
             self.bodies(node.branches, node.span)
-        else:
-            self.write("moe")
+        else:  # a block with bodies
+            self.write(node.name)
             self.items(node.args.positional + node.args.keyword, "(", ")", self.item)
             self.write(" ")
             self.bodies(node.branches, node.span)

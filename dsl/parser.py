@@ -19,7 +19,7 @@ MAX_NESTING = 50  # `( )` groups and `{ }` bodies inside one another
 MAX_EXPRESSION_DEPTH = 200  # operators and lists inside one another (`1 + 1 + …` is one per term)
 MAX_SPEC_BYTES = 1 << 20  # one spec file; repetition belongs in `* N`, not in pasted text
 
-_NESTING_RULES = {"group", "repeat", "residual", "parallel", "moe"}
+_NESTING_RULES = {"group", "repeat", "residual", "parallel", "body_call"}
 _EXPRESSION_RULES = {"add", "sub", "mul", "div", "floordiv", "mod", "neg", "list"}
 
 
@@ -233,10 +233,14 @@ class _ToAst(Transformer_NonRecursive):
             span=self._span(meta), args=args[0] if args else ast.Args(span=self._span(meta)), branches=branches
         )
 
-    def moe(self, meta, children):
-        *args, branches = children
-        return ast.Moe(
-            span=self._span(meta), args=args[0] if args else ast.Args(span=self._span(meta)), branches=branches
+    def body_call(self, meta, children):
+        name, *args, branches = children
+        return ast.BodyCall(
+            span=self._span(meta),
+            name=str(name),
+            name_span=self._tok(name),
+            args=args[0] if args else ast.Args(span=self._span(meta)),
+            branches=branches,
         )
 
     def branches(self, meta, children):

@@ -643,8 +643,8 @@ HUGE = model("x -> dense(2000000000) as y").replace("[4]", "[64]")  # 130 billio
 
 
 def test_a_model_larger_than_memory_is_refused_before_allocating(tmp_path, tiny):
+    from cramnet.errors import DeviceUnavailable
     from cramnet.train import train
-    from cramnet.train.errors import TrainError
 
     spec = tmp_path / "huge.cram"
     spec.write_text(HUGE)
@@ -653,21 +653,21 @@ def test_a_model_larger_than_memory_is_refused_before_allocating(tmp_path, tiny)
     assert "needs about 983.5 GiB to build and step on cpu (weights 484.3 GiB, gradients 484.3 GiB, " in result.output
     assert "--skip-memory-check" in result.output
     spec.write_text(HUGE.replace("dense(2000000000)", "dense(2000000000) -> dense(10)"))
-    with pytest.raises(TrainError, match=r"needs about [\d.]+ TiB to train on cpu \(weights 558.8 GiB, .* "
+    with pytest.raises(DeviceUnavailable, match=r"needs about [\d.]+ TiB to train on cpu \(weights 558.8 GiB, .* "
                        r"optimizer state 1.1 TiB, activations"):
         train(spec, run_config(tmp_path / "run", "data.name=digits"))
     assert not (tmp_path / "run").exists()
 
 
 def test_the_memory_check_can_be_overridden(tmp_path, tiny, monkeypatch):
+    from cramnet.errors import DeviceUnavailable
     from cramnet.train import train
-    from cramnet.train.errors import TrainError
 
     monkeypatch.setattr("cramnet.compiler.memory.available", lambda device: 1000)
     result = runner.invoke(app, ["compile", str(tiny), "--device", "cpu"])
     assert result.exit_code == 1 and "but 1000 B is free" in result.output
     assert runner.invoke(app, ["compile", str(tiny), "--device", "cpu", "--skip-memory-check"]).exit_code == 0
-    with pytest.raises(TrainError, match="but 1000 B is free") as failure:
+    with pytest.raises(DeviceUnavailable, match="but 1000 B is free") as failure:
         train(tiny, run_config(tmp_path / "a"))
     assert "--set memory_check=false" in failure.value.hint
     assert train(tiny, run_config(tmp_path / "b", "memory_check=false")).final["epochs"] == 1

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from ..errors import DeviceUnavailable
 from .config import apply_sets, defaults, dump, merge, read_config
 from .errors import TrainError
 
@@ -76,6 +77,7 @@ def resolve_config(flags: TrainFlags) -> dict:
 
 
 def run_train(flags: TrainFlags, console: Console) -> None:
+    from ..compiler.trial import out_of_memory
     from .loop import train
     from .progress import metrics_table
 
@@ -85,15 +87,21 @@ def run_train(flags: TrainFlags, console: Console) -> None:
     if flags.nproc is not None and flags.nproc > 1:
         _launch(flags, config, console)
         return
-    result = train(
-        flags.spec,
-        config,
-        model=flags.model,
-        plugins=flags.plugins,
-        resume=flags.resume,
-        console=None if flags.quiet else console,
-        overwrite=flags.overwrite,
-    )
+    try:
+        result = train(
+            flags.spec,
+            config,
+            model=flags.model,
+            plugins=flags.plugins,
+            resume=flags.resume,
+            console=None if flags.quiet else console,
+            overwrite=flags.overwrite,
+        )
+    except RuntimeError as error:
+        if not out_of_memory(error):
+            raise
+        hint = "use a smaller --batch-size, or a smaller model"
+        raise DeviceUnavailable(f"out of memory while training: {str(error).splitlines()[0]}", hint) from None
     if not flags.quiet and result.final is not None:
         console.print(metrics_table(result.final))
     console.print(Text(f"run directory: {result.out}"))
