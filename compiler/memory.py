@@ -28,14 +28,15 @@ class MemoryNeed:
     gradients: int
     optimizer: int
     activations: int
+    checkpoint: int = 0  # a checkpoint's tensors, held while they are copied into the module
 
     @property
     def total(self) -> int:
-        return self.weights + self.gradients + self.optimizer + self.activations
+        return self.weights + self.gradients + self.optimizer + self.activations + self.checkpoint
 
     def parts(self) -> str:
         named = [("weights", self.weights), ("gradients", self.gradients), ("optimizer state", self.optimizer),
-                 ("activations", self.activations)]
+                 ("activations", self.activations), ("checkpoint", self.checkpoint)]
         return ", ".join(f"{name} {size_text(size)}" for name, size in named if size)
 
 

@@ -877,3 +877,10 @@ def test_a_compressed_npz_larger_than_memory_is_refused_from_its_headers(tmp_pat
 
     with pytest.raises(TrainError, match=r"d.npz: its arrays hold 10.3 KiB, more than the 9.8 KiB of free memory"):
         load_file_data(tmp_path / "d.npz")
+
+
+def test_a_run_too_large_for_this_machine_is_refused_when_loaded(trained, monkeypatch):
+    monkeypatch.setattr("cramnet.compiler.memory.available", lambda device: 1000)
+    result = runner.invoke(app, ["evaluate", str(trained)])
+    assert result.exit_code == 1 and "needs about" in result.output and "to load on cpu" in result.output
+    assert "memory_check: false" in result.output

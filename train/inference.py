@@ -4,7 +4,7 @@ other data, predictions for a file, and sampling from a language model."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,8 @@ def load_run(run: str | Path, weights: str = "model.safetensors") -> TrainedRun:
     path = run / weights
     if not path.exists():
         raise TrainError(f"{path} is missing: the run did not finish", f"resume it: cramnet train --resume {run}")
+    if config["memory_check"]:
+        _check_memory(checked, run)
     tensors, _ = ckpt.load(path, ckpt.spec_hash(checked.source(standalone=False)), checked)
     module = checked.build(seed=0)
     ckpt.load_model(module, tensors, path)
@@ -59,6 +61,16 @@ def load_run(run: str | Path, weights: str = "model.safetensors") -> TrainedRun:
     final_path = run / "final.json"
     final = read_json(final_path) if final_path.exists() else {}
     return TrainedRun(module, config, checked, info, final, run)
+
+
+def _check_memory(checked: CheckedModel, run: Path) -> None:
+    """A run trained on a larger machine is refused with the numbers, before its weights are read:
+    the checkpoint's tensors and the module's, and a batch of activations (no gradients)."""
+    from ..compiler.memory import check_fits, estimate
+
+    need = estimate(checked, None, PREDICT_BATCH)
+    need = replace(need, gradients=0, checkpoint=need.weights)
+    check_fits(need, torch.device("cpu"), checked.name, "load", f"memory_check: false in {run / 'config.yaml'}")
 
 
 def evaluate_run(run: str | Path, data: str | None = None, split: str = "test") -> dict[str, float]:
