@@ -44,6 +44,8 @@ TASKS = (
     "token_classification",
     "node_classification",
     "graph_classification",
+    "next_event",
+    "contact_map",
 )
 
 SCHEMA: dict[str, Key] = {
