@@ -16,6 +16,7 @@ import torch
 from .. import __version__
 from . import checkpoints as ckpt
 from .config import get
+from .confusion_plot import write_confusion
 from .data.splits import Batch
 from .distributed import World, all_agree, join, leave
 from .errors import TrainError
@@ -127,11 +128,11 @@ def train(
 ) -> RunResult:
     """Train a spec as `config` says; `resume` continues the run in that directory exactly."""
     checked = check_run_spec(resume, model, plugins) if resume is not None and spec is None else None
+    threads = config["threads"] or (1 if (os.cpu_count() or 1) <= 2 else 0)
+    if threads and config["device"] != "cuda":  # before prepare: synthetic data is made on the CPU too
+        torch.set_num_threads(threads)
     setup = prepare(spec, config, model, plugins, checked)
     config, checked = setup.config, setup.checked
-    threads = config["threads"] or (1 if (os.cpu_count() or 1) <= 2 else 0)
-    if threads and setup.device.type == "cpu":
-        torch.set_num_threads(threads)
     world = join(setup.device)
     if world.size > 1 and setup.device.type == "cuda":
         setup.device = torch.device("cuda", world.local_rank)
@@ -350,4 +351,5 @@ def _finish(engine: Engine, state: dict, out: Path, best_path: Path, digest: str
         if state["history"]:
             plot_curves(out, state["history"], setup.task.main_metric)
             plot_grad_norms(out, state["grad_norms"])
+            write_confusion(engine, setup.data.test, out)
     return final

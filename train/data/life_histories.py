@@ -84,11 +84,8 @@ def simulate(count: int, seed: int, step: float = 0.5, until: float = 100.0) -> 
         happened |= fires
         alive &= ~fires[:, death]
         age += step
-    people = []
-    for row in range(count):
-        seen = torch.nonzero(~torch.isnan(when[row])).flatten().tolist()
-        people.append(sorted((float(when[row, c]), c + 1) for c in seen))
-    return people
+    rows = when.tolist()  # plain floats: indexing tensors one element at a time is slow
+    return [sorted((age, c + 1) for c, age in enumerate(row) if age == age) for row in rows]  # NaN != NaN
 
 
 def history_tensors(people: list[list[tuple[float, int]]], visits: int) -> tuple[torch.Tensor, ...]:
