@@ -2,7 +2,8 @@
 add up: a confusion matrix (macro-F1), score histograms (AUROC, AUPRC) and top-L contact precision.
 
 Counts live in the loop's flat dict of floats under prefixed keys (`confusion_3_1`, `roc_pos_17`),
-which the loop and DDP's all-reduce already know how to add."""
+which the loop and DDP's all-reduce already know how to add. Every key is present in every batch,
+zero or not, so that all processes of a distributed run reduce the same keys."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import torch
 
 BINS = 400  # score histogram on the logit scale; AUROC to about 3 decimals
 LOGIT_RANGE = 12.0
+MOST_CLASSES = 100  # a confusion matrix beyond this is more keys than it is worth
 
 
 def confusion_counts(pred: torch.Tensor, target: torch.Tensor, classes: int) -> dict[str, float]:
-    """Counts of (true, predicted) class pairs, only those that occur."""
-    pairs = torch.bincount(target * classes + pred.argmax(-1), minlength=classes * classes)
-    return {f"confusion_{int(i) // classes}_{int(i) % classes}": float(pairs[i]) for i in torch.nonzero(pairs)}
+    """Counts of (true, predicted) class pairs; none above MOST_CLASSES classes."""
+    if classes > MOST_CLASSES:
+        return {}
+    pairs = torch.bincount(target * classes + pred.argmax(-1), minlength=classes * classes).tolist()
+    return {f"confusion_{i // classes}_{i % classes}": float(count) for i, count in enumerate(pairs)}
 
 
 def confusion_matrix(sums: dict, classes: int) -> torch.Tensor:
@@ -43,8 +47,8 @@ def score_counts(scores: torch.Tensor, positive: torch.Tensor) -> dict[str, floa
     bins = ((logit + LOGIT_RANGE) / (2 * LOGIT_RANGE) * (BINS - 1)).round().long()
     counts = {}
     for name, chosen in (("roc_pos", positive), ("roc_neg", ~positive)):
-        hist = torch.bincount(bins[chosen], minlength=BINS)
-        counts |= {f"{name}_{int(i)}": float(hist[i]) for i in torch.nonzero(hist)}
+        hist = torch.bincount(bins[chosen], minlength=BINS).tolist()
+        counts |= {f"{name}_{i}": float(count) for i, count in enumerate(hist)}
     return counts
 
 
