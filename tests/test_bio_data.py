@@ -134,6 +134,8 @@ def test_fasta_labels_from_a_header_field_crop_and_pad(fasta):
     short = load(fasta, PROTEIN, {"label": "ec", "length": 12}, vocab=25)
     pads = torch.cat([s.inputs["protein"] for s in short.splits.values()])
     assert (pads == 24).sum() > 0  # no room for a padding token in embed(25): X pads
+    masks = torch.cat([s.inputs["protein_mask"] for s in short.splits.values()])
+    assert sorted(masks.sum(1).tolist()) == [6, 8, 9, 9, 9, 11]  # the model is told where padding is
 
 
 def test_fasta_labels_from_a_regex_or_a_side_csv(fasta, tmp_path):

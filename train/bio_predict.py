@@ -34,9 +34,9 @@ def _sequences(trained, file: Path, options: dict):
 
     options = resolve("a FASTA file", options, FASTA_OPTIONS)
     records = read_records(file)
-    tokens, _, _ = encode_records(file, records, options, vocabulary(trained.checked))
+    tokens, mask, _ = encode_records(file, records, options, vocabulary(trained.checked))
     (name,) = trained.checked.input_types
-    return {name: tokens}, [r for r, _, _ in records]
+    return {name: tokens, f"{name}_mask": mask}, [r for r, _, _ in records]
 
 
 def _cells(trained, file: Path, options: dict):

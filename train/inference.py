@@ -86,7 +86,8 @@ def predict_file(run: str | Path, file: Path, output: Path | None = None) -> Pat
     task = trained.info["task"]
     index = list(trained.checked.outputs).index(trained.info["output"])
     with torch.no_grad():
-        outputs = trained.module(*[inputs[n] for n in trained.checked.inputs])
+        masks = {f"{n}_mask": inputs[f"{n}_mask"] for n in trained.checked.inputs if f"{n}_mask" in inputs}
+        outputs = trained.module(*[inputs[n] for n in trained.checked.inputs], **masks)
     pred = (outputs[index] if isinstance(outputs, tuple) else outputs).float()
     output = output or file.with_name(file.stem + ".predictions" + (".csv" if pred.dim() == 2 else ".npz"))
     if output.suffix == ".npz":

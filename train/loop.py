@@ -60,8 +60,9 @@ class Engine:
 
     def forward(self, batch: Batch):
         names = self.setup.checked.inputs
+        masks = {f"{n}_mask": batch.inputs[f"{n}_mask"] for n in names if f"{n}_mask" in batch.inputs}  # padding
         with self.autocast():
-            outputs = self.runner(*[batch.inputs[n] for n in names])
+            outputs = self.runner(*[batch.inputs[n] for n in names], **masks)
             loss, counts = self.setup.task.loss_and_counts(outputs, batch, self.setup.input_name)
         aux = {k: v.float() for k, v in self.inner.aux_losses().items()}
         return loss, counts, aux

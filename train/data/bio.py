@@ -30,7 +30,7 @@ BIO_BUILTIN = {
 }
 # what each trains well with on a laptop CPU, where the config leaves them open
 BIO_TRAINING = {
-    "proteins": {"epochs": 15, "batch_size": 32, "lr": 5e-4},
+    "proteins": {"epochs": 15, "batch_size": 32, "lr": 1e-3},
     "cells": {"epochs": 10, "batch_size": 32, "lr": 1e-3},
     "cell_sentences": {"epochs": 4, "batch_size": 32, "lr": 1e-3},
     "life_histories": {"epochs": 10, "batch_size": 64, "lr": 1e-3},

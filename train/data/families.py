@@ -21,7 +21,7 @@ from ..errors import TrainError
 from .dataset import split_tensors
 
 MSA_LETTERS = "ACDEFGHIKLMNPQRSTVWY-"  # 21 one-hot channels; anything else reads as a gap
-FAMILY_OPTIONS = {"count": 400, "depth": 16, "residues": 24}
+FAMILY_OPTIONS = {"count": 400, "depth": 32, "residues": 24}
 
 
 def msa_features(ids: torch.Tensor, width: int) -> torch.Tensor:
@@ -76,7 +76,7 @@ def sample_family(depth: int, residues: int, g: torch.Generator) -> tuple[torch.
     """(S, R) letter ids with coevolving contacts, and the (R, R) distances of its fold."""
     xyz = fold(residues, g)
     distances = torch.cdist(xyz, xyz)
-    profile = torch.softmax(torch.randn(residues, 20, generator=g) * 2.0, dim=-1)  # conserved-ish columns
+    profile = torch.softmax(torch.randn(residues, 20, generator=g), dim=-1)  # variable columns: covariation shows
     msa = torch.multinomial(profile, depth, replacement=True, generator=g).T  # (S, R)
     free = set(range(residues))
     order = torch.randperm(residues * residues, generator=g).tolist()

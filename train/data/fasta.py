@@ -4,9 +4,9 @@ as `tokens[length]` over the alphabets of alphabets.py, cropped or padded to one
 Labels, for classification, come from the header — `data.options.label` is a `key` of a `key=value`
 field (`>P12345 ec=3 …`) or a regular expression with one group (`EC=(\\d)`) — or from a side CSV
 (`data.options.labels=labels.csv`, its first column the record ID, its second the label). Padding
-uses a token after the alphabet where the model's `embed` has room, else the unknown letter (X, N):
-the spec language has no padding mask, so a model sees padding as letters; the mask is kept for
-predictions. Record IDs are kept for `predict`."""
+uses a token after the alphabet where the model's `embed` has room, else the unknown letter (X, N),
+and the padding mask goes to the model as `<input>_mask`, so attention and pooling skip padding
+(True = a real letter). Record IDs are kept for `predict`."""
 
 from __future__ import annotations
 
@@ -127,7 +127,8 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
     info = f"{path}: {len(records)} {alphabet.name} sequences, length {tokens.shape[1]}"
     if task == "language_model":
         target = torch.where(mask[:, 1:], tokens[:, 1:], -100)
-        data = split_tensors(path.name, task, {name: tokens[:, :-1]}, target, seed, val, test, info=info)
+        inputs = {name: tokens[:, :-1], f"{name}_mask": mask[:, :-1]}
+        data = split_tensors(path.name, task, inputs, target, seed, val, test, info=info)
         data.classes, data.ids = alphabet.size, ids_by_split(ids, seed, val, test)
         return data
     if options["labels"]:
@@ -146,7 +147,7 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
     data = split_tensors(
         path.name,
         "classification",
-        {name: tokens},
+        {name: tokens, f"{name}_mask": mask},
         y,
         seed,
         val,

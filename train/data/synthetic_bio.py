@@ -2,9 +2,12 @@
 learns from it is known. None of these is real data.
 
 - proteins: random sequences over the 20 standard amino acids (uniform), each with one class motif
-  planted at a random place; the class (7, like EC's top level) is the motif's. Motifs are written
-  like PROSITE patterns (x: any residue) after real ones — the Rossmann GxGxxG, the serine-hydrolase
-  GxSxG, the kinase HRDxKxxN, the P-loop GxxxxGKT — but the labels are invented.
+  planted at a random place; the class (EC1-EC7, like EC's top level) is the motif's. Motifs are
+  written like PROSITE patterns (x: any residue) after real ones of enzymes in that class — the
+  Rossmann GxGxxG (oxidoreductases), the kinase HRDxKxxN (transferases), the DEAD box (hydrolases),
+  the thioredoxin-fold CGHC (isomerases), the aminoacyl-tRNA synthetase KMSKS (ligases), the ABC
+  transporters' P-loop GxxxxGKT (translocases); DxDxDG (lyases) is invented. Real sequences are
+  not: the rest of each protein is random.
 - cells: counts of G genes drawn from a gamma-Poisson (negative binomial) around a per-gene base
   level; each of T cell types raises its own programme of genes (3x), and library sizes vary from
   cell to cell; normalised to 10,000 counts per cell and log1p'd, as the `.h5ad` reader can.
@@ -21,8 +24,8 @@ from .alphabets import PROTEIN
 from .dataset import split_tensors
 from .gene_tokens import GeneTokenizer, cell_sentences, next_gene_targets
 
-MOTIFS = ("GxGxxG", "HRDxKxxN", "GxSxG", "CxxCH", "DxDxDG", "KMSKS", "GxxxxGKT")
-PROTEIN_OPTIONS = {"count": 1400, "length": 64}
+MOTIFS = ("GxGxxG", "HRDxKxxN", "DEAD", "DxDxDG", "CGHC", "KMSKS", "GxxxxGKT")  # EC1 ... EC7
+PROTEIN_OPTIONS = {"count": 2000, "length": 32}
 CELL_OPTIONS = {"count": 1000, "types": 5, "programme": 40}
 SENTENCE_OPTIONS = {"count": 1000, "types": 5, "programme": 40, "genes": 2000, "length": 32}
 
@@ -58,6 +61,7 @@ def proteins(types: dict[str, TensorType], seed: int, val: float, test: float, o
         test,
         stratify=True,
         classes=len(MOTIFS),
+        labels=[f"EC{c + 1}" for c in range(len(MOTIFS))],
         info=f"{count} synthetic proteins of {length} residues, 7 classes by planted motif ({', '.join(MOTIFS)})",
     )
 
