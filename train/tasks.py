@@ -141,7 +141,7 @@ def choose_task(
     if name in CLASSIFYING + BIO_TASKS:
         if wanted not in (None, "cross_entropy"):
             raise TrainError(f"loss '{loss}' does not fit {name}", "use loss: cross_entropy (or auto)")
-        chosen_loss = "cross_entropy"
+        chosen_loss = "competing_exponentials" if name == "next_event" else "cross_entropy"
     else:
         if wanted == "cross_entropy":
             raise TrainError(f"loss 'cross_entropy' does not fit {name}", "use loss: mse (or auto)")

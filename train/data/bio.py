@@ -32,7 +32,7 @@ BIO_BUILTIN = {
 BIO_TRAINING = {
     "proteins": {"epochs": 15, "batch_size": 32, "lr": 1e-3},
     "cells": {"epochs": 10, "batch_size": 32, "lr": 1e-3},
-    "cell_sentences": {"epochs": 4, "batch_size": 32, "lr": 1e-3},
+    "cell_sentences": {"epochs": 6, "batch_size": 16, "lr": 3e-3},
     "life_histories": {"epochs": 10, "batch_size": 64, "lr": 1e-3},
     "families": {"epochs": 10, "batch_size": 16, "lr": 2e-3},
 }
