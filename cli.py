@@ -457,6 +457,20 @@ def probe(
     _run(lambda: run_probe(run_dir, node, data, split, output, out))
 
 
+# -- editors (body in lsp/) -----------------------------------------------------------------------
+
+
+@app.command()
+def lsp(plugin: list[str] | None = PluginOption) -> None:
+    """Serve the Language Server Protocol on stdin/stdout, for editors (see docs/editors.md)."""
+    try:
+        from .lsp import serve
+    except ImportError as error:  # pygls is an extra
+        err.print(f"[red]error:[/] the language server needs pygls: pip install 'cramnet[lsp]' ({error})")
+        raise typer.Exit(2) from None
+    serve(plugin or [])
+
+
 def run() -> None:  # pragma: no cover - console entry
     app()
 

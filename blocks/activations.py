@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from .registry import Arg, BlockSpec, register
-from .shape_rules import numel, torch_axis
+from .shape_rules import numel, torch_axis, value_axis
 
 
-def _elementwise(name: str, doc: str, expression: str, args: tuple[Arg, ...] = ()) -> BlockSpec:
+def _elementwise(name: str, doc: str, expression: str, args: tuple[Arg, ...] = (), example: str = "") -> BlockSpec:
     """Register an activation whose forward is `expression` with `{x}` and argument fields filled in."""
     return register(
         BlockSpec(
@@ -18,7 +18,7 @@ def _elementwise(name: str, doc: str, expression: str, args: tuple[Arg, ...] = (
             flops=lambda inputs, out, a: numel(inputs[0]),
             forward=lambda module, names, a, inputs: expression.format(x=names[0], **vars(a)),
             accepts=("float", "graph"),
-            example=("[5, 8]", name),
+            example=("[5, 8]", example or name),
         )
     )
 
@@ -63,8 +63,53 @@ register(
         args=(Arg("dim", "int", -1, "axis to normalise over (the batch excluded; negative from the end)"),),
         shape=_softmax_shape,
         flops=lambda inputs, out, a: 3 * numel(inputs[0]),
-        forward=lambda module, names, a, inputs: f"F.softmax({names[0]}, dim={torch_axis(a.dim, inputs[0].rank)})",
+        forward=lambda module, names, a, inputs: f"F.softmax({names[0]}, dim={value_axis(a.dim, inputs[0])})",
         accepts=("float", "graph"),
         example=("[5, 8]", "softmax(dim = 0)"),
+    )
+)
+
+
+# -- version 2: more element-wise forms -----------------------------------------------------------
+
+_elementwise("neg", "-x.", "-{x}")
+_elementwise("abs", "|x| (distance heads: abs(sub(a, b)), as in Siamese networks; Koch et al. 2015).", "torch.abs({x})")
+_elementwise(
+    "exp", "e^x (a learned log-scale made positive, as CLIP's logit scale; Radford et al. 2021).", "torch.exp({x})"
+)
+_elementwise(
+    "scale",
+    "c·x for a constant c (a fixed temperature or residual scale).",
+    "{x} * {c!r}",
+    (Arg("c", "float", doc="the constant factor"),),
+    "scale(0.5)",
+)
+_elementwise("softplus", "log(1 + e^x), a smooth ReLU (Dugas et al. 2001).", "F.softplus({x})")
+_elementwise(
+    "hardswish",
+    "x·relu6(x + 3)/6, the piecewise-linear swish of MobileNetV3 (Howard et al. 2019).",
+    "F.hardswish({x})",
+)
+_elementwise("mish", "x·tanh(softplus(x)) (Misra 2019, arXiv:1908.08681).", "F.mish({x})")
+_elementwise(
+    "quick_gelu",
+    "x·σ(1.702·x), the sigmoid approximation of GELU that CLIP was trained with (Hendrycks & Gimpel 2016, §2; "
+    "Radford et al. 2021).",
+    "{x} * torch.sigmoid(1.702 * {x})",
+)
+
+
+register(
+    BlockSpec(
+        name="l2norm",
+        family="activations",
+        doc="Divides by the Euclidean norm along one per-example axis, x / max(‖x‖₂, 1e-12) (F.normalize; the "
+        "unit-length embeddings of CLIP, Radford et al. 2021, and of cosine similarity).\n\nShapes: any -> same.",
+        args=(Arg("dim", "int", -1, "axis to normalise along (the batch excluded; negative from the end)"),),
+        shape=_softmax_shape,
+        flops=lambda inputs, out, a: 3 * numel(inputs[0]),
+        forward=lambda module, names, a, inputs: f"F.normalize({names[0]}, dim={value_axis(a.dim, inputs[0])})",
+        accepts=("float", "graph"),
+        example=("[5, 8]", "l2norm"),
     )
 )

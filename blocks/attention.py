@@ -19,18 +19,35 @@ from .shape_rules import known_size
 
 class SelfAttention(nn.Module):
     """Multi-head scaled dot-product self-attention (Vaswani et al. 2017), with grouped-query
-    heads (Ainslie et al. 2023), rotary position embeddings (Su et al. 2021) and a causal mask."""
+    heads (Ainslie et al. 2023), rotary position embeddings (Su et al. 2021), a causal mask, and
+    T5's bucketed relative position bias with unscaled scores (Raffel et al. 2020)."""
 
-    def __init__(self, dim, heads, kv_heads, bias=True, causal=False, rope=False, dropout=0.0, memory_dim=None):
+    def __init__(
+        self,
+        dim,
+        heads,
+        kv_heads,
+        bias=True,
+        causal=False,
+        rope=False,
+        dropout=0.0,
+        memory_dim=None,
+        scale=True,
+        relative_bias=0,
+        max_distance=128,
+    ):
         super().__init__()
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, dim // heads
         self.causal, self.rope, self.dropout = causal, rope, dropout
+        self.scale, self.max_distance = scale, max_distance
         self.keep_weights, self.weights = False, None  # attention maps, on request (cramnet.compiler.attention_maps)
         source = memory_dim or dim  # cross-attention reads keys and values from the memory
         self.q_proj = nn.Linear(dim, dim, bias=bias)
         self.k_proj = nn.Linear(source, kv_heads * self.head_dim, bias=bias)
         self.v_proj = nn.Linear(source, kv_heads * self.head_dim, bias=bias)
         self.o_proj = nn.Linear(dim, dim, bias=bias)
+        # one learned bias per (bucket of the query–key offset, head)
+        self.relative_bias = nn.Embedding(relative_bias, heads) if relative_bias else None
 
     def forward(self, x, memory=None, mask=None, memory_mask=None):
         source, source_mask = (x, mask) if memory is None else (memory, memory_mask)
@@ -44,17 +61,28 @@ class SelfAttention(nn.Module):
             k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
             v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
         allowed = None if source_mask is None else source_mask[:, None, None, :]  # (B, 1, 1, S) keys to attend
-        if self.causal and (allowed is not None or self.keep_weights):
+        bias = None
+        if self.relative_bias is not None:
+            count, bidirectional = self.relative_bias.num_embeddings, not self.causal
+            buckets = self.relative_buckets(T, S, count, self.max_distance, bidirectional, x.device)  # (T, S)
+            bias = self.relative_bias(buckets).permute(2, 0, 1)[None].to(q.dtype)  # (1, H, T, S)
+        if self.causal and (allowed is not None or self.keep_weights or bias is not None):
             causal = torch.ones(T, S, dtype=torch.bool, device=x.device).tril()
             allowed = causal if allowed is None else allowed & causal
         if self.keep_weights:  # asked for the attention maps: the explicit softmax, kept in self.weights
-            scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.head_dim)  # (B, H, T, S)
+            scores = q @ k.transpose(-1, -2)  # (B, H, T, S)
+            if self.scale:
+                scores = scores / math.sqrt(self.head_dim)
+            if bias is not None:
+                scores = scores + bias
             if allowed is not None:
                 scores = scores.masked_fill(~allowed, float("-inf"))
             weights = scores.softmax(dim=-1)
             self.weights = weights.detach()
             y = F.dropout(weights, self.dropout, self.training) @ v
         else:  # the default: fused kernels (flash / memory-efficient on a GPU)
+            if bias is not None:  # an additive float mask: the bias, -inf where a key is not allowed
+                allowed = bias if allowed is None else bias.masked_fill(~allowed, float("-inf"))
             y = F.scaled_dot_product_attention(
                 q,
                 k,
@@ -62,8 +90,30 @@ class SelfAttention(nn.Module):
                 attn_mask=allowed,
                 dropout_p=self.dropout if self.training else 0.0,
                 is_causal=self.causal and allowed is None,
+                scale=None if self.scale else 1.0,
             )  # (B, H, T, hd)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, self.heads * self.head_dim))
+
+    @staticmethod
+    def relative_buckets(queries, keys, buckets, max_distance, bidirectional, device=None):
+        """T5's bucket for each (query i, key j) pair (Raffel et al. 2020, §2.1), a (queries, keys) tensor.
+
+        Bidirectional: keys ahead of the query use the upper half of the buckets, keys behind (or at)
+        it the lower half; causal: every bucket is for keys behind, keys ahead fall in bucket 0. Within
+        a half of n buckets, distances below n/2 get one bucket each; farther ones share buckets spaced
+        logarithmically up to max_distance, and everything beyond falls in the half's last bucket.
+        """
+        behind = torch.arange(queries, device=device)[:, None] - torch.arange(keys, device=device)[None, :]  # i - j
+        if bidirectional:
+            half = buckets // 2
+            first = torch.where(behind < 0, half, 0)
+            distance = behind.abs()
+        else:
+            half, first, distance = buckets, 0, behind.clamp(min=0)
+        exact = half // 2
+        ratio = torch.log(distance.clamp(min=1).float() / exact) / math.log(max_distance / exact)
+        far = (exact + (ratio * (half - exact)).long()).clamp(max=half - 1)
+        return first + torch.where(distance < exact, distance, far)
 
     @staticmethod
     def rotate(t, base=10000.0):
@@ -88,6 +138,19 @@ def _check_heads(d: int, a) -> int:
         raise ShapeError(f"kv_heads = {kv_heads} must divide heads = {a.heads}")
     if getattr(a, "rope", False) and (d // a.heads) % 2:
         raise ShapeError(f"rope needs an even head size, got {d // a.heads} (= {d} / {a.heads} heads)")
+    buckets = getattr(a, "relative_bias", 0)
+    if buckets:
+        exact = (buckets if a.causal else buckets // 2) // 2  # buckets of one offset each, in one half
+        if exact < 1:
+            raise ShapeError(
+                f"relative_bias = {buckets} is too few buckets: at least {2 if a.causal else 4}",
+                "T5 uses relative_bias = 32",
+            )
+        if a.max_distance <= exact:
+            raise ShapeError(
+                f"max_distance = {a.max_distance} must exceed the {exact} offsets that get a bucket each",
+                "T5 uses max_distance = 128",
+            )
     return kv_heads
 
 
@@ -108,6 +171,7 @@ _COMMON = (
     Arg("kv_heads", "int", None, "key/value heads for grouped-query attention (default: heads)", low=1),
     Arg("dropout", "float", 0.0, "dropout on the attention weights (training only)", low=0.0),
 )
+_SCALE = Arg("scale", "bool", True, "divide the scores by √(head size); false drops it, as T5 does")
 
 
 def _self_attention() -> BlockSpec:
@@ -117,11 +181,12 @@ def _self_attention() -> BlockSpec:
 
     def params(inputs, a):
         d = _sequence(inputs[0], "a sequence")
-        return _projection_params(d, d, _check_heads(d, a) * (d // a.heads), a.bias)
+        return _projection_params(d, d, _check_heads(d, a) * (d // a.heads), a.bias) + a.relative_bias * a.heads
 
     def flops(inputs, out, a):
         seq, d = inputs[0].dims
-        return 2 * seq * (params(inputs, a)) + 4 * seq * seq * d
+        projections = params(inputs, a) - a.relative_bias * a.heads
+        return 2 * seq * projections + 4 * seq * seq * d + (a.heads * seq * seq if a.relative_bias else 0)
 
     def module(inputs, a):
         d = _sequence(inputs[0], "a sequence")
@@ -135,6 +200,9 @@ def _self_attention() -> BlockSpec:
                 "causal": a.causal,
                 "rope": a.rope,
                 "dropout": a.dropout,
+                "scale": a.scale,
+                "relative_bias": a.relative_bias,
+                "max_distance": a.max_distance,
             },
         )
 
@@ -143,6 +211,15 @@ def _self_attention() -> BlockSpec:
         Arg("causal", "bool", False, "each position attends only to itself and earlier ones"),
         *_COMMON[1:],
         Arg("rope", "bool", False, "rotary position embeddings on queries and keys"),
+        _SCALE,
+        Arg(
+            "relative_bias",
+            "int",
+            0,
+            "buckets of T5's learned relative position bias, a [buckets, heads] table (0: none; T5 uses 32)",
+            low=0,
+        ),
+        Arg("max_distance", "int", 128, "offsets from here on share the last relative-position bucket", low=1),
     )
     return register(
         BlockSpec(
@@ -155,9 +232,13 @@ def _self_attention() -> BlockSpec:
             module=module,
             masked=True,
             positions="keep",
-            example=("[6, 16]", "attention(4, causal = true, kv_heads = 2, rope = true)"),
+            example=("[6, 16]", "attention(4, causal = true, kv_heads = 2, rope = true, relative_bias = 8)"),
             doc="Multi-head scaled dot-product self-attention (Vaswani et al. 2017) through SDPA; grouped-query heads "
-            "(Ainslie et al. 2023), rotary positions (Su et al. 2021), causal masking and padding masks.\n\n"
+            "(Ainslie et al. 2023), rotary positions (Su et al. 2021), causal masking and padding masks; T5's "
+            "unscaled scores (`scale = false`) and bucketed relative position bias (`relative_bias = 32`; Raffel "
+            "et al. 2020): the offset j - i of key j from query i falls in one of the buckets — half of them "
+            "exact, the rest logarithmic up to `max_distance`; keys ahead and behind get separate halves unless "
+            "`causal = true` — and each bucket adds a learned score per head.\n\n"
             "Shapes: [seq, d] -> [seq, d].",
         )
     )
@@ -194,6 +275,7 @@ def _cross_attention() -> BlockSpec:
                 "bias": a.bias,
                 "dropout": a.dropout,
                 "memory_dim": source,
+                "scale": a.scale,
             },
         )
 
@@ -201,6 +283,7 @@ def _cross_attention() -> BlockSpec:
         _COMMON[0],
         Arg("memory", "tensor", doc="the bound sequence [mem, d_mem] to read keys and values from"),
         *_COMMON[1:],
+        _SCALE,
     )
     return register(
         BlockSpec(

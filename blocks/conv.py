@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .dims import product
+from .dims import is_known, product
 from .registry import Arg, BlockSpec, Construct, ShapeError, register
 from .shape_rules import known_size
 
@@ -22,6 +22,24 @@ def _tuple(value, n: int, name: str) -> tuple:
 
 def _spatial_out(size, kernel: int, stride: int, pad: int, dilation: int):
     return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _ceil_out(size, kernel: int, stride: int, pad: int):
+    """Pooling's output size with ceil_mode: windows are counted rounding up, but the last one must
+    start inside the input or its left padding (PyTorch's rule), else it is dropped."""
+    if is_known(size) and size + 2 * pad < kernel:
+        raise ShapeError(
+            f"the window does not fit: a spatial size of {size} with pad {pad} is below the window {kernel}"
+        )
+    out = (size + 2 * pad - kernel + stride - 1) // stride + 1
+    if is_known(size):
+        return out - 1 if (out - 1) * stride >= size + pad else out
+    if stride > kernel - pad:  # only then can the last window start past the input: its size decides
+        raise ShapeError(
+            f"ceil = true with stride {stride} > window {kernel} - pad {pad} needs a known size, got '{size}'",
+            "give that dimension a number in the input type",
+        )
+    return out
 
 
 def _check_input(inputs, n: int):
@@ -186,6 +204,7 @@ def _pool(n: int, kind: str) -> BlockSpec:
         Arg("k", "ints", doc="window size: an int or one per spatial dim", low=1),
         Arg("stride", "ints", None, "step between windows (default: the window size)", low=1),
         Arg("pad", "ints", 0, "implicit padding per side; at most half the window", low=0),
+        Arg("ceil", "bool", False, "round the output size up: a last, partial window is kept (ceil_mode)"),
     )
 
     def geometry(inputs, a):
@@ -196,11 +215,16 @@ def _pool(n: int, kind: str) -> BlockSpec:
         return g
 
     def shape(inputs, a):
-        return inputs[0].with_dims([inputs[0].dims[0], *geometry(inputs, a).out_sizes(inputs[0].dims[1:])])
+        g = geometry(inputs, a)
+        sizes = inputs[0].dims[1:]
+        out = [_ceil_out(*w) for w in zip(sizes, g.kernel, g.stride, g.pad)] if a.ceil else g.out_sizes(sizes)
+        return inputs[0].with_dims([inputs[0].dims[0], *out])
 
     def module(inputs, a):
         kwargs = geometry(inputs, a).kwargs()
         kwargs.pop("dilation")
+        if a.ceil:
+            kwargs["ceil_mode"] = True
         return Construct(module_class, kwargs)
 
     word = "maximum" if kind == "max" else "average"
@@ -217,7 +241,7 @@ def _pool(n: int, kind: str) -> BlockSpec:
             flops=lambda inputs, out, a: product(out.dims) * product(_tuple(a.k, n, "k")),
             example=(
                 "[3, 9]" if n == 1 else "[3, 7, 9]",
-                f"{name}(2)" if kind == "max" else f"{name}(3, stride = 2, pad = 1)",
+                f"{name}(2, ceil = true)" if kind == "max" else f"{name}(3, stride = 2, pad = 1)",
             ),
         )
     )

@@ -83,6 +83,8 @@ class BlockSpec:
     - `weight(inputs, args)` is the shape of the module's `.weight` that other blocks may tie to.
     - `merge` blocks take their inputs as positional tensor arguments (`add(a, b)`), so a pipeline
       that begins with one starts from those values.
+    - `source` blocks take no value (`param([64, 128])`): a pipeline begins with one, as with a merge;
+      the graph gives them the model's first input as their one input, to read the batch size from.
     - `masked` blocks take the padding mask of their input's sequence (`mask=`, True = a real
       position); `positions` says how the mask passes on: "keep", "drop", "auto" (kept while the
       first axis and rank are unchanged) or a source template over `{mask}` for a new mask.
@@ -104,6 +106,7 @@ class BlockSpec:
     forward: ForwardRule | None = None
     weight: WeightRule | None = None
     merge: bool = False
+    source: bool = False
     masked: bool = False
     stateful: bool = False
     graph: bool = False
@@ -120,7 +123,7 @@ class BlockSpec:
         """A one-model spec that runs this block on its example input (for docs and the sweep test)."""
         input_type, call = self.example
         call = call or self.name
-        line = f"y = {call}" if self.merge else f"y = x -> {call}"
+        line = f"y = {call}" if self.merge or self.source else f"y = x -> {call}"
         return f"model example {{\n    input x: {input_type}\n    {line}\n    output y\n}}\n"
 
     def signature(self) -> str:
@@ -181,7 +184,10 @@ _BUILTIN_FAMILIES = (
     "activations",
     "norm",
     "conv",
+    "images",
     "shape_ops",
+    "axes",
+    "learned",
     "tokens",
     "merges",
     "recurrent",

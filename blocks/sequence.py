@@ -220,18 +220,28 @@ def _patches(inputs, a):
 @block(
     "patch_embed",
     family="attention",
-    args=(Arg("patch", "int", doc="patch side in pixels", low=1), Arg("dim", "int", doc="embedding size", low=1)),
-    params=lambda inputs, a: a.dim * _patches(inputs, a)[0] * a.patch**2 + a.dim,
+    args=(
+        Arg("patch", "int", doc="patch side in pixels", low=1),
+        Arg("dim", "int", doc="embedding size", low=1),
+        Arg("bias", "bool", True, "a learned bias per embedding feature"),
+    ),
+    params=lambda inputs, a: a.dim * _patches(inputs, a)[0] * a.patch**2 + (a.dim if a.bias else 0),
     flops=lambda inputs, out, a: 2 * a.dim * _patches(inputs, a)[0] * a.patch**2 * _patches(inputs, a)[1],
     module=lambda inputs, a: Construct(
         PatchEmbed,
-        {"in_channels": _patches(inputs, a)[0], "out_channels": a.dim, "kernel_size": a.patch, "stride": a.patch},
+        {
+            "in_channels": _patches(inputs, a)[0],
+            "out_channels": a.dim,
+            "kernel_size": a.patch,
+            "stride": a.patch,
+            "bias": a.bias,
+        },
     ),
     example=("[3, 8, 8]", "patch_embed(4, 16)"),
 )
 def patch_embed(inputs, a):
     """Cuts an image into patch × patch squares and embeds each as one token (Dosovitskiy et al.
-    2021): a convolution with stride = patch and a bias.
+    2021): a convolution with stride = patch, with a bias unless `bias = false` (as CLIP's).
 
     Shapes: [C, H, W] -> [(H/patch)·(W/patch), dim].
     """

@@ -34,6 +34,13 @@ def torch_axis(index: int, rank: int) -> int:
     return axis(index, rank) + 1
 
 
+def value_axis(index: int, value: TensorType) -> int:
+    """The axis in the run-time tensor of `value`: graph and edge values have no batch axis (the
+    batch's nodes are stacked on the first), other values a leading one."""
+    k = axis(index, value.rank)
+    return k if value.kind in ("graph", "edges") else k + 1
+
+
 def positions(value: TensorType, keep: int = 1) -> Dim:
     """How many times a per-position op runs: the product of all but the last `keep` dims."""
     count: Dim = 1

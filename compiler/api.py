@@ -16,8 +16,10 @@ from ..dsl.errors import SpecError, SpecErrors
 from .build_graph import ModelGraph, build_graph, select_model
 from .codegen import generate_source, load_module_class
 from .evaluate import EvalError, LetTable
-from .infer_shapes import assign_attributes, infer_shapes
+from .infer_shapes import infer_shapes
 from .loader import load_program, read_source
+from .naming import assign_attributes, assign_layout, module_path
+from .sharing import check_shares
 from .summary import Summary, summarize
 
 
@@ -55,6 +57,10 @@ class CheckedModel:
     def output_types(self) -> dict[str, TensorType]:
         return {name: self.graph.nodes[node]["type"] for name, node in self.model.outputs.items()}
 
+    def module_path(self, node: str) -> str:
+        """Where a node's module lives in the built module: `pre_ln.0.attention_1` (naming.py)."""
+        return module_path(self.graph.nodes[node])
+
     def summary(self, sizes: Mapping[str, int] | None = None, batch: int = 1) -> Summary:
         return summarize(self.model, sizes, batch)
 
@@ -79,8 +85,11 @@ class CheckedModel:
             return cls()
 
 
-def _read(path_or_source: str | Path) -> tuple[str, str]:
-    """(text, path): a Path, or a one-line string, is a file to read; anything else (or "") is source."""
+def _read(path_or_source: str | Path, path: str | None = None) -> tuple[str, str]:
+    """(text, path): a Path, or a one-line string, is a file to read; anything else (or "") is source,
+    read as the file `path` when given (an editor's unsaved buffer)."""
+    if path is not None:
+        return str(path_or_source), path
     if isinstance(path_or_source, Path) or (
         path_or_source.strip() and "\n" not in path_or_source and "{" not in path_or_source
     ):
@@ -98,10 +107,13 @@ def check_spec(
     model: str | None = None,
     plugins: list[str] = (),
     files: Mapping[str, str] | None = None,
+    *,
+    path: str | None = None,
 ) -> CheckedModel:
     """Parse, resolve, expand and shape-check a spec; raises `SpecErrors` listing every mistake.
 
-    `files` (resolved path -> text) supplies the files the spec uses instead of the disk."""
+    `files` (resolved path -> text) supplies the files the spec uses instead of the disk; with
+    `path`, `path_or_source` is always source text, read as that file (its `use`s resolve from it)."""
     try:
         load_plugins(list(plugins))
     except PluginError as error:
@@ -114,7 +126,7 @@ def check_spec(
                 )
             ]
         ) from None
-    text, path = _read(path_or_source)
+    text, path = _read(path_or_source, path)
     program = load_program(text, path, files)
     lets = LetTable()
     errors: list[SpecError] = []
@@ -130,8 +142,10 @@ def check_spec(
     errors += expanded.errors
     assign_attributes(expanded)
     errors += infer_shapes(expanded)
+    errors += check_shares(expanded.graph)
     if errors:
         raise SpecErrors(_in_source_order(errors), program.sources)
+    assign_layout(expanded)
     return CheckedModel(expanded, path, program.sources)
 
 

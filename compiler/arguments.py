@@ -131,8 +131,9 @@ def convert(block: str, arg: Arg, value: Any, span: Span, scope: Scope) -> Any:
     if isinstance(value, Word) and value.name == "none" and "none" not in arg.choices:
         if arg.default is None:
             return None
-        raise EvalError(SpecError(code="E304", message=f"{block}: '{arg.name}' cannot be none", span=span,
-                                  hint=arg.doc or None))
+        raise EvalError(
+            SpecError(code="E304", message=f"{block}: '{arg.name}' cannot be none", span=span, hint=arg.doc or None)
+        )
     if arg.kind in ("tensor", "ref"):
         if not isinstance(value, TensorRef):
             raise EvalError(_not_a_tensor(block, f"'{arg.name}'", value, span, scope))

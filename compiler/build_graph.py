@@ -23,6 +23,7 @@ from .arguments import bind_block_args, convert, match_arguments, show
 from .evaluate import Bindings, EvalError, LetTable, Scope, TensorRef, Word, evaluate
 from .graph_schema import graph_schema
 from .loader import SpecModule
+from .sharing import mismatch, pair_nodes, same_arguments, share_target, show_args, split_share
 
 FAILED = "<failed>"
 INPUT = "input"
@@ -40,6 +41,8 @@ class GraphScope:
     label: str = ""
     index: int = 0
     count: int = 0
+    shared: bool = False  # a repeat whose copies all use the first copy's weights (`* N shared`)
+    shares: str = ""  # a block instance that uses another instance's weights (`share = NAME`): its key
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ def build_graph(module: SpecModule, model: ast.ModelDef, lets: LetTable) -> Mode
         else:
             builder.statement(statement, ctx, current=None)
     outputs = builder.outputs(model, outputs_decl, ctx)
+    builder.feed_sources(inputs)
     if not any(isinstance(s, ast.InputDecl) for s in model.body.statements):
         builder.errors.append(
             SpecError(
@@ -141,6 +145,10 @@ class _Builder:
         self._counters: dict[tuple[str, str], int] = {}
         self._scope_count = 0
         self.refused: set[str] = set()  # names whose binding was an error (a block's name)
+        self.created: list[str] = []  # nodes in the order they were made (renames followed)
+        self._position: dict[str, int] = {}
+        self.named: set[str] = set()  # nodes a name is bound to
+        self.instances: dict[str, tuple] = {}  # a user block call's result -> (block, arguments, key, nodes, span)
 
     # -- helpers --------------------------------------------------------------------------------
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None, notes=()) -> str:
@@ -150,9 +158,12 @@ class _Builder:
     def scope(self, ctx: Context, symbols: bool = False) -> Scope:
         return Scope(ctx.module, ctx.params, self.lets, ctx.values, symbols)
 
-    def new_scope(self, kind: str, label: str = "", count: int = 0) -> GraphScope:
+    def new_scope(self, kind: str, label: str = "", count: int = 0, shared: bool = False) -> GraphScope:
         self._scope_count += 1
-        return GraphScope(kind, f"{kind}#{self._scope_count}", label, count=count)
+        return GraphScope(kind, f"{kind}#{self._scope_count}", label, count=count, shared=shared)
+
+    def made_since(self, mark: int) -> list[str]:
+        return self.created[mark:]
 
     def fresh_name(self, prefix: str, base: str) -> str:
         while True:
@@ -178,6 +189,8 @@ class _Builder:
             order=len(self.graph),
             scopes=ctx.scopes,
         )
+        self._position[name] = len(self.created)
+        self.created.append(name)
         for i, source in enumerate(inputs):
             self.graph.add_edge(source, name, kind="data", index=i)
         for arg in spec.args:
@@ -198,9 +211,12 @@ class _Builder:
                 span,
                 f"for example '{name}_out'",
             )
-        if node != FAILED and ctx.values.parent is None:  # in `{ }` bodies (repeated, say) nodes keep their names
+        # in `{ }` bodies (repeated, say) nodes keep their names; a node named once (`y = x -> f as z`) keeps
+        # its first name, which bindings and tied weights already hold
+        if node != FAILED and ctx.values.parent is None and node not in self.named:
             node = self._rename_fresh(node, ctx.prefix + name, mark)
         ctx.values.local[name] = node
+        self.named.add(node)
         return node
 
     def _rename_fresh(self, node: str, new: str, mark: int) -> str:
@@ -216,7 +232,17 @@ class _Builder:
         self.graph.add_node(new, **self.graph.nodes[node])
         self.graph.remove_node(node)
         self.graph.add_edges_from((source, new, data) for source, _, data in edges)
+        if node in self._position:
+            self._position[new] = self._position.pop(node)
+            self.created[self._position[new]] = new
         return new
+
+    def feed_sources(self, inputs: list[str]) -> None:
+        """Give each `source` block (`param`) the model's first input, whose batch size it takes."""
+        for node, attrs in self.graph.nodes(data=True):
+            if attrs["spec"] is not None and attrs["spec"].source and inputs and not attrs["inputs"]:
+                attrs.update(inputs=[inputs[0]], labels=["the model's first input"])
+                self.graph.add_edge(inputs[0], node, kind="batch", index=0)  # its batch size only: not drawn
 
     # -- statements -----------------------------------------------------------------------------
     def input(self, decl: ast.InputDecl, ctx: Context) -> str | None:
@@ -332,12 +358,18 @@ class _Builder:
         if count is None:
             count, current = 1, FAILED
         value = current
-        repeat = self.new_scope("repeat", count=count) if count > 1 else None
+        repeat = self.new_scope("repeat", count=count, shared=stage.shared) if count > 1 else None
+        copies = []
         for i in range(count):
             inner = ctx.within(replace(repeat, index=i + 1)) if repeat else ctx
+            start = len(self.created)
             value = self.term(stage.term, inner, value, first and i == 0)
+            copies.append(self.made_since(start))
             if value == FAILED:
                 break
+        if repeat and repeat.shared and value != FAILED:
+            for copy in copies[1:]:
+                pair_nodes(self.graph, copy, copies[0], stage.span)
         if value == FAILED:
             if stage.alias:  # bound all the same, so later uses of the name stay quiet
                 self.bind(ctx, stage.alias, FAILED, stage.alias_span, mark)
@@ -398,10 +430,16 @@ class _Builder:
             count = self.count(term.count, ctx)
             if count is None:
                 return FAILED
-            repeat = self.new_scope("repeat", count=count) if count > 1 else None
+            repeat = self.new_scope("repeat", count=count, shared=term.shared) if count > 1 else None
+            copies = []
             for i in range(count):
                 inner = ctx.within(replace(repeat, index=i + 1)) if repeat else ctx
+                start = len(self.created)
                 current = self.body(term.body, inner.nested(current), current)
+                copies.append(self.made_since(start))
+            if repeat and repeat.shared and current != FAILED:
+                for copy in copies[1:]:
+                    pair_nodes(self.graph, copy, copies[0], term.span)
             return current
         if isinstance(term, ast.Residual):
             inner = ctx.within(self.new_scope("residual"))
@@ -493,6 +531,7 @@ class _Builder:
 
     # -- calls ----------------------------------------------------------------------------------
     def call(self, call: ast.Call, ctx: Context, current: str | None, first: bool) -> str:
+        call, share = split_share(call)
         bound = ctx.values.get(call.name)
         if bound is None and current is None and call.args is None and call.name in self.refused:
             return FAILED  # a line that starts from a name whose binding was refused: reported there
@@ -513,21 +552,28 @@ class _Builder:
             return bound
         spec = lookup(call.name)
         defined = ctx.module.find("blocks", call.name)
-        if spec is not None and spec.merge:
+        if spec is not None and (spec.merge or spec.source):
             if not first:
+                what, example = ("merge", f"{call.name}(a, b)") if spec.merge else ("block", f"{call.name}(…)")
                 return self.error(
                     "E216",
-                    f"the merge '{call.name}' starts a pipeline; it cannot follow '->'",
+                    f"the {what} '{call.name}' starts a pipeline; it cannot follow '->'",
                     call.name_span,
-                    f"bind the value first and write {call.name}(a, b) on its own line",
+                    f"bind the value first and write {example} on its own line",
                 )
             return self.primitive(spec, call, ctx, None)
         if spec is None and not defined:
             return self.unknown_block(call, ctx, "block or bound value" if current is None else "block")
         if current is None:
             return self.nothing_flows(call.name, call.name_span)
+        target = None
+        if share is not None:
+            target = share_target(share, self.scope(ctx), self.errors)
+            if target is None or target == FAILED:
+                return FAILED
         if spec is not None:
-            return self.primitive(spec, call, ctx, current)
+            node = self.primitive(spec, call, ctx, current)
+            return node if target is None or node == FAILED else self.share_node(node, target, call)
         if len(defined) > 1:
             files = ", ".join(m.path for m, _ in defined)
             return self.error(
@@ -537,7 +583,30 @@ class _Builder:
                 "define or rename it in this file to choose one",
             )
         owner, definition = defined[0]
-        return self.user_block(owner, definition, call, ctx, current)
+        return self.user_block(owner, definition, call, ctx, current, target)
+
+    def share_node(self, node: str, target: str, call: ast.Call) -> str:
+        """`block(…, share = NAME)` of a primitive block: the node uses the module of NAME's node."""
+        mine, theirs = self.graph.nodes[node], self.graph.nodes[target]
+        if theirs["block"] != mine["block"] or not same_arguments(theirs["args"], mine["args"]):
+            this = f"{mine['block']}({show_args(mine['args'])})"
+            other = "an input" if theirs["block"] == INPUT else f"{theirs['block']}({show_args(theirs['args'])})"
+            return self.error_from(
+                mismatch(
+                    f"this {mine['block']} call cannot use the weights of '{target}'",
+                    this,
+                    other,
+                    call.span,
+                    theirs["span"],
+                )
+            )
+        pair_nodes(self.graph, [node], [target], call.span)
+        self.graph.add_edge(target, node, kind="share")
+        return node
+
+    def error_from(self, error: SpecError) -> str:
+        self.errors.append(error)
+        return FAILED
 
     def primitive(self, spec: BlockSpec, call: ast.Call, ctx: Context, current: str | None) -> str:
         args = bind_block_args(spec, call.args, self.scope(ctx), call.span, self.errors)
@@ -549,6 +618,8 @@ class _Builder:
             if any(ref.node == FAILED for ref in refs):
                 return FAILED
             inputs, labels = [r.node for r in refs], [f"'{r.name}'" for r in refs]
+        elif spec.source:  # the model's first input is added once the model is built (feed_sources)
+            inputs, labels = [], []
         else:
             inputs, labels = [current], ["its input"]
         for arg in spec.args:
@@ -561,7 +632,13 @@ class _Builder:
         return self.add_node(ctx, spec, args, inputs, labels, call.span)
 
     def user_block(
-        self, owner: SpecModule, definition: ast.BlockDef, call: ast.Call, ctx: Context, current: str
+        self,
+        owner: SpecModule,
+        definition: ast.BlockDef,
+        call: ast.Call,
+        ctx: Context,
+        current: str,
+        target: str | None = None,
     ) -> str:
         names = [name for name, _ in ctx.stack]
         if definition.name in names:
@@ -596,13 +673,36 @@ class _Builder:
                 values.local[param.name] = value.node
             else:
                 consts[param.name] = value
+        shared = None
+        if target is not None:
+            shared = self.instances.get(target)
+            if shared is None or shared[0] != definition.name or not same_arguments(shared[1], consts):
+                theirs = "no block call" if shared is None else f"{shared[0]}({show_args(shared[1])})"
+                return self.error_from(
+                    mismatch(
+                        f"this {definition.name} call cannot use the weights of '{target}'",
+                        f"{definition.name}({show_args(consts)})",
+                        theirs,
+                        call.span,
+                        self.graph.nodes[target]["span"],
+                    )
+                )
         instance = self.fresh_name(ctx.prefix, definition.name)
+        scope = GraphScope("block", instance, definition.name, shares=shared[2] if shared else "")
         child = Context(
             module=owner,
             params=consts,
             values=values,
             prefix=instance + ".",
             stack=ctx.stack + ((definition.name, call.span),),
-            scopes=ctx.scopes + (GraphScope("block", instance, definition.name),),
+            scopes=ctx.scopes + (scope,),
         )
-        return self.body(definition.body, child, current)
+        start = len(self.created)
+        result = self.body(definition.body, child, current)
+        nodes = self.made_since(start)
+        if shared is not None and result != FAILED:
+            pair_nodes(self.graph, nodes, shared[3], call.span)
+            self.graph.add_edge(target, result, kind="share")
+        if result != FAILED:
+            self.instances[result] = (definition.name, consts, instance, nodes, call.span)
+        return result

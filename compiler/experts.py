@@ -82,8 +82,9 @@ def build_moe(builder, term: ast.Moe, ctx: Context, current: str) -> str:
     if any(g is None for g in graphs):
         return FAILED
     experts = Experts(graphs, copies, values["top_k"], values["route"], float(values["z_loss"]))
-    args = SimpleNamespace(experts=len(copies), top_k=experts.top_k, route=experts.route, z_loss=experts.z_loss,
-                           bodies=experts)
+    args = SimpleNamespace(
+        experts=len(copies), top_k=experts.top_k, route=experts.route, z_loss=experts.z_loss, bodies=experts
+    )
     return builder.add_node(ctx, lookup("moe"), args, [current], ["its input"], term.span)
 
 

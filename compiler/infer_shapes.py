@@ -6,17 +6,16 @@ output type. A node whose input failed is skipped, so one mistake is reported on
 
 from __future__ import annotations
 
-import keyword
 from dataclasses import dataclass
 from types import SimpleNamespace
 
 import networkx as nx
-from torch import nn
 
 from ..blocks.registry import ShapeError
 from ..dsl.errors import SpecError
 from .build_graph import INPUT, ModelGraph
 from .evaluate import TensorRef
+from .naming import assign_attributes
 
 
 @dataclass(frozen=True)
@@ -28,22 +27,6 @@ class Ref:
     block: str
     args: SimpleNamespace
     weight_shape: tuple[int, ...] | None
-
-
-_RESERVED = {"self", "torch", "nn", "F", "math", "training"} | set(keyword.kwlist) | set(dir(nn.Module))
-
-
-def assign_attributes(model: ModelGraph) -> None:
-    """Give every node a Python identifier (module attribute and local variable), unique and safe."""
-    taken: set[str] = set()
-    for node in model.graph.nodes:
-        base = node.replace(".", "_")
-        # suffixes that generated code derives from node names (`ids_mask`, `enc_state`) stay free
-        name = base + "_" if base in _RESERVED or base.endswith(("_mask", "_state", "_graph")) else base
-        while name in taken:
-            name += "_"
-        taken.add(name)
-        model.graph.nodes[node]["attr"] = name
 
 
 def infer_shapes(model: ModelGraph) -> list[SpecError]:

@@ -96,6 +96,7 @@ class Group(Node):
 class Repeat(Node):
     count: Expr
     body: Body
+    shared: bool = False  # `repeat N shared { … }`: every copy uses the first copy's weights
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +125,7 @@ class Stage(Node):
 
     term: Term
     count: Expr | None = None
+    shared: bool = False  # `* N shared`: every copy uses the first copy's weights
     alias: str | None = None
     alias_span: Span | None = None
 

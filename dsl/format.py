@@ -239,6 +239,7 @@ class _Printer:
         if node.count is not None:
             self.write(" * ")
             self.count(node.count)
+            self.write(" shared" if node.shared else "")
         if node.alias:
             self.write(f" as {node.alias}")
 
@@ -262,7 +263,7 @@ class _Printer:
         elif isinstance(node, ast.Repeat):
             self.write("repeat ")
             self.count(node.count)
-            self.write(" ")
+            self.write(" shared " if node.shared else " ")
             self.bodies((node.body,), node.span)
         elif isinstance(node, ast.Residual):
             self.write("residual ")

@@ -49,6 +49,13 @@ def _lark() -> Lark:
 
 def parse(text: str, path: str = "<spec>") -> ast.SpecFile:
     """Parse spec source into an AST; raises `SpecErrors` with a friendly message on bad syntax."""
+    return _parse(text, path)
+
+
+# The AST is immutable, so a text parsed again (a spec checked once per model, a standard-library
+# file each check, an editor's buffer on every request) can share the tree; mistakes are not kept.
+@lru_cache(maxsize=16)
+def _parse(text: str, path: str) -> ast.SpecFile:
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as error:
@@ -147,12 +154,17 @@ class _ToAst(Transformer):
     def stage(self, meta, children):
         term, *rest = children
         count = alias = alias_span = None
+        shared = False
         for item in rest:
-            if isinstance(item, Token):
+            if isinstance(item, Token) and item.type == "SHARED":
+                shared = True
+            elif isinstance(item, Token):
                 alias, alias_span = str(item), self._tok(item)
-            else:
+            elif item is not None:
                 count = item
-        return ast.Stage(span=self._span(meta), term=term, count=count, alias=alias, alias_span=alias_span)
+        return ast.Stage(
+            span=self._span(meta), term=term, count=count, shared=shared, alias=alias, alias_span=alias_span
+        )
 
     def count(self, meta, children):
         (item,) = children
@@ -174,8 +186,8 @@ class _ToAst(Transformer):
         return ast.InRef(span=self._span(meta))
 
     def repeat(self, meta, children):
-        count, body = children
-        return ast.Repeat(span=self._span(meta), count=count, body=body)
+        count, *shared, body = children  # `shared` is there or not (no placeholders)
+        return ast.Repeat(span=self._span(meta), count=count, body=body, shared=bool(shared))
 
     def residual(self, meta, children):
         return ast.Residual(span=self._span(meta), body=children[0])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..compiler.standalone import NotStandalone
 from . import FORMATS, ExportSource, OnnxExportFailed, OnnxMissing, export_onnx, export_python
 
 
@@ -28,6 +29,8 @@ def run_export(
         moe = any(attrs.get("block") == "moe" for _, attrs in source.checked.graph.nodes(data=True))
         hint = "a moe stage routes by data, which torch.onnx cannot trace yet; --format python works" if moe else None
         raise UserError(str(error), hint) from None
+    except NotStandalone as error:
+        raise UserError(str(error), "use the helper from a method of the block's module class instead") from None
     except ValueError as error:
         raise UserError(str(error)) from None
     except OSError as error:

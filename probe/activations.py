@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..blocks.moe import MixtureOfExperts
+from ..compiler.api import CheckedModel
 from ..compiler.attention_maps import attention_maps
 from .errors import ProbeError
 
@@ -31,15 +32,17 @@ class Collected:
     notes: list[str] = field(default_factory=list)
 
 
-def stages(module: nn.Module) -> dict[str, nn.Module]:
-    """The partial model's stages by node name (`pre_ln_1.attention_1`)."""
-    names = getattr(module, "node_names", {})
-    return {names.get(attr, attr): child for attr, child in module.named_children()}
+def stages(module: nn.Module, checked: CheckedModel) -> dict[str, nn.Module]:
+    """The (partial) model's stages by node name (`pre_ln_1.attention_1`)."""
+    by_path = dict(module.named_modules())
+    paths = {node: checked.module_path(node) for node in checked.graph}
+    return {node: by_path[path] for node, path in paths.items() if path in by_path}
 
 
-def collect(module: nn.Module, inputs: list[str], split, batch_size: int = 256) -> Collected:
+def collect(module: nn.Module, checked: CheckedModel, inputs: list[str], split, batch_size: int = 256) -> Collected:
     """Run `module` (the partial model, whose forward takes `inputs` in order) over every example of `split`."""
-    routers = {node: m for node, m in stages(module).items() if isinstance(m, MixtureOfExperts)}
+    nodes = {checked.module_path(node): node for node in checked.graph}
+    routers = {node: m for node, m in stages(module, checked).items() if isinstance(m, MixtureOfExperts)}
     counts = {node: torch.zeros(len(m.experts), dtype=torch.long) for node, m in routers.items()}
     hooks = [m.router.register_forward_hook(_counter(counts[node], m.top_k)) for node, m in routers.items()]
     values, labels, found = [], [], Collected(np.empty(0), None)
@@ -54,7 +57,7 @@ def collect(module: nn.Module, inputs: list[str], split, batch_size: int = 256) 
                 rows, label = _rows(value, batch)
                 values.append(rows)
                 labels.append(label)
-                _add_attention(found, maps)
+                _add_attention(found, {nodes[path]: weights for path, weights in maps.items()})
     finally:
         for hook in hooks:
             hook.remove()

@@ -55,7 +55,6 @@ def partial_model(checked: CheckedModel, node: str, state: dict[str, torch.Tenso
     model = partial_graph(checked, node)
     source, custom = generate_source(model, Path(checked.path).name, standalone=False)
     module = load_module_class(source, custom, checked.name)()
-    if state is not None:
-        attrs = {checked.graph.nodes[n]["attr"] for n in model.graph}
-        module.load_state_dict({k: v for k, v in state.items() if k.split(".", 1)[0] in attrs}, strict=True)
+    if state is not None:  # its modules sit where they sit in the whole model (naming.py)
+        module.load_state_dict({key: state[key] for key in module.state_dict()}, strict=True)
     return module.eval()

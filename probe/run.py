@@ -52,7 +52,7 @@ def probe_run(
         raise ProbeError(f"no split named '{split}'", did_you_mean(split, splits) or f"splits: {', '.join(splits)}")
     inputs = partial_graph(checked, node).inputs
     module = partial_model(checked, node, trained.module.state_dict())
-    found = collect(module, inputs, splits[split])
+    found = collect(module, checked, inputs, splits[split])
 
     out = Path(out) if out is not None else Path(run) / "probes" / attrs["attr"]
     try:
@@ -83,7 +83,7 @@ def probe_run(
         files[out / "experts.json"] = "tokens (or examples) routed to each expert, per router"
         files[plots.experts(found.experts, out / "experts.png")] = "the same as bars"
     if attrs["block"] == "kan":
-        xs, ys = stages(module)[node].curves()
+        xs, ys = stages(module, checked)[node].curves()
         np.savez(out / "kan_functions.npz", x=xs.numpy(), y=ys.numpy())  # y: (out, in, points)
         files[out / "kan_functions.npz"] = "the layer's learned functions: x (points,), y (out, in, points)"
         edges = ys.shape[0] * ys.shape[1]

@@ -43,7 +43,12 @@ def to_dot(diagram: Diagram) -> str:
     dot.attr("edge", fontname=FONT, fontsize="9", color="#555555", fontcolor="#333333", arrowsize="0.7")
     _fill(dot, diagram, diagram.root, [0])
     for edge in diagram.edges:
-        style = {"data": {}, "tie": {"style": "dashed", "color": "#999999"}, "route": {"style": "dotted"}}[edge.kind]
+        style = {
+            "data": {},
+            "tie": {"style": "dashed", "color": "#999999"},
+            "share": {"style": "dashed", "color": "#7a5195"},
+            "route": {"style": "dotted"},
+        }[edge.kind]
         dot.edge(edge.source, edge.target, label=edge.label, **style)
     _legend(dot, diagram)
     return dot.source

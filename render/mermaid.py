@@ -35,7 +35,7 @@ def to_mermaid(diagram: Diagram) -> str:
     styles: list[str] = []
     fill(diagram.root, "    ")
     for edge in diagram.edges:
-        arrow = "-.->" if edge.kind in ("tie", "route") else "-->"
+        arrow = "-.->" if edge.kind in ("tie", "share", "route") else "-->"
         label = f'|"{_quote(edge.label)}"|' if edge.label else ""
         lines.append(f"    {ids[edge.source]} {arrow}{label} {ids[edge.target]}")
     for family in sorted({b.family for b in diagram.boxes.values()}):

@@ -16,6 +16,9 @@ FAMILY_COLOURS: dict[str, str] = {
     "KAN": "#d9f2c4",
     "mixture of experts": "#f6c6c6",
     "latent": "#c9d7f8",
+    "axes": "#e4ecd9",
+    "images": "#d3e4e8",
+    "learned": "#f3dcc8",
 }
 OTHER_COLOUR = "#e6e6e6"  # plugin families
 INPUT_COLOUR = "#ffffff"

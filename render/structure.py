@@ -41,7 +41,7 @@ class Edge:
     source: str
     target: str
     label: str = ""
-    kind: str = "data"  # data | tie | route
+    kind: str = "data"  # data | tie | share | route
 
 
 @dataclass
@@ -195,6 +195,8 @@ class _Layout:
         stand_in = self.stand_ins(nodes)
         seen = set()
         for source, target, data in self.graph.edges(data=True):
+            if data.get("kind") == "batch":  # a learned tensor reads only the batch size of the model's input
+                continue
             head = self.shown.get(target)
             if head is None:
                 continue  # into a hidden copy: the first copy shows the same edge
@@ -206,7 +208,7 @@ class _Layout:
             if key in seen:
                 continue
             seen.add(key)
-            label = "tied" if kind == "tie" else str(self.graph.nodes[source].get("type") or "")
+            label = {"tie": "tied", "share": "shared"}.get(kind) or str(self.graph.nodes[source].get("type") or "")
             self.diagram.edges.append(Edge(tail, head, label, kind))
         if self.prefix:  # inside an expert: the router feeds the expert's first stages
             for node in nodes:

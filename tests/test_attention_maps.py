@@ -17,8 +17,8 @@ def test_maps_are_the_softmax_weights_and_change_nothing():
     with attention_maps(model) as maps:
         with_maps = model(x, x_mask=mask)
     torch.testing.assert_close(with_maps, plain, rtol=1e-5, atol=1e-6)
-    assert sorted(maps) == ["pre_ln_1.attention_1", "pre_ln_2.attention_1"]
-    weights = maps["pre_ln_1.attention_1"]
+    assert list(maps) == ["pre_ln.0.attention_1", "pre_ln.1.attention_1"]  # module paths, in the order they ran
+    weights = maps["pre_ln.0.attention_1"]
     assert weights.shape == (2, 4, 5, 5)
     torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 5))
     assert torch.all(weights[0].triu(1) == 0)  # causal: nothing from later positions

@@ -1,6 +1,7 @@
 """Blocks declared outside cramnet — by a module named with --plugin or an installed package's
 `cramnet.blocks` entry point — are checked, summarised and compiled like built-in ones."""
 
+import subprocess
 import sys
 
 import torch
@@ -31,12 +32,45 @@ def test_plugin_through_the_cli(tmp_path):
     assert blocks.exit_code == 0 and "learned scale" in blocks.output
 
 
-def test_standalone_source_embeds_the_plugin_class():
+def test_standalone_source_embeds_the_plugin_class_and_the_helpers_it_uses(tmp_path):
     source = check_spec(SPEC, plugins=["tests.plugins.scale_block"]).source(standalone=True)
-    assert "class Scale(nn.Module)" in source
-    namespace = {}
-    exec(compile(source, "scaled.py", "exec"), namespace)
-    assert namespace["Scaled"]()(torch.randn(2, 8)).shape == (2, 3)
+    assert "class Scale(nn.Module)" in source and "def _bounded(" in source and "LIMIT = 10000.0" in source
+    (tmp_path / "scaled.py").write_text(source)
+    code = (  # in a process where cramnet cannot be imported
+        "import sys, torch; sys.modules['cramnet'] = None; sys.path.insert(0, sys.argv[1])\n"
+        "from scaled import Scaled; print(tuple(Scaled()(torch.randn(2, 8)).shape))"
+    )
+    ran = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert ran.returncode == 0 and ran.stdout.strip() == "(2, 3)", ran.stderr
+
+
+NUMPY_PLUGIN = """
+import numpy as np
+from torch import nn
+from cramnet.blocks import Construct, block
+
+class Noisy(nn.Module):
+    def forward(self, x):
+        return x + float(np.float32(0))
+
+@block("test_noisy", family="plugins", args=(), module=lambda inputs, a: Construct(Noisy, {}))
+def test_noisy(inputs, a):
+    \"\"\"Adds nothing.
+
+    Shapes: [...] -> [...].
+    \"\"\"
+    return inputs[0]
+"""
+
+
+def test_export_refuses_a_plugin_whose_module_needs_an_import_it_cannot_carry(tmp_path, monkeypatch):
+    (tmp_path / "numpy_block.py").write_text(NUMPY_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = tmp_path / "noisy.cram"
+    spec.write_text("model noisy {\n    input x: [4]\n    x -> test_noisy as y\n    output y\n}\n")
+    result = CliRunner().invoke(app, ["export", str(spec), "-o", str(tmp_path / "n.py"), "--plugin", "numpy_block"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "uses 'np'" in result.output and not (tmp_path / "n.py").exists()
 
 
 def test_missing_plugin_module_is_a_clear_error(tmp_path):

@@ -38,11 +38,13 @@ def at_node(module: torch.nn.Module, checked, node: str, *inputs) -> torch.Tenso
     """The whole model's value at `node`, caught by a forward hook (the reference); a merge has no
     module, so its value is caught as the next stage's input."""
     caught = {}
-    attr = checked.graph.nodes[node]["attr"]
-    if hasattr(module, attr):
-        hook = getattr(module, attr).register_forward_hook(lambda _m, _i, output: caught.setdefault("value", output))
+    modules = dict(module.named_modules())
+    if checked.module_path(node) in modules:
+        hook = modules[checked.module_path(node)].register_forward_hook(
+            lambda _m, _i, output: caught.setdefault("value", output)
+        )
     else:
-        after = getattr(module, checked.graph.nodes[next(checked.graph.successors(node))]["attr"])
+        after = modules[checked.module_path(next(checked.graph.successors(node)))]
         hook = after.register_forward_pre_hook(lambda _m, inputs: caught.setdefault("value", inputs[0]))
     try:
         with torch.no_grad():

@@ -52,7 +52,7 @@ model m {
     input image: [1, 16, 16]
     image
       -> conv2d(4, 3, pad = 1) -> batchnorm -> relu -> maxpool2d(2)
-      -> parallel(merge = concat) {
+      -> parallel(merge = concat, dim = 0) {  # along the channels
             conv2d(2, 1) -> relu
           | conv2d(2, 3, pad = same)
         }

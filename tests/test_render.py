@@ -193,8 +193,15 @@ def test_summary_tree(tmp_path):
     (tmp_path / "stack.cram").write_text(STACK)
     result = runner.invoke(app, ["summary", str(tmp_path / "stack.cram"), "--tree"])
     assert result.exit_code == 0, result.output
-    for text in ("model stack", "× 2", "× 3", "mamba_layer_1 (mamba_layer)", "residual", "mamba_layer_6.mamba_1",
-                 "output logits"):
+    for text in (
+        "model stack",
+        "× 2",
+        "× 3",
+        "mamba_layer_1 (mamba_layer)",
+        "residual",
+        "mamba_layer_6.mamba_1",
+        "output logits",
+    ):
         assert text in result.output
     result = runner.invoke(app, ["summary", "specs/jamba.cram", "--tree", "--json"])
     assert result.exit_code == 1
@@ -209,3 +216,11 @@ def test_lexer_reads_every_spec(spec):
 def test_error_excerpts_keep_their_text():
     for line in ("  3 |     x -> convd2d(3) as a  # note", "    |          ^^^^^^^", "  12 | ", "  3 |"):
         assert highlight_excerpt(line).plain.rstrip() == line.rstrip()
+
+
+def test_a_learned_tensor_has_no_edge_from_the_input_whose_batch_size_it_reads():
+    checked = check_spec(
+        "model m {\n    input x: [6, 4, 4]\n    lat = param([6, 1, 1])\n    y = add(x, lat)\n    output y\n}\n"
+    )
+    edges = {(e.source, e.target) for e in build_diagram(checked.model).edges}
+    assert ("lat", "y") in edges and ("x", "y") in edges and ("x", "lat") not in edges

@@ -9,12 +9,15 @@ import torch
 from cramnet.compiler import check_spec
 from cramnet.compiler.trial import batched_shape, random_inputs
 
-# Published counts: LeNet-5 (LeCun et al. 1998); torchvision resnet18, resnet50, vit_b_16; Hugging
-# Face GPT2LMHeadModel (gpt2, tied head); Llama-2-7B (Touvron et al. 2023).
+# Published counts: LeNet-5 (LeCun et al. 1998); torchvision resnet18, resnet50, vit_b_16,
+# efficientnet_b0, convnext_tiny; Hugging Face GPT2LMHeadModel (gpt2, tied head); Llama-2-7B
+# (Touvron et al. 2023).
 PUBLISHED = {
     "specs/lenet5.cram": 61_706,
     "specs/reference/resnet18.cram": 11_689_512,
     "specs/reference/resnet50.cram": 25_557_032,
+    "specs/reference/efficientnet_b0.cram": 5_288_548,
+    "specs/reference/convnext_tiny.cram": 28_589_128,
     "specs/gpt2.cram": 124_439_808,
     "specs/vit_b16.cram": 86_567_656,
     "specs/reference/llama2_7b.cram": 6_738_415_616,

@@ -14,7 +14,10 @@ import torch
 from .. import __version__
 from .errors import TrainError
 
-FORMAT = "cramnet-checkpoint-1"
+# 2: weights named by module path, nested as the spec is (`model.pre_ln.0.attention_1.q_proj.weight`,
+# compiler/naming.py); 1: the flat layout of cramnet 0.1 (`model.pre_ln_1_attention_1.q_proj.weight`)
+FORMAT = "cramnet-checkpoint-2"
+FLAT_FORMAT = "cramnet-checkpoint-1"
 
 
 def spec_hash(source: str) -> str:
@@ -36,8 +39,11 @@ def save(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
     os.replace(temporary, path)
 
 
-def load(path: Path, expect_hash: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and metadata; refuses a file written for a different spec."""
+def load(
+    path: Path, expect_hash: str | None = None, checked=None
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and metadata; refuses a file written for a different spec. A checkpoint in the flat
+    layout of cramnet 0.1 comes back in today's (with `checked`, the model it belongs to)."""
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -50,6 +56,9 @@ def load(path: Path, expect_hash: str | None = None) -> tuple[dict[str, torch.Te
         meta = json.loads(raw["cramnet"])
     except (KeyError, json.JSONDecodeError):
         raise TrainError(f"{path}: not a cramnet checkpoint (no cramnet metadata)") from None
+    if meta.get("format") == FLAT_FORMAT and checked is not None:
+        # its hash is of source no longer generated: `load_model` checks every tensor's name and shape instead
+        return _from_flat(tensors, checked), meta
     if expect_hash is not None and meta.get("spec_hash") != expect_hash:
         raise TrainError(
             f"{path} was written for a different spec (model '{meta.get('model')}', spec hash "
@@ -57,6 +66,40 @@ def load(path: Path, expect_hash: str | None = None) -> tuple[dict[str, torch.Te
             "resume with the spec that made the run, or start a new run",
         )
     return tensors, meta
+
+
+def _from_flat(tensors: dict[str, torch.Tensor], checked) -> dict[str, torch.Tensor]:
+    """`model.<node identifier>.rest` -> `model.<module path>.rest`, experts' modules included."""
+    renames = _flat_renames(checked.model)
+    renamed = {}
+    for key, value in tensors.items():
+        if key.startswith("model."):
+            head, _, rest = key[len("model.") :].partition(".")
+            key = f"model.{renames.get(head, head)}" + (f".{_expert_key(rest, checked.model, head)}" if rest else "")
+        renamed[key] = value
+    return renamed
+
+
+def _flat_renames(model) -> dict[str, str]:
+    from ..compiler.naming import assign_layout, module_path
+
+    if any("layout" not in attrs for attrs in model.graph.nodes.values()):
+        assign_layout(model)
+    return {attrs["attr"]: module_path(attrs) for attrs in model.graph.nodes.values()}
+
+
+def _expert_key(rest: str, model, head: str) -> str:
+    """Inside a mixture of experts, `experts.<i>.<identifier>.…` names the expert's own modules."""
+    parts = rest.split(".", 3)
+    if len(parts) < 4 or parts[0] != "experts":
+        return rest
+    node = next((n for n, a in model.graph.nodes.items() if a["attr"] == head), None)
+    bodies = getattr(model.graph.nodes[node].get("args"), "bodies", None) if node else None
+    if bodies is None:
+        return rest
+    expert = bodies.graphs[bodies.copies[int(parts[1])]]
+    inner = _flat_renames(expert).get(parts[2], parts[2])
+    return f"experts.{parts[1]}.{inner}.{parts[3]}"
 
 
 def model_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -47,7 +47,7 @@ def load_run(run: str | Path, weights: str = "model.safetensors") -> TrainedRun:
     path = run / weights
     if not path.exists():
         raise TrainError(f"{path} is missing: the run did not finish", f"resume it: cramnet train --resume {run}")
-    tensors, _ = ckpt.load(path, ckpt.spec_hash(checked.source(standalone=False)))
+    tensors, _ = ckpt.load(path, ckpt.spec_hash(checked.source(standalone=False)), checked)
     module = checked.build(seed=0)
     ckpt.load_model(module, tensors, path)
     module.eval()

@@ -107,13 +107,15 @@ def lr_factor(config: dict, step: int, total: int, steps_per_epoch: int) -> floa
 
 
 def block_groups(module: torch.nn.Module) -> list[tuple[str, list[torch.nn.Parameter]]]:
-    """Parameters by top-level block (node names as in the spec), in the module's order."""
-    names = getattr(module, "node_names", {}) or {}
+    """Parameters by user-level block — each top-level stage, each copy of a repeat — in the module's order,
+    named by module path (`pre_ln.3`)."""
     groups = []
     for name, child in module.named_children():
-        params = [p for p in child.parameters() if p.requires_grad]
-        if params:
-            groups.append((names.get(name, name), params))
+        parts = child.named_children() if isinstance(child, torch.nn.ModuleList) else [("", child)]
+        for index, part in parts:
+            params = [p for p in part.parameters() if p.requires_grad]
+            if params:
+                groups.append((f"{name}.{index}" if index else name, params))
     return groups
 
 
@@ -150,7 +152,7 @@ def train(
     if resume is not None:
         if not last_path.exists():
             raise TrainError(f"{out}: no checkpoint to resume from ({last_path} is missing)")
-        tensors, meta = ckpt.load(last_path, digest)
+        tensors, meta = ckpt.load(last_path, digest, checked)
         ckpt.load_model(inner, tensors, last_path)
         ckpt.restore_optimizer(optimizer, tensors, meta["optimizer"])
         ckpt.restore_rng(tensors)
@@ -336,7 +338,7 @@ def _finish(engine: Engine, state: dict, out: Path, best_path: Path, digest: str
     """Test metrics of the best-by-validation weights; model.safetensors, final.json and plots."""
     setup = engine.setup
     if best_path.exists() and engine.world.size == 1:
-        tensors, _ = ckpt.load(best_path, digest)
+        tensors, _ = ckpt.load(best_path, digest, engine.setup.checked)
         ckpt.load_model(engine.inner, tensors, best_path)
     test = evaluate_split(engine, setup.data.test, max(setup.config["batch_size"], 256))
     final = {f"test_{k}": v for k, v in test.items()}

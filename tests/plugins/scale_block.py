@@ -6,6 +6,12 @@ from torch import nn
 
 from cramnet.blocks import Arg, Construct, ShapeError, block
 
+LIMIT = 1e4  # module-level helpers and constants, as plugin files have them: export must carry them
+
+
+def _bounded(weight):
+    return weight.clamp(-LIMIT, LIMIT)
+
 
 class Scale(nn.Module):
     def __init__(self, features: int, init: float = 1.0):
@@ -13,7 +19,7 @@ class Scale(nn.Module):
         self.weight = nn.Parameter(torch.full((features,), init))
 
     def forward(self, x):
-        return x * self.weight
+        return x * _bounded(self.weight)
 
 
 def _features(inputs):

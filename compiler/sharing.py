@@ -1,0 +1,124 @@
+"""Weight sharing (LANGUAGE.md §8): `share = NAME` on a block call, `STAGE * N shared` and
+`repeat N shared { … }`.
+
+The graph keeps one node per call, so shapes, diagrams and probes see every use; a node that
+shares records the node whose module it uses (`shares`), and a block instance or repeat copy that
+shares records the unit it calls (its scope's `shares`). A shared node counts no parameters of its
+own, and both calls must build the same module: same block, same arguments, compatible inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..dsl import ast
+from ..dsl.errors import Span, SpecError
+from .arguments import show
+from .evaluate import EvalError, TensorRef, evaluate
+
+SHARE = "share"
+
+
+def split_share(call: ast.Call) -> tuple[ast.Call, ast.Kwarg | None]:
+    """The call without its `share = NAME` argument, and that argument."""
+    if call.args is None:
+        return call, None
+    found = [k for k in call.args.keyword if k.name == SHARE]
+    if not found:
+        return call, None
+    keyword = tuple(k for k in call.args.keyword if k.name != SHARE)
+    return replace(call, args=replace(call.args, keyword=keyword)), found[-1]
+
+
+def share_target(kwarg: ast.Kwarg, scope, errors: list[SpecError]) -> str | None:
+    """The node `share = NAME` names, or None after recording why it cannot."""
+    try:
+        value = evaluate(kwarg.value, scope)
+    except EvalError as failure:
+        errors.append(failure.error)
+        return None
+    if not isinstance(value, TensorRef):
+        errors.append(
+            SpecError(
+                code="E230",
+                message="share: expects the name of a value made by an earlier call",
+                span=kwarg.value.span,
+                hint="bind the call whose weights to reuse (`… -> encoder(64) as a`) and write share = a",
+            )
+        )
+        return None
+    return value.node
+
+
+def mismatch(what: str, this: str, other: str, span: Span, other_span: Span | None) -> SpecError:
+    return SpecError(
+        code="E231",
+        message=f"share: {what}",
+        span=span,
+        hint=f"share the weights of a call of the same block with the same arguments ({this} vs {other})",
+        notes=((other_span, "the call whose weights it would share"),) if other_span else (),
+    )
+
+
+def pair_nodes(graph, sharing: list[str], shared: list[str], span: Span) -> None:
+    """Each node of a sharing expansion uses the module of the node in the same place of the shared one."""
+    for node, target in zip(sharing, shared):
+        graph.nodes[node]["shares"] = graph.nodes[target].get("shares", target)
+        graph.nodes[node]["share_span"] = span
+
+
+def check_shares(graph) -> list[SpecError]:
+    """After shape inference: each sharing node builds the module it shares, and counts no parameters."""
+    errors = []
+    for node, attrs in graph.nodes.items():
+        target = attrs.get("shares")
+        if target is None or "type" not in attrs or "type" not in graph.nodes[target]:
+            continue
+        other = graph.nodes[target]
+        mine, theirs = _construct(graph, node), _construct(graph, target)
+        if mine != theirs:
+            errors.append(
+                mismatch(
+                    f"'{node}' cannot use the weights of '{target}': its inputs differ",
+                    _show(mine),
+                    _show(theirs),
+                    attrs.get("share_span") or attrs["span"],
+                    other["span"],
+                )
+            )
+        attrs["params"] = 0
+    return errors
+
+
+def _construct(graph, node: str):
+    attrs = graph.nodes[node]
+    spec = attrs["spec"]
+    if spec is None or spec.module is None:
+        return None
+    inputs = [graph.nodes[i]["type"] for i in attrs["inputs"]]
+    try:
+        return spec.module(inputs, attrs["args"])
+    except Exception:  # noqa: BLE001 - a rule that cannot build for these inputs: the modules differ
+        return f"no {spec.name} module"
+
+
+def _show(construct) -> str:
+    if construct is None or isinstance(construct, str):
+        return str(construct)
+    kwargs = ", ".join(f"{k}={v!r}" for k, v in construct.kwargs.items() if not callable(v))
+    return f"{construct.cls.__name__}({kwargs})"
+
+
+def same_arguments(a, b) -> bool:
+    """Arguments compared by value; a bound tensor by the node it names (not where it is written)."""
+
+    def values(args):
+        items = args if isinstance(args, dict) else vars(args)
+        return {k: (v.node if isinstance(v, TensorRef) else v) for k, v in items.items()}
+
+    return values(a) == values(b)
+
+
+def show_args(args) -> str:
+    items = args if isinstance(args, dict) else vars(args)
+    return ", ".join(f"{k} = {show(v)}" for k, v in items.items() if not k.startswith("_"))

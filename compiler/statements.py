@@ -1,0 +1,149 @@
+"""The statements of a forward pass, one or two per node, over the nodes' own variable names.
+
+`node_statements` writes what each node computes — its call, the padding mask, recurrent state or
+graph object it passes on — with every value named by its node's identifier (`pre_ln_3_add_1`) and
+every module as `self.<identifier>`. Codegen then places each statement in the class of the unit
+that holds its node and renames those names to the class's own (`rename`).
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from dataclasses import dataclass
+
+from ..blocks.registry import Construct
+from .build_graph import INPUT, ModelGraph
+
+
+@dataclass
+class Statement:
+    """`targets = expression  # comment`, in flat names; `reads` the values it uses, in order."""
+
+    targets: list[str]
+    expression: str
+    comment: str = ""
+    reads: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()  # identifiers of nodes whose module it uses (`self.x`)
+
+
+def has_mask(value) -> bool:
+    """Sequence inputs — tokens[seq] and [seq, d] — take an optional padding mask."""
+    return (value.kind == "tokens" and value.rank == 1) or (value.kind == "float" and value.rank == 2)
+
+
+def node_statements(model: ModelGraph, constructs: dict[str, Construct], order: list[str]) -> dict[str, list]:
+    """Each node's statements: its call, and the padding mask or graph object it passes on."""
+    graph = model.graph
+    attr = {node: graph.nodes[node]["attr"] for node in order}
+    masks: dict[str, str | None] = {}
+    graphs: dict[str, str | None] = {}  # the graph object (edges, batch) a node-valued output lives on
+    values = {name for a in attr.values() for name in (a, f"{a}_mask", f"{a}_state", f"{a}_graph")}
+    statements: dict[str, list[Statement]] = {}
+
+    def statement(targets: list[str], expression: str, comment: str = "") -> Statement:
+        reads, modules = _names(expression, values)
+        return Statement(targets, expression, comment, reads, modules)
+
+    for node in order:
+        attrs, name = graph.nodes[node], attr[node]
+        if attrs["block"] == INPUT:
+            masks[node] = f"{name}_mask" if has_mask(attrs["type"]) else None
+            graphs[node] = f"{name}_graph" if attrs["type"].kind == "graph" else None
+            if attrs["type"].kind == "graph":
+                statements[node] = [
+                    statement([f"{name}_graph"], name),
+                    statement([name], f"{name}_graph.x", f"node features; edges stay in {name}_graph"),
+                ]
+            continue
+        spec, args, sources = attrs["spec"], attrs["args"], attrs["inputs"]
+        names = [attr[i] for i in sources]
+        types = [graph.nodes[i]["type"] for i in sources]
+        module = f"self.{name}" if node in constructs else None
+        if "shares" in attrs and not attrs.get("unit_shared"):  # `share = NAME`: NAME's module
+            module = f"self.{graph.nodes[attrs['shares']]['attr']}"
+        in_mask = next((masks[i] for i in sources if masks[i]), None)
+        in_graph = next((graphs[i] for i in sources if graphs[i]), None)
+        if spec.forward is not None:
+            expression = spec.forward(module, names, args, types)
+        else:
+            extra = []
+            if spec.stateful and getattr(args, "state", None) is not None:
+                extra.append(f"state={args.state.attr}_state")
+            if spec.masked:
+                if sources and masks[sources[0]]:
+                    extra.append(f"mask={masks[sources[0]]}")
+                tensor_args = [a.name for a in spec.args if a.kind == "tensor" and getattr(args, a.name) is not None]
+                extra += [f"{arg}_mask={masks[i]}" for arg, i in zip(tensor_args, sources[1:]) if masks[i]]
+            if spec.graph and in_graph:
+                extra.append(f"graph={in_graph}")
+            expression = f"{module}({', '.join(names + extra)})"
+        targets = [name, f"{name}_state"] if spec.stateful else [name, f"{name}_graph"] if spec.makes_graph else [name]
+        made = [statement(targets, expression, batched(attrs["type"]))]
+        masks[node] = _mask_after(spec.positions, in_mask, types[0] if types else None, attrs["type"])
+        graphs[node] = f"{name}_graph" if spec.makes_graph else in_graph if attrs["type"].kind == "graph" else None
+        if masks[node] and masks[node] != in_mask:  # a new mask; the input's may be None at run time
+            made.append(statement([f"{name}_mask"], f"None if {in_mask} is None else {masks[node]}"))
+            masks[node] = f"{name}_mask"
+        statements[node] = made
+    return statements
+
+
+def _mask_after(positions: str, mask: str | None, before, after) -> str | None:
+    """The padding mask of a node's output: the input's, none, or a new one from a template."""
+    if mask is None or positions == "drop":
+        return None
+    if positions == "keep":
+        return mask
+    if positions == "auto":
+        same_positions = before is not None and before.rank == after.rank and before.rank >= 1
+        return mask if same_positions and before.dims[0] == after.dims[0] else None
+    return positions.format(mask=mask)
+
+
+def batched(value) -> str:
+    """The shape comment of a value: `(B, seq, 768)`."""
+    if value.kind in ("graph", "edges"):  # no batch axis: the graphs' nodes (or pairs) are stacked, Σ over the batch
+        inner = ", ".join([f"Σ{value.dims[0]}", *(str(d) for d in value.dims[1:])]) + ("," if value.rank == 1 else "")
+        return f"({inner}) {value.kind}"
+    inner = ", ".join(["B", *(str(d) for d in value.dims)])
+    return f"({inner})" + ("" if value.kind == "float" else f" {value.kind}")
+
+
+def _tokens(expression: str) -> list[tokenize.TokenInfo]:
+    kinds = (tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING)
+    return [t for t in tokenize.generate_tokens(io.StringIO(expression).readline) if t.type in kinds]
+
+
+def _names(expression: str, values: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The values an expression reads and the modules (`self.x`) it uses, in order of appearance."""
+    reads, modules = [], []
+    for kind, name, _ in _walk(expression, values):
+        (modules if kind == "module" else reads).append(name)
+    return tuple(dict.fromkeys(reads)), tuple(dict.fromkeys(modules))
+
+
+def _walk(expression: str, values: set[str]):
+    """(kind, name, (start, end)) for each value name and `self.<name>` module in an expression;
+    attribute names (`x.shape`) and keyword names (`mask=`) are neither."""
+    tokens = _tokens(expression)
+    for i, token in enumerate(tokens):
+        if token.type != tokenize.NAME:
+            continue
+        before = tokens[i - 1].string if i else ""
+        after = tokens[i + 1].string if i + 1 < len(tokens) else ""
+        if before == "." and i >= 2 and tokens[i - 2].string == "self" and (i < 3 or tokens[i - 3].string != "."):
+            yield "module", token.string, (tokens[i - 2].start[1], token.end[1])
+        elif before != "." and after != "=" and token.string in values:
+            yield "value", token.string, (token.start[1], token.end[1])
+
+
+def rename(expression: str, values: dict[str, str], modules: dict[str, str]) -> str:
+    """The expression with value names and `self.<name>` modules replaced (comments untouched)."""
+    pieces, last = [], 0
+    for kind, name, (start, end) in _walk(expression, set(values)):
+        table = modules if kind == "module" else values
+        if name in table:
+            pieces += [expression[last:start], table[name]]
+            last = end
+    return "".join(pieces) + expression[last:]

@@ -1,0 +1,101 @@
+"""One document's analysis: every error `check` finds, the checked models, and the names in it.
+
+A spec that does not parse keeps the tree and names of its last good parse, so the outline and
+navigation still work while the user is in the middle of typing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..compiler import CheckedModel, check_spec
+from ..compiler.loader import resolve_use_path
+from ..dsl import ast, parse
+from ..dsl.errors import SpecError, SpecErrors
+from .graph_view import NodeView, node_views
+from .symbols import SymbolIndex, index_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Analysis:
+    path: str
+    text: str
+    tree: ast.SpecFile | None  # the last good parse; from an older text when `parsed` is False
+    parsed: bool
+    errors: list[SpecError]
+    checked: list[CheckedModel] = field(default_factory=list)
+    index: SymbolIndex = field(default_factory=SymbolIndex)
+    internal: str | None = None  # set when the checker itself failed (a bug), shown as one diagnostic
+    _views: dict[int, dict[str, NodeView]] = field(default_factory=dict, repr=False)
+
+    def views(self, checked: CheckedModel) -> dict[str, NodeView]:
+        """The nodes of one of this analysis's checked models, read once (hover asks often)."""
+        if id(checked) not in self._views:
+            self._views[id(checked)] = node_views(checked)
+        return self._views[id(checked)]
+
+    def used_trees(self) -> dict[str, ast.SpecFile]:
+        """The files this one `use`s (resolved path -> tree); unreadable ones are left out."""
+        trees = {}
+        for use in self.index.uses:
+            target = resolve_use_path(use.path, self.path)
+            if target is not None and target.is_file():
+                tree = _parse_file(str(target))
+                if tree is not None:
+                    trees[str(target)] = tree
+        return trees
+
+
+def analyze(text: str, path: str, previous: Analysis | None = None) -> Analysis:
+    """Parse and check `text` (the buffer of `path`); never raises."""
+    try:
+        return _analyze(text, path, previous)
+    except Exception as error:  # a bug in the checker must not take the editor's server down
+        log.exception("internal error while checking %s", path)
+        keep = previous.tree if previous is not None else None
+        index = previous.index if previous is not None else SymbolIndex()
+        return Analysis(path, text, keep, False, [], index=index, internal=f"{type(error).__name__}: {error}")
+
+
+def _analyze(text: str, path: str, previous: Analysis | None) -> Analysis:
+    try:
+        tree = parse(text, path)
+    except SpecErrors as failure:
+        if previous is None:
+            return Analysis(path, text, None, False, failure.errors)
+        return Analysis(path, text, previous.tree, False, failure.errors, previous.checked, previous.index)
+    models = [d.name for d in tree.declarations if isinstance(d, ast.ModelDef)]
+    errors: list[SpecError] = []
+    checked: list[CheckedModel] = []
+    for model in models or [None]:
+        try:
+            checked.append(check_spec(text, model=model, path=path))
+        except SpecErrors as failure:
+            # a file of blocks only, meant to be `use`d, is not missing a model
+            errors += [e for e in failure.errors if models or e.code != "E208"]
+    unique = list(dict.fromkeys(errors))  # a mistake in a block two models use is reported once
+    return Analysis(path, text, tree, True, unique, checked, index_file(tree))
+
+
+_parsed: dict[str, tuple[float, ast.SpecFile | None]] = {}
+
+
+def _parse_file(path: str) -> ast.SpecFile | None:
+    """A used file's tree, re-read only when the file changes."""
+    try:
+        stamp = Path(path).stat().st_mtime
+    except OSError:
+        return None
+    cached = _parsed.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        tree = parse(Path(path).read_text(encoding="utf-8"), path)
+    except (SpecErrors, OSError, UnicodeDecodeError):
+        tree = None
+    _parsed[path] = (stamp, tree)
+    return tree

@@ -1,0 +1,178 @@
+"""Completion from the text before the cursor: `use` paths, a call's arguments and an enumerated
+argument's choices, else block names, bound names, lets and keywords."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lsprotocol import types
+
+from ..blocks.registry import all_blocks, lookup
+from ..compiler.loader import STD_DIR
+from ..dsl import ast
+from .analysis import Analysis
+from .ranges import source_text
+
+KEYWORDS = ("use", "let", "block", "model", "input", "output", "as", "in", "repeat", "residual", "parallel", "moe")
+_USE = re.compile(r'^\s*use\s+"([^"]*)$')
+_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*[A-Za-z_0-9]*$")
+_WORD_BEFORE_PAREN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*$")
+
+
+def complete(analysis: Analysis, text: str, line: int, col: int) -> list[types.CompletionItem]:
+    """Items for the cursor at (line, col), 1-based, in `text` (the buffer as it is now)."""
+    lines = text.split("\n")
+    current = lines[line - 1][: col - 1] if line <= len(lines) else ""
+    use = _USE.match(current)
+    if use is not None:  # replace all typed since the quote: `std:` is not part of an editor's word
+        start = types.Position(line=line - 1, character=current.rindex('"') + 1)
+        typed = types.Range(start=start, end=types.Position(line=line - 1, character=col - 1))
+        return _use_paths(analysis, typed)
+    before = "\n".join([*lines[: line - 1], current])
+    call = _open_call(before)
+    if call is not None:
+        name, inside = call
+        key = _KEY.search(inside.rsplit(",", 1)[-1])
+        if key is not None:
+            return _choices(analysis, name, key.group(1))
+        if not inside.strip() or inside.rstrip().endswith(",") or re.search(r",\s*[A-Za-z_]\w*$", inside):
+            return _arguments(analysis, name) + _values(analysis, line)
+        return _values(analysis, line)
+    return (
+        _blocks(analysis)
+        + _values(analysis, line)
+        + [types.CompletionItem(label=word, kind=types.CompletionItemKind.Keyword) for word in KEYWORDS]
+    )
+
+
+def _open_call(before: str) -> tuple[str, str] | None:
+    """The name of the call whose `(` is still open before the cursor, and what follows that `(`."""
+    depth = 0
+    for i in range(len(before) - 1, -1, -1):
+        char = before[i]
+        if char in ")]":
+            depth += 1
+        elif char in "([":
+            if depth == 0:
+                if char == "[":
+                    return None
+                word = _WORD_BEFORE_PAREN.search(before[:i])
+                return (word.group(1), before[i + 1 :]) if word is not None else None
+            depth -= 1
+        elif char in "{}":
+            return None
+    return None
+
+
+def _use_paths(analysis: Analysis, typed: types.Range) -> list[types.CompletionItem]:
+    """The standard library's files, and the specs beside this one."""
+    found = [
+        (f"std:{p.stem}", types.CompletionItemKind.Module, "standard library") for p in sorted(STD_DIR.glob("*.cram"))
+    ]
+    if not analysis.path.startswith("<"):
+        here = Path(analysis.path)
+        found += [(p.name, types.CompletionItemKind.File, "") for p in sorted(here.parent.glob("*.cram")) if p != here]
+    return [
+        types.CompletionItem(
+            label=label, kind=kind, detail=detail or None, text_edit=types.TextEdit(range=typed, new_text=label)
+        )
+        for label, kind, detail in found
+    ]
+
+
+def _user_blocks(analysis: Analysis) -> dict[str, tuple[ast.BlockDef, str]]:
+    """The blocks this file defines and those of the files it uses (its own shadow theirs), each
+    with the text of its file."""
+    found: dict[str, tuple[ast.BlockDef, str]] = {}
+    files = [(tree, Path(path)) for path, tree in analysis.used_trees().items()]
+    for tree, path in [*files, (analysis.tree, None)]:
+        if tree is None:
+            continue
+        text = analysis.text if path is None else path.read_text(encoding="utf-8")
+        for decl in tree.declarations:
+            if isinstance(decl, ast.BlockDef):
+                found[decl.name] = (decl, text)
+    return found
+
+
+def _blocks(analysis: Analysis) -> list[types.CompletionItem]:
+    items = [
+        types.CompletionItem(
+            label=name,
+            kind=types.CompletionItemKind.Function,
+            detail=spec.signature(),
+            documentation=spec.doc,
+        )
+        for name, spec in all_blocks().items()
+    ]
+    for name, (block, text) in _user_blocks(analysis).items():
+        params = ", ".join(source_text(p.span, text) for p in block.params)
+        items.append(
+            types.CompletionItem(
+                label=name, kind=types.CompletionItemKind.Class, detail=f"block {name}({params})", sort_text=f"0{name}"
+            )
+        )
+    return items
+
+
+def _arguments(analysis: Analysis, name: str) -> list[types.CompletionItem]:
+    """`key = ` items for each argument of the block `name`, with its default."""
+    user = _user_blocks(analysis).get(name)
+    if user is not None:
+        block, text = user
+        return [
+            types.CompletionItem(
+                label=f"{p.name} =",
+                kind=types.CompletionItemKind.Field,
+                insert_text=f"{p.name} = ",
+                detail="required" if p.default is None else f"default {source_text(p.default.span, text)}",
+            )
+            for p in block.params
+        ]
+    spec = lookup(name)
+    if spec is None:
+        return []
+    items = []
+    for arg in spec.args:
+        default = "required" if arg.required else f"default {arg.default!r}"
+        choices = f"; one of {', '.join(arg.choices)}" if arg.choices else ""
+        items.append(
+            types.CompletionItem(
+                label=f"{arg.name} =",
+                kind=types.CompletionItemKind.Field,
+                insert_text=f"{arg.name} = ",
+                detail=f"{arg.kind}, {default}{choices}",
+                documentation=arg.doc or None,
+                sort_text=f"0{arg.name}",
+            )
+        )
+    return items
+
+
+def _choices(analysis: Analysis, name: str, key: str) -> list[types.CompletionItem]:
+    spec = lookup(name)
+    arg = spec.arg(key) if spec is not None else None
+    if arg is not None and arg.choices:
+        return [types.CompletionItem(label=choice, kind=types.CompletionItemKind.EnumMember) for choice in arg.choices]
+    if arg is not None and arg.kind == "bool":
+        return [types.CompletionItem(label=word, kind=types.CompletionItemKind.Keyword) for word in ("true", "false")]
+    return _values(analysis, 10**9)
+
+
+def _values(analysis: Analysis, line: int) -> list[types.CompletionItem]:
+    """Lets, and the names bound so far (before `line`) in the model or block around the cursor."""
+    items = [
+        types.CompletionItem(label=s.name, kind=types.CompletionItemKind.Constant, detail="let")
+        for s in analysis.index.top("let").values()
+    ]
+    around = analysis.index.enclosing(line)
+    if around is not None:
+        seen: set[str] = set()
+        for symbol in around.children:
+            if symbol.span.line < line and symbol.name not in seen:
+                seen.add(symbol.name)
+                items.append(
+                    types.CompletionItem(label=symbol.name, kind=types.CompletionItemKind.Variable, detail=symbol.kind)
+                )
+    return items

@@ -1,0 +1,110 @@
+"""Go to definition, find references, rename, and the outline (document symbols)."""
+
+from __future__ import annotations
+
+import keyword
+import re
+from pathlib import Path
+
+from lsprotocol import types
+
+from ..blocks.registry import lookup
+from ..compiler.loader import resolve_use_path
+from ..dsl import ast
+from .analysis import Analysis
+from .ranges import contains, span_range
+from .symbols import Symbol
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_RESERVED = {"use", "let", "block", "model", "input", "output", "as", "in", "repeat", "residual", "parallel", "moe"}
+_RESERVED |= {"true", "false", "tokens", "graph", "shared"}
+_SYMBOL_KIND = {
+    "model": types.SymbolKind.Class,
+    "block": types.SymbolKind.Function,
+    "let": types.SymbolKind.Constant,
+    "param": types.SymbolKind.TypeParameter,
+    "input": types.SymbolKind.Field,
+    "bound": types.SymbolKind.Variable,
+}
+
+
+def definition(analysis: Analysis, uri: str, line: int, col: int) -> types.Location | None:
+    """A name's definition in this file; a block from a used file; the file a `use` names."""
+    for use in analysis.index.uses:
+        if contains(use.span, line, col):
+            target = resolve_use_path(use.path, analysis.path)
+            return _file_start(target) if target is not None and target.is_file() else None
+    found = analysis.index.at(line, col)
+    if found is not None:
+        return types.Location(uri=uri, range=span_range(found[1].span))
+    site = analysis.index.call_at(line, col)
+    if site is None or lookup(site.call.name) is not None:
+        return None
+    for path, tree in analysis.used_trees().items():  # a block one of the used files defines
+        for decl in tree.declarations:
+            if isinstance(decl, ast.BlockDef) and decl.name == site.call.name:
+                return types.Location(uri=Path(path).as_uri(), range=span_range(decl.name_span))
+    return None
+
+
+def _file_start(path: Path) -> types.Location:
+    start = types.Position(line=0, character=0)
+    return types.Location(uri=path.as_uri(), range=types.Range(start=start, end=start))
+
+
+def references(analysis: Analysis, uri: str, line: int, col: int, include_declaration: bool) -> list[types.Location]:
+    found = analysis.index.at(line, col)
+    if found is None:
+        return []
+    symbol = found[1]
+    spans = symbol.occurrences if include_declaration else symbol.references
+    return [types.Location(uri=uri, range=span_range(span)) for span in spans]
+
+
+def prepare_rename(analysis: Analysis, line: int, col: int) -> types.Range | None:
+    found = analysis.index.at(line, col)
+    return span_range(found[0]) if found is not None and analysis.parsed else None
+
+
+class RenameRefused(ValueError):
+    """The new name is not a name, or renaming here would change what the spec means."""
+
+
+def rename(analysis: Analysis, uri: str, line: int, col: int, new_name: str) -> types.WorkspaceEdit | None:
+    """Every occurrence of the symbol under the cursor, in this file, renamed to `new_name`."""
+    found = analysis.index.at(line, col)
+    if found is None:
+        return None
+    if not analysis.parsed:
+        raise RenameRefused("the spec does not parse; fix its syntax error first")
+    symbol = found[1]
+    if not _NAME.fullmatch(new_name) or new_name in _RESERVED or keyword.iskeyword(new_name) and new_name != "in":
+        raise RenameRefused(f"'{new_name}' is not a name a spec can use")
+    if symbol.kind in ("bound", "input") and lookup(new_name) is not None:
+        raise RenameRefused(f"'{new_name}' is a block's name; a bound value needs another name")
+    if _taken(analysis, symbol, new_name):
+        raise RenameRefused(f"'{new_name}' is already defined there")
+    edits = [types.TextEdit(range=span_range(span), new_text=new_name) for span in symbol.occurrences]
+    return types.WorkspaceEdit(changes={uri: edits})
+
+
+def _taken(analysis: Analysis, symbol: Symbol, name: str) -> bool:
+    if symbol.container is None:
+        return any(s.name == name and s.kind == symbol.kind for s in analysis.index.symbols)
+    return any(s.name == name for s in symbol.container.children)
+
+
+def document_symbols(analysis: Analysis) -> list[types.DocumentSymbol]:
+    return [_outline(symbol) for symbol in analysis.index.symbols]
+
+
+def _outline(symbol: Symbol) -> types.DocumentSymbol:
+    whole = span_range(symbol.whole)
+    return types.DocumentSymbol(
+        name=symbol.name,
+        detail=symbol.kind,
+        kind=_SYMBOL_KIND[symbol.kind],
+        range=whole,
+        selection_range=span_range(symbol.span),
+        children=[_outline(child) for child in symbol.children] or None,
+    )

@@ -1,0 +1,325 @@
+"""`cramnet lsp` driven by pygls's language client over stdio, as an editor drives it.
+
+One server serves the module (it takes a couple of seconds to import torch); each test opens its
+own document, so the tests do not depend on one another's order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pygls")
+
+from lsprotocol import types  # noqa: E402
+from pygls.lsp.client import LanguageClient  # noqa: E402
+
+SPEC = """\
+use "std:ffn"
+
+let d = 32
+
+block enc(c, k = 3) {
+    h = in -> dense(c) -> relu
+    h -> dense(c)
+}
+
+model m {
+    input x: [16]
+    x -> dense(d) -> relu as h
+    h -> enc(d) -> ffn(d) -> convd2d(10) as logits
+    output logits
+}
+"""
+LOGITS_LINE = 12  # 0-based line of `h -> enc(d) -> …`
+
+
+class Session:
+    """A client talking to a server process, with the diagnostics the server has published."""
+
+    def __init__(self, tmp: Path):
+        self.loop = asyncio.new_event_loop()
+        self.client = LanguageClient("cramnet-tests", "1")
+        self.diagnostics: dict[str, list[types.Diagnostic]] = {}
+        self.tmp = tmp
+        self.versions: dict[str, int] = {}
+
+        @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def published(params: types.PublishDiagnosticsParams) -> None:
+            if params.version == self.versions.get(params.uri):  # a late list for an older text is stale
+                self.diagnostics[params.uri] = params.diagnostics
+
+    def run(self, coroutine):
+        return self.loop.run_until_complete(asyncio.wait_for(coroutine, 60))
+
+    def start(self) -> None:
+        async def begin():
+            await self.client.start_io(sys.executable, "-m", "cramnet.cli", "lsp")
+            await self.client.initialize_async(
+                types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=self.tmp.as_uri())
+            )
+            self.client.initialized(types.InitializedParams())
+
+        self.run(begin())
+
+    def stop(self) -> None:
+        async def end():
+            await self.client.shutdown_async(None)
+            self.client.exit(None)
+            await self.client.stop()
+
+        self.run(end())
+        self.loop.close()
+
+    def open(self, name: str, text: str) -> str:
+        path = self.tmp / name
+        path.write_text(text)
+        uri = path.as_uri()
+        self.versions[uri] = 1
+        self.diagnostics.pop(uri, None)
+        item = types.TextDocumentItem(uri=uri, language_id="cram", version=1, text=text)
+        self.client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item))
+        return uri
+
+    def change(self, uri: str, text: str) -> None:
+        self.versions[uri] += 1
+        self.diagnostics.pop(uri, None)
+        document = types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri])
+        change = types.TextDocumentContentChangeWholeDocument(text=text)
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(text_document=document, content_changes=[change])
+        )
+
+    def published(self, uri: str, until: Callable[[list[types.Diagnostic]], bool] = lambda d: True):
+        async def wait():
+            while uri not in self.diagnostics or not until(self.diagnostics[uri]):
+                await asyncio.sleep(0.02)
+            return self.diagnostics[uri]
+
+        return self.run(wait())
+
+
+@pytest.fixture(scope="module")
+def lsp(tmp_path_factory) -> Iterator[Session]:
+    session = Session(tmp_path_factory.mktemp("lsp"))
+    session.start()
+    yield session
+    session.stop()
+
+
+def at(line: int, character: int) -> types.Position:
+    return types.Position(line=line, character=character)
+
+
+def doc(uri: str) -> types.TextDocumentIdentifier:
+    return types.TextDocumentIdentifier(uri=uri)
+
+
+def test_unknown_block_is_reported_on_its_line_with_a_quick_fix_and_cleared_when_fixed(lsp):
+    uri = lsp.open("unknown.cram", SPEC)
+    (diagnostic,) = lsp.published(uri)
+    assert diagnostic.code == "E204"
+    assert diagnostic.range.start == at(LOGITS_LINE, SPEC.split("\n")[LOGITS_LINE].index("convd2d"))
+    assert "unknown block 'convd2d'" in diagnostic.message and "did you mean" in diagnostic.message
+
+    context = types.CodeActionContext(diagnostics=[diagnostic])
+    params = types.CodeActionParams(text_document=doc(uri), range=diagnostic.range, context=context)
+    (action,) = lsp.run(lsp.client.text_document_code_action_async(params))
+    (edit,) = action.edit.changes[uri]
+    assert edit.new_text == "conv2d"
+
+    lsp.change(uri, SPEC.replace("convd2d(10)", "dense(10)"))
+    assert not lsp.published(uri)
+
+
+def test_syntax_error_keeps_the_outline_of_the_last_good_parse(lsp):
+    uri = lsp.open("syntax.cram", SPEC.replace("convd2d", "dense"))
+    assert not lsp.published(uri)
+    lsp.change(uri, SPEC.replace("convd2d", "dense").replace("model m {", "model m {{"))
+    (diagnostic,) = lsp.published(uri)
+    assert diagnostic.range.start.line == 9
+    symbols = lsp.run(
+        lsp.client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=doc(uri)))
+    )
+    assert [s.name for s in symbols] == ["d", "enc", "m"]
+    assert [c.name for c in symbols[2].children] == ["x", "h", "logits"]
+    assert [c.name for c in symbols[1].children] == ["c", "k", "h"]
+
+
+def test_hover_on_a_stage_shows_its_shape_and_parameters(lsp):
+    uri = lsp.open("hover.cram", SPEC.replace("convd2d", "dense"))
+    lsp.published(uri)
+    line = SPEC.split("\n")[LOGITS_LINE]
+
+    def hover(character: int) -> str:
+        params = types.HoverParams(text_document=doc(uri), position=at(LOGITS_LINE, character))
+        return lsp.run(lsp.client.text_document_hover_async(params)).contents.value
+
+    last = hover(line.index("convd2d") + 1)
+    assert "**output** `[10]`" in last and "**parameters** 330" in last  # 32 * 10 + 10
+    assert "dense(out" in last  # the block's signature
+    user = hover(line.index("enc") + 1)
+    assert "block enc(c, k = 3)" in user and "**parameters** 2,112" in user  # 2 * (32 * 32 + 32)
+    bound = hover(line.index("h"))
+    assert "bound on line 12" in bound and "`[32]`" in bound
+
+
+def test_completion_of_a_half_typed_block_and_of_arguments(lsp):
+    text = "model m {\n    input x: [3, 8, 8]\n    x -> con\n}\n"
+    uri = lsp.open("complete.cram", text)
+    lsp.published(uri)
+
+    def labels(line: int, character: int) -> list[str]:
+        params = types.CompletionParams(text_document=doc(uri), position=at(line, character))
+        return [item.label for item in lsp.run(lsp.client.text_document_completion_async(params)).items]
+
+    assert {"conv2d", "conv1d", "concat"} <= set(labels(2, 12))
+    lsp.change(uri, text.replace("x -> con", "x -> conv2d(4, 3, pad = "))
+    assert labels(2, 28) == ["same"]
+    lsp.change(uri, text.replace("x -> con", "x -> conv2d(4, "))
+    assert {"stride =", "pad =", "groups ="} <= set(labels(2, 19))
+    lsp.change(uri, text.replace("x -> con", "x -> dense(4) as h\n    h -> relu"))
+    lsp.published(uri)
+    lsp.change(
+        uri, text.replace("x -> con", "x -> dense(4) as h\n    h -> ")
+    )  # does not parse: names from the last parse
+    assert {"x", "h", "dense", "residual"} <= set(labels(3, 9))  # names bound so far, blocks, keywords
+    lsp.change(uri, 'use "std:\n' + text)
+    assert "std:ffn" in labels(0, 9)
+
+
+def test_format_goes_through_fmt(lsp):
+    uri = lsp.open("format.cram", "model m {\n  input x: [4]\n  x->dense(2)  as y\n  output y\n}\n")
+    lsp.published(uri)
+    options = types.FormattingOptions(tab_size=4, insert_spaces=True)
+    params = types.DocumentFormattingParams(text_document=doc(uri), options=options)
+    (edit,) = lsp.run(lsp.client.text_document_formatting_async(params))
+    assert edit.new_text == "model m {\n    input x: [4]\n    x -> dense(2) as y\n    output y\n}\n"
+
+
+def test_rename_a_bound_name_and_a_user_block(lsp):
+    text = SPEC.replace("convd2d", "dense")
+    uri = lsp.open("rename.cram", text)
+    lsp.published(uri)
+    line = text.split("\n")[LOGITS_LINE]
+
+    def rename(line_number: int, character: int, new_name: str) -> list[types.TextEdit]:
+        params = types.RenameParams(text_document=doc(uri), position=at(line_number, character), new_name=new_name)
+        return lsp.run(lsp.client.text_document_rename_async(params)).changes[uri]
+
+    edits = rename(LOGITS_LINE, line.index("h"), "hidden")
+    assert sorted((e.range.start.line, e.range.start.character) for e in edits) == [(11, 29), (12, 4)]
+    edits = rename(LOGITS_LINE, line.index("enc") + 1, "encoder")
+    assert sorted(e.range.start.line for e in edits) == [4, 12]  # the definition and the call
+
+
+def test_definition_and_references(lsp):
+    text = SPEC.replace("convd2d", "dense")
+    uri = lsp.open("navigate.cram", text)
+    lsp.published(uri)
+    line = text.split("\n")[LOGITS_LINE]
+    position = at(LOGITS_LINE, line.index("enc") + 1)
+    found = lsp.run(
+        lsp.client.text_document_definition_async(types.DefinitionParams(text_document=doc(uri), position=position))
+    )
+    assert found.uri == uri and found.range.start == at(4, 6)
+    position = at(LOGITS_LINE, line.index("ffn") + 1)
+    found = lsp.run(
+        lsp.client.text_document_definition_async(types.DefinitionParams(text_document=doc(uri), position=position))
+    )
+    assert found.uri.endswith("std/ffn.cram")
+    context = types.ReferenceContext(include_declaration=True)
+    params = types.ReferenceParams(text_document=doc(uri), position=at(11, 29), context=context)
+    assert [r.range.start.line for r in lsp.run(lsp.client.text_document_references_async(params))] == [11, 12]
+
+
+def test_a_block_library_without_a_model_is_not_an_error(lsp):
+    uri = lsp.open("library.cram", "block twice(d) {\n    dense(d) -> dense(d)\n}\n")
+    assert not lsp.published(uri)
+
+
+def test_saving_checks_again_the_files_a_spec_uses(lsp):
+    parts = lsp.tmp / "parts.cram"
+    parts.write_text("block twice(d) {\n    dense(d) -> dense(d)\n}\n")
+    uri = lsp.open(
+        "uses.cram", 'use "parts.cram"\nmodel m {\n    input x: [4]\n    x -> twice(4) as y\n    output y\n}\n'
+    )
+    assert not lsp.published(uri)
+    parts.write_text("block twice(d) {\n    dense(d) -> rleu -> dense(d)\n}\n")
+    lsp.diagnostics.pop(uri)
+    lsp.client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=doc(uri)))
+    (diagnostic,) = lsp.published(uri)
+    assert diagnostic.code == "E204" and diagnostic.range.start.line == 0  # on the `use` line
+
+
+# -- the analysis behind the server, called directly (no process) ---------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_request_at_every_name_of_every_shipped_spec_answers():
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.completion import complete
+    from cramnet.lsp.hover import hover
+    from cramnet.lsp.navigation import definition, document_symbols, prepare_rename, references
+
+    specs = sorted((ROOT / "specs").rglob("*.cram"))
+    assert len(specs) > 20
+    shown = 0
+    for path in specs:
+        text = path.read_text()
+        analysis = analyze(text, str(path))
+        assert analysis.errors == [] and analysis.checked, path
+        assert document_symbols(analysis)
+        for number, line in enumerate(text.split("\n"), start=1):
+            for word in re.finditer(r"[A-Za-z_]\w*", line):
+                col = word.start() + 1
+                answer = hover(analysis, number, col)
+                shown += answer is not None and "**output**" in answer.contents.value
+                definition(analysis, path.as_uri(), number, col)
+                references(analysis, path.as_uri(), number, col, True)
+                prepare_rename(analysis, number, col)
+            complete(analysis, text, number, len(line) + 1)
+    assert shown > 250  # shapes on hover, not just signatures (296 of 318 calls when written)
+
+
+def test_a_checker_failure_is_one_diagnostic_not_a_crash(monkeypatch):
+    from cramnet.lsp import analysis as module
+    from cramnet.lsp.diagnostics import diagnostics
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module, "check_spec", broken)
+    found = module.analyze(SPEC, "/tmp/internal.cram")
+    (diagnostic,) = diagnostics(found, "file:///tmp/internal.cram")
+    assert diagnostic.code == "internal" and "RuntimeError: boom" in diagnostic.message
+
+
+def test_a_mistake_in_a_used_file_is_shown_on_its_use(tmp_path):
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.diagnostics import diagnostics
+
+    (tmp_path / "parts.cram").write_text("block twice(d) {\n    dense(d) -> rleu -> dense(d)\n}\n")
+    text = 'let d = 4\nuse "parts.cram"\nmodel m {\n    input x: [4]\n    x -> twice(d) as y\n    output y\n}\n'
+    main = tmp_path / "main.cram"
+    (diagnostic,) = diagnostics(analyze(text, str(main)), main.as_uri())
+    assert diagnostic.range.start.line == 1 and "parts.cram:2:17" in diagnostic.message
+
+
+def test_a_misspelt_argument_name_gets_a_fix_of_the_name_alone():
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.diagnostics import diagnostics, quick_fixes
+
+    text = "model m {\n    input x: [3, 8, 8]\n    x -> conv2d(4, 3, strid = 2) -> flatten as y\n    output y\n}\n"
+    (diagnostic,) = diagnostics(analyze(text, "/tmp/args.cram"), "file:///tmp/args.cram")
+    context = types.CodeActionContext(diagnostics=[diagnostic])
+    params = types.CodeActionParams(text_document=doc("file:///tmp/args.cram"), range=diagnostic.range, context=context)
+    (action,) = quick_fixes(params)
+    (edit,) = action.edit.changes["file:///tmp/args.cram"]
+    assert edit.new_text == "stride" and (edit.range.start.character, edit.range.end.character) == (22, 27)
