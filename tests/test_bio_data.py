@@ -49,6 +49,7 @@ def test_each_bio_spec_gets_its_synthetic_set():
     # a language model on text keeps the text corpus; a small tabular model gets no cells
     assert default_data({"ids": TensorType(("seq",), "tokens")}, {"o": TensorType(("seq", 256), "float")}) == "text"
     assert default_data({"x": TensorType((5,), "float")}, {"o": TensorType((2,), "float")}) is None
+    assert default_data(PROTEIN, {"o": TensorType((2,), "float")}) is None  # a text classifier: no proteins
 
 
 def test_proteins_carry_their_class_motif_and_are_seeded():

@@ -18,7 +18,7 @@ from ...blocks.tensor_type import TensorType
 from .dataset import Dataset
 from .families import FAMILY_OPTIONS, families
 from .life_histories import HISTORY_OPTIONS, life_histories
-from .synthetic_bio import CELL_OPTIONS, PROTEIN_OPTIONS, SENTENCE_OPTIONS, cells, proteins, sentences
+from .synthetic_bio import CELL_OPTIONS, MOTIFS, PROTEIN_OPTIONS, SENTENCE_OPTIONS, cells, proteins, sentences
 
 # name: (loader, its options, default (val, test) fractions); loaders take all the model's inputs
 BIO_BUILTIN = {
@@ -56,7 +56,7 @@ def default_bio_data(inputs: dict[str, TensorType], outputs: dict[str, TensorTyp
     if len(inputs) != 1:
         return None
     ((name, kind),) = inputs.items()
-    if kind.kind == "tokens" and len(out.dims) == 1:
+    if kind.kind == "tokens" and tuple(out.dims) == (len(MOTIFS),):  # the seven top-level EC classes
         return "proteins"
     if kind.kind == "tokens" and len(out.dims) == 2 and any(w in name.lower() for w in GENE_WORDS):
         return "cell_sentences"
