@@ -101,6 +101,7 @@ def cells(types: dict[str, TensorType], seed: int, val: float, test: float, opti
         test,
         stratify=True,
         classes=options["types"],
+        labels=[f"type{c + 1}" for c in range(options["types"])],
         info=f"{options['count']} synthetic cells x {genes} genes, {options['types']} types marked by "
         f"gene programmes of {options['programme']}",
     )
