@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from cramnet.cli import app
 
-from .test_bio_data import FASTA, write_h5ad
+from .test_bio_data import FASTA, write_family, write_h5ad
 
 runner = CliRunner()
 SMALL = {  # a couple of epochs on a few examples: that the command trains, not how well
@@ -95,3 +95,25 @@ def test_a_bad_bio_file_is_a_message_not_a_traceback(tmp_path):
     result = train("specs/bio/attomics.cram", "--data", str(cells), "--set", "data.options.label=celltype")
     assert result.exit_code == 1
     assert "no obs column 'celltype'" in result.output and "cell_type, batch" in result.output
+
+
+@pytest.mark.slow
+def test_delphi_from_an_event_table_and_evoformer_from_alignments(tmp_path):
+    table = tmp_path / "events.csv"
+    events = [f"p{p},{30 + p % 7 + k * 5},{'ABCD'[(p + k) % 4]}" for p in range(30) for k in range(4)]
+    rows = ["person,age,code", *events]
+    table.write_text("\n".join(rows) + "\n")
+    run = tmp_path / "delphi"
+    result = train("specs/bio/delphi.cram", "--data", str(table), "--epochs", "1", "--out", str(run))
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["predict", str(run), str(table)]).exit_code == 0
+    with np.load(tmp_path / "events.predictions.npz") as saved:
+        assert saved["prediction"].shape == (30, 16, 1270) and saved["id"][0] == "p0"
+    families = tmp_path / "families"
+    families.mkdir()
+    for f in range(4):
+        write_family(families, f"fam{f}", ["MKVLAGHEKL", "MRVLSGHEKL", "MK-LAGHDKL", "MKVLTGHERL"], 10)
+    run = tmp_path / "evo"
+    result = train("specs/bio/mini_evoformer.cram", "--data", str(families), "--epochs", "1", "--out", str(run))
+    assert result.exit_code == 0, result.output
+    assert "test_top_l_precision" in json.loads((run / "final.json").read_text())

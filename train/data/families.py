@@ -6,8 +6,9 @@ target is the matrix of Cβ distances (NaN where unknown), which the contact_map
 The built-in `families` set is synthetic: each family gets a folded chain (a random walk of 3.8 Å
 steps that turns back on itself), so residues far apart in sequence touch in space; its MSA is
 sampled from per-column residue profiles, and for a set of touching pairs (i, j) the residue at j
-follows the residue at i through a fixed pairing — the coevolution that lets a model read contacts
-from the alignment. Sequences also get a few gaps.
+complements the residue at i in 90% of the sequences — salt bridges (K–E, R–D), hydrophobic packing
+(L–I, V–F, A–M, W–Y), polar pairs (S–T, N–Q), C–C, G–P, H–H — the coevolution that lets a model read
+contacts from the alignment. Sequences also get a few gaps.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from ..errors import TrainError
 from .dataset import split_tensors
 
 MSA_LETTERS = "ACDEFGHIKLMNPQRSTVWY-"  # 21 one-hot channels; anything else reads as a gap
+COMPLEMENT = dict(pair for a, b in ("KE", "RD", "LI", "VF", "AM", "WY", "ST", "NQ", "GP", "CC", "HH")
+                  for pair in ((a, b), (b, a)))  # fmt: skip
+PAIRING = torch.tensor([MSA_LETTERS.index(COMPLEMENT[c]) for c in MSA_LETTERS[:20]])
 FAMILY_OPTIONS = {"count": 400, "depth": 32, "residues": 24}
 
 
@@ -83,9 +87,8 @@ def sample_family(depth: int, residues: int, g: torch.Generator) -> tuple[torch.
     for flat in order:  # couple touching pairs, each residue in at most one pair
         i, j = divmod(flat, residues)
         if j - i >= 4 and i in free and j in free and distances[i, j] < 8.0:
-            pairing = torch.randperm(20, generator=g)
             follows = torch.rand(depth, generator=g) < 0.9
-            msa[follows, j] = pairing[msa[follows, i]]
+            msa[follows, j] = PAIRING[msa[follows, i]]
             free -= {i, j}
     gaps = torch.rand(depth, residues, generator=g) < 0.03
     gaps[0] = False  # the query has no gaps
