@@ -3,6 +3,7 @@ on (seed 0), so that the README's results can be read against something:
 
 - life_histories: next-event AUROC/AUPRC/accuracy of the codes' frequencies alone (no history) and
   of a bigram table (the last event alone);
+- cell_sentences: perplexity of the genes' frequencies alone (a unigram model);
 - families: top-L precision of a ranking that knows nothing (the long-range contact density).
 
     python bench/bio_baselines.py
@@ -48,6 +49,17 @@ def life_history_baselines() -> None:
         print(f"life_histories, {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
 
 
+def sentence_baseline() -> None:
+    genes = {"genes": TensorType(("rank",), "tokens")}
+    data = load_data("cell_sentences", genes, "auto", 0, (None, None), {}, 20004)
+    seen = data.train.target[data.train.target != -100]
+    frequency = torch.bincount(seen, minlength=data.classes).float() + 1
+    frequency /= frequency.sum()
+    asked = data.test.target[data.test.target != -100]
+    perplexity = float(torch.exp(-frequency[asked].log().mean()))
+    print(f"cell_sentences, gene frequencies alone: perplexity {perplexity:.1f} (uniform: {data.classes - 4})")
+
+
 def family_baseline() -> None:
     data = load_data("families", EVO, "auto", 0, (None, None), {}, None)
     distances = data.test.target
@@ -62,4 +74,5 @@ def family_baseline() -> None:
 if __name__ == "__main__":
     torch.set_num_threads(1)
     life_history_baselines()
+    sentence_baseline()
     family_baseline()
