@@ -34,7 +34,7 @@ BIO_TRAINING = {
     "cells": {"epochs": 10, "batch_size": 32, "lr": 1e-3},
     "cell_sentences": {"epochs": 6, "batch_size": 16, "lr": 3e-3},
     "life_histories": {"epochs": 10, "batch_size": 64, "lr": 1e-3},
-    "families": {"epochs": 10, "batch_size": 16, "lr": 2e-3},
+    "families": {"epochs": 25, "batch_size": 16, "lr": 2e-3},  # still learning coevolution at 10
 }
 FASTA = (".fasta", ".fa", ".faa", ".fna", ".fas")
 ALIGNMENT = (".a3m",)
