@@ -31,8 +31,7 @@ class Alphabet:
                     raise TrainError(
                         f"{where}: record '{record}' has {letter!r} at position {position}, outside the "
                         f"{self.name} alphabet ({self.letters})",
-                        f"fix the record, or read such letters as {self.unknown} with "
-                        "--set data.options.unknown=map",
+                        f"fix the record, or read such letters as {self.unknown} with --set data.options.unknown=map",
                     )
                 letter = self.unknown
             ids.append(index[letter])
