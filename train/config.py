@@ -54,6 +54,8 @@ TASKS = (
     "token_classification",
     "node_classification",
     "graph_classification",
+    "next_event",
+    "contact_map",
 )
 
 SCHEMA: dict[str, Key] = {

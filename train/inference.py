@@ -92,23 +92,28 @@ def evaluate_run(run: str | Path, data: str | None = None, split: str = "test") 
 def predict_file(run: str | Path, file: Path, output: Path | None = None) -> Path:
     """Predictions for every example of `file` (an .npz, .safetensors or .csv holding the inputs, as
     for training); written as .csv (classes and probabilities, or values) or .npz (raw outputs)."""
+    from .bio_predict import bio_inputs
+
     trained = load_run(run)
-    arrays = read_arrays(file, targets=False)
-    inputs = input_arrays(file, arrays, trained.checked.input_types)
+    found = bio_inputs(trained, file)
+    if found is not None:  # FASTA, .h5ad, event tables, alignments: with their record IDs
+        inputs, ids = found
+    else:
+        inputs, ids = input_arrays(file, read_arrays(file, targets=False), trained.checked.input_types), None
     task = trained.info["task"]
     pred = _predict_in_batches(trained, inputs, file)
     output = output or file.with_name(file.stem + ".predictions" + (".csv" if pred.dim() == 2 else ".npz"))
     if not output.parent.is_dir():
         raise TrainError(f"cannot write {output}: the directory {output.parent} does not exist")
     try:
-        return _write_predictions(output, pred, task)
+        return _write_predictions(output, pred, task, trained, ids)
     except OSError as error:
         raise TrainError(f"cannot write {output}: {error.strerror or error}") from None
 
 
-def _write_predictions(output: Path, pred: torch.Tensor, task: str) -> Path:
+def _write_predictions(output: Path, pred: torch.Tensor, task: str, trained: TrainedRun, ids: list | None) -> Path:
     if output.suffix == ".npz":
-        np.savez(output, prediction=pred.numpy())
+        np.savez(output, prediction=pred.numpy(), **({"id": np.array(ids)} if ids else {}))
         return output
     if pred.dim() != 2:
         raise TrainError(
@@ -118,12 +123,15 @@ def _write_predictions(output: Path, pred: torch.Tensor, task: str) -> Path:
     lines = []
     if task in ("classification", "graph_classification"):
         probabilities = pred.softmax(-1)
-        lines.append(",".join(["class"] + [f"p{c}" for c in range(pred.shape[1])]))
+        names = trained.info.get("labels") or [str(c) for c in range(pred.shape[1])]
+        lines.append(",".join(["class"] + [f"p_{n}" if trained.info.get("labels") else f"p{n}" for n in names]))
         for label, row in zip(pred.argmax(-1).tolist(), probabilities.tolist()):
-            lines.append(",".join([str(label)] + [f"{p:.6g}" for p in row]))
+            lines.append(",".join([names[label] if label < len(names) else str(label)] + [f"{p:.6g}" for p in row]))
     else:
         lines.append(",".join(f"y{i}" for i in range(pred.shape[1])))
         lines += [",".join(f"{v:.6g}" for v in row) for row in pred.tolist()]
+    if ids is not None:  # the record each prediction is for, first
+        lines = ["id," + lines[0]] + [f"{_csv_field(i)},{line}" for i, line in zip(ids, lines[1:])]
     output.write_text("\n".join(lines) + "\n")
     return output
 
@@ -138,12 +146,18 @@ def _predict_in_batches(trained: TrainedRun, inputs: dict[str, torch.Tensor], fi
         raise TrainError(f"{file} holds no examples")
     index = list(trained.checked.outputs).index(trained.info["output"])
     names = trained.checked.inputs
+    masks = [f"{n}_mask" for n in names if f"{n}_mask" in inputs]  # padding masks, where the file has them
     parts = []
     with torch.no_grad():
         for start in range(0, count, PREDICT_BATCH):
-            outputs = trained.module(*[inputs[n][start : start + PREDICT_BATCH] for n in names])
+            rows = slice(start, start + PREDICT_BATCH)
+            outputs = trained.module(*[inputs[n][rows] for n in names], **{m: inputs[m][rows] for m in masks})
             parts.append((outputs[index] if isinstance(outputs, tuple) else outputs).float())
     return torch.cat(parts)
+
+
+def _csv_field(text: str) -> str:
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
 
 
 def generate(

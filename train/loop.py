@@ -17,6 +17,7 @@ from rich.text import Text
 from .. import __version__
 from . import checkpoints as ckpt
 from .config import get
+from .confusion_plot import write_confusion
 from .data.splits import Batch
 from .distributed import World, all_agree, join, launched, leave
 from .errors import TrainError
@@ -33,6 +34,7 @@ from .run_dir import (
     write_spec,
 )
 from .setup import Setup, prepare, spec_limits
+from .tasks import HIGHER_IS_BETTER
 
 
 @dataclass
@@ -61,8 +63,9 @@ class Engine:
 
     def forward(self, batch: Batch):
         names = self.setup.checked.inputs
+        masks = {f"{n}_mask": batch.inputs[f"{n}_mask"] for n in names if f"{n}_mask" in batch.inputs}  # padding
         with self.autocast():
-            outputs = self.runner(*[batch.inputs[n] for n in names])
+            outputs = self.runner(*[batch.inputs[n] for n in names], **masks)
             loss, counts = self.setup.task.loss_and_counts(outputs, batch, self.setup.input_name)
         aux = {k: v.float() for k, v in self.inner.aux_losses().items()}
         return loss, counts, aux
@@ -137,11 +140,11 @@ def train(
     work = claim_out(wanted, overwrite) if wanted is not None and not launched() else wanted
     resumed_alone = resume is not None and spec is None
     checked = check_run_spec(resume, model, plugins, spec_limits(config)) if resumed_alone else None
+    threads = config["threads"] or (1 if (os.cpu_count() or 1) <= 2 else 0)
+    if threads and config["device"] != "cuda":  # before prepare: synthetic data is made on the CPU too
+        torch.set_num_threads(threads)
     setup = prepare(spec, config, model, plugins, checked)
     config, checked = setup.config, setup.checked
-    threads = config["threads"] or (1 if (os.cpu_count() or 1) <= 2 else 0)
-    if threads and setup.device.type == "cpu":
-        torch.set_num_threads(threads)
     world = join(setup.device)
     if world.size > 1 and setup.device.type == "cuda":
         setup.device = torch.device("cuda", world.local_rank)
@@ -205,6 +208,7 @@ def train(
                 "output": setup.task.output,
                 "data": setup.data.name,
                 "classes": setup.data.classes,
+                "labels": setup.data.labels,
                 "cramnet": __version__,
                 "tokenizer": setup.data.tokenizer.to_json() if setup.data.tokenizer else None,
             },
@@ -296,7 +300,7 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
     groups = block_groups(engine.inner)
     watch = get(config, "early_stopping.metric")
     watch = task.main_metric if watch == "auto" else watch
-    higher = watch == "accuracy"
+    higher = watch in HIGHER_IS_BETTER
     pin = setup.device.type == "cuda"
     from .progress import Reporter
 
@@ -432,4 +436,5 @@ def _finish(engine: Engine, state: dict, out: Path, best_path: Path, digest: str
         if state["history"]:
             plot_curves(out, state["history"], setup.task.main_metric)
             plot_grad_norms(out, state["grad_norms"])
+            write_confusion(engine, setup.data.test, out)
     return final

@@ -12,6 +12,7 @@ import torch
 from ..compiler.api import CheckedModel, check_spec
 from .config import get
 from .data import Dataset, default_data, load_data
+from .data.bio import BIO_TRAINING
 from .errors import TrainError
 from .tasks import Task, choose_task
 
@@ -41,6 +42,7 @@ DATA_DEFAULTS = {
     "selective_copy": {"epochs": 20, "batch_size": 64, "lr": 3e-3},
     "induction": {"epochs": 20, "batch_size": 64, "lr": 3e-3},
     "text": {"epochs": 10, "batch_size": 16, "lr": 2e-3},
+    **BIO_TRAINING,
 }
 FALLBACK = {"epochs": 20, "batch_size": 32, "lr": 1e-3}
 
@@ -108,7 +110,8 @@ def prepare(
             raise TrainError(
                 f"no built-in data set fits model '{checked.name}' (inputs {shapes}; outputs {outs})",
                 "name one with --data (digits, breast_cancer, karate, graphs, kan_toy, adding, "
-                "selective_copy, induction, text) or give a data file",
+                "selective_copy, induction, text; for biology proteins, cells, cell_sentences, "
+                "life_histories, families) or give a data file",
             )
         notes.append(f"data: {data_name} (chosen from the model's inputs and outputs)")
         config["data"]["name"] = data_name

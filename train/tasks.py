@@ -8,6 +8,9 @@
 | language_model | `[seq, V]` next-token scores | cross-entropy | perplexity, accuracy |
 | regression | the target's shape | mean squared error | mse |
 | reconstruction | the input's shape | squared error (or `bce`) summed per example | mse |
+
+Classification also reports macro-F1 (more than two classes) or AUROC and AUPRC (two). The tasks of
+the biological specs, next_event and contact_map, are in bio_tasks.py.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from ..blocks.tensor_type import TensorType
+from . import metrics
+from .bio_tasks import BIO_TASKS, contact_map, next_event, task_metrics
 from .data.dataset import Dataset
 from .data.splits import Batch
 from .errors import TrainError
@@ -30,6 +35,7 @@ CLASSIFYING = (
     "token_classification",
     "language_model",
 )
+HIGHER_IS_BETTER = ("accuracy", "macro_f1", "auroc", "auprc", "top_l_precision", "bin_accuracy")
 
 
 @dataclass
@@ -39,16 +45,21 @@ class Task:
     index: int  # position of `output` among the model's outputs
     loss: str  # cross_entropy, mse or bce
     classes: int | None = None
+    times: str | None = None  # next_event: the input holding each event's age
 
     @property
     def main_metric(self) -> str:
-        return {"language_model": "perplexity", "regression": "mse", "reconstruction": "loss"}.get(
-            self.name, "accuracy"
-        )
+        return {
+            "language_model": "perplexity",
+            "regression": "mse",
+            "reconstruction": "loss",
+            "next_event": "auroc",
+            "contact_map": "top_l_precision",
+        }.get(self.name, "accuracy")
 
     @property
     def higher_is_better(self) -> bool:
-        return self.main_metric == "accuracy"
+        return self.main_metric in HIGHER_IS_BETTER
 
     def prediction(self, outputs) -> torch.Tensor:
         return outputs[self.index] if isinstance(outputs, tuple) else outputs
@@ -57,6 +68,8 @@ class Task:
         """The mean loss of a batch, and sums that `metrics` turns into epoch metrics."""
         pred = self.prediction(outputs).float()
         target = batch.target
+        if self.name in BIO_TASKS:
+            return (next_event if self.name == "next_event" else contact_map)(self, pred, batch)
         if self.name in CLASSIFYING:
             if batch.mask is not None:
                 pred, target = pred[batch.mask], target[batch.mask]
@@ -66,7 +79,10 @@ class Task:
             loss = F.cross_entropy(pred, target, ignore_index=-100)
             n = int(counted.sum())
             correct = int((pred.argmax(-1) == target)[counted].sum())
-            return loss, {"loss": float(loss.detach()) * n, "n": n, "correct": correct}
+            counts = {"loss": float(loss.detach()) * n, "n": n, "correct": correct}
+            if self.name in ("classification", "graph_classification") and self.classes:
+                counts |= self._class_counts(pred.detach(), target)
+            return loss, counts
         if self.name == "reconstruction":
             target = batch.inputs[input_name] if target is None else target
             per_element = (
@@ -82,19 +98,33 @@ class Task:
         n = len(pred)
         return loss, {"loss": float(loss.detach()) * n, "n": n, "squared": float(loss.detach()) * n}
 
+    def _class_counts(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        """Two classes: histograms of the second class's probability (AUROC, AUPRC); more: a confusion matrix."""
+        if self.classes == 2 and pred.shape[-1] == 2:
+            return metrics.score_counts(pred.softmax(-1)[:, 1], target == 1)
+        return metrics.confusion_counts(pred, target, self.classes)
+
     def metrics(self, sums: dict[str, float]) -> dict[str, float]:
+        if self.name in BIO_TASKS:
+            return task_metrics(self, sums) | _aux(sums)
         n = max(sums.get("n", 0), 1)
         result = {"loss": sums["loss"] / n}
         if "correct" in sums:
             result["accuracy"] = sums["correct"] / n
+        if self.classes and self.classes > 2 and any(k.startswith("confusion_") for k in sums):
+            result["macro_f1"] = metrics.macro_f1(metrics.confusion_matrix(sums, self.classes))
+        areas = metrics.auroc_auprc(sums) if self.classes == 2 else None
+        if areas is not None:
+            result["auroc"], result["auprc"] = areas
         if self.name == "language_model":
             result["perplexity"] = math.exp(min(result["loss"], 50.0))
         if "squared" in sums:
             result["mse"] = sums["squared"] / n
-        for key, value in sums.items():
-            if key.startswith("aux_"):
-                result[key] = value / max(sums.get("batches", 1), 1)
-        return result
+        return result | _aux(sums)
+
+
+def _aux(sums: dict[str, float]) -> dict[str, float]:
+    return {k: v / max(sums.get("batches", 1), 1) for k, v in sums.items() if k.startswith("aux_")}
 
 
 def choose_task(
@@ -108,10 +138,10 @@ def choose_task(
             f"set task: auto (or task: {dataset.task})",
         )
     wanted = {"mse": "mse", "auto": None}.get(loss, loss)
-    if name in CLASSIFYING:
+    if name in CLASSIFYING + BIO_TASKS:
         if wanted not in (None, "cross_entropy"):
             raise TrainError(f"loss '{loss}' does not fit {name}", "use loss: cross_entropy (or auto)")
-        chosen_loss = "cross_entropy"
+        chosen_loss = "competing_exponentials" if name == "next_event" else "cross_entropy"
     else:
         if wanted == "cross_entropy":
             raise TrainError(f"loss 'cross_entropy' does not fit {name}", "use loss: mse (or auto)")
@@ -120,7 +150,8 @@ def choose_task(
     for index, (out, kind) in enumerate(outputs.items()):
         problem = _misfit(name, kind, dataset, inputs)
         if problem is None:
-            return Task(name, out, index, chosen_loss, dataset.classes)
+            times = next((n for n, t in inputs.items() if t.kind == "float"), None) if name == "next_event" else None
+            return Task(name, out, index, chosen_loss, dataset.classes, times)
         reasons.append(f"'{out}' {problem}")
     raise TrainError(
         f"no output of the model fits {name} on '{dataset.name}': " + "; ".join(reasons), _fit_hint(name, dataset)
@@ -145,6 +176,14 @@ def _misfit(task: str, kind: TensorType, dataset: Dataset, inputs: dict[str, Ten
             if not isinstance(dims[-1], int) or dims[-1] >= dataset.classes
             else f"scores {dims[-1]} tokens; the data uses {dataset.classes}"
         )
+    if task == "next_event":
+        if len(dims) != 2 or not isinstance(dims[-1], int) or dims[-1] < dataset.classes:
+            return f"is {dims}, not [visits, codes] log-rates for at least {dataset.classes} codes"
+        return None
+    if task == "contact_map":
+        if len(dims) != 3 or dims[0] != dims[1] or not isinstance(dims[-1], int) or dims[-1] < 3:
+            return f"is {dims}, not [residues, residues, bins] distance-bin scores"
+        return None
     if task == "reconstruction":
         (source,) = inputs.values() if len(inputs) == 1 else (None,)
         return None if source is not None and dims == list(source.dims) else "does not have the input's shape"

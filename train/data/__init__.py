@@ -9,6 +9,7 @@ from ...blocks.tensor_type import TensorType
 from ...dsl.errors import did_you_mean
 from ..errors import TrainError
 from . import builtin, sequences, text
+from .bio import BIO_BUILTIN, bio_file, default_bio_data, is_bio_file
 from .dataset import Dataset
 from .files import file_dataset
 from .options import resolve
@@ -26,7 +27,7 @@ BUILTIN = {
     "text": (None, text.TEXT_OPTIONS, (0.1, 0.1)),
 }
 
-__all__ = ["BUILTIN", "Dataset", "default_data", "load_data"]
+__all__ = ["BIO_BUILTIN", "BUILTIN", "Dataset", "default_data", "load_data"]
 
 
 def load_data(
@@ -40,8 +41,17 @@ def load_data(
 ) -> Dataset:
     """The data set `name` (built-in) or at path `name`, fitted to the model's inputs `types`."""
     path = Path(name)
+    if name in BIO_BUILTIN:  # biological sets feed several inputs at once
+        loader, declared, own = BIO_BUILTIN[name]
+        val, test = _fractions(fractions, own)
+        resolved = resolve(name, options, declared)
+        dataset = loader(types, seed, val, test, resolved, task)
+        dataset.options = resolved
+        return dataset
     if name not in BUILTIN and (path.suffix or path.exists()):
         val, test = _fractions(fractions, (0.15, 0.15))
+        if is_bio_file(path, types):
+            return bio_file(path, types, task, seed, val, test, options, vocab_limit)
         if path.suffix.lower() == ".txt":
             return _text(types, seed, val, test, options, text.read_text(path), str(path), vocab_limit)
         if options:
@@ -50,7 +60,7 @@ def load_data(
     if name not in BUILTIN:
         raise TrainError(
             f"no built-in data set '{name}' and no such file",
-            did_you_mean(name, BUILTIN) or f"built-in: {', '.join(BUILTIN)}",
+            did_you_mean(name, [*BUILTIN, *BIO_BUILTIN]) or f"built-in: {', '.join([*BUILTIN, *BIO_BUILTIN])}",
         )
     loader, declared, own = BUILTIN[name]
     val, test = _fractions(fractions, own)
@@ -88,6 +98,9 @@ def _fractions(given: tuple, own: tuple) -> tuple[float, float]:
 
 def default_data(inputs: dict[str, TensorType], outputs: dict[str, TensorType]) -> str | None:
     """The built-in data set that fits a model's first input and output, or None."""
+    bio = default_bio_data(inputs, outputs)
+    if bio is not None:
+        return bio
     if len(inputs) != 1 or not outputs:
         return None
     (kind,) = inputs.values()

@@ -24,6 +24,8 @@ class Dataset:
     tokenizer: Any = None  # language models: encode/decode and vocab
     info: str = ""
     options: dict = field(default_factory=dict)
+    labels: list[str] | None = None  # names of the classes (or event codes), where the data has them
+    ids: dict[str, list[str]] | None = None  # record IDs per split, where the data has them
 
     @property
     def splits(self) -> dict[str, Split]:

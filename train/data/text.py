@@ -48,6 +48,10 @@ class CharTokenizer:
 
 
 def tokenizer_from_json(data: dict):
+    if data.get("kind") == "genes":
+        from .gene_tokens import GeneTokenizer
+
+        return GeneTokenizer(data["genes"])
     return CharTokenizer(data["chars"]) if data.get("kind") == "char" else ByteTokenizer()
 
 

@@ -1,0 +1,119 @@
+"""The specs of specs/bio train from the command line: each on its built-in synthetic set with no
+--data, and EnzBERT, AttOmics and Cell2Sentence on small FASTA and .h5ad files written here; predict
+writes record IDs, generate writes gene names, and a bad file is a message, not a traceback."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cramnet.cli import app
+
+from .test_bio_data import FASTA, write_family, write_h5ad
+
+runner = CliRunner()
+SMALL = {  # a couple of epochs on a few examples: that the command trains, not how well
+    "enzbert": ["data.options.count=70", "data.options.length=24"],
+    "attomics": ["data.options.count=60"],
+    "delphi": ["data.options.count=100"],
+    "mini_evoformer": ["data.options.count=12", "data.options.residues=12", "data.options.depth=4"],
+    "cell2sentence": ["data.options.count=40", "data.options.genes=200", "data.options.length=8"],
+}
+MAIN = {"enzbert": "accuracy", "attomics": "accuracy", "delphi": "auroc", "mini_evoformer": "top_l_precision"}
+
+
+def train(*args):
+    result = runner.invoke(app, ["train", *args, "--set", "threads=1", "--quiet"])
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", list(SMALL))
+def test_each_bio_spec_trains_on_its_built_in_set(spec, tmp_path):
+    sets = [a for s in SMALL[spec] for a in ("--set", s)]
+    result = train(f"specs/bio/{spec}.cram", "--epochs", "2", "--batch-size", "8", "--out", str(tmp_path), *sets)
+    assert result.exit_code == 0, result.output
+    final = json.loads((tmp_path / "final.json").read_text())
+    metric = MAIN.get(spec, "perplexity")
+    assert np.isfinite(final[f"test_{metric}"]) and np.isfinite(final["test_loss"])
+    if spec == "enzbert":
+        assert "test_macro_f1" in final and (tmp_path / "confusion.png").exists()
+
+
+@pytest.mark.slow
+def test_enzbert_from_fasta_and_predict_writes_record_ids(tmp_path):
+    fasta = tmp_path / "enzymes.fasta"
+    fasta.write_text(FASTA * 3)  # repeated records: enough for three splits
+    run = tmp_path / "run"
+    result = train(
+        "specs/bio/enzbert.cram",
+        "--data", str(fasta), "--set", "data.options.label=ec", "--epochs", "1", "--out", str(run),
+    )  # fmt: skip
+    assert result.exit_code == 1 and "end the model in `dense(3)`" in result.output  # 3 classes, 7 outputs
+    seven = tmp_path / "seven.fasta"
+    seven.write_text("".join(f">q{i} ec={i % 7 + 1}\nMKV{'GHS'[i % 3] * (i % 5 + 2)}LL\n" for i in range(28)))
+    result = train("specs/bio/enzbert.cram", "--data", str(seven), "--set", "data.options.label=ec",
+                   "--epochs", "1", "--out", str(run))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    predicted = runner.invoke(app, ["predict", str(run), str(seven)])
+    assert predicted.exit_code == 0, predicted.output
+    lines = (tmp_path / "seven.predictions.csv").read_text().splitlines()
+    assert lines[0].startswith("id,class,p_1,p_2") and lines[1].startswith("q0,") and len(lines) == 29
+
+
+@pytest.mark.slow
+def test_attomics_and_cell2sentence_from_h5ad(tmp_path):
+    cells = write_h5ad(tmp_path / "cells.h5ad", cells=45, genes=2000)
+    run = tmp_path / "attomics"
+    result = train("specs/bio/attomics.cram", "--data", str(cells), "--set", "data.options.label=cell_type",
+                   "--set", "data.options.log1p=true", "--epochs", "1", "--out", str(run))  # fmt: skip
+    assert result.exit_code == 1 and "end the model in `dense(3)`" in result.output  # the spec has 5 types
+    five = write_h5ad(tmp_path / "five.h5ad", cells=45, genes=2000, label="batch")
+    import anndata
+
+    adata = anndata.read_h5ad(five)
+    adata.obs["type"] = [f"t{i % 5}" for i in range(45)]
+    adata.write_h5ad(five)
+    result = train("specs/bio/attomics.cram", "--data", str(five), "--set", "data.options.label=type",
+                   "--set", "data.options.log1p=true", "--epochs", "1", "--out", str(run))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["predict", str(run), str(five)]).exit_code == 0
+    assert (tmp_path / "five.predictions.csv").read_text().splitlines()[1].startswith("cell0,t")
+    sentences = tmp_path / "c2s"
+    result = train("specs/bio/cell2sentence.cram", "--data", str(cells), "--set", "data.options.length=6",
+                   "--epochs", "1", "--out", str(sentences))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((sentences / "run.json").read_text())["tokenizer"]["genes"][:2] == ["G0", "G1"]
+    sampled = runner.invoke(app, ["generate", str(sentences), "--prompt", "G0", "--tokens", "3"])
+    assert sampled.exit_code == 0 and sampled.output.startswith("<cell> G0 ")
+
+
+def test_a_bad_bio_file_is_a_message_not_a_traceback(tmp_path):
+    cells = write_h5ad(tmp_path / "cells.h5ad", cells=12, genes=2000)
+    result = train("specs/bio/attomics.cram", "--data", str(cells), "--set", "data.options.label=celltype")
+    assert result.exit_code == 1
+    assert "no obs column 'celltype'" in result.output and "cell_type, batch" in result.output
+
+
+@pytest.mark.slow
+def test_delphi_from_an_event_table_and_evoformer_from_alignments(tmp_path):
+    table = tmp_path / "events.csv"
+    events = [f"p{p},{30 + p % 7 + k * 5},{'ABCD'[(p + k) % 4]}" for p in range(30) for k in range(4)]
+    rows = ["person,age,code", *events]
+    table.write_text("\n".join(rows) + "\n")
+    run = tmp_path / "delphi"
+    result = train("specs/bio/delphi.cram", "--data", str(table), "--epochs", "1", "--out", str(run))
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["predict", str(run), str(table)]).exit_code == 0
+    with np.load(tmp_path / "events.predictions.npz") as saved:
+        assert saved["prediction"].shape == (30, 16, 1270) and saved["id"][0] == "p0"
+    families = tmp_path / "families"
+    families.mkdir()
+    for f in range(4):
+        write_family(families, f"fam{f}", ["MKVLAGHEKL", "MRVLSGHEKL", "MK-LAGHDKL", "MKVLTGHERL"], 10)
+    run = tmp_path / "evo"
+    result = train("specs/bio/mini_evoformer.cram", "--data", str(families), "--epochs", "1", "--out", str(run))
+    assert result.exit_code == 0, result.output
+    assert "test_top_l_precision" in json.loads((run / "final.json").read_text())

@@ -1,0 +1,162 @@
+"""FASTA files (read with Biopython) for sequence models: one protein, DNA or RNA sequence per record
+as `tokens[length]` over the alphabets of alphabets.py, cropped or padded to one length.
+
+Labels, for classification, come from the header — `data.options.label` is a `key` of a `key=value`
+field (`>P12345 ec=3 …`) or a regular expression with one group (`EC=(\\d)`) — or from a side CSV
+(`data.options.labels=labels.csv`, its first column the record ID, its second the label). Padding
+uses a token after the alphabet where the model's `embed` has room, else the unknown letter (X, N),
+and the padding mask goes to the model as `<input>_mask`, so attention and pooling skip padding
+(True = a real letter). Record IDs are kept for `predict`."""
+
+from __future__ import annotations
+
+import csv
+import re
+import warnings
+from pathlib import Path
+
+import torch
+
+from ..errors import TrainError
+from .alphabets import ALPHABETS, Alphabet, crop_or_pad, guess_alphabet
+from .dataset import Dataset, split_tensors
+from .options import resolve
+from .record_ids import class_ids, ids_by_split
+
+FASTA_OPTIONS = {"label": "", "labels": "", "length": 0, "alphabet": "auto", "unknown": "error"}
+LONGEST = 1024  # length 0 (auto) crops here: the positions of most sequence models end about there
+
+
+def read_records(path: Path) -> list[tuple[str, str, str]]:
+    """(id, description, sequence) of each record."""
+    from Bio import SeqIO
+
+    if not path.is_file():
+        raise TrainError(f"data file {path} does not exist")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Biopython warns about comment lines it skips
+            records = [(r.id, r.description, str(r.seq)) for r in SeqIO.parse(str(path), "fasta")]
+    except (ValueError, UnicodeDecodeError, OSError) as error:
+        raise TrainError(f"{path}: not a readable FASTA file ({error})") from None
+    if not records:
+        raise TrainError(f"{path}: no FASTA records", "each record starts with a '>ID description' line")
+    return records
+
+
+def header_labels(path: Path, records, label: str) -> list[str]:
+    """Each record's label from its header: a `key=value` field, or a regex's first group."""
+    is_key = re.fullmatch(r"[A-Za-z_][\w.-]*", label) is not None
+    try:
+        pattern = re.compile(rf"(?:^|[\s|;,]){re.escape(label)}=([^\s|;,]+)" if is_key else label)
+    except re.error as error:
+        raise TrainError(f"data.options.label {label!r} is not a regular expression ({error})") from None
+    if not is_key and pattern.groups != 1:
+        raise TrainError(f"data.options.label {label!r} must have one group: the label", "e.g. 'EC=(\\d)'")
+    labels = []
+    for record, description, _ in records:
+        found = pattern.search(description)
+        if found is None:
+            what = f"a field {label}=…" if is_key else f"a match for {label!r}"
+            raise TrainError(
+                f"{path}: record '{record}' has no label: its header has no {what}",
+                f"header: >{description[:80]}",
+            )
+        labels.append(found.group(1))
+    return labels
+
+
+def side_labels(path: Path, records, table: Path) -> list[str]:
+    """Each record's label from a CSV of (record ID, label) rows."""
+    if not table.is_file():
+        raise TrainError(f"data.options.labels: {table} does not exist")
+    try:
+        with table.open(newline="") as handle:
+            rows = [r for r in csv.reader(handle) if r]
+    except (OSError, UnicodeDecodeError) as error:
+        raise TrainError(f"cannot read {table}: {error}") from None
+    if rows and len(rows[0]) >= 2 and rows[0][0].strip().lower() in ("id", "record", "record_id", "name"):
+        rows = rows[1:]  # a header
+    if any(len(r) < 2 for r in rows):
+        raise TrainError(f"{table}: every row needs a record ID and a label")
+    known = {r[0].strip(): r[1].strip() for r in rows}
+    missing = [record for record, _, _ in records if record not in known]
+    if missing:
+        raise TrainError(
+            f"{table}: no label for {len(missing)} record(s) of {path}, first '{missing[0]}'",
+            "its first column is the record ID (the header's first word)",
+        )
+    return [known[record] for record, _, _ in records]
+
+
+def encode_records(
+    path: Path, records, options: dict, vocab: int | None
+) -> tuple[torch.Tensor, torch.Tensor, Alphabet]:
+    """(N, length) token ids and the mask of real letters."""
+    name = options["alphabet"]
+    if name != "auto" and name not in ALPHABETS:
+        raise TrainError(f"data.options.alphabet must be auto, {', '.join(ALPHABETS)}; not {name!r}")
+    if options["unknown"] not in ("error", "map"):
+        raise TrainError(f"data.options.unknown must be error or map, not {options['unknown']!r}")
+    alphabet = ALPHABETS[name] if name != "auto" else guess_alphabet([s for _, _, s in records])
+    if vocab is not None and vocab < alphabet.size:
+        raise TrainError(
+            f"{path}: the {alphabet.name} alphabet has {alphabet.size} letters ({alphabet.letters}); the model's "
+            f"embedding has {vocab}",
+            f"make it embed({alphabet.size}, …) or more",
+        )
+    ids = [alphabet.encode(r, s, options["unknown"] == "map", str(path)) for r, _, s in records]
+    length = options["length"] or min(max(len(i) for i in ids), LONGEST)
+    pad = alphabet.size if vocab is None or vocab > alphabet.size else alphabet.letters.index(alphabet.unknown)
+    tokens, mask = crop_or_pad(ids, length, pad)
+    return tokens, mask, alphabet
+
+
+def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: float, options: dict, vocab) -> Dataset:
+    options = resolve("a FASTA file", options, FASTA_OPTIONS)
+    if len(types) != 1 or next(iter(types.values())).kind != "tokens":
+        given = ", ".join(f"{n}: {t}" for n, t in types.items())
+        raise TrainError(
+            f"{path}: a FASTA file feeds one token input; the model has {given}",
+            "declare `input protein: tokens[length]`",
+        )
+    (name,) = types
+    records = read_records(path)
+    tokens, mask, alphabet = encode_records(path, records, options, vocab)
+    ids = [r for r, _, _ in records]
+    info = f"{path}: {len(records)} {alphabet.name} sequences, length {tokens.shape[1]}"
+    if task == "language_model":
+        target = torch.where(mask[:, 1:], tokens[:, 1:], -100)
+        inputs = {name: tokens[:, :-1], f"{name}_mask": mask[:, :-1]}
+        data = split_tensors(path.name, task, inputs, target, seed, val, test, info=info)
+        data.classes, data.ids = alphabet.size, ids_by_split(ids, seed, val, test)
+        return data
+    if options["labels"]:
+        names = side_labels(path, records, Path(options["labels"]))
+    elif options["label"]:
+        names = header_labels(path, records, options["label"])
+    else:
+        raise TrainError(
+            f"{path}: no labels, and the model classifies",
+            "take them from the header (--set data.options.label=KEY for KEY=value fields, or a regex with "
+            "one group) or from a CSV of ID,label rows (--set data.options.labels=labels.csv)",
+        )
+    classes, index = class_ids(names)
+    y = torch.tensor([index[n] for n in names])
+    stratify = bool(torch.bincount(y).min() >= 3)  # each class in each split, where there are enough
+    data = split_tensors(
+        path.name,
+        "classification",
+        {name: tokens, f"{name}_mask": mask},
+        y,
+        seed,
+        val,
+        test,
+        stratify=stratify,
+        classes=len(classes),
+        labels=classes,
+        info=f"{info}, {len(classes)} classes",
+    )
+    data.ids = ids_by_split(ids, seed, val, test, y if stratify else None)
+    data.options = options
+    return data

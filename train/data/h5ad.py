@@ -1,0 +1,153 @@
+"""AnnData `.h5ad` files (read with anndata): cells × genes, with per-cell annotations in `obs`.
+
+- For a `[genes]` input (AttOmics-style): each cell's expression vector, the label an `obs` column
+  (`data.options.label`); optionally normalised to 10,000 counts per cell (`normalize=true`), log1p'd
+  (`log1p=true`) and cut to the most variable genes (`hvg=N`, by variance after the other steps).
+- For a `tokens[rank]` input (Cell2Sentence-style): each cell as the sentence of its `length` most
+  expressed genes (gene_tokens.py); a language model without a label, a classifier with one. The
+  gene vocabulary (`var_names`) is saved in the run.
+Cell barcodes (`obs_names`) are kept for `predict`."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import TrainError
+from .dataset import Dataset, split_tensors
+from .gene_tokens import GeneTokenizer, cell_sentences, next_gene_targets
+from .options import resolve
+from .record_ids import class_ids, ids_by_split
+
+H5AD_OPTIONS = {"label": "", "normalize": False, "log1p": False, "hvg": 0, "length": 32}
+
+
+def read_h5ad(path: Path):
+    if not path.is_file():
+        raise TrainError(f"data file {path} does not exist")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # anndata's own deprecation notices are not the user's business
+        import anndata
+
+        try:
+            return anndata.read_h5ad(path)
+        except (OSError, KeyError, ValueError, TypeError) as error:
+            raise TrainError(f"{path}: not a readable .h5ad file ({error})") from None
+
+
+def expression_matrix(path: Path, adata) -> torch.Tensor:
+    matrix = adata.X
+    if matrix is None:
+        raise TrainError(f"{path}: the file holds no expression matrix (X)")
+    matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+    if not np.isfinite(matrix).all():
+        raise TrainError(f"{path}: the expression matrix holds NaN or infinite values")
+    return torch.from_numpy(matrix.astype(np.float32))
+
+
+def cell_labels(path: Path, adata, column: str) -> list[str]:
+    if column not in adata.obs.columns:
+        columns = ", ".join(map(str, adata.obs.columns)) or "none"
+        raise TrainError(
+            f"{path}: no obs column '{column}' for the labels (the columns are: {columns})",
+            "name one with --set data.options.label=COLUMN",
+        )
+    values = adata.obs[column]
+    if values.isna().any():
+        first = str(adata.obs_names[int(np.flatnonzero(values.isna().to_numpy())[0])])
+        raise TrainError(f"{path}: obs column '{column}' is empty for cell '{first}' (and maybe others)")
+    return [str(v) for v in values]
+
+
+def preprocess(x: torch.Tensor, options: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised, log1p'd and gene-selected expression, and the kept genes' indices."""
+    if options["normalize"]:
+        x = x / x.sum(1, keepdim=True).clamp(min=1e-12) * 1e4
+    if options["log1p"]:
+        if (x < 0).any():
+            raise TrainError("data.options.log1p: the expression matrix has negative values (already scaled?)")
+        x = torch.log1p(x)
+    keep = torch.arange(x.shape[1])
+    if options["hvg"]:
+        if options["hvg"] > x.shape[1]:
+            raise TrainError(f"data.options.hvg={options['hvg']} is more than the {x.shape[1]} genes there are")
+        keep = x.var(0).topk(options["hvg"]).indices.sort().values  # keep the file's gene order
+        x = x[:, keep]
+    return x, keep
+
+
+def h5ad_dataset(path: Path, types, task: str, seed: int, val: float, test: float, options: dict, vocab) -> Dataset:
+    options = resolve("an .h5ad file", options, H5AD_OPTIONS)
+    if len(types) != 1:
+        raise TrainError(f"{path}: an .h5ad file feeds one input; the model has {len(types)}: {', '.join(types)}")
+    ((name, kind),) = types.items()
+    adata = read_h5ad(path)
+    x = expression_matrix(path, adata)
+    barcodes = [str(b) for b in adata.obs_names]
+    genes = [str(g) for g in adata.var_names]
+    info = f"{path}: {x.shape[0]} cells x {x.shape[1]} genes"
+    if kind.kind == "tokens":
+        return _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info)
+    if kind.kind != "float" or len(kind.dims) != 1:
+        raise TrainError(f"{path}: cells feed a `[genes]` or a `tokens[rank]` input; '{name}' is {kind}")
+    if not options["label"]:
+        raise TrainError(f"{path}: no label column named", "name the obs column: --set data.options.label=cell_type")
+    names = cell_labels(path, adata, options["label"])
+    x, keep = preprocess(x, options)
+    if x.shape[1] != kind.dims[0]:
+        raise TrainError(
+            f"{path}: {x.shape[1]} genes per cell; input '{name}' is declared [{kind.dims[0]}]",
+            f"declare `input {name}: [{x.shape[1]}]`, or keep the {kind.dims[0]} most variable genes with "
+            f"--set data.options.hvg={kind.dims[0]}",
+        )
+    classes, index = class_ids(names)
+    y = torch.tensor([index[n] for n in names])
+    stratify = bool(torch.bincount(y).min() >= 3)
+    data = split_tensors(
+        path.name,
+        "classification",
+        {name: x},
+        y,
+        seed,
+        val,
+        test,
+        stratify=stratify,
+        classes=len(classes),
+        labels=classes,
+        info=f"{info}, {len(classes)} classes ('{options['label']}')",
+    )
+    data.ids = ids_by_split(barcodes, seed, val, test, y if stratify else None)
+    data.options = options
+    return data
+
+
+def _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info) -> Dataset:
+    tokenizer = GeneTokenizer(genes)
+    if vocab is not None and tokenizer.vocab > vocab:
+        raise TrainError(
+            f"{path}: {len(genes)} genes and 4 special tokens need {tokenizer.vocab} token ids; the model's "
+            f"embedding has {vocab}",
+            f"make it embed({tokenizer.vocab}, …) or more",
+        )
+    sentences = cell_sentences(x, options["length"])
+    info = f"{info} as sentences of their top {options['length']} genes"
+    if options["label"]:
+        names = cell_labels(path, adata, options["label"])
+        classes, index = class_ids(names)
+        y = torch.tensor([index[n] for n in names])
+        data = split_tensors(
+            path.name, "classification", {name: sentences[:, 1:]}, y, seed, val, test,
+            classes=len(classes), labels=classes, tokenizer=tokenizer, info=info,
+        )  # fmt: skip
+    else:
+        inputs, targets = next_gene_targets(sentences)
+        data = split_tensors(
+            path.name, "language_model", {name: inputs}, targets, seed, val, test,
+            classes=tokenizer.vocab, tokenizer=tokenizer, info=info,
+        )  # fmt: skip
+    data.ids = ids_by_split(barcodes, seed, val, test)
+    data.options = options
+    return data
