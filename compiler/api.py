@@ -155,8 +155,22 @@ def _in_source_order(errors: list[SpecError]) -> list[SpecError]:
 
 
 def compile_spec(
-    path_or_source: str | Path, model: str | None = None, seed: int | None = None, plugins: list[str] = ()
+    path_or_source: str | Path,
+    model: str | None = None,
+    seed: int | None = None,
+    plugins: list[str] = (),
+    weights: str | Path | None = None,
 ) -> nn.Module:
     """Spec to runnable `nn.Module`. Call it with inputs in declared order (or by name); one output
-    returns a Tensor, several a tuple in `output` order."""
-    return check_spec(path_or_source, model, plugins).build(seed)
+    returns a Tensor, several a tuple in `output` order.
+
+    `weights` loads a checkpoint — a Hugging Face model directory, a .safetensors file or a run
+    directory (docs/weights.md) — strictly; what was loaded, new and unused is `module.weights_report`."""
+    checked = check_spec(path_or_source, model, plugins)
+    if weights is None:
+        return checked.build(seed)
+    from ..weights import build_with_weights  # weights/ sits above the compiler, beside train/
+
+    module, report = build_with_weights(checked, weights, seed)
+    module.weights_report = report
+    return module
