@@ -80,8 +80,13 @@ def gpt2_reference():
 
 def llama_reference():
     config = transformers.LlamaConfig(
-        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-        intermediate_size=64, rms_norm_eps=1e-6,
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        rms_norm_eps=1e-6,
     )
     return transformers.LlamaForCausalLM(config).eval()
 
@@ -108,8 +113,14 @@ def test_gpt2_from_hugging_face(tmp_path):
 def test_bert_from_hugging_face(tmp_path):
     torch.manual_seed(0)
     config = transformers.BertConfig(
-        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-        max_position_embeddings=20, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=20,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
     )
     reference = transformers.BertModel(config).eval()
     ours, report = loaded(BERT, saved(reference, tmp_path))
@@ -144,8 +155,13 @@ def test_mamba_from_hugging_face(tmp_path):
 def test_vit_from_hugging_face(tmp_path):
     torch.manual_seed(0)
     config = transformers.ViTConfig(
-        image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, num_labels=10,
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_labels=10,
     )
     reference = transformers.ViTForImageClassification(config).eval()
     ours, report = loaded(VIT, saved(reference, tmp_path))
@@ -153,3 +169,130 @@ def test_vit_from_hugging_face(tmp_path):
     image = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(ours(image), reference(image).logits, rtol=1e-4, atol=1e-4)
+
+
+def test_pyg_gcn_and_gat_state_dict(tmp_path):
+    pyg = pytest.importorskip("torch_geometric")
+    from torch_geometric import nn as gnn
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):  # a PyG model as a user writes it
+        def __init__(self):
+            super().__init__()
+            self.conv1 = gnn.GCNConv(8, 16)
+            self.conv2 = gnn.GATConv(16, 4, heads=2)
+
+        def forward(self, x, edge_index):
+            return self.conv2(self.conv1(x, edge_index).relu(), edge_index)
+
+    reference = Net().eval()
+    for parameter in reference.parameters():  # PyG starts biases at zero: make them count
+        torch.nn.init.normal_(parameter)
+    path = tmp_path / "net.safetensors"
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(path))
+    spec = "model m {\n    input g: graph[n, 8]\n    g -> gcn(16) -> relu -> gat(4, heads = 2) as y\n    output y\n}\n"
+    ours, report = loaded(spec, path)
+    assert report.family == "pyg" and report.new == [] and report.unused == []
+    generator = torch.Generator().manual_seed(0)
+    edge_index = torch.randint(0, 20, (2, 60), generator=generator)
+    edge_index = edge_index[:, edge_index[0] != edge_index[1]]
+    data = pyg.data.Data(x=torch.randn(20, 8, generator=generator), edge_index=edge_index)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(data), reference(data.x, data.edge_index), rtol=1e-4, atol=1e-4)
+
+
+def test_pyg_layers_in_order_and_of_the_same_kind(tmp_path):
+    pytest.importorskip("torch_geometric")
+    from torch_geometric import nn as gnn
+
+    path = tmp_path / "conv.safetensors"
+    save_file({k: v.contiguous() for k, v in gnn.GATConv(8, 4).state_dict().items()}, str(path))
+    spec = "model m {\n    input g: graph[n, 8]\n    g -> gcn(4) as y\n    output y\n}\n"
+    with pytest.raises(TrainError, match=r"'y' \(<spec>:3:10\) is a gcn layer but .* GATConv"):
+        compile_spec(spec, weights=path)
+
+
+FINE_TUNE = """
+use "std:transformer"
+model classifier {
+    input ids: tokens[seq]
+    ids -> embed(100, 32) as tok -> pos_embed(16)
+        -> pre_ln(32, 4, 128, causal = true, act = tanh) * 2
+        -> layernorm -> pool(mean) -> dense(3) as label
+    output label
+}
+"""
+
+
+def test_a_new_head_is_reported_new_and_the_trunk_loaded(tmp_path):
+    reference = gpt2_reference()
+    ours, report = loaded(FINE_TUNE, saved(reference, tmp_path))
+    assert report.new == ["label.weight", "label.bias"] and report.unused == []
+    assert len(report.loaded) == len(ours.state_dict()) - 2
+    assert torch.equal(ours.tok.weight, reference.transformer.wte.weight)
+    assert torch.equal(ours.pre_ln[1].attention_1.v_proj.bias, reference.transformer.h[1].attn.c_attn.bias[64:])
+    assert ours.label.weight.is_meta is False
+    assert "new (initialised)" in str(report.table().columns[0]._cells)
+
+
+def test_a_mismatch_names_the_node_the_tensor_and_both_shapes(tmp_path):
+    path = saved(gpt2_reference(), tmp_path)
+    wider = GPT2.replace("pre_ln(32, 4, 128", "pre_ln(32, 4, 64")
+    with pytest.raises(TrainError) as failure:
+        compile_spec(wider, weights=path)
+    message = str(failure.value)
+    assert "'pre_ln_1.dense_1' (" in message and "transformer.cram:8:" in message
+    assert "[64, 32]" in message and "'transformer.h.0.mlp.c_fc.weight' [32, 128]" in message
+    deeper = GPT2.replace("* 2", "* 3")
+    with pytest.raises(TrainError, match=r"'pre_ln_3.layernorm_1' .* needs the checkpoint tensor 'transformer.h.2"):
+        compile_spec(deeper, weights=path)
+
+
+def test_unknown_model_type_and_missing_paths_are_user_errors(tmp_path):
+    with pytest.raises(TrainError, match="no such file"):
+        compile_spec(GPT2, weights=tmp_path / "nowhere")
+    path = saved(gpt2_reference(), tmp_path)
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, "model_type": "bloom"}))
+    with pytest.raises(TrainError, match="model_type 'bloom' has no mapping"):
+        compile_spec(GPT2, weights=path)
+
+
+def test_bf16_and_sharded_checkpoints_load(tmp_path):
+    reference = llama_reference().to(torch.bfloat16)
+    path = tmp_path / "sharded"
+    reference.save_pretrained(path, max_shard_size="20KB")
+    assert (path / "model.safetensors.index.json").exists()
+    ours, report = loaded(LLAMA, path)
+    assert report.dtypes == ["BF16"] and report.new == [] and report.unused == []
+    assert ours.embed_1.weight.dtype == torch.float32
+    assert torch.equal(ours.embed_1.weight, reference.model.embed_tokens.weight.float())
+
+
+def test_a_single_safetensors_file_without_config(tmp_path):
+    path = saved(llama_reference(), tmp_path) / "model.safetensors"
+    _, report = loaded(LLAMA, path)
+    assert report.family == "llama" and report.new == []
+
+
+@pytest.mark.parametrize("spec,reference", [(GPT2, gpt2_reference), (LLAMA, llama_reference)])
+def test_export_round_trip_is_exact(tmp_path, spec, reference):
+    torch.manual_seed(0)
+    model = reference()
+    first, _ = loaded(spec, saved(model, tmp_path))
+    out, family = export_hf(first, check_spec(spec), tmp_path / "exported")
+    second, report = loaded(spec, out)
+    assert report.new == [] and report.unused == []
+    for key, value in first.state_dict().items():
+        assert torch.equal(value, second.state_dict()[key]), key
+    again = type(model).from_pretrained(out).eval()  # and Hugging Face reads what we wrote
+    ids = torch.randint(0, 100, (2, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(again(ids).logits, model(ids).logits, rtol=0, atol=0)
+
+
+def test_meta_build_takes_the_checkpoint_tensors(tmp_path):
+    path = saved(llama_reference(), tmp_path)
+    module, report = build_with_weights(check_spec(LLAMA), path)
+    assert not any(t.is_meta for t in module.state_dict().values()) and report.new == []
