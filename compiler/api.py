@@ -16,6 +16,7 @@ from ..dsl.errors import SpecError, SpecErrors
 from .build_graph import ModelGraph, build_graph, select_model
 from .codegen import generate_source, load_module_class
 from .evaluate import EvalError, LetTable
+from .freezing import apply_freezing
 from .infer_shapes import infer_shapes
 from .loader import load_program, read_source
 from .naming import assign_attributes, assign_layout, module_path
@@ -79,10 +80,13 @@ class CheckedModel:
         source, custom = generate_source(self.model, Path(self.path).name, standalone=False)
         cls = load_module_class(source, custom, self.name)
         if seed is None:
-            return cls()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return cls()
+            module = cls()
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                module = cls()
+        apply_freezing(module, self.graph)  # `freeze = true` calls
+        return module
 
 
 def _read(path_or_source: str | Path, path: str | None = None) -> tuple[str, str]:

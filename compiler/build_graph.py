@@ -21,6 +21,7 @@ from ..dsl import ast
 from ..dsl.errors import Span, SpecError, did_you_mean
 from .arguments import bind_block_args, convert, match_arguments, show
 from .evaluate import Bindings, EvalError, LetTable, Scope, TensorRef, Word, evaluate
+from .freezing import freeze_value, split_freeze
 from .graph_schema import graph_schema
 from .loader import SpecModule
 from .sharing import mismatch, pair_nodes, same_arguments, share_target, show_args, split_share
@@ -531,6 +532,16 @@ class _Builder:
 
     # -- calls ----------------------------------------------------------------------------------
     def call(self, call: ast.Call, ctx: Context, current: str | None, first: bool) -> str:
+        call, frozen = split_freeze(call)
+        if frozen is None or not freeze_value(frozen, self.scope(ctx), self.errors):
+            return self.unfrozen_call(call, ctx, current, first)
+        start = len(self.created)
+        result = self.unfrozen_call(call, ctx, current, first)
+        for node in self.made_since(start):  # every node the call made: a block's, all of them
+            self.graph.nodes[node]["freeze"] = True
+        return result
+
+    def unfrozen_call(self, call: ast.Call, ctx: Context, current: str | None, first: bool) -> str:
         call, share = split_share(call)
         bound = ctx.values.get(call.name)
         if bound is None and current is None and call.args is None and call.name in self.refused:

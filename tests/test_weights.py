@@ -8,8 +8,9 @@ import torch
 from safetensors.torch import save_file
 
 from cramnet.compiler import check_spec, compile_spec
+from cramnet.dsl.errors import SpecErrors
 from cramnet.train.errors import TrainError
-from cramnet.weights import build_with_weights, export_hf
+from cramnet.weights import build_with_weights, export_hf, freeze
 
 transformers = pytest.importorskip("transformers")
 
@@ -296,3 +297,21 @@ def test_meta_build_takes_the_checkpoint_tensors(tmp_path):
     path = saved(llama_reference(), tmp_path)
     module, report = build_with_weights(check_spec(LLAMA), path)
     assert not any(t.is_meta for t in module.state_dict().values()) and report.new == []
+
+
+def test_freeze_on_a_block_call_and_by_name():
+    spec = GPT2.replace("pos_embed(16)", "pos_embed(16, freeze = true)").replace(
+        "act = tanh) * 2", "act = tanh, freeze = true) * 2"
+    )
+    module = compile_spec(spec)
+    frozen = {k for k, p in module.named_parameters() if not p.requires_grad}
+    assert frozen == {k for k, _ in module.named_parameters() if k.startswith(("pos_embed_1.", "pre_ln."))}
+    with pytest.raises(SpecErrors, match="freeze: expects true or false"):
+        compile_spec(GPT2.replace("pos_embed(16)", "pos_embed(16, freeze = 3)"))
+    checked = check_spec(GPT2)
+    module = checked.build()
+    assert freeze(module, checked, ["tok", "pre_ln.1"]) == ["tok.weight"] + [
+        k for k, _ in module.named_parameters() if k.startswith("pre_ln.1.")
+    ]
+    with pytest.raises(TrainError, match="no node or module"):
+        freeze(module, checked, ["nothing_here"])
