@@ -388,6 +388,10 @@ def train(
     rdzv_endpoint: str | None = typer.Option(None, "--rdzv-endpoint", help="torchrun: HOST:PORT to meet at."),
     rdzv_id: str | None = typer.Option(None, "--rdzv-id", help="torchrun: the job's id."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or tables (for scripts)."),
+    init_from: Path | None = typer.Option(
+        None, "--init-from", help="Start from published weights: an HF model directory, .safetensors or a run."
+    ),
+    freeze: list[str] | None = typer.Option(None, "--freeze", help="Keep a node's parameters fixed (repeatable)."),
     model: str | None = ModelOption,
     plugin: list[str] | None = PluginOption,
 ) -> None:
@@ -398,6 +402,7 @@ def train(
     flags = TrainFlags(
         spec, config, set_ or [], data, epochs, batch_size, lr, device, precision, compile_, seed, out_dir,
         resume, nproc, model, plugin or [], quiet, {k: v for k, v in rendezvous.items() if v is not None},
+        init_from=init_from, freeze=freeze or [],
     )
     _training(lambda: run_train(flags, out))
 

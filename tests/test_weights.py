@@ -315,3 +315,36 @@ def test_freeze_on_a_block_call_and_by_name():
     ]
     with pytest.raises(TrainError, match="no node or module"):
         freeze(module, checked, ["nothing_here"])
+
+
+def test_fine_tune_a_new_head_through_the_command_line(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+    from cramnet.train.inference import load_run
+
+    torch.manual_seed(0)
+    reference = gpt2_reference()
+    checkpoint = saved(reference, tmp_path)
+    spec = tmp_path / "classifier.cram"
+    spec.write_text(FINE_TUNE)
+    generator = np.random.default_rng(0)
+    ids = generator.integers(0, 100, (64, 12))
+    np.savez(tmp_path / "data.npz", ids=ids, y=(ids[:, 0] % 3))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        app,
+        [
+            "train", str(spec), "--init-from", str(checkpoint), "--data", str(tmp_path / "data.npz"),
+            "--epochs", "1", "--freeze", "tok", "--set", "optimizer.new_lr=0.01", "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "loaded" in result.output and "new (initialised)" in result.output and "label.weight" in result.output
+    trained = load_run(out)
+    assert torch.equal(trained.module.tok.weight, reference.transformer.wte.weight)  # frozen
+    assert not torch.equal(trained.module.pre_ln[0].dense_1.bias, reference.transformer.h[0].mlp.c_fc.bias)
+    data = ["--data", str(tmp_path / "data.npz"), "--epochs", "1"]
+    failed = CliRunner().invoke(app, ["train", str(spec), "--init-from", str(tmp_path / "none"), *data])
+    assert failed.exit_code == 1 and "no such file" in failed.output and "Traceback" not in failed.output

@@ -35,6 +35,8 @@ class TrainFlags:
     plugins: list[str] = field(default_factory=list)
     quiet: bool = False
     rendezvous: dict[str, str | None] = field(default_factory=dict)
+    init_from: Path | None = None
+    freeze: list[str] = field(default_factory=list)
 
     def overrides(self) -> dict:
         tree: dict = {}
@@ -53,6 +55,10 @@ class TrainFlags:
                 tree[key] = {"name": value} if key == "data" else value
         if self.lr is not None:
             tree["optimizer"] = {"lr": self.lr}
+        if self.init_from is not None:
+            tree["init_from"] = str(self.init_from)
+        if self.freeze:
+            tree["freeze"] = list(self.freeze)
         return tree
 
 
