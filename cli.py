@@ -296,9 +296,10 @@ def render(
 @app.command()
 def export(
     spec: Path = typer.Argument(..., help="The .cram file, or a run directory of `cramnet train`."),
-    fmt: str = typer.Option("python", "--format", help="python (the module file of compile -o) or onnx."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="The file (default MODEL.py or MODEL.onnx)."),
+    fmt: str = typer.Option("python", "--format", help="python (the module file of compile -o), onnx or hf."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="The file (default MODEL.py, .onnx, -hf/)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the weights (onnx)."),
+    weights: Path | None = typer.Option(None, "--weights", help="Weights for a spec: HF directory, .safetensors, run."),
     dim: list[str] | None = DimOption,
     batch: int = typer.Option(2, "--batch", min=1, help="Batch of the example inputs (onnx)."),
     model: str | None = ModelOption,
@@ -321,9 +322,24 @@ def export(
         else:
             checked, sizes = _check_sized(spec, model, plugin, dim)
             source = ExportSource(checked, None, seed)
+            if weights is not None:
+                source = ExportSource(checked, _with_weights(checked, weights), None)
         run_export(source, fmt, output, sizes, batch, out)
 
     _run(action)
+
+
+def _with_weights(checked, path: Path):
+    """The spec's module with published weights loaded (`--weights`), the report printed."""
+    from .train.errors import TrainError
+    from .weights import build_with_weights
+
+    try:
+        module, report = build_with_weights(checked, path)
+    except TrainError as failure:
+        raise UserError(str(failure), failure.hint) from None
+    err.print(report.table())
+    return module
 
 
 @app.command("fmt")

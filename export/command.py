@@ -17,8 +17,13 @@ def run_export(
 
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
-    output = output or Path(f"{source.name}.{'py' if fmt == 'python' else 'onnx'}")
+    output = output or Path(
+        f"{source.name}-hf" if fmt == "hf" else f"{source.name}.{'py' if fmt == 'python' else 'onnx'}"
+    )
     try:
+        if fmt == "hf":
+            _export_hf(source, output, out)
+            return
         if fmt == "python":
             export_python(source, output)
         else:
@@ -36,3 +41,17 @@ def run_export(
     except OSError as error:
         raise UserError(f"cannot write {output}: {error.strerror or error}") from None
     out.print(f"wrote {output}")
+
+
+def _export_hf(source: ExportSource, output: Path, out: Console) -> None:
+    from ..cli import UserError
+    from ..train.errors import TrainError
+    from ..weights import export_hf
+
+    try:
+        directory, family, left_out = export_hf(source.built(), source.checked, output)
+    except TrainError as failure:
+        raise UserError(str(failure), failure.hint) from None
+    out.print(f"wrote {directory} (Hugging Face {family}: config.json, model.safetensors)")
+    if left_out:
+        out.print(f"[yellow]left out (no place in the {family} layout):[/yellow] {', '.join(left_out)}")

@@ -282,7 +282,8 @@ def test_export_round_trip_is_exact(tmp_path, spec, reference):
     torch.manual_seed(0)
     model = reference()
     first, _ = loaded(spec, saved(model, tmp_path))
-    out, family = export_hf(first, check_spec(spec), tmp_path / "exported")
+    out, family, left_out = export_hf(first, check_spec(spec), tmp_path / "exported")
+    assert left_out == []
     second, report = loaded(spec, out)
     assert report.new == [] and report.unused == []
     for key, value in first.state_dict().items():
@@ -345,6 +346,33 @@ def test_fine_tune_a_new_head_through_the_command_line(tmp_path):
     trained = load_run(out)
     assert torch.equal(trained.module.tok.weight, reference.transformer.wte.weight)  # frozen
     assert not torch.equal(trained.module.pre_ln[0].dense_1.bias, reference.transformer.h[0].mlp.c_fc.bias)
+    exported = CliRunner().invoke(app, ["export", str(out), "--format", "hf", "-o", str(tmp_path / "hf")])
+    assert exported.exit_code == 0 and "left out" in exported.output and "label.weight" in exported.output
     data = ["--data", str(tmp_path / "data.npz"), "--epochs", "1"]
     failed = CliRunner().invoke(app, ["train", str(spec), "--init-from", str(tmp_path / "none"), *data])
     assert failed.exit_code == 1 and "no such file" in failed.output and "Traceback" not in failed.output
+
+
+def test_export_a_run_or_a_spec_with_weights_as_hugging_face(tmp_path):
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    torch.manual_seed(0)
+    reference = gpt2_reference()
+    checkpoint = saved(reference, tmp_path)
+    spec = tmp_path / "small_gpt2.cram"
+    spec.write_text(GPT2)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["export", str(spec), "--weights", str(checkpoint), "--format", "hf", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Hugging Face gpt2" in result.output
+    again = transformers.GPT2LMHeadModel.from_pretrained(out).eval()
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key]), key
+    bare = "model m {\n    input x: [4]\n    x -> dense(2) as y\n    output y\n}\n"
+    (tmp_path / "bare.cram").write_text(bare)
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "bare.cram"), "--format", "hf", "-o", str(out)])
+    assert result.exit_code == 1 and "has no Hugging Face layout" in result.output

@@ -49,8 +49,9 @@ def fitting_family(checked, expected: dict[str, torch.Size]):
     return best
 
 
-def export_hf(module: nn.Module, checked, out: str | Path) -> tuple[Path, str]:
-    """Write `module`'s weights as a Hugging Face model directory; (the directory, the family)."""
+def export_hf(module: nn.Module, checked, out: str | Path) -> tuple[Path, str, list[str]]:
+    """Write `module`'s weights as a Hugging Face model directory; (the directory, the family, the
+    spec's tensors the layout has no place for — a head of the spec's own, say)."""
     out = Path(out)
     state = module.state_dict()
     expected = {k: v.shape for k, v in state.items()}
@@ -62,7 +63,9 @@ def export_hf(module: nn.Module, checked, out: str | Path) -> tuple[Path, str]:
         )
     s = Structure(checked, expected)
     tensors: dict[str, torch.Tensor] = {}
-    for link in family.links(s, _EveryName(), ""):
+    links = family.links(s, _EveryName(), "")
+    written = {k for link in links for k in link.spec}
+    for link in links:
         if all(name in tensors for name in link.checkpoint):
             continue  # a head tied to the token table writes nothing of its own
         for name, tensor in zip(link.checkpoint, link.save([state[k] for k in link.spec])):
@@ -73,4 +76,4 @@ def export_hf(module: nn.Module, checked, out: str | Path) -> tuple[Path, str]:
     config = {**family.hf_config(s), "torch_dtype": str(next(iter(state.values())).dtype).replace("torch.", "")}
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
-    return out, family.NAME
+    return out, family.NAME, [k for k in state if k not in written]
