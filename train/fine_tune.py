@@ -26,7 +26,8 @@ def start_from(module: torch.nn.Module, checked, config: dict, load: bool, conso
     if config.get("freeze"):
         frozen = freeze(module, checked, config["freeze"])
         if console is not None and load:
-            console.print(f"[dim]frozen: {len(frozen)} tensors ({', '.join(config['freeze'])})[/dim]")
+            count = f"{len(frozen)} tensor{'s' if len(frozen) != 1 else ''}"
+            console.print(f"[dim]frozen: {count} ({', '.join(config['freeze'])})[/dim]")
     return new
 
 

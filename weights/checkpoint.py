@@ -36,6 +36,10 @@ class Checkpoint:
             self._handles[file] = safe_open(str(file), framework="pt")
         return self._handles[file]
 
+    def release(self, file: Path) -> None:
+        """Unmap a file whose tensors are all read: its pages stop counting toward the process's memory."""
+        self._handles.pop(file, None)
+
     def get(self, name: str) -> torch.Tensor:
         return self._handle(self.files[name]).get_tensor(name)
 

@@ -159,6 +159,10 @@ def load_weights(module: nn.Module, checked, path: str | Path) -> WeightsReport:
     plan = plan_weights(checked, path, {k: v.shape for k, v in state.items()})
     checkpoint = plan.checkpoint
     dtypes = sorted({checkpoint.dtypes[n] for link in plan.links for n in link.checkpoint})
+    remaining: dict[Path, int] = {}  # links still to read from each file, to unmap it when done
+    for link in plan.links:
+        for name in link.checkpoint:
+            remaining[checkpoint.files[name]] = remaining.get(checkpoint.files[name], 0) + 1
     with torch.no_grad():
         for link in plan.links:
             made = link.load([checkpoint.get(name) for name in link.checkpoint])
@@ -173,6 +177,12 @@ def load_weights(module: nn.Module, checked, path: str | Path) -> WeightsReport:
                         owner._buffers[name] = value
                 else:
                     target.copy_(tensor)
+            del made
+            for name in link.checkpoint:
+                file = checkpoint.files[name]
+                remaining[file] -= 1
+                if not remaining[file]:
+                    checkpoint.release(file)
     _materialize(module)
     return WeightsReport(Path(path), plan.family, plan.loaded, plan.new, plan.unused, dtypes=dtypes)
 
