@@ -376,3 +376,67 @@ def test_export_a_run_or_a_spec_with_weights_as_hugging_face(tmp_path):
     (tmp_path / "bare.cram").write_text(bare)
     result = CliRunner().invoke(app, ["export", str(tmp_path / "bare.cram"), "--format", "hf", "-o", str(out)])
     assert result.exit_code == 1 and "has no Hugging Face layout" in result.output
+
+
+def test_pyg_gin_and_cheb_state_dicts(tmp_path):
+    pyg = pytest.importorskip("torch_geometric")
+    from torch_geometric import nn as gnn
+
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16))
+    convs = torch.nn.ModuleList([gnn.GINConv(mlp), gnn.ChebConv(16, 4, K=3)]).eval()
+    for parameter in convs.parameters():
+        torch.nn.init.normal_(parameter, std=0.3)
+    path = tmp_path / "convs.safetensors"
+    save_file({k: v.contiguous() for k, v in convs.state_dict().items()}, str(path))
+    spec = "model m {\n    input g: graph[n, 8]\n    g -> gin(16) -> cheb(4, 3) as y\n    output y\n}\n"
+    ours, report = loaded(spec, path)
+    assert report.new == [] and report.unused == []
+    generator = torch.Generator().manual_seed(0)
+    edge_index = torch.randint(0, 20, (2, 60), generator=generator)
+    edge_index = edge_index[:, edge_index[0] != edge_index[1]]
+    data = pyg.data.Data(x=torch.randn(20, 8, generator=generator), edge_index=edge_index)
+    with torch.no_grad():
+        expected = convs[1](convs[0](data.x, data.edge_index), data.edge_index)
+        torch.testing.assert_close(ours(data), expected, rtol=1e-4, atol=1e-4)
+
+
+def bert_reference():
+    config = transformers.BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=20,
+    )
+    return transformers.BertModel(config).eval()
+
+
+def mamba_reference():
+    config = transformers.MambaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, state_size=8)
+    return transformers.MambaForCausalLM(config).eval()
+
+
+def vit_reference():
+    config = transformers.ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_labels=10,
+    )
+    return transformers.ViTForImageClassification(config).eval()
+
+
+@pytest.mark.parametrize("spec,reference", [(BERT, bert_reference), (MAMBA, mamba_reference), (VIT, vit_reference)])
+def test_export_round_trip_of_the_other_families(tmp_path, spec, reference):
+    torch.manual_seed(0)
+    first, _ = loaded(spec, saved(reference(), tmp_path))
+    out, _, left_out = export_hf(first, check_spec(spec), tmp_path / "exported")
+    second, report = loaded(spec, out)
+    assert left_out == [] and report.new == [] and report.unused == []
+    for key, value in first.state_dict().items():
+        assert torch.equal(value, second.state_dict()[key]), key
