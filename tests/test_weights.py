@@ -105,7 +105,7 @@ def test_gpt2_from_hugging_face(tmp_path):
     torch.manual_seed(0)
     reference = gpt2_reference()
     ours, report = loaded(GPT2, saved(reference, tmp_path))
-    assert report.family == "gpt2" and report.new == [] and report.unused == []
+    assert report.family == "gpt2" and report.new == [] and report.unused == [] and report.notes == []
     ids = torch.randint(0, 100, (2, 12))
     with torch.no_grad():
         torch.testing.assert_close(ours(ids), reference(ids).logits, rtol=1e-4, atol=1e-4)
@@ -248,6 +248,18 @@ def test_a_mismatch_names_the_node_the_tensor_and_both_shapes(tmp_path):
     deeper = GPT2.replace("* 2", "* 3")
     with pytest.raises(TrainError, match=r"'pre_ln_3.layernorm_1' .* needs the checkpoint tensor 'transformer.h.2"):
         compile_spec(deeper, weights=path)
+
+
+def test_config_values_the_spec_does_not_share_are_noted(tmp_path):
+    path = saved(gpt2_reference(), tmp_path)
+    _, report = loaded(GPT2.replace(", act = tanh", "").replace("-> layernorm ->", "-> layernorm(eps = 1e-6) ->"), path)
+    assert len(report.notes) == 2
+    assert "GELU is approximate = tanh, 'pre_ln_1.gelu_1'" in report.notes[0]
+    assert "layernorm ε is 1e-05, 'layernorm_1' (<spec>:7:12) has 1e-06" in report.notes[1]
+    with pytest.raises(TrainError, match="no attention layers"):
+        compile_spec(
+            "model m {\n    input ids: tokens[seq]\n    ids -> embed(100, 32) as y\n    output y\n}\n", weights=path
+        )
 
 
 def test_unknown_model_type_and_missing_paths_are_user_errors(tmp_path):

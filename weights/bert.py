@@ -20,6 +20,7 @@ NAME = "bert"
 MODEL_TYPES = ("bert",)
 BASES = ("bert.", "")
 MARK = "encoder.layer.0.attention.self.query.weight"
+EPS = ("layer_norm_eps", "layernorm")  # the config key of the norms' ε, and the spec block it must agree with
 
 
 def pair(s: Structure, node: str, spec: str, name: str) -> list[Link]:

@@ -17,6 +17,16 @@ NAME = "gpt2"
 MODEL_TYPES = ("gpt2",)
 BASES = ("transformer.", "")  # GPT2LMHeadModel keeps the body under transformer., GPT2Model at the top
 MARK = "h.0.attn.c_attn.weight"
+EPS = ("layer_norm_epsilon", "layernorm")  # the config key of the norms' ε, and the spec block it must agree with
+
+
+def notes(s: Structure, config: dict) -> list[str]:
+    """GPT-2's GELU is the tanh approximation (gelu_new): an exact `gelu` in the spec changes outputs."""
+    wanted = "tanh" if config.get("activation_function", "gelu_new") in ("gelu_new", "gelu_pytorch_tanh") else "none"
+    wrong = [n for n in s.order if s.block(n) == "gelu" and s.attrs(n)["args"].approximate != wanted]
+    if not wrong:
+        return []
+    return [f"the checkpoint's GELU is approximate = {wanted}, {s.where(wrong[0])} is not (pre_ln(…, act = {wanted}))"]
 
 
 def norm(s: Structure, node: str, name: str) -> list[Link]:

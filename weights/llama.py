@@ -23,6 +23,7 @@ NAME = "llama"
 MODEL_TYPES = ("llama",)
 BASES = ("model.", "")
 MARK = "layers.0.self_attn.q_proj.weight"
+EPS = ("rms_norm_eps", "rmsnorm")  # the config key of the norms' ε, and the spec block it must agree with
 
 
 def check_config(config: dict | None) -> None:

@@ -29,6 +29,7 @@ class WeightsPlan:
     loaded: list[str]  # spec keys the checkpoint fills
     new: list[str]  # spec keys left as initialised
     unused: list[str]  # checkpoint tensors nothing reads
+    notes: list[str] = field(default_factory=list)  # config values the spec does not share (ε, GELU form)
 
 
 @dataclass
@@ -40,7 +41,7 @@ class WeightsReport:
     loaded: list[str]
     new: list[str]
     unused: list[str]
-    frozen: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     dtypes: list[str] = field(default_factory=list)
 
     def table(self):
@@ -56,6 +57,9 @@ class WeightsReport:
             ("unused in the checkpoint", self.unused, "red"),
         ):
             table.add_row(f"[{style}]{label}[/{style}]", str(len(keys)), _shown(keys))
+        if self.notes:
+            table.caption = "\n".join(f"note: {note}" for note in self.notes)
+            table.caption_justify = "left"
         return table
 
 
@@ -143,7 +147,21 @@ def plan_weights(checked, path: str | Path, expected: dict[str, torch.Size] | No
     unused = [n for n in checkpoint.shapes if n not in used]
     if family is None:
         unused = [n for n in unused if n.startswith(base)]  # optimizer and rng state belong to the run
-    return WeightsPlan(checkpoint, family.NAME if family else "cramnet", links, list(loaded), new, unused)
+    notes = _notes(family, s, checkpoint.config) if family is not None and checkpoint.config else []
+    return WeightsPlan(checkpoint, family.NAME if family else "cramnet", links, list(loaded), new, unused, notes)
+
+
+def _notes(family, s: Structure, config: dict) -> list[str]:
+    """Where the spec computes differently from the checkpoint's config: told, not refused (the
+    weights fit; a different ε or GELU form changes outputs a little)."""
+    notes = family.notes(s, config) if hasattr(family, "notes") else []
+    key, block = getattr(family, "EPS", (None, None))
+    if key in config:
+        off = [n for n in s.order if s.block(n) == block and float(s.attrs(n)["args"].eps) != float(config[key])]
+        if off:
+            eps = s.attrs(off[0])["args"].eps
+            notes.append(f"the checkpoint's {block} ε is {config[key]}, {s.where(off[0])} has {eps}")
+    return notes
 
 
 def _owner(module: nn.Module, key: str) -> tuple[nn.Module, str]:
@@ -184,7 +202,7 @@ def load_weights(module: nn.Module, checked, path: str | Path) -> WeightsReport:
                 if not remaining[file]:
                     checkpoint.release(file)
     _materialize(module)
-    return WeightsReport(Path(path), plan.family, plan.loaded, plan.new, plan.unused, dtypes=dtypes)
+    return WeightsReport(Path(path), plan.family, plan.loaded, plan.new, plan.unused, plan.notes, dtypes)
 
 
 def _materialize(module: nn.Module) -> None:

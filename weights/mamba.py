@@ -16,6 +16,7 @@ NAME = "mamba"
 MODEL_TYPES = ("mamba",)
 BASES = ("backbone.", "")
 MARK = "layers.0.mixer.A_log"
+EPS = ("layer_norm_epsilon", "rmsnorm")  # the config key of the norms' ε, and the spec block it must agree with
 MIXER = (
     "A_log",
     "D",

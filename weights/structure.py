@@ -94,6 +94,11 @@ class Structure:
                 unit = tuple(u.key for u in layout[:depth])
                 if unit not in units:
                     units.append(unit)
+        if not units:
+            raise TrainError(
+                f"the spec has no {anchor} layers, and the checkpoint is made of them",
+                "load it into a spec of the checkpoint's shape (docs/weights.md lists one per family)",
+            )
         members: list[list[str]] = [[] for _ in units]
         before, after = [], []
         for node in self.order:

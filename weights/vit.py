@@ -19,6 +19,7 @@ NAME = "vit"
 MODEL_TYPES = ("vit",)
 BASES = ("vit.", "")
 MARK = "encoder.layer.0.layernorm_before.weight"
+EPS = ("layer_norm_eps", "layernorm")  # the config key of the norms' ε, and the spec block it must agree with
 
 
 def pair(s: Structure, node: str, spec: str, name: str) -> list[Link]:
