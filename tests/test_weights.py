@@ -262,6 +262,12 @@ def test_config_values_the_spec_does_not_share_are_noted(tmp_path):
         )
 
 
+def test_a_shared_repeat_cannot_take_separate_layers(tmp_path):
+    path = saved(gpt2_reference(), tmp_path)
+    with pytest.raises(TrainError, match=r"'pre_ln_2.layernorm_1' .* uses the weights of 'pre_ln_1.layernorm_1'"):
+        compile_spec(GPT2.replace("* 2", "* 2 shared"), weights=path)
+
+
 def test_unknown_model_type_and_missing_paths_are_user_errors(tmp_path):
     with pytest.raises(TrainError, match="no such file"):
         compile_spec(GPT2, weights=tmp_path / "nowhere")

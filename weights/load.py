@@ -141,6 +141,12 @@ def plan_weights(checked, path: str | Path, expected: dict[str, torch.Size] | No
                     f"{source} gives {list(tensor.shape)}",
                     "make the spec's widths, heads and vocabulary those of the checkpoint's config",
                 )
+            if key in loaded:  # two checkpoint tensors for one spec tensor: the spec shares a module
+                raise TrainError(
+                    f"{s.where(link.node)} uses the weights of {s.where(loaded[key])} (share, or a shared repeat), "
+                    f"but the checkpoint has tensors of its own for it ({source})",
+                    "give each of the checkpoint's layers its own call: drop `share =` / `shared`",
+                )
             loaded[key] = link.node
         used.update(link.checkpoint)
     new = [k for k in expected if k not in loaded]
