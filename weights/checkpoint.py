@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..train.errors import TrainError
+from ..errors import TrainError
 
 _DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
 

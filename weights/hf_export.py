@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..train.errors import TrainError
+from ..errors import TrainError
 from .load import _FAMILY_NAMES, FAMILIES
 from .structure import Structure
 

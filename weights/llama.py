@@ -16,7 +16,7 @@ of q and k per head to the half form, so a Meta checkpoint must be converted fir
 
 from __future__ import annotations
 
-from ..train.errors import TrainError
+from ..errors import TrainError
 from .structure import Link, Structure, same
 
 NAME = "llama"

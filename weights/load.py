@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..train.errors import TrainError
+from ..errors import TrainError
 from . import bert, gpt2, llama, mamba, pyg, vit
 from .checkpoint import Checkpoint, open_checkpoint
 from .structure import Link, Structure

@@ -11,7 +11,7 @@ import re
 
 import torch
 
-from ..train.errors import TrainError
+from ..errors import TrainError
 from .structure import Link, Structure, same
 
 NAME = "pyg"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..train.errors import TrainError
+from ..errors import TrainError
 
 Tensors = Sequence[torch.Tensor]
 
