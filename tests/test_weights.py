@@ -458,3 +458,28 @@ def test_export_round_trip_of_the_other_families(tmp_path, spec, reference):
     assert left_out == [] and report.new == [] and report.unused == []
     for key, value in first.state_dict().items():
         assert torch.equal(value, second.state_dict()[key]), key
+
+
+@pytest.mark.parametrize(
+    "path,family,config",
+    [
+        ("specs/gpt2.cram", "gpt2", transformers.GPT2Config()),
+        # LlamaConfig's defaults are Llama-2-7B's, but for ε: the published config.json says 1e-5
+        ("specs/reference/llama2_7b.cram", "llama", transformers.LlamaConfig(rms_norm_eps=1e-5)),
+        ("specs/reference/mamba_130m.cram", "mamba", transformers.MambaConfig(vocab_size=50280, num_hidden_layers=24)),
+    ],
+)
+def test_reference_specs_map_onto_their_published_configs(path, family, config):
+    """Shapes only: a module on the meta device (no memory), mapped by the family's links."""
+    from cramnet.weights.hf_export import fitting_family
+    from cramnet.weights.structure import Structure
+
+    checked = check_spec(path)
+    with torch.device("meta"):
+        expected = {k: v.shape for k, v in checked.build().state_dict().items()}
+    found = fitting_family(checked, expected)
+    assert found.NAME == family
+    written = found.hf_config(Structure(checked, expected))
+    for key, value in written.items():
+        if key not in ("architectures", "torch_dtype", "rope_theta") and hasattr(config, key):
+            assert getattr(config, key) == value or getattr(config, key) is None, key
