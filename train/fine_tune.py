@@ -21,7 +21,7 @@ def start_from(module: torch.nn.Module, checked, config: dict, load: bool, conso
             if console is not None:
                 console.print(report.table())
             new = report.new
-        else:
+        elif get(config, "optimizer.new_lr") is not None:  # only the split into groups is needed again
             new = plan_weights(checked, config["init_from"]).new
     if config.get("freeze"):
         frozen = freeze(module, checked, config["freeze"])

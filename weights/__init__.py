@@ -31,8 +31,10 @@ def build_with_weights(
         buffers = [k for k, _ in module.named_buffers() if k not in persistent]
         owners = {k.rpartition(".")[0] for k in plan.new}
         if not buffers and all(hasattr(module.get_submodule(o) if o else module, "reset_parameters") for o in owners):
-            if seed is not None:
+            if seed is None:
+                return module, load_weights(module, checked, path)
+            with torch.random.fork_rng(devices=[]):  # the new parts' initialisation, without touching the caller's
                 torch.manual_seed(seed)
-            return module, load_weights(module, checked, path)
+                return module, load_weights(module, checked, path)
     module = checked.build(seed)
     return module, load_weights(module, checked, path)
