@@ -436,27 +436,34 @@ def train(
     _training(lambda: run_train(flags, out))
 
 
+WeightsOption = typer.Option(
+    None, "--weights", help="Published weights for a spec given instead of a run (docs/weights.md)."
+)
+
+
 @app.command()
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="A run directory."),
+    run_dir: Path = typer.Argument(..., help="A run directory (or a spec, with --weights)."),
     data: str | None = typer.Option(None, "--data", help="Other data: a built-in set or a file."),
+    weights: Path | None = WeightsOption,
 ) -> None:
     """A trained run's metrics on its test split (or on other data)."""
     from .train.commands import run_evaluate
 
-    _training(lambda: run_evaluate(run_dir, data, out))
+    _training(lambda: run_evaluate(run_dir, data, out, weights))
 
 
 @app.command()
 def predict(
-    run_dir: Path = typer.Argument(..., help="A run directory."),
+    run_dir: Path = typer.Argument(..., help="A run directory (or a spec, with --weights)."),
     file: Path = typer.Argument(..., help="Inputs: .npz, .safetensors or .csv, laid out as for training."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Where to write (.csv or .npz)."),
+    weights: Path | None = WeightsOption,
 ) -> None:
     """Predictions of a trained run for every example of a file, written to a file."""
     from .train.commands import run_predict
 
-    _training(lambda: run_predict(run_dir, file, output, out))
+    _training(lambda: run_predict(run_dir, file, output, out, weights))
 
 
 @app.command()
@@ -479,16 +486,17 @@ def generate(
 
 @app.command()
 def probe(
-    run_dir: Path = typer.Argument(..., help="A run directory."),
+    run_dir: Path = typer.Argument(..., help="A run directory (or a spec, with --weights)."),
     node: str = typer.Option(..., "--node", help="The node, named as `cramnet summary` lists it (or a bound name)."),
     data: str | None = typer.Option(None, "--data", help="Other data: a built-in set or a file."),
     split: str = typer.Option("test", "--split", help="train, val or test."),
     output: Path | None = typer.Option(None, "-o", "--output", help="The directory (default RUN/probes/NODE)."),
+    weights: Path | None = WeightsOption,
 ) -> None:
     """The activations at one node of a trained run, from a partial model, saved and plotted."""
     from .probe.command import run_probe
 
-    _run(lambda: run_probe(run_dir, node, data, split, output, out))
+    _run(lambda: run_probe(run_dir, node, data, split, output, out, weights))
 
 
 # -- editors (body in lsp/) -----------------------------------------------------------------------

@@ -483,3 +483,33 @@ def test_reference_specs_map_onto_their_published_configs(path, family, config):
     for key, value in written.items():
         if key not in ("architectures", "torch_dtype", "rope_theta") and hasattr(config, key):
             assert getattr(config, key) == value or getattr(config, key) is None, key
+
+
+def test_predict_evaluate_and_probe_a_spec_with_published_weights(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    torch.manual_seed(0)
+    reference = vit_reference()
+    checkpoint = saved(reference, tmp_path)
+    spec = tmp_path / "small_vit.cram"
+    spec.write_text(VIT)
+    images = torch.randn(40, 3, 32, 32)
+    np.savez(tmp_path / "images.npz", image=images.numpy(), y=np.arange(40) % 10)
+    weights = ["--weights", str(checkpoint)]
+    result = CliRunner().invoke(app, ["predict", str(spec), str(tmp_path / "images.npz"), *weights])
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "images.predictions.csv").read_text().splitlines()[1:]
+    with torch.no_grad():
+        expected = reference(images).logits.argmax(-1).tolist()
+    assert [int(row.split(",")[0]) for row in rows] == expected
+    result = CliRunner().invoke(app, ["evaluate", str(spec), "--data", str(tmp_path / "images.npz"), *weights])
+    assert result.exit_code == 0 and "test_accuracy" in result.output, result.output
+    node = ["--node", "pre_ln_2.attention_1", "--data", str(tmp_path / "images.npz")]
+    result = CliRunner().invoke(app, ["probe", str(spec), *node, *weights])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "probes").is_dir()
+    result = CliRunner().invoke(app, ["predict", str(spec), str(tmp_path / "images.npz")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
