@@ -13,9 +13,10 @@ from torch import nn
 from ..blocks.registry import PluginError, load_plugins
 from ..blocks.tensor_type import TensorType
 from ..dsl.errors import SpecError, SpecErrors
-from .build_graph import MAX_NODES, ModelGraph, build_graph, select_model
+from .build_graph import build_graph, select_model
 from .codegen import generate_source, load_module_class
 from .evaluate import EvalError, LetTable
+from .expansion import MAX_NODES, ModelGraph
 from .freezing import apply_freezing
 from .infer_shapes import infer_shapes
 from .loader import load_program, read_source

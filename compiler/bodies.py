@@ -16,8 +16,8 @@ from ..blocks.tensor_type import TensorType
 from ..dsl import ast
 from ..dsl.errors import SpecError
 from .arguments import bind_block_args
-from .build_graph import FAILED, INPUT, Context, ModelGraph
 from .evaluate import Bindings
+from .expansion import FAILED, INPUT, Context, ModelGraph
 from .naming import assign_attributes
 
 BODY_INPUT = "x"

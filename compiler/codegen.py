@@ -18,8 +18,8 @@ from typing import Any
 from torch import nn
 
 from ..blocks.registry import Construct
-from .build_graph import INPUT, ModelGraph
 from .class_templates import ClassFile
+from .expansion import INPUT, ModelGraph
 from .module_tree import ClassWriter, unit_tree
 from .naming import assign_layout
 from .standalone import standalone_sources

@@ -13,8 +13,8 @@ import networkx as nx
 
 from ..blocks.registry import BodyErrors, ShapeError
 from ..dsl.errors import SpecError
-from .build_graph import INPUT, ModelGraph
 from .evaluate import TensorRef
+from .expansion import INPUT, ModelGraph
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..blocks.registry import Construct
-from .build_graph import INPUT, ModelGraph
+from .expansion import INPUT, ModelGraph
 
 
 @dataclass

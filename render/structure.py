@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..compiler.build_graph import INPUT, GraphScope, ModelGraph
+from ..compiler.expansion import INPUT, GraphScope, ModelGraph
 from .labels import call_text, params_text
 
 

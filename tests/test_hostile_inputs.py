@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from cramnet.cli import app
 from cramnet.compiler import check_spec
-from cramnet.compiler.build_graph import MAX_EXPANSION_DEPTH
 from cramnet.compiler.evaluate import MAX_LET_DEPTH
+from cramnet.compiler.expansion import MAX_EXPANSION_DEPTH
 from cramnet.dsl.errors import SpecErrors
 from cramnet.dsl.parser import MAX_EXPRESSION_DEPTH, MAX_NESTING
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compiler.api import MAX_PARAMS
-from ..compiler.build_graph import MAX_NODES
+from ..compiler.expansion import MAX_NODES
 from ..dsl.errors import did_you_mean
 from .errors import TrainError
 
