@@ -364,6 +364,11 @@ def test_fine_tune_a_new_head_through_the_command_line(tmp_path):
     trained = load_run(out)
     assert torch.equal(trained.module.tok.weight, reference.transformer.wte.weight)  # frozen
     assert not torch.equal(trained.module.pre_ln[0].dense_1.bias, reference.transformer.h[0].mlp.c_fc.bias)
+    again, report = loaded(FINE_TUNE, out)  # a run is a checkpoint too, in the spec's own layout
+    assert report.family == "cramnet" and report.new == [] and report.unused == []
+    assert torch.equal(again.label.weight, trained.module.label.weight)
+    with pytest.raises(TrainError, match=r"'label' \(<spec>:7:39\): 'label.weight' is \[5, 32\]"):
+        compile_spec(FINE_TUNE.replace("dense(3)", "dense(5)"), weights=out)
     exported = CliRunner().invoke(app, ["export", str(out), "--format", "hf", "-o", str(tmp_path / "hf")])
     assert exported.exit_code == 0 and "left out" in exported.output and "label.weight" in exported.output
     data = ["--data", str(tmp_path / "data.npz"), "--epochs", "1"]

@@ -99,12 +99,9 @@ def _family(checkpoint: Checkpoint):
 
 
 def _run_links(s: Structure, names: dict, base: str) -> list[Link]:
-    """A cramnet checkpoint is already in the spec's layout: `model.<state-dict key>`."""
-    found = []
-    for key in s.expected:
-        node = s.node_of(key) or key
-        found.append(Link(node, (key,), (base + key,)))
-    return found
+    """A cramnet checkpoint is already in the spec's layout: `model.<state-dict key>`; what the run
+    lacks (a head of this spec's own) is new."""
+    return [Link(s.node_of(key) or key, (key,), (base + key,)) for key in s.expected if base + key in names]
 
 
 def plan_weights(checked, path: str | Path, expected: dict[str, torch.Size] | None = None) -> WeightsPlan:

@@ -75,7 +75,7 @@ class Structure:
         return f"{self.checked.module_path(node)}.{name}"
 
     def where(self, node: str) -> str:
-        return f"'{node}' ({self.attrs(node)['span']})"
+        return f"'{node}' ({self.attrs(node)['span']})" if node in self.checked.graph else f"'{node}'"
 
     def layers(self, anchor: str) -> tuple[list[str], list[list[str]], list[str]]:
         """(nodes before the first layer, the layers, nodes after the last) — a layer being the unit
