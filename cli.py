@@ -324,9 +324,10 @@ def render(
 @app.command()
 def export(
     spec: Path = typer.Argument(..., help="The .cram file, or a run directory of `cramnet train`."),
-    fmt: str = typer.Option("python", "--format", help="python (the module file of compile -o) or onnx."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="The file (default MODEL.py or MODEL.onnx)."),
+    fmt: str = typer.Option("python", "--format", help="python (the module file of compile -o), onnx or hf."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="The file (default MODEL.py, .onnx, -hf/)."),
     seed: int = typer.Option(0, "--seed", min=0, max=SEED_LIMIT, help="Seed of the weights (onnx)."),
+    weights: Path | None = typer.Option(None, "--weights", help="Weights for a spec: HF directory, .safetensors, run."),
     dim: list[str] | None = DimOption,
     batch: int = typer.Option(2, "--batch", min=1, help="Batch of the example inputs (onnx)."),
     model: str | None = ModelOption,
@@ -344,9 +345,20 @@ def export(
         else:
             checked, sizes = _check_sized(spec, model, plugin, dim)
             source = ExportSource(checked, None, seed)
+            if weights is not None:
+                source = ExportSource(checked, _with_weights(checked, weights), None)
         run_export(source, fmt, output, sizes, batch, out)
 
     _run(action)
+
+
+def _with_weights(checked, path: Path):
+    """The spec's module with published weights loaded (`--weights`), the report printed."""
+    from .weights import build_with_weights
+
+    module, report = build_with_weights(checked, path)
+    err.print(report.table())
+    return module
 
 
 @app.command("fmt")
@@ -403,6 +415,10 @@ def train(
     rdzv_endpoint: str | None = typer.Option(None, "--rdzv-endpoint", help="torchrun: HOST:PORT to meet at."),
     rdzv_id: str | None = typer.Option(None, "--rdzv-id", help="torchrun: the job's id."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or tables (for scripts)."),
+    init_from: Path | None = typer.Option(
+        None, "--init-from", help="Start from published weights: an HF model directory, .safetensors or a run."
+    ),
+    freeze: list[str] | None = typer.Option(None, "--freeze", help="Keep a node's parameters fixed (repeatable)."),
     model: str | None = ModelOption,
     plugin: list[str] | None = PluginOption,
 ) -> None:
@@ -414,31 +430,40 @@ def train(
         spec, config, set_ or [], data, epochs, batch_size, lr, device, precision, compile_, seed, out_dir,
         resume, nproc, model, plugin or [], quiet, {k: v for k, v in rendezvous.items() if v is not None},
         overwrite,
+        init_from=init_from,
+        freeze=freeze or [],
     )
     _training(lambda: run_train(flags, out))
 
 
+WeightsOption = typer.Option(
+    None, "--weights", help="Published weights for a spec given instead of a run (docs/weights.md)."
+)
+
+
 @app.command()
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="A run directory."),
+    run_dir: Path = typer.Argument(..., help="A run directory (or a spec, with --weights)."),
     data: str | None = typer.Option(None, "--data", help="Other data: a built-in set or a file."),
+    weights: Path | None = WeightsOption,
 ) -> None:
     """A trained run's metrics on its test split (or on other data)."""
     from .train.commands import run_evaluate
 
-    _training(lambda: run_evaluate(run_dir, data, out))
+    _training(lambda: run_evaluate(run_dir, data, out, weights))
 
 
 @app.command()
 def predict(
-    run_dir: Path = typer.Argument(..., help="A run directory."),
+    run_dir: Path = typer.Argument(..., help="A run directory (or a spec, with --weights)."),
     file: Path = typer.Argument(..., help="Inputs: .npz, .safetensors or .csv, laid out as for training."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Where to write (.csv or .npz)."),
+    weights: Path | None = WeightsOption,
 ) -> None:
     """Predictions of a trained run for every example of a file, written to a file."""
     from .train.commands import run_predict
 
-    _training(lambda: run_predict(run_dir, file, output, out))
+    _training(lambda: run_predict(run_dir, file, output, out, weights))
 
 
 @app.command()
@@ -461,16 +486,17 @@ def generate(
 
 @app.command()
 def probe(
-    run_dir: Path = typer.Argument(..., help="A run directory."),
+    run_dir: Path = typer.Argument(..., help="A run directory (or a spec, with --weights)."),
     node: str = typer.Option(..., "--node", help="The node, named as `cramnet summary` lists it (or a bound name)."),
     data: str | None = typer.Option(None, "--data", help="Other data: a built-in set or a file."),
     split: str = typer.Option("test", "--split", help="train, val or test."),
     output: Path | None = typer.Option(None, "-o", "--output", help="The directory (default RUN/probes/NODE)."),
+    weights: Path | None = WeightsOption,
 ) -> None:
     """The activations at one node of a trained run, from a partial model, saved and plotted."""
     from .probe.command import run_probe
 
-    _run(lambda: run_probe(run_dir, node, data, split, output, out))
+    _run(lambda: run_probe(run_dir, node, data, split, output, out, weights))
 
 
 # -- editors (body in lsp/) -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from .build_graph import build_graph, select_model
 from .codegen import generate_source, load_module_class
 from .evaluate import EvalError, LetTable
 from .expansion import MAX_NODES, ModelGraph
+from .freezing import apply_freezing
 from .infer_shapes import infer_shapes
 from .loader import load_program, read_source
 from .naming import assign_attributes, assign_layout, module_path
@@ -89,10 +90,13 @@ class CheckedModel:
         source, custom = generate_source(self.model, Path(self.path).name, standalone=False)
         cls = load_module_class(source, custom, self.name)
         if seed is None:
-            return cls()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return cls()
+            module = cls()
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                module = cls()
+        apply_freezing(module, self.graph)  # `freeze = true` calls
+        return module
 
 
 def _read(path_or_source: str | Path, path: str | None = None) -> tuple[str, str]:
@@ -194,8 +198,22 @@ def _in_source_order(errors: list[SpecError]) -> list[SpecError]:
 
 
 def compile_spec(
-    path_or_source: str | Path, model: str | None = None, seed: int | None = None, plugins: list[str] = ()
+    path_or_source: str | Path,
+    model: str | None = None,
+    seed: int | None = None,
+    plugins: list[str] = (),
+    weights: str | Path | None = None,
 ) -> nn.Module:
     """Spec to runnable `nn.Module`. Call it with inputs in declared order (or by name); one output
-    returns a Tensor, several a tuple in `output` order."""
-    return check_spec(path_or_source, model, plugins).build(seed)
+    returns a Tensor, several a tuple in `output` order.
+
+    `weights` loads a checkpoint — a Hugging Face model directory, a .safetensors file or a run
+    directory (docs/weights.md) — strictly; what was loaded, new and unused is `module.weights_report`."""
+    checked = check_spec(path_or_source, model, plugins)
+    if weights is None:
+        return checked.build(seed)
+    from ..weights import build_with_weights  # weights/ sits above the compiler, beside train/
+
+    module, report = build_with_weights(checked, weights, seed)
+    module.weights_report = report
+    return module

@@ -1,5 +1,5 @@
 """Expanding a call: a bound value, a primitive block, a user block (inlined, its nodes named
-`instance.node`), and `share = NAME` (a part of the graph builder, build_graph.py).
+`instance.node`), `share = NAME` and `freeze = true` (a part of the graph builder, build_graph.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .expansion import (
     Context,
     GraphScope,
 )
+from .freezing import freeze_value, split_freeze
 from .loader import SpecModule
 from .sharing import mismatch, pair_nodes, same_arguments, share_target, show_args, split_share
 
@@ -23,6 +24,16 @@ class Calls:
     """Block calls."""
 
     def call(self, call: ast.Call, ctx: Context, current: str | None, first: bool) -> str:
+        call, frozen = split_freeze(call)
+        if frozen is None or not freeze_value(frozen, self.scope(ctx), self.errors):
+            return self.unfrozen_call(call, ctx, current, first)
+        start = len(self.created)
+        result = self.unfrozen_call(call, ctx, current, first)
+        for node in self.made_since(start):  # every node the call made: a block's, all of them
+            self.graph.nodes[node]["freeze"] = True
+        return result
+
+    def unfrozen_call(self, call: ast.Call, ctx: Context, current: str | None, first: bool) -> str:
         call, share = split_share(call)
         bound = ctx.values.get(call.name)
         if bound is None and current is None and call.args is None and call.name in self.refused:

@@ -15,8 +15,12 @@ def run_export(
 ) -> None:
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
-    output = output or Path(f"{source.name}.{'py' if fmt == 'python' else 'onnx'}")
+    default = {"python": f"{source.name}.py", "onnx": f"{source.name}.onnx", "hf": f"{source.name}-hf"}
+    output = output or Path(default[fmt])
     try:
+        if fmt == "hf":
+            _export_hf(source, output, out)
+            return
         if fmt == "python":
             export_python(source, output)
         else:
@@ -28,3 +32,12 @@ def run_export(
     except OSError as error:
         raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
     out.print(f"wrote {output}")
+
+
+def _export_hf(source: ExportSource, output: Path, out: Console) -> None:
+    from ..weights import export_hf
+
+    directory, family, left_out = export_hf(source.built(), source.checked, output)  # a TrainError says why not
+    out.print(f"wrote {directory} (Hugging Face {family}: config.json, model.safetensors)")
+    if left_out:
+        out.print(f"[yellow]left out (no place in the {family} layout):[/yellow] {', '.join(left_out)}")

@@ -11,8 +11,10 @@ from rich.text import Text
 from .run import probe_run
 
 
-def run_probe(run: Path, node: str, data: str | None, split: str, output: Path | None, out: Console) -> None:
-    result = probe_run(run, node, data, split, output)
+def run_probe(
+    run: Path, node: str, data: str | None, split: str, output: Path | None, out: Console, weights: Path | None = None
+) -> None:
+    result = probe_run(run, node, data, split, output, weights)
     shape = "×".join(str(d) for d in result.shape)
     labels = "with labels" if result.labelled else "no labels"
     out.print(

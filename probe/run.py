@@ -32,14 +32,19 @@ class ProbeResult:
 
 
 def probe_run(
-    run: str | Path, node: str, data: str | None = None, split: str = "test", out: Path | None = None
+    run: str | Path,
+    node: str,
+    data: str | None = None,
+    split: str = "test",
+    out: Path | None = None,
+    weights: str | Path | None = None,
 ) -> ProbeResult:
     """Probe the run in directory `run` at `node` (a name as `cramnet summary` lists it) over the split
     `split` of its data (or of `data`); files go to `out` (default RUN/probes/NODE)."""
-    from ..train.inference import load_run
+    from ..train.inference import open_run
     from ..train.setup import prepare
 
-    trained = load_run(run)
+    trained = open_run(run, weights)  # a run, or a spec with published weights
     checked = trained.checked
     node = resolve_node(checked, node)
     attrs = checked.graph.nodes[node]
@@ -54,7 +59,8 @@ def probe_run(
     module = partial_model(checked, node, trained.module.state_dict())
     found = collect(module, checked, inputs, splits[split])
 
-    out = Path(out) if out is not None else Path(run) / "probes" / attrs["attr"]
+    home = Path(run) if weights is None else Path(run).parent  # a spec's probes go beside it
+    out = Path(out) if out is not None else home / "probes" / attrs["attr"]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -1,6 +1,6 @@
 """Imports run one way, down the stack (docs/architecture.md):
 
-    errors → dsl → blocks → compiler → {render, export, train, probe, views} → cli
+    errors → dsl → blocks → {compiler, weights} → {render, export, train, probe, views} → cli
 
 A module may import its own layer and the layers below it, never one above; function-level imports
 count as much as those at the top of a file. Inside the fourth layer the packages may lean on each
@@ -24,6 +24,7 @@ LAYERS = {
     "dsl": 1,
     "blocks": 2,
     "compiler": 3,
+    "weights": 3,  # published checkpoints onto checked specs: reads a CheckedModel, imports only errors
     "render": 4,
     "export": 4,
     "train": 4,

@@ -38,6 +38,8 @@ class TrainFlags:
     quiet: bool = False
     rendezvous: dict[str, str | None] = field(default_factory=dict)
     overwrite: bool = False
+    init_from: Path | None = None
+    freeze: list[str] = field(default_factory=list)
 
     def overrides(self) -> dict:
         tree: dict = {}
@@ -56,6 +58,10 @@ class TrainFlags:
                 tree[key] = {"name": value} if key == "data" else value
         if self.lr is not None:
             tree["optimizer"] = {"lr": self.lr}
+        if self.init_from is not None:
+            tree["init_from"] = str(self.init_from)
+        if self.freeze:
+            tree["freeze"] = list(self.freeze)
         return tree
 
 
@@ -157,17 +163,17 @@ def _dotted(tree: dict, prefix: str = ""):
             yield f"{prefix}{key}", value
 
 
-def run_evaluate(run: Path, data: str | None, console: Console) -> None:
+def run_evaluate(run: Path, data: str | None, console: Console, weights: Path | None = None) -> None:
     from .inference import evaluate_run
     from .progress import metrics_table
 
-    console.print(metrics_table(evaluate_run(run, data), title=Text(str(run))))
+    console.print(metrics_table(evaluate_run(run, data, weights=weights), title=Text(str(run))))
 
 
-def run_predict(run: Path, file: Path, output: Path | None, console: Console) -> None:
+def run_predict(run: Path, file: Path, output: Path | None, console: Console, weights: Path | None = None) -> None:
     from .inference import predict_file
 
-    console.print(Text(f"wrote {predict_file(run, file, output)}"))
+    console.print(Text(f"wrote {predict_file(run, file, output, weights)}"))
 
 
 def run_generate(

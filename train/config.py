@@ -146,6 +146,25 @@ SCHEMA: dict[str, Key] = {
     "memory_check": Key(
         bool, True, "refuse to start when weights, gradients and optimizer state would not fit in free memory"
     ),
+    "init_from": Key(
+        (str, type(None)),
+        None,
+        "start from published weights: a Hugging Face model directory, a .safetensors file or a run (docs/weights.md)",
+    ),
+    "freeze": Key(
+        list,
+        [],
+        "nodes whose parameters stay fixed: names as `cramnet summary` shows them, or module paths (pre_ln.0)",
+        check=lambda v: all(isinstance(n, str) for n in v),
+        need="a list of node names",
+    ),
+    "optimizer.new_lr": Key(
+        (float, type(None)),
+        None,
+        "learning rate of the parameters init_from did not load, such as a new head (none: optimizer.lr)",
+        check=_positive,
+        need="above 0",
+    ),
 }
 
 

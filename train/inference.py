@@ -63,6 +63,25 @@ def load_run(run: str | Path, weights: str = "model.safetensors") -> TrainedRun:
     return TrainedRun(module, config, checked, info, final, run)
 
 
+def open_run(run: str | Path, weights: str | Path | None = None) -> TrainedRun:
+    """A run directory, or — with `weights` (`--weights`) — a spec with published weights loaded
+    (docs/weights.md), standing in for a run: default config, its first output, no tokenizer."""
+    if weights is None:
+        return load_run(run)
+    from ..compiler.api import check_spec
+    from ..weights import build_with_weights
+    from .config import defaults
+
+    if Path(run).is_dir():
+        raise TrainError(f"--weights loads into a spec, but {run} is a run directory (it has its own weights)")
+    checked = check_spec(run)
+    module, _ = build_with_weights(checked, weights)
+    output = checked.outputs[0]
+    task = "classification" if len(checked.output_types[output].dims) == 1 else "auto"
+    info = {"model": checked.name, "task": task, "output": output, "tokenizer": None}
+    return TrainedRun(module.eval(), defaults(), checked, info, {}, Path(run))
+
+
 def _check_memory(checked: CheckedModel, run: Path) -> None:
     """A run trained on a larger machine is refused with the numbers, before its weights are read:
     the checkpoint's tensors and the module's, and a batch of activations (no gradients)."""
@@ -73,13 +92,15 @@ def _check_memory(checked: CheckedModel, run: Path) -> None:
     check_fits(need, torch.device("cpu"), checked.name, "load", f"memory_check: false in {run / 'config.yaml'}")
 
 
-def evaluate_run(run: str | Path, data: str | None = None, split: str = "test") -> dict[str, float]:
+def evaluate_run(
+    run: str | Path, data: str | None = None, split: str = "test", weights: str | Path | None = None
+) -> dict[str, float]:
     """The run's task metrics on its own data's test split, or on other data (all of a file's examples
     are split the same way; `split` picks the part)."""
     from .loop import Engine, evaluate_split
     from .setup import prepare
 
-    trained = load_run(run)
+    trained = open_run(run, weights)
     config = trained.config
     if data is not None:
         config = {**config, "data": {**config["data"], "name": data}}
@@ -89,12 +110,12 @@ def evaluate_run(run: str | Path, data: str | None = None, split: str = "test") 
     return {f"{split}_{k}": v for k, v in evaluate_split(engine, setup.data.splits[split], 256).items()}
 
 
-def predict_file(run: str | Path, file: Path, output: Path | None = None) -> Path:
+def predict_file(run: str | Path, file: Path, output: Path | None = None, weights: str | Path | None = None) -> Path:
     """Predictions for every example of `file` (an .npz, .safetensors or .csv holding the inputs, as
     for training); written as .csv (classes and probabilities, or values) or .npz (raw outputs)."""
     from .bio_predict import bio_inputs
 
-    trained = load_run(run)
+    trained = open_run(run, weights)
     found = bio_inputs(trained, file)
     if found is not None:  # FASTA, .h5ad, event tables, alignments: with their record IDs
         inputs, ids = found

@@ -21,6 +21,7 @@ from .confusion_plot import write_confusion
 from .data.splits import Batch
 from .distributed import World, all_agree, join, launched, leave
 from .errors import TrainError
+from .fine_tune import parameter_groups, start_from
 from .run_dir import (
     check_run_spec,
     claim_out,
@@ -157,8 +158,10 @@ def train(
     seed = config["seed"]
     if config["memory_check"]:
         _check_memory(setup)
-    inner = checked.build(seed=seed).to(setup.device)
-    optimizer = make_optimizer(inner.parameters(), config)
+    inner = checked.build(seed=seed)
+    new = start_from(inner, checked, config, resume is None, console)
+    inner = inner.to(setup.device)
+    optimizer = make_optimizer(parameter_groups(inner, new, config), config)
     state = {"epoch": 0, "best": None, "best_epoch": None, "bad_epochs": 0, "history": [], "grad_norms": []}
     last_path, best_path = out / "checkpoints" / "last.safetensors", out / "checkpoints" / "best.safetensors"
     if resume is not None:
@@ -320,7 +323,7 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
                 batch = train_split.batch(index).to(setup.device, pin)
                 lr = base_lr * lr_factor(config, (epoch - 1) * steps + step, epochs * steps, steps)
                 for group in optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group["new_lr"] / base_lr if "new_lr" in group else lr
                 loss, counts, aux = engine.forward(batch)
                 total = loss + config["aux_weight"] * sum(aux.values()) if aux else loss
                 if not math.isfinite(all_agree(float(total.detach()), setup.device)):

@@ -1,0 +1,520 @@
+"""Published weights into specs (cramnet.weights): tiny random models of the reference libraries,
+saved as the hub saves them, loaded through the real loading code, compared output for output."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from cramnet.compiler import check_spec, compile_spec
+from cramnet.dsl.errors import SpecErrors
+from cramnet.train.errors import TrainError
+from cramnet.weights import build_with_weights, export_hf, freeze
+
+transformers = pytest.importorskip("transformers")
+
+GPT2 = """
+use "std:transformer"
+model small_gpt2 {
+    input ids: tokens[seq]
+    ids -> embed(100, 32) as tok -> pos_embed(16)
+        -> pre_ln(32, 4, 128, causal = true, act = tanh) * 2
+        -> layernorm -> dense(100, bias = false, tie = tok) as logits
+    output logits
+}
+"""
+
+BERT = """
+use "std:transformer"
+model small_bert {
+    input ids: tokens[seq]
+    ids -> embed(100, 32) -> pos_embed(20) -> layernorm(eps = 1e-12)
+        -> post_ln(32, 4, 64, p = 0.0, eps = 1e-12) * 2 as hidden
+    output hidden
+}
+"""
+
+LLAMA = """
+use "std:transformer"
+model small_llama {
+    input ids: tokens[seq]
+    ids -> embed(100, 32) -> llama_layer(32, 4, 64, kv_heads = 2, eps = 1e-6) * 2
+        -> rmsnorm(eps = 1e-6) -> dense(100, bias = false) as logits
+    output logits
+}
+"""
+
+MAMBA = """
+model small_mamba {
+    input ids: tokens[seq]
+    ids -> embed(100, 32) as tok -> residual { rmsnorm(eps = 1e-5) -> mamba(8, 2, 4) } * 2
+        -> rmsnorm(eps = 1e-5) -> dense(100, bias = false, tie = tok) as logits
+    output logits
+}
+"""
+
+VIT = """
+use "std:transformer"
+model small_vit {
+    input image: [3, 32, 32]
+    image -> patch_embed(8, 32) -> cls_token -> pos_embed(17)
+          -> pre_ln(32, 4, 64, eps = 1e-12) * 2
+          -> layernorm(eps = 1e-12) -> pool(cls) -> dense(10) as logits
+    output logits
+}
+"""
+
+
+def saved(model, tmp_path, name="reference"):
+    path = tmp_path / name
+    model.save_pretrained(path)
+    return path
+
+
+def gpt2_reference():
+    config = transformers.GPT2Config(
+        vocab_size=100, n_positions=16, n_embd=32, n_layer=2, n_head=4, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0
+    )
+    return transformers.GPT2LMHeadModel(config).eval()
+
+
+def llama_reference():
+    config = transformers.LlamaConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        rms_norm_eps=1e-6,
+    )
+    return transformers.LlamaForCausalLM(config).eval()
+
+
+def loaded(spec, path):
+    module = compile_spec(spec, weights=path).eval()
+    return module, module.weights_report
+
+
+def largest_difference(a, b) -> float:
+    return float((a - b).abs().max())
+
+
+def test_gpt2_from_hugging_face(tmp_path):
+    torch.manual_seed(0)
+    reference = gpt2_reference()
+    ours, report = loaded(GPT2, saved(reference, tmp_path))
+    assert report.family == "gpt2" and report.new == [] and report.unused == [] and report.notes == []
+    ids = torch.randint(0, 100, (2, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids), reference(ids).logits, rtol=1e-4, atol=1e-4)
+
+
+def test_bert_from_hugging_face(tmp_path):
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=20,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    reference = transformers.BertModel(config).eval()
+    ours, report = loaded(BERT, saved(reference, tmp_path))
+    assert report.family == "bert" and report.new == []
+    assert report.unused == ["pooler.dense.bias", "pooler.dense.weight"]  # no pooler in this spec
+    ids = torch.randint(0, 100, (2, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids), reference(ids).last_hidden_state, rtol=1e-4, atol=1e-4)
+
+
+def test_llama_with_grouped_query_heads_and_rotary_positions(tmp_path):
+    torch.manual_seed(0)
+    reference = llama_reference()
+    ours, report = loaded(LLAMA, saved(reference, tmp_path))
+    assert report.family == "llama" and report.new == [] and report.unused == []
+    ids = torch.randint(0, 100, (2, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids), reference(ids).logits, rtol=1e-4, atol=1e-4)
+
+
+def test_mamba_from_hugging_face(tmp_path):
+    torch.manual_seed(0)
+    config = transformers.MambaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, state_size=8)
+    reference = transformers.MambaForCausalLM(config).eval()
+    ours, report = loaded(MAMBA, saved(reference, tmp_path))
+    assert report.family == "mamba" and report.new == [] and report.unused == []
+    ids = torch.randint(0, 100, (2, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids), reference(ids).logits, rtol=1e-4, atol=1e-4)
+
+
+def test_vit_from_hugging_face(tmp_path):
+    torch.manual_seed(0)
+    config = transformers.ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_labels=10,
+    )
+    reference = transformers.ViTForImageClassification(config).eval()
+    ours, report = loaded(VIT, saved(reference, tmp_path))
+    assert report.family == "vit" and report.new == [] and report.unused == []
+    image = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(image), reference(image).logits, rtol=1e-4, atol=1e-4)
+
+
+def test_pyg_gcn_and_gat_state_dict(tmp_path):
+    pyg = pytest.importorskip("torch_geometric")
+    from torch_geometric import nn as gnn
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):  # a PyG model as a user writes it
+        def __init__(self):
+            super().__init__()
+            self.conv1 = gnn.GCNConv(8, 16)
+            self.conv2 = gnn.GATConv(16, 4, heads=2)
+
+        def forward(self, x, edge_index):
+            return self.conv2(self.conv1(x, edge_index).relu(), edge_index)
+
+    reference = Net().eval()
+    for parameter in reference.parameters():  # PyG starts biases at zero: make them count
+        torch.nn.init.normal_(parameter)
+    path = tmp_path / "net.safetensors"
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(path))
+    spec = "model m {\n    input g: graph[n, 8]\n    g -> gcn(16) -> relu -> gat(4, heads = 2) as y\n    output y\n}\n"
+    ours, report = loaded(spec, path)
+    assert report.family == "pyg" and report.new == [] and report.unused == []
+    generator = torch.Generator().manual_seed(0)
+    edge_index = torch.randint(0, 20, (2, 60), generator=generator)
+    edge_index = edge_index[:, edge_index[0] != edge_index[1]]
+    data = pyg.data.Data(x=torch.randn(20, 8, generator=generator), edge_index=edge_index)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(data), reference(data.x, data.edge_index), rtol=1e-4, atol=1e-4)
+
+
+def test_pyg_layers_in_order_and_of_the_same_kind(tmp_path):
+    pytest.importorskip("torch_geometric")
+    from torch_geometric import nn as gnn
+
+    path = tmp_path / "conv.safetensors"
+    save_file({k: v.contiguous() for k, v in gnn.GATConv(8, 4).state_dict().items()}, str(path))
+    spec = "model m {\n    input g: graph[n, 8]\n    g -> gcn(4) as y\n    output y\n}\n"
+    with pytest.raises(TrainError, match=r"'y' \(<spec>:3:10\) is a gcn layer but .* GATConv"):
+        compile_spec(spec, weights=path)
+
+
+FINE_TUNE = """
+use "std:transformer"
+model classifier {
+    input ids: tokens[seq]
+    ids -> embed(100, 32) as tok -> pos_embed(16)
+        -> pre_ln(32, 4, 128, causal = true, act = tanh) * 2
+        -> layernorm -> pool(mean) -> dense(3) as label
+    output label
+}
+"""
+
+
+def test_a_new_head_is_reported_new_and_the_trunk_loaded(tmp_path):
+    reference = gpt2_reference()
+    ours, report = loaded(FINE_TUNE, saved(reference, tmp_path))
+    assert report.new == ["label.weight", "label.bias"] and report.unused == []
+    assert len(report.loaded) == len(ours.state_dict()) - 2
+    assert torch.equal(ours.tok.weight, reference.transformer.wte.weight)
+    assert torch.equal(ours.pre_ln[1].attention_1.v_proj.bias, reference.transformer.h[1].attn.c_attn.bias[64:])
+    assert ours.label.weight.is_meta is False
+    assert "new (initialised)" in str(report.table().columns[0]._cells)
+
+
+def test_a_mismatch_names_the_node_the_tensor_and_both_shapes(tmp_path):
+    path = saved(gpt2_reference(), tmp_path)
+    wider = GPT2.replace("pre_ln(32, 4, 128", "pre_ln(32, 4, 64")
+    with pytest.raises(TrainError) as failure:
+        compile_spec(wider, weights=path)
+    message = str(failure.value)
+    assert "'pre_ln_1.dense_1' (" in message and "transformer.cram:8:" in message
+    assert "[64, 32]" in message and "'transformer.h.0.mlp.c_fc.weight' [32, 128]" in message
+    deeper = GPT2.replace("* 2", "* 3")
+    with pytest.raises(TrainError, match=r"'pre_ln_3.layernorm_1' .* needs the checkpoint tensor 'transformer.h.2"):
+        compile_spec(deeper, weights=path)
+
+
+def test_config_values_the_spec_does_not_share_are_noted(tmp_path):
+    path = saved(gpt2_reference(), tmp_path)
+    _, report = loaded(GPT2.replace(", act = tanh", "").replace("-> layernorm ->", "-> layernorm(eps = 1e-6) ->"), path)
+    assert len(report.notes) == 2
+    assert "GELU is approximate = tanh, 'pre_ln_1.gelu_1'" in report.notes[0]
+    assert "layernorm ε is 1e-05, 'layernorm_1' (<spec>:7:12) has 1e-06" in report.notes[1]
+    with pytest.raises(TrainError, match="no attention layers"):
+        compile_spec(
+            "model m {\n    input ids: tokens[seq]\n    ids -> embed(100, 32) as y\n    output y\n}\n", weights=path
+        )
+
+
+def test_a_shared_repeat_cannot_take_separate_layers(tmp_path):
+    path = saved(gpt2_reference(), tmp_path)
+    with pytest.raises(TrainError, match=r"'pre_ln_2.layernorm_1' .* uses the weights of 'pre_ln_1.layernorm_1'"):
+        compile_spec(GPT2.replace("* 2", "* 2 shared"), weights=path)
+
+
+def test_unknown_model_type_and_missing_paths_are_user_errors(tmp_path):
+    with pytest.raises(TrainError, match="no such file"):
+        compile_spec(GPT2, weights=tmp_path / "nowhere")
+    path = saved(gpt2_reference(), tmp_path)
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, "model_type": "bloom"}))
+    with pytest.raises(TrainError, match="model_type 'bloom' has no mapping"):
+        compile_spec(GPT2, weights=path)
+
+
+def test_bf16_and_sharded_checkpoints_load(tmp_path):
+    reference = llama_reference().to(torch.bfloat16)
+    path = tmp_path / "sharded"
+    reference.save_pretrained(path, max_shard_size="20KB")
+    assert (path / "model.safetensors.index.json").exists()
+    ours, report = loaded(LLAMA, path)
+    assert report.dtypes == ["BF16"] and report.new == [] and report.unused == []
+    assert ours.embed_1.weight.dtype == torch.float32
+    assert torch.equal(ours.embed_1.weight, reference.model.embed_tokens.weight.float())
+
+
+def test_a_single_safetensors_file_without_config(tmp_path):
+    path = saved(llama_reference(), tmp_path) / "model.safetensors"
+    _, report = loaded(LLAMA, path)
+    assert report.family == "llama" and report.new == []
+
+
+@pytest.mark.parametrize("spec,reference", [(GPT2, gpt2_reference), (LLAMA, llama_reference)])
+def test_export_round_trip_is_exact(tmp_path, spec, reference):
+    torch.manual_seed(0)
+    model = reference()
+    first, _ = loaded(spec, saved(model, tmp_path))
+    out, family, left_out = export_hf(first, check_spec(spec), tmp_path / "exported")
+    assert left_out == []
+    second, report = loaded(spec, out)
+    assert report.new == [] and report.unused == []
+    for key, value in first.state_dict().items():
+        assert torch.equal(value, second.state_dict()[key]), key
+    again = type(model).from_pretrained(out).eval()  # and Hugging Face reads what we wrote
+    ids = torch.randint(0, 100, (2, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(again(ids).logits, model(ids).logits, rtol=0, atol=0)
+
+
+def test_meta_build_takes_the_checkpoint_tensors(tmp_path):
+    path = saved(llama_reference(), tmp_path)
+    module, report = build_with_weights(check_spec(LLAMA), path)
+    assert not any(t.is_meta for t in module.state_dict().values()) and report.new == []
+
+
+def test_freeze_on_a_block_call_and_by_name():
+    spec = GPT2.replace("pos_embed(16)", "pos_embed(16, freeze = true)").replace(
+        "act = tanh) * 2", "act = tanh, freeze = true) * 2"
+    )
+    module = compile_spec(spec)
+    frozen = {k for k, p in module.named_parameters() if not p.requires_grad}
+    assert frozen == {k for k, _ in module.named_parameters() if k.startswith(("pos_embed_1.", "pre_ln."))}
+    with pytest.raises(SpecErrors, match="freeze: expects true or false"):
+        compile_spec(GPT2.replace("pos_embed(16)", "pos_embed(16, freeze = 3)"))
+    checked = check_spec(GPT2)
+    module = checked.build()
+    assert freeze(module, checked, ["tok", "pre_ln.1"]) == ["tok.weight"] + [
+        k for k, _ in module.named_parameters() if k.startswith("pre_ln.1.")
+    ]
+    with pytest.raises(TrainError, match="no node or module"):
+        freeze(module, checked, ["nothing_here"])
+
+
+def test_fine_tune_a_new_head_through_the_command_line(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+    from cramnet.train.inference import load_run
+
+    torch.manual_seed(0)
+    reference = gpt2_reference()
+    checkpoint = saved(reference, tmp_path)
+    spec = tmp_path / "classifier.cram"
+    spec.write_text(FINE_TUNE)
+    generator = np.random.default_rng(0)
+    ids = generator.integers(0, 100, (64, 12))
+    np.savez(tmp_path / "data.npz", ids=ids, y=(ids[:, 0] % 3))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        app,
+        [
+            "train", str(spec), "--init-from", str(checkpoint), "--data", str(tmp_path / "data.npz"),
+            "--epochs", "1", "--freeze", "tok", "--set", "optimizer.new_lr=0.01", "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "loaded" in result.output and "new (initialised)" in result.output and "label.weight" in result.output
+    trained = load_run(out)
+    assert torch.equal(trained.module.tok.weight, reference.transformer.wte.weight)  # frozen
+    assert not torch.equal(trained.module.pre_ln[0].dense_1.bias, reference.transformer.h[0].mlp.c_fc.bias)
+    again, report = loaded(FINE_TUNE, out)  # a run is a checkpoint too, in the spec's own layout
+    assert report.family == "cramnet" and report.new == [] and report.unused == []
+    assert torch.equal(again.label.weight, trained.module.label.weight)
+    with pytest.raises(TrainError, match=r"'label' \(<spec>:7:39\): 'label.weight' is \[5, 32\]"):
+        compile_spec(FINE_TUNE.replace("dense(3)", "dense(5)"), weights=out)
+    exported = CliRunner().invoke(app, ["export", str(out), "--format", "hf", "-o", str(tmp_path / "hf")])
+    assert exported.exit_code == 0 and "left out" in exported.output and "label.weight" in exported.output
+    data = ["--data", str(tmp_path / "data.npz"), "--epochs", "1"]
+    failed = CliRunner().invoke(app, ["train", str(spec), "--init-from", str(tmp_path / "none"), *data])
+    assert failed.exit_code == 1 and "no such file" in failed.output and "Traceback" not in failed.output
+
+
+def test_export_a_run_or_a_spec_with_weights_as_hugging_face(tmp_path):
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    torch.manual_seed(0)
+    reference = gpt2_reference()
+    checkpoint = saved(reference, tmp_path)
+    spec = tmp_path / "small_gpt2.cram"
+    spec.write_text(GPT2)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["export", str(spec), "--weights", str(checkpoint), "--format", "hf", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Hugging Face gpt2" in result.output
+    again = transformers.GPT2LMHeadModel.from_pretrained(out).eval()
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key]), key
+    bare = "model m {\n    input x: [4]\n    x -> dense(2) as y\n    output y\n}\n"
+    (tmp_path / "bare.cram").write_text(bare)
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "bare.cram"), "--format", "hf", "-o", str(out)])
+    assert result.exit_code == 1 and "has no Hugging Face layout" in result.output
+
+
+def test_pyg_gin_and_cheb_state_dicts(tmp_path):
+    pyg = pytest.importorskip("torch_geometric")
+    from torch_geometric import nn as gnn
+
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16))
+    convs = torch.nn.ModuleList([gnn.GINConv(mlp), gnn.ChebConv(16, 4, K=3)]).eval()
+    for parameter in convs.parameters():
+        torch.nn.init.normal_(parameter, std=0.3)
+    path = tmp_path / "convs.safetensors"
+    save_file({k: v.contiguous() for k, v in convs.state_dict().items()}, str(path))
+    spec = "model m {\n    input g: graph[n, 8]\n    g -> gin(16) -> cheb(4, 3) as y\n    output y\n}\n"
+    ours, report = loaded(spec, path)
+    assert report.new == [] and report.unused == []
+    generator = torch.Generator().manual_seed(0)
+    edge_index = torch.randint(0, 20, (2, 60), generator=generator)
+    edge_index = edge_index[:, edge_index[0] != edge_index[1]]
+    data = pyg.data.Data(x=torch.randn(20, 8, generator=generator), edge_index=edge_index)
+    with torch.no_grad():
+        expected = convs[1](convs[0](data.x, data.edge_index), data.edge_index)
+        torch.testing.assert_close(ours(data), expected, rtol=1e-4, atol=1e-4)
+
+
+def bert_reference():
+    config = transformers.BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=20,
+    )
+    return transformers.BertModel(config).eval()
+
+
+def mamba_reference():
+    config = transformers.MambaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, state_size=8)
+    return transformers.MambaForCausalLM(config).eval()
+
+
+def vit_reference():
+    config = transformers.ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_labels=10,
+    )
+    return transformers.ViTForImageClassification(config).eval()
+
+
+@pytest.mark.parametrize("spec,reference", [(BERT, bert_reference), (MAMBA, mamba_reference), (VIT, vit_reference)])
+def test_export_round_trip_of_the_other_families(tmp_path, spec, reference):
+    torch.manual_seed(0)
+    first, _ = loaded(spec, saved(reference(), tmp_path))
+    out, _, left_out = export_hf(first, check_spec(spec), tmp_path / "exported")
+    second, report = loaded(spec, out)
+    assert left_out == [] and report.new == [] and report.unused == []
+    for key, value in first.state_dict().items():
+        assert torch.equal(value, second.state_dict()[key]), key
+
+
+@pytest.mark.parametrize(
+    "path,family,config",
+    [
+        ("specs/gpt2.cram", "gpt2", transformers.GPT2Config()),
+        # LlamaConfig's defaults are Llama-2-7B's, but for ε: the published config.json says 1e-5
+        ("specs/reference/llama2_7b.cram", "llama", transformers.LlamaConfig(rms_norm_eps=1e-5)),
+        ("specs/reference/mamba_130m.cram", "mamba", transformers.MambaConfig(vocab_size=50280, num_hidden_layers=24)),
+    ],
+)
+def test_reference_specs_map_onto_their_published_configs(path, family, config):
+    """Shapes only: a module on the meta device (no memory), mapped by the family's links."""
+    from cramnet.weights.hf_export import fitting_family
+    from cramnet.weights.structure import Structure
+
+    checked = check_spec(path)
+    with torch.device("meta"):
+        expected = {k: v.shape for k, v in checked.build().state_dict().items()}
+    found = fitting_family(checked, expected)
+    assert found.NAME == family
+    written = found.hf_config(Structure(checked, expected))
+    for key, value in written.items():
+        if key not in ("architectures", "torch_dtype", "rope_theta") and hasattr(config, key):
+            assert getattr(config, key) == value or getattr(config, key) is None, key
+
+
+def test_predict_evaluate_and_probe_a_spec_with_published_weights(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    torch.manual_seed(0)
+    reference = vit_reference()
+    checkpoint = saved(reference, tmp_path)
+    spec = tmp_path / "small_vit.cram"
+    spec.write_text(VIT)
+    images = torch.randn(40, 3, 32, 32)
+    np.savez(tmp_path / "images.npz", image=images.numpy(), y=np.arange(40) % 10)
+    weights = ["--weights", str(checkpoint)]
+    result = CliRunner().invoke(app, ["predict", str(spec), str(tmp_path / "images.npz"), *weights])
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "images.predictions.csv").read_text().splitlines()[1:]
+    with torch.no_grad():
+        expected = reference(images).logits.argmax(-1).tolist()
+    assert [int(row.split(",")[0]) for row in rows] == expected
+    result = CliRunner().invoke(app, ["evaluate", str(spec), "--data", str(tmp_path / "images.npz"), *weights])
+    assert result.exit_code == 0 and "test_accuracy" in result.output, result.output
+    node = ["--node", "pre_ln_2.attention_1", "--data", str(tmp_path / "images.npz")]
+    result = CliRunner().invoke(app, ["probe", str(spec), *node, *weights])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "probes").is_dir()
+    result = CliRunner().invoke(app, ["predict", str(spec), str(tmp_path / "images.npz")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
