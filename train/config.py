@@ -44,6 +44,7 @@ TASKS = (
     "token_classification",
     "node_classification",
     "graph_classification",
+    "segmentation",
 )
 
 SCHEMA: dict[str, Key] = {

@@ -30,6 +30,7 @@ from .run_dir import (
     write_spec,
 )
 from .setup import Setup, prepare
+from .tasks import HIGHER_IS_BETTER
 
 
 @dataclass
@@ -216,7 +217,7 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
     groups = block_groups(engine.inner)
     watch = get(config, "early_stopping.metric")
     watch = task.main_metric if watch == "auto" else watch
-    higher = watch == "accuracy"
+    higher = watch in HIGHER_IS_BETTER
     pin = setup.device.type == "cuda"
     from .progress import Reporter
 
