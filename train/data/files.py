@@ -6,6 +6,8 @@
 - `.csv`: a header row; the target column is `y` (or `label`, `target`); every other column is one
   feature, in order, reshaped to the only input's declared shape.
 - `.txt`: plain text for a language model (byte or character tokens, `data.options.tokenizer`).
+- graphs (a `graph[nodes, F]` input): `.npz` or `.safetensors` with `x`, `edge_index`, `y` and
+  optional arrays, one graph or several, as `graph_file.py` lays out.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from ...blocks.tensor_type import TensorType
 from ..errors import TrainError
 from .dataset import Dataset, split_tensors
+from .graph_file import graph_file_dataset
 
 TARGET_COLUMNS = ("y", "label", "target")
 
@@ -112,7 +115,10 @@ def input_arrays(path: Path, arrays: dict, types: dict[str, TensorType]) -> dict
             )
         array = np.asarray(arrays[key])
         if kind.kind == "graph":
-            raise TrainError(f"{path}: graph inputs cannot be read from files yet; input '{name}' is a graph")
+            raise TrainError(
+                f"{path}: predictions for graph input '{name}' cannot be read from files yet",
+                "graph files train and evaluate: cramnet train SPEC --data graphs.npz",
+            )
         dims = [d if isinstance(d, int) else None for d in kind.dims]
         size = int(np.prod([d for d in dims if d is not None])) if dims else 1
         if array.ndim == 2 and len(dims) != 1 and None not in dims and array.shape[1] == size:
@@ -134,6 +140,15 @@ def input_arrays(path: Path, arrays: dict, types: dict[str, TensorType]) -> dict
 
 def file_dataset(path: Path, types: dict[str, TensorType], task: str, seed: int, val: float, test: float) -> Dataset:
     arrays = read_arrays(path)
+    graphs = [name for name, kind in types.items() if kind.kind == "graph"]
+    if graphs:
+        if len(types) != 1:
+            raise TrainError(
+                f"{path}: a graph file feeds one graph input; the model has {len(types)}: {', '.join(types)}"
+            )
+        if path.suffix.lower() == ".csv":
+            raise TrainError(f"{path}: graphs come in .npz or .safetensors files (x, edge_index, y)")
+        return graph_file_dataset(path, arrays, graphs[0], types[graphs[0]], seed, val, test)
     inputs = input_arrays(path, arrays, types)
     counts = {len(v) for v in inputs.values()}
     if task == "reconstruction" and "y" not in arrays:
