@@ -1,6 +1,8 @@
 """Our specs against the reference libraries themselves — torchvision, Hugging Face transformers —
 where they are installed (the GPU machine's image has both; without them these tests skip)."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -224,3 +226,66 @@ def test_tiny_t5_equals_hugging_face_t5_model():
         src, tgt = torch.randint(0, 100, (2, 20)), torch.randint(0, 100, (2, 24))  # offsets past max_distance
         expected = reference(input_ids=src, decoder_input_ids=tgt).last_hidden_state
         torch.testing.assert_close(ours(src, tgt), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_albert_base_count_equals_hugging_face():
+    transformers = pytest.importorskip("transformers")
+    config = transformers.AlbertConfig(hidden_size=768, num_attention_heads=12, intermediate_size=3072)
+    reference = transformers.AlbertModel(config)  # albert-base-v2's shape
+    assert check_spec("specs/reference/albert_base.cram").summary().params == parameters(reference) == 11_683_584
+
+
+ALBERT_NAMES = {
+    "embed_1.weight": "embeddings.word_embeddings.weight",
+    "words.weight": "embeddings.position_embeddings.weight",
+    "kinds.weight": "embeddings.token_type_embeddings.weight",
+    "layernorm_1": "embeddings.LayerNorm",
+    "dense_1": "encoder.embedding_hidden_mapping_in",
+    "post_ln.attention_1.q_proj": "attention.query",
+    "post_ln.attention_1.k_proj": "attention.key",
+    "post_ln.attention_1.v_proj": "attention.value",
+    "post_ln.attention_1.o_proj": "attention.dense",
+    "post_ln.layernorm_1": "attention.LayerNorm",
+    "post_ln.dense_1": "ffn",
+    "post_ln.dense_2": "ffn_output",
+    "post_ln.layernorm_2": "full_layer_layer_norm",
+    "dense_2": "pooler",
+}
+
+
+def test_tiny_albert_equals_hugging_face_albert_model():
+    transformers = pytest.importorskip("transformers")
+    text = Path("specs/reference/albert_base.cram").read_text()
+    for old, new in [
+        ("30000", "100"),
+        ("e = 128", "e = 16"),
+        ("d = 768", "d = 32"),
+        ("12, 3072", "4, 64"),
+        ("* 12 shared", "* 3 shared"),
+        ("pos_embed(512)", "pos_embed(24)"),
+    ]:
+        text = text.replace(old, new)
+    ours = compile_spec(text, seed=0).eval()
+    config = transformers.AlbertConfig(
+        vocab_size=100,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=24,
+    )
+    reference = transformers.AlbertModel(config).eval()
+    assert parameters(ours) == parameters(reference)
+    theirs = reference.state_dict()
+    layer = "encoder.albert_layer_groups.0.albert_layers.0."
+    with torch.no_grad():
+        for name, tensor in ours.state_dict().items():
+            module, _, kind = name.rpartition(".")
+            target = ALBERT_NAMES.get(name) or f"{ALBERT_NAMES[module]}.{kind}"
+            theirs[target if target.startswith(("embeddings", "encoder", "pooler")) else layer + target].copy_(tensor)
+        ids, segments = torch.randint(0, 100, (2, 20)), torch.randint(0, 2, (2, 20))
+        hidden, pooled = ours(ids, segments)
+        expected = reference(input_ids=ids, token_type_ids=segments)
+        torch.testing.assert_close(hidden, expected.last_hidden_state, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(pooled, expected.pooler_output, rtol=1e-4, atol=1e-4)
