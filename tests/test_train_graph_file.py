@@ -148,3 +148,9 @@ def test_graph_mistakes_reach_the_command_line_as_messages(tmp_path):
         app, ["train", "specs/molecule_gin.cram", "--data", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "run")]
     )
     assert result.exit_code != 0 and "edge_index" in result.output and "Traceback" not in result.output
+
+
+def test_too_few_graphs_for_three_splits_is_a_message(tmp_path):
+    np.savez(tmp_path / "two.npz", **rings_and_paths(2))
+    with pytest.raises(TrainError, match="too few graphs to split"):
+        load(tmp_path / "two.npz")

@@ -195,6 +195,14 @@ def _classes(path: Path, y: np.ndarray, shape: str) -> torch.Tensor:
     return torch.from_numpy(y.astype(np.int64))
 
 
+def _every_split_filled(path: Path, sizes: list[int], what: str) -> None:
+    if min(sizes) == 0:
+        raise TrainError(
+            f"{path}: too few {what}s to split: train, validation and test get {', '.join(map(str, sizes))}",
+            f"give more {what}s, or say which go where with train_mask, val_mask and test_mask",
+        )
+
+
 def _node_task(path, arrays, name, x, edge_index, owner, graphs, extras, y, seed, val, test, info) -> Dataset:
     nodes = len(x)
     if not np.issubdtype(y.dtype, np.integer):
@@ -209,6 +217,7 @@ def _node_task(path, arrays, name, x, edge_index, owner, graphs, extras, y, seed
             mask = torch.zeros(nodes, dtype=torch.bool)
             mask[part] = True
             masks.append(mask)
+    _every_split_filled(path, [int(m.sum()) for m in masks], "node")
     splits = [NodeSplit(name, x, edge_index, target, m) for m in masks]
     for split in splits:
         split.graph.batch, split.graph.num_graphs = owner, graphs
@@ -235,6 +244,7 @@ def _graph_task(path, arrays, name, x, edge_index, owner, graphs, extras, y, see
         parts = partition(graphs, seed, val, test, None if regression else target)
     else:
         parts = [m.nonzero().flatten() for m in masks]
+    _every_split_filled(path, [len(p) for p in parts], "graph")
     splits = [GraphListSplit(name, [examples[i] for i in p.tolist()], target[p]) for p in parts]
     if regression:
         return Dataset(path.name, "regression", *splits, info=info)
