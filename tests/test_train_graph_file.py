@@ -56,6 +56,7 @@ def test_several_graphs_make_a_graph_classification_set(tmp_path):
     assert [len(g[0]) for g in again.test.graphs] == [len(g[0]) for g in data.test.graphs]
 
 
+@pytest.mark.slow
 def test_a_graph_file_trains_from_one_command(tmp_path):
     np.savez(tmp_path / "g.npz", **rings_and_paths(60))
     sets = [f"out={tmp_path / 'run'}", "epochs=2", "threads=1", f"data.name={tmp_path / 'g.npz'}"]
@@ -154,3 +155,30 @@ def test_too_few_graphs_for_three_splits_is_a_message(tmp_path):
     np.savez(tmp_path / "two.npz", **rings_and_paths(2))
     with pytest.raises(TrainError, match="too few graphs to split"):
         load(tmp_path / "two.npz")
+
+
+NODE_MODEL = """
+model nodes {
+    input g: graph[n, 4]
+    g -> gcn(8) -> relu -> gcn(3) as scores
+    output scores
+}
+"""
+
+
+def test_node_labels_over_several_graphs_train_together(tmp_path):
+    rng = np.random.default_rng(0)
+    sizes = [6, 8, 5, 7]
+    ptr = np.concatenate([[0], np.cumsum(sizes)])
+    edges = [np.stack([np.arange(a, b - 1), np.arange(a + 1, b)]) for a, b in zip(ptr[:-1], ptr[1:])]
+    edge_index = np.concatenate([np.concatenate([e, e[::-1]], axis=1) for e in edges], axis=1)
+    x = rng.random((ptr[-1], 4)).astype(np.float32)
+    np.savez(tmp_path / "n.npz", x=x, edge_index=edge_index, graph_ptr=ptr, y=np.arange(ptr[-1]) % 3)
+    spec = tmp_path / "nodes.cram"
+    spec.write_text(NODE_MODEL)
+    data = load(tmp_path / "n.npz", {"g": TensorType(("n", 4), "graph")})
+    assert data.task == "node_classification" and data.train.graph.num_graphs == 4
+    assert data.train.graph.batch.tolist() == np.repeat(np.arange(4), sizes).tolist()
+    sets = [f"out={tmp_path / 'run'}", "epochs=2", "threads=1", f"data.name={tmp_path / 'n.npz'}"]
+    result = train(spec, apply_sets(defaults(), sets))
+    assert 0 <= result.final["test_accuracy"] <= 1
