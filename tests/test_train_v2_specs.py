@@ -4,6 +4,7 @@ shapes (segmentation), a Siamese network on digit pairs, an ALBERT-style shared-
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -108,3 +109,10 @@ def test_albert_tiny_trains_on_the_text(tmp_path):
     result = run(tmp_path, "specs/albert_tiny.cram", "epochs=2")
     assert json.loads((result.out / "run.json").read_text())["data"] == "text"
     assert result.final["test_perplexity"] < 256  # below a uniform guess over bytes
+
+
+def test_a_file_of_masks_is_a_segmentation_set(tmp_path):
+    images, masks = draw_shapes(40, 16, 16, 2, 0.1, seed=1)
+    np.savez(tmp_path / "seg.npz", image=images.numpy(), y=masks.numpy())
+    data = load(str(tmp_path / "seg.npz"), {"image": TensorType((1, 16, 16), "float")})
+    assert data.task == "segmentation" and data.classes == 3 and data.train.target.shape[1:] == (16, 16)

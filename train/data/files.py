@@ -1,7 +1,8 @@
 """User data files. Layouts (one example per row / along the first axis):
 
 - `.npz` and `.safetensors`: one array per model input, named after the input (`x` also names the
-  only input), and the targets as `y` (class ids as integers, regression values as floats; absent
+  only input), and the targets as `y` (class ids as integers — one per example, `[seq]` per
+  position, or an `[H, W]` mask per image for segmentation —, regression values as floats; absent
   for reconstruction). npz files are read with `allow_pickle=False`.
 - `.csv`: a header row; the target column is `y` (or `label`, `target`); every other column is one
   feature, in order, reshaped to the only input's declared shape.
@@ -167,8 +168,8 @@ def file_dataset(path: Path, types: dict[str, TensorType], task: str, seed: int,
     y = y.long()
     if y.min() < 0:
         raise TrainError(f"{path}: class ids in 'y' must be 0 or more (found {int(y.min())})")
-    per_position = y.dim() == 2
-    task = "token_classification" if per_position else "classification"
+    per_position = y.dim() >= 2
+    task = {1: "classification", 2: "token_classification"}.get(y.dim(), "segmentation")  # (N, H, W): a mask each
     return split_tensors(
         path.name, task, inputs, y, seed, val, test, stratify=not per_position, classes=int(y.max()) + 1, info=str(path)
     )
