@@ -58,8 +58,7 @@ def test_vit_equals_torchvision_vision_transformer():
         reference.class_token.copy_(ours.cls_token_1.token)
         reference.encoder.pos_embedding.copy_(ours.pos_embed_1.weight[None])
         for i in range(2):
-            layer, prefix = reference.encoder.layers[i], f"pre_ln_{i + 1}_"
-            block = {name[len(prefix) :]: module for name, module in ours.named_children() if name.startswith(prefix)}
+            layer, block = reference.encoder.layers[i], dict(ours.pre_ln[i].named_children())  # * 2: a ModuleList
             layer.ln_1.load_state_dict(block["layernorm_1"].state_dict())
             layer.ln_2.load_state_dict(block["layernorm_2"].state_dict())
             attention = block["attention_1"]
@@ -109,11 +108,7 @@ def test_gpt2_equals_hugging_face_gpt2():
         body.wte.weight.copy_(ours.tok.weight)
         body.wpe.weight.copy_(ours.pos_embed_1.weight)
         for i, layer in enumerate(body.h):
-            block = {
-                name[len(f"pre_ln_{i + 1}_") :]: m
-                for name, m in ours.named_children()
-                if name.startswith(f"pre_ln_{i + 1}_")
-            }
+            block = dict(ours.pre_ln[i].named_children())  # `* 2` is a ModuleList of pre_ln modules
             attention = block["attention_1"]
             layer.ln_1.load_state_dict(block["layernorm_1"].state_dict())
             layer.ln_2.load_state_dict(block["layernorm_2"].state_dict())
