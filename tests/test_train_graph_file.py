@@ -166,6 +166,7 @@ model nodes {
 """
 
 
+@pytest.mark.slow
 def test_node_labels_over_several_graphs_train_together(tmp_path):
     rng = np.random.default_rng(0)
     sizes = [6, 8, 5, 7]
@@ -182,3 +183,35 @@ def test_node_labels_over_several_graphs_train_together(tmp_path):
     sets = [f"out={tmp_path / 'run'}", "epochs=2", "threads=1", f"data.name={tmp_path / 'n.npz'}"]
     result = train(spec, apply_sets(defaults(), sets))
     assert 0 <= result.final["test_accuracy"] <= 1
+
+
+def test_any_perturbed_graph_file_loads_or_is_one_message(tmp_path):
+    # seeded perturbations of valid files: arrays cut short, cast, flattened, made 0-d or empty
+    rng = np.random.default_rng(0)
+    schema = GraphSchema(("a", "b", "c"), (("a", "r", "b"), ("b", "s", "c")))
+    for trial in range(120):
+        arrays = rings_and_paths(int(rng.integers(2, 12)), seed=trial)
+        count = len(arrays["y"]) if rng.random() < 0.5 else len(arrays["x"])
+        arrays["y"] = rng.integers(0, 3, count) if rng.random() < 0.8 else rng.random(count)
+        if rng.random() < 0.3:
+            arrays["graph_ptr"] = np.concatenate([[0], np.cumsum(np.bincount(arrays.pop("graph")))])
+        if rng.random() < 0.3:
+            part = rng.integers(0, 4, count)
+            arrays |= {key: part == i for i, key in enumerate(("train_mask", "val_mask", "test_mask"))}
+        edges = arrays["edge_index"].shape[1]
+        for key, size in (("node_type", len(arrays["x"])), ("edge_type", edges), ("edge_weight", edges)):
+            if rng.random() < 0.3:
+                arrays[key] = rng.integers(0, 3, size)
+        key = list(arrays)[int(rng.integers(len(arrays)))]
+        value = arrays[key]
+        arrays[key] = [value[:-1], value.astype(np.float32), value.reshape(-1)[:3], np.array(value.size), value[:0]][
+            int(rng.integers(5))
+        ]
+        np.savez(tmp_path / "f.npz", **arrays)
+        types = {"g": TensorType(("n", 7), "graph", schema if rng.random() < 0.3 else None)}
+        try:
+            data = load(tmp_path / "f.npz", types)
+        except TrainError:
+            continue
+        for split in data.splits.values():
+            split.batch(np.arange(len(split)))

@@ -59,6 +59,10 @@ def graph_file_dataset(
             f"{path}: no targets: an array 'y' of shape ({nodes},) (a class per node) or ({graphs},) (one per graph)"
         )
     y = np.asarray(arrays["y"])
+    if y.ndim == 0 or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+        raise TrainError(
+            f"{path}: 'y' must hold numbers of shape ({nodes},) (a class per node) or ({graphs},) (one per graph)"
+        )
     node_level = len(y) == nodes and (graphs == 1 or graphs != nodes)
     if not node_level and len(y) != graphs:
         raise TrainError(
@@ -154,9 +158,9 @@ def _extras(path: Path, arrays: dict, kind: TensorType, nodes: int, edges: int) 
             continue
         typed = key.endswith("_type")
         array = _array(path, arrays, key, shape, integer=typed)
-        if len(array) != count or array.ndim != (2 if key == "edge_attr" else 1):
+        if array.ndim != (2 if key == "edge_attr" else 1) or len(array) != count:
             raise TrainError(f"{path}: '{key}' has shape {tuple(array.shape)}; expected {shape}")
-        if typed and needed[key] and (array.min() < 0 or array.max() >= needed[key]):
+        if typed and needed[key] and array.size and (array.min() < 0 or array.max() >= needed[key]):
             raise TrainError(
                 f"{path}: '{key}' holds {int(array.max() if array.max() >= needed[key] else array.min())}; "
                 f"the input declares {needed[key]} types, numbered 0 … {needed[key] - 1}"
