@@ -12,6 +12,7 @@ from cramnet.blocks.tensor_type import TensorType
 from cramnet.compiler import check_spec
 from cramnet.train import apply_sets, defaults, evaluate_run, train
 from cramnet.train.data import default_data, load_data
+from cramnet.train.data.pairs import draw_pairs
 from cramnet.train.data.shapes import draw_shapes
 from cramnet.train.errors import TrainError
 from cramnet.train.tasks import overlap_metrics
@@ -64,6 +65,9 @@ def test_digit_pairs_are_balanced_and_split_by_image():
     test_images = {tuple(x.flatten().tolist()) for x in data.test.inputs["left"]}
     assert len(train_images & test_images) < 5  # only digits drawn identically in two splits
     assert default_data(types, {"same": TensorType((2,), "float")}) == "digit_pairs"
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 2])
+    first, second, same = draw_pairs(labels, 500, torch.Generator().manual_seed(0))
+    assert torch.equal((labels[first] == labels[second]).long(), same) and same.sum() == 250
     with pytest.raises(TrainError, match="feeds two inputs"):
         load("digit_pairs", {"left": types["left"]})
 

@@ -16,23 +16,19 @@ PAIRS_OPTIONS = {"count": 4000}
 
 
 def draw_pairs(labels: torch.Tensor, count: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-    """`count` index pairs (first, second) into `labels`, alternately same and different class, and
-    whether each pair is the same (1) or not (0)."""
-    by_class = [torch.nonzero(labels == c).flatten() for c in labels.unique()]
-    first, second, same = [], [], []
-    for i in range(count):
-        a = int(torch.randint(len(labels), (1,), generator=generator))
-        own = int(labels[a])
-        if i % 2 == 0:  # same: another image of its class
-            pool = by_class[own]
-        else:  # different: an image of another class, the class drawn first so each is as likely
-            other = int(torch.randint(len(by_class) - 1, (1,), generator=generator))
-            pool = by_class[other + (other >= own)]
-        b = int(pool[torch.randint(len(pool), (1,), generator=generator)])
-        first.append(a)
-        second.append(b)
-        same.append(1 - i % 2)
-    return torch.tensor(first), torch.tensor(second), torch.tensor(same)
+    """`count` index pairs (first, second) into `labels` (classes 0 … C-1, each present), alternately
+    the same class and another one (each other class as likely), and whether each pair is the same."""
+    classes = int(labels.max()) + 1
+    same = torch.arange(count) % 2 == 0
+    first = torch.randint(len(labels), (count,), generator=generator)
+    own = labels[first]
+    other = (own + torch.randint(1, classes, (count,), generator=generator)) % classes
+    wanted = torch.where(same, own, other)
+    members = torch.bincount(labels, minlength=classes)  # (C,)
+    starts = members.cumsum(0) - members
+    by_class = labels.argsort(stable=True)  # image indices, grouped by class
+    pick = (torch.rand(count, generator=generator) * members[wanted]).long()
+    return first, by_class[starts[wanted] + pick], same.long()
 
 
 def digit_pairs(types: dict[str, TensorType], seed: int, val: float, test: float, options: dict) -> Dataset:

@@ -13,6 +13,7 @@ import torch
 from ...blocks.tensor_type import TensorType
 from ..errors import TrainError
 from .dataset import split_tensors
+from .options import MAX_VALUES
 
 SHAPES_OPTIONS = {"count": 800, "shapes": 3, "noise": 0.1}
 CLASSES = ("background", "circle", "square")
@@ -57,6 +58,11 @@ def shapes(name: str, kind: TensorType, seed: int, val: float, test: float, opti
     if min(dims[1:]) < 8:
         raise TrainError(f"data 'shapes' needs images of at least 8 x 8 pixels; input '{name}' is {list(dims)}")
     count, height, width = options["count"], dims[1], dims[2]
+    if count * height * width > MAX_VALUES:
+        raise TrainError(
+            f"data 'shapes': {count:,} images of {height} x {width} are more than {MAX_VALUES:,} pixels to generate",
+            "lower data.options.count or the input's size",
+        )
     images, masks = draw_shapes(count, height, width, options["shapes"], options["noise"], seed)
     return split_tensors(
         "shapes",
