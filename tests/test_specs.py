@@ -17,6 +17,8 @@ PUBLISHED = {
     "specs/reference/resnet50.cram": 25_557_032,
     "specs/reference/efficientnet_b0.cram": 5_288_548,
     "specs/reference/convnext_tiny.cram": 28_589_128,
+    "specs/reference/t5_small.cram": 60_506_624,
+    "specs/reference/albert_base.cram": 11_683_584,
     "specs/gpt2.cram": 124_439_808,
     "specs/vit_b16.cram": 86_567_656,
     "specs/reference/llama2_7b.cram": 6_738_415_616,

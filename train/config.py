@@ -56,6 +56,7 @@ TASKS = (
     "graph_classification",
     "next_event",
     "contact_map",
+    "segmentation",
 )
 
 SCHEMA: dict[str, Key] = {

@@ -11,7 +11,7 @@ import torch
 
 from ..compiler.api import CheckedModel, check_spec
 from .config import get
-from .data import Dataset, default_data, load_data
+from .data import BUILTIN, Dataset, default_data, load_data
 from .data.bio import BIO_TRAINING
 from .errors import TrainError
 from .tasks import Task, choose_task
@@ -42,6 +42,8 @@ DATA_DEFAULTS = {
     "selective_copy": {"epochs": 20, "batch_size": 64, "lr": 3e-3},
     "induction": {"epochs": 20, "batch_size": 64, "lr": 3e-3},
     "text": {"epochs": 10, "batch_size": 16, "lr": 2e-3},
+    "shapes": {"epochs": 10, "batch_size": 16, "lr": 3e-3},
+    "digit_pairs": {"epochs": 10, "batch_size": 64, "lr": 2e-3},
     **BIO_TRAINING,
 }
 FALLBACK = {"epochs": 20, "batch_size": 32, "lr": 1e-3}
@@ -109,9 +111,8 @@ def prepare(
             outs = ", ".join(f"{n}: {t}" for n, t in checked.output_types.items())
             raise TrainError(
                 f"no built-in data set fits model '{checked.name}' (inputs {shapes}; outputs {outs})",
-                "name one with --data (digits, breast_cancer, karate, graphs, kan_toy, adding, "
-                "selective_copy, induction, text; for biology proteins, cells, cell_sentences, "
-                "life_histories, families) or give a data file",
+                f"name one with --data ({', '.join(BUILTIN)}; for biology {', '.join(BIO_TRAINING)}) "
+                "or give a data file",
             )
         notes.append(f"data: {data_name} (chosen from the model's inputs and outputs)")
         config["data"]["name"] = data_name

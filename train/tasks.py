@@ -5,6 +5,7 @@
 | classification, graph_classification | `[C]` class scores | cross-entropy | accuracy |
 | node_classification | `graph[nodes, C]` per-node scores | cross-entropy on the split's nodes | accuracy |
 | token_classification | `[seq, V]` scores, targets -100 where nothing is asked | cross-entropy | accuracy |
+| segmentation | `[C, H, W]` scores per pixel, targets `[H, W]` class ids | cross-entropy | accuracy, iou, dice |
 | language_model | `[seq, V]` next-token scores | cross-entropy | perplexity, accuracy |
 | regression | the target's shape | mean squared error | mse |
 | reconstruction | the input's shape | squared error (or `bce`) summed per example | mse |
@@ -29,6 +30,7 @@ from .data.splits import Batch
 from .errors import TrainError
 
 CLASSIFYING = (
+    "segmentation",
     "classification",
     "graph_classification",
     "node_classification",
@@ -55,6 +57,7 @@ class Task:
             "reconstruction": "loss",
             "next_event": "auroc",
             "contact_map": "top_l_precision",
+            "segmentation": "iou",
         }.get(self.name, "accuracy")
 
     @property
@@ -70,6 +73,8 @@ class Task:
         target = batch.target
         if self.name in BIO_TASKS:
             return (next_event if self.name == "next_event" else contact_map)(self, pred, batch)
+        if self.name == "segmentation":
+            pred = pred.movedim(1, -1)  # (B, C, H, W) -> (B, H, W, C): the class scores last
         if self.name in CLASSIFYING:
             if batch.mask is not None:
                 pred, target = pred[batch.mask], target[batch.mask]
@@ -78,10 +83,12 @@ class Task:
             counted = target != -100
             loss = F.cross_entropy(pred, target, ignore_index=-100)
             n = int(counted.sum())
-            correct = int((pred.argmax(-1) == target)[counted].sum())
-            counts = {"loss": float(loss.detach()) * n, "n": n, "correct": correct}
+            chosen = pred.argmax(-1)
+            counts = {"loss": float(loss.detach()) * n, "n": n, "correct": int((chosen == target)[counted].sum())}
             if self.name in ("classification", "graph_classification") and self.classes:
                 counts |= self._class_counts(pred.detach(), target)
+            if self.name == "segmentation":
+                counts.update(overlap_counts(chosen, target, pred.shape[-1]))
             return loss, counts
         if self.name == "reconstruction":
             target = batch.inputs[input_name] if target is None else target
@@ -118,6 +125,8 @@ class Task:
             result["auroc"], result["auprc"] = areas
         if self.name == "language_model":
             result["perplexity"] = math.exp(min(result["loss"], 50.0))
+        if self.name == "segmentation":
+            result.update(overlap_metrics(sums))
         if "squared" in sums:
             result["mse"] = sums["squared"] / n
         return result | _aux(sums)
@@ -125,6 +134,34 @@ class Task:
 
 def _aux(sums: dict[str, float]) -> dict[str, float]:
     return {k: v / max(sums.get("batches", 1), 1) for k, v in sums.items() if k.startswith("aux_")}
+
+
+HIGHER_IS_BETTER = ("accuracy", "iou", "dice")
+
+
+def overlap_counts(chosen: torch.Tensor, target: torch.Tensor, classes: int) -> dict[str, float]:
+    """Per class: pixels predicted and pixels of the target in it, and their overlap (summed over
+    an epoch before dividing, so IoU and Dice weigh every pixel alike)."""
+    counts = {}
+    for c in range(classes):
+        predicted, actual = chosen == c, target == c
+        counts[f"seg_both_{c}"] = int((predicted & actual).sum())
+        counts[f"seg_pred_{c}"] = int(predicted.sum())
+        counts[f"seg_true_{c}"] = int(actual.sum())
+    return counts
+
+
+def overlap_metrics(sums: dict[str, float]) -> dict[str, float]:
+    """Mean IoU (intersection over union) and mean Dice over the classes present in targets or
+    predictions (Jaccard 1901; Dice 1945)."""
+    ious, dices = [], []
+    for key in sorted(k for k in sums if k.startswith("seg_both_")):
+        c = key.removeprefix("seg_both_")
+        both, predicted, actual = sums[key], sums[f"seg_pred_{c}"], sums[f"seg_true_{c}"]
+        if predicted + actual > 0:
+            ious.append(both / (predicted + actual - both))
+            dices.append(2 * both / (predicted + actual))
+    return {"iou": sum(ious) / max(len(ious), 1), "dice": sum(dices) / max(len(dices), 1)}
 
 
 def choose_task(
@@ -160,6 +197,9 @@ def choose_task(
 
 def _misfit(task: str, kind: TensorType, dataset: Dataset, inputs: dict[str, TensorType]) -> str | None:
     dims = list(kind.dims)
+    if task == "segmentation":
+        want = [dataset.classes, *dataset.train.target.shape[1:]]
+        return None if dims == want else f"is {dims}, not {want} class scores per pixel"
     if task in ("classification", "graph_classification"):
         if kind.kind == "graph":
             return "is per node, not per example"
@@ -194,6 +234,8 @@ def _misfit(task: str, kind: TensorType, dataset: Dataset, inputs: dict[str, Ten
 def _fit_hint(task: str, dataset: Dataset) -> str:
     if task in ("classification", "graph_classification"):
         return f"end the model in `dense({dataset.classes})` for the {dataset.classes} classes"
+    if task == "segmentation":
+        return f"end the model in `conv2d({dataset.classes}, 1)`: one score per class at every pixel"
     if task == "node_classification":
         return f"end the graph branch in a layer with {dataset.classes} outputs per node"
     return "see the tasks table in train/tasks.py"

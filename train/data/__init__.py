@@ -8,7 +8,7 @@ from pathlib import Path
 from ...blocks.tensor_type import TensorType
 from ...dsl.errors import did_you_mean
 from ..errors import TrainError
-from . import builtin, sequences, text
+from . import builtin, pairs, sequences, shapes, text
 from .bio import BIO_BUILTIN, bio_file, default_bio_data, is_bio_file
 from .dataset import Dataset
 from .files import file_dataset
@@ -25,7 +25,10 @@ BUILTIN = {
     "selective_copy": (sequences.selective_copy, sequences.COPY_OPTIONS, (0.1, 0.1)),
     "induction": (sequences.induction, sequences.INDUCTION_OPTIONS, (0.1, 0.1)),
     "text": (None, text.TEXT_OPTIONS, (0.1, 0.1)),
+    "shapes": (shapes.shapes, shapes.SHAPES_OPTIONS, (0.15, 0.15)),
+    "digit_pairs": (pairs.digit_pairs, pairs.PAIRS_OPTIONS, (0.15, 0.15)),
 }
+SEVERAL_INPUTS = {"digit_pairs"}  # loaders that take every input: loader(types, seed, val, test, options)
 
 __all__ = ["BIO_BUILTIN", "BUILTIN", "Dataset", "default_data", "load_data"]
 
@@ -67,6 +70,10 @@ def load_data(
     resolved = resolve(name, options, declared)
     if loader is None:
         return _text(types, seed, val, test, resolved, text.builtin_corpus(), "text", vocab_limit)
+    if name in SEVERAL_INPUTS:
+        dataset = loader(types, seed, val, test, resolved)
+        dataset.options = resolved
+        return dataset
     if len(types) != 1:
         raise TrainError(f"data '{name}' feeds one input; the model has {len(types)}: {', '.join(types)}")
     ((input_name, kind),) = types.items()
@@ -98,6 +105,8 @@ def _fractions(given: tuple, own: tuple) -> tuple[float, float]:
 
 def default_data(inputs: dict[str, TensorType], outputs: dict[str, TensorType]) -> str | None:
     """The built-in data set that fits a model's first input and output, or None."""
+    if len(inputs) == 2 and outputs and _digit_pair(inputs, next(iter(outputs.values()))):
+        return "digit_pairs"
     bio = default_bio_data(inputs, outputs)
     if bio is not None:
         return bio
@@ -114,6 +123,8 @@ def default_data(inputs: dict[str, TensorType], outputs: dict[str, TensorType]) 
         return "text" if len(out_dims) == 2 else None
     if dims in ((1, 8, 8), (8, 8), (64,)):
         return "digits" if out_dims in ((10,), dims) else None
+    if len(dims) == 3 and dims[0] == 1 and len(out_dims) == 3 and out_dims == (len(shapes.CLASSES), *dims[1:]):
+        return "shapes"
     if dims == (30,) and out_dims == (2,):
         return "breast_cancer"
     if dims == (2,) and out_dims == (1,):
@@ -121,3 +132,10 @@ def default_data(inputs: dict[str, TensorType], outputs: dict[str, TensorType]) 
     if len(dims) == 2 and dims[-1] == 2 and out_dims == (1,):
         return "adding"
     return None
+
+
+def _digit_pair(inputs: dict[str, TensorType], out: TensorType) -> bool:
+    """Two digit-shaped float inputs and a [2] output: a same/different classifier (Siamese)."""
+    digit = ((1, 8, 8), (8, 8), (64,))
+    fits = all(kind.kind == "float" and tuple(kind.dims) in digit for kind in inputs.values())
+    return fits and out.kind == "float" and tuple(out.dims) == (2,)

@@ -1,11 +1,14 @@
 """User data files. Layouts (one example per row / along the first axis):
 
 - `.npz` and `.safetensors`: one array per model input, named after the input (`x` also names the
-  only input), and the targets as `y` (class ids as integers, regression values as floats; absent
+  only input), and the targets as `y` (class ids as integers — one per example, `[seq]` per
+  position, or an `[H, W]` mask per image for segmentation —, regression values as floats; absent
   for reconstruction). npz files are read with `allow_pickle=False`.
 - `.csv`: a header row; the target column is `y` (or `label`, `target`); every other column is one
   feature, in order, reshaped to the only input's declared shape.
 - `.txt`: plain text for a language model (byte or character tokens, `data.options.tokenizer`).
+- graphs (a `graph[nodes, F]` input): `.npz` or `.safetensors` with `x`, `edge_index`, `y` and
+  optional arrays, one graph or several, as `graph_file.py` lays out.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch
 from ...blocks.tensor_type import TensorType
 from ..errors import TrainError
 from .dataset import Dataset, split_tensors
+from .graph_file import graph_file_dataset
 
 TARGET_COLUMNS = ("y", "label", "target")
 
@@ -175,7 +179,10 @@ def input_arrays(path: Path, arrays: dict, types: dict[str, TensorType]) -> dict
         array = np.asarray(arrays[key])
         check_numbers(path, key, array)
         if kind.kind == "graph":
-            raise TrainError(f"{path}: graph inputs cannot be read from files yet; input '{name}' is a graph")
+            raise TrainError(
+                f"{path}: predictions for graph input '{name}' cannot be read from files yet",
+                "graph files train and evaluate: cramnet train SPEC --data graphs.npz",
+            )
         dims = [d if isinstance(d, int) else None for d in kind.dims]
         size = int(np.prod([d for d in dims if d is not None])) if dims else 1
         if array.ndim == 2 and len(dims) != 1 and None not in dims and array.shape[1] == size:
@@ -197,6 +204,15 @@ def input_arrays(path: Path, arrays: dict, types: dict[str, TensorType]) -> dict
 
 def file_dataset(path: Path, types: dict[str, TensorType], task: str, seed: int, val: float, test: float) -> Dataset:
     arrays = read_arrays(path)
+    graphs = [name for name, kind in types.items() if kind.kind == "graph"]
+    if graphs:
+        if len(types) != 1:
+            raise TrainError(
+                f"{path}: a graph file feeds one graph input; the model has {len(types)}: {', '.join(types)}"
+            )
+        if path.suffix.lower() == ".csv":
+            raise TrainError(f"{path}: graphs come in .npz or .safetensors files (x, edge_index, y)")
+        return graph_file_dataset(path, arrays, graphs[0], types[graphs[0]], seed, val, test)
     inputs = input_arrays(path, arrays, types)
     counts = {len(v) for v in inputs.values()}
     if 0 in counts:
@@ -221,8 +237,8 @@ def file_dataset(path: Path, types: dict[str, TensorType], task: str, seed: int,
     y = y.long()
     if y.min() < 0:
         raise TrainError(f"{path}: class ids in 'y' must be 0 or more (found {int(y.min())})")
-    per_position = y.dim() == 2
-    task = "token_classification" if per_position else "classification"
+    per_position = y.dim() >= 2
+    task = {1: "classification", 2: "token_classification"}.get(y.dim(), "segmentation")  # (N, H, W): a mask each
     return split_tensors(
         path.name, task, inputs, y, seed, val, test, stratify=not per_position, classes=int(y.max()) + 1, info=str(path)
     )

@@ -36,9 +36,7 @@ def resolve(data: str, given: Mapping, declared: Mapping) -> dict:
             "lower data.options.count or data.options.length",
         )
     if result.get("min_nodes", 0) > result.get("max_nodes", float("inf")):
-        raise TrainError(
-            f"data.options: min_nodes ({result['min_nodes']}) is above max_nodes ({result['max_nodes']})"
-        )
+        raise TrainError(f"data.options: min_nodes ({result['min_nodes']}) is above max_nodes ({result['max_nodes']})")
     return result
 
 
@@ -50,4 +48,5 @@ LIMITS = {
     "length": (1, 100_000),
     "min_nodes": (2, 10_000),
     "max_nodes": (2, 10_000),
+    "shapes": (1, 50),  # shapes per image
 }

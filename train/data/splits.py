@@ -50,7 +50,7 @@ class GraphListSplit:
     """One graph per example (graph classification): node features and edges, collated PyG-style."""
 
     name: str
-    graphs: list[tuple[torch.Tensor, torch.Tensor]]  # (x (nodes, F), edge_index (2, E))
+    graphs: list[tuple]  # (x (nodes, F), edge_index (2, E)[, per-node and per-edge extras by name])
     target: torch.Tensor
 
     def __len__(self) -> int:
@@ -61,15 +61,22 @@ class GraphListSplit:
         return Batch({self.name: collate_graphs(chosen)}, self.target[index])
 
 
-def collate_graphs(graphs: list[tuple[torch.Tensor, torch.Tensor]]) -> SimpleNamespace:
-    xs, edges, owner, offset = [], [], [], 0
-    for i, (x, edge_index) in enumerate(graphs):
+def collate_graphs(graphs: list[tuple]) -> SimpleNamespace:
+    """One batch of graphs, PyG-style; extras (node_type, edge_type, edge_weight …) are joined alike."""
+    xs, edges, owner, extras, offset = [], [], [], {}, 0
+    for i, (x, edge_index, *rest) in enumerate(graphs):
         xs.append(x)
         edges.append(edge_index + offset)
         owner.append(torch.full((x.shape[0],), i, dtype=torch.long))
         offset += x.shape[0]
+        for key, value in (rest[0] if rest else {}).items():
+            extras.setdefault(key, []).append(value)
     return SimpleNamespace(
-        x=torch.cat(xs), edge_index=torch.cat(edges, dim=1), batch=torch.cat(owner), num_graphs=len(graphs)
+        x=torch.cat(xs),
+        edge_index=torch.cat(edges, dim=1),
+        batch=torch.cat(owner),
+        num_graphs=len(graphs),
+        **{key: torch.cat(values) for key, values in extras.items()},
     )
 
 
