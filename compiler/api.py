@@ -118,11 +118,13 @@ def check_spec(
     files: Mapping[str, str] | None = None,
     *,
     path: str | None = None,
+    choices: Mapping[str, object] | None = None,
 ) -> CheckedModel:
     """Parse, resolve, expand and shape-check a spec; raises `SpecErrors` listing every mistake.
 
     `files` (resolved path -> text) supplies the files the spec uses instead of the disk; with
-    `path`, `path_or_source` is always source text, read as that file (its `use`s resolve from it)."""
+    `path`, `path_or_source` is always source text, read as that file (its `use`s resolve from it).
+    `choices` fixes a point of a search space (`{"act": "gelu", "width": 64}`, compiler/space.py)."""
     try:
         load_plugins(list(plugins))
     except PluginError as error:
@@ -136,6 +138,10 @@ def check_spec(
             ]
         ) from None
     text, path = _read(path_or_source, path)
+    if choices is not None:
+        from .space import read_space
+
+        text = read_space(text, path).fix(choices)
     program = load_program(text, path, files)
     lets = LetTable()
     errors: list[SpecError] = []
