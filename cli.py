@@ -159,6 +159,13 @@ def check(
     """Check a spec: exit 0 with a verdict, or exit 1 listing every error with its location."""
 
     def action():
+        from .search.check import spec_space
+
+        space = spec_space(spec)
+        if space is not None:  # a spec with `choice(…)` lets: check every point (search/check.py)
+            from .search.check import run_check_space
+
+            return run_check_space(space, model, plugin or [], out, print_spec_errors)
         checked = _check(spec, model, plugin)
         summary = checked.summary()
         out.print(
@@ -372,10 +379,74 @@ def train(
 
     rendezvous = {"nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint, "rdzv_id": rdzv_id}
     flags = TrainFlags(
-        spec, config, set_ or [], data, epochs, batch_size, lr, device, precision, compile_, seed, out_dir,
-        resume, nproc, model, plugin or [], quiet, {k: v for k, v in rendezvous.items() if v is not None},
+        spec,
+        config,
+        set_ or [],
+        data,
+        epochs,
+        batch_size,
+        lr,
+        device,
+        precision,
+        compile_,
+        seed,
+        out_dir,
+        resume,
+        nproc,
+        model,
+        plugin or [],
+        quiet,
+        {k: v for k, v in rendezvous.items() if v is not None},
     )
     _training(lambda: run_train(flags, out))
+
+
+@app.command()
+def sweep(
+    spec: Path = typer.Argument(..., help="The .cram file with `choice(…)` / `range(…)` lets."),
+    trials: int = typer.Option(20, "--trials", min=1, help="Trials in the study, counting those already run."),
+    data: str | None = typer.Option(None, "--data", help="A built-in data set or a data file."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Epochs per trial."),
+    config: Path | None = typer.Option(
+        None, "--config", help="A run.yaml; values like log_range(1e-4, 1e-2) join the search."
+    ),
+    metric: str = typer.Option("loss", "--metric", help="The validation metric to optimise (loss, accuracy, …)."),
+    direction: str | None = typer.Option(None, "--direction", help="maximize or minimize (default: from the metric)."),
+    also: list[str] | None = typer.Option(None, "--also", help="Another objective, minimised: params or flops."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna RDB URL (default: sqlite in --out)."),
+    study: str | None = typer.Option(None, "--study", help="Study name (default: the spec's file name)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Start no trial after this many seconds."),
+    prune_after: int = typer.Option(4, "--prune-after", min=0, help="Finished trials before pruning starts."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the sampler."),
+    out_dir: Path = typer.Option(Path("sweeps"), "--out", help="Sweep directory: trials/, trials.csv, best.cram."),
+    model: str | None = ModelOption,
+    plugin: list[str] | None = PluginOption,
+) -> None:
+    """Search a spec's space with Optuna: TPE, median pruning, a run directory per trial, best.cram."""
+    from .search.commands import run_sweep
+    from .search.sweep import SweepFlags
+
+    flags = SweepFlags(
+        spec,
+        trials,
+        out_dir,
+        config,
+        data,
+        epochs,
+        metric,
+        direction,
+        list(also or []),
+        storage,
+        study,
+        workers,
+        timeout,
+        prune_after,
+        model,
+        list(plugin or []),
+        seed,
+    )
+    _run(lambda: run_sweep(flags, out))
 
 
 @app.command()

@@ -357,6 +357,13 @@ def axis_of(name: str, value: ast.CallExpr, text: str, errors: list[SpecError]) 
     return Axis(name, value.name, value.span, low=low, high=high, integer=integer, step=step)
 
 
+def first_point(text: str, path: str) -> dict[str, Value] | None:
+    """Each axis at its first value (a choice's first option, a range's low bound); None for a spec
+    that is no space. An editor checks a space there."""
+    axes = read_space(text, path).axes
+    return {axis.name: axis.check_values()[0] for axis in axes} if axes else None
+
+
 def read_space_file(path: str | Path) -> Space:
     """The space of a spec file (raises `SpecErrors` when it cannot be read)."""
     from .loader import read_source

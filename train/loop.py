@@ -126,8 +126,11 @@ def train(
     console=None,
     on_epoch_end: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Train a spec as `config` says; `resume` continues the run in that directory exactly."""
+    """Train a spec (a path, source, or an already checked model) as `config` says; `resume` continues
+    the run in that directory exactly."""
     checked = check_run_spec(resume, model, plugins) if resume is not None and spec is None else None
+    if spec is not None and not isinstance(spec, (str, Path)):  # a CheckedModel: a point of a sweep, say
+        checked, spec = spec, None
     setup = prepare(spec, config, model, plugins, checked)
     config, checked = setup.config, setup.checked
     threads = config["threads"] or (1 if (os.cpu_count() or 1) <= 2 else 0)
