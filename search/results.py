@@ -61,7 +61,7 @@ def trial_line(search: Search, trial) -> str:
     row = trial_row(search, trial)
     point = ", ".join(f"{axis.name} = {_show(row[axis.name])}" for axis in search.axes)
     value = f"{search.flags.metric} {_show(row[search.flags.metric])}" if row[search.flags.metric] is not None else ""
-    size = f"{row['params']:,} parameters" if isinstance(row.get("params"), int) else ""
+    size = f"{int(row['params']):,} parameters" if isinstance(row.get("params"), (int, float)) else ""
     reason = f" ({row['error']})" if row["error"] else ""
     parts = [p for p in (value, size, point) if p]
     return f"trial {trial.number} {row['state']}{reason}: " + "; ".join(parts)
