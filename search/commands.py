@@ -37,7 +37,7 @@ def _finish(search, study, console) -> None:
     console.print(trials_table(search, study.get_trials(deepcopy=False), f"sweep '{flags.study_name}'"))
     write_trials_csv(search, study, flags.out / "trials.csv")
     best = write_best(search, study, flags.out)
-    for note in write_plots(study, flags.out, multi=len(study.directions) > 1):
+    for note in write_plots(study, flags.out, [flags.metric] + flags.also):
         console.print(f"[dim]{note}[/dim]")
     if best is None:
         console.print("[yellow]no trial finished: no best.cram[/yellow]")

@@ -25,6 +25,8 @@ def _value(trial, index: int = 0) -> float | None:
 
 
 def _show(value) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.4g}"
     return "" if value is None else str(value)
@@ -34,7 +36,8 @@ def trial_row(search: Search, trial) -> dict:
     flags = search.flags
     row = {"trial": trial.number, "state": trial.state.name.lower(), flags.metric: _value(trial)}
     for i, name in enumerate(flags.also, start=1):
-        row[name] = _value(trial, i)
+        value = _value(trial, i)
+        row[name] = int(value) if value is not None and value == value and abs(value) < 1e300 else value
     if "params" not in row:
         row["params"] = trial.user_attrs.get("params")
     for axis in search.axes:
@@ -63,6 +66,8 @@ def trial_line(search: Search, trial) -> str:
     value = f"{search.flags.metric} {_show(row[search.flags.metric])}" if row[search.flags.metric] is not None else ""
     size = f"{int(row['params']):,} parameters" if isinstance(row.get("params"), (int, float)) else ""
     reason = f" ({row['error']})" if row["error"] else ""
+    if "same_as" in trial.user_attrs:
+        reason = f" (the point of trial {trial.user_attrs['same_as']}, not trained again)"
     parts = [p for p in (value, size, point) if p]
     return f"trial {trial.number} {row['state']}{reason}: " + "; ".join(parts)
 
@@ -87,20 +92,22 @@ def write_best(search: Search, study, out: Path) -> Path | None:
     point = {axis.name: trial.params[axis.name] for axis in space.axes}
     text = space.fix(point, out_dir=out)
     flags = search.flags
-    value = ", ".join(f"{name} {_show(v)}" for name, v in zip([flags.metric] + flags.also, trial.values))
+    shown = [v if i == 0 else int(v) for i, v in enumerate(trial.values)]
+    value = ", ".join(f"{name} {_show(v)}" for name, v in zip([flags.metric] + flags.also, shown))
     header = f"# The best of sweep '{flags.study_name}' over {Path(space.path).name}: trial {trial.number}, {value}\n"
     path = out / "best.cram"
     write_text(path, header + format_spec(text, str(path)))
-    if search.config_axes:
-        from .config_space import config_at
+    run_config = Path(trial.user_attrs.get("run") or "") / "config.yaml"
+    if run_config.is_file():  # the winner's whole run config, searched keys and flags included
+        import yaml
 
-        config = config_at(search.tree, {a.name: trial.params[a.name] for a in search.config_axes}, "best")
+        config = yaml.safe_load(run_config.read_text())
         config.pop("out", None)
         write_text(out / "best.yaml", dump(config))
     return path
 
 
-def write_plots(study, out: Path, multi: bool) -> list[str]:
+def write_plots(study, out: Path, names: list[str]) -> list[str]:
     """Optuna's matplotlib plots as PNGs; returns notes on those that could not be drawn."""
     import matplotlib
 
@@ -108,6 +115,7 @@ def write_plots(study, out: Path, multi: bool) -> list[str]:
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as plots
 
+    multi = len(names) > 1
     wanted = {"parallel_coordinates": plots.plot_parallel_coordinate}
     if multi:
         wanted["pareto_front"] = plots.plot_pareto_front
@@ -119,10 +127,12 @@ def write_plots(study, out: Path, multi: bool) -> list[str]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                if multi and name != "pareto_front":
-                    axes = draw(study, target=lambda t: t.values[0], target_name="objective 0")
+                if name == "pareto_front":
+                    axes = draw(study, target_names=names)
+                elif multi:
+                    axes = draw(study, target=lambda t: t.values[0], target_name=names[0])
                 else:
-                    axes = draw(study)
+                    axes = draw(study, target_name=names[0])
             figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
             figure.savefig(out / f"{name}.png", dpi=120, bbox_inches="tight")
             plt.close(figure)

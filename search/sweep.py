@@ -11,7 +11,7 @@ import socket
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -249,7 +249,9 @@ def work(search: Search, study, on_trial: Callable[[Any], None] | None = None, t
     return ran
 
 
-def _spawned(flags: SweepFlags, threads: int) -> None:  # a --workers process (multiprocessing, spawn)
+def _spawned(flags: SweepFlags, threads: int, index: int) -> None:  # a --workers process (spawned)
+    if flags.seed is not None:  # one seed for every worker would draw the same points in each
+        flags = replace(flags, seed=flags.seed + index)
     search = prepare_search(flags)
     study = open_study(flags, open_storage(flags.storage_url))
     try:
@@ -264,7 +266,7 @@ def run_workers(search: Search, study, on_trial, workers: int) -> None:
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")
-    others = [context.Process(target=_spawned, args=(search.flags, threads)) for _ in range(workers - 1)]
+    others = [context.Process(target=_spawned, args=(search.flags, threads, i)) for i in range(1, workers)]
     for process in others:
         process.start()
     try:

@@ -26,6 +26,13 @@ def run_trial(search, study, trial) -> None:
     flags = search.flags
     spec_point = {axis.name: suggest(trial, axis) for axis in search.space.axes}
     config_point = {axis.name: suggest(trial, axis) for axis in search.config_axes}
+    earlier = _same_point(study, trial)
+    if earlier is not None:  # a small space drawn twice: the point was trained already, its result stands
+        trial.set_user_attr("same_as", earlier.number)
+        for key in ("run", "params"):
+            trial.set_user_attr(key, earlier.user_attrs.get(key))
+        study.tell(trial, list(earlier.values))
+        return
     out = trial_dir(search, trial.number)
     trial.set_user_attr("run", str(out))
     try:
@@ -66,6 +73,16 @@ def run_trial(search, study, trial) -> None:
     values = [row[metric] for row in result.history if row.get(metric) is not None]
     best = max(values) if study.directions[0].name == "MAXIMIZE" else min(values)
     study.tell(trial, [best] + [sizes[name] for name in flags.also])
+
+
+def _same_point(study, trial):
+    """A finished trial of the study at the same point as `trial`, if any."""
+    from optuna.trial import TrialState
+
+    for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if other.number != trial.number and other.params == trial.params:
+            return other
+    return None
 
 
 def config_at(search, point: dict[str, Any], out) -> dict:
