@@ -66,17 +66,22 @@ class Axis:
         step = f", step = {self.step}" if self.step != 1 else ""
         return f"{self.kind}({_number(self.low)}, {_number(self.high)}{step})"
 
+    def option(self, value: Any) -> Option | None:
+        """The option a value names: by its value (a number) or by its text (`"lstm(24)"`, `"32"`)."""
+        for option in self.options:
+            if (option.value == value and not isinstance(value, bool)) or option.text == value:
+                return option
+        return None
+
     def text_of(self, value: Value) -> str:
         """The source text a chosen value is written as."""
         if self.kind == "choice":
-            for option in self.options:
-                if option.value == value:
-                    return option.text
+            return self.option(value).text
         return _number(value)
 
     def admits(self, value: Any) -> bool:
         if self.kind == "choice":
-            return any(option.value == value for option in self.options)
+            return self.option(value) is not None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
         if self.integer and (value != int(value) or (int(value) - int(self.low)) % self.step):
@@ -165,8 +170,6 @@ def _relative(target: Path, start: Path) -> str:
 
 
 def _number(value: Any) -> str:
-    if isinstance(value, float) and value == int(value) and abs(value) < 1e15 and "e" not in repr(value):
-        return repr(value)
     return repr(value) if isinstance(value, float) else str(value)
 
 
@@ -271,6 +274,16 @@ def _source(text: str, span: Span) -> str:
     return " ".join(part.strip() for part in parts)
 
 
+_ARITHMETIC = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "//": lambda a, b: a // b,
+    "%": lambda a, b: a % b,
+}
+
+
 def _constant(expr: ast.Node) -> int | float | None:
     """A bound of a range: a number, possibly negated or computed from numbers."""
     if isinstance(expr, ast.Number):
@@ -282,9 +295,7 @@ def _constant(expr: ast.Node) -> int | float | None:
         left, right = _constant(expr.left), _constant(expr.right)
         if left is None or right is None or (expr.op in ("/", "//", "%") and right == 0):
             return None
-        return {"+": left + right, "-": left - right, "*": left * right, "/": left / right if right else 0}.get(
-            expr.op, left // right if expr.op == "//" else left % right
-        )
+        return _ARITHMETIC[expr.op](left, right)
     return None
 
 

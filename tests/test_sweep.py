@@ -109,6 +109,7 @@ def test_an_unfixed_space_says_how_to_fix_it_located():
         ("let w = range(8)\n", "two numbers", 1),
         ("let w = log_range(0, 1)\n", "positive", 1),
         ("let w = choice(8, 8)\n", "twice", 1),
+        ("let w = range(0 + 0, 8 % 0)\n", "two numbers", 1),
         ("let w = 2 * choice(8, 16)\n", "whole value", 1),
     ],
 )
@@ -124,6 +125,13 @@ def test_a_choice_cannot_choose_a_use_path():
         parse('use choice("a.cram", "b.cram")\n')
     (error,) = caught.value.errors
     assert error.code == "E101" and "cannot vary" in error.message and error.span.line == 1
+
+
+def test_a_choice_is_named_by_its_value_or_its_text():
+    space = read_space(SPACE, "s.cram")
+    assert space.fix({"width": "32", "act": "gelu", "mixer": "lstm(24)"}) == space.fix(
+        {"width": 32, "act": "gelu", "mixer": "lstm(24)"}
+    )
 
 
 def test_a_value_outside_the_space_is_refused():
