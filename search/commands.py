@@ -15,10 +15,10 @@ def run_sweep(flags: SweepFlags, console: Console) -> None:
     storage = open_storage(flags.storage_url)
     study = open_study(flags, storage)
     retried = requeue_dead(study, storage)
-    done = len(study.trials)
+    done = sum(1 for t in study.trials if t.state.name in ("COMPLETE", "PRUNED"))
     axes = "; ".join(f"{axis.name}: {axis.describe()}" for axis in search.axes)
     console.print(f"[dim]searching {axes}[/dim]")
-    resumed = f", resuming after {done} trial{'s' if done != 1 else ''}" if done else ""
+    resumed = f", resuming: {done} finished" if done else ""
     console.print(
         f"sweep '{flags.study_name}': {flags.trials} trials in {flags.storage_url}{resumed}"
         + (f" ({retried} left running by a killed process queued again)" if retried else "")

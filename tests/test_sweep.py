@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -256,6 +257,33 @@ def test_an_interrupted_sweep_resumes_with_the_interrupted_point_first(tmp_path,
     assert states(study) == ["COMPLETE", "FAIL", "COMPLETE"]
     assert study.trials[2].params == study.trials[1].params
     check_spec(flags.out / "best.cram")
+
+
+@pytest.mark.slow
+def test_a_trial_left_running_by_a_killed_sweep_is_run_again(tmp_path):
+    from rich.console import Console
+
+    from cramnet.search.commands import run_sweep
+
+    flags = sweep_flags(tmp_path, trials=3, epochs=8, prune_after=99)
+    command = [sys.executable, "-m", "cramnet.cli", "sweep", str(flags.spec), "--trials", "3", "--epochs", "8"]
+    command += ["--data", "digits", "--metric", "accuracy", "--study", "tiny", "--prune-after", "99", "--seed", "0"]
+    command += ["--storage", flags.storage_url, "--out", str(flags.out)]
+    worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in worker.stdout:
+        if line.startswith("trial 0 "):
+            time.sleep(1.0)  # the next trial has started
+            break
+    worker.kill()
+    worker.communicate(timeout=60)
+    killed = [t for t in load_study(tmp_path).trials if t.state.name == "RUNNING"]
+    assert len(killed) == 1
+    run_sweep(flags, Console(file=io.StringIO()))
+    study = load_study(tmp_path)
+    assert study.trials[killed[0].number].state.name == "FAIL"
+    retry = [t for t in study.trials if t.user_attrs.get("retry_of") == killed[0].number]
+    assert len(retry) == 1 and retry[0].params == killed[0].params and retry[0].state.name == "COMPLETE"
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 3
 
 
 @pytest.mark.slow
