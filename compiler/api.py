@@ -139,7 +139,7 @@ def check_spec(
         ) from None
     text, path = _read(path_or_source, path)
     if choices is not None:
-        from .space import read_space
+        from .space_reader import read_space
 
         text = read_space(text, path).fix(choices)
     program = load_program(text, path, files)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..compiler import CheckedModel, check_spec
 from ..compiler.loader import resolve_use_path
-from ..compiler.space import first_point
+from ..compiler.space_reader import first_point
 from ..dsl import ast, parse
 from ..dsl.errors import SpecError, SpecErrors
 from .graph_view import NodeView, node_views

@@ -142,7 +142,7 @@ def spec_space(spec: Path) -> Space | None:
     """The search space of a spec file, or None when it has no `choice`/`range` lets (or cannot be read:
     the ordinary check reports that)."""
     from ..compiler.loader import read_source
-    from ..compiler.space import read_space
+    from ..compiler.space_reader import read_space
 
     text = read_source(Path(spec), [])
     if text is None:

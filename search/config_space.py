@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..compiler.space import Axis, axis_of
+from ..compiler.space import Axis
+from ..compiler.space_reader import axis_of
 from ..dsl import ast, parse
 from ..dsl.errors import SpecError, SpecErrors
 from ..train.config import defaults, merge, read_config

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..compiler.space import Axis, Space, read_space_file
+from ..compiler.space import Axis, Space
+from ..compiler.space_reader import read_space_file
 from ..errors import CramnetError, UsageError
 from .config_space import read_config_space
 

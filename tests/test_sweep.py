@@ -1,4 +1,4 @@
-"""Search spaces (compiler/space.py, search/check.py) and `cramnet sweep` (search/): choices fixed
+"""Search spaces (compiler/space.py and space_reader.py, search/check.py) and `cramnet sweep` (search/): choices fixed
 and checked point by point, trials run into an SQLite study, pruned, resumed, shared by workers."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from cramnet.cli import app
 from cramnet.compiler import check_spec
-from cramnet.compiler.space import read_space, read_space_file
+from cramnet.compiler.space_reader import read_space, read_space_file
 from cramnet.dsl import parse
 from cramnet.dsl.errors import SpecErrors
 from cramnet.dsl.format import format_spec
