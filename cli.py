@@ -35,9 +35,7 @@ BatchOption = typer.Option(1, "--batch", min=1, help="Batch size for FLOPs and m
 MaxNodesOption = typer.Option(
     None, "--max-nodes", min=1, help="Refuse a model that expands to more nodes (default 100,000)."
 )
-MaxParamsOption = typer.Option(
-    None, "--max-params", min=1, help="Refuse a model with more parameters (default 10^13)."
-)
+MaxParamsOption = typer.Option(None, "--max-params", min=1, help="Refuse a model with more parameters (default 10^13).")
 
 
 UserError = UsageError  # the name this module used before errors.py; kept for code that imports it
@@ -183,6 +181,13 @@ def check(
     """Check a spec: exit 0 with a verdict, or exit 1 listing every error with its location."""
 
     def action():
+        from .search.check import spec_space
+
+        space = spec_space(spec)
+        if space is not None:  # a spec with `choice(…)` lets: check every point (search/check.py)
+            from .search.check import run_check_space
+
+            return run_check_space(space, model, plugin or [], out, print_spec_errors)
         checked = _check(spec, model, plugin, max_nodes, max_params)
         summary = checked.summary()
         out.print(
@@ -254,8 +259,13 @@ def compile_command(
         if device not in ("auto", "cpu", "cuda"):
             raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda")
         if not skip_memory_check:  # before a weight is allocated: refused with the numbers
-            check_fits(estimate(checked, sizes, batch), pick_device(device), checked.name, "build and step",
-                       "--skip-memory-check")
+            check_fits(
+                estimate(checked, sizes, batch),
+                pick_device(device),
+                checked.name,
+                "build and step",
+                "--skip-memory-check",
+            )
         if output is not None:
             try:
                 output.write_text(checked.source(standalone=True))
@@ -427,8 +437,24 @@ def train(
 
     rendezvous = {"nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint, "rdzv_id": rdzv_id}
     flags = TrainFlags(
-        spec, config, set_ or [], data, epochs, batch_size, lr, device, precision, compile_, seed, out_dir,
-        resume, nproc, model, plugin or [], quiet, {k: v for k, v in rendezvous.items() if v is not None},
+        spec,
+        config,
+        set_ or [],
+        data,
+        epochs,
+        batch_size,
+        lr,
+        device,
+        precision,
+        compile_,
+        seed,
+        out_dir,
+        resume,
+        nproc,
+        model,
+        plugin or [],
+        quiet,
+        {k: v for k, v in rendezvous.items() if v is not None},
         overwrite,
         init_from=init_from,
         freeze=freeze or [],
@@ -439,6 +465,54 @@ def train(
 WeightsOption = typer.Option(
     None, "--weights", help="Published weights for a spec given instead of a run (docs/weights.md)."
 )
+
+
+@app.command()
+def sweep(
+    spec: Path = typer.Argument(..., help="The .cram file with `choice(…)` / `range(…)` lets."),
+    trials: int = typer.Option(20, "--trials", min=1, help="Trials in the study, counting those already run."),
+    data: str | None = typer.Option(None, "--data", help="A built-in data set or a data file."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Epochs per trial."),
+    config: Path | None = typer.Option(
+        None, "--config", help="A run.yaml; values like log_range(1e-4, 1e-2) join the search."
+    ),
+    metric: str = typer.Option("loss", "--metric", help="The validation metric to optimise (loss, accuracy, …)."),
+    direction: str | None = typer.Option(None, "--direction", help="maximize or minimize (default: from the metric)."),
+    also: list[str] | None = typer.Option(None, "--also", help="Another objective, minimised: params or flops."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna RDB URL (default: sqlite in --out)."),
+    study: str | None = typer.Option(None, "--study", help="Study name (default: the spec's file name)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Start no trial after this many seconds."),
+    prune_after: int = typer.Option(4, "--prune-after", min=0, help="Finished trials before pruning starts."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the sampler."),
+    out_dir: Path = typer.Option(Path("sweeps"), "--out", help="Sweep directory: trials/, trials.csv, best.cram."),
+    model: str | None = ModelOption,
+    plugin: list[str] | None = PluginOption,
+) -> None:
+    """Search a spec's space with Optuna: TPE, median pruning, a run directory per trial, best.cram."""
+    from .search.commands import run_sweep
+    from .search.sweep import SweepFlags
+
+    flags = SweepFlags(
+        spec,
+        trials,
+        out_dir,
+        config,
+        data,
+        epochs,
+        metric,
+        direction,
+        list(also or []),
+        storage,
+        study,
+        workers,
+        timeout,
+        prune_after,
+        model,
+        list(plugin or []),
+        seed,
+    )
+    _run(lambda: run_sweep(flags, out))
 
 
 @app.command()
@@ -508,7 +582,9 @@ def lsp(plugin: list[str] | None = PluginOption) -> None:
     try:
         from .lsp import serve
     except ImportError as error:  # pygls is an extra
-        err.print(f"[red]error:[/] the language server needs pygls: pip install 'cramnet[lsp]' ({error})")
+        err.print(
+            Text.assemble(("error:", "red"), f" the language server needs pygls: pip install 'cramnet[lsp]' ({error})")
+        )
         raise typer.Exit(2) from None
     serve(plugin or [])
 

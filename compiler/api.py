@@ -130,12 +130,14 @@ def check_spec(
     path: str | None = None,
     max_nodes: int = MAX_NODES,
     max_params: int = MAX_PARAMS,
+    choices: Mapping[str, object] | None = None,
 ) -> CheckedModel:
     """Parse, resolve, expand and shape-check a spec; raises `SpecErrors` listing every mistake.
 
     `files` (resolved path -> text) supplies the files the spec uses instead of the disk; with
     `path`, `path_or_source` is always source text, read as that file (its `use`s resolve from it).
-    `max_nodes` and `max_params` bound the expanded model (docs/errors.md, E217)."""
+    `max_nodes` and `max_params` bound the expanded model (docs/errors.md, E217).
+    `choices` fixes a point of a search space (`{"act": "gelu", "width": 64}`, compiler/space.py)."""
     try:
         load_plugins(list(plugins))
     except PluginError as error:
@@ -149,6 +151,10 @@ def check_spec(
             ]
         ) from None
     text, path = _read(path_or_source, path)
+    if choices is not None:
+        from .space_reader import read_space
+
+        text = read_space(text, path).fix(choices)
     program = load_program(text, path, files)
     lets = LetTable()
     errors: list[SpecError] = []

@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..blocks.registry import BlockSpec, lookup
 from ..dsl import ast
 from ..dsl.errors import SpecError
 from .arguments import bind_block_args, match_arguments
-from .evaluate import Bindings, EvalError, Scope, TensorRef, evaluate
+from .evaluate import Bindings, BlockValue, EvalError, Scope, TensorRef, Word, evaluate
 from .expansion import (
     FAILED,
     INPUT,
@@ -66,6 +68,9 @@ class Calls:
                 )
             return self.primitive(spec, call, ctx, None)
         if spec is None and not defined:
+            held = self.let_stage(call, ctx)
+            if held is not None:
+                return held if isinstance(held, str) else self.call(held[0], held[1], current, first)
             return self.unknown_block(call, ctx, "block or bound value" if current is None else "block")
         if current is None:
             return self.nothing_flows(call.name, call.name_span)
@@ -87,6 +92,34 @@ class Calls:
             )
         owner, definition = defined[0]
         return self.user_block(owner, definition, call, ctx, current, target)
+
+    def let_stage(self, call: ast.Call, ctx: Context) -> tuple[ast.Call, Context] | str | None:
+        """A let used as a stage: `let act = gelu` or `let mixer = lstm(64)` (a fixed point of a search
+        space, say), then `x -> mixer`. The call it holds is built in the let's own file."""
+        found = ctx.module.find("lets", call.name)
+        if len(found) != 1 or call.name in ctx.params:
+            return None
+        try:
+            _, value = self.lets.lookup(ctx.module, call.name, call.name_span)
+        except EvalError as failure:
+            return self.error_from(failure.error)
+        owner = found[0][0]
+        if isinstance(value, Word):
+            held = replace(call, name=value.name, name_span=value.span)
+        elif isinstance(value, BlockValue):
+            if call.args is not None and (call.args.positional or call.args.keyword):
+                return self.error(
+                    "E216",
+                    f"'{call.name}' holds the call {value.name}(…) with its arguments; it takes no more",
+                    call.args.span,
+                    f"write the arguments in the let, or let '{call.name}' hold the bare name {value.name}",
+                )
+            held = replace(call, name=value.name, name_span=value.span, args=value.args)
+        else:
+            return None
+        if held.name == call.name:  # `let relu2 = relu2` is reported by the let table; this is a guard
+            return None
+        return held, replace(ctx, module=owner, params={})
 
     def share_node(self, node: str, target: str, call: ast.Call) -> str:
         """`block(…, share = NAME)` of a primitive block: the node uses the module of NAME's node."""

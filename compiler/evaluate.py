@@ -32,6 +32,23 @@ class TensorRef:
     span: Span
 
 
+@dataclass(frozen=True)
+class BlockValue:
+    """A block call held by a let (`let mixer = lstm(64)`), used as a stage (`x -> mixer`): its
+    arguments are evaluated where the let is defined, when the stage is built."""
+
+    name: str
+    args: ast.Args
+    span: Span
+    module: SpecModule
+
+    def __str__(self) -> str:
+        return f"{self.name}(…)"
+
+
+SPACE_FORMS = ("choice", "range", "log_range")  # compiler/space.py fixes them before a spec is built
+
+
 class EvalError(Exception):
     def __init__(self, error: SpecError):
         super().__init__(error.message)
@@ -169,6 +186,18 @@ def evaluate(expr: ast.Expr, scope: Scope) -> Any:
         return _arith("-", 0, evaluate(expr.operand, scope), expr, scope)
     if isinstance(expr, ast.BinOp):
         return _arith(expr.op, evaluate(expr.left, scope), evaluate(expr.right, scope), expr, scope)
+    if isinstance(expr, ast.CallExpr):
+        if expr.name in SPACE_FORMS:
+            raise EvalError(
+                SpecError(
+                    code="E240",
+                    message=f"`{expr.name}(…)` makes this spec a search space: fix a point before building it",
+                    span=expr.span,
+                    hint="`cramnet check` checks every point, `cramnet sweep` searches them; "
+                    "from Python: check_spec(…, choices={…})",
+                )
+            )
+        return BlockValue(expr.name, expr.args, expr.span, scope.module)
     raise TypeError(f"not an expression: {expr!r}")
 
 

@@ -181,7 +181,7 @@ class Pipelines:
         """A stage whose input failed builds nothing, but a mistake in its own call is still reported."""
         if isinstance(term, ast.Call) and ctx.values.get(term.name) is None:
             spec = lookup(term.name)
-            if spec is None and not ctx.module.find("blocks", term.name):
+            if spec is None and not ctx.module.find("blocks", term.name) and not ctx.module.find("lets", term.name):
                 return self.unknown_block(term, ctx, "block")
             if spec is not None and not spec.merge:
                 bind_block_args(spec, term.args, self.scope(ctx), term.span, self.errors)

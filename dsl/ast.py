@@ -60,7 +60,17 @@ class Neg(Node):
     operand: Expr
 
 
-Expr = Union[Number, String, Bool, Name, InRef, ListExpr, BinOp, Neg]
+@dataclass(frozen=True, kw_only=True)
+class CallExpr(Node):
+    """`name(args)` as a value: a block call held by a let (`let mixer = lstm(64)`) or a search
+    space (`choice(…)`, `range(…)`, `log_range(…)`); what the name means is decided later."""
+
+    name: str
+    name_span: Span
+    args: Args
+
+
+Expr = Union[Number, String, Bool, Name, InRef, ListExpr, BinOp, Neg, CallExpr]
 
 
 @dataclass(frozen=True, kw_only=True)

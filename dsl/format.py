@@ -324,6 +324,9 @@ class _Printer:
             self.write(node.name)
         elif isinstance(node, ast.InRef):
             self.write("in")
+        elif isinstance(node, ast.CallExpr):
+            self.write(node.name)
+            self.items(node.args.positional + node.args.keyword, "(", ")", self.item)
         else:
             self.items(node.items, "[", "]", self.expr)
 

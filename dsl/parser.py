@@ -306,6 +306,11 @@ class _ToAst(Transformer_NonRecursive):
     def name(self, meta, children):
         return ast.Name(span=self._tok(children[0]), name=str(children[0]))
 
+    def call_expr(self, meta, children):
+        name, *rest = children
+        args = rest[0] if rest else ast.Args(span=self._span(meta))
+        return ast.CallExpr(span=self._span(meta), name=str(name), name_span=self._tok(name), args=args)
+
     def list(self, meta, children):
         return ast.ListExpr(span=self._span(meta), items=tuple(children))
 

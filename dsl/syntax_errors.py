@@ -77,6 +77,11 @@ COMMON_MISTAKES: list[tuple[str, str, list[str]]] = [
         ["let d\n", "let d =\n"],
     ),
     (
+        "`use` takes one path in quotes; which file is used cannot vary (not even with `choice`)",
+        'write `use "blocks.cram"`; to search between blocks, use both files and `let b = choice(x, y)`',
+        ['use choice("a.cram", "b.cram")\n', "use blocks\n"],
+    ),
+    (
         "a string is missing its closing quote",
         'close the string with `"`',
         ['use "std:resnet\n'],

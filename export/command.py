@@ -40,4 +40,4 @@ def _export_hf(source: ExportSource, output: Path, out: Console) -> None:
     directory, family, left_out = export_hf(source.built(), source.checked, output)  # a TrainError says why not
     out.print(f"wrote {directory} (Hugging Face {family}: config.json, model.safetensors)")
     if left_out:
-        out.print(f"[yellow]left out (no place in the {family} layout):[/yellow] {', '.join(left_out)}")
+        out.print(f"left out (no place in the {family} layout): {', '.join(left_out)}", style="yellow")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..compiler import CheckedModel, check_spec
 from ..compiler.loader import resolve_use_path
+from ..compiler.space_reader import first_point
 from ..dsl import ast, parse
 from ..dsl.errors import SpecError, SpecErrors
 from .graph_view import NodeView, node_views
@@ -71,9 +72,13 @@ def _analyze(text: str, path: str, previous: Analysis | None) -> Analysis:
     models = [d.name for d in tree.declarations if isinstance(d, ast.ModelDef)]
     errors: list[SpecError] = []
     checked: list[CheckedModel] = []
+    try:  # a search space (`let act = choice(relu, gelu)`) is checked at its first point
+        point = first_point(text, path)
+    except SpecErrors as failure:
+        return Analysis(path, text, tree, True, failure.errors, [], index_file(tree))
     for model in models or [None]:
         try:
-            checked.append(check_spec(text, model=model, path=path))
+            checked.append(check_spec(text, model=model, path=path, choices=point))
         except SpecErrors as failure:
             # a file of blocks only, meant to be `use`d, is not missing a model
             errors += [e for e in failure.errors if models or e.code != "E208"]

@@ -32,6 +32,7 @@ LAYERS = {
     "views": 4,  # rich tables of what compiler and blocks report, for the command line
     "lsp": 4,  # the language server: the compiler kept warm for an editor
     "notebook": 4,  # the %%cram cell magic
+    "search": 4,  # choice(…) spaces checked point by point, and `cramnet sweep` on Optuna
     "cli": 5,
 }
 

@@ -29,7 +29,7 @@ LARGE = 20_000_000  # parameters; a training step of a larger spec takes seconds
 
 def _laptop_specs():
     root = Path(__file__).resolve().parent.parent / "specs"
-    for path in sorted(p for p in root.rglob("*.cram") if "reference" not in p.relative_to(root).parts):
+    for path in sorted(p for p in root.rglob("*.cram") if not {"reference", "search"} & set(p.relative_to(root).parts)):
         large = check_spec(path).summary().params > LARGE
         yield pytest.param(str(path), id=str(path.relative_to(root)), marks=[pytest.mark.slow] if large else [])
 

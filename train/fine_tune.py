@@ -27,7 +27,7 @@ def start_from(module: torch.nn.Module, checked, config: dict, load: bool, conso
         frozen = freeze(module, checked, config["freeze"])
         if console is not None and load:
             count = f"{len(frozen)} tensor{'s' if len(frozen) != 1 else ''}"
-            console.print(f"[dim]frozen: {count} ({', '.join(config['freeze'])})[/dim]")
+            console.print(f"frozen: {count} ({', '.join(config['freeze'])})", style="dim")
     return new
 
 

@@ -134,8 +134,9 @@ def train(
     on_epoch_end: Callable[[int], None] | None = None,
     overwrite: bool = False,
 ) -> RunResult:
-    """Train a spec as `config` says; `resume` continues the run in that directory exactly. A new run
-    refuses a directory that holds another run unless `overwrite` (replaced once this run finishes)."""
+    """Train a spec (a path, source, or an already checked model) as `config` says; `resume` continues
+    the run in that directory exactly. A new run refuses a directory that holds another run unless
+    `overwrite` (replaced once this run finishes)."""
     wanted = Path(config["out"]) if resume is None and config["out"] else None
     # under torchrun the launching command claimed the directory; its processes must not race for it
     work = claim_out(wanted, overwrite) if wanted is not None and not launched() else wanted
@@ -144,6 +145,8 @@ def train(
     threads = config["threads"] or (1 if (os.cpu_count() or 1) <= 2 else 0)
     if threads and config["device"] != "cuda":  # before prepare: synthetic data is made on the CPU too
         torch.set_num_threads(threads)
+    if spec is not None and not isinstance(spec, (str, Path)):  # a CheckedModel: a point of a sweep, say
+        checked, spec = spec, None
     setup = prepare(spec, config, model, plugins, checked)
     config, checked = setup.config, setup.checked
     world = join(setup.device)

@@ -46,6 +46,7 @@ class WeightsReport:
 
     def table(self):
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(title=f"weights from {self.path} ({self.family})", title_justify="left")
         table.add_column("", style="bold")
@@ -56,7 +57,7 @@ class WeightsReport:
             ("new (initialised)", self.new, "yellow"),
             ("unused in the checkpoint", self.unused, "red"),
         ):
-            table.add_row(f"[{style}]{label}[/{style}]", str(len(keys)), _shown(keys))
+            table.add_row(Text(label, style=style), str(len(keys)), _shown(keys))
         if self.notes:
             table.caption = "\n".join(f"note: {note}" for note in self.notes)
             table.caption_justify = "left"

@@ -1,0 +1,89 @@
+"""Training hyper-parameters in the space: a config value written as a space form
+(`optimizer.lr: log_range(1e-4, 1e-2)`, `batch_size: choice(32, 64)`) is an axis named by its key."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..compiler.space import Axis
+from ..compiler.space_reader import axis_of
+from ..dsl import ast, parse
+from ..dsl.errors import SpecError, SpecErrors
+from ..train.config import defaults, merge, read_config
+from ..train.errors import TrainError
+
+_FORMS = ("choice(", "range(", "log_range(")
+
+
+def read_config_space(path: Path | None) -> tuple[dict, list[Axis]]:
+    """(the config tree as written, its axes). Without a file: no tree, no axes."""
+    import yaml
+
+    if path is None:
+        return {}, []
+    _without_axes(path)  # the file's other mistakes are reported before any trial runs
+    tree = yaml.safe_load(Path(path).read_text()) or {}
+    axes = []
+    for dotted, value in _leaves(tree):
+        if isinstance(value, str) and value.replace(" ", "").startswith(_FORMS):
+            axes.append(_axis(dotted, value, path))
+    return tree, axes
+
+
+def _axis(dotted: str, text: str, path: Path) -> Axis:
+    source = f"let value = {text}\n"
+    errors: list[SpecError] = []
+    try:
+        let = parse(source, str(path)).declarations[0]
+    except SpecErrors as failure:
+        raise TrainError(
+            f"{path}: {dotted}: {text!r} is not a choice or a range: {failure.errors[0].message}"
+        ) from None
+    axis = axis_of(dotted, let.value, source, errors) if isinstance(let, ast.Let) else None
+    if axis is None:
+        reason = errors[0].message if errors else "not a choice or a range"
+        raise TrainError(f"{path}: {dotted}: {reason}", "write choice(a, b), range(lo, hi) or log_range(lo, hi)")
+    return axis
+
+
+def _leaves(tree: Any, prefix: str = ""):
+    if isinstance(tree, Mapping) and not prefix.endswith("data.options"):
+        for key, value in tree.items():
+            yield from _leaves(value, f"{prefix}{key}" if not prefix else f"{prefix}.{key}")
+    else:
+        yield prefix, tree
+
+
+def _put(tree: dict, dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        tree = tree.setdefault(key, {})
+    tree[last] = value
+
+
+def _without_axes(path: Path) -> dict:
+    """The config with every axis at a placeholder its key accepts, so the file's other keys are checked."""
+    import yaml
+
+    try:
+        tree = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return read_config(path)  # reports the unreadable file or the bad YAML
+    if not isinstance(tree, Mapping):
+        return read_config(path)
+    tree = copy.deepcopy(dict(tree))
+    for dotted, value in list(_leaves(tree)):
+        if isinstance(value, str) and value.replace(" ", "").startswith(_FORMS):
+            _put(tree, dotted, _axis(dotted, value, path).check_values()[0])
+    return merge(defaults(), tree, str(path))
+
+
+def config_at(tree: dict, point: Mapping[str, Any], where: str) -> dict:
+    """The full config (defaults, then the file with the point's values written in)."""
+    tree = copy.deepcopy(tree)
+    for dotted, value in point.items():
+        _put(tree, dotted, value)
+    return merge(defaults(), tree, where)
