@@ -450,11 +450,14 @@ def probe(
     data: str | None = typer.Option(None, "--data", help="Other data: a built-in set or a file."),
     split: str = typer.Option("test", "--split", help="train, val or test."),
     output: Path | None = typer.Option(None, "-o", "--output", help="The directory (default RUN/probes/NODE)."),
+    decode: bool = typer.Option(False, "--decode", help="Decode a grid of the node's values with the model after it."),
+    symbolic: bool = typer.Option(False, "--symbolic", help="At a kan node: its edge functions as formulas."),
+    clusters: int | None = typer.Option(None, "--clusters", help="At a graph node: cluster its nodes into K groups."),
 ) -> None:
     """The activations at one node of a trained run, from a partial model, saved and plotted."""
-    from .probe.command import run_probe
+    from .probe.command import ProbeOptions, run_probe
 
-    _run(lambda: run_probe(run_dir, node, data, split, output, out))
+    _run(lambda: run_probe(run_dir, node, data, split, output, out, ProbeOptions(decode, symbolic, clusters)))
 
 
 # -- editors (body in lsp/) -----------------------------------------------------------------------

@@ -5,7 +5,16 @@ result = probe_run("runs/vae-…", "z")        # RUN/probes/z: activations.npy, 
 """
 
 from .errors import ProbeError
-from .partial import partial_graph, partial_model, resolve_node
+from .partial import after_graph, after_model, partial_graph, partial_model, resolve_node
 from .run import ProbeResult, probe_run
 
-__all__ = ["ProbeError", "ProbeResult", "partial_graph", "partial_model", "probe_run", "resolve_node"]
+__all__ = [
+    "ProbeError",
+    "ProbeResult",
+    "after_graph",
+    "after_model",
+    "partial_graph",
+    "partial_model",
+    "probe_run",
+    "resolve_node",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -12,12 +13,23 @@ from .errors import ProbeError
 from .run import probe_run
 
 
-def run_probe(run: Path, node: str, data: str | None, split: str, output: Path | None, out: Console) -> None:
+@dataclass
+class ProbeOptions:
+    """What to do beyond the values and their plots: `--decode`, `--symbolic`, `--clusters K`."""
+
+    decode: bool = False
+    symbolic: bool = False
+    clusters: int | None = None
+
+
+def run_probe(
+    run: Path, node: str, data: str | None, split: str, output: Path | None, out: Console, options=ProbeOptions()
+) -> None:
     from ..cli import UserError
     from ..train.errors import TrainError
 
     try:
-        result = probe_run(run, node, data, split, output)
+        result = probe_run(run, node, data, split, output, options.decode, options.symbolic, options.clusters)
     except (ProbeError, TrainError) as failure:
         raise UserError(str(failure), failure.hint) from None
     shape = "×".join(str(d) for d in result.shape)

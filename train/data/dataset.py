@@ -38,9 +38,14 @@ def split_tensors(
     val: float,
     test: float,
     stratify: bool = False,
+    labels: torch.Tensor | None = None,
     **extra,
 ) -> Dataset:
-    """A Dataset from whole tensors, split by example (stratified by target for classification)."""
+    """A Dataset from whole tensors, split by example (stratified by target for classification);
+    `labels`, classes beside another target, go with each split for probes to colour by."""
     parts = partition(len(target), seed, val, test, target if stratify else None)
-    splits = [TensorSplit({k: v[i] for k, v in inputs.items()}, target[i]) for i in parts]
+    splits = [
+        TensorSplit({k: v[i] for k, v in inputs.items()}, target[i], None if labels is None else labels[i])
+        for i in parts
+    ]
     return Dataset(name, task, *splits, **extra)
