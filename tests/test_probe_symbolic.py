@@ -3,7 +3,6 @@ their affine parameters; a small KAN trained on the KAN paper's toy f(x, y) = ex
 reads back its terms sin(πx) and y²."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
