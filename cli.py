@@ -416,7 +416,9 @@ def evaluate(
 @app.command()
 def predict(
     run_dir: Path = typer.Argument(..., help="A run directory."),
-    file: Path = typer.Argument(..., help="Inputs: .npz, .safetensors or .csv, laid out as for training."),
+    file: Path = typer.Argument(
+        ..., help="Inputs: .npz, .safetensors or .csv, as for training; for a language model a .txt, a prompt a line."
+    ),
     output: Path | None = typer.Option(None, "-o", "--output", help="Where to write (.csv or .npz)."),
 ) -> None:
     """Predictions of a trained run for every example of a file, written to a file."""

@@ -91,3 +91,20 @@ def test_decoding_a_vae_latent_writes_a_grid_of_digits_beside_the_latent_by_digi
         np.testing.assert_allclose(decoded["grid"][0, 0], trained.after("z")(corner)[0].numpy(), atol=1e-6)
     for name in ("decoded.png", "interpolations.png", "latent.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_predict_on_a_vae_writes_the_latent_too_and_export_says_how_to_load_it(vae_run, tmp_path):
+    np.savez(tmp_path / "images.npz", image=np.random.rand(5, 1, 8, 8).astype(np.float32))
+    result = runner.invoke(app, ["predict", str(vae_run), str(tmp_path / "images.npz")])
+    assert result.exit_code == 0, result.output
+    written = np.load(tmp_path / "images.predictions.npz")
+    assert written["prediction"].shape == written["reconstruction"].shape == (5, 1, 8, 8)
+    assert written["z"].shape == (5, 2)
+    (tmp_path / "prompts.txt").write_text("hello\n")
+    result = runner.invoke(app, ["predict", str(vae_run), str(tmp_path / "prompts.txt")])
+    assert result.exit_code == 1 and "holds prompts for a language model" in result.output
+    result = runner.invoke(app, ["export", str(vae_run), "-o", str(tmp_path / "vae_model.py")])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {tmp_path / 'vae_model.safetensors'}" in result.output
+    assert "from vae_model import load; model = load()" in result.output

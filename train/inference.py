@@ -82,35 +82,100 @@ def evaluate_run(run: str | Path, data: str | None = None, split: str = "test") 
 
 def predict_file(run: str | Path, file: Path, output: Path | None = None) -> Path:
     """Predictions for every example of `file` (an .npz, .safetensors or .csv holding the inputs, as
-    for training); written as .csv (classes and probabilities, or values) or .npz (raw outputs)."""
+    for training); written as .csv (classes and probabilities, or values) or .npz (raw outputs). An
+    .npz holds the task's output as `prediction` and every output of the model by its name (a VAE's
+    `reconstruction` and `z`); a .csv adds the columns of other outputs with one vector per example.
+    A language-model run reads a .txt file instead: one prompt per line (`predict_text`)."""
     trained = load_run(run)
+    if trained.info["task"] == "language_model":
+        return predict_text(trained, file, output)
+    if file.suffix.lower() == ".txt":
+        raise TrainError(
+            f"{file}: a .txt file holds prompts for a language model; {trained.path} is a {trained.info['task']} run",
+            "give its inputs as an .npz, .safetensors or .csv file, laid out as for training",
+        )
     arrays = read_arrays(file)
     inputs = input_arrays(file, arrays, trained.checked.input_types)
     task = trained.info["task"]
-    index = list(trained.checked.outputs).index(trained.info["output"])
+    names = list(trained.checked.outputs)
     with torch.no_grad():
         outputs = trained.module(*[inputs[n] for n in trained.checked.inputs])
-    pred = (outputs[index] if isinstance(outputs, tuple) else outputs).float()
+    outputs = dict(zip(names, outputs if isinstance(outputs, tuple) else (outputs,)))
+    outputs = {name: value.float() for name, value in outputs.items()}
+    pred = outputs[trained.info["output"]]
     output = output or file.with_name(file.stem + ".predictions" + (".csv" if pred.dim() == 2 else ".npz"))
     if output.suffix == ".npz":
-        np.savez(output, prediction=pred.numpy())
+        np.savez(output, prediction=pred.numpy(), **{name: value.numpy() for name, value in outputs.items()})
         return output
     if pred.dim() != 2:
         raise TrainError(
             f"predictions of shape {list(pred.shape[1:])} per example do not fit a .csv",
             "write them to an .npz file (-o predictions.npz)",
         )
-    lines = []
     if task in ("classification", "graph_classification"):
-        probabilities = pred.softmax(-1)
-        lines.append(",".join(["class"] + [f"p{c}" for c in range(pred.shape[1])]))
-        for label, row in zip(pred.argmax(-1).tolist(), probabilities.tolist()):
-            lines.append(",".join([str(label)] + [f"{p:.6g}" for p in row]))
+        header = ["class"] + [f"p{c}" for c in range(pred.shape[1])]
+        rows = [
+            [str(label)] + [f"{p:.6g}" for p in row]
+            for label, row in zip(pred.argmax(-1).tolist(), pred.softmax(-1).tolist())
+        ]
     else:
-        lines.append(",".join(f"y{i}" for i in range(pred.shape[1])))
-        lines += [",".join(f"{v:.6g}" for v in row) for row in pred.tolist()]
-    output.write_text("\n".join(lines) + "\n")
+        header = [f"y{i}" for i in range(pred.shape[1])]
+        rows = [[f"{v:.6g}" for v in row] for row in pred.tolist()]
+    for name, value in outputs.items():  # other outputs with a vector per example (a latent `z`): more columns
+        if name != trained.info["output"] and value.dim() == 2 and len(value) == len(pred):
+            header += [f"{name}{i}" for i in range(value.shape[1])]
+            rows = [row + [f"{v:.6g}" for v in extra] for row, extra in zip(rows, value.tolist())]
+    output.write_text("\n".join(",".join(row) for row in [header, *rows]) + "\n")
     return output
+
+
+def predict_text(trained: TrainedRun, file: Path, output: Path | None = None) -> Path:
+    """A language model's predictions for a .txt file, one prompt per line (the last `length` tokens
+    of each, as in training): a .csv row per line with the likeliest next token, its probability and
+    the model's perplexity on the line itself (exp of the mean loss of predicting each token from
+    those before it; empty for a one-token line)."""
+    from .data.text import read_text
+
+    if file.suffix.lower() != ".txt":
+        raise TrainError(
+            f"{file}: a language-model run predicts from a .txt file, one prompt per line",
+            "write the prompts to a .txt file, or use `cramnet generate RUN --prompt TEXT` to continue one",
+        )
+    tokenizer = trained.tokenizer
+    length = trained.config["data"]["options"].get("length", 64)
+    lines = [line for line in read_text(file).splitlines() if line]
+    if not lines:
+        raise TrainError(f"{file} has no prompts (one per line)")
+    rows = [["prompt", "next", "p_next", "perplexity"]]
+    for line in lines:
+        ids = tokenizer.encode(line)[-length:]
+        if not ids:
+            raise TrainError(f"{file}: the line {line[:40]!r} has no character the model's tokenizer knows")
+        with torch.no_grad():
+            outputs = trained.module(torch.tensor([ids]))
+        logits = (outputs[0] if isinstance(outputs, tuple) else outputs)[0, :, : tokenizer.vocab].float()
+        probabilities = logits[-1].softmax(-1)
+        best = int(probabilities.argmax())
+        loss = torch.nn.functional.cross_entropy(logits[:-1], torch.tensor(ids[1:])) if len(ids) > 1 else None
+        rows.append(
+            [
+                _csv_text(line),
+                _csv_text(tokenizer.decode([best])),
+                f"{float(probabilities[best]):.6g}",
+                "" if loss is None else f"{float(loss.exp()):.6g}",
+            ]
+        )
+    output = output or file.with_name(file.stem + ".predictions.csv")
+    if output.suffix.lower() != ".csv":
+        raise TrainError(f"a language model's predictions are a .csv table, not {output.suffix or 'no suffix'}")
+    output.write_text("\n".join(",".join(row) for row in rows) + "\n")
+    return output
+
+
+def _csv_text(text: str) -> str:
+    """A text cell for a csv: quoted, quotes doubled, control characters escaped."""
+    shown = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return '"' + shown.replace('"', '""') + '"'
 
 
 def generate(
