@@ -1,7 +1,7 @@
-"""Probing a trained run: the partial model up to a node, its values over a data split and plots.
+"""Probing a trained run: the partial models up to and after a node, its values over a data split and plots.
 
 from cramnet.probe import probe_run
-result = probe_run("runs/vae-…", "z")        # RUN/probes/z: activations.npy, latent_pca.png, …
+result = probe_run("runs/vae-…", "z", decode=True)   # RUN/probes/z: activations.npy, latent.png, decoded.png, …
 """
 
 from .errors import ProbeError

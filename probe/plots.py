@@ -1,6 +1,6 @@
 """The probe's pictures, drawn with matplotlib's object API (no pyplot state, no display needed):
-the latent space's first two principal components, attention maps, tokens per expert and a KAN
-layer's learned functions. Each function writes one PNG and returns its path."""
+the latent space (a 2-number value as itself, a larger one on its first two principal components),
+attention maps, tokens per expert and a KAN layer's learned functions. Each function writes one PNG."""
 
 from __future__ import annotations
 

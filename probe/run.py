@@ -1,6 +1,8 @@
 """Probing a trained run at one node: its partial model run over a data split, the values saved as
-`.npy` and drawn — the latent space by PCA, attention maps and their rollout, tokens per expert,
-a KAN layer's functions — into one directory."""
+`.npy` and drawn — the latent space, and what concerns the node: its attention maps and their
+rollout, tokens per expert, a KAN layer's functions — into one directory; on request the model
+after the node decodes its values (decode.py), a KAN layer is read as formulas (symbolic.py), a
+graph's nodes are clustered (clusters.py)."""
 
 from __future__ import annotations
 
