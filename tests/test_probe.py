@@ -189,3 +189,16 @@ def test_the_command_prints_what_it_wrote_and_refuses_mistakes_in_one_message(va
         assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
     result = runner.invoke(app, ["probe", str(tmp_path / "nowhere"), "--node", "h"])
     assert result.exit_code == 1 and "not a cramnet run directory" in result.output
+
+
+def test_heterogeneous_experts_are_named_by_their_bodies_and_alike_ones_are_not(tmp_path):
+    from cramnet.probe.run import expert_names
+
+    spec = tmp_path / "experts.cram"
+    spec.write_text(
+        "model experts {\n input x: [8]\n x -> moe(top_k = 1) { dense(8) | dense(8) -> relu | layernorm } as mixed\n"
+        " mixed -> dense(2) as out\n output out\n}\n"
+    )
+    checked = check_spec(spec)
+    assert expert_names(checked.graph.nodes["mixed"]) == ["dense", "dense → relu", "layernorm"]
+    assert expert_names(check_spec(ROOT / "specs" / "mixtral_small.cram").graph.nodes["moe_layer_1.moe_1"]) is None
