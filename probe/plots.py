@@ -58,6 +58,11 @@ def scatter_by_label(figure, axes, points: np.ndarray, labels: np.ndarray | None
     if labels is None:
         axes.scatter(points[:, 0], points[:, 1], s=8, alpha=0.7)
         return
+    other = next((label for label, name in (names or {}).items() if name == "other"), None)
+    if other is not None:  # the many rare tokens, in grey behind the named ones
+        rest = labels == other
+        axes.scatter(points[rest, 0], points[rest, 1], s=6, alpha=0.4, color="lightgrey", label="other")
+        points, labels = points[~rest], labels[~rest]
     classes = np.unique(labels)
     cmap = "tab10" if len(classes) <= 10 else "tab20" if len(classes) <= 20 else "viridis"
     shown = axes.scatter(points[:, 0], points[:, 1], c=labels, cmap=cmap, s=8, alpha=0.8)
@@ -65,6 +70,8 @@ def scatter_by_label(figure, axes, points: np.ndarray, labels: np.ndarray | None
         handles, texts = shown.legend_elements(num=list(classes))
         if names is not None:
             texts = [names.get(int(c), str(c)) for c in classes]
+        if other is not None:
+            handles, texts = [*handles, axes.collections[0]], [*texts, "other"]
         axes.legend(handles, texts, title=legend, fontsize=7, loc="best", markerscale=0.8)
     else:
         figure.colorbar(shown, ax=axes, label=legend)

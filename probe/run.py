@@ -135,7 +135,8 @@ def _latent(found, trained, node: str, attrs, split: str, out: Path, result: Pro
     if values.ndim == 3 and attrs["type"].kind == "float" and attrs["type"].rank == 2:  # (examples, seq, features)
         examples, length = values.shape[:2]
         tokens = values.reshape(examples * length, -1)
-        title = f"{node} ({attrs['type']}) on the {split} split: {examples:,} sequences × {length} positions"
+        shape = f"{examples:,} sequences × {length} positions, one point a token"
+        title = f"{node} ({attrs['type']}), {split} split:\n{shape}"
         positions = np.tile(np.arange(length), examples)
         path = plots.latent(tokens, positions, title, out / "latent_positions.png", legend="position")
         files[path] = "one point per token, coloured by its position"
