@@ -49,22 +49,31 @@ class EdgeFit:
     d: float
     r2: float
 
-    def formula(self, x: str = "x") -> str:
+    def expression(self, x):
+        """The fit as a sympy expression in the symbol `x`."""
+        import sympy
+
         if self.function in ("0", "constant"):
-            return f"{self.d:.4g}"
-        inner = f"{self.a:.4g}*{x} + {self.b:.4g}"
-        return f"{self.c:.4g}*{_apply(self.function, inner)} + {self.d:.4g}"
+            return sympy.Float(self.d)
+        u = sympy.Float(self.a) * x + sympy.Float(self.b)
+        functions = {
+            "x": lambda v: v,
+            "x^2": lambda v: v**2,
+            "x^3": lambda v: v**3,
+            "abs": sympy.Abs,
+            "sqrt": sympy.sqrt,
+            "1/x": lambda v: 1 / v,
+            "exp": sympy.exp,
+            "log": sympy.log,
+            "tanh": sympy.tanh,
+            "sin": sympy.sin,
+        }
+        return sympy.Float(self.c) * functions[self.function](u) + sympy.Float(self.d)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.function in ("0", "constant"):
             return np.full_like(x, self.d, dtype=np.float64)
         return self.c * LIBRARY[self.function](self.a * x + self.b) + self.d
-
-
-def _apply(function: str, inner: str) -> str:
-    return {"x": f"({inner})", "x^2": f"({inner})**2", "x^3": f"({inner})**3", "1/x": f"1/({inner})"}.get(
-        function, f"{function}({inner})"
-    )
 
 
 def r_squared(y: np.ndarray, fit: np.ndarray) -> float:
@@ -158,36 +167,26 @@ def layer_formulas(layer, ranges: np.ndarray) -> tuple[LayerFormulas, np.ndarray
         row = []
         for i in range(ys.shape[1]):
             if spread[o, i] < FLAT * largest:  # read as a constant: a pruned edge in the paper's terms
-                row.append(
-                    EdgeFit(
-                        "0" if abs(ys[o, i].mean()) < FLAT * largest else "constant",
-                        0,
-                        0,
-                        0,
-                        float(ys[o, i].mean()),
-                        1.0,
-                    )
-                )
+                mean = float(ys[o, i].mean())
+                row.append(EdgeFit("0" if abs(mean) < FLAT * largest else "constant", 0, 0, 0, mean, 1.0))
             else:
                 row.append(fit_edge(xs[i], ys[o, i]))
         edges.append(row)
     return LayerFormulas(edges, [simplified(row) for row in edges], ranges), xs, ys
 
 
-def simplified(row: list[EdgeFit], names: list[str] | None = None) -> str:
+def simplified(row: list[EdgeFit], names: list[str] | None = None, most: int = 8) -> str:
     """Σ_i φ_i(x_i) as one expression (coefficients to 4 significant digits, those under 1e-4 dropped),
-    simplified by sympy."""
+    simplified by sympy when it has at most `most` terms (simplify grows costly beyond)."""
     import sympy
 
     names = names or [f"x_{i + 1}" for i in range(len(row))]
-    symbols = {name: sympy.Symbol(name) for name in names}
-    functions = {"exp": sympy.exp, "log": sympy.log, "sin": sympy.sin, "tanh": sympy.tanh, "sqrt": sympy.sqrt}
-    terms = [fit.formula(name) for fit, name in zip(row, names)]
-    expression = sympy.sympify(" + ".join(terms) or "0", locals={**symbols, **functions, "abs": sympy.Abs})
+    expression = sympy.Add(*(fit.expression(sympy.Symbol(name)) for fit, name in zip(row, names)))
     rounded = expression.xreplace(
         {n: sympy.Float(0 if abs(float(n)) < 1e-4 else float(n), 4) for n in expression.atoms(sympy.Float)}
     )
-    return str(sympy.simplify(rounded)).replace("**", "^")
+    terms = sum(fit.function not in ("0", "constant") for fit in row)
+    return str(sympy.simplify(rounded) if terms <= most else rounded).replace("**", "^")
 
 
 # -- the probe's files ---------------------------------------------------------------------------
