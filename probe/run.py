@@ -67,6 +67,11 @@ def probe_run(
             f"--clusters groups a graph's nodes by their embeddings; {node} is {attrs['type']}, not a graph value",
             "name a node of the graph branch (its type is graph[…] in `cramnet summary`)",
         )
+    if decode and attrs["type"].kind != "float":
+        raise ProbeError(
+            f"--decode walks a plane of a node's numbers; {node} is {attrs['type']}",
+            "decode from a float-valued node, such as an autoencoder's latent",
+        )
     decoder = after_model(checked, node, trained.module.state_dict()) if decode else None
     config = trained.config
     if data is not None:

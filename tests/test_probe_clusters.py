@@ -54,6 +54,7 @@ def test_clusters_need_a_graph_node_and_a_sensible_count(tmp_path):
     for args, message in (
         (["--node", "gcn_1", "--clusters", "1"], "at least 2 clusters"),
         (["--node", "gcn_1", "--clusters", "40"], "between 2 and 33 clusters"),
+        (["--node", "gcn_1", "--decode"], "--decode walks a plane of a node's numbers; gcn_1 is graph[34, 16]"),
     ):
         result = runner.invoke(app, ["probe", str(run), *args, "-o", str(tmp_path / "p")])
         assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
