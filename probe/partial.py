@@ -70,6 +70,8 @@ def after_graph(checked: CheckedModel, node: str) -> ModelGraph:
         )
     kept = later | {node}
     needed = [(s, t, kind) for s, t, kind in graph.in_edges(later, data="kind") if s not in kept]
+    # the node's value arrives as an input, without the node's module: a later stage may not use its weights
+    needed += [(node, t, kind) for _, t, kind in graph.out_edges(node, data="kind") if kind in ("tie", "share")]
     if needed:
         source, target, kind = needed[0]
         reads = "reads" if kind == "data" else "uses the weights of"

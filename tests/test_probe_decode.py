@@ -25,6 +25,13 @@ model skip {
     output out
 }
 """
+TIED = """
+model tied {
+    input ids: tokens[seq]
+    ids -> embed(50, 8) as tok -> layernorm -> dense(50, bias = false, tie = tok) as logits
+    output logits
+}
+"""
 
 
 @pytest.mark.parametrize(
@@ -63,6 +70,9 @@ def test_a_node_the_later_stages_do_not_depend_on_alone_is_refused_by_name(tmp_p
     assert "needs more than b: c reads a" in str(failure.value)
     with pytest.raises(ProbeError, match="no output .* is computed from out"):
         after_model(checked, "out")
+    spec.write_text(TIED)
+    with pytest.raises(ProbeError, match="needs more than tok: logits uses the weights of tok"):
+        after_model(check_spec(spec), "tok")  # the part after an embedding lacks the embedding a tied head uses
 
 
 @pytest.fixture(scope="module")
