@@ -237,6 +237,7 @@ def symbolic_probe(module, checked, node: str, inputs: list[str], split, out: Pa
             )
     lines += ["", f"# {node} as formulas in its inputs (Σ over the edges, simplified with sympy)"]
     lines += [f"y_{o + 1} = {formula}" for o, formula in enumerate(formulas.outputs)]
+    lines += _chain(module, checked, node, inputs, split, formulas)
     (out / "formulas.txt").write_text("\n".join(lines) + "\n")
     _symbolic_figure(formulas, xs, ys, node, out / "symbolic.png")
     edges = sum(len(row) for row in formulas.edges)
@@ -244,6 +245,44 @@ def symbolic_probe(module, checked, node: str, inputs: list[str], split, out: Pa
         out / "formulas.txt": f"the {edges} edge functions as formulas with their R², and the layer's outputs",
         out / "symbolic.png": "each learned function against its formula",
     }
+
+
+def _chain(module, checked, node: str, inputs: list[str], split, last: LayerFormulas) -> list[str]:
+    """Where the node reads a chain of kan layers, the chain as one formula in the chain's inputs: each
+    layer's fits with the previous layer's formulas put in for its inputs (rounded, not simplified)."""
+    import sympy
+
+    from .activations import stages
+
+    graph, chain = checked.graph, []
+    source = graph.nodes[node]["inputs"][0]
+    while graph.nodes[source]["block"] == "kan":
+        chain.insert(0, source)
+        source = graph.nodes[source]["inputs"][0]
+    if not chain:
+        return []
+    layers = stages(module, checked)
+    values = None  # the current layer's inputs as expressions; None: the chain's own inputs x_1 … x_n
+    for name in chain:
+        formulas, _, _ = layer_formulas(layers[name], input_ranges(module, layers[name], inputs, split))
+        values = _composed(formulas, values)
+    outputs = [
+        expression.xreplace({n: sympy.Float(float(n), 4) for n in expression.atoms(sympy.Float)})
+        for expression in _composed(last, values)
+    ]
+    path = " → ".join([*chain, node])
+    return ["", f"# {path} as formulas in x_i, the i-th value of {source} (each layer's fits put in the next)"] + [
+        f"y_{o + 1} = {str(expression).replace('**', '^')}" for o, expression in enumerate(outputs)
+    ]
+
+
+def _composed(formulas: LayerFormulas, values: list | None) -> list:
+    import sympy
+
+    return [
+        sympy.Add(*(fit.expression(values[i] if values else sympy.Symbol(f"x_{i + 1}")) for i, fit in enumerate(row)))
+        for row in formulas.edges
+    ]
 
 
 def _symbolic_figure(formulas: LayerFormulas, xs: np.ndarray, ys: np.ndarray, node: str, path: Path, most=24):

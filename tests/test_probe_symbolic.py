@@ -63,6 +63,14 @@ def test_a_small_kan_on_the_toy_function_reads_back_sin_pi_x_and_y_squared(tmp_p
     assert "3.1" in " ".join(x[9:])  # a ≈ π
     assert any(line.startswith("y_1 = ") for line in lines)
     assert (tmp_path / "p" / "symbolic.png").stat().st_size > 0
+    # the outer layer reads kan_1: the chain is one formula in x and y, both inner terms inside it
+    result = runner.invoke(app, ["probe", str(run), "--node", "f", "--symbolic", "-o", str(tmp_path / "f")])
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "f" / "formulas.txt").read_text().splitlines()
+    chain = lines[
+        lines.index("# kan_1 → f as formulas in x_i, the i-th value of xy (each layer's fits put in the next)") + 1
+    ]
+    assert chain.startswith("y_1 = ") and "sin(3.1" in chain and "x_2 + " in chain and ")^2" in chain, chain
     result = runner.invoke(app, ["probe", str(run), "--node", "xy", "--symbolic"])
     assert result.exit_code == 1 and "--symbolic reads a kan layer's functions" in result.output
     assert "the kan layers: kan_1, f" in result.output and "Traceback" not in result.output
