@@ -1,7 +1,7 @@
 """Probing a trained run at one node: its partial model run over a data split, the values saved as
 `.npy` and drawn — the latent space, and what concerns the node: its attention maps and their
 rollout, tokens per expert, a KAN layer's functions — into one directory; on request the model
-after the node decodes its values (decode.py), a KAN layer is read as formulas (symbolic.py), a
+after the node decodes its values (decode.py), a KAN layer is read as formulas (formulas.py), a
 graph's nodes are clustered (clusters.py)."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def probe_run(
     """Probe the run in directory `run` at `node` (a name as `cramnet summary` lists it) over the split
     `split` of its data (or of `data`); files go to `out` (default RUN/probes/NODE). With `decode`, the
     part of the model after the node decodes a plane of its values (decode.py); with `symbolic`, a `kan`
-    node's functions are matched to formulas (symbolic.py); with `clusters` K, a graph node's
+    node's functions are matched to formulas (formulas.py); with `clusters` K, a graph node's
     embeddings are clustered (clusters.py)."""
     from ..train.inference import load_run
     from ..train.setup import prepare
@@ -116,7 +116,7 @@ def probe_run(
         title = f"{node}: the {min(16, edges)} functions of largest range, of {edges}"
         files[plots.kan_functions(xs, ys, title, out / "kan_functions.png")] = "the functions of largest range"
         if symbolic:
-            from .symbolic import symbolic_probe
+            from .formulas import symbolic_probe
 
             files.update(symbolic_probe(module, checked, node, inputs, splits[split], out))
     if decoder is not None:
