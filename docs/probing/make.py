@@ -47,6 +47,7 @@ def main() -> None:
     probes = {
         "vae_z": ["vae", "--node", "z", "--decode"],
         "kan": ["kan", "--node", "kan_1", "--symbolic"],
+        "kan_f": ["kan", "--node", "f", "--symbolic"],
         "gcn": ["gcn", "--node", "relu_1", "--clusters", "2"],
         "lm": ["lm", "--node", "pre_ln_2.attention_1"],
     }
@@ -57,6 +58,7 @@ def main() -> None:
         "vae_z/interpolations.png": "interpolations.png",
         "kan/symbolic.png": "symbolic.png",
         "kan/formulas.txt": "formulas.txt",
+        "kan_f/formulas.txt": "formulas_chain.txt",
         "gcn/clusters.png": "clusters.png",
         "lm/latent.png": "tokens.png",
         "lm/attention_pre_ln_2_attention_1_example.png": "attention_example.png",
