@@ -22,6 +22,7 @@ import shlex
 import sys
 from typing import Any
 
+from . import render  # noqa: F401 - registers the diagram display of a checked model
 from .compiler import CheckedModel, check_spec
 from .dsl.errors import SpecErrors
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .registry import Arg, BlockSpec, ShapeError, register
+from .registry import Arg, BlockSpec, BodyErrors, BodySlot, Construct, ShapeError, SourceText, register
+from .tensor_type import TensorType
 
 
 class MixtureOfExperts(nn.Module):
@@ -102,8 +103,81 @@ class MixtureOfExperts(nn.Module):
         return result.new_zeros(items.shape[0], result.shape[-1]).index_add(0, rows, result)
 
 
-def _needs_bodies(inputs, a):
-    raise ShapeError("moe needs its experts written as bodies", "write moe(experts = 8, top_k = 2) { … }")
+def _arrange(a, written: int) -> list[int]:
+    """Which body each expert runs: N copies of one body, or one expert per listed body."""
+    if written == 1:
+        if a.experts is None:
+            raise ShapeError(
+                "moe with one body needs the number of experts",
+                "write moe(experts = 8, top_k = 2) { … }, or list several bodies: { a | b }",
+            )
+        copies = [0] * a.experts
+    else:
+        if a.experts not in (None, written):
+            raise ShapeError(
+                f"moe: experts = {a.experts} but {written} bodies are listed",
+                "leave out `experts` when the experts are listed one by one",
+            )
+        copies = list(range(written))
+    if a.top_k > len(copies):
+        raise ShapeError(f"moe: top_k = {a.top_k} is more than the {len(copies)} experts")
+    return copies
+
+
+def _routed(inputs, a) -> tuple[str, list]:
+    """The routing (`token` unless asked otherwise or an expert mixes positions) and what each expert
+    computes from what it is sent: one position's features, or a whole example."""
+    value = inputs[0]
+    if value.rank == 0:
+        raise ShapeError(f"expects features, got {value}")
+    if a.route in (None, "token"):
+        try:
+            return "token", a.bodies.infer(TensorType(value.dims[-1:], "float"))
+        except BodyErrors as failure:
+            if a.route == "token":
+                hint = "route = example sends whole examples, for experts that mix positions (LSTM, attention, Mamba)"
+                raise BodyErrors(failure.errors, hint) from None
+    return "example", a.bodies.infer(value)
+
+
+def _shape(inputs, a):
+    route, results = _routed(inputs, a)
+    first = results[0].type
+    for i, other in enumerate((r.type for r in results[1:]), start=2):
+        if other.dims != first.dims:
+            raise ShapeError(
+                f"the experts' outputs differ: expert 1 gives {first} but expert {i} gives {other}",
+                "every expert must produce the same shape",
+            )
+    value = inputs[0]
+    return value.with_dims(value.dims[:-1] + first.dims) if route == "token" else value.with_dims(first.dims)
+
+
+def _params(inputs, a) -> int:
+    _, results = _routed(inputs, a)
+    return inputs[0].dims[-1] * len(a.bodies.copies) + sum(results[c].params for c in a.bodies.copies)
+
+
+def _flops(inputs, output, a):
+    route, results = _routed(inputs, a)
+    d, count = inputs[0].dims[-1], len(a.bodies.copies)
+    mean = sum((results[c].flops for c in a.bodies.copies), 0) // count
+    if route == "example":
+        return 2 * d * count + a.top_k * mean
+    positions = 1
+    for size in inputs[0].dims[:-1]:
+        positions = positions * size
+    return positions * (2 * d * count + a.top_k * mean)
+
+
+def _module(inputs, a) -> Construct:
+    route, _ = _routed(inputs, a)
+    classes = getattr(a.bodies, "classes", None) or [f"Expert{i + 1}" for i in range(max(a.bodies.copies) + 1)]
+    experts = SourceText("[" + ", ".join(f"{classes[c]}()" for c in a.bodies.copies) + "]")
+    return Construct(
+        MixtureOfExperts,
+        {"dim": inputs[0].dims[-1], "experts": experts, "top_k": a.top_k, "route": route, "z_loss": a.z_loss},
+    )
 
 
 register(
@@ -128,8 +202,18 @@ register(
             ),
             Arg("z_loss", "float", 0.0, "weight of the router z-loss in the auxiliary loss", low=0.0),
         ),
-        shape=_needs_bodies,
+        shape=_shape,
+        params=_params,
+        flops=_flops,
+        module=_module,
         masked=True,
+        bodies=BodySlot(
+            noun="expert",
+            arrange=_arrange,
+            describe=lambda inputs, a: f"mixture of {len(a.bodies.copies)} experts, top {a.top_k}",
+            entry=lambda inputs, a: f"router · {_routed(inputs, a)[0]}",
+            exit=lambda inputs, a: f"Σ top-{a.top_k}",
+        ),
         example=("[5, 8]", "moe(experts = 3, top_k = 2) { dense(16) -> gelu -> dense(8) }"),
     )
 )

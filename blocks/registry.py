@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 from types import SimpleNamespace
 from typing import Any
 
+from ..errors import PluginError
 from .dims import Dim
 from .tensor_type import TensorType
 
@@ -31,6 +32,48 @@ class ShapeError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+class BodyErrors(Exception):
+    """Raised by the rules of a block with bodies when a body does not fit what the block gives it:
+    the bodies' own (located) errors, with a hint from the block."""
+
+    def __init__(self, errors: list, hint: str | None = None):
+        super().__init__(f"{len(errors)} errors in bodies")
+        self.errors = errors
+        self.hint = hint
+
+
+class SourceText(str):
+    """Source that codegen writes as is in a module's construction (`[Expert1(), Expert1()]`)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+@dataclass(frozen=True)
+class BodyResult:
+    """What a body computes from the value a block gives it: its type, parameters and FLOPs."""
+
+    type: TensorType
+    params: int
+    flops: Any
+
+
+@dataclass(frozen=True)
+class BodySlot:
+    """How a block takes `{ … }` bodies (`moe(top_k = 2) { a | b }`). The compiler expands each body as
+    a small model of its own, whose input is what the block gives it, and hands them to the block's
+    rules as `args.bodies` — with `copies` (which body each copy runs, from `arrange`), `infer(value)`
+    (a `BodyResult` per body for an input type, or `BodyErrors`) and, in the module rule, `classes`
+    (the generated class of each body). `describe`, `entry` and `exit` label its diagram cluster, the
+    block's own box and the box its bodies' outputs meet in, from (input types, args)."""
+
+    noun: str  # what a body is called: "expert"
+    arrange: Callable[[Any, int], list[int]]  # (args, bodies written) -> body of each copy; ShapeError if wrong
+    describe: Callable[[list[TensorType], Any], str]
+    entry: Callable[[list[TensorType], Any], str]
+    exit: Callable[[list[TensorType], Any], str]
 
 
 @dataclass(frozen=True)
@@ -115,6 +158,7 @@ class BlockSpec:
     accepts: tuple[str, ...] = ("float",)
     example: tuple[str, str] = ("[4, 8]", "")
     origin: str = "cramnet"
+    bodies: BodySlot | None = None
 
     def arg(self, name: str) -> Arg | None:
         return next((a for a in self.args if a.name == name), None)
@@ -213,10 +257,6 @@ def _load_builtins() -> None:
         _loaded = True
         for family in _BUILTIN_FAMILIES:
             importlib.import_module(f"{__package__}.{family}")
-
-
-class PluginError(Exception):
-    """A plugin module named by the user could not be loaded."""
 
 
 _loaded_plugins: set[str] = set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,14 +13,25 @@ from torch import nn
 from ..blocks.registry import PluginError, load_plugins
 from ..blocks.tensor_type import TensorType
 from ..dsl.errors import SpecError, SpecErrors
-from .build_graph import ModelGraph, build_graph, select_model
+from .build_graph import build_graph, select_model
 from .codegen import generate_source, load_module_class
 from .evaluate import EvalError, LetTable
+from .expansion import MAX_NODES, ModelGraph
 from .infer_shapes import infer_shapes
 from .loader import load_program, read_source
 from .naming import assign_attributes, assign_layout, module_path
 from .sharing import check_shares
 from .summary import Summary, summarize
+
+# Draws a checked model as SVG text for notebooks (None: no drawing, plain text). Set by `render`
+# when it is imported, so that the compiler, below render in the stack, never imports it.
+_svg_display: Callable[[CheckedModel], str | None] | None = None
+
+
+def set_svg_display(draw: Callable[[CheckedModel], str | None]) -> None:
+    """Make `draw` the notebook display of every `CheckedModel` (cramnet.render registers its diagram)."""
+    global _svg_display
+    _svg_display = draw
 
 
 @dataclass
@@ -69,10 +80,9 @@ class CheckedModel:
         return generate_source(self.model, Path(self.path).name, standalone)[0]
 
     def _repr_svg_(self) -> str | None:
-        """In Jupyter a checked model shows as its diagram (None, so plain text, without Graphviz)."""
-        from ..render import diagram_svg
-
-        return diagram_svg(self)
+        """In Jupyter a checked model shows as its diagram once `cramnet.render` is imported (None, so
+        plain text, before that or without Graphviz)."""
+        return _svg_display(self) if _svg_display is not None else None
 
     def build(self, seed: int | None = None) -> nn.Module:
         """Instantiate the module (weights initialised as PyTorch's modules do; `seed` fixes them)."""
@@ -102,6 +112,11 @@ def _read(path_or_source: str | Path, path: str | None = None) -> tuple[str, str
     return path_or_source, "<spec>"
 
 
+# the most parameters a spec may declare (E217): beyond any published model, so a slip like
+# `dense(10**12)` is caught when checking; `check_spec(max_params=…)` and --max-params raise it
+MAX_PARAMS = 10**13
+
+
 def check_spec(
     path_or_source: str | Path,
     model: str | None = None,
@@ -109,11 +124,14 @@ def check_spec(
     files: Mapping[str, str] | None = None,
     *,
     path: str | None = None,
+    max_nodes: int = MAX_NODES,
+    max_params: int = MAX_PARAMS,
 ) -> CheckedModel:
     """Parse, resolve, expand and shape-check a spec; raises `SpecErrors` listing every mistake.
 
     `files` (resolved path -> text) supplies the files the spec uses instead of the disk; with
-    `path`, `path_or_source` is always source text, read as that file (its `use`s resolve from it)."""
+    `path`, `path_or_source` is always source text, read as that file (its `use`s resolve from it).
+    `max_nodes` and `max_params` bound the expanded model (docs/errors.md, E217)."""
     try:
         load_plugins(list(plugins))
     except PluginError as error:
@@ -138,15 +156,36 @@ def check_spec(
     definition, problem = select_model(program.root, model)
     if problem is not None:
         raise SpecErrors(errors + [problem], program.sources)
-    expanded = build_graph(program.root, definition, lets)
+    expanded = build_graph(program.root, definition, lets, max_nodes)
     errors += expanded.errors
     assign_attributes(expanded)
     errors += infer_shapes(expanded)
     errors += check_shares(expanded.graph)
+    if not errors:
+        errors += _too_many_params(expanded, max_params)
     if errors:
         raise SpecErrors(_in_source_order(errors), program.sources)
     assign_layout(expanded)
     return CheckedModel(expanded, path, program.sources)
+
+
+def _too_many_params(model: ModelGraph, max_params: int) -> list[SpecError]:
+    params = {node: attrs.get("params", 0) for node, attrs in model.graph.nodes.items()}
+    total = sum(params.values())
+    if total <= max_params:
+        return []
+    largest = max(params, key=params.get)
+    span = model.graph.nodes[largest]["span"]
+    return [
+        SpecError(
+            code="E217",
+            message=f"model '{model.name}' has {total:,} parameters, more than the limit of {max_params:,}",
+            span=model.span if span is None else span,
+            hint=f"the largest, '{largest}' ({model.graph.nodes[largest]['block']}), has {params[largest]:,}: "
+            "check its sizes; a model this large "
+            "is allowed with --max-params (check_spec(max_params=…))",
+        )
+    ]
 
 
 def _in_source_order(errors: list[SpecError]) -> list[SpecError]:

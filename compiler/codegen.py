@@ -17,10 +17,10 @@ from typing import Any
 
 from torch import nn
 
-from ..blocks.moe import MixtureOfExperts
 from ..blocks.registry import Construct
-from .build_graph import INPUT, ModelGraph
-from .module_tree import ClassFile, ClassWriter, unit_tree
+from .class_templates import ClassFile
+from .expansion import INPUT, ModelGraph
+from .module_tree import ClassWriter, unit_tree
 from .naming import assign_layout
 from .standalone import standalone_sources
 from .statements import has_mask, node_statements
@@ -125,15 +125,8 @@ def _uses_anothers_module(attrs: dict) -> bool:
     return "shares" in attrs and not attrs.get("unit_shared")
 
 
-class _Source(str):
-    """Source text that codegen writes as is (its repr is itself)."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
 def _constructs(model: ModelGraph, name: str, file: ClassFile, custom: dict[str, type]) -> dict[str, Construct]:
-    """How each node's module is built; mixture-of-experts bodies become classes of their own."""
+    """How each node's module is built; the bodies of a block that has them become classes of their own."""
     graph = model.graph
     constructs: dict[str, Construct] = {}
     for node in sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"]):
@@ -141,24 +134,14 @@ def _constructs(model: ModelGraph, name: str, file: ClassFile, custom: dict[str,
         if attrs["block"] == INPUT:
             continue
         inputs = [graph.nodes[i]["type"] for i in attrs["inputs"]]
-        if attrs["block"] == "moe":
-            bodies = attrs["args"].bodies
-            names = [
-                model_class(expert, f"{name}{class_name(attrs['attr'])}Expert{j + 1}", file, custom)
-                for j, expert in enumerate(bodies.graphs)
+        slot = attrs["spec"].bodies
+        if slot is not None:  # a block with bodies: each body is a class of its own, built by the block's module
+            noun = class_name(slot.noun)
+            attrs["args"].bodies.classes = [
+                model_class(body, f"{name}{class_name(attrs['attr'])}{noun}{j + 1}", file, custom)
+                for j, body in enumerate(attrs["args"].bodies.graphs)
             ]
-            instances = _Source("[" + ", ".join(f"{names[c]}()" for c in bodies.copies) + "]")
-            constructs[node] = Construct(
-                MixtureOfExperts,
-                {
-                    "dim": inputs[0].dims[-1],
-                    "experts": instances,
-                    "top_k": bodies.top_k,
-                    "route": attrs["route"],
-                    "z_loss": bodies.z_loss,
-                },
-            )
-        elif attrs["spec"].module is not None and not _uses_anothers_module(attrs):
+        if attrs["spec"].module is not None and not _uses_anothers_module(attrs):
             constructs[node] = attrs["spec"].module(inputs, attrs["args"])
     for construct in constructs.values():  # own classes, their own bases first
         for cls in reversed(construct.cls.__mro__):

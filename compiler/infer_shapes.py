@@ -11,11 +11,10 @@ from types import SimpleNamespace
 
 import networkx as nx
 
-from ..blocks.registry import ShapeError
+from ..blocks.registry import BodyErrors, ShapeError
 from ..dsl.errors import SpecError
-from .build_graph import INPUT, ModelGraph
 from .evaluate import TensorRef
-from .naming import assign_attributes
+from .expansion import INPUT, ModelGraph
 
 
 @dataclass(frozen=True)
@@ -41,9 +40,6 @@ def infer_shapes(model: ModelGraph) -> list[SpecError]:
         if any(t is None for t in inputs):
             continue
         spec = attrs["spec"]
-        if spec.name == "moe":
-            errors += _infer_moe(attrs, inputs[0])
-            continue
         wrong = next((i for i, t in enumerate(inputs) if not _accepts(spec.accepts, t.kind)), None)
         if wrong is not None:
             errors.append(_kind_error(attrs, inputs[wrong], wrong))
@@ -52,6 +48,8 @@ def infer_shapes(model: ModelGraph) -> list[SpecError]:
             args = _resolve_refs(attrs["args"], graph)
             out = spec.shape(inputs, args)
             attrs.update(type=out, args=args, params=spec.params(inputs, args), flops=spec.flops(inputs, out, args))
+        except BodyErrors as failure:  # a block's bodies do not fit what it gives them: their own errors
+            errors += [_with_hint(e, failure.hint) for e in failure.errors] if failure.hint else failure.errors
         except ShapeError as failure:
             message = failure.message
             for i, label in enumerate(attrs["labels"]):
@@ -74,18 +72,6 @@ def infer_shapes(model: ModelGraph) -> list[SpecError]:
                     hint=f"the block comes from {spec.origin}; report this to its authors",
                 )
             )
-    return errors
-
-
-def _infer_moe(attrs: dict, value) -> list[SpecError]:
-    """A mixture of experts: each expert's own graph is shape-checked on what the router sends it."""
-    from .experts import infer_moe
-
-    for graph in attrs["args"].bodies.graphs:
-        assign_attributes(graph)
-    out, params, flops, errors = infer_moe(attrs, value, infer_shapes)
-    if not errors:
-        attrs.update(type=out, params=params, flops=flops)
     return errors
 
 
@@ -146,3 +132,7 @@ def _resolve_refs(args: SimpleNamespace, graph: nx.DiGraph) -> SimpleNamespace:
                 weight = spec.weight(inputs, target["args"])
             values[name] = Ref(value.node, target["attr"], target["block"], target.get("args"), weight)
     return SimpleNamespace(**values)
+
+
+def _with_hint(error: SpecError, hint: str) -> SpecError:
+    return SpecError(code=error.code, message=error.message, span=error.span, hint=hint, notes=error.notes)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from torch import nn
 
-from .build_graph import ModelGraph
+from .expansion import ModelGraph
 
 _RESERVED = {"self", "torch", "nn", "F", "math", "training"} | set(keyword.kwlist) | set(dir(nn.Module))
 _SUFFIXES = ("_mask", "_state", "_graph")  # names generated code derives from a node's (`ids_mask`)

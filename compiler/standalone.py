@@ -11,11 +11,13 @@ import sys
 import textwrap
 import types
 
+from ..errors import ExportError
+
 # what the generated file itself imports
 PROVIDED = {"torch", "nn", "F", "math"}
 
 
-class NotStandalone(Exception):
+class NotStandalone(ExportError):
     """A block's module uses something from its file that a standalone file cannot carry."""
 
 
@@ -45,6 +47,7 @@ def _write(obj, written: dict[str, str], classes: dict[str, type]) -> None:
             raise NotStandalone(
                 f"{obj.__name__} (from {obj.__module__}) uses '{name}', which its file imports; a standalone "
                 "file imports only torch",
+                "use the helper from a method of the block's module class instead",
             )
     del written[obj.__name__]
     written[obj.__name__] = textwrap.dedent(inspect.getsource(obj))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..blocks.dims import Dim, evaluate, product, symbols
-from .build_graph import INPUT, ModelGraph
+from .expansion import INPUT, ModelGraph
 
 BYTES_PER_VALUE = 4  # fp32
 

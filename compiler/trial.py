@@ -13,6 +13,7 @@ import torch
 
 from ..blocks.dims import evaluate, symbols
 from ..blocks.tensor_type import TensorType
+from ..errors import DeviceUnavailable
 from .api import CheckedModel
 
 DEFAULT_SIZE = 16  # for run-time sizes not given with --dim
@@ -33,7 +34,9 @@ class TrialReport:
 
 def pick_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but no CUDA GPU is available here (use --device cpu or auto)")
+        raise DeviceUnavailable(
+            "--device cuda was asked for but no CUDA GPU is available here", "use --device cpu or auto"
+        )
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -90,7 +93,25 @@ def batched_shape(value: TensorType, sizes: dict[str, int], batch: int) -> tuple
 
 
 def trial_run(checked: CheckedModel, device: str, sizes: dict[str, int], batch: int) -> TrialReport:
+    """Any failure but running out of memory is a bug (the checker passed the spec), so only that one
+    is turned into a user-level error."""
     target = pick_device(device)
+    try:
+        return _timed_trial(checked, target, sizes, batch)
+    except RuntimeError as error:
+        if not out_of_memory(error):
+            raise
+        hint = "use a smaller --batch or --dim sizes" + (", or --device cpu" if target.type == "cuda" else "")
+        raise DeviceUnavailable(f"out of memory on {target}: {str(error).splitlines()[0]}", hint) from None
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether `error` is torch running out of memory: the user's to fix (smaller batch or model), not
+    a bug. CUDA raises its own class; the CPU allocator a plain RuntimeError that says so."""
+    return isinstance(error, torch.cuda.OutOfMemoryError) or "can't allocate memory" in str(error)
+
+
+def _timed_trial(checked: CheckedModel, target: torch.device, sizes: dict[str, int], batch: int) -> TrialReport:
     module = checked.build(seed=0).to(target)
     inputs = random_inputs(checked, sizes, batch, target)
     _step(module, inputs)  # the first pass pays one-off costs (kernel selection, allocator warm-up)

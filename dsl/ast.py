@@ -111,12 +111,16 @@ class Parallel(Node):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Moe(Node):
+class BodyCall(Node):
+    """A call of a block that takes bodies: `moe(top_k = 2) { a | b }`."""
+
+    name: str
+    name_span: Span
     args: Args
     branches: tuple[Body, ...]
 
 
-Term = Union[Call, Group, InRef, Repeat, Residual, Parallel, Moe]
+Term = Union[Call, BodyCall, Group, InRef, Repeat, Residual, Parallel]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import torch
 
+from ..errors import ExportError
 from .source import ExportSource
 
 ONNX_HINT = "ONNX export needs the optional packages: pip install onnx onnxscript (or cramnet[onnx])"
 
 
-class OnnxMissing(RuntimeError):
+class OnnxMissing(ExportError):
     """onnx or onnxscript is not installed."""
 
 
-class OnnxExportFailed(RuntimeError):
+class OnnxExportFailed(ExportError):
     """torch.onnx could not trace the model (data-dependent routing in a `moe`, say)."""
 
 
@@ -32,13 +33,13 @@ def export_onnx(
         import onnx
         import onnxscript  # noqa: F401  (torch's ONNX exporter is written with it)
     except ImportError as error:
-        raise OnnxMissing(f"{ONNX_HINT} ({error.name} is missing)") from None
+        raise OnnxMissing(f"{ONNX_HINT} ({error.name} is missing)", "pip install onnx onnxscript") from None
     from ..compiler.trial import random_inputs
 
     output = Path(output)
     checked = source.checked
     if any(kind.kind == "graph" for kind in checked.input_types.values()):
-        raise ValueError("ONNX export takes tensor and token inputs; graph inputs are not supported yet")
+        raise ExportError("ONNX export takes tensor and token inputs; graph inputs are not supported yet")
     module = source.built().eval()
     inputs = tuple(random_inputs(checked, dict(sizes or {}), batch, torch.device("cpu")))
     try:

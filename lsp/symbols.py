@@ -185,7 +185,7 @@ class _Indexer:
             self.repeats -= 1
         elif isinstance(term, ast.Residual):
             self.body(term.body, _Scope({}, scope), container)
-        elif isinstance(term, (ast.Parallel, ast.Moe)):
+        elif isinstance(term, (ast.Parallel, ast.BodyCall)):
             self.args(term.args, scope)
             for branch in term.branches:
                 self.body(branch, _Scope({}, scope), container)

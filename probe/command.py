@@ -9,7 +9,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from .errors import ProbeError
 from .run import probe_run
 
 
@@ -25,13 +24,7 @@ class ProbeOptions:
 def run_probe(
     run: Path, node: str, data: str | None, split: str, output: Path | None, out: Console, options=ProbeOptions()
 ) -> None:
-    from ..cli import UserError
-    from ..train.errors import TrainError
-
-    try:
-        result = probe_run(run, node, data, split, output, options.decode, options.symbolic, options.clusters)
-    except (ProbeError, TrainError) as failure:
-        raise UserError(str(failure), failure.hint) from None
+    result = probe_run(run, node, data, split, output, options.decode, options.symbolic, options.clusters)
     shape = "×".join(str(d) for d in result.shape)
     labels = "with labels" if result.labelled else "no labels"
     out.print(

@@ -1,12 +1,8 @@
-"""The one error type of probing: a user mistake (an unknown node, a value that is no tensor)."""
+"""Probing's error kind, `ProbeError` (an unknown node, a value that is no tensor); it lives in the one
+hierarchy of cramnet/errors.py and is re-exported here, where probing code imports it."""
 
 from __future__ import annotations
 
+from ..errors import ProbeError
 
-class ProbeError(Exception):
-    """A probe that cannot be made, told as a message and, where one helps, a hint. The command
-    line prints it without a traceback; library callers can catch it."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
+__all__ = ["ProbeError"]

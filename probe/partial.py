@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from ..compiler.api import CheckedModel
-from ..compiler.build_graph import INPUT, ModelGraph
 from ..compiler.codegen import generate_source, load_module_class
+from ..compiler.expansion import INPUT, ModelGraph
 from ..compiler.naming import assign_layout
 from ..dsl.errors import did_you_mean
 from .errors import ProbeError

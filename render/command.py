@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from ..errors import UsageError
 from .dot import INSTALL_HINT
 from .files import render_file
 from .structure import Options
@@ -25,17 +26,13 @@ def run_render(
     out: Console,
     err: Console,
 ) -> None:
-    from ..cli import UserError
-
     if rankdir.upper() not in RANKDIRS:
-        raise UserError(f"--rankdir {rankdir!r} is not one of {', '.join(RANKDIRS)}")
+        raise UsageError(f"--rankdir {rankdir!r} is not one of {', '.join(RANKDIRS)}")
     output = output or Path(f"{checked.name}.{'mmd' if fmt == 'mermaid' else fmt or 'svg'}")
     try:
         written = render_file(checked, output, fmt, Options(expand, depth, rankdir.upper()))
-    except ValueError as error:
-        raise UserError(str(error)) from None
     except OSError as error:
-        raise UserError(f"cannot write {output}: {error.strerror or error}") from None
+        raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
     if written.fallback:
         err.print(
             Text(

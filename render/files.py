@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import UsageError
 from .dot import GraphvizMissing, has_dot, render_dot, to_dot
 from .mermaid import to_mermaid
 from .structure import Options, build_diagram
@@ -30,14 +31,14 @@ class Written:
 
 
 def pick_format(output: Path, fmt: str | None) -> str:
-    """The format asked for, else the one the suffix names; ValueError when neither says."""
+    """The format asked for, else the one the suffix names; UsageError when neither says."""
     if fmt is not None:
         if fmt not in FORMATS:
-            raise ValueError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+            raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
         return fmt
     found = SUFFIXES.get(output.suffix.lower())
     if found is None:
-        raise ValueError(f"cannot tell the format from '{output.name}': end it in .svg, .png, .pdf, .dot or .mmd")
+        raise UsageError(f"cannot tell the format from '{output.name}': end it in .svg, .png, .pdf, .dot or .mmd")
     return found
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..compiler.build_graph import INPUT, GraphScope, ModelGraph
+from ..compiler.expansion import INPUT, GraphScope, ModelGraph
 from .labels import call_text, params_text
 
 
@@ -132,8 +132,8 @@ class _Layout:
         self.diagram.boxes[box] = Box(box, box, text, family, attrs.get("params", 0), str(attrs.get("type", "")), where)
         cluster.boxes.append(box)
         self.exits[node] = box
-        if attrs["block"] == "moe":
-            self.open_moe(node, box, cluster)
+        if attrs["spec"] is not None and attrs["spec"].bodies is not None:
+            self.open_bodies(node, box, cluster)
 
     def cluster(self, scope: GraphScope, parent: Cluster) -> Cluster:
         key = f"{scope.key}.{scope.index}" if scope.kind == "branch" else scope.key
@@ -149,24 +149,27 @@ class _Layout:
             cluster.boxes.append(box)
         return box
 
-    def open_moe(self, node: str, box: str, cluster: Cluster) -> None:
-        """A moe node becomes a cluster: the router box, each distinct expert graph, the mix."""
+    def open_bodies(self, node: str, box: str, cluster: Cluster) -> None:
+        """A block with bodies (a moe) becomes a cluster: its own box (the router), each distinct body
+        graph, the box where their outputs meet (the mix) — labelled as the block declares."""
         attrs = self.graph.nodes[node]
-        experts = attrs["args"].bodies
+        slot, args = attrs["spec"].bodies, attrs["args"]
+        inputs = [self.graph.nodes[i]["type"] for i in attrs["inputs"]]
+        experts = args.bodies
         cluster.boxes.remove(box)
-        moe = Cluster(box + ".moe", "moe", f"{box} · mixture of {len(experts.copies)} experts, top {experts.top_k}")
+        moe = Cluster(box + ".moe", "moe", f"{box} · {slot.describe(inputs, args)}")
         moe.params = attrs.get("params", 0)
         cluster.children.append(moe)
         moe.boxes.append(box)
-        self.diagram.boxes[box].text = f"router · {attrs.get('route') or experts.route or 'token'}"
+        self.diagram.boxes[box].text = slot.entry(inputs, args)
         mix = box + ".mix"
         self.diagram.boxes[mix] = Box(
-            mix, "mix", f"Σ top-{experts.top_k}", attrs["spec"].family, shape=str(attrs["type"])
+            mix, "mix", slot.exit(inputs, args), attrs["spec"].family, shape=str(attrs["type"])
         )
         moe.boxes.append(mix)
         for index, graph in enumerate(experts.graphs):
             copies = experts.copies.count(index)
-            label = f"expert {index + 1}" + (f" × {copies}" if copies > 1 else "")
+            label = f"{slot.noun} {index + 1}" + (f" × {copies}" if copies > 1 else "")
             inner = Cluster(f"{box}.expert{index + 1}", "expert", label)
             moe.children.append(inner)
             layout = _Layout(self.diagram, graph.graph, f"{box}.expert{index + 1}.", inner)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from rich.tree import Tree
 
-from ..compiler.build_graph import INPUT, GraphScope, ModelGraph
+from ..compiler.expansion import INPUT, GraphScope, ModelGraph
 from .labels import call_text, params_text
 
 

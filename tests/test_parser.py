@@ -42,8 +42,8 @@ def unparse(node) -> str:
             return f"repeat {unparse(count)} {unparse(body)}"
         case ast.Residual(body=body):
             return f"residual {unparse(body)}"
-        case ast.Parallel(args=args, branches=branches) | ast.Moe(args=args, branches=branches):
-            keyword = "parallel" if isinstance(node, ast.Parallel) else "moe"
+        case ast.Parallel(args=args, branches=branches) | ast.BodyCall(args=args, branches=branches):
+            keyword = "parallel" if isinstance(node, ast.Parallel) else node.name
             inner = " | ".join(unparse(b)[2:-2] for b in branches)
             return f"{keyword}{unparse(args)} {{ {inner} }}"
         case ast.Stage(term=term, count=count, alias=alias):
@@ -421,7 +421,7 @@ def test_moe_with_one_expert_body():
         .body.statements
     )
     moe = pipeline.stages[1].term
-    assert isinstance(moe, ast.Moe)
+    assert isinstance(moe, ast.BodyCall) and moe.name == "moe"
     assert [(k.name, k.value.value) for k in moe.args.keyword] == [("experts", 8), ("top_k", 2)]
     assert len(moe.branches) == 1
     assert unparse(moe) == "moe(experts = 8, top_k = 2) { dense(64) -> gelu -> dense(16) }"

@@ -4,12 +4,14 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
 from cramnet.blocks import load_plugins, lookup
 from cramnet.cli import app
 from cramnet.compiler import check_spec, compile_spec
+from cramnet.dsl import SpecErrors
 
 SPEC = "model scaled {\n    input x: [8]\n    x -> test_scale(2.0) -> dense(3) as y\n    output y\n}\n"
 
@@ -103,3 +105,20 @@ def test_entry_point_plugin_is_found(tmp_path, monkeypatch):
     module = compile_spec("model m {\n    input x: [4]\n    x -> test_shift(by = 2) as y\n    output y\n}\n")
     torch.testing.assert_close(module(torch.zeros(1, 4)), torch.full((1, 4), 2.0))
     sys.modules.pop("shiftblocks", None)
+
+
+ENSEMBLE = "model e {\n    input x: [8]\n    x -> test_ensemble() { dense(4) | dense(4) -> tanh } as y\n    output y\n}\n"  # noqa: E501
+
+
+def test_a_plugin_block_can_take_bodies():
+    checked = check_spec(ENSEMBLE, plugins=["tests.plugins.ensemble_block"])
+    assert checked.summary().params == 2 * (8 * 4 + 4)
+    model = checked.build(seed=0)
+    x = torch.randn(3, 8)
+    first, second = model.y.members
+    torch.testing.assert_close(model(x), (first(x) + second(x)) / 2)
+    assert "class EYMember1(nn.Module)" in checked.source()
+    with pytest.raises(SpecErrors, match="members' outputs differ"):
+        check_spec(ENSEMBLE.replace("dense(4) -> tanh", "dense(5)"), plugins=["tests.plugins.ensemble_block"])
+    with pytest.raises(SpecErrors, match="takes no"):
+        check_spec(ENSEMBLE.replace("test_ensemble()", "dense(4)"), plugins=["tests.plugins.ensemble_block"])

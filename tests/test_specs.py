@@ -1,6 +1,5 @@
 """The shipped specs: published parameter counts, and every laptop-sized spec builds and trains a step."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -47,11 +46,15 @@ def test_resnet18_flops_match_the_published_multiply_adds():
     assert 3.60e9 < flops < 3.66e9
 
 
-def test_reference_specs_summarise_quickly_without_weights():
-    start = time.perf_counter()
+def test_reference_specs_summarise_without_weights(monkeypatch):
+    """Counted, never allocated: no module is built (bench/targets.py times the summaries)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("summarising a spec built a module")
+
+    monkeypatch.setattr(torch.nn.Module, "__init__", refuse)
     for spec in Path("specs/reference").glob("*.cram"):
         check_spec(spec).summary(batch=8)
-    assert time.perf_counter() - start < 30  # generous: a guard against allocation, not a benchmark
 
 
 @pytest.mark.parametrize("spec", LAPTOP_SPECS)

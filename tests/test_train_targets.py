@@ -2,7 +2,6 @@
 
 import csv
 import math
-import time
 
 import pytest
 
@@ -15,12 +14,9 @@ def run(spec, tmp_path, *sets):
     return train(spec, apply_sets(defaults(), [f"out={tmp_path / 'run'}", "threads=1", *sets]))
 
 
-def test_digits_cnn_reaches_97_percent_within_a_minute(tmp_path):
-    started = time.perf_counter()
-    result = run("specs/digits_cnn.cram", tmp_path, "epochs=8")
-    seconds = time.perf_counter() - started
-    assert result.final["test_accuracy"] >= 0.97
-    assert seconds < 60, f"took {seconds:.0f} s"
+def test_digits_cnn_reaches_97_percent_in_8_epochs(tmp_path):
+    # "within a minute" is a timing target: bench/targets.py measures it
+    assert run("specs/digits_cnn.cram", tmp_path, "epochs=8").final["test_accuracy"] >= 0.97
 
 
 def test_kan_on_digits_reaches_93_percent(tmp_path):
@@ -53,8 +49,10 @@ model copier {{
 
 
 def test_selective_copying_needs_selection(tmp_path):
-    """Gu & Dao 2023, Table 1 in small: the same Mamba spec with and without selectivity (measured:
-    0.97 against 0.66 test accuracy on the answer tokens)."""
+    """Gu & Dao 2023, Table 1 in small: the same Mamba spec with and without selectivity, 4 tokens among
+    16 positions, 4 epochs: ~30 s of CPU for both. Measured (2 vCPUs; selective / time-invariant test
+    accuracy on the answer tokens) with seeds 0, 1, 2: 0.89/0.62, 0.96/0.66, 0.94/0.70. The larger
+    comparison of docs/PERFORMANCE.md is bench/selective_copying.py."""
     accuracy = {}
     for selective in ("true", "false"):
         spec = tmp_path / f"copier_{selective}.cram"
@@ -66,20 +64,22 @@ def test_selective_copying_needs_selection(tmp_path):
                 [
                     f"out={tmp_path / selective}",
                     "data.name=selective_copy",
-                    "data.options.count=2000",
-                    "data.options.length=32",
+                    "data.options.count=3000",
+                    "data.options.length=16",
                     "data.options.tokens=4",
                     "data.options.vocab=6",
                     "optimizer.lr=0.01",
-                    "epochs=10",
+                    "batch_size=32",
+                    "epochs=4",
                     "threads=1",
                 ],
             ),
         )
         accuracy[selective] = result.final["test_accuracy"]
-    assert accuracy["true"] > accuracy["false"] + 0.2, accuracy
+    assert accuracy["true"] >= 0.8 and accuracy["true"] > accuracy["false"] + 0.2, accuracy
 
 
-def test_the_showcase_trains(tmp_path):
-    result = run("specs/cram.cram", tmp_path, "epochs=1")
-    assert math.isfinite(result.final["test_loss"]) and result.final["test_accuracy"] > 0.1
+def test_the_showcase_reaches_95_percent_with_the_defaults(tmp_path):
+    """The README's main job: `cramnet train specs/cram.cram` as a user runs it, on digits."""
+    result = run("specs/cram.cram", tmp_path)
+    assert result.final["test_accuracy"] >= 0.95, result.final

@@ -1,0 +1,123 @@
+"""What expanding a model produces and works with: the graph (`ModelGraph`), the structure a node
+was made in (`GraphScope`), where a body is being expanded (`Context`), and the budget that bounds
+the work (`Budget`, E217/E218).
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+
+import networkx as nx
+
+from ..dsl.errors import Span, SpecError
+from .evaluate import Bindings
+from .loader import SpecModule
+
+FAILED = "<failed>"
+INPUT = "input"
+
+# How large a model may expand (docs/errors.md, E217 and E218): `* N` multiplies, so a few bytes of
+# spec can ask for any number of nodes; the budget is spent while expanding, so such a spec fails
+# in moments instead of filling memory. `check_spec(max_nodes=…)` and `--max-nodes` raise it.
+MAX_NODES = 100_000
+STEPS_PER_NODE = 4  # expansion steps (stages, bodies) allowed per node: bodies that build nothing cost too
+MAX_EXPANSION_DEPTH = 100  # bodies, groups and block calls inside one another, as expanded
+
+
+class ExpansionLimit(Exception):
+    """The model grew past a limit while being expanded; `error` says where."""
+
+    def __init__(self, error: SpecError):
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass
+class Budget:
+    """What one model's expansion may still spend, shared with the builders of its experts."""
+
+    max_nodes: int = MAX_NODES
+    nodes: int = 0
+    steps: int = 0
+    depth: int = 0  # bodies, groups and block calls open now (experts' included: they share the stack)
+
+    def add_node(self, span: Span) -> None:
+        self.nodes += 1
+        if self.nodes > self.max_nodes:
+            raise ExpansionLimit(
+                SpecError(
+                    code="E217",
+                    message=f"the model expands to more than {self.max_nodes:,} nodes (block calls); "
+                    "this call is past the limit",
+                    span=span,
+                    hint="`* N` and `repeat N` multiply: check their counts; a model this large is allowed "
+                    "with --max-nodes (check_spec(max_nodes=…))",
+                )
+            )
+
+    def step(self, span: Span) -> None:
+        self.steps += 1
+        if self.steps > self.max_nodes * STEPS_PER_NODE:
+            raise ExpansionLimit(
+                SpecError(
+                    code="E217",
+                    message=f"expanding the model takes more than {self.max_nodes * STEPS_PER_NODE:,} steps",
+                    span=span,
+                    hint="`* N` and `repeat N` multiply: check their counts (--max-nodes raises the limit)",
+                )
+            )
+
+
+# the budget of the expansion under way: expert bodies are built by builders of their own
+_BUDGET: ContextVar[Budget | None] = ContextVar("cramnet_expansion_budget", default=None)
+
+
+@dataclass(frozen=True)
+class GraphScope:
+    """One level of the structure a node was made in: a user-block instance (`key` is its name
+    prefix, e.g. `basic_2`) or a combinator (`repeat`, `residual`, `parallel`, `branch`). `index`
+    is the copy (of a repeat) or the branch (of a parallel) counting from 1; `count` a repeat's N.
+    Diagrams and `summary --tree` read the chain of these on each node (`scopes`, outermost first)."""
+
+    kind: str
+    key: str
+    label: str = ""
+    index: int = 0
+    count: int = 0
+    shared: bool = False  # a repeat whose copies all use the first copy's weights (`* N shared`)
+    shares: str = ""  # a block instance that uses another instance's weights (`share = NAME`): its key
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a body is being expanded: its file, constants, bound values and node-name prefix."""
+
+    module: SpecModule
+    params: dict
+    values: Bindings
+    prefix: str = ""
+    stack: tuple[tuple[str, Span], ...] = ()
+    scopes: tuple[GraphScope, ...] = ()
+
+    def within(self, scope: GraphScope) -> Context:
+        return replace(self, scopes=self.scopes + (scope,))
+
+    def nested(self, current: str) -> Context:
+        """A `{ }` body: sees the enclosing values, its input is `current`."""
+        values = Bindings(self.values)
+        values.local["in"] = current
+        return replace(self, values=values)
+
+
+@dataclass
+class ModelGraph:
+    """The expanded model: the graph, its input and output node names, and its declaration."""
+
+    name: str
+    graph: nx.DiGraph
+    inputs: list[str]
+    outputs: dict[str, str]  # output name -> node, in `output` order
+    span: Span
+    errors: list[SpecError] = field(default_factory=list)
+    bound: dict[str, str] = field(default_factory=dict)  # the model body's names (inputs, `as`, `=`) -> node
