@@ -35,7 +35,7 @@ class TrainedRun:
         """The part of the model after `node` (a name as `cramnet summary` lists it, or a bound name):
         a module whose one argument is that node's value and which returns the model's outputs computed
         from it, with the trained weights — an autoencoder's decoder is `run.after("z")`."""
-        from ..probe.partial import after_model, resolve_node
+        from ..compiler.parts import after_model, resolve_node
 
         return after_model(self.checked, resolve_node(self.checked, node), self.module.state_dict())
 
