@@ -530,7 +530,9 @@ def evaluate(
 @app.command()
 def predict(
     run_dir: Path = typer.Argument(..., help="A run directory (or a spec, with --weights)."),
-    file: Path = typer.Argument(..., help="Inputs: .npz, .safetensors or .csv, laid out as for training."),
+    file: Path = typer.Argument(
+        ..., help="Inputs: .npz, .safetensors or .csv, as for training; for a language model a .txt, a prompt a line."
+    ),
     output: Path | None = typer.Option(None, "-o", "--output", help="Where to write (.csv or .npz)."),
     weights: Path | None = WeightsOption,
 ) -> None:
@@ -566,11 +568,14 @@ def probe(
     split: str = typer.Option("test", "--split", help="train, val or test."),
     output: Path | None = typer.Option(None, "-o", "--output", help="The directory (default RUN/probes/NODE)."),
     weights: Path | None = WeightsOption,
+    decode: bool = typer.Option(False, "--decode", help="Decode a grid of the node's values with the model after it."),
+    symbolic: bool = typer.Option(False, "--symbolic", help="At a kan node: its edge functions as formulas."),
+    clusters: int | None = typer.Option(None, "--clusters", help="At a graph node: cluster its nodes into K groups."),
 ) -> None:
     """The activations at one node of a trained run, from a partial model, saved and plotted."""
-    from .probe.command import run_probe
+    from .probe.command import ProbeOptions, run_probe
 
-    _run(lambda: run_probe(run_dir, node, data, split, output, out, weights))
+    _run(lambda: run_probe(run_dir, node, data, split, output, out, ProbeOptions(decode, symbolic, clusters), weights))
 
 
 # -- editors (body in lsp/) -----------------------------------------------------------------------

@@ -32,6 +32,11 @@ def run_export(
     except OSError as error:
         raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
     out.print(f"wrote {output}")
+    if fmt == "python" and source.trained:  # the weights went beside the module, and load() reads them
+        out.print(f"wrote {output.with_suffix('.safetensors')} (the trained weights)")
+        out.print(
+            f"use it without cramnet: `from {output.stem} import load; model = load()` (needs torch and safetensors)",
+        )
 
 
 def _export_hf(source: ExportSource, output: Path, out: Console) -> None:

@@ -30,6 +30,9 @@ class Collected:
     rollout_count: int = 0
     experts: dict[str, list[int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    example_attention: dict[str, torch.Tensor] = field(default_factory=dict)  # the split's first example's
+    example_tokens: list[int] | None = None  # its token ids, when the model's first input is tokens
+    input_tokens: np.ndarray | None = None  # (examples, seq): every example's token ids, likewise
 
 
 def stages(module: nn.Module, checked: CheckedModel) -> dict[str, nn.Module]:
@@ -39,22 +42,35 @@ def stages(module: nn.Module, checked: CheckedModel) -> dict[str, nn.Module]:
     return {node: by_path[path] for node, path in paths.items() if path in by_path}
 
 
-def collect(module: nn.Module, checked: CheckedModel, inputs: list[str], split, batch_size: int = 256) -> Collected:
-    """Run `module` (the partial model, whose forward takes `inputs` in order) over every example of `split`."""
+def collect(
+    module: nn.Module, checked: CheckedModel, inputs: list[str], split, batch_size: int = 256, every_node: bool = False
+) -> Collected:
+    """Run `module` (the partial model, whose forward takes `inputs` in order) over every example of
+    `split`. Labels are the split's classes, or the labels it keeps beside another target (the digits
+    of a reconstruction task). A graph value gives the split's nodes only, or with `every_node` all of them."""
     nodes = {checked.module_path(node): node for node in checked.graph}
     routers = {node: m for node, m in stages(module, checked).items() if isinstance(m, MixtureOfExperts)}
     counts = {node: torch.zeros(len(m.experts), dtype=torch.long) for node, m in routers.items()}
     hooks = [m.router.register_forward_hook(_counter(counts[node], m.top_k)) for node, m in routers.items()]
-    values, labels, found = [], [], Collected(np.empty(0), None)
+    values, labels, tokens, found = [], [], [], Collected(np.empty(0), None)
     try:
         with torch.no_grad():
             for start in range(0, len(split), batch_size):
-                batch = split.batch(torch.arange(start, min(start + batch_size, len(split))))
+                index = torch.arange(start, min(start + batch_size, len(split)))
+                batch = split.batch(index)
                 with attention_maps(module) as maps:
                     value = module(*[batch.inputs[name] for name in inputs])
                 if not isinstance(value, torch.Tensor):
                     raise ProbeError(f"the node's value is a {type(value).__name__}, not a tensor")
-                rows, label = _rows(value, batch)
+                rows, label = _rows(value, batch, every_node)
+                kept = getattr(split, "labels", None)
+                if label is None and kept is not None and len(index) == len(rows):
+                    label = kept[index]
+                first = batch.inputs.get(inputs[0]) if inputs else None
+                if isinstance(first, torch.Tensor) and not first.is_floating_point() and first.dim() == 2:
+                    tokens.append(first.cpu())
+                if start == 0:
+                    _first_example(found, {nodes[path]: weights for path, weights in maps.items()}, batch, inputs)
                 values.append(rows)
                 labels.append(label)
                 _add_attention(found, {nodes[path]: weights for path, weights in maps.items()})
@@ -65,6 +81,7 @@ def collect(module: nn.Module, checked: CheckedModel, inputs: list[str], split, 
     found.activations = (joined.float() if joined.is_floating_point() else joined).numpy()
     found.labels = None if any(label is None for label in labels) else torch.cat(labels).numpy()
     found.experts = {node: c.tolist() for node, c in counts.items()}
+    found.input_tokens = torch.cat(tokens).numpy() if tokens and len(tokens) == len(values) else None
     return found
 
 
@@ -75,11 +92,19 @@ def _counter(counts: torch.Tensor, top_k: int):
     return hook
 
 
-def _rows(value: torch.Tensor, batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _first_example(found: Collected, maps: dict, batch, inputs: list[str]) -> None:
+    """Keep the first example's attention maps (and tokens), whose axes can be labelled token by token."""
+    found.example_attention = {node: w.flatten(0, -4)[0].float().cpu() for node, w in maps.items() if w.dim() >= 4}
+    first = batch.inputs.get(inputs[0]) if inputs else None
+    if isinstance(first, torch.Tensor) and not first.is_floating_point() and first.dim() == 2:
+        found.example_tokens = first[0].tolist()
+
+
+def _rows(value: torch.Tensor, batch, every_node: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The node's value and the labels of its rows: a classification target with one entry per row
-    (for node classification, the split's nodes only); None otherwise."""
+    (for node classification, the split's nodes only, unless `every_node`); None otherwise."""
     value, target = value.detach().cpu(), batch.target
-    if batch.mask is not None and len(batch.mask) == len(value):
+    if batch.mask is not None and len(batch.mask) == len(value) and not every_node:
         value, target = value[batch.mask], target[batch.mask]
     labelled = target.dim() == 1 and not target.is_floating_point() and len(target) == len(value)
     return value, (target.cpu() if labelled else None)

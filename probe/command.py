@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -11,10 +12,26 @@ from rich.text import Text
 from .run import probe_run
 
 
+@dataclass
+class ProbeOptions:
+    """What to do beyond the values and their plots: `--decode`, `--symbolic`, `--clusters K`."""
+
+    decode: bool = False
+    symbolic: bool = False
+    clusters: int | None = None
+
+
 def run_probe(
-    run: Path, node: str, data: str | None, split: str, output: Path | None, out: Console, weights: Path | None = None
+    run: Path,
+    node: str,
+    data: str | None,
+    split: str,
+    output: Path | None,
+    out: Console,
+    options=ProbeOptions(),
+    weights: Path | None = None,
 ) -> None:
-    result = probe_run(run, node, data, split, output, weights)
+    result = probe_run(run, node, data, split, output, options.decode, options.symbolic, options.clusters, weights)
     shape = "×".join(str(d) for d in result.shape)
     labels = "with labels" if result.labelled else "no labels"
     out.print(

@@ -133,13 +133,13 @@ def test_a_latent_probe_saves_the_values_the_whole_model_has_there(vae_run, tmp_
     trained = load_run(vae_run)
     expected = at_node(trained.module, trained.checked, "z", images)
     np.testing.assert_allclose(values, expected.numpy(), rtol=1e-6, atol=1e-6)
-    assert (tmp_path / "z" / "latent_pca.png").stat().st_size > 0
-    assert not (tmp_path / "z" / "labels.npy").exists()  # reconstruction: the data carries no labels
-    assert not result.labelled
+    assert (tmp_path / "z" / "latent.png").stat().st_size > 0  # z₁ against z₂, coloured by digit
+    labels = np.load(tmp_path / "z" / "labels.npy")  # reconstruction: the images' digits, kept for probes
+    assert labels.shape == (len(images),) and result.labelled
 
 
 @pytest.mark.slow
-def test_an_attention_probe_draws_every_layer_and_the_rollout(mixed_run, tmp_path):
+def test_an_attention_probe_draws_its_layer_and_the_rollout_up_to_it(mixed_run, tmp_path):
     out = tmp_path / "attention"
     result = probe_run(mixed_run, "pre_ln_2.attention_1", out=out)
     images = test_split_inputs(mixed_run)
@@ -148,37 +148,57 @@ def test_an_attention_probe_draws_every_layer_and_the_rollout(mixed_run, tmp_pat
     trained = load_run(mixed_run)
     expected = at_node(trained.module, trained.checked, "pre_ln_2.attention_1", images)
     np.testing.assert_allclose(values, expected.numpy(), rtol=1e-5, atol=1e-6)
-    for name in ("latent_pca", "attention_pre_ln_1_attention_1", "attention_pre_ln_2_attention_1", "attention_rollout"):
+    for name in ("latent_positions", "attention_pre_ln_2_attention_1", "attention_pre_ln_2_attention_1_example"):
         assert (out / f"{name}.png").stat().st_size > 0, name
+    assert (out / "attention_rollout.png").stat().st_size > 0  # through both layers up to the node
     np.testing.assert_allclose(np.load(out / "attention_rollout.npy").sum(-1), np.ones(16), rtol=1e-5)
+    assert not (out / "attention_pre_ln_1_attention_1.png").exists()  # only the node's own map
     assert not (out / "experts.json").exists()  # the experts come after this node
     assert result.labelled and not result.notes
 
 
 @pytest.mark.slow
-def test_a_kan_probe_draws_the_learned_functions_and_the_experts_before_it(mixed_run, tmp_path):
-    result = probe_run(mixed_run, "logits", split="val", out=tmp_path)
-    curves = np.load(tmp_path / "kan_functions.npz")
+def test_a_kan_probe_draws_the_learned_functions_and_a_moe_probe_its_experts(mixed_run, tmp_path):
+    result = probe_run(mixed_run, "logits", split="val", out=tmp_path / "kan")
+    curves = np.load(tmp_path / "kan" / "kan_functions.npz")
     assert curves["y"].shape == (10, 16, len(curves["x"]))
-    assert (tmp_path / "kan_functions.png").stat().st_size > 0
+    assert (tmp_path / "kan" / "kan_functions.png").stat().st_size > 0
     assert result.shape[1:] == (10,) and result.split == "val"
-    counts = json.loads((tmp_path / "experts.json").read_text())
+    assert not (tmp_path / "kan" / "experts.json").exists()  # a probe draws what concerns its node
+    assert not list((tmp_path / "kan").glob("attention*"))
+    probe_run(mixed_run, "moe_1", split="val", out=tmp_path / "moe")
+    counts = json.loads((tmp_path / "moe" / "experts.json").read_text())
     examples = len(test_split_inputs(mixed_run, "val"))
     assert list(counts) == ["moe_1"] and len(counts["moe_1"]) == 3
     assert sum(counts["moe_1"]) == examples * 16 * 2  # every token's two choices
-    assert (tmp_path / "experts.png").stat().st_size > 0
+    assert (tmp_path / "moe" / "experts.png").stat().st_size > 0
 
 
 @pytest.mark.slow
 def test_the_command_prints_what_it_wrote_and_refuses_mistakes_in_one_message(vae_run, mixed_run, tmp_path):
     result = runner.invoke(app, ["probe", str(vae_run), "--node", "z", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "probed z (gaussian)" in result.output and "latent_pca.png" in result.output
+    assert "probed z (gaussian)" in result.output and "latent.png" in result.output
     for args, message in (
         (["--node", "pre_ln_2.atention_1"], "did you mean 'pre_ln_2.attention_1'?"),
         (["--node", "h", "--split", "tset"], "did you mean 'test'?"),
+        (["--node", "h", "--clusters", "3"], "groups a graph's nodes by their embeddings"),
+        (["--node", "pre_ln_1.attention_1", "--decode"], "needs more than pre_ln_1.attention_1"),
     ):
         result = runner.invoke(app, ["probe", str(mixed_run), *args])
         assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
     result = runner.invoke(app, ["probe", str(tmp_path / "nowhere"), "--node", "h"])
     assert result.exit_code == 1 and "not a cramnet run directory" in result.output
+
+
+def test_heterogeneous_experts_are_named_by_their_bodies_and_alike_ones_are_not(tmp_path):
+    from cramnet.probe.run import expert_names
+
+    spec = tmp_path / "experts.cram"
+    spec.write_text(
+        "model experts {\n input x: [8]\n x -> moe(top_k = 1) { dense(8) | dense(8) -> relu | layernorm } as mixed\n"
+        " mixed -> dense(2) as out\n output out\n}\n"
+    )
+    checked = check_spec(spec)
+    assert expert_names(checked.graph.nodes["mixed"]) == ["dense", "dense → relu", "layernorm"]
+    assert expert_names(check_spec(ROOT / "specs" / "mixtral_small.cram").graph.nodes["moe_layer_1.moe_1"]) is None

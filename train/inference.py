@@ -31,6 +31,14 @@ class TrainedRun:
     final: dict
     path: Path
 
+    def after(self, node: str) -> torch.nn.Module:
+        """The part of the model after `node` (a name as `cramnet summary` lists it, or a bound name):
+        a module whose one argument is that node's value and which returns the model's outputs computed
+        from it, with the trained weights — an autoencoder's decoder is `run.after("z")`."""
+        from ..compiler.parts import after_model, resolve_node
+
+        return after_model(self.checked, resolve_node(self.checked, node), self.module.state_dict())
+
     @property
     def tokenizer(self):
         return tokenizer_from_json(self.info["tokenizer"]) if self.info.get("tokenizer") else None
@@ -43,8 +51,9 @@ def load_run(run: str | Path, weights: str = "model.safetensors") -> TrainedRun:
         info = read_json(run / "run.json")
     except TrainError:
         raise TrainError(f"{run} is not a cramnet run directory (no readable run.json)") from None
-    missing = [key for key in ("model", "task", "output") if not isinstance(info, dict) or not isinstance(
-        info.get(key), str)]
+    missing = [
+        key for key in ("model", "task", "output") if not isinstance(info, dict) or not isinstance(info.get(key), str)
+    ]
     if missing:
         raise TrainError(f"{run / 'run.json'} lacks {', '.join(missing)}: it is not a complete cramnet run")
     config = read_config(run / "config.yaml")
@@ -112,69 +121,136 @@ def evaluate_run(
 
 def predict_file(run: str | Path, file: Path, output: Path | None = None, weights: str | Path | None = None) -> Path:
     """Predictions for every example of `file` (an .npz, .safetensors or .csv holding the inputs, as
-    for training); written as .csv (classes and probabilities, or values) or .npz (raw outputs)."""
+    for training, or a biological file with its record IDs); written as .csv (classes and
+    probabilities, or values) or .npz (raw outputs). An .npz holds the task's output as `prediction`
+    and every output of the model by its name (a VAE's `reconstruction` and `z`); a .csv adds the
+    columns of other outputs with one vector per example. A language-model run reads a .txt file
+    instead: one prompt per line (`predict_text`)."""
     from .bio_predict import bio_inputs
 
     trained = open_run(run, weights)
+    if trained.info["task"] == "language_model" and file.suffix.lower() == ".txt":
+        return predict_text(trained, file, output)
     found = bio_inputs(trained, file)
     if found is not None:  # FASTA, .h5ad, event tables, alignments: with their record IDs
         inputs, ids = found
+    elif file.suffix.lower() == ".txt":
+        raise TrainError(
+            f"{file}: a .txt file holds prompts for a language model; {trained.path} is a {trained.info['task']} run",
+            "give its inputs as an .npz, .safetensors or .csv file, laid out as for training",
+        )
     else:
         inputs, ids = input_arrays(file, read_arrays(file, targets=False), trained.checked.input_types), None
-    task = trained.info["task"]
-    pred = _predict_in_batches(trained, inputs, file)
+    outputs = _predict_in_batches(trained, inputs, file)
+    pred = outputs[trained.info["output"]]
     output = output or file.with_name(file.stem + ".predictions" + (".csv" if pred.dim() == 2 else ".npz"))
     if not output.parent.is_dir():
         raise TrainError(f"cannot write {output}: the directory {output.parent} does not exist")
     try:
-        return _write_predictions(output, pred, task, trained, ids)
+        return _write_predictions(output, outputs, trained, ids)
     except OSError as error:
         raise TrainError(f"cannot write {output}: {error.strerror or error}") from None
 
 
-def _write_predictions(output: Path, pred: torch.Tensor, task: str, trained: TrainedRun, ids: list | None) -> Path:
+def _write_predictions(output: Path, outputs: dict[str, torch.Tensor], trained: TrainedRun, ids: list | None) -> Path:
+    watched, task, labels = trained.info["output"], trained.info["task"], trained.info.get("labels")
+    pred = outputs[watched]
     if output.suffix == ".npz":
-        np.savez(output, prediction=pred.numpy(), **({"id": np.array(ids)} if ids else {}))
+        named = {name: value.numpy() for name, value in outputs.items()}
+        np.savez(output, prediction=pred.numpy(), **named, **({"id": np.array(ids)} if ids else {}))
         return output
     if pred.dim() != 2:
         raise TrainError(
             f"predictions of shape {list(pred.shape[1:])} per example do not fit a .csv",
             "write them to an .npz file (-o predictions.npz)",
         )
-    lines = []
     if task in ("classification", "graph_classification"):
-        probabilities = pred.softmax(-1)
-        names = trained.info.get("labels") or [str(c) for c in range(pred.shape[1])]
-        lines.append(",".join(["class"] + [f"p_{n}" if trained.info.get("labels") else f"p{n}" for n in names]))
-        for label, row in zip(pred.argmax(-1).tolist(), probabilities.tolist()):
-            lines.append(",".join([names[label] if label < len(names) else str(label)] + [f"{p:.6g}" for p in row]))
+        names = labels or [str(c) for c in range(pred.shape[1])]
+        header = ["class"] + [f"p_{n}" if labels else f"p{n}" for n in names]
+        rows = [
+            [names[label] if label < len(names) else str(label)] + [f"{p:.6g}" for p in row]
+            for label, row in zip(pred.argmax(-1).tolist(), pred.softmax(-1).tolist())
+        ]
     else:
-        lines.append(",".join(f"y{i}" for i in range(pred.shape[1])))
-        lines += [",".join(f"{v:.6g}" for v in row) for row in pred.tolist()]
+        header = [f"y{i}" for i in range(pred.shape[1])]
+        rows = [[f"{v:.6g}" for v in row] for row in pred.tolist()]
+    for name, value in outputs.items():  # other outputs with a vector per example (a latent `z`): more columns
+        if name != watched and value.dim() == 2 and len(value) == len(pred):
+            header += [f"{name}{i}" for i in range(value.shape[1])]
+            rows = [row + [f"{v:.6g}" for v in extra] for row, extra in zip(rows, value.tolist())]
     if ids is not None:  # the record each prediction is for, first
-        lines = ["id," + lines[0]] + [f"{_csv_field(i)},{line}" for i, line in zip(ids, lines[1:])]
-    output.write_text("\n".join(lines) + "\n")
+        header, rows = ["id", *header], [[_csv_field(i), *row] for i, row in zip(ids, rows)]
+    output.write_text("\n".join(",".join(row) for row in [header, *rows]) + "\n")
     return output
 
 
 PREDICT_BATCH = 256  # examples per forward pass: a whole file at once needed gigabytes
 
 
-def _predict_in_batches(trained: TrainedRun, inputs: dict[str, torch.Tensor], file: Path) -> torch.Tensor:
-    """The watched output for every example, computed a batch at a time."""
+def _predict_in_batches(trained: TrainedRun, inputs: dict[str, torch.Tensor], file: Path) -> dict[str, torch.Tensor]:
+    """Every output of the model for every example, by output name, computed a batch at a time."""
     count = len(next(iter(inputs.values())))
     if count == 0:
         raise TrainError(f"{file} holds no examples")
-    index = list(trained.checked.outputs).index(trained.info["output"])
     names = trained.checked.inputs
     masks = [f"{n}_mask" for n in names if f"{n}_mask" in inputs]  # padding masks, where the file has them
-    parts = []
+    parts: dict[str, list[torch.Tensor]] = {name: [] for name in trained.checked.outputs}
     with torch.no_grad():
         for start in range(0, count, PREDICT_BATCH):
             rows = slice(start, start + PREDICT_BATCH)
             outputs = trained.module(*[inputs[n][rows] for n in names], **{m: inputs[m][rows] for m in masks})
-            parts.append((outputs[index] if isinstance(outputs, tuple) else outputs).float())
-    return torch.cat(parts)
+            for name, value in zip(parts, outputs if isinstance(outputs, tuple) else (outputs,)):
+                parts[name].append(value.float())
+    return {name: torch.cat(values) for name, values in parts.items()}
+
+
+def predict_text(trained: TrainedRun, file: Path, output: Path | None = None) -> Path:
+    """A language model's predictions for a .txt file, one prompt per line (the last `length` tokens
+    of each, as in training): a .csv row per line with the likeliest next token, its probability and
+    the model's perplexity on the line itself (exp of the mean loss of predicting each token from
+    those before it; empty for a one-token line)."""
+    from .data.text import read_text
+
+    if file.suffix.lower() != ".txt":
+        raise TrainError(
+            f"{file}: a language-model run predicts from a .txt file, one prompt per line",
+            "write the prompts to a .txt file, or use `cramnet generate RUN --prompt TEXT` to continue one",
+        )
+    tokenizer = trained.tokenizer
+    length = trained.config["data"]["options"].get("length", 64)
+    lines = [line for line in read_text(file).splitlines() if line]
+    if not lines:
+        raise TrainError(f"{file} has no prompts (one per line)")
+    rows = [["prompt", "next", "p_next", "perplexity"]]
+    for line in lines:
+        ids = tokenizer.encode(line)[-length:]
+        if not ids:
+            raise TrainError(f"{file}: the line {line[:40]!r} has no character the model's tokenizer knows")
+        with torch.no_grad():
+            outputs = trained.module(torch.tensor([ids]))
+        logits = (outputs[0] if isinstance(outputs, tuple) else outputs)[0, :, : tokenizer.vocab].float()
+        probabilities = logits[-1].softmax(-1)
+        best = int(probabilities.argmax())
+        loss = torch.nn.functional.cross_entropy(logits[:-1], torch.tensor(ids[1:])) if len(ids) > 1 else None
+        rows.append(
+            [
+                _csv_text(line),
+                _csv_text(tokenizer.decode([best])),
+                f"{float(probabilities[best]):.6g}",
+                "" if loss is None else f"{float(loss.exp()):.6g}",
+            ]
+        )
+    output = output or file.with_name(file.stem + ".predictions.csv")
+    if output.suffix.lower() != ".csv":
+        raise TrainError(f"a language model's predictions are a .csv table, not {output.suffix or 'no suffix'}")
+    output.write_text("\n".join(",".join(row) for row in rows) + "\n")
+    return output
+
+
+def _csv_text(text: str) -> str:
+    """A text cell for a csv: quoted, quotes doubled, control characters escaped."""
+    shown = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return '"' + shown.replace('"', '""') + '"'
 
 
 def _csv_field(text: str) -> str:

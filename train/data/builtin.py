@@ -37,7 +37,9 @@ def digits(name: str, kind: TensorType, seed: int, val: float, test: float, opti
     y = torch.tensor(raw.target, dtype=torch.long)
     x = _fit_features(x, name, kind, "digits")
     if task == "reconstruction":
-        return split_tensors("digits", task, {name: x}, x, seed, val, test, info="1,797 8x8 digit images")
+        return split_tensors(
+            "digits", task, {name: x}, x, seed, val, test, example_labels=y, info="1,797 8x8 digit images"
+        )
     return split_tensors(
         "digits",
         "classification",

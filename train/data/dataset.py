@@ -41,14 +41,22 @@ def split_tensors(
     val: float,
     test: float,
     stratify: bool = False,
+    example_labels: torch.Tensor | None = None,
     **extra,
 ) -> Dataset:
-    """A Dataset from whole tensors, split by example (stratified by target for classification)."""
+    """A Dataset from whole tensors, split by example (stratified by target for classification);
+    `example_labels`, classes beside another target, go with each split for probes to colour by
+    (`labels` in `extra` are the names of the classes)."""
     parts = partition(len(target), seed, val, test, target if stratify else None) if len(target) else []
     if not parts or any(len(part) == 0 for part in parts):
         raise TrainError(
             f"{name}: {len(target)} examples are too few to split into training, validation and test sets",
             "use more examples (a few per class at least)",
         )
-    splits = [TensorSplit({k: v[i] for k, v in inputs.items()}, target[i]) for i in parts]
+    splits = [
+        TensorSplit(
+            {k: v[i] for k, v in inputs.items()}, target[i], None if example_labels is None else example_labels[i]
+        )
+        for i in parts
+    ]
     return Dataset(name, task, *splits, **extra)

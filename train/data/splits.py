@@ -37,6 +37,7 @@ class TensorSplit:
 
     inputs: dict[str, torch.Tensor]
     target: torch.Tensor
+    labels: torch.Tensor | None = None  # classes kept beside another target (digits of a reconstruction), for probes
 
     def __len__(self) -> int:
         return int(self.target.shape[0])
