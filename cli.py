@@ -279,9 +279,18 @@ def blocks(
 @app.command()
 def render(
     spec: Path = typer.Argument(..., help="The .cram file."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="The file: .svg, .png, .pdf, .dot or .mmd."),
-    fmt: str | None = typer.Option(None, "--format", help="svg, png, pdf, dot or mermaid (default: the suffix)."),
-    depth: int | None = typer.Option(None, "--depth", min=0, help="Open user blocks this deep; deeper: one box."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="The file: .svg, .png, .pdf, .dot or .mmd (default MODEL.svg; mermaid: stdout)."
+    ),
+    fmt: str | None = typer.Option(
+        None, "--format", help="svg, png, pdf, dot or mermaid (default: the suffix; must agree with it)."
+    ),
+    depth: int | None = typer.Option(
+        None,
+        "--depth",
+        min=0,
+        help="Open user blocks this deep; deeper: one box (default: as deep as fits about 60 boxes; 99: all).",
+    ),
     expand: bool = typer.Option(False, "--expand", help="Draw every copy of a repeat, not the first marked × N."),
     rankdir: str = typer.Option("TB", "--rankdir", help="TB (top to bottom) or LR (left to right)."),
     model: str | None = ModelOption,
@@ -396,8 +405,24 @@ def train(
 
     rendezvous = {"nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint, "rdzv_id": rdzv_id}
     flags = TrainFlags(
-        spec, config, set_ or [], data, epochs, batch_size, lr, device, precision, compile_, seed, out_dir,
-        resume, nproc, model, plugin or [], quiet, {k: v for k, v in rendezvous.items() if v is not None},
+        spec,
+        config,
+        set_ or [],
+        data,
+        epochs,
+        batch_size,
+        lr,
+        device,
+        precision,
+        compile_,
+        seed,
+        out_dir,
+        resume,
+        nproc,
+        model,
+        plugin or [],
+        quiet,
+        {k: v for k, v in rendezvous.items() if v is not None},
     )
     _training(lambda: run_train(flags, out))
 
