@@ -254,7 +254,10 @@ def blocks(
 
     def action():
         from .blocks import PluginError, all_blocks, load_plugins
-        from .views import block_detail, catalogue_table
+        from .blocks.registry import all_families
+        from .compiler.block_hints import unknown_block_hint
+        from .compiler.stdlib import std_blocks
+        from .views import block_detail, catalogue_table, std_block_detail
 
         try:
             load_plugins(plugin or [])
@@ -262,12 +265,13 @@ def blocks(
             raise UserError(str(error)) from None
         registry = all_blocks()
         if name is None:
-            out.print(catalogue_table(registry))
+            out.print(catalogue_table(registry, all_families(), std_blocks()))
+            return
+        if name in std_blocks() and name not in registry:
+            out.print(std_block_detail(std_blocks()[name]))
             return
         if name not in registry:
-            from .dsl.errors import did_you_mean
-
-            raise UserError(f"no block named '{name}'", did_you_mean(name, registry) or "`cramnet blocks` lists them")
+            raise UserError(f"no block named '{name}'", unknown_block_hint(name, set(registry) | set(std_blocks())))
         out.print(block_detail(registry[name]))
 
     _run(action)

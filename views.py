@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from .blocks.dims import Dim
-from .blocks.registry import BlockSpec
+from .blocks.registry import BlockSpec, Family
 from .compiler.summary import Summary
 
 
@@ -63,21 +65,63 @@ def summary_table(summary: Summary) -> Group:
     return Group(table, *lines)
 
 
+# A full stop that ends an abbreviation, not a sentence: "Gu et al. 2023", "e.g. conv2d".
+_NOT_AN_END = re.compile(r"(\bet al|\be\.g|\bi\.e|\bcf|\bvs|\bapprox|\bFig|\bEq)$")
+
+
 def first_sentence(doc: str) -> str:
-    """The doc's first sentence, across line breaks (docstrings wrap mid-sentence)."""
+    """The doc's first sentence, across line breaks (docstrings wrap mid-sentence) and past the full
+    stops of abbreviations."""
     paragraph = " ".join(doc.split("\n\n")[0].split())
-    end = paragraph.find(". ")
-    return paragraph if end < 0 else paragraph[: end + 1]
+    for match in re.finditer(r"\. ", paragraph):
+        if not _NOT_AN_END.search(paragraph[: match.start()]):
+            return paragraph[: match.start() + 1]
+    return paragraph
 
 
-def catalogue_table(registry: dict[str, BlockSpec]) -> Table:
+def catalogue_table(
+    registry: dict[str, BlockSpec], families: dict[str, Family] | None = None, std: dict | None = None
+) -> Group:
+    """The families with their docs, every primitive block, and the standard library's blocks."""
+    parts = []
+    if families:
+        kinds = Table(title="families", title_justify="left", header_style="bold")
+        kinds.add_column("family", style="magenta")
+        kinds.add_column("")
+        kinds.add_column("what it holds")
+        kinds.add_column("papers", style="dim")
+        for family in sorted(families.values(), key=lambda f: f.name.lower()):
+            kinds.add_row(family.name, Text("  ", style=f"on {family.colour}"), Text(family.doc), Text(family.paper))
+        parts.append(kinds)
     table = Table(title="cramnet blocks", title_justify="left", header_style="bold")
     table.add_column("family", style="magenta")
     table.add_column("signature", style="cyan")
     table.add_column("what it does")
-    for spec in sorted(registry.values(), key=lambda s: (s.family, s.name)):
+    for spec in sorted(registry.values(), key=lambda s: (s.family.lower(), s.name)):
         table.add_row(spec.family, Text(spec.signature()), Text(first_sentence(spec.doc)))
-    return table
+    parts.append(table)
+    if std:
+        library = Table(title="standard library (written in the language)", title_justify="left", header_style="bold")
+        library.add_column("use", style="magenta")
+        library.add_column("signature", style="cyan")
+        library.add_column("what it does")
+        for block in std.values():
+            library.add_row(Text(block.use), Text(block.signature), Text(first_sentence(block.doc)))
+        parts.append(library)
+    return Group(*parts)
+
+
+def std_block_detail(block) -> Group:
+    """One standard-library block: its signature, the comment above it, the `use` it needs, its body."""
+    return Group(
+        Text(block.signature, style="bold cyan"),
+        Text(f"standard library — bring it in with: {block.use}"),
+        Text(""),
+        Text(block.doc),
+        Text(""),
+        Text("definition", style="bold"),
+        Text(block.source),
+    )
 
 
 def block_detail(spec: BlockSpec) -> Group:

@@ -464,12 +464,14 @@ class _Builder:
         return FAILED
 
     def unknown_block(self, call: ast.Call, ctx: Context, kind: str) -> str:
+        from .block_hints import unknown_block_hint
+
         candidates = set(all_blocks()) | ctx.module.visible("blocks") | ctx.values.names()
         return self.error(
             "E204",
             f"unknown {kind} '{call.name}'",
             call.name_span,
-            did_you_mean(call.name, candidates - {"in"}) or "`cramnet blocks` lists the blocks",
+            unknown_block_hint(call.name, candidates - {"in"}),
         )
 
     def nothing_flows(self, what: str, span: Span) -> str:
