@@ -147,6 +147,7 @@ def _check_sizes(checked, sizes: dict[str, int]) -> None:
                 f"its run-time sizes are: {', '.join(sorted(known))}" if known else "this model has no run-time sizes"
             )
             raise UserError(f"--dim {name}: model '{checked.name}' has no size named '{name}'", hint)
+    checked.check_sizes(sizes)  # a size a block cannot take (beyond a positional table) is located now
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -182,6 +183,9 @@ def summary(
     tree: bool = typer.Option(False, "--tree", help="Print the blocks as a tree instead of a table."),
     dim: list[str] | None = DimOption,
     batch: int = BatchOption,
+    depth: int | None = typer.Option(
+        None, "--depth", min=1, help="One row per block instance or repeat nested deeper (1: the top level)."
+    ),
     plugin: list[str] | None = PluginOption,
 ) -> None:
     """Layers, shapes, parameters, FLOPs and memory, counted without allocating a weight."""
@@ -194,13 +198,13 @@ def summary(
             from .render.command import run_summary_tree
 
             return run_summary_tree(checked, out)
-        result = checked.summary(sizes, batch)
+        result = checked.summary(sizes, batch, depth)
         if as_json:
             out.print_json(json.dumps(result.to_json()))
         else:
             from .views import summary_table
 
-            out.print(summary_table(result))
+            out.print(summary_table(result, out.width))
 
     _run(action)
 

@@ -32,29 +32,61 @@ def human_bytes(value: Dim) -> str:
     return f"{value} B"
 
 
-def summary_table(summary: Summary) -> Group:
+def summary_table(summary: Summary, width: int = 120) -> Group:
+    """The summary as a table that fits `width` columns: long node names break after a dot, never
+    inside an identifier; a "connected to" column when some row reads more than the row above it."""
     table = Table(title=f"model {summary.model}", title_justify="left", header_style="bold")
-    table.add_column("node", overflow="fold")
-    table.add_column("block", style="cyan", overflow="fold")
-    table.add_column("output shape")
-    table.add_column("parameters", justify="right")
-    table.add_column("FLOPs", justify="right")
+    name_width = max(12, width // 5)
+    table.add_column("node", no_wrap=True, overflow="fold", max_width=name_width)
+    table.add_column("block", style="cyan", no_wrap=True, overflow="fold", max_width=name_width)
+    table.add_column("output shape", min_width=8)
+    graph_shaped = _graph_shaped(summary)
+    if graph_shaped:
+        table.add_column("connected to", no_wrap=True, overflow="fold", max_width=name_width)
+    widest = len(f"{summary.params:,}")
+    table.add_column("parameters", justify="right", no_wrap=True, min_width=max(widest, 10))
+    table.add_column("FLOPs", justify="right", min_width=6, overflow="fold")
     for name, kind in summary.inputs.items():
-        table.add_row(Text(name), "input", Text(kind), "", "")
+        table.add_row(Text(name), "input", Text(kind), *([""] if graph_shaped else []), "", "")
+    previous = next(iter(summary.inputs), None)
     for row in summary.rows:  # Text cells: shapes like [seq, 16] are not rich markup
         params = f"{row.params:,}" if row.params else ""
-        table.add_row(Text(row.node), row.block, Text(row.shape), params, Text(human(row.flops)))
+        links = (
+            []
+            if not graph_shaped
+            else [Text("" if list(row.inputs) == [previous] else "\n".join(_break(n, name_width) for n in row.inputs))]
+        )
+        table.add_row(
+            Text(_break(row.node, name_width)), row.block, Text(row.shape), *links, params, Text(human(row.flops))
+        )
+        previous = row.node
     table.add_section()
-    table.add_row("total", f"{summary.layers} layers", "", f"{summary.params:,}", Text(human(summary.flops)))
+    shown = f"{summary.layers} layers" + (f", {len(summary.rows)} rows" if len(summary.rows) != summary.layers else "")
+    table.add_row(
+        "total", shown, "", *([""] if graph_shaped else []), f"{summary.params:,}", Text(human(summary.flops))
+    )
     memory = summary.memory
-    lines = [
-        Text.assemble(("parameters ", "bold"), f"{summary.params:,} trainable"),
-        Text.assemble(("FLOPs ", "bold"), f"{human(summary.flops)} per forward pass (batch {summary.batch})"),
+    lines = [Text.assemble(("parameters ", "bold"), f"{summary.params:,} trainable")]
+    if summary.active_params is not None:
+        lines.append(
+            Text.assemble(
+                ("active parameters ", "bold"),
+                f"{summary.active_params:,} per token or example "
+                "(each mixture of experts: its router and top_k experts)",
+            )
+        )
+    lines += [
+        Text.assemble(
+            ("FLOPs ", "bold"),
+            f"{human(summary.flops)} per forward pass over the batch of {summary.batch}, rows too "
+            "(a multiply-add counts 2 FLOPs)",
+        ),
         Text.assemble(
             ("memory ", "bold"),
             f"{human_bytes(memory['total'])} for a training step: weights "
             f"{human_bytes(memory['weights'])}, gradients {human_bytes(memory['gradients'])}, activations "
-            f"{human_bytes(memory['activations'])} (fp32, optimizer state not included)",
+            f"{human_bytes(memory['activations'])} (fp32; activations count each node's output only, kept for "
+            "the backward pass; optimizer state not included)",
         ),
     ]
     if summary.unresolved:
@@ -63,6 +95,31 @@ def summary_table(summary: Summary) -> Group:
             Text(f"run-time sizes {', '.join(summary.unresolved)} are symbolic; give them with {sizes}", style="yellow")
         )
     return Group(table, *lines)
+
+
+def _graph_shaped(summary: Summary) -> bool:
+    """True when some row reads anything but the row above it (a residual, a merge, a second input)."""
+    previous = next(iter(summary.inputs), None)
+    for row in summary.rows:
+        if list(row.inputs) != [previous]:
+            return True
+        previous = row.node
+    return False
+
+
+def _break(name: str, width: int) -> str:
+    """`pre_ln_1.attention_1` on lines of at most `width` characters, broken after dots."""
+    if len(name) <= width:
+        return name
+    lines, line = [], ""
+    for part in name.split("."):
+        piece = part if not line else "." + part
+        if line and len(line) + len(piece) > width:
+            lines.append(line + ".")
+            line = part
+        else:
+            line += piece
+    return "\n".join([*lines, line])
 
 
 # A full stop that ends an abbreviation, not a sentence: "Gu et al. 2023", "e.g. conv2d".

@@ -19,6 +19,7 @@ from .evaluate import EvalError, LetTable
 from .infer_shapes import infer_shapes
 from .loader import load_program, read_source
 from .naming import assign_attributes, assign_layout, module_path
+from .run_sizes import check_run_sizes
 from .sharing import check_shares
 from .summary import Summary, summarize
 
@@ -61,8 +62,15 @@ class CheckedModel:
         """Where a node's module lives in the built module: `pre_ln.0.attention_1` (naming.py)."""
         return module_path(self.graph.nodes[node])
 
-    def summary(self, sizes: Mapping[str, int] | None = None, batch: int = 1) -> Summary:
-        return summarize(self.model, sizes, batch)
+    def check_sizes(self, sizes: Mapping[str, int]) -> None:
+        """Raise `SpecErrors` (E403) when a block refuses the run-time sizes given: `--dim seq=32` on
+        a `pos_embed(16)` model is a located error now, not a torch error when the model runs."""
+        errors = check_run_sizes(self.model, sizes)
+        if errors:
+            raise SpecErrors(errors, self.sources)
+
+    def summary(self, sizes: Mapping[str, int] | None = None, batch: int = 1, depth: int | None = None) -> Summary:
+        return summarize(self.model, sizes, batch, depth)
 
     def source(self, standalone: bool = True) -> str:
         """The generated module as Python source; standalone source imports only torch."""
