@@ -87,10 +87,23 @@ class CheckedModel:
         source, custom = generate_source(self.model, Path(self.path).name, standalone=False)
         cls = load_module_class(source, custom, self.name)
         if seed is None:
-            return cls()
+            return self._init_tied_embeddings(cls())
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return cls()
+            return self._init_tied_embeddings(cls())
+
+    def _init_tied_embeddings(self, module: nn.Module) -> nn.Module:
+        """An embedding that an output layer ties to starts as GPT-2's, N(0, 0.02²): nn.Embedding's
+        N(0, 1) makes the first logits about √d wide and the first loss far above ln V (63 for a
+        1,000-token vocabulary instead of 6.9)."""
+        for node in self.graph:
+            tie = getattr(self.graph.nodes[node].get("args"), "tie", None)
+            if getattr(tie, "node", None) in self.graph:
+                target = module.get_submodule(self.module_path(tie.node))
+                if isinstance(target, nn.Embedding):
+                    with torch.no_grad():
+                        target.weight.normal_(0.0, 0.02)
+        return module
 
 
 def _read(path_or_source: str | Path, path: str | None = None) -> tuple[str, str]:

@@ -82,6 +82,24 @@ class Task:
         n = len(pred)
         return loss, {"loss": float(loss.detach()) * n, "n": n, "squared": float(loss.detach()) * n}
 
+    def loss_text(self, aux_terms: list[tuple[str, str]], aux_weight: float) -> str:
+        """What the optimiser minimises, in words: `loss = bce summed over each example's 64 values,
+        mean over the batch + 1 × KL of 'z' (GaussianLatent)`."""
+        if self.name in CLASSIFYING:
+            per = (
+                "position"
+                if self.name in ("token_classification", "language_model")
+                else ("node" if self.name == "node_classification" else "example")
+            )
+            task = f"cross-entropy, mean over {per}s"
+        elif self.name == "reconstruction":
+            what = "binary cross-entropy" if self.loss == "bce" else "squared error"
+            task = f"{what} summed over each example's values, mean over the batch"
+        else:
+            task = "mean squared error"
+        terms = [f"{aux_weight:g} × {kind} of '{path}'" for path, kind in aux_terms]
+        return " + ".join([f"loss = {task}", *terms]) + (" (aux_weight, the `aux_weight` config key)" if terms else "")
+
     def metrics(self, sums: dict[str, float]) -> dict[str, float]:
         n = max(sums.get("n", 0), 1)
         result = {"loss": sums["loss"] / n}
