@@ -274,6 +274,10 @@ def blocks(
         if name in std_blocks() and name not in registry:
             out.print(std_block_detail(std_blocks()[name]))
             return
+        if name in all_families() and name not in registry:  # a family: its doc and its blocks
+            members = {n: spec for n, spec in registry.items() if spec.family == name}
+            out.print(catalogue_table(members, {name: all_families()[name]}))
+            return
         if name not in registry:
             raise UserError(f"no block named '{name}'", unknown_block_hint(name, set(registry) | set(std_blocks())))
         out.print(block_detail(registry[name]))

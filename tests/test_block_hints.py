@@ -87,3 +87,31 @@ def test_an_argument_of_another_block(tmp_path):
     assert result.exit_code == 1
     assert "'stride'" not in result.output and "share = NAME" in result.output
     assert "'heads' is an argument of attention" in result.output
+
+
+def test_a_family_name_lists_its_blocks():
+    result = _blocks("regularisation")
+    assert result.exit_code == 0 and "dropout(p = 0.5)" in result.output and "drop_path(p)" in result.output
+    assert "conv2d" not in result.output
+
+
+def test_a_declared_family_is_found_and_coloured_without_edits(tmp_path, monkeypatch):
+    """What a new family file does: declare a `Family` and its blocks; the registry, the catalogue
+    and the diagrams pick them up with no list to extend anywhere."""
+    from cramnet.blocks import load_plugins
+    from cramnet.render.palette import family_colour
+
+    (tmp_path / "cramnet_test_family.py").write_text(
+        "from cramnet.blocks import Arg, Family, block\n"
+        "WAVES = Family('waves', '#123456', 'Test blocks that ripple.')\n"
+        "@block('ripple', family='waves', args=(Arg('k', 'int', 1, 'how many'),))\n"
+        "def ripple(inputs, a):\n"
+        "    '''Returns its input.\n\n    Shapes: any -> same.\n    '''\n"
+        "    return inputs[0]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    load_plugins(["cramnet_test_family"])
+    assert all_families()["waves"].doc == "Test blocks that ripple."
+    assert family_colour("waves") == "#123456"
+    result = _blocks("waves")
+    assert result.exit_code == 0 and "ripple(k = 1)" in result.output
