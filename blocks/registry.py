@@ -213,7 +213,7 @@ def family_of(name: str) -> Family | None:
 
 # Modules of this package that hold no blocks (the registry's own plumbing and kernels); every other
 # module is a block family file, found and imported without being listed anywhere.
-_NOT_FAMILY_FILES = frozenset({"registry", "dims", "modules", "shape_rules", "tensor_type", "scan_triton"})
+_NOT_FAMILY_FILES = frozenset({"registry", "dims", "modules", "shape_rules", "tensor_type", "scan_triton", "aliases"})
 _loaded = False
 
 
