@@ -19,6 +19,7 @@ import csv
 import datetime
 import io
 import json
+import math
 import os
 from pathlib import Path
 
@@ -109,8 +110,12 @@ def plot_curves(out: Path, history: list[dict], main: str) -> None:
 
     epochs = [row["epoch"] for row in history]
     panels = curve_panels(history, main)
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
-    for ax, metric in zip(axes[0], panels):
+    columns = min(len(panels), 3)
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.6 * rows), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.flat, panels):
         for split in ("train", "val"):
             values = [row.get(f"{split}_{metric}") for row in history]
             if any(v is not None for v in values):
@@ -132,8 +137,6 @@ def plot_grad_norms(out: Path, rows: list[dict]) -> None:
     """grad_norms.png: a heatmap of log10 gradient norm, one row per block (input side at the top,
     named by module path), one column per epoch — vanishing gradients show as rows that darken
     towards the input, exploding ones as a bright band."""
-    import math
-
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
