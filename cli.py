@@ -165,6 +165,7 @@ def _check_sizes(checked, sizes: dict[str, int]) -> None:
                 f"its run-time sizes are: {', '.join(sorted(known))}" if known else "this model has no run-time sizes"
             )
             raise UsageError(f"--dim {name}: model '{checked.name}' has no size named '{name}'", hint)
+    checked.check_sizes(sizes)  # a size a block cannot take (beyond a positional table) is located now
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -209,6 +210,9 @@ def summary(
     tree: bool = typer.Option(False, "--tree", help="Print the blocks as a tree instead of a table."),
     dim: list[str] | None = DimOption,
     batch: int = BatchOption,
+    depth: int | None = typer.Option(
+        None, "--depth", min=1, help="One row per block instance or repeat nested deeper (1: the top level)."
+    ),
     plugin: list[str] | None = PluginOption,
     max_nodes: int | None = MaxNodesOption,
     max_params: int | None = MaxParamsOption,
@@ -223,13 +227,13 @@ def summary(
             from .render.command import run_summary_tree
 
             return run_summary_tree(checked, out)
-        result = checked.summary(sizes, batch)
+        result = checked.summary(sizes, batch, depth)
         if as_json:
             out.print_json(json.dumps(result.to_json()))
         else:
             from .views import summary_table
 
-            out.print(summary_table(result))
+            out.print(summary_table(result, out.width))
 
     _run(action)
 
@@ -294,17 +298,25 @@ def blocks(
 
     def action():
         from .blocks import all_blocks, load_plugins
-        from .views import block_detail, catalogue_table
+        from .blocks.registry import all_families
+        from .compiler.block_hints import unknown_block_hint
+        from .compiler.stdlib import std_blocks
+        from .views import block_detail, catalogue_table, std_block_detail
 
         load_plugins(plugin or [])
         registry = all_blocks()
         if name is None:
-            out.print(catalogue_table(registry))
+            out.print(catalogue_table(registry, all_families(), std_blocks()))
+            return
+        if name in std_blocks() and name not in registry:
+            out.print(std_block_detail(std_blocks()[name]))
+            return
+        if name in all_families() and name not in registry:  # a family: its doc and its blocks
+            members = {n: spec for n, spec in registry.items() if spec.family == name}
+            out.print(catalogue_table(members, {name: all_families()[name]}))
             return
         if name not in registry:
-            from .dsl.errors import did_you_mean
-
-            raise UsageError(f"no block named '{name}'", did_you_mean(name, registry) or "`cramnet blocks` lists them")
+            raise UsageError(f"no block named '{name}'", unknown_block_hint(name, set(registry) | set(std_blocks())))
         out.print(block_detail(registry[name]))
 
     _run(action)
@@ -316,9 +328,18 @@ def blocks(
 @app.command()
 def render(
     spec: Path = typer.Argument(..., help="The .cram file."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="The file: .svg, .png, .pdf, .dot or .mmd."),
-    fmt: str | None = typer.Option(None, "--format", help="svg, png, pdf, dot or mermaid (default: the suffix)."),
-    depth: int | None = typer.Option(None, "--depth", min=0, help="Open user blocks this deep; deeper: one box."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="The file: .svg, .png, .pdf, .dot or .mmd (default MODEL.svg; mermaid: stdout)."
+    ),
+    fmt: str | None = typer.Option(
+        None, "--format", help="svg, png, pdf, dot or mermaid (default: the suffix; must agree with it)."
+    ),
+    depth: int | None = typer.Option(
+        None,
+        "--depth",
+        min=0,
+        help="Open user blocks this deep; deeper: one box (default: as deep as fits about 60 boxes; 99: all).",
+    ),
     expand: bool = typer.Option(False, "--expand", help="Draw every copy of a repeat, not the first marked × N."),
     rankdir: str = typer.Option("TB", "--rankdir", help="TB (top to bottom) or LR (left to right)."),
     model: str | None = ModelOption,

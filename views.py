@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from .blocks.dims import Dim
-from .blocks.registry import BlockSpec
+from .blocks.registry import BlockSpec, Family
 from .compiler.summary import Summary
 
 
@@ -30,29 +32,61 @@ def human_bytes(value: Dim) -> str:
     return f"{value} B"
 
 
-def summary_table(summary: Summary) -> Group:
+def summary_table(summary: Summary, width: int = 120) -> Group:
+    """The summary as a table that fits `width` columns: long node names break after a dot, never
+    inside an identifier; a "connected to" column when some row reads more than the row above it."""
     table = Table(title=f"model {summary.model}", title_justify="left", header_style="bold")
-    table.add_column("node", overflow="fold")
-    table.add_column("block", style="cyan", overflow="fold")
-    table.add_column("output shape")
-    table.add_column("parameters", justify="right")
-    table.add_column("FLOPs", justify="right")
+    name_width = max(12, width // 5)
+    table.add_column("node", no_wrap=True, overflow="fold", max_width=name_width)
+    table.add_column("block", style="cyan", no_wrap=True, overflow="fold", max_width=name_width)
+    table.add_column("output shape", min_width=8)
+    graph_shaped = _graph_shaped(summary)
+    if graph_shaped:
+        table.add_column("connected to", no_wrap=True, overflow="fold", max_width=name_width)
+    widest = len(f"{summary.params:,}")
+    table.add_column("parameters", justify="right", no_wrap=True, min_width=max(widest, 10))
+    table.add_column("FLOPs", justify="right", min_width=6, overflow="fold")
     for name, kind in summary.inputs.items():
-        table.add_row(Text(name), "input", Text(kind), "", "")
+        table.add_row(Text(name), "input", Text(kind), *([""] if graph_shaped else []), "", "")
+    previous = next(iter(summary.inputs), None)
     for row in summary.rows:  # Text cells: shapes like [seq, 16] are not rich markup
         params = f"{row.params:,}" if row.params else ""
-        table.add_row(Text(row.node), row.block, Text(row.shape), params, Text(human(row.flops)))
+        links = (
+            []
+            if not graph_shaped
+            else [Text("" if list(row.inputs) == [previous] else "\n".join(_break(n, name_width) for n in row.inputs))]
+        )
+        table.add_row(
+            Text(_break(row.node, name_width)), row.block, Text(row.shape), *links, params, Text(human(row.flops))
+        )
+        previous = row.node
     table.add_section()
-    table.add_row("total", f"{summary.layers} layers", "", f"{summary.params:,}", Text(human(summary.flops)))
+    shown = f"{summary.layers} layers" + (f", {len(summary.rows)} rows" if len(summary.rows) != summary.layers else "")
+    table.add_row(
+        "total", shown, "", *([""] if graph_shaped else []), f"{summary.params:,}", Text(human(summary.flops))
+    )
     memory = summary.memory
-    lines = [
-        Text.assemble(("parameters ", "bold"), f"{summary.params:,} trainable"),
-        Text.assemble(("FLOPs ", "bold"), f"{human(summary.flops)} per forward pass (batch {summary.batch})"),
+    lines = [Text.assemble(("parameters ", "bold"), f"{summary.params:,} trainable")]
+    if summary.active_params is not None:
+        lines.append(
+            Text.assemble(
+                ("active parameters ", "bold"),
+                f"{summary.active_params:,} per token or example "
+                "(each mixture of experts: its router and top_k experts)",
+            )
+        )
+    lines += [
+        Text.assemble(
+            ("FLOPs ", "bold"),
+            f"{human(summary.flops)} per forward pass over the batch of {summary.batch}, rows too "
+            "(a multiply-add counts 2 FLOPs)",
+        ),
         Text.assemble(
             ("memory ", "bold"),
             f"{human_bytes(memory['total'])} for a training step: weights "
             f"{human_bytes(memory['weights'])}, gradients {human_bytes(memory['gradients'])}, activations "
-            f"{human_bytes(memory['activations'])} (fp32, optimizer state not included)",
+            f"{human_bytes(memory['activations'])} (fp32; activations count each node's output only, kept for "
+            "the backward pass; optimizer state not included)",
         ),
     ]
     if summary.unresolved:
@@ -63,21 +97,88 @@ def summary_table(summary: Summary) -> Group:
     return Group(table, *lines)
 
 
+def _graph_shaped(summary: Summary) -> bool:
+    """True when some row reads anything but the row above it (a residual, a merge, a second input)."""
+    previous = next(iter(summary.inputs), None)
+    for row in summary.rows:
+        if list(row.inputs) != [previous]:
+            return True
+        previous = row.node
+    return False
+
+
+def _break(name: str, width: int) -> str:
+    """`pre_ln_1.attention_1` on lines of at most `width` characters, broken after dots."""
+    if len(name) <= width:
+        return name
+    lines, line = [], ""
+    for part in name.split("."):
+        piece = part if not line else "." + part
+        if line and len(line) + len(piece) > width:
+            lines.append(line + ".")
+            line = part
+        else:
+            line += piece
+    return "\n".join([*lines, line])
+
+
+# A full stop that ends an abbreviation, not a sentence: "Gu et al. 2023", "e.g. conv2d".
+_NOT_AN_END = re.compile(r"(\bet al|\be\.g|\bi\.e|\bcf|\bvs|\bapprox|\bFig|\bEq)$")
+
+
 def first_sentence(doc: str) -> str:
-    """The doc's first sentence, across line breaks (docstrings wrap mid-sentence)."""
+    """The doc's first sentence, across line breaks (docstrings wrap mid-sentence) and past the full
+    stops of abbreviations."""
     paragraph = " ".join(doc.split("\n\n")[0].split())
-    end = paragraph.find(". ")
-    return paragraph if end < 0 else paragraph[: end + 1]
+    for match in re.finditer(r"\. ", paragraph):
+        if not _NOT_AN_END.search(paragraph[: match.start()]):
+            return paragraph[: match.start() + 1]
+    return paragraph
 
 
-def catalogue_table(registry: dict[str, BlockSpec]) -> Table:
+def catalogue_table(
+    registry: dict[str, BlockSpec], families: dict[str, Family] | None = None, std: dict | None = None
+) -> Group:
+    """The families with their docs, every primitive block, and the standard library's blocks."""
+    parts = []
+    if families:
+        kinds = Table(title="families", title_justify="left", header_style="bold")
+        kinds.add_column("family", style="magenta")
+        kinds.add_column("")
+        kinds.add_column("what it holds")
+        kinds.add_column("papers", style="dim")
+        for family in sorted(families.values(), key=lambda f: f.name.lower()):
+            kinds.add_row(family.name, Text("  ", style=f"on {family.colour}"), Text(family.doc), Text(family.paper))
+        parts.append(kinds)
     table = Table(title="cramnet blocks", title_justify="left", header_style="bold")
     table.add_column("family", style="magenta")
     table.add_column("signature", style="cyan")
     table.add_column("what it does")
-    for spec in sorted(registry.values(), key=lambda s: (s.family, s.name)):
+    for spec in sorted(registry.values(), key=lambda s: (s.family.lower(), s.name)):
         table.add_row(spec.family, Text(spec.signature()), Text(first_sentence(spec.doc)))
-    return table
+    parts.append(table)
+    if std:
+        library = Table(title="standard library (written in the language)", title_justify="left", header_style="bold")
+        library.add_column("use", style="magenta")
+        library.add_column("signature", style="cyan")
+        library.add_column("what it does")
+        for block in std.values():
+            library.add_row(Text(block.use), Text(block.signature), Text(first_sentence(block.doc)))
+        parts.append(library)
+    return Group(*parts)
+
+
+def std_block_detail(block) -> Group:
+    """One standard-library block: its signature, the comment above it, the `use` it needs, its body."""
+    return Group(
+        Text(block.signature, style="bold cyan"),
+        Text(f"standard library — bring it in with: {block.use}"),
+        Text(""),
+        Text(block.doc),
+        Text(""),
+        Text("definition", style="bold"),
+        Text(block.source),
+    )
 
 
 def block_detail(spec: BlockSpec) -> Group:

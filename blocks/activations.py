@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from .registry import Arg, BlockSpec, register
+from .registry import Arg, BlockSpec, Family, block
 from .shape_rules import numel, torch_axis, value_axis
+
+ACTIVATIONS = Family("activations", "#fff3b0", "Element-wise non-linearities, stateless.")
 
 
 def _elementwise(name: str, doc: str, expression: str, args: tuple[Arg, ...] = (), example: str = "") -> BlockSpec:
     """Register an activation whose forward is `expression` with `{x}` and argument fields filled in."""
-    return register(
-        BlockSpec(
-            name=name,
-            family="activations",
-            doc=doc + "\n\nShapes: any -> same.",
-            args=args,
-            shape=lambda inputs, a: inputs[0],
-            flops=lambda inputs, out, a: numel(inputs[0]),
-            forward=lambda module, names, a, inputs: expression.format(x=names[0], **vars(a)),
-            accepts=("float", "graph"),
-            example=("[5, 8]", example or name),
-        )
-    )
+    return block(
+        name,
+        family="activations",
+        doc=doc + "\n\nShapes: any -> same.",
+        args=args,
+        flops=lambda inputs, out, a: numel(inputs[0]),
+        forward=lambda module, names, a, inputs: expression.format(x=names[0], **vars(a)),
+        accepts=("float", "graph"),
+        example=("[5, 8]", example or name),
+    )(lambda inputs, a: inputs[0])
 
 
 _elementwise("relu", "max(0, x).", "F.relu({x})")
@@ -55,19 +54,16 @@ def _softmax_shape(inputs, a):
     return inputs[0]
 
 
-register(
-    BlockSpec(
-        name="softmax",
-        family="activations",
-        doc="Normalised exponentials along one per-example axis.\n\nShapes: any -> same.",
-        args=(Arg("dim", "int", -1, "axis to normalise over (the batch excluded; negative from the end)"),),
-        shape=_softmax_shape,
-        flops=lambda inputs, out, a: 3 * numel(inputs[0]),
-        forward=lambda module, names, a, inputs: f"F.softmax({names[0]}, dim={value_axis(a.dim, inputs[0])})",
-        accepts=("float", "graph"),
-        example=("[5, 8]", "softmax(dim = 0)"),
-    )
-)
+block(
+    "softmax",
+    family="activations",
+    doc="Normalised exponentials along one per-example axis.\n\nShapes: any -> same.",
+    args=(Arg("dim", "int", -1, "axis to normalise over (the batch excluded; negative from the end)"),),
+    flops=lambda inputs, out, a: 3 * numel(inputs[0]),
+    forward=lambda module, names, a, inputs: f"F.softmax({names[0]}, dim={value_axis(a.dim, inputs[0])})",
+    accepts=("float", "graph"),
+    example=("[5, 8]", "softmax(dim = 0)"),
+)(_softmax_shape)
 
 
 # -- version 2: more element-wise forms -----------------------------------------------------------
@@ -99,17 +95,14 @@ _elementwise(
 )
 
 
-register(
-    BlockSpec(
-        name="l2norm",
-        family="activations",
-        doc="Divides by the Euclidean norm along one per-example axis, x / max(‖x‖₂, 1e-12) (F.normalize; the "
-        "unit-length embeddings of CLIP, Radford et al. 2021, and of cosine similarity).\n\nShapes: any -> same.",
-        args=(Arg("dim", "int", -1, "axis to normalise along (the batch excluded; negative from the end)"),),
-        shape=_softmax_shape,
-        flops=lambda inputs, out, a: 3 * numel(inputs[0]),
-        forward=lambda module, names, a, inputs: f"F.normalize({names[0]}, dim={value_axis(a.dim, inputs[0])})",
-        accepts=("float", "graph"),
-        example=("[5, 8]", "l2norm"),
-    )
-)
+block(
+    "l2norm",
+    family="activations",
+    doc="Divides by the Euclidean norm along one per-example axis, x / max(‖x‖₂, 1e-12) (F.normalize; the "
+    "unit-length embeddings of CLIP, Radford et al. 2021, and of cosine similarity).\n\nShapes: any -> same.",
+    args=(Arg("dim", "int", -1, "axis to normalise along (the batch excluded; negative from the end)"),),
+    flops=lambda inputs, out, a: 3 * numel(inputs[0]),
+    forward=lambda module, names, a, inputs: f"F.normalize({names[0]}, dim={value_axis(a.dim, inputs[0])})",
+    accepts=("float", "graph"),
+    example=("[5, 8]", "l2norm"),
+)(_softmax_shape)

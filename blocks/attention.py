@@ -13,8 +13,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .registry import Arg, BlockSpec, Construct, ShapeError, register
+from .registry import Arg, BlockSpec, Construct, Family, ShapeError, block
 from .shape_rules import known_size
+
+ATTENTION = Family(
+    "attention",
+    "#f8c8dc",
+    "Multi-head self- and cross-attention, patch embeddings, axial attention.",
+    paper="Vaswani et al. 2017",
+)
 
 
 class SelfAttention(nn.Module):
@@ -221,27 +228,24 @@ def _self_attention() -> BlockSpec:
         ),
         Arg("max_distance", "int", 128, "offsets from here on share the last relative-position bucket", low=1),
     )
-    return register(
-        BlockSpec(
-            name="attention",
-            family="attention",
-            args=args,
-            shape=shape,
-            params=params,
-            flops=flops,
-            module=module,
-            masked=True,
-            positions="keep",
-            example=("[6, 16]", "attention(4, causal = true, kv_heads = 2, rope = true, relative_bias = 8)"),
-            doc="Multi-head scaled dot-product self-attention (Vaswani et al. 2017) through SDPA; grouped-query heads "
-            "(Ainslie et al. 2023), rotary positions (Su et al. 2021), causal masking and padding masks; T5's "
-            "unscaled scores (`scale = false`) and bucketed relative position bias (`relative_bias = 32`; Raffel "
-            "et al. 2020): the offset j - i of key j from query i falls in one of the buckets — half of them "
-            "exact, the rest logarithmic up to `max_distance`; keys ahead and behind get separate halves unless "
-            "`causal = true` — and each bucket adds a learned score per head.\n\n"
-            "Shapes: [seq, d] -> [seq, d].",
-        )
-    )
+    return block(
+        "attention",
+        family="attention",
+        args=args,
+        params=params,
+        flops=flops,
+        module=module,
+        masked=True,
+        positions="keep",
+        example=("[6, 16]", "attention(4, causal = true, kv_heads = 2, rope = true, relative_bias = 8)"),
+        doc="Multi-head scaled dot-product self-attention (Vaswani et al. 2017) through SDPA; grouped-query heads "
+        "(Ainslie et al. 2023), rotary positions (Su et al. 2021), causal masking and padding masks; T5's "
+        "unscaled scores (`scale = false`) and bucketed relative position bias (`relative_bias = 32`; Raffel "
+        "et al. 2020): the offset j - i of key j from query i falls in one of the buckets — half of them "
+        "exact, the rest logarithmic up to `max_distance`; keys ahead and behind get separate halves unless "
+        "`causal = true` — and each bucket adds a learned score per head.\n\n"
+        "Shapes: [seq, d] -> [seq, d].",
+    )(shape)
 
 
 def _cross_attention() -> BlockSpec:
@@ -285,23 +289,20 @@ def _cross_attention() -> BlockSpec:
         *_COMMON[1:],
         _SCALE,
     )
-    return register(
-        BlockSpec(
-            name="cross_attention",
-            family="attention",
-            args=args,
-            shape=shape,
-            params=params,
-            flops=flops,
-            module=module,
-            masked=True,
-            positions="keep",
-            example=("[6, 16]", "cross_attention(4, memory = x)"),
-            doc="Multi-head attention whose queries come from the input and whose keys and values come from a "
-            "memory sequence (the encoder–decoder attention of Vaswani et al. 2017); the memory's padding mask "
-            "is honoured.\n\nShapes: [seq, d], memory [mem, d_mem] -> [seq, d].",
-        )
-    )
+    return block(
+        "cross_attention",
+        family="attention",
+        args=args,
+        params=params,
+        flops=flops,
+        module=module,
+        masked=True,
+        positions="keep",
+        example=("[6, 16]", "cross_attention(4, memory = x)"),
+        doc="Multi-head attention whose queries come from the input and whose keys and values come from a "
+        "memory sequence (the encoder–decoder attention of Vaswani et al. 2017); the memory's padding mask "
+        "is honoured.\n\nShapes: [seq, d], memory [mem, d_mem] -> [seq, d].",
+    )(shape)
 
 
 _self_attention()

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .dims import Dim, is_known
-from .registry import Arg, ShapeError, block
+from .registry import Arg, Family, ShapeError, block
 from .shape_rules import axis, numel
+
+AXES = Family("axes", "#d0e4e4", "Reductions and slices along one axis.")
 
 _REDUCTIONS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin"}
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .registry import Arg, BlockSpec, Construct, ShapeError, register
+from .registry import Arg, BlockSpec, Construct, ShapeError, block
 from .shape_rules import known_size
 
 
@@ -169,21 +169,18 @@ def _axial(axis: str) -> BlockSpec:
         if axis == "row"
         else "along the sequences of each residue column (Algorithm 8)"
     )
-    return register(
-        BlockSpec(
-            name=f"{axis}_attention",
-            family="attention",
-            args=tuple(args),
-            shape=shape,
-            params=params,
-            flops=flops,
-            module=module,
-            example=("[3, 5, 16]", f"{axis}_attention(4)"),
-            doc=f"Evoformer gated self-attention {what} (Jumper et al. 2021): layer norm, q/k/v without bias, a "
-            "sigmoid gate, an output projection; attention maps on request.\n\nShapes: [rows, cols, d] -> "
-            "[rows, cols, d]" + (", bias [cols, cols, c]." if axis == "row" else "."),
-        )
-    )
+    return block(
+        f"{axis}_attention",
+        family="attention",
+        args=tuple(args),
+        params=params,
+        flops=flops,
+        module=module,
+        example=("[3, 5, 16]", f"{axis}_attention(4)"),
+        doc=f"Evoformer gated self-attention {what} (Jumper et al. 2021): layer norm, q/k/v without bias, a "
+        "sigmoid gate, an output projection; attention maps on request.\n\nShapes: [rows, cols, d] -> "
+        "[rows, cols, d]" + (", bias [cols, cols, c]." if axis == "row" else "."),
+    )(shape)
 
 
 _axial("row")
@@ -210,26 +207,21 @@ def _opm_flops(inputs, out, a):
     return 2 * rows * cols * cols * a.hidden**2 + 2 * cols * cols * a.hidden**2 * a.out
 
 
-register(
-    BlockSpec(
-        name="outer_product_mean",
-        family="attention",
-        args=(
-            Arg("hidden", "int", doc="width c of the two projections (AlphaFold: 32)", low=1),
-            Arg("out", "int", doc="channels of the pair representation", low=1),
-        ),
-        shape=_opm_shape,
-        params=_opm_params,
-        flops=_opm_flops,
-        module=lambda inputs, a: Construct(
-            OuterProductMean, {"dim": _opm_width(inputs), "hidden": a.hidden, "out": a.out}
-        ),
-        example=("[3, 5, 8]", "outer_product_mean(4, 6)"),
-        doc="The Evoformer's outer-product mean (Jumper et al. 2021, Algorithm 10): the MSA updates the pair "
-        "representation, o_ij = Linear(mean over sequences of a_si ⊗ b_sj).\n\nShapes: [rows, cols, d] -> "
-        "[cols, cols, out].",
-    )
-)
+block(
+    "outer_product_mean",
+    family="attention",
+    args=(
+        Arg("hidden", "int", doc="width c of the two projections (AlphaFold: 32)", low=1),
+        Arg("out", "int", doc="channels of the pair representation", low=1),
+    ),
+    params=_opm_params,
+    flops=_opm_flops,
+    module=lambda inputs, a: Construct(OuterProductMean, {"dim": _opm_width(inputs), "hidden": a.hidden, "out": a.out}),
+    example=("[3, 5, 8]", "outer_product_mean(4, 6)"),
+    doc="The Evoformer's outer-product mean (Jumper et al. 2021, Algorithm 10): the MSA updates the pair "
+    "representation, o_ij = Linear(mean over sequences of a_si ⊗ b_sj).\n\nShapes: [rows, cols, d] -> "
+    "[cols, cols, out].",
+)(_opm_shape)
 
 
 def _pair(inputs) -> int:
@@ -254,27 +246,24 @@ def _triangle_flops(inputs, out, a):
     return 2 * n**3 * h + 2 * n * n * (5 * c * h + c * c)
 
 
-register(
-    BlockSpec(
-        name="triangle_update",
-        family="attention",
-        args=(
-            Arg("hidden", "int", doc="width of the two edge projections (AlphaFold: 128)", low=1),
-            Arg(
-                "mode",
-                "enum",
-                "outgoing",
-                "`outgoing` (edges ik, jk) or `incoming` (edges ki, kj)",
-                choices=("outgoing", "incoming"),
-            ),
+block(
+    "triangle_update",
+    family="attention",
+    args=(
+        Arg("hidden", "int", doc="width of the two edge projections (AlphaFold: 128)", low=1),
+        Arg(
+            "mode",
+            "enum",
+            "outgoing",
+            "`outgoing` (edges ik, jk) or `incoming` (edges ki, kj)",
+            choices=("outgoing", "incoming"),
         ),
-        shape=_triangle_shape,
-        params=_triangle_params,
-        flops=_triangle_flops,
-        module=lambda inputs, a: Construct(TriangleUpdate, {"dim": _pair(inputs), "hidden": a.hidden, "mode": a.mode}),
-        example=("[5, 5, 8]", "triangle_update(4, mode = incoming)"),
-        doc="The Evoformer's triangular multiplicative update (Jumper et al. 2021, Algorithms 11–12): edge ij "
-        "gathers the products of gated projections of edges ik and jk (outgoing) or ki and kj (incoming).\n\n"
-        "Shapes: [n, n, c] -> [n, n, c].",
-    )
-)
+    ),
+    params=_triangle_params,
+    flops=_triangle_flops,
+    module=lambda inputs, a: Construct(TriangleUpdate, {"dim": _pair(inputs), "hidden": a.hidden, "mode": a.mode}),
+    example=("[5, 5, 8]", "triangle_update(4, mode = incoming)"),
+    doc="The Evoformer's triangular multiplicative update (Jumper et al. 2021, Algorithms 11–12): edge ij "
+    "gathers the products of gated projections of edges ik and jk (outgoing) or ki and kj (incoming).\n\n"
+    "Shapes: [n, n, c] -> [n, n, c].",
+)(_triangle_shape)

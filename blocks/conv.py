@@ -5,8 +5,12 @@ from __future__ import annotations
 from torch import nn
 
 from .dims import is_known, product
-from .registry import Arg, BlockSpec, Construct, ShapeError, register
+from .registry import Arg, BlockSpec, Construct, Family, ShapeError, block
 from .shape_rules import known_size
+
+CONV = Family(
+    "conv", "#c7e9c0", "Convolutions and pooling over channel-first signals and images.", paper="LeCun et al. 1998"
+)
 
 _SAME = "same"
 
@@ -174,22 +178,19 @@ def _conv(n: int, transposed: bool) -> BlockSpec:
     kind = "transposed convolution (fractionally strided; Dumoulin & Visin 2016)" if transposed else "convolution"
     layout = "[C, L] -> [out, L']" if n == 1 else "[C, H, W] -> [out, H', W']"
     doc = f"{n}-D {kind} over the channel-first layout, with {module_class.__name__}'s layout.\n\nShapes: {layout}."
-    return register(
-        BlockSpec(
-            name=name,
-            family="conv",
-            doc=doc,
-            args=_conv_args(transposed),
-            shape=shape,
-            params=params,
-            flops=flops,
-            module=module,
-            example=(
-                "[3, 9]" if n == 1 else "[3, 7, 9]",
-                f"{name}(4, 3, stride = 2, pad = 1)" if transposed else f"{name}(4, 3, pad = same)",
-            ),
-        )
-    )
+    return block(
+        name,
+        family="conv",
+        doc=doc,
+        args=_conv_args(transposed),
+        params=params,
+        flops=flops,
+        module=module,
+        example=(
+            "[3, 9]" if n == 1 else "[3, 7, 9]",
+            f"{name}(4, 3, stride = 2, pad = 1)" if transposed else f"{name}(4, 3, pad = same)",
+        ),
+    )(shape)
 
 
 def _pool(n: int, kind: str) -> BlockSpec:
@@ -230,21 +231,18 @@ def _pool(n: int, kind: str) -> BlockSpec:
     word = "maximum" if kind == "max" else "average"
     layout = "[C, L] -> [C, L']" if n == 1 else "[C, H, W] -> [C, H', W']"
     doc = f"{n}-D {word} pooling over windows of each channel ({module_class.__name__}).\n\nShapes: {layout}."
-    return register(
-        BlockSpec(
-            name=name,
-            family="conv",
-            doc=doc,
-            args=args,
-            shape=shape,
-            module=module,
-            flops=lambda inputs, out, a: product(out.dims) * product(_tuple(a.k, n, "k")),
-            example=(
-                "[3, 9]" if n == 1 else "[3, 7, 9]",
-                f"{name}(2, ceil = true)" if kind == "max" else f"{name}(3, stride = 2, pad = 1)",
-            ),
-        )
-    )
+    return block(
+        name,
+        family="conv",
+        doc=doc,
+        args=args,
+        module=module,
+        flops=lambda inputs, out, a: product(out.dims) * product(_tuple(a.k, n, "k")),
+        example=(
+            "[3, 9]" if n == 1 else "[3, 7, 9]",
+            f"{name}(2, ceil = true)" if kind == "max" else f"{name}(3, stride = 2, pad = 1)",
+        ),
+    )(shape)
 
 
 def _adaptive_pool(n: int) -> BlockSpec:
@@ -265,19 +263,16 @@ def _adaptive_pool(n: int) -> BlockSpec:
         return Construct(module_class, {"output_size": size[0] if n == 1 else size})
 
     layout = "[C, L] -> [C, size]" if n == 1 else "[C, H, W] -> [C, h, w]"
-    return register(
-        BlockSpec(
-            name=f"adaptive_avgpool{n}d",
-            family="conv",
-            doc=f"Averages each channel over windows chosen to give a fixed output size ({module_class.__name__}).\n\n"
-            f"Shapes: {layout}.",
-            args=(Arg("size", "ints", doc="output size: an int or one per spatial dim", low=1),),
-            shape=shape,
-            module=module,
-            flops=lambda inputs, out, a: product(inputs[0].dims),
-            example=("[3, 9]" if n == 1 else "[3, 7, 9]", f"adaptive_avgpool{n}d({2 if n == 1 else [2, 3]})"),
-        )
-    )
+    return block(
+        f"adaptive_avgpool{n}d",
+        family="conv",
+        doc=f"Averages each channel over windows chosen to give a fixed output size ({module_class.__name__}).\n\n"
+        f"Shapes: {layout}.",
+        args=(Arg("size", "ints", doc="output size: an int or one per spatial dim", low=1),),
+        module=module,
+        flops=lambda inputs, out, a: product(inputs[0].dims),
+        example=("[3, 9]" if n == 1 else "[3, 7, 9]", f"adaptive_avgpool{n}d({2 if n == 1 else [2, 3]})"),
+    )(shape)
 
 
 for _n in (1, 2):

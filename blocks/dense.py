@@ -1,13 +1,15 @@
-"""Dense family: affine maps and dropout (nn.Linear, nn.Dropout)."""
+"""Dense family: affine maps (nn.Linear), their weight tied to an embedding when asked."""
 
 from __future__ import annotations
 
 from torch import nn
 
 from .modules import TiedLinear
-from .registry import Arg, Construct, ShapeError, block
+from .registry import Arg, Construct, Family, ShapeError, block
 from .shape_rules import known_size, positions
 from .tensor_type import TensorType
+
+DENSE = Family("dense", "#c6dbef", "Affine maps of the last dimension (nn.Linear).")
 
 
 def _in_features(inputs: list[TensorType]) -> int:
@@ -82,21 +84,3 @@ def dense(inputs, a):
     if a.tie is not None:
         _tie_layout(a.tie, a.out, features)
     return inputs[0].with_dims(inputs[0].dims[:-1] + (a.out,))
-
-
-@block(
-    "dropout",
-    family="dense",
-    args=(Arg("p", "float", 0.5, "probability of zeroing an element in training", low=0.0),),
-    module=lambda inputs, a: Construct(nn.Dropout, {"p": a.p}),
-    accepts=("float", "graph"),
-    example=("[5, 8]", "dropout(0.1)"),
-)
-def dropout(inputs, a):
-    """Zeroes elements with probability p in training and rescales the rest by 1/(1-p); identity in eval.
-
-    Shapes: any -> same.
-    """
-    if a.p >= 1:
-        raise ShapeError(f"p must be below 1, got {a.p}")
-    return inputs[0]

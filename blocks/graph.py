@@ -16,9 +16,16 @@ from torch import nn
 
 from .kan import SPLINE_ARGS, KANLayer, kan_kwargs
 from .kan import _range as kan_range
-from .registry import Arg, Construct, ShapeError, block
+from .registry import Arg, Construct, Family, ShapeError, block
 from .shape_rules import known_size
 from .tensor_type import TensorType
+
+GRAPH = Family(
+    "graph",
+    "#fdae6b",
+    "Message passing over a batch of graphs, with PyTorch Geometric's layouts.",
+    paper="Kipf & Welling 2017; Veličković et al. 2018",
+)
 
 
 class GraphLayer(nn.Module):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .registry import Arg, Construct, ShapeError, block
+from .registry import Arg, Construct, Family, ShapeError, block
 from .shape_rules import numel
+
+IMAGES = Family("images", "#e5f5c8", "Image-sized helpers: upsampling.")
 
 
 def _scales(inputs, a) -> tuple[int, ...]:
@@ -72,7 +74,7 @@ class DropPath(nn.Module):
 
 @block(
     "drop_path",
-    family="images",
+    family="regularisation",
     args=(Arg("p", "float", doc="probability of dropping an example's whole value in training", low=0.0),),
     flops=lambda inputs, out, a: numel(inputs[0]),
     module=lambda inputs, a: Construct(DropPath, {"p": a.p}),

@@ -21,8 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .registry import Arg, Construct, ShapeError, block
+from .registry import Arg, Construct, Family, ShapeError, block
 from .shape_rules import known_size, positions
+
+KAN = Family("KAN", "#c2e699", "Kolmogorov–Arnold layers with learned B-spline edges.", paper="Liu et al. 2024")
 
 
 class KANLayer(nn.Module):

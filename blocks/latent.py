@@ -12,8 +12,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .registry import Arg, Construct, ShapeError, block
+from .registry import Arg, Construct, Family, ShapeError, block
 from .shape_rules import known_size, positions
+
+LATENT = Family(
+    "latent", "#a6bddb", "Variational latents that add their KL term to training.", paper="Kingma & Welling 2014"
+)
 
 
 class GaussianLatent(nn.Module):

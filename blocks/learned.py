@@ -6,8 +6,10 @@ import torch
 from torch import nn
 
 from .dims import product
-from .registry import Arg, Construct, ShapeError, block
+from .registry import Arg, Construct, Family, ShapeError, block
 from .tensor_type import TensorType
+
+LEARNED = Family("learned", "#f3dcc8", "Learned tensors with no input (latent arrays, scales).")
 
 
 class LearnedTensor(nn.Module):

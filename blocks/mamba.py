@@ -23,8 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .registry import Arg, Construct, ShapeError, block
+from .registry import Arg, Construct, Family, ShapeError, block
 from .shape_rules import known_size
+
+STATE_SPACE = Family("state space", "#99d8c9", "Selective state-space sequence layers.", paper="Gu & Dao 2023")
 
 
 class Mamba(nn.Module):
@@ -176,9 +178,9 @@ def _flops(inputs, out, a):
     "mamba",
     family="state space",
     args=(
-        Arg("state", "int", 16, "state size N per channel", low=1),
-        Arg("expand", "int", 2, "inner width E = expand · d", low=1),
-        Arg("conv", "int", 4, "width of the causal depthwise convolution", low=1),
+        Arg("state", "int", 16, "state size N per channel", low=1, key=True),
+        Arg("expand", "int", 2, "inner width E = expand · d", low=1, key=True),
+        Arg("conv", "int", 4, "width of the causal depthwise convolution", low=1, key=True),
         Arg("selective", "bool", True, "Δ, B, C computed from the input (false: time-invariant, S4D-style)"),
         Arg(
             "scan",

@@ -9,9 +9,11 @@ from the last axis, a size of 1 stretches to the other side's, a missing leading
 from __future__ import annotations
 
 from .dims import Dim, show
-from .registry import Arg, BlockSpec, ShapeError, register
+from .registry import Arg, BlockSpec, Family, ShapeError, block
 from .shape_rules import axis, numel, value_axis
 from .tensor_type import TensorType
+
+MERGES = Family("merges", "#ffffff", "Combining bound values: add, mul, concat, stack.")
 
 
 def _same_shapes(inputs, a):
@@ -124,20 +126,17 @@ def _stack_source(module, names, a, inputs) -> str:
 
 
 def _merge(name: str, doc: str, shape, forward, args: tuple[Arg, ...] = (), example: str = "") -> BlockSpec:
-    return register(
-        BlockSpec(
-            name=name,
-            family="merges",
-            doc=doc,
-            args=args,
-            shape=shape,
-            merge=True,
-            flops=lambda inputs, out, a: (len(inputs) - 1) * numel(out) if name in ("add", "mul", "sub", "mean") else 0,
-            forward=forward,
-            accepts=("float", "graph"),
-            example=example or ("[3, 4]", f"{name}(x, x)"),
-        )
-    )
+    return block(
+        name,
+        family="merges",
+        doc=doc,
+        args=args,
+        merge=True,
+        flops=lambda inputs, out, a: (len(inputs) - 1) * numel(out) if name in ("add", "mul", "sub", "mean") else 0,
+        forward=forward,
+        accepts=("float", "graph"),
+        example=example or ("[3, 4]", f"{name}(x, x)"),
+    )(shape)
 
 
 _BROADCAST = (

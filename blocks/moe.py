@@ -16,8 +16,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .registry import Arg, BlockSpec, BodyErrors, BodySlot, Construct, ShapeError, SourceText, register
+from .registry import Arg, BodyErrors, BodySlot, Construct, Family, ShapeError, SourceText, block
 from .tensor_type import TensorType
+
+MIXTURE_OF_EXPERTS = Family(
+    "mixture of experts",
+    "#f4a6a6",
+    "Routers that send tokens or examples to experts.",
+    paper="Shazeer et al. 2017; Fedus et al. 2021",
+)
 
 
 class MixtureOfExperts(nn.Module):
@@ -180,40 +187,38 @@ def _module(inputs, a) -> Construct:
     )
 
 
-register(
-    BlockSpec(
-        name="moe",
-        family="mixture of experts",
-        doc="A mixture of experts (Shazeer et al. 2017): a linear router without bias sends each token "
-        "(`route = token`) or each example (`route = example`) to its top-k experts, whose outputs are mixed "
-        "with the softmax of their scores; `moe(experts = N) { body }` copies one body N times, "
-        "`moe(top_k = 1) { a | b | c }` lists heterogeneous experts. Adds the Switch load-balancing loss (Fedus et al. "
-        "2022) and, with z_loss > 0, the router z-loss (Zoph et al. 2022).\n\n"
-        "Shapes: [..., d] -> [..., d_out] (token routing) or the experts' output (example routing).",
-        args=(
-            Arg("experts", "int", None, "how many copies of a single body (each with its own weights)", low=1),
-            Arg("top_k", "int", 1, "experts per token or example", low=1),
-            Arg(
-                "route",
-                "enum",
-                None,
-                "`token` or `example` (default: token unless an expert mixes positions)",
-                choices=("token", "example"),
-            ),
-            Arg("z_loss", "float", 0.0, "weight of the router z-loss in the auxiliary loss", low=0.0),
+block(
+    "moe",
+    family="mixture of experts",
+    doc="A mixture of experts (Shazeer et al. 2017): a linear router without bias sends each token "
+    "(`route = token`) or each example (`route = example`) to its top-k experts, whose outputs are mixed "
+    "with the softmax of their scores; `moe(experts = N) { body }` copies one body N times, "
+    "`moe(top_k = 1) { a | b | c }` lists heterogeneous experts. Adds the Switch load-balancing loss (Fedus et al. "
+    "2022) and, with z_loss > 0, the router z-loss (Zoph et al. 2022).\n\n"
+    "Shapes: [..., d] -> [..., d_out] (token routing) or the experts' output (example routing).",
+    args=(
+        Arg("experts", "int", None, "how many copies of a single body (each with its own weights)", low=1),
+        Arg("top_k", "int", 1, "experts per token or example", low=1),
+        Arg(
+            "route",
+            "enum",
+            None,
+            "`token` or `example` (default: token unless an expert mixes positions)",
+            choices=("token", "example"),
         ),
-        shape=_shape,
-        params=_params,
-        flops=_flops,
-        module=_module,
-        masked=True,
-        bodies=BodySlot(
-            noun="expert",
-            arrange=_arrange,
-            describe=lambda inputs, a: f"mixture of {len(a.bodies.copies)} experts, top {a.top_k}",
-            entry=lambda inputs, a: f"router · {_routed(inputs, a)[0]}",
-            exit=lambda inputs, a: f"Σ top-{a.top_k}",
-        ),
-        example=("[5, 8]", "moe(experts = 3, top_k = 2) { dense(16) -> gelu -> dense(8) }"),
-    )
-)
+        Arg("z_loss", "float", 0.0, "weight of the router z-loss in the auxiliary loss", low=0.0),
+    ),
+    params=_params,
+    flops=_flops,
+    module=_module,
+    masked=True,
+    bodies=BodySlot(
+        noun="expert",
+        arrange=_arrange,
+        describe=lambda inputs, a: f"mixture of {len(a.bodies.copies)} experts, top {a.top_k}",
+        entry=lambda inputs, a: f"router · {_routed(inputs, a)[0]}",
+        exit=lambda inputs, a: f"Σ top-{a.top_k}",
+        active=lambda a: a.top_k,
+    ),
+    example=("[5, 8]", "moe(experts = 3, top_k = 2) { dense(16) -> gelu -> dense(8) }"),
+)(_shape)

@@ -6,8 +6,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .registry import Arg, Construct, ShapeError, block
+from .registry import Arg, Construct, Family, ShapeError, block
 from .shape_rules import axis, known_size, numel
+
+NORMALISATION = Family(
+    "normalisation",
+    "#fdd49e",
+    "Layer, RMS, batch and group normalisation.",
+    paper="Ba et al. 2016; Ioffe & Szegedy 2015",
+)
 
 _EPS = Arg("eps", "float", 1e-5, "added to the variance for stability", low=0.0)
 

@@ -11,8 +11,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .registry import Arg, BlockSpec, Construct, ShapeError, register
+from .registry import Arg, BlockSpec, Construct, Family, ShapeError, block
 from .shape_rules import known_size
+
+RECURRENT = Family(
+    "recurrent",
+    "#dcc8ef",
+    "RNN, GRU and LSTM layers (PyTorch's modules).",
+    paper="Hochreiter & Schmidhuber 1997; Cho et al. 2014",
+)
 
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
@@ -145,21 +152,18 @@ def _recurrent(kind: str) -> BlockSpec:
         f"The {_PAPERS[kind]}, lowered to nn.{kind.upper()} (cuDNN on a GPU).\n\n"
         "Shapes: [seq, d] -> [seq, hidden·directions] (return = sequence) or [hidden·directions] (return = last)."
     )
-    return register(
-        BlockSpec(
-            name=kind,
-            family="recurrent",
-            doc=doc,
-            args=args,
-            shape=shape,
-            params=params,
-            flops=flops,
-            module=module,
-            masked=True,
-            stateful=True,
-            example=("[6, 5]", f"{kind}(8, layers = 2, bidirectional = true)"),
-        )
-    )
+    return block(
+        kind,
+        family="recurrent",
+        doc=doc,
+        args=args,
+        params=params,
+        flops=flops,
+        module=module,
+        masked=True,
+        stateful=True,
+        example=("[6, 5]", f"{kind}(8, layers = 2, bidirectional = true)"),
+    )(shape)
 
 
 for _kind in _GATES:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -74,11 +75,27 @@ class BodySlot:
     describe: Callable[[list[TensorType], Any], str]
     entry: Callable[[list[TensorType], Any], str]
     exit: Callable[[list[TensorType], Any], str]
+    active: Callable[[Any], int] | None = None  # bodies one token or example runs (a moe's top_k); None: all
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family of blocks, declared once at the top of the file that holds it.
+
+    The registry finds every `Family` a blocks module declares; `cramnet blocks` lists them with
+    their docs and diagrams fill each family's boxes with `colour`.
+    """
+
+    name: str  # what blocks name in `family=`
+    colour: str  # box fill in diagrams, "#rrggbb"
+    doc: str  # one line: what the family is for
+    paper: str = ""  # where it comes from
 
 
 @dataclass(frozen=True)
 class Arg:
-    """One argument of a block. `choices` lists enum words; `low` is an inclusive lower bound."""
+    """One argument of a block. `choices` lists enum words; `low` is an inclusive lower bound; a
+    `key` argument is drawn in diagrams even at its default (`mamba(16, 2, 4)`, not a bare `mamba`)."""
 
     name: str
     kind: str
@@ -86,6 +103,7 @@ class Arg:
     doc: str = ""
     choices: tuple[str, ...] = ()
     low: float | None = None
+    key: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ARG_KINDS:
@@ -186,10 +204,12 @@ def _show(value: Any) -> str:
 
 
 _REGISTRY: dict[str, BlockSpec] = {}
+_FAMILIES: dict[str, Family] = {}
 
 
 def register(spec: BlockSpec) -> BlockSpec:
-    """Add a block to the registry; a second block with the same name is a programming error."""
+    """Add a block to the registry (what `@block` does); a second block with the same name is a
+    programming error."""
     if spec.name in _REGISTRY and _REGISTRY[spec.name] is not spec:
         raise ValueError(f"block {spec.name!r} is already registered (by {_REGISTRY[spec.name].origin})")
     _REGISTRY[spec.name] = spec
@@ -197,7 +217,8 @@ def register(spec: BlockSpec) -> BlockSpec:
 
 
 def block(name: str, **declaration: Any) -> Callable[[Callable], BlockSpec]:
-    """Decorator form: the decorated function is the shape rule; the rest comes as keywords.
+    """The one way to declare a block: the decorated function is the shape rule; the rest comes as
+    keywords. Factories that declare several blocks call it the same way: `block(name, …)(rule)`.
 
     @block("scale", family="dense", doc="x * factor", args=(Arg("factor", "float", 1.0),))
     def scale(inputs, args):
@@ -205,9 +226,10 @@ def block(name: str, **declaration: Any) -> Callable[[Callable], BlockSpec]:
     """
 
     def wrap(shape_rule: Callable) -> BlockSpec:
-        doc = declaration.pop("doc", None) or inspect.cleandoc(shape_rule.__doc__ or "")
-        origin = declaration.pop("origin", shape_rule.__module__)
-        spec = BlockSpec(name=name, doc=doc, shape=shape_rule, origin=origin, **declaration)
+        fields = dict(declaration)
+        doc = fields.pop("doc", None) or inspect.cleandoc(shape_rule.__doc__ or "")
+        origin = fields.pop("origin", shape_rule.__module__)
+        spec = BlockSpec(name=name, doc=doc, shape=shape_rule, origin=origin, **fields)
         return register(spec)
 
     return wrap
@@ -223,40 +245,41 @@ def all_blocks() -> dict[str, BlockSpec]:
     return dict(sorted(_REGISTRY.items()))
 
 
-_BUILTIN_FAMILIES = (
-    "dense",
-    "activations",
-    "norm",
-    "conv",
-    "images",
-    "shape_ops",
-    "axes",
-    "learned",
-    "tokens",
-    "merges",
-    "recurrent",
-    "attention",
-    "sequence",
-    "axial",
-    "group",
-    "mamba",
-    "kan",
-    "moe",
-    "latent",
-    "graph",
-    "graph_heads",
-    "grid_graph",
-    "hetero",
-)
+def all_families() -> dict[str, Family]:
+    """Every declared family, built-in and plugin, by name."""
+    _load_builtins()
+    return dict(_FAMILIES)
+
+
+def family_of(name: str) -> Family | None:
+    _load_builtins()
+    return _FAMILIES.get(name)
+
+
+# Modules of this package that hold no blocks (the registry's own plumbing and kernels); every other
+# module is a block family file, found and imported without being listed anywhere.
+_NOT_FAMILY_FILES = frozenset({"registry", "dims", "modules", "shape_rules", "tensor_type", "scan_triton", "aliases"})
 _loaded = False
+
+
+def _collect_families(module: Any) -> None:
+    for value in vars(module).values():
+        if isinstance(value, Family):
+            known = _FAMILIES.get(value.name)
+            if known is not None and known is not value:
+                raise ValueError(f"family {value.name!r} is declared twice")
+            _FAMILIES[value.name] = value
 
 
 def _load_builtins() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        for family in _BUILTIN_FAMILIES:
-            importlib.import_module(f"{__package__}.{family}")
+        package = importlib.import_module(__package__)
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+            if info.ispkg or info.name in _NOT_FAMILY_FILES or info.name.startswith("_"):
+                continue
+            _collect_families(importlib.import_module(f"{__package__}.{info.name}"))
 
 
 _loaded_plugins: set[str] = set()
@@ -269,16 +292,18 @@ def load_plugins(modules: list[str] = ()) -> None:
         if entry.value not in _loaded_plugins:
             _loaded_plugins.add(entry.value)
             try:
-                entry.load()
+                loaded = entry.load()
             except Exception as error:  # a broken third-party package must not break cramnet
                 raise PluginError(
                     f"plugin entry point {entry.name!r} ({entry.value}) failed to load: {error}"
                 ) from error
+            if inspect.ismodule(loaded):
+                _collect_families(loaded)
     for module in modules:
         if module in _loaded_plugins:
             continue
         try:
-            importlib.import_module(module)
+            _collect_families(importlib.import_module(module))
         except ImportError as error:
             raise PluginError(f"cannot import plugin module {module!r}: {error}") from error
         _loaded_plugins.add(module)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from .dims import is_known, product
-from .registry import Arg, ShapeError, block
+from .registry import Arg, Family, ShapeError, block
 from .shape_rules import axis, torch_axis
+
+SHAPE = Family("shape", "#d9d9f3", "Reshaping without weights: flatten, reshape, transpose.")
 
 
 @block(
     "flatten",
     example=("[3, 4, 5]", "flatten"),
-    family="dense",
+    family="shape",
     args=(Arg("start", "int", 0, "first per-example axis to flatten (the batch is never flattened)"),),
     forward=lambda module, names, a, inputs: f"torch.flatten({names[0]}, {torch_axis(a.start, inputs[0].rank)})",
 )
@@ -56,7 +58,7 @@ def _reshape_dims(inputs, a) -> list:
 @block(
     "reshape",
     example=("[24]", "reshape([2, -1, 4])"),
-    family="dense",
+    family="shape",
     args=(Arg("shape", "ints", doc="new per-example shape; one -1 is inferred"),),
     forward=lambda module, names, a, inputs: f"{names[0]}.reshape({names[0]}.shape[0], {', '.join(map(str, a.shape))})",
 )
@@ -73,7 +75,7 @@ def reshape(inputs, a):
 @block(
     "transpose",
     example=("[5, 8]", "transpose(0, 1)"),
-    family="dense",
+    family="shape",
     args=(Arg("a", "int", doc="first per-example axis"), Arg("b", "int", doc="second per-example axis")),
     forward=lambda module, names, a, inputs: (
         f"{names[0]}.transpose({torch_axis(a.a, inputs[0].rank)}, {torch_axis(a.b, inputs[0].rank)})"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from .registry import Arg, Construct, block
+from .registry import Arg, Construct, Family, block
+
+TOKENS = Family("tokens", "#e7dcc4", "Token embeddings, positions, class tokens and pooling over a sequence.")
 
 
 @block(

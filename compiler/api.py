@@ -21,6 +21,7 @@ from .freezing import apply_freezing
 from .infer_shapes import infer_shapes
 from .loader import load_program, read_source
 from .naming import assign_attributes, assign_layout, module_path
+from .run_sizes import check_run_sizes
 from .sharing import check_shares
 from .summary import Summary, summarize
 
@@ -73,8 +74,15 @@ class CheckedModel:
         """Where a node's module lives in the built module: `pre_ln.0.attention_1` (naming.py)."""
         return module_path(self.graph.nodes[node])
 
-    def summary(self, sizes: Mapping[str, int] | None = None, batch: int = 1) -> Summary:
-        return summarize(self.model, sizes, batch)
+    def check_sizes(self, sizes: Mapping[str, int]) -> None:
+        """Raise `SpecErrors` (E403) when a block refuses the run-time sizes given: `--dim seq=32` on
+        a `pos_embed(16)` model is a located error now, not a torch error when the model runs."""
+        errors = check_run_sizes(self.model, sizes)
+        if errors:
+            raise SpecErrors(errors, self.sources)
+
+    def summary(self, sizes: Mapping[str, int] | None = None, batch: int = 1, depth: int | None = None) -> Summary:
+        return summarize(self.model, sizes, batch, depth)
 
     def source(self, standalone: bool = True) -> str:
         """The generated module as Python source; standalone source imports only torch."""
@@ -90,12 +98,25 @@ class CheckedModel:
         source, custom = generate_source(self.model, Path(self.path).name, standalone=False)
         cls = load_module_class(source, custom, self.name)
         if seed is None:
-            module = cls()
+            module = self._init_tied_embeddings(cls())
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                module = cls()
+                module = self._init_tied_embeddings(cls())
         apply_freezing(module, self.graph)  # `freeze = true` calls
+        return module
+
+    def _init_tied_embeddings(self, module: nn.Module) -> nn.Module:
+        """An embedding that an output layer ties to starts as GPT-2's, N(0, 0.02²): nn.Embedding's
+        N(0, 1) makes the first logits about √d wide and the first loss far above ln V (63 for a
+        1,000-token vocabulary instead of 6.9)."""
+        for node in self.graph:
+            tie = getattr(self.graph.nodes[node].get("args"), "tie", None)
+            if getattr(tie, "node", None) in self.graph:
+                target = module.get_submodule(self.module_path(tie.node))
+                if isinstance(target, nn.Embedding):
+                    with torch.no_grad():
+                        target.weight.normal_(0.0, 0.02)
         return module
 
 

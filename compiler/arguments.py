@@ -6,10 +6,26 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ..blocks.registry import Arg, BlockSpec
+from ..blocks.registry import Arg, BlockSpec, all_blocks
 from ..dsl import ast
 from ..dsl.errors import Span, SpecError, did_you_mean
 from .evaluate import EvalError, Scope, TensorRef, Word, evaluate, unknown_name
+
+
+def unknown_argument_hint(block: str, name: str, names: list[str]) -> str | None:
+    """`conv2d(…, tie = x)`: `tie` belongs to dense, and `share` is what reuses a conv's weights —
+    more use than the nearest spelling ('stride')."""
+    listed = f"{block}'s arguments are: {', '.join(names)}" if names else f"{block} takes no arguments"
+    if name == "tie":
+        return (
+            "only dense takes `tie` (an output layer reusing an embedding's weight); "
+            f"`share = NAME` reuses the weights of another call of {block}"
+        )
+    owners = sorted(b for b, spec in all_blocks().items() if spec.arg(name) is not None)
+    if owners:
+        more = f" and {len(owners) - 3} more" if len(owners) > 3 else ""
+        return f"'{name}' is an argument of {', '.join(owners[:3])}{more}; {listed}"
+    return did_you_mean(name, names) or listed
 
 
 def match_arguments(
@@ -36,7 +52,7 @@ def match_arguments(
         matched[name] = expr
     for kwarg in args.keyword:
         if kwarg.name not in names:
-            hint = did_you_mean(kwarg.name, names) or (f"its arguments are: {', '.join(names)}" if names else None)
+            hint = unknown_argument_hint(block, kwarg.name, names)
             errors.append(
                 SpecError(code="E301", message=f"{block} has no argument '{kwarg.name}'", span=kwarg.span, hint=hint)
             )

@@ -12,6 +12,7 @@ from ..blocks.registry import all_blocks, lookup
 from ..dsl import ast
 from ..dsl.errors import Span, did_you_mean
 from .arguments import bind_block_args, convert, match_arguments
+from .block_hints import unknown_block_hint
 from .evaluate import EvalError, Word, evaluate
 from .expansion import (
     FAILED,
@@ -193,7 +194,7 @@ class Pipelines:
             "E204",
             f"unknown {kind} '{call.name}'",
             call.name_span,
-            did_you_mean(call.name, candidates - {"in"}) or "`cramnet blocks` lists the blocks",
+            unknown_block_hint(call.name, candidates - {"in"}),
         )
 
     def nothing_flows(self, what: str, span: Span) -> str:

@@ -19,17 +19,24 @@ BYTES_PER_VALUE = 4  # fp32
 
 @dataclass(frozen=True)
 class NodeRow:
+    """One row: a node, or (with `depth`) a block instance or a whole repeat folded into one.
+    `flops` is over the batch; `inputs` names the rows it reads (its "connected to")."""
+
     node: str
     block: str
     shape: str
     params: int
     flops: Dim
+    dims: tuple = ()  # the output shape's dimensions: ints, or symbols as strings
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass
 class Summary:
-    """Per-node rows and totals. FLOPs are one forward pass over the batch (a multiply-add is 2);
-    memory is fp32 weights, gradients and every node's output kept for the backward pass."""
+    """Per-row and total counts. FLOPs are one forward pass over the batch (a multiply-add is 2);
+    memory is fp32 weights, gradients and every node's output kept for the backward pass (no
+    optimizer state, no framework workspace). `active_params` counts what one token or example
+    uses in a mixture of experts (the router, and its top_k largest experts)."""
 
     model: str
     rows: list[NodeRow]
@@ -41,20 +48,29 @@ class Summary:
     batch: int
     sizes: dict[str, int] = field(default_factory=dict)
     unresolved: list[str] = field(default_factory=list)
+    active_params: int | None = None  # None: no mixture of experts
+    nodes: int = 0  # primitive block calls, whatever the depth shown
 
     @property
     def layers(self) -> int:
-        return len(self.rows)
+        return self.nodes or len(self.rows)
 
     def to_json(self) -> dict[str, Any]:
-        def number(value: Dim) -> int | str:
-            return value if isinstance(value, int) else str(value)
+        """Stable types (docs/language.md, "summary as JSON"): every count is an int, or null when it
+        depends on a size not given (its formula is then in the `*_formula` string, always present);
+        shapes are lists whose entries are ints or symbol names."""
+
+        def count(value: Dim) -> int | None:
+            return value if isinstance(value, int) else None
 
         return {
             "model": self.model,
             "params": self.params,
-            "flops": number(self.flops),
-            "memory": {key: number(value) for key, value in self.memory.items()},
+            "active_params": self.active_params,
+            "flops": count(self.flops),
+            "flops_formula": str(self.flops),
+            "memory": {key: count(value) for key, value in self.memory.items()},
+            "memory_formula": {key: str(value) for key, value in self.memory.items()},
             "layers": self.layers,
             "inputs": self.inputs,
             "outputs": self.outputs,
@@ -62,7 +78,15 @@ class Summary:
             "sizes": self.sizes,
             "unresolved_sizes": self.unresolved,
             "nodes": [
-                {"node": r.node, "block": r.block, "shape": r.shape, "params": r.params, "flops": number(r.flops)}
+                {
+                    "node": r.node,
+                    "block": r.block,
+                    "shape": list(r.dims),
+                    "params": r.params,
+                    "flops": count(r.flops),
+                    "flops_formula": str(r.flops),
+                    "inputs": list(r.inputs),
+                }
                 for r in self.rows
             ],
         }
@@ -76,24 +100,61 @@ def model_symbols(model: ModelGraph) -> set[str]:
     return found
 
 
-def summarize(model: ModelGraph, sizes: Mapping[str, int] | None = None, batch: int = 1) -> Summary:
+def summarize(
+    model: ModelGraph, sizes: Mapping[str, int] | None = None, batch: int = 1, depth: int | None = None
+) -> Summary:
+    """Rows per node, or with `depth` per block instance / repeat nested deeper than `depth` levels
+    (torchinfo's depth: 1 is the model's top level, GPT-2 a handful of rows)."""
     sizes = dict(sizes or {})
     graph = model.graph
 
     def sized(value: Dim) -> Dim:
         return evaluate(value, sizes) if symbols(value) <= set(sizes) else value
 
+    nodes = [n for n in sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"]) if graph.nodes[n]["block"] != INPUT]
+    row_of = {n: n for n in model.inputs}
+    groups: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for node in nodes:
+        key, _, copy = _group(graph.nodes[node], depth)
+        key = key or node
+        groups.setdefault(key, []).append(node)
+        if copy:  # a repeat of one block reads as its first and last copies: pre_ln_1…pre_ln_12
+            first = names.get(key, copy).split("…")[0]
+            names[key] = first if copy == first else f"{first}…{copy}"
+    for key, members in groups.items():
+        for member in members:
+            row_of[member] = names.get(key, key)
     rows = []
     total_flops: Dim = 0
     activations: Dim = 0
-    for node in sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"]):
-        attrs = graph.nodes[node]
-        if attrs["block"] == INPUT:
-            continue
-        shape = replace(attrs["type"], dims=tuple(sized(d) for d in attrs["type"].dims))  # --dim sizes shown too
-        rows.append(NodeRow(node, attrs["block"], str(shape), attrs["params"], sized(attrs["flops"])))
-        total_flops = total_flops + attrs["flops"]
-        activations = activations + product(attrs["type"].dims)
+    for group, members in groups.items():
+        key = names.get(group, group)
+        last = graph.nodes[members[-1]]
+        dims = tuple(sized(d) for d in last["type"].dims)  # --dim sizes shown too
+        shape = str(replace(last["type"], dims=dims))
+        inputs = []
+        for member in members:
+            for source in graph.nodes[member]["inputs"]:
+                name = row_of.get(source, source)
+                if name != key and name not in inputs:
+                    inputs.append(name)
+        flops = sum((graph.nodes[m]["flops"] for m in members), 0)
+        _, block, _ = _group(graph.nodes[members[0]], depth)
+        rows.append(
+            NodeRow(
+                key,
+                block or last["block"],
+                shape,
+                sum(graph.nodes[m]["params"] for m in members),
+                sized(flops * batch),
+                tuple(d if isinstance(d, int) else str(d) for d in dims),
+                tuple(inputs),
+            )
+        )
+    for node in nodes:
+        total_flops = total_flops + graph.nodes[node]["flops"]
+        activations = activations + product(graph.nodes[node]["type"].dims)
     params = sum(r.params for r in rows)
     weights = params * BYTES_PER_VALUE
     activation_bytes = sized(activations * batch * BYTES_PER_VALUE)
@@ -114,4 +175,38 @@ def summarize(model: ModelGraph, sizes: Mapping[str, int] | None = None, batch: 
         batch=batch,
         sizes=sizes,
         unresolved=sorted(model_symbols(model) - set(sizes)),
+        active_params=_active_params(graph, nodes, params),
+        nodes=len(nodes),
     )
+
+
+def _group(attrs: dict, depth: int | None) -> tuple[str | None, str | None, str | None]:
+    """The row a node folds into at `depth` — (key, what it is, the block copy it is in) — or Nones
+    to show it alone. Levels are user-block instances and repeats (residual and parallel bodies are
+    not levels): at depth d a node inside d levels or more folds into its d-th."""
+    levels = [s for s in attrs.get("scopes", ()) if s.kind in ("block", "repeat")]
+    if depth is None or len(levels) < max(depth, 1):
+        return None, None, None
+    at = max(depth, 1) - 1
+    scope = levels[at]
+    if scope.kind == "block":
+        return scope.key, scope.label, None
+    inner = levels[at + 1] if at + 1 < len(levels) else None
+    if inner is not None and inner.kind == "block":
+        return scope.key, f"{inner.label} × {scope.count}", inner.key
+    return scope.key, f"repeat × {scope.count}", None
+
+
+def _active_params(graph, nodes: list[str], params: int) -> int | None:
+    """Parameters one token (or example) uses: a block whose items run only some of its bodies (a
+    mixture of experts: its top_k) counts its own and its largest such bodies. None when no block does."""
+    found = False
+    for node in nodes:
+        spec, args = graph.nodes[node]["spec"], graph.nodes[node]["args"]
+        if spec is None or spec.bodies is None or spec.bodies.active is None:
+            continue
+        found = True
+        bodies = args.bodies
+        sizes = [sum(n.get("params", 0) for n in bodies.graphs[c].graph.nodes.values()) for c in bodies.copies]
+        params -= sum(sizes) - sum(sorted(sizes, reverse=True)[: spec.bodies.active(args)])
+    return params if found else None

@@ -31,12 +31,18 @@ class Written:
 
 
 def pick_format(output: Path, fmt: str | None) -> str:
-    """The format asked for, else the one the suffix names; UsageError when neither says."""
+    """The format asked for, else the one the suffix names; UsageError when neither says, or when the
+    two disagree (`-o out.svg --format png` would put PNG bytes in a file named .svg)."""
+    found = SUFFIXES.get(output.suffix.lower())
     if fmt is not None:
         if fmt not in FORMATS:
             raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+        if found is not None and found != fmt:
+            raise UsageError(
+                f"--format {fmt} does not match '{output.name}', whose suffix means {found}: "
+                f"name the file {output.with_suffix('.mmd' if fmt == 'mermaid' else '.' + fmt).name} or drop --format"
+            )
         return fmt
-    found = SUFFIXES.get(output.suffix.lower())
     if found is None:
         raise UsageError(f"cannot tell the format from '{output.name}': end it in .svg, .png, .pdf, .dot or .mmd")
     return found

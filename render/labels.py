@@ -8,8 +8,8 @@ from ..blocks.dims import Dim
 
 
 def call_text(block: str, spec: Any, args: Any) -> str:
-    """`conv2d(16, 3, pad=1)`: required arguments by position, then those that differ from their
-    default, by name. Tensor arguments are left out (they are edges); a tied weight shows its name."""
+    """`conv2d(16, 3, pad=1)`: required and key arguments by position, then those that differ from
+    their default, by name. Tensor arguments are left out (they are edges); a tied weight shows its name."""
     if spec is None or args is None:
         return block
     shown = []
@@ -17,8 +17,8 @@ def call_text(block: str, spec: Any, args: Any) -> str:
         value = getattr(args, arg.name, None)
         if arg.kind == "tensor":  # a tensor input (`memory = enc`): drawn as an edge, named in the graph
             continue
-        if arg.required:
-            shown.append(value_text(value))
+        if arg.required or (arg.key and all(a.required or a.key for a in spec.args[: spec.args.index(arg)])):
+            shown.append(value_text(value))  # positional while every argument before it is shown too
         elif not _same(value, arg.default):
             shown.append(f"{arg.name}={value_text(value)}")
     return f"{block}({', '.join(shown)})" if shown else block

@@ -1,28 +1,13 @@
-"""Colours for diagrams: one fill per block family, shared by Graphviz and Mermaid output."""
+"""Colours for diagrams, shared by Graphviz and Mermaid output: a block's fill is its family's
+declared colour (`Family.colour` in blocks/), so no colour is listed here per block or family."""
 
 from __future__ import annotations
 
-FAMILY_COLOURS: dict[str, str] = {
-    "dense": "#dbe9f6",
-    "conv": "#d6eadf",
-    "normalisation": "#eeeeee",
-    "activations": "#fff3c4",
-    "attention": "#f9d5e5",
-    "recurrent": "#e2d4f0",
-    "state space": "#cdeff0",
-    "graph": "#ffe0c2",
-    "tokens": "#ebe5d3",
-    "merges": "#ffffff",
-    "KAN": "#d9f2c4",
-    "mixture of experts": "#f6c6c6",
-    "latent": "#c9d7f8",
-    "axes": "#e4ecd9",
-    "images": "#d3e4e8",
-    "learned": "#f3dcc8",
-}
-OTHER_COLOUR = "#e6e6e6"  # plugin families
+from ..blocks.registry import family_of
+
+PLUGIN_COLOUR = "#d8c3a5"  # a plugin family that declares no `Family`
 INPUT_COLOUR = "#ffffff"
-BLOCK_COLOUR = "#f4f4f4"  # a user-block instance drawn as one box (`--depth`)
+BLOCK_COLOUR = "#b9c4cf"  # a user-block instance drawn as one box (`--depth`), with a double border
 
 CLUSTER_STYLES: dict[str, dict[str, str]] = {  # border colour and style per kind of cluster
     "block": {"color": "#7a7a7a", "style": "rounded", "bgcolor": "#fcfcfc"},
@@ -33,7 +18,29 @@ CLUSTER_STYLES: dict[str, dict[str, str]] = {  # border colour and style per kin
     "moe": {"color": "#b04a4a", "style": "rounded", "bgcolor": "#fff6f6"},
     "expert": {"color": "#d49a9a", "style": "dotted,rounded", "bgcolor": "#fffafa"},
 }
+CLUSTER_MEANINGS: dict[str, str] = {  # the legend's words for each kind of cluster
+    "block": "user block (its name · block)",
+    "repeat": "repeat × N (first copy shown unless --expand)",
+    "residual": "residual: x + body(x)",
+    "parallel": "parallel branches, merged",
+    "branch": "one parallel branch",
+    "moe": "mixture of experts: router, experts, mix",
+    "expert": "one expert (× copies)",
+}
+EDGE_STYLES: dict[str, dict[str, str]] = {  # Graphviz attributes per kind of edge
+    "data": {},
+    "tie": {"style": "dashed", "color": "#999999"},
+    "share": {"style": "dashed", "color": "#7a5195"},
+    "route": {"style": "dotted"},
+}
+EDGE_MEANINGS: dict[str, str] = {
+    "data": "data: the tensor's shape",
+    "tie": "tied: reuses an embedding's weight (transposed)",
+    "share": "shared: the same module called again",
+    "route": "routing: the router feeds an expert",
+}
 
 
 def family_colour(family: str) -> str:
-    return FAMILY_COLOURS.get(family, OTHER_COLOUR)
+    declared = family_of(family)
+    return declared.colour if declared is not None else PLUGIN_COLOUR

@@ -10,7 +10,7 @@ names, so a box in the picture is the row of `cramnet summary` and the name in a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
@@ -86,6 +86,22 @@ def build_diagram(model: ModelGraph, options: Options = Options()) -> Diagram:
     return diagram
 
 
+READABLE_BOXES = 60  # about what a screen shows at a readable size
+
+
+def readable_depth(model: ModelGraph, options: Options = Options()) -> int | None:
+    """The depth drawn when none is asked for: every block open (None) while the diagram stays within
+    READABLE_BOXES boxes, else the deepest level that does — ResNet-50 (97 boxes open) draws one box per
+    bottleneck instance at depth 0, 14 boxes."""
+    levels = max(
+        (sum(s.kind == "block" for s in model.graph.nodes[n].get("scopes", ())) for n in model.graph), default=0
+    )
+    for depth in (None, *range(levels - 1, -1, -1)):
+        if len(build_diagram(model, replace(options, depth=depth)).boxes) <= READABLE_BOXES:
+            return depth
+    return 0
+
+
 class _Layout:
     """Places one graph's nodes (the model's, or an expert's inside a `moe` cluster)."""
 
@@ -96,6 +112,7 @@ class _Layout:
         self.shown: dict[str, str | None] = {}  # node -> its box id, or None when hidden
         self.exits: dict[str, str] = {}  # node -> box that edges out of it leave from
         self.entry: str | None = None  # inside a moe: the router box that feeds this expert
+        self.leading: tuple = ()  # inside a token-routed moe: the positions each expert's tensors stand for
 
     def run(self) -> dict[str, str]:
         nodes = sorted(self.graph.nodes, key=lambda n: self.graph.nodes[n]["order"])
@@ -129,7 +146,7 @@ class _Layout:
         else:
             text, family = call_text(attrs["block"], attrs["spec"], attrs["args"]), attrs["spec"].family
         where = str(attrs["span"]) if attrs.get("span") else ""
-        self.diagram.boxes[box] = Box(box, box, text, family, attrs.get("params", 0), str(attrs.get("type", "")), where)
+        self.diagram.boxes[box] = Box(box, box, text, family, attrs.get("params", 0), self.shape_text(node), where)
         cluster.boxes.append(box)
         self.exits[node] = box
         if attrs["spec"] is not None and attrs["spec"].bodies is not None:
@@ -174,11 +191,14 @@ class _Layout:
             moe.children.append(inner)
             layout = _Layout(self.diagram, graph.graph, f"{box}.expert{index + 1}.", inner)
             layout.entry = box
+            out_type = graph.graph.nodes[graph.outputs["y"]].get("type")
+            layout.leading = attrs["type"].dims[: max(attrs["type"].rank - out_type.rank, 0)] if out_type else ()
             exits = layout.run()
             inner.params = sum(graph.graph.nodes[n].get("params", 0) for n in graph.graph.nodes) * max(copies, 1)
             last = exits.get(graph.outputs["y"], box)  # an expert that returns its input: router to mix
             if last:
-                self.diagram.edges.append(Edge(last, mix, str(graph.graph.nodes[graph.outputs["y"]].get("type", ""))))
+                self.diagram.edges.append(Edge(last, mix, layout.shape_text(graph.outputs["y"])))
+        self.diagram.boxes[box].params = moe.params - sum(inner.params for inner in moe.children)  # the router's own
         self.exits[node] = mix
 
     def add_cluster_params(self, nodes: list[str]) -> None:
@@ -211,7 +231,7 @@ class _Layout:
             if key in seen:
                 continue
             seen.add(key)
-            label = {"tie": "tied", "share": "shared"}.get(kind) or str(self.graph.nodes[source].get("type") or "")
+            label = {"tie": "tied", "share": "shared"}.get(kind) or self.shape_text(source)
             self.diagram.edges.append(Edge(tail, head, label, kind))
         if self.prefix:  # inside an expert: the router feeds the expert's first stages
             for node in nodes:
@@ -224,11 +244,19 @@ class _Layout:
             if tail:
                 self.exits.setdefault(node, tail)
 
+    def shape_text(self, node: str) -> str:
+        """A node's output type as edges show it; an expert's per-token tensors read with their positions."""
+        found = self.graph.nodes[node].get("type")
+        if found is None:
+            return ""
+        return str(replace(found, dims=tuple(self.leading) + tuple(found.dims)) if self.leading else found)
+
     def stand_ins(self, nodes: list[str]) -> dict[str, str]:
         """For each collapsed repeat, the last box of its first copy: edges out of hidden copies leave from it."""
         found: dict[str, tuple[int, str]] = {}
         for node in nodes:
-            box = self.exits.get(node) if self.shown.get(node) else None
+            # a node drawn inside a one-box block instance leaves from that box
+            box = self.exits.get(node, self.shown[node]) if self.shown.get(node) else None
             if box is None:
                 continue
             order = self.graph.nodes[node]["order"]

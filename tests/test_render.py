@@ -16,7 +16,8 @@ from cramnet.render import Options, build_diagram, render_file, to_dot, to_merma
 from cramnet.render import files as render_files
 
 ROOT = Path(__file__).resolve().parent.parent
-SPECS = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("specs/**/*.cram"))
+# every spec but search spaces (specs/search/: `choice(…)` lets, drawn once a point is fixed)
+SPECS = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("specs/**/*.cram") if "search" not in p.parts)
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz's `dot` is not installed (CI installs it)")
 runner = CliRunner()
@@ -147,7 +148,7 @@ def test_dot_source_options_and_legend():
     diagram = build_diagram(check_spec("specs/lenet5.cram").model, Options(rankdir="LR"))
     source = to_dot(diagram)
     assert "rankdir=LR" in source and "families" in source and "conv2d_1" in source
-    assert diagram.families == ["activations", "conv", "dense"]
+    assert diagram.families == ["activations", "conv", "dense", "shape"]  # flatten is a shape op, not dense
 
 
 def test_mermaid_needs_no_graphviz():
@@ -167,7 +168,7 @@ def test_without_dot_the_dot_file_is_written(tmp_path, monkeypatch):
     written = render_file(check_spec("specs/lenet5.cram"), tmp_path / "lenet.svg")
     assert written.fallback and written.path == tmp_path / "lenet.dot" and "digraph" in written.path.read_text()
     result = runner.invoke(app, ["render", "specs/lenet5.cram", "-o", str(tmp_path / "cli.svg")])
-    assert result.exit_code == 0 and "apt-get install graphviz" in result.output
+    assert result.exit_code == 1 and "apt-get install graphviz" in result.output  # the .svg asked for is missing
     assert (tmp_path / "cli.dot").exists() and not (tmp_path / "cli.svg").exists()
 
 
@@ -224,3 +225,80 @@ def test_a_learned_tensor_has_no_edge_from_the_input_whose_batch_size_it_reads()
     )
     edges = {(e.source, e.target) for e in build_diagram(checked.model).edges}
     assert ("lat", "y") in edges and ("x", "y") in edges and ("x", "lat") not in edges
+
+
+# -- issue 16: what a new user tripped on ---------------------------------------------------------
+
+
+def _dot_edges(source: str) -> set[tuple[str, str]]:
+    """(tail, head) of every edge in DOT source, quotes removed."""
+    found = re.findall(r'^\s*("[^"]+"|[\w.]+) -> ("[^"]+"|[\w.]+)', source, re.M)
+    return {(a.strip('"'), b.strip('"')) for a, b in found}
+
+
+def _render_dot(tmp_path, spec: str, *flags: str) -> str:
+    out = tmp_path / (Path(spec).stem + ".dot")
+    result = runner.invoke(app, ["render", spec, "-o", str(out), *flags])
+    assert result.exit_code == 0, result.output
+    return out.read_text()
+
+
+def _chain_connected(source: str) -> bool:
+    edges = _dot_edges(source)
+    import networkx as nx
+
+    graph = nx.DiGraph(list(edges))
+    return nx.is_weakly_connected(graph)
+
+
+@pytest.mark.parametrize(
+    "spec", ["specs/gpt2.cram", "specs/reference/resnet50.cram", "specs/translator.cram", "specs/jamba.cram"]
+)
+def test_depth_0_keeps_edges_out_of_collapsed_repeats(tmp_path, spec):
+    source = _render_dot(tmp_path, spec, "--depth", "0")
+    assert _chain_connected(source), "a box floats: an edge out of a collapsed repeat was dropped"
+
+
+def test_depth_0_edges_by_name(tmp_path):
+    gpt2 = _dot_edges(_render_dot(tmp_path, "specs/gpt2.cram", "--depth", "0"))
+    assert ("pre_ln_1", "layernorm_1") in gpt2  # out of the collapsed × 12 stack
+    translator = _render_dot(tmp_path, "specs/translator.cram", "--depth", "0")
+    assert ("post_ln_1", "decoder_layer_1") in _dot_edges(translator)  # the encoder's memory reaches the decoder
+    mermaid = runner.invoke(app, ["render", "specs/gpt2.cram", "--depth", "0", "--format", "mermaid"])
+    ids = dict(re.findall(r"(n\d+)\[\"<b>([\w.]+)</b>", mermaid.output))
+    arrows = re.findall(r"(n\d+) -+>(?:\|[^|]*\|)? (n\d+)", mermaid.output)
+    assert ("pre_ln_1", "layernorm_1") in {(ids.get(a), ids.get(b)) for a, b in arrows}
+
+
+def test_default_picture_of_a_deep_net_is_collapsed(tmp_path):
+    source = _render_dot(tmp_path, "specs/reference/resnet50.cram")
+    boxes = set(re.findall(r'^\s*("[^"]+"|[\w.]+) \[label=<', source, re.M)) - {"legend"}
+    assert len(boxes) <= 60 and "bottleneck_1" in source  # 97 boxes fully open; one box per bottleneck here
+    assert _chain_connected(source)
+    small = _render_dot(tmp_path, "specs/lenet5.cram")
+    assert "conv2d_1" in small  # a small net stays fully open
+
+
+def test_labels_legend_and_families(tmp_path):
+    source = _render_dot(tmp_path, "specs/mixtral_small.cram")
+    assert "<br/>" not in source.split("legend")[0]  # name and call in separate cells: no underscore clash
+    legend = source[source.index("legend [label=") :]
+    for words in ("families", "clusters", "edges", "repeat", "residual", "mixture of experts", "tied", "routing"):
+        assert words in legend, words
+    router = re.search(r'"?moe_layer_1\.moe_1"? \[label=<.*?>\s', source, re.S).group(0)
+    assert "512 params" in router  # the router's own weights (128 × 4), not the whole moe's
+    assert "[256]" not in source and "[seq, 256]" in source  # expert edges read with their positions
+    lenet = _render_dot(tmp_path, "specs/jamba.cram")
+    assert "mamba(16, 2, 4)" in lenet
+    from cramnet.render.palette import BLOCK_COLOUR, PLUGIN_COLOUR, family_colour
+
+    colours = [family_colour("normalisation"), BLOCK_COLOUR, PLUGIN_COLOUR, family_colour("dense")]
+    assert len(set(colours)) == 4
+    assert family_colour("regularisation") != family_colour("dense") != family_colour("shape")
+
+
+def test_format_and_suffix_agree_and_mermaid_to_stdout(tmp_path):
+    result = runner.invoke(app, ["render", "specs/lenet5.cram", "-o", str(tmp_path / "out.svg"), "--format", "png"])
+    assert result.exit_code == 1 and "does not match" in result.output and not (tmp_path / "out.svg").exists()
+    result = runner.invoke(app, ["render", "specs/lenet5.cram", "--format", "mermaid"])
+    assert result.exit_code == 0 and result.output.startswith("flowchart TB") and "conv2d_1" in result.output

@@ -110,6 +110,20 @@ def lr_factor(config: dict, step: int, total: int, steps_per_epoch: int) -> floa
     return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def aux_terms(module: torch.nn.Module) -> list[tuple[str, str]]:
+    """(module path, what it adds) for each module that contributes an auxiliary loss."""
+    found = []
+    for name, sub in module.named_modules():
+        if hasattr(sub, "aux_loss"):
+            doc = (type(sub).__doc__ or type(sub).__name__).strip().split("\n")[0]
+            found.append((name, AUX_KINDS.get(type(sub).__name__, doc)))
+    return found
+
+
+# How the loss composition names the auxiliary losses of cramnet's own modules.
+AUX_KINDS = {"GaussianLatent": "KL(q(z|x) ‖ N(0, I))", "MixtureOfExperts": "load-balancing loss"}
+
+
 def block_groups(module: torch.nn.Module) -> list[tuple[str, list[torch.nn.Parameter]]]:
     """Parameters by user-level block — each top-level stage, each copy of a repeat — in the module's order,
     named by module path (`pre_ln.3`)."""
@@ -228,6 +242,7 @@ def train(
                 f"{setup.device}, data {setup.data.info}; run directory {final_out}"
             )
         )
+        console.print(Text(setup.task.loss_text(aux_terms(inner), setup.config["aux_weight"])))
     try:
         _epochs(engine, optimizer, state, out, digest, console, on_epoch_end)
     except torch.OutOfMemoryError:

@@ -19,6 +19,7 @@ import csv
 import datetime
 import io
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -140,21 +141,39 @@ def read_rows(path: Path) -> list[dict]:
         ]
 
 
+def curve_panels(history: list[dict], main: str) -> list[str]:
+    """The quantities curves.png draws, one panel each: loss, the watched metric when it is not the
+    loss, then every other train_/val_ column of metrics.csv (mse, accuracy, aux_… terms)."""
+    names = {key.split("_", 1)[1] for row in history for key in row if key.startswith(("train_", "val_"))}
+    return ["loss"] + ([main] if main != "loss" and main in names else []) + sorted(names - {"loss", main})
+
+
 def plot_curves(out: Path, history: list[dict], main: str) -> None:
-    """curves.png: loss (train and validation) and the main metric by epoch."""
+    """curves.png: one panel per quantity in metrics.csv — the loss first, then the watched metric
+    (unless it is the loss), the other metrics and each auxiliary term — train and validation lines,
+    whole-number epoch ticks."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     epochs = [row["epoch"] for row in history]
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, metric in zip(axes, ("loss", main)):
+    panels = curve_panels(history, main)
+    columns = min(len(panels), 3)
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.6 * rows), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.flat, panels):
         for split in ("train", "val"):
             values = [row.get(f"{split}_{metric}") for row in history]
             if any(v is not None for v in values):
-                ax.plot(epochs, values, marker="o", markersize=3, label=f"{split} {metric}")
+                ax.plot(epochs, values, marker="o", markersize=3, label=f"{split}")
         ax.set_xlabel("epoch")
-        ax.set_title(metric)
+        ax.set_title(metric.removeprefix("aux_") + (" (auxiliary)" if metric.startswith("aux_") else ""), fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend()
-        if metric in ("loss", "perplexity", "mse") and all((v or 0) > 0 for v in values):
+        ax.legend(fontsize=8)
+        values = [v for row in history for v in (row.get(f"train_{metric}"), row.get(f"val_{metric}")) if v is not None]
+        if metric in ("loss", "perplexity", "mse") and values and min(values) > 0 and max(values) / min(values) > 20:
             ax.set_yscale("log")
     figure.tight_layout()
     figure.savefig(out / "curves.png", dpi=110)
@@ -162,23 +181,30 @@ def plot_curves(out: Path, history: list[dict], main: str) -> None:
 
 
 def plot_grad_norms(out: Path, rows: list[dict]) -> None:
-    """grad_norms.png: one line per block, log scale — vanishing and exploding gradients show as
-    lines that sink towards zero or shoot up, early layers first."""
+    """grad_norms.png: a heatmap of log10 gradient norm, one row per block (input side at the top,
+    named by module path), one column per epoch — vanishing gradients show as rows that darken
+    towards the input, exploding ones as a bright band."""
     plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(8, 4.5))
+    from matplotlib.ticker import MaxNLocator
+
     blocks = [k for k in rows[0] if k != "epoch"]
-    epochs = [row["epoch"] for row in rows]
-    colors = plt.get_cmap("viridis")
-    for i, block in enumerate(blocks):
-        values = [max(row.get(block) or 0.0, 1e-12) for row in rows]
-        ax.plot(epochs, values, color=colors(i / max(len(blocks) - 1, 1)), label=block)
-    ax.set_yscale("log")
+    epochs = [int(row["epoch"]) for row in rows]
+    grid = [[math.log10(max(row.get(block) or 0.0, 1e-12)) for row in rows] for block in blocks]
+    height = min(2.0 + 0.28 * len(blocks), 30)
+    figure, ax = plt.subplots(figsize=(max(5.5, 2.5 + 0.35 * len(epochs)), height))
+    image = ax.imshow(
+        grid,
+        aspect="auto",
+        cmap="magma",
+        interpolation="nearest",
+        extent=(epochs[0] - 0.5, epochs[-1] + 0.5, len(blocks) - 0.5, -0.5),
+    )
+    ax.set_yticks(range(len(blocks)), blocks, fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("gradient norm (mean over steps)")
-    ax.set_title("per-block gradient norms (input side dark, output side light)")
-    ax.grid(alpha=0.3)
-    if len(blocks) <= 16:
-        ax.legend(fontsize=7, ncol=2)
+    ax.set_title("gradient norm per block (mean over each epoch's steps)", fontsize=10)
+    bar = figure.colorbar(image, ax=ax, pad=0.02)
+    bar.set_label("log10 gradient norm")
     figure.tight_layout()
     figure.savefig(out / "grad_norms.png", dpi=110)
     plt.close(figure)

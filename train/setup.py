@@ -91,6 +91,22 @@ def guess_task(checked: CheckedModel) -> str:
     return "auto"
 
 
+def _probabilities(checked: CheckedModel, output: str, data) -> bool:
+    """True when the data lie in [0, 1] and `output` comes out of a sigmoid (through reshapes), so
+    that binary cross-entropy — the VAE paper's Bernoulli likelihood — fits."""
+    inputs = getattr(data.train, "inputs", None)
+    if not inputs or any(x.min() < 0 or x.max() > 1 for x in inputs.values()):
+        return False
+    graph = checked.graph
+    node = checked.model.outputs[output]
+    while graph.nodes[node]["block"] != "sigmoid":
+        spec = graph.nodes[node].get("spec")
+        if spec is None or spec.family != "shape" or len(graph.nodes[node]["inputs"]) != 1:
+            return False
+        node = graph.nodes[node]["inputs"][0]
+    return True
+
+
 def prepare(
     spec: Path | str,
     config: dict,
@@ -130,6 +146,9 @@ def prepare(
         vocabulary(checked),
     )
     task = choose_task(checked.output_types, checked.input_types, data, task_name, config["loss"])
+    if config["loss"] == "auto" and task.name == "reconstruction" and _probabilities(checked, task.output, data):
+        task.loss = "bce"  # summed squared error is too weak beside a VAE's KL: the latent collapses
+        notes.append(f"loss: bce (the data and '{task.output}' lie in [0, 1]; --set loss=mse for squared error)")
     chosen = DATA_DEFAULTS.get(data.name, FALLBACK)
     opened = []
     for key, where in (("epochs", ("epochs",)), ("batch_size", ("batch_size",)), ("lr", ("optimizer", "lr"))):

@@ -111,6 +111,24 @@ class Task:
             return metrics.score_counts(pred.softmax(-1)[:, 1], target == 1)
         return metrics.confusion_counts(pred, target, self.classes)
 
+    def loss_text(self, aux_terms: list[tuple[str, str]], aux_weight: float) -> str:
+        """What the optimiser minimises, in words: `loss = bce summed over each example's 64 values,
+        mean over the batch + 1 × KL of 'z' (GaussianLatent)`."""
+        if self.name in CLASSIFYING:
+            per = (
+                "position"
+                if self.name in ("token_classification", "language_model")
+                else ("node" if self.name == "node_classification" else "example")
+            )
+            task = f"cross-entropy, mean over {per}s"
+        elif self.name == "reconstruction":
+            what = "binary cross-entropy" if self.loss == "bce" else "squared error"
+            task = f"{what} summed over each example's values, mean over the batch"
+        else:
+            task = "mean squared error"
+        terms = [f"{aux_weight:g} × {kind} of '{path}'" for path, kind in aux_terms]
+        return " + ".join([f"loss = {task}", *terms]) + (" (aux_weight, the `aux_weight` config key)" if terms else "")
+
     def metrics(self, sums: dict[str, float]) -> dict[str, float]:
         if self.name in BIO_TASKS:
             return task_metrics(self, sums) | _aux(sums)
