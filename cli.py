@@ -359,6 +359,7 @@ def train(
     out_dir: Path | None = typer.Option(None, "--out", help="Run directory (default runs/<model>-<timestamp>)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this directory exactly."),
     nproc: int | None = typer.Option(None, "--nproc", min=1, help="Processes per node (DDP through torchrun)."),
+    strategy: str | None = typer.Option(None, "--strategy", help="ddp (whole model per process) or fsdp (sharded)."),
     nnodes: str | None = typer.Option(None, "--nnodes", help="torchrun: number of nodes (or MIN:MAX)."),
     node_rank: int | None = typer.Option(None, "--node-rank", help="torchrun: this node's rank."),
     rdzv_endpoint: str | None = typer.Option(None, "--rdzv-endpoint", help="torchrun: HOST:PORT to meet at."),
@@ -374,6 +375,7 @@ def train(
     flags = TrainFlags(
         spec, config, set_ or [], data, epochs, batch_size, lr, device, precision, compile_, seed, out_dir,
         resume, nproc, model, plugin or [], quiet, {k: v for k, v in rendezvous.items() if v is not None},
+        strategy,
     )
     _training(lambda: run_train(flags, out))
 

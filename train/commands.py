@@ -36,6 +36,7 @@ class TrainFlags:
     plugins: list[str] = field(default_factory=list)
     quiet: bool = False
     rendezvous: dict[str, str | None] = field(default_factory=dict)
+    strategy: str | None = None
 
     def overrides(self) -> dict:
         tree: dict = {}
@@ -54,6 +55,8 @@ class TrainFlags:
                 tree[key] = {"name": value} if key == "data" else value
         if self.lr is not None:
             tree["optimizer"] = {"lr": self.lr}
+        if self.strategy is not None:
+            tree["distributed"] = {"strategy": self.strategy}
         return tree
 
 

@@ -15,6 +15,7 @@ import torch
 
 from .. import __version__
 from . import checkpoints as ckpt
+from . import sharding
 from .config import get
 from .data.splits import Batch
 from .distributed import World, all_agree, join, leave
@@ -48,6 +49,16 @@ class Engine:
     inner: torch.nn.Module  # the compiled spec's module (for aux losses, checkpoints)
     runner: torch.nn.Module  # what is called: the module, under DDP and/or torch.compile
     world: World
+
+    @property
+    def sharded(self) -> bool:
+        return get(self.setup.config, "distributed.strategy") == "fsdp"
+
+    def model_tensors(self) -> dict[str, torch.Tensor]:
+        """The whole model's weights for a safetensors file (under FSDP: gathered, every process calls)."""
+        if self.sharded:
+            return {f"model.{k}": v for k, v in sharding.full_state(self.inner).items()}
+        return ckpt.model_tensors(self.inner)
 
     def autocast(self):
         precision = self.setup.config["precision"]
@@ -133,7 +144,8 @@ def train(
     threads = config["threads"] or (1 if (os.cpu_count() or 1) <= 2 else 0)
     if threads and setup.device.type == "cpu":
         torch.set_num_threads(threads)
-    world = join(setup.device)
+    fsdp = get(config, "distributed.strategy") == "fsdp"
+    world = join(setup.device, always=fsdp)
     if world.size > 1 and setup.device.type == "cuda":
         setup.device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(setup.device)
@@ -142,11 +154,29 @@ def train(
     config["out"] = str(out)
     digest = ckpt.spec_hash(checked.source(standalone=False))
     seed = config["seed"]
-    inner = checked.build(seed=seed).to(setup.device)
+    sharding.check_plan(setup, world)
+    if fsdp:
+        inner = sharding.build_sharded(checked, seed, setup.device, world, config)
+    else:
+        inner = checked.build(seed=seed).to(setup.device)
+        if get(config, "distributed.checkpoint_layers"):
+            sharding.checkpoint_layers(inner)
     optimizer = make_optimizer(inner.parameters(), config)
     state = {"epoch": 0, "best": None, "best_epoch": None, "bad_epochs": 0, "history": [], "grad_norms": []}
     last_path, best_path = out / "checkpoints" / "last.safetensors", out / "checkpoints" / "best.safetensors"
-    if resume is not None:
+    if resume is not None and fsdp:
+        folder = out / "checkpoints" / sharding.SHARDED_DIR
+        if not folder.is_dir():
+            raise TrainError(
+                f"{out}: no sharded checkpoint to resume from ({folder} is missing)",
+                "a run trained with --strategy ddp resumes with --strategy ddp",
+            )
+        meta = sharding.read_sharded_meta(folder, digest)
+        sharding.load_sharded(folder, inner, optimizer, meta)
+        state = meta["loop"]
+        if console is not None:
+            console.print(f"resuming {out} after epoch {state['epoch']} ({meta['processes']} processes wrote it)")
+    elif resume is not None:
         if not last_path.exists():
             raise TrainError(f"{out}: no checkpoint to resume from ({last_path} is missing)")
         tensors, meta = ckpt.load(last_path, digest, checked)
@@ -159,7 +189,7 @@ def train(
     else:
         torch.manual_seed(seed)  # dropout and sampling: the same run every time
     runner = inner
-    if world.size > 1:
+    if world.size > 1 and not fsdp:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [setup.device.index] if setup.device.type == "cuda" else None
@@ -201,7 +231,7 @@ def train(
             "lower --batch-size, try --precision bf16, or shrink the model",
         ) from None
     final = _finish(engine, state, out, best_path, digest)
-    if world.size > 1:
+    if world.size > 1 or fsdp:
         leave()
     return RunResult(out, final, state["history"], setup.notes)
 
@@ -250,7 +280,10 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(total).backward()
                 scaler.unscale_(optimizer)
-                for name, params in groups:
+                if engine.sharded:
+                    for (name, _), value in zip(groups, sharding.block_norms(groups, setup.device)):
+                        norms[name] += value
+                for name, params in groups if not engine.sharded else ():
                     grads = [p.grad.detach().float().norm() for p in params if p.grad is not None]
                     if grads:
                         norms[name] += torch.stack(grads).norm()
@@ -284,14 +317,23 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
             patience = get(config, "early_stopping.patience")
             stop = patience > 0 and state["bad_epochs"] >= patience
             state["epoch"] = epoch
-            if world.writer:
+            due = epoch % get(config, "checkpoint.every") == 0 or epoch == epochs or stop
+            if engine.sharded:  # every process gathers and writes its part
                 if improved:
+                    tensors = engine.model_tensors()
+                    if world.writer:
+                        ckpt.save(out / "checkpoints" / "best.safetensors", tensors, _meta(setup, digest, epoch))
+                if due:
+                    meta = _meta(setup, digest, epoch) | {"loop": state}
+                    sharding.save_sharded(out / "checkpoints" / sharding.SHARDED_DIR, engine.inner, optimizer, meta, world)
+            if world.writer:
+                if improved and not engine.sharded:
                     ckpt.save(
                         out / "checkpoints" / "best.safetensors",
                         ckpt.model_tensors(engine.inner),
                         _meta(setup, digest, epoch),
                     )
-                if epoch % get(config, "checkpoint.every") == 0 or epoch == epochs or stop:
+                if due and not engine.sharded:
                     _save_last(engine, optimizer, state, out, digest)
                 write_rows(out / "metrics.csv", state["history"])
                 write_rows(out / "grad_norms.csv", state["grad_norms"])
@@ -333,7 +375,7 @@ def _save_last(engine: Engine, optimizer, state: dict, out: Path, digest: str) -
 def _finish(engine: Engine, state: dict, out: Path, best_path: Path, digest: str) -> dict:
     """Test metrics of the best-by-validation weights; model.safetensors, final.json and plots."""
     setup = engine.setup
-    if best_path.exists() and engine.world.size == 1:
+    if best_path.exists() and engine.world.size == 1 and not engine.sharded:
         tensors, _ = ckpt.load(best_path, digest, engine.setup.checked)
         ckpt.load_model(engine.inner, tensors, best_path)
     test = evaluate_split(engine, setup.data.test, max(setup.config["batch_size"], 256))
@@ -343,9 +385,10 @@ def _finish(engine: Engine, state: dict, out: Path, best_path: Path, digest: str
         "best_epoch": state["best_epoch"],
         "seconds": sum(row["seconds"] for row in state["history"]),
     }
+    tensors = engine.model_tensors()  # under FSDP the whole model, gathered on rank 0
     if engine.world.writer:
         meta = _meta(setup, digest, state["epoch"]) | {"config": setup.config}
-        ckpt.save(out / "model.safetensors", ckpt.model_tensors(engine.inner), meta)
+        ckpt.save(out / "model.safetensors", tensors, meta)
         write_json(out / "final.json", final)
         if state["history"]:
             plot_curves(out, state["history"], setup.task.main_metric)
