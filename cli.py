@@ -181,6 +181,9 @@ def summary(
     dim: list[str] | None = DimOption,
     batch: int = BatchOption,
     plugin: list[str] | None = PluginOption,
+    nproc: int | None = typer.Option(None, "--nproc", min=1, help="Plan training memory per device for N processes."),
+    strategy: str | None = typer.Option(None, "--strategy", help="ddp or fsdp, for the memory plan."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16, for the memory plan."),
 ) -> None:
     """Layers, shapes, parameters, FLOPs and memory, counted without allocating a weight."""
 
@@ -193,12 +196,23 @@ def summary(
 
             return run_summary_tree(checked, out)
         result = checked.summary(sizes, batch)
+        plan = None
+        if nproc is not None or strategy is not None:
+            from .train.memory_plan import plan_memory
+
+            if strategy not in (None, "ddp", "fsdp") or precision not in ("fp32", "bf16", "fp16"):
+                raise UsageError("--strategy is ddp or fsdp; --precision is fp32, bf16 or fp16")
+            plan = plan_memory(
+                checked, processes=nproc or 1, strategy=strategy or "ddp", precision=precision, batch=batch, sizes=sizes
+            )
         if as_json:
-            out.print_json(json.dumps(result.to_json()))
+            out.print_json(json.dumps(result.to_json() | ({"plan": plan.to_json()} if plan else {})))
         else:
-            from .views import summary_table
+            from .views import plan_table, summary_table
 
             out.print(summary_table(result))
+            if plan is not None:
+                out.print(plan_table(plan))
 
     _run(action)
 

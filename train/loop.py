@@ -145,6 +145,7 @@ def train(
     if threads and setup.device.type == "cpu":
         torch.set_num_threads(threads)
     fsdp = get(config, "distributed.strategy") == "fsdp"
+    sharding.check_plan(setup, int(os.environ.get("WORLD_SIZE", "1")))
     world = join(setup.device, always=fsdp)
     if world.size > 1 and setup.device.type == "cuda":
         setup.device = torch.device("cuda", world.local_rank)
@@ -154,7 +155,6 @@ def train(
     config["out"] = str(out)
     digest = ckpt.spec_hash(checked.source(standalone=False))
     seed = config["seed"]
-    sharding.check_plan(setup, world)
     if fsdp:
         inner = sharding.build_sharded(checked, seed, setup.device, world, config)
     else:

@@ -280,7 +280,7 @@ def data_sizes(setup) -> dict[str, int]:
     return sizes
 
 
-def check_plan(setup, world: World) -> None:
+def check_plan(setup, processes: int) -> None:
     """Refuse, with the numbers, a run whose planned memory per device exceeds what the device has."""
     from ..errors import DeviceUnavailable
     from .memory_plan import describe, gib, plan_from_config
@@ -295,7 +295,7 @@ def check_plan(setup, world: World) -> None:
         capacity = torch.cuda.get_device_properties(device).total_memory
     else:
         return  # the CPU's memory is shared with everything else: only an explicit limit is checked
-    plan = plan_from_config(setup.checked, config, world.size, data_sizes(setup))
+    plan = plan_from_config(setup.checked, config, processes, data_sizes(setup))
     if plan.total > capacity:
         raise DeviceUnavailable(
             f"{setup.checked.name} does not fit: the plan needs {describe(plan)}, the device has {gib(capacity)}",
