@@ -389,8 +389,8 @@ def train(
     flags = TrainFlags(
         spec, config, set_ or [], data, epochs, batch_size, lr, device, precision, compile_, seed, out_dir,
         resume, nproc, model, plugin or [], quiet, {k: v for k, v in rendezvous.items() if v is not None},
-        strategy,
     )
+    flags.strategy = strategy
     _training(lambda: run_train(flags, out))
 
 

@@ -231,3 +231,19 @@ def test_summary_reports_the_plan_and_train_refuses_one_that_cannot_fit(tmp_path
     )
     assert result.exit_code != 0 and "does not fit" in result.output and "GiB" in result.output
     assert "Traceback" not in result.output
+
+
+def test_one_sharded_process_trains_as_plain_training_offloaded_or_not(tmp_path, layered):
+    def run(name: str, *sets: str) -> dict[str, torch.Tensor]:
+        config = apply_sets(
+            defaults(),
+            [f"out={tmp_path / name}", "epochs=1", "batch_size=128", "threads=1", "device=cpu"]
+            + ["distributed.strategy=fsdp", *sets],
+        )
+        return weights(train(layered, config).out / "model.safetensors")
+
+    plain, offloaded = run("plain"), run("offload", "distributed.offload=true")
+    assert all(torch.equal(plain[k], offloaded[k]) for k in plain)
+    unsharded = run("ddp", "distributed.strategy=ddp")  # FSDP alone is plain training
+    for key in plain:
+        torch.testing.assert_close(plain[key], unsharded[key], rtol=1e-5, atol=1e-6)

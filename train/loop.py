@@ -325,7 +325,9 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
                         ckpt.save(out / "checkpoints" / "best.safetensors", tensors, _meta(setup, digest, epoch))
                 if due:
                     meta = _meta(setup, digest, epoch) | {"loop": state}
-                    sharding.save_sharded(out / "checkpoints" / sharding.SHARDED_DIR, engine.inner, optimizer, meta, world)
+                    sharding.save_sharded(
+                        out / "checkpoints" / sharding.SHARDED_DIR, engine.inner, optimizer, meta, world
+                    )
             if world.writer:
                 if improved and not engine.sharded:
                     ckpt.save(

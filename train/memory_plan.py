@@ -128,7 +128,9 @@ def plan_memory(
     if strategy == "fsdp" and offload:
         host = weights + grads + optim
         rows |= {"parameters": 0, "gradients": 0, "optimizer": 0}
-    unresolved = sorted({s for n, a in checked.graph.nodes.items() for d in a["type"].dims for s in symbols(d)} - set(sizes))
+    unresolved = sorted(
+        {s for n, a in checked.graph.nodes.items() for d in a["type"].dims for s in symbols(d)} - set(sizes)
+    )
     return MemoryPlan(strategy, processes, precision, params, per_device, rows, host, unresolved)
 
 

@@ -98,7 +98,8 @@ def build_sharded(checked, seed: int, device: torch.device, world: World, config
     buffers = {name: slicer.kept[b] for name, b in module.named_buffers()}
     del slicer
     shard(module, config, device)
-    module.to_empty(device=device)
+    offload = get(config, "distributed.offload")
+    module.to_empty(device="cpu" if offload else device)  # offloaded shards live on the CPU
     with torch.no_grad():
         for name, param in module.named_parameters():
             local = param.to_local() if hasattr(param, "to_local") else param
@@ -108,6 +109,11 @@ def build_sharded(checked, seed: int, device: torch.device, world: World, config
             local.copy_(kept)
         for name, buffer in module.named_buffers():
             buffer.copy_(buffers[name])
+    if offload:  # buffers are not sharded or offloaded: they go where the computation is
+        for owner in module.modules():
+            for name, buffer in owner._buffers.items():
+                if buffer is not None:
+                    owner._buffers[name] = buffer.to(device)
     return module
 
 
@@ -134,7 +140,10 @@ def shard(module: nn.Module, config: dict, device: torch.device) -> None:
     # mixed precision as published practice has it: low-precision weights in compute, fp32 gradient reduction
     low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     policy = MixedPrecisionPolicy(param_dtype=low, reduce_dtype=torch.float32 if low else None)
-    offload = CPUOffloadPolicy() if get(config, "distributed.offload") else OffloadPolicy()
+    # pinned host memory needs an accelerator; on a CPU-only machine offloading is a no-op kept for tests
+    offload = (
+        CPUOffloadPolicy(pin_memory=device.type == "cuda") if get(config, "distributed.offload") else OffloadPolicy()
+    )
     for unit in layer_units(module):
         fully_shard(unit, mp_policy=policy, offload_policy=offload)
     fully_shard(module, mp_policy=policy, offload_policy=offload)
