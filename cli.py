@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from . import __version__
-from .dsl.errors import SpecError, SpecErrors, excerpt
+from .dsl.errors import MAX_ERRORS_SHOWN, MAX_NOTES_SHOWN, SpecError, SpecErrors, clip, excerpt, more_errors
 from .dsl.highlight import highlight_excerpt
 from .errors import CramnetError, UsageError
 
@@ -22,13 +22,22 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="cramnet: write a model as a .cram spec; check, summarise, compile and train it.",
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup off: file names and messages print as they are (`--out 'exp[lr=0.1]'` printed "exp", and
+# `runs/b[/]/x` crashed the printer); styles come from rich Text objects instead
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
+SEED_LIMIT = 2**32 - 1  # as train/config.py: seeds past it overflow the generators' arithmetic
 ModelOption = typer.Option(None, "--model", "-m", help="Which model, where the file declares several.")
 PluginOption = typer.Option(None, "--plugin", help="Import this Python module for its blocks (repeatable).")
 DimOption = typer.Option(None, "--dim", help="Size a run-time dimension: --dim seq=1024 (repeatable).")
 BatchOption = typer.Option(1, "--batch", min=1, help="Batch size for FLOPs and memory figures.")
+MaxNodesOption = typer.Option(
+    None, "--max-nodes", min=1, help="Refuse a model that expands to more nodes (default 100,000)."
+)
+MaxParamsOption = typer.Option(
+    None, "--max-params", min=1, help="Refuse a model with more parameters (default 10^13)."
+)
 
 
 UserError = UsageError  # the name this module used before errors.py; kept for code that imports it
@@ -53,8 +62,12 @@ def main(
 
 
 def print_spec_errors(failure: SpecErrors) -> None:
-    for error in failure.errors:
+    for error in failure.errors[:MAX_ERRORS_SHOWN]:
         _print_error(error, failure.sources)
+        err.print()
+    hidden = len(failure.errors) - MAX_ERRORS_SHOWN
+    if hidden > 0:
+        err.print(Text(more_errors(hidden), style="bold"))
         err.print()
     count = len(failure.errors)
     err.print(Text(f"{count} error{'s' if count != 1 else ''}", style="bold red"))
@@ -65,17 +78,19 @@ def _print_error(error: SpecError, sources: dict[str, str]) -> None:
     if error.span:
         head.append(f"{error.span}: ", style="bold")
     head.append(f"error[{error.code}]", style="bold red")
-    head.append(f": {error.message}", style="bold")
+    head.append(f": {clip(error.message)}", style="bold")
     err.print(head)
     blocks = [(error.span, None)] if error.span else []
-    blocks += [(span, note) for span, note in error.notes]
+    blocks += [(span, note) for span, note in error.notes[:MAX_NOTES_SHOWN]]
     for span, note in blocks:
         if note:
-            err.print(Text(f"  note: {note} ({span})", style="cyan"))
+            err.print(Text(clip(f"  note: {note} ({span})"), style="cyan"))
         for line in excerpt(span, sources):
             err.print(highlight_excerpt(line))
+    if len(error.notes) > MAX_NOTES_SHOWN:
+        err.print(Text(f"  … and {len(error.notes) - MAX_NOTES_SHOWN} more notes", style="cyan"))
     if error.hint:
-        err.print(Text(f"  hint: {error.hint}", style="green"))
+        err.print(Text(clip(f"  hint: {error.hint}"), style="green"))
 
 
 def _run(action) -> None:
@@ -108,6 +123,8 @@ def _run(action) -> None:
 
 
 def parse_sizes(items: list[str] | None) -> dict[str, int]:
+    from .compiler.arguments import INT_LIMIT
+
     sizes = {}
     for item in items or []:
         name, sep, value = item.partition("=")
@@ -115,20 +132,25 @@ def parse_sizes(items: list[str] | None) -> dict[str, int]:
             raise UsageError(f"--dim {item!r} is not NAME=INTEGER", "write --dim seq=1024")
         if int(value) < 1:
             raise UsageError(f"--dim {item!r}: a size must be at least 1")
+        if int(value) > INT_LIMIT:
+            raise UsageError(f"--dim {item!r}: a size must be at most {INT_LIMIT:,}")
         sizes[name.strip()] = int(value)
     return sizes
 
 
-def _check(spec: Path, model: str | None, plugins: list[str] | None):
+def _check(spec: Path, model: str | None, plugins: list[str] | None, max_nodes=None, max_params=None):
     from .compiler import check_spec
 
-    return check_spec(spec, model, plugins or [])
+    limits = {"max_nodes": max_nodes, "max_params": max_params}
+    return check_spec(spec, model, plugins or [], **{k: v for k, v in limits.items() if v is not None})
 
 
-def _check_sized(spec: Path, model: str | None, plugins: list[str] | None, dims: list[str] | None):
+def _check_sized(
+    spec: Path, model: str | None, plugins: list[str] | None, dims: list[str] | None, max_nodes=None, max_params=None
+):
     """The checked spec and the run-time sizes given with --dim, each size checked against the model."""
     sizes = parse_sizes(dims)
-    checked = _check(spec, model, plugins)
+    checked = _check(spec, model, plugins, max_nodes, max_params)
     _check_sizes(checked, sizes)
     return checked, sizes
 
@@ -155,11 +177,13 @@ def check(
     spec: Path = typer.Argument(..., help="The .cram file."),
     model: str | None = ModelOption,
     plugin: list[str] | None = PluginOption,
+    max_nodes: int | None = MaxNodesOption,
+    max_params: int | None = MaxParamsOption,
 ) -> None:
     """Check a spec: exit 0 with a verdict, or exit 1 listing every error with its location."""
 
     def action():
-        checked = _check(spec, model, plugin)
+        checked = _check(spec, model, plugin, max_nodes, max_params)
         summary = checked.summary()
         out.print(
             Text.assemble(
@@ -181,6 +205,8 @@ def summary(
     dim: list[str] | None = DimOption,
     batch: int = BatchOption,
     plugin: list[str] | None = PluginOption,
+    max_nodes: int | None = MaxNodesOption,
+    max_params: int | None = MaxParamsOption,
     nproc: int | None = typer.Option(None, "--nproc", min=1, help="Plan training memory per device for N processes."),
     strategy: str | None = typer.Option(None, "--strategy", help="ddp or fsdp, for the memory plan."),
     precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16, for the memory plan."),
@@ -190,7 +216,7 @@ def summary(
     def action():
         if tree and as_json:
             raise UsageError("--tree and --json cannot be combined")
-        checked, sizes = _check_sized(spec, model, plugin, dim)
+        checked, sizes = _check_sized(spec, model, plugin, dim, max_nodes, max_params)
         if tree:
             from .render.command import run_summary_tree
 
@@ -226,15 +252,24 @@ def compile_command(
     dim: list[str] | None = DimOption,
     batch: int = typer.Option(2, "--batch", min=1, help="Batch of the test pass."),
     plugin: list[str] | None = PluginOption,
+    max_nodes: int | None = MaxNodesOption,
+    max_params: int | None = MaxParamsOption,
+    skip_memory_check: bool = typer.Option(
+        False, "--skip-memory-check", help="Build even when the estimate says the model will not fit."
+    ),
 ) -> None:
     """Build the module, run one forward and backward pass on random inputs, report time and memory."""
 
     def action():
-        from .compiler.trial import trial_run
+        from .compiler.memory import check_fits, estimate
+        from .compiler.trial import pick_device, trial_run
 
-        checked, sizes = _check_sized(spec, model, plugin, dim)
+        checked, sizes = _check_sized(spec, model, plugin, dim, max_nodes, max_params)
         if device not in ("auto", "cpu", "cuda"):
             raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda")
+        if not skip_memory_check:  # before a weight is allocated: refused with the numbers
+            check_fits(estimate(checked, sizes, batch), pick_device(device), checked.name, "build and step",
+                       "--skip-memory-check")
         if output is not None:
             try:
                 output.write_text(checked.source(standalone=True))
@@ -292,11 +327,12 @@ def render(
     rankdir: str = typer.Option("TB", "--rankdir", help="TB (top to bottom) or LR (left to right)."),
     model: str | None = ModelOption,
     plugin: list[str] | None = PluginOption,
+    max_nodes: int | None = MaxNodesOption,
 ) -> None:
     """Draw the model with Graphviz (or as Mermaid): a box per stage, clusters per block."""
     from .render.command import run_render
 
-    _run(lambda: run_render(_check(spec, model, plugin), output, fmt, depth, expand, rankdir, out, err))
+    _run(lambda: run_render(_check(spec, model, plugin, max_nodes), output, fmt, depth, expand, rankdir, out, err))
 
 
 @app.command()
@@ -304,7 +340,7 @@ def export(
     spec: Path = typer.Argument(..., help="The .cram file, or a run directory of `cramnet train`."),
     fmt: str = typer.Option("python", "--format", help="python (the module file of compile -o) or onnx."),
     output: Path | None = typer.Option(None, "-o", "--output", help="The file (default MODEL.py or MODEL.onnx)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the weights (onnx)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_LIMIT, help="Seed of the weights (onnx)."),
     dim: list[str] | None = DimOption,
     batch: int = typer.Option(2, "--batch", min=1, help="Batch of the example inputs (onnx)."),
     model: str | None = ModelOption,
@@ -369,9 +405,12 @@ def train(
     device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
     precision: str | None = typer.Option(None, "--precision", help="fp32, bf16 or fp16."),
     compile_: bool | None = typer.Option(None, "--compile/--no-compile", help="Run under torch.compile."),
-    seed: int | None = typer.Option(None, "--seed"),
+    seed: int | None = typer.Option(None, "--seed", min=0, max=SEED_LIMIT),
     out_dir: Path | None = typer.Option(None, "--out", help="Run directory (default runs/<model>-<timestamp>)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this directory exactly."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the run in --out (kept until the new run finishes)."
+    ),
     nproc: int | None = typer.Option(None, "--nproc", min=1, help="Processes per node (DDP through torchrun)."),
     strategy: str | None = typer.Option(None, "--strategy", help="ddp (whole model per process) or fsdp (sharded)."),
     nnodes: str | None = typer.Option(None, "--nnodes", help="torchrun: number of nodes (or MIN:MAX)."),
@@ -389,6 +428,7 @@ def train(
     flags = TrainFlags(
         spec, config, set_ or [], data, epochs, batch_size, lr, device, precision, compile_, seed, out_dir,
         resume, nproc, model, plugin or [], quiet, {k: v for k, v in rendezvous.items() if v is not None},
+        overwrite,
     )
     flags.strategy = strategy
     _training(lambda: run_train(flags, out))
@@ -424,7 +464,7 @@ def generate(
     tokens: int = typer.Option(200, "--tokens", min=1, help="How many tokens to sample."),
     temperature: float = typer.Option(0.8, "--temperature", help="Above 0; lower is more conservative."),
     top_k: int = typer.Option(40, "--top-k", min=0, help="Sample among the k likeliest tokens (0: all)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_LIMIT),
 ) -> None:
     """Sample a continuation of a prompt from a trained language model."""
     from .train.commands import run_generate

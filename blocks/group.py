@@ -58,20 +58,32 @@ class GroupEmbedding(nn.Module):
         return torch.einsum("btg,tgd->btd", gathered, weights) + self.bias  # (B, tokens, dim)
 
 
+MAX_GROUPS_BYTES = 1 << 20  # a groups file lists feature indices; /dev/zero must not be read forever
+
+
 @lru_cache(maxsize=32)
 def _read_groups(path: str, modified: float) -> tuple[tuple[int, ...], ...]:
     groups = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_GROUPS_BYTES + 1)
+    if len(data) > MAX_GROUPS_BYTES or b"\x00" in data:
+        raise ShapeError(f"groups file {path} is not a list of feature indices (binary, or over 1 MiB)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ShapeError(f"groups file {path} is not UTF-8 text") from None
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         if ":" in line:
             line = line.split(":", 1)[1]
         group = []
-        for item in filter(None, re.split(r"[\s,]+", line.strip())):  # a trailing comma is fine
-            if not item.isdigit():
+        for position, item in enumerate(filter(None, re.split(r"[\s,]+", line.strip())), start=1):
+            if not (item.isascii() and item.isdigit()):
+                # the item itself is not shown: a spec may name any file, and its text must not be printed
                 raise ShapeError(
-                    f"groups file {path}, line {number}: {item!r} is not a feature index",
+                    f"groups file {path}, line {number}: item {position} is not a feature index",
                     "write 0-based feature indices separated by spaces or commas",
                 )
             group.append(int(item))

@@ -13,7 +13,7 @@ from torch import nn
 from ..blocks.registry import PluginError, load_plugins
 from ..blocks.tensor_type import TensorType
 from ..dsl.errors import SpecError, SpecErrors
-from .build_graph import ModelGraph, build_graph, select_model
+from .build_graph import MAX_NODES, ModelGraph, build_graph, select_model
 from .codegen import generate_source, load_module_class
 from .evaluate import EvalError, LetTable
 from .infer_shapes import infer_shapes
@@ -111,6 +111,11 @@ def _read(path_or_source: str | Path, path: str | None = None) -> tuple[str, str
     return path_or_source, "<spec>"
 
 
+# the most parameters a spec may declare (E217): beyond any published model, so a slip like
+# `dense(10**12)` is caught when checking; `check_spec(max_params=…)` and --max-params raise it
+MAX_PARAMS = 10**13
+
+
 def check_spec(
     path_or_source: str | Path,
     model: str | None = None,
@@ -118,11 +123,14 @@ def check_spec(
     files: Mapping[str, str] | None = None,
     *,
     path: str | None = None,
+    max_nodes: int = MAX_NODES,
+    max_params: int = MAX_PARAMS,
 ) -> CheckedModel:
     """Parse, resolve, expand and shape-check a spec; raises `SpecErrors` listing every mistake.
 
     `files` (resolved path -> text) supplies the files the spec uses instead of the disk; with
-    `path`, `path_or_source` is always source text, read as that file (its `use`s resolve from it)."""
+    `path`, `path_or_source` is always source text, read as that file (its `use`s resolve from it).
+    `max_nodes` and `max_params` bound the expanded model (docs/errors.md, E217)."""
     try:
         load_plugins(list(plugins))
     except PluginError as error:
@@ -147,15 +155,36 @@ def check_spec(
     definition, problem = select_model(program.root, model)
     if problem is not None:
         raise SpecErrors(errors + [problem], program.sources)
-    expanded = build_graph(program.root, definition, lets)
+    expanded = build_graph(program.root, definition, lets, max_nodes)
     errors += expanded.errors
     assign_attributes(expanded)
     errors += infer_shapes(expanded)
     errors += check_shares(expanded.graph)
+    if not errors:
+        errors += _too_many_params(expanded, max_params)
     if errors:
         raise SpecErrors(_in_source_order(errors), program.sources)
     assign_layout(expanded)
     return CheckedModel(expanded, path, program.sources)
+
+
+def _too_many_params(model: ModelGraph, max_params: int) -> list[SpecError]:
+    params = {node: attrs.get("params", 0) for node, attrs in model.graph.nodes.items()}
+    total = sum(params.values())
+    if total <= max_params:
+        return []
+    largest = max(params, key=params.get)
+    span = model.graph.nodes[largest]["span"]
+    return [
+        SpecError(
+            code="E217",
+            message=f"model '{model.name}' has {total:,} parameters, more than the limit of {max_params:,}",
+            span=model.span if span is None else span,
+            hint=f"the largest, '{largest}' ({model.graph.nodes[largest]['block']}), has {params[largest]:,}: "
+            "check its sizes; a model this large "
+            "is allowed with --max-params (check_spec(max_params=…))",
+        )
+    ]
 
 
 def _in_source_order(errors: list[SpecError]) -> list[SpecError]:

@@ -198,6 +198,12 @@ _KIND_WORDS = {
 }
 
 
+# The largest magnitudes an argument may have: what the kernels take (a C int, a float32) without
+# overflowing. A larger value passed `check` and then broke `compile` or `train` inside PyTorch.
+INT_LIMIT = 2**31 - 1
+FLOAT_LIMIT = 3.4e38
+
+
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -209,6 +215,20 @@ def _as_int(value: Any) -> int | None:
 
 
 def _check_bounds(block: str, arg: Arg, value: Any, span: Span) -> None:
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            continue
+        limit = f"{INT_LIMIT:,}" if isinstance(item, int) else f"{FLOAT_LIMIT:g}"
+        if abs(item) > (INT_LIMIT if isinstance(item, int) else FLOAT_LIMIT):
+            shown = f"{item:,}" if isinstance(item, int) else f"{item:g}"
+            raise EvalError(
+                SpecError(
+                    code="E305",
+                    message=f"{block}: '{arg.name}' is too large: {shown} (its size is at most {limit})",
+                    span=span,
+                    hint=arg.doc or None,
+                )
+            )
     if arg.low is None:
         return
     for item in value if isinstance(value, list) else [value]:

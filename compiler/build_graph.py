@@ -8,6 +8,9 @@ quietly so one mistake is reported once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
@@ -19,7 +22,7 @@ from ..blocks.registry import BlockSpec, all_blocks, lookup
 from ..blocks.tensor_type import TensorType
 from ..dsl import ast
 from ..dsl.errors import Span, SpecError, did_you_mean
-from .arguments import bind_block_args, convert, match_arguments, show
+from .arguments import INT_LIMIT, bind_block_args, convert, match_arguments, show
 from .evaluate import Bindings, EvalError, LetTable, Scope, TensorRef, Word, evaluate
 from .graph_schema import graph_schema
 from .loader import SpecModule
@@ -27,6 +30,61 @@ from .sharing import mismatch, pair_nodes, same_arguments, share_target, show_ar
 
 FAILED = "<failed>"
 INPUT = "input"
+
+# How large a model may expand (docs/errors.md, E217 and E218): `* N` multiplies, so a few bytes of
+# spec can ask for any number of nodes; the budget is spent while expanding, so such a spec fails
+# in moments instead of filling memory. `check_spec(max_nodes=…)` and `--max-nodes` raise it.
+MAX_NODES = 100_000
+STEPS_PER_NODE = 4  # expansion steps (stages, bodies) allowed per node: bodies that build nothing cost too
+MAX_EXPANSION_DEPTH = 100  # bodies, groups and block calls inside one another, as expanded
+
+
+class ExpansionLimit(Exception):
+    """The model grew past a limit while being expanded; `error` says where."""
+
+    def __init__(self, error: SpecError):
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass
+class Budget:
+    """What one model's expansion may still spend, shared with the builders of its experts."""
+
+    max_nodes: int = MAX_NODES
+    nodes: int = 0
+    steps: int = 0
+    depth: int = 0  # bodies, groups and block calls open now (experts' included: they share the stack)
+
+    def add_node(self, span: Span) -> None:
+        self.nodes += 1
+        if self.nodes > self.max_nodes:
+            raise ExpansionLimit(
+                SpecError(
+                    code="E217",
+                    message=f"the model expands to more than {self.max_nodes:,} nodes (block calls); "
+                    "this call is past the limit",
+                    span=span,
+                    hint="`* N` and `repeat N` multiply: check their counts; a model this large is allowed "
+                    "with --max-nodes (check_spec(max_nodes=…))",
+                )
+            )
+
+    def step(self, span: Span) -> None:
+        self.steps += 1
+        if self.steps > self.max_nodes * STEPS_PER_NODE:
+            raise ExpansionLimit(
+                SpecError(
+                    code="E217",
+                    message=f"expanding the model takes more than {self.max_nodes * STEPS_PER_NODE:,} steps",
+                    span=span,
+                    hint="`* N` and `repeat N` multiply: check their counts (--max-nodes raises the limit)",
+                )
+            )
+
+
+# the budget of the expansion under way: expert bodies are built by builders of their own
+_BUDGET: ContextVar[Budget | None] = ContextVar("cramnet_expansion_budget", default=None)
 
 
 @dataclass(frozen=True)
@@ -81,17 +139,27 @@ class ModelGraph:
 
 def select_model(module: SpecModule, name: str | None) -> tuple[ast.ModelDef | None, SpecError | None]:
     models = module.models
+    # where the error points: the models the file does declare, else the file's first line
+    start = Span(file=module.path, line=1, col=1, end_line=1, end_col=1)
     if name is not None:
         if name in models:
             return models[name], None
         hint = did_you_mean(name, models) or (f"models in this file: {', '.join(models)}" if models else None)
-        return None, SpecError(code="E208", message=f"no model named '{name}' in {module.path}", hint=hint)
+        spans = [m.name_span for m in models.values()] or [start]
+        return None, SpecError(
+            code="E208",
+            message=f"no model named '{name}' in {module.path}",
+            span=spans[0],
+            hint=hint,
+            notes=tuple((span, "a model is declared here") for span in spans[1:]),
+        )
     if len(models) == 1:
         return next(iter(models.values())), None
     if not models:
         return None, SpecError(
             code="E208",
             message=f"{module.path} declares no model",
+            span=start,
             hint="declare one with `model NAME { … }`; a file of blocks is meant to be `use`d",
         )
     first, *others = models.values()
@@ -104,8 +172,22 @@ def select_model(module: SpecModule, name: str | None) -> tuple[ast.ModelDef | N
     )
 
 
-def build_graph(module: SpecModule, model: ast.ModelDef, lets: LetTable) -> ModelGraph:
-    builder = _Builder(lets)
+def build_graph(
+    module: SpecModule, model: ast.ModelDef, lets: LetTable, max_nodes: int = MAX_NODES
+) -> ModelGraph:
+    budget = Budget(max_nodes)
+    token = _BUDGET.set(budget)
+    try:
+        builder = _Builder(lets, budget)
+        return _expand(builder, module, model)
+    except ExpansionLimit as limit:
+        # what was built is partial: only the error is worth reporting
+        return ModelGraph(model.name, nx.DiGraph(), [], {}, model.span, [limit.error])
+    finally:
+        _BUDGET.reset(token)
+
+
+def _expand(builder: _Builder, module: SpecModule, model: ast.ModelDef) -> ModelGraph:
     ctx = Context(module=module, params={}, values=Bindings())
     inputs: list[str] = []
     outputs_decl: list[ast.OutputDecl] = []
@@ -138,10 +220,11 @@ def _prefix(node: str) -> str:
 
 
 class _Builder:
-    def __init__(self, lets: LetTable):
+    def __init__(self, lets: LetTable, budget: Budget | None = None):
         self.graph = nx.DiGraph()
         self.errors: list[SpecError] = []
         self.lets = lets
+        self.budget = budget or _BUDGET.get() or Budget()
         self._counters: dict[tuple[str, str], int] = {}
         self._scope_count = 0
         self.refused: set[str] = set()  # names whose binding was an error (a block's name)
@@ -172,11 +255,31 @@ class _Builder:
             if name not in self.graph:
                 return name
 
+    @contextmanager
+    def deeper(self, span: Span) -> Iterator[None]:
+        """One more level of bodies, groups or block calls; every level costs Python frames."""
+        if self.budget.depth >= MAX_EXPANSION_DEPTH:
+            raise ExpansionLimit(
+                SpecError(
+                    code="E218",
+                    message=f"bodies, groups and block calls nest more than {MAX_EXPANSION_DEPTH} deep here",
+                    span=span,
+                    hint="each block call, `{ }` body and `( )` group is a level: "
+                    "shorten the chain of blocks calling blocks",
+                )
+            )
+        self.budget.depth += 1
+        try:
+            yield
+        finally:
+            self.budget.depth -= 1
+
     def add_node(
         self, ctx: Context, spec: BlockSpec, args: SimpleNamespace, inputs: list[str], labels: list[str], span: Span
     ) -> str:
         if FAILED in inputs:  # a failed value (a residual's body, say) was reported where it failed
             return FAILED
+        self.budget.add_node(span)
         name = self.fresh_name(ctx.prefix, spec.name)
         self.graph.add_node(
             name,
@@ -287,6 +390,9 @@ class _Builder:
             if isinstance(value, int) and value < 1:
                 self.error("E305", f"a dimension must be at least 1, got {value}", expr.span)
                 return None
+            if isinstance(value, int) and value > INT_LIMIT:
+                self.error("E305", f"a dimension must be at most {INT_LIMIT:,}, got {value:,}", expr.span)
+                return None
             dims.append(value)
         if decl.type.kind == "graph" and len(dims) != 2:
             self.error("E304", f"a graph input is graph[nodes, features], got {len(dims)} dimensions", decl.type.span)
@@ -341,8 +447,9 @@ class _Builder:
         return current
 
     def body(self, body: ast.Body, ctx: Context, current: str) -> str:
-        for statement in body.statements:
-            current = self.statement(statement, ctx, current)
+        with self.deeper(body.span):
+            for statement in body.statements:
+                current = self.statement(statement, ctx, current)
         return current
 
     # -- pipelines ------------------------------------------------------------------------------
@@ -405,6 +512,7 @@ class _Builder:
         return value
 
     def term(self, term, ctx: Context, current: str | None, first: bool) -> str:
+        self.budget.step(term.span)
         if current == FAILED:
             return self.after_failure(term, ctx)
         if isinstance(term, ast.Call):
@@ -422,7 +530,8 @@ class _Builder:
                 return self.error("E216", "`in` can only start a pipeline", term.span)
             return node
         if isinstance(term, ast.Group):
-            return self.pipeline(term.pipeline, ctx, current, first)
+            with self.deeper(term.span):
+                return self.pipeline(term.pipeline, ctx, current, first)
         if isinstance(term, ast.BodyCall):
             return self.body_call(term, ctx, current)
         what = {ast.Repeat: "repeat", ast.Residual: "residual", ast.Parallel: "parallel"}[type(term)]
@@ -716,7 +825,8 @@ class _Builder:
             scopes=ctx.scopes + (scope,),
         )
         start = len(self.created)
-        result = self.body(definition.body, child, current)
+        with self.deeper(call.name_span):
+            result = self.body(definition.body, child, current)
         nodes = self.made_since(start)
         if shared is not None and result != FAILED:
             pair_nodes(self.graph, nodes, shared[3], call.span)

@@ -19,7 +19,8 @@ from torch import nn
 
 from ..blocks.registry import Construct
 from .build_graph import INPUT, ModelGraph
-from .module_tree import ClassFile, ClassWriter, unit_tree
+from .class_templates import ClassFile
+from .module_tree import ClassWriter, unit_tree
 from .naming import assign_layout
 from .standalone import standalone_sources
 from .statements import has_mask, node_statements

@@ -38,12 +38,16 @@ class EvalError(Exception):
         self.error = error
 
 
+MAX_LET_DEPTH = 100  # a let whose value needs a let whose value needs a let … (docs/errors.md, E218)
+
+
 class LetTable:
     """The lets a file sees, evaluated on first use, with cycles reported."""
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, str], Any] = {}
         self._active: list[tuple[str, str]] = []
+        self._failed: dict[tuple[str, str], SpecError] = {}  # chains cut for depth: reported once
 
     def lookup(self, module: SpecModule, name: str, span: Span) -> tuple[bool, Any]:
         found = module.find("lets", name)
@@ -63,12 +67,27 @@ class LetTable:
         key = (owner.path, name)
         if key in self._values:
             return True, self._values[key]
+        if key in self._failed:
+            raise EvalError(self._failed[key])
         if key in self._active:
             chain = " -> ".join(n for _, n in self._active[self._active.index(key) :] + [key])
             raise EvalError(SpecError(code="E215", message=f"let '{name}' depends on itself: {chain}", span=let.span))
+        if len(self._active) >= MAX_LET_DEPTH:  # each level costs Python frames: stop before they run out
+            raise EvalError(
+                SpecError(
+                    code="E218",
+                    message=f"lets depend on lets more than {MAX_LET_DEPTH} deep here ('{name}')",
+                    span=let.span,
+                    hint="compute the value in fewer steps",
+                )
+            )
         self._active.append(key)
         try:
             value = evaluate(let.value, Scope(owner, {}, self))
+        except EvalError as failure:
+            if failure.error.code == "E218":  # else every let of a long chain would report its own cut
+                self._failed[key] = failure.error
+            raise
         finally:
             self._active.pop()
         self._values[key] = value

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..dsl import ast, parse
 from ..dsl.errors import Span, SpecError, SpecErrors, did_you_mean
+from ..dsl.parser import MAX_NESTING, MAX_SPEC_BYTES
 
 STD_DIR = Path(__file__).resolve().parent.parent / "blocks" / "std"
 
@@ -49,9 +50,11 @@ class Program:
 
 
 def read_source(path: Path, errors: list[SpecError], span: Span | None = None) -> str | None:
-    """A spec file's text, or None after recording why it cannot be read."""
+    """A spec file's text, or None after recording why it cannot be read. At most MAX_SPEC_BYTES
+    are read: `/dev/zero` or a huge file must not be read forever."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
         errors.append(
             SpecError(
@@ -75,6 +78,16 @@ def read_source(path: Path, errors: list[SpecError], span: Span | None = None) -
                 message=f"{path} is not a spec: it is a binary file",
                 span=span,
                 hint="cramnet reads text files of `model` and `block` declarations (.cram)",
+            )
+        )
+        return None
+    if len(data) > MAX_SPEC_BYTES:
+        errors.append(
+            SpecError(
+                code="E200",
+                message=f"{path} is larger than {MAX_SPEC_BYTES >> 20} MiB: too large for a spec",
+                span=span,
+                hint="repeat layers with `* N` or `repeat N { … }` instead of writing each one out",
             )
         )
         return None
@@ -128,8 +141,22 @@ def _load(source, path, sources, errors, loaded, in_progress, files) -> SpecModu
     return module
 
 
+MAX_USE_DEPTH = MAX_NESTING  # a file that uses a file that uses a file … (E218)
+
+
 def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progress, files) -> SpecModule | None:
-    target = resolve_use_path(decl.path, from_path)
+    refused = _refuse_use(decl, in_progress)
+    if refused is not None:
+        errors.append(refused)
+        return None
+    try:
+        target = resolve_use_path(decl.path, from_path)
+        found = target is not None and (files is not None or target.is_file())
+    except (OSError, ValueError) as error:  # a name too long for the file system, a NUL byte
+        errors.append(
+            SpecError(code="E201", message=f"cannot use {_shown(decl.path)}: {_reason(error)}", span=decl.span)
+        )
+        return None
     if target is None:
         available = sorted(p.stem for p in STD_DIR.glob("*.cram"))
         name = decl.path.removeprefix("std:")
@@ -165,11 +192,11 @@ def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progres
             return None
         sources[key] = files[key]
         return _load(files[key], key, sources, errors, loaded, in_progress, files)
-    if not target.is_file():
+    if not found:
         errors.append(
             SpecError(
                 code="E201",
-                message=f"used file not found: {decl.path} (looked for {target})",
+                message=f"used file not found: {_shown(decl.path)} (looked for {_shown(str(target))})",
                 span=decl.span,
                 hint="`use` paths are relative to the file that uses them",
             )
@@ -180,6 +207,35 @@ def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progres
         return None
     sources[key] = text
     return _load(text, key, sources, errors, loaded, in_progress, files)
+
+
+def _refuse_use(decl: ast.Use, in_progress: list[str]) -> SpecError | None:
+    """A `use` refused before any file is touched: too deep a chain, or a file that is not a spec
+    (an error excerpt of `use "/etc/shadow"` would print that file's first line)."""
+    if len(in_progress) >= MAX_USE_DEPTH:
+        return SpecError(
+            code="E218",
+            message=f"`use` chains more than {MAX_USE_DEPTH} files deep here",
+            span=decl.span,
+            hint="use the files that define the blocks directly, not through a long chain",
+        )
+    if not decl.path.startswith("std:") and not decl.path.endswith(".cram"):
+        return SpecError(
+            code="E201",
+            message=f"`use` reads spec files ending in .cram, not {_shown(decl.path)}",
+            span=decl.span,
+            hint='write use "path/to/blocks.cram" (relative to this file), or use "std:NAME"',
+        )
+    return None
+
+
+def _shown(path: str, limit: int = 120) -> str:
+    """A path as a message shows it: in full unless absurdly long."""
+    return path if len(path) <= limit else path[: limit // 2] + "…" + path[-limit // 2 :]
+
+
+def _reason(error: Exception) -> str:
+    return getattr(error, "strerror", None) or "not a valid path"
 
 
 def _key(path: str) -> str:

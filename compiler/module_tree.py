@@ -10,8 +10,10 @@ generated source is the same share one class, so twelve GPT-2 layers are one `Pr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import takewhile
 
+from .class_templates import ClassFile
 from .naming import UnitRef
 from .statements import Statement, rename
 
@@ -52,27 +54,6 @@ class Call:
     params: list[str]  # values it reads from outside, in order
     results: list[str]  # values it makes that are read after it
     modules: list[str]  # modules it uses from outside (tied weights)
-
-
-@dataclass
-class ClassFile:
-    """The generated classes of one file, in definition order; units of identical source share one."""
-
-    sources: list[str] = field(default_factory=list)
-    by_body: dict[str, str] = field(default_factory=dict)
-    names: set[str] = field(default_factory=set)
-
-    def add(self, name: str, body: str) -> str:
-        if body in self.by_body:
-            return self.by_body[body]
-        cls, n = name, 1
-        while cls in self.names:
-            n += 1
-            cls = f"{name}{n}"
-        self.names.add(cls)
-        self.by_body[body] = cls
-        self.sources.append(f"class {cls}(nn.Module):\n{body}")
-        return cls
 
 
 @dataclass
@@ -132,12 +113,10 @@ class ClassWriter:
         cls = self.file.add(name, "\n".join(body))
         return Call(cls, params, results, modules)
 
-    @property
+    @cached_property
     def node_of(self) -> dict[str, str]:
         """Node by its identifier."""
-        if not hasattr(self, "_node_of"):
-            self._node_of = {a["attr"]: n for n, a in self.attrs.items()}
-        return self._node_of
+        return {a["attr"]: n for n, a in self.attrs.items()}
 
     def _relative_path(self, unit: Unit, node: str) -> str:
         """`pre_ln[0].attention_1`: where a node's module is, seen from `unit`."""

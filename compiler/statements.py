@@ -8,8 +8,7 @@ that holds its node and renames those names to the class's own (`rename`).
 
 from __future__ import annotations
 
-import io
-import tokenize
+import re
 from dataclasses import dataclass
 
 from ..blocks.registry import Construct
@@ -110,9 +109,8 @@ def batched(value) -> str:
     return f"({inner})" + ("" if value.kind == "float" else f" {value.kind}")
 
 
-def _tokens(expression: str) -> list[tokenize.TokenInfo]:
-    kinds = (tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING)
-    return [t for t in tokenize.generate_tokens(io.StringIO(expression).readline) if t.type in kinds]
+# an expression's tokens: a string literal, a name, a number, `==` and other two-character operators, one character
+_TOKEN = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[A-Za-z_]\w*|\d[\w.]*|[=!<>]=|\S""")
 
 
 def _names(expression: str, values: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -126,16 +124,17 @@ def _names(expression: str, values: set[str]) -> tuple[tuple[str, ...], tuple[st
 def _walk(expression: str, values: set[str]):
     """(kind, name, (start, end)) for each value name and `self.<name>` module in an expression;
     attribute names (`x.shape`) and keyword names (`mask=`) are neither."""
-    tokens = _tokens(expression)
-    for i, token in enumerate(tokens):
-        if token.type != tokenize.NAME:
+    tokens = list(_TOKEN.finditer(expression))
+    text = [t.group() for t in tokens]
+    for i, token in enumerate(text):
+        if not (token[0].isalpha() or token[0] == "_"):
             continue
-        before = tokens[i - 1].string if i else ""
-        after = tokens[i + 1].string if i + 1 < len(tokens) else ""
-        if before == "." and i >= 2 and tokens[i - 2].string == "self" and (i < 3 or tokens[i - 3].string != "."):
-            yield "module", token.string, (tokens[i - 2].start[1], token.end[1])
-        elif before != "." and after != "=" and token.string in values:
-            yield "value", token.string, (token.start[1], token.end[1])
+        before = text[i - 1] if i else ""
+        after = text[i + 1] if i + 1 < len(text) else ""
+        if before == "." and i >= 2 and text[i - 2] == "self" and (i < 3 or text[i - 3] != "."):
+            yield "module", token, (tokens[i - 2].start(), tokens[i].end())
+        elif before != "." and after != "=" and token in values:
+            yield "value", token, (tokens[i].start(), tokens[i].end())
 
 
 def rename(expression: str, values: dict[str, str], modules: dict[str, str]) -> str:

@@ -40,15 +40,34 @@ class SpecError:
         """Plain-text form: `file:line:col: error[CODE]: message`, the line, a caret, the hint."""
         lines = []
         where = f"{self.span}: " if self.span else ""
-        lines.append(f"{where}error[{self.code}]: {self.message}")
+        lines.append(clip(f"{where}error[{self.code}]: {self.message}"))
         if self.span:
             lines.extend(excerpt(self.span, sources))
-        for span, note in self.notes:
-            lines.append(f"  note: {note} ({span})")
+        for span, note in self.notes[:MAX_NOTES_SHOWN]:
+            lines.append(clip(f"  note: {note} ({span})"))
             lines.extend(excerpt(span, sources))
+        if len(self.notes) > MAX_NOTES_SHOWN:
+            lines.append(f"  … and {len(self.notes) - MAX_NOTES_SHOWN} more notes")
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append(clip(f"  hint: {self.hint}"))
         return "\n".join(lines)
+
+
+# A long source line is shown as a window around the caret: a 1 MB line, once per error, made
+# the output of one bad spec run to megabytes.
+EXCERPT_WIDTH = 100
+EXCERPT_BEFORE = 30  # characters kept before the caret when the line is cut
+MAX_ERRORS_SHOWN = 50  # after these, "… and N more errors"
+MAX_NOTES_SHOWN = 10
+MAX_MESSAGE = 500  # characters of a message, note or hint: a spec's names can be any length
+
+
+def clip(text: str) -> str:
+    """`text`, its middle elided when longer than MAX_MESSAGE."""
+    if len(text) <= MAX_MESSAGE:
+        return text
+    half = MAX_MESSAGE // 2
+    return f"{text[:half]} … {text[-half:]}"
 
 
 def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
@@ -64,12 +83,27 @@ def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     # columns count characters; tabs are shown as 4 spaces, so measure the caret on the shown text
     start = len(raw[: span.col - 1].expandtabs(4))
     width = max(1, len(raw[: end - 1].expandtabs(4)) - start)
+    shown, start, width = _window(raw.expandtabs(4), start, width)
     gutter = " " * len(str(span.line))
     return [
         f"  {gutter} |",
-        f"  {span.line} | {raw.expandtabs(4)}",
+        f"  {span.line} | {shown}",
         f"  {gutter} | {' ' * start}{'^' * width}",
     ]
+
+
+def _window(line: str, start: int, width: int) -> tuple[str, int, int]:
+    """At most EXCERPT_WIDTH characters of `line` around the caret at `start`, cut ends marked `…`;
+    the caret's new start and width."""
+    if len(line) <= EXCERPT_WIDTH:
+        return line, start, width
+    left = max(0, min(start - EXCERPT_BEFORE, len(line) - EXCERPT_WIDTH))
+    right = left + EXCERPT_WIDTH
+    head = "…" if left > 0 else ""
+    tail = "…" if right < len(line) else ""
+    start = start - left + len(head)
+    width = max(1, min(width, len(head) + EXCERPT_WIDTH - start))
+    return head + line[left:right] + tail, start, width
 
 
 @dataclass
@@ -85,11 +119,17 @@ class SpecErrors(CramnetError):
 
     def render(self) -> str:
         count = len(self.errors)
-        body = "\n\n".join(e.render(self.sources) for e in self.errors)
-        return f"{body}\n\n{count} error{'s' if count != 1 else ''}"
+        parts = [e.render(self.sources) for e in self.errors[:MAX_ERRORS_SHOWN]]
+        if count > MAX_ERRORS_SHOWN:
+            parts.append(more_errors(count - MAX_ERRORS_SHOWN))
+        return "\n\n".join(parts) + f"\n\n{count} error{'s' if count != 1 else ''}"
 
     def __str__(self) -> str:
         return self.render()
+
+
+def more_errors(hidden: int) -> str:
+    return f"… and {hidden} more error{'s' if hidden != 1 else ''} (fix these first)"
 
 
 def nearest(name: str, candidates: object) -> str | None:

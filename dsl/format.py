@@ -19,7 +19,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from . import ast
-from .parser import parse
+from .errors import SpecError, SpecErrors
+from .parser import MAX_SPEC_BYTES, parse
 
 INDENT = 4
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2}
@@ -346,10 +347,28 @@ def format_paths(paths, check: bool = False) -> list:
 
     changed = []
     for path in map(Path, paths):
-        text = path.read_text(encoding="utf-8")
+        text = _read_spec(path)
         formatted = format_spec(text, str(path))
         if formatted != text:
             changed.append(path)
             if not check:
-                path.write_text(formatted, encoding="utf-8")
+                path.write_text(formatted, encoding="utf-8", newline="")
     return changed
+
+
+def _read_spec(path) -> str:
+    """The file's text exactly as the parser reads it: bytes decoded, never newline-translated (a
+    bare CR inside a comment is part of the comment), and at most MAX_SPEC_BYTES read."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_SPEC_BYTES + 1)
+    problem = None
+    if b"\x00" in data:
+        problem = "is not a spec: it is a binary file"
+    elif len(data) > MAX_SPEC_BYTES:
+        problem = f"is larger than {MAX_SPEC_BYTES >> 20} MiB: too large for a spec"
+    else:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            problem = f"is not UTF-8 text (byte {error.start})"
+    raise SpecErrors([SpecError(code="E200", message=f"{path} {problem}")])

@@ -6,12 +6,21 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
 from . import ast
 from .errors import Span, SpecError, SpecErrors
 from .syntax_errors import describe_syntax_error
+
+# Limits on what one spec may ask of the reader (docs/errors.md, E105): every pass after the parser
+# walks the tree recursively, and these keep it far from Python's recursion limit.
+MAX_NESTING = 50  # `( )` groups and `{ }` bodies inside one another
+MAX_EXPRESSION_DEPTH = 200  # operators and lists inside one another (`1 + 1 + …` is one per term)
+MAX_SPEC_BYTES = 1 << 20  # one spec file; repetition belongs in `* N`, not in pasted text
+
+_NESTING_RULES = {"group", "repeat", "residual", "parallel", "body_call"}
+_EXPRESSION_RULES = {"add", "sub", "mul", "div", "floordiv", "mod", "neg", "list"}
 
 
 class _LineBreaks:
@@ -60,6 +69,9 @@ def _parse(text: str, path: str) -> ast.SpecFile:
         tree = _lark().parse(text)
     except UnexpectedInput as error:
         raise SpecErrors([describe_syntax_error(error, text, path, _lark().parse)], {path: text}) from None
+    too_deep = _too_deep(tree, path)
+    if too_deep is not None:
+        raise SpecErrors([too_deep], {path: text})
     try:
         return _ToAst(path).transform(tree)
     except VisitError as error:  # a literal the AST refuses (an integer too large, say)
@@ -69,13 +81,36 @@ def _parse(text: str, path: str) -> ast.SpecFile:
         raise
 
 
+def _too_deep(tree: Tree, path: str) -> SpecError | None:
+    """The first construct nested past MAX_NESTING or MAX_EXPRESSION_DEPTH, as an error; walked
+    with a stack of its own, since a recursive walk would fail on exactly the trees it looks for."""
+    stack = [(tree, 0, 0)]
+    while stack:
+        node, nesting, depth = stack.pop()
+        nesting += node.data in _NESTING_RULES
+        depth += node.data in _EXPRESSION_RULES
+        if nesting > MAX_NESTING or depth > MAX_EXPRESSION_DEPTH:
+            what, limit = ("bodies and groups", MAX_NESTING) if nesting > MAX_NESTING else (
+                "operators and lists", MAX_EXPRESSION_DEPTH)
+            meta = node.meta
+            return SpecError(
+                code="E105",
+                message=f"{what} are nested more than {limit} deep here",
+                span=Span(file=path, line=meta.line, col=meta.column, end_line=meta.line, end_col=meta.column + 1),
+                hint="flatten it: repeat with `* N` or `repeat N { … }`, name parts with `let` or `block`",
+            )
+        stack.extend((child, nesting, depth) for child in node.children if isinstance(child, Tree))
+    return None
+
+
 def token_span(path: str, token: Token) -> Span:
     return Span(file=path, line=token.line, col=token.column, end_line=token.end_line, end_col=token.end_column)
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
-    """One method per grammar rule; each returns the AST node for that rule."""
+class _ToAst(Transformer_NonRecursive):
+    """One method per grammar rule; each returns the AST node for that rule (built bottom-up with a
+    stack, so a long chain like `1 + 1 + …` never nests Python calls)."""
 
     def __init__(self, path: str):
         super().__init__()

@@ -140,7 +140,7 @@ def test_a_trailing_comma_in_a_groups_file_is_fine(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     ("0 1\nempty:\n3\n", "line 2: the group is empty"),
-    ("0 1\n2 x\n3\n", "line 2: 'x' is not a feature index"),
+    ("0 1\n2 x\n3\n", "line 2: item 2 is not a feature index"),
     ("0 1\n2\n", "has 2 groups but tokens = 3"),
     ("0 1\n2\n3 99\n", "feature 99 is out of range for 10 features"),
 ])

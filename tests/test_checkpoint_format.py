@@ -27,8 +27,12 @@ def test_resnet50_nests_its_stages_as_module_lists():
     lists = {name: len(m) for name, m in model.named_modules() if isinstance(m, torch.nn.ModuleList)}
     # the identity bottlenecks after each stage's first
     assert lists == {"bottleneck_1": 2, "bottleneck_2": 3, "bottleneck_3": 5, "bottleneck_4": 2}
-    source = check_spec("specs/reference/resnet50.cram").source()
+    source = check_spec("specs/reference/resnet50.cram").source(standalone=False)
     assert "for layer in self." in source
+    # one class per block; the widths that differ between stages are constructor arguments
+    classes = [line.split("(")[0][6:] for line in source.splitlines() if line.startswith("class ")]
+    assert classes == ["Stem", "BottleneckDown", "Bottleneck", "BottleneckDown2", "Resnet50"]  # 2: stride 2
+    assert "nn.ModuleList([Bottleneck(in_channels=1024, out_channels=256) for _ in range(5)])" in source
 
 
 def test_a_run_saved_in_the_flat_layout_loads_with_the_same_outputs(tmp_path):

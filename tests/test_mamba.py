@@ -89,15 +89,21 @@ import torch
 from cramnet.blocks.mamba import Mamba
 from cramnet.blocks.scan_triton import triton_scan
 from tests.test_mamba import random_scan_inputs
-for L in (1, 7, 33):
-    inputs = random_scan_inputs(2, L, 40, 4)  # 40 channels: two blocks of 32, the second partly masked
-    torch.testing.assert_close(triton_scan(*inputs), Mamba.scan_sequential(*inputs), rtol=1e-5, atol=1e-5)
+for L in (1, 7, 70):  # 70 steps: two chunks of the backward pass, the second partly past the end
+    inputs = [t.requires_grad_() for t in random_scan_inputs(2, L, 40, 4)]  # 40 channels: two blocks of 32
+    fused, reference = triton_scan(*inputs), Mamba.scan_sequential(*inputs)
+    torch.testing.assert_close(fused, reference, rtol=1e-5, atol=1e-5)
+    weights = torch.randn_like(fused)
+    for a, b in zip(torch.autograd.grad((fused * weights).sum(), inputs),
+                    torch.autograd.grad((reference * weights).sum(), inputs)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 print("ok")
 """
 
 
+@pytest.mark.slow  # the interpreter runs the kernels' loops in Python: ~10 s of CPU
 @pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU the compiled kernel is tested instead (below)")
-def test_triton_kernel_logic_in_the_interpreter():
+def test_triton_kernels_forward_and_backward_in_the_interpreter():
     # Triton 3.9's interpreter runs it; 3.6's (the GPU image's) fails inside its own __index__ shim,
     # while the compiled kernel passes there
     pytest.importorskip("triton")

@@ -33,7 +33,8 @@ def save(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     # clones: tied weights share storage, which safetensors refuses; clones also leave the device
     flat = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
-    metadata = {"cramnet": json.dumps({"format": FORMAT, "version": __version__, **meta})}
+    checked = {"format": FORMAT, "version": __version__, **meta, "sha256": tensors_digest(flat)}
+    metadata = {"cramnet": json.dumps(checked)}
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     save_file(flat, str(temporary), metadata=metadata)
     os.replace(temporary, path)
@@ -56,6 +57,11 @@ def load(
         meta = json.loads(raw["cramnet"])
     except (KeyError, json.JSONDecodeError):
         raise TrainError(f"{path}: not a cramnet checkpoint (no cramnet metadata)") from None
+    if "sha256" in meta and meta["sha256"] != tensors_digest(tensors):  # older checkpoints have none
+        raise TrainError(
+            f"{path}: its tensor data does not match the checksum written with it: the file is damaged",
+            "use another checkpoint (checkpoints/best.safetensors, model.safetensors) or start a new run",
+        )
     if meta.get("format") == FLAT_FORMAT and checked is not None:
         # its hash is of source no longer generated: `load_model` checks every tensor's name and shape instead
         return _from_flat(tensors, checked), meta
@@ -66,6 +72,17 @@ def load(
             "resume with the spec that made the run, or start a new run",
         )
     return tensors, meta
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over every tensor's name, dtype, shape and bytes, in name order: safetensors checks a
+    file's layout but not its data, so flipped bytes in a weight would otherwise load silently."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous().reshape(-1)
+        digest.update(f"{name}|{tensor.dtype}|{list(tensors[name].shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
 
 
 def _from_flat(tensors: dict[str, torch.Tensor], checked) -> dict[str, torch.Tensor]:
@@ -133,16 +150,21 @@ def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
-def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    state: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, index, name = key.split(".", 2)
+def restore_optimizer(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict, path: Path | None = None
+) -> None:
+    try:
+        state: dict[int, dict] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, index, name = key.split(".", 2)
+                state.setdefault(int(index), {})[name] = value
+        for key, value in meta["scalars"].items():
+            index, name = key.split(".", 1)
             state.setdefault(int(index), {})[name] = value
-    for key, value in meta["scalars"].items():
-        index, name = key.split(".", 1)
-        state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (KeyError, ValueError, TypeError, AttributeError) as error:  # a damaged or foreign checkpoint
+        raise TrainError(f"{path or 'the checkpoint'}: its optimizer state does not fit this run ({error})") from None
 
 
 def rng_tensors() -> dict[str, torch.Tensor]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from ..errors import DeviceUnavailable
 from .config import apply_sets, defaults, dump, merge, read_config
@@ -36,6 +37,7 @@ class TrainFlags:
     plugins: list[str] = field(default_factory=list)
     quiet: bool = False
     rendezvous: dict[str, str | None] = field(default_factory=dict)
+    overwrite: bool = False
     strategy: str | None = None
 
     def overrides(self) -> dict:
@@ -96,6 +98,7 @@ def run_train(flags: TrainFlags, console: Console) -> None:
             plugins=flags.plugins,
             resume=flags.resume,
             console=None if flags.quiet else console,
+            overwrite=flags.overwrite,
         )
     except RuntimeError as error:
         if not out_of_memory(error):
@@ -104,7 +107,7 @@ def run_train(flags: TrainFlags, console: Console) -> None:
         raise DeviceUnavailable(f"out of memory while training: {str(error).splitlines()[0]}", hint) from None
     if not flags.quiet and result.final is not None:
         console.print(metrics_table(result.final))
-    console.print(f"run directory: {result.out}")
+    console.print(Text(f"run directory: {result.out}"))
 
 
 def _launch(flags: TrainFlags, config: dict, console: Console) -> None:
@@ -112,7 +115,7 @@ def _launch(flags: TrainFlags, config: dict, console: Console) -> None:
     here so that every process agrees on it."""
     from ..compiler.api import check_spec
     from .distributed import launch_command
-    from .run_dir import default_out
+    from .run_dir import claim_out, default_out
 
     if flags.resume is not None:
         out = flags.resume
@@ -120,6 +123,12 @@ def _launch(flags: TrainFlags, config: dict, console: Console) -> None:
         out = Path(config["out"])
     else:
         out = default_out(check_spec(flags.spec, flags.model, flags.plugins).name)
+    if flags.resume is None:
+        if flags.overwrite:
+            raise TrainError(
+                "--overwrite cannot be combined with --nproc", f"remove {out} first, or choose another --out"
+            )
+        claim_out(out)
     resolved = out.parent / f".{out.name}.launch.yaml"
     out.parent.mkdir(parents=True, exist_ok=True)
     resolved.write_text(dump({**config, "out": str(out)}))
@@ -155,13 +164,13 @@ def run_evaluate(run: Path, data: str | None, console: Console) -> None:
     from .inference import evaluate_run
     from .progress import metrics_table
 
-    console.print(metrics_table(evaluate_run(run, data), title=f"{run}"))
+    console.print(metrics_table(evaluate_run(run, data), title=Text(str(run))))
 
 
 def run_predict(run: Path, file: Path, output: Path | None, console: Console) -> None:
     from .inference import predict_file
 
-    console.print(f"wrote {predict_file(run, file, output)}")
+    console.print(Text(f"wrote {predict_file(run, file, output)}"))
 
 
 def run_generate(

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..compiler.api import MAX_PARAMS
+from ..compiler.build_graph import MAX_NODES
 from ..dsl.errors import did_you_mean
 from .errors import TrainError
 
@@ -33,6 +36,13 @@ def _non_negative(v) -> bool:
 
 def _fraction(v) -> bool:
     return 0 < v < 1
+
+
+SEED_LIMIT = 2**32 - 1  # every generator takes it, and seed * 100003 + epoch stays within int64
+
+
+def _seed(v) -> bool:
+    return 0 <= v <= SEED_LIMIT
 
 
 TASKS = (
@@ -102,7 +112,9 @@ SCHEMA: dict[str, Key] = {
     "precision": Key(str, "fp32", "fp32, bf16 autocast or fp16 autocast (CUDA)", choices=("fp32", "bf16", "fp16")),
     "device": Key(str, "auto", "auto picks CUDA when present", choices=("auto", "cpu", "cuda")),
     "compile": Key(bool, False, "run the model under torch.compile"),
-    "seed": Key(int, 0, "fixes weights, splits, shuffling and dropout"),
+    "seed": Key(
+        int, 0, "fixes weights, splits, shuffling and dropout", check=_seed, need=f"from 0 to {SEED_LIMIT:,}"
+    ),
     "threads": Key(
         int,
         0,
@@ -123,6 +135,15 @@ SCHEMA: dict[str, Key] = {
         need="at least 0",
     ),
     "out": Key((str, type(None)), None, "run directory (default runs/<model>-<timestamp>)"),
+    "max_nodes": Key(
+        int, MAX_NODES, "refuse a model that expands to more nodes (E217)", check=_positive, need="at least 1"
+    ),
+    "max_params": Key(
+        int, MAX_PARAMS, "refuse a model with more parameters (E217)", check=_positive, need="at least 1"
+    ),
+    "memory_check": Key(
+        bool, True, "refuse to start when weights, gradients and optimizer state would not fit in free memory"
+    ),
     "distributed.strategy": Key(
         str,
         "ddp",
@@ -193,6 +214,8 @@ def check_value(dotted: str, value: Any, where: str) -> Any:
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         names = " or ".join("none" if k is type(None) else k.__name__ for k in kinds)
         raise TrainError(f"{where}: '{dotted}' must be {names}, not {value!r}", f"{dotted}: {key.doc}")
+    if isinstance(value, float) and not math.isfinite(value):  # inf passes `above 0`, and nan every test
+        raise TrainError(f"{where}: '{dotted}' must be a finite number, not {value!r}", f"{dotted}: {key.doc}")
     if key.choices is not None and value not in key.choices:
         hint = did_you_mean(str(value), key.choices) or f"one of: {', '.join(key.choices)}"
         raise TrainError(f"{where}: '{dotted}' cannot be {value!r}", hint)
@@ -221,18 +244,78 @@ def merge(config: dict, tree: Mapping, where: str) -> dict:
     return result
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a page of keys; /dev/zero must not be read forever
+MAX_YAML_ALIASES = 16  # `*name` references: a few are handy, hundreds are an alias bomb
+
+
+def load_yaml(text: str):
+    """YAML data as the safe loader reads it, but refusing duplicate keys (the second silently won)
+    and more than MAX_YAML_ALIASES aliases (a 711-byte file of nested aliases expands to gigabytes)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        aliases = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_YAML_ALIASES:
+                    mark = self.peek_event().start_mark
+                    raise yaml.composer.ComposerError(
+                        None, None, f"more than {MAX_YAML_ALIASES} aliases (*name): refused", mark
+                    )
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, (str, int, float, bool)):
+                    continue  # not hashable: the safe loader refuses it itself
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} appears twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass: data only
+
+
+def _config_text(path: Path) -> str:
+    """The text of a config file, read with a bound, or a TrainError saying why it is not one."""
+    try:
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise TrainError(f"cannot read config {path}: {error.strerror or error}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise TrainError(f"{path}: the config is UTF-16 text", "save it as UTF-8")
+    if b"\x00" in data:
+        raise TrainError(f"{path}: not a config: it is a binary file", "a config is a YAML text file (run.yaml)")
+    if len(data) > MAX_CONFIG_BYTES:
+        raise TrainError(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB: too large for a config")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise TrainError(f"{path}: not UTF-8 text (byte {error.start})", "save it as UTF-8") from None
+
+
 def read_config(path: Path) -> dict:
     """Defaults overridden by a YAML file (safe loader: data only)."""
     import yaml
 
+    text = _config_text(path)
     try:
-        tree = yaml.safe_load(Path(path).read_text())
-    except OSError as error:
-        raise TrainError(f"cannot read config {path}: {error.strerror or error}") from None
+        tree = load_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise TrainError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    except RecursionError:  # the YAML reader recurses once per level of nesting
+        raise TrainError(f"{path}: nested too deeply to be a config") from None
     if tree is None:
         return defaults()
     if not isinstance(tree, Mapping):
@@ -249,7 +332,7 @@ def apply_sets(config: dict, items: list[str]) -> dict:
         if not sep or not name.strip():
             raise TrainError(f"--set {item!r} is not KEY=VALUE", "write --set optimizer.lr=0.01")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = load_yaml(text) if text.strip() else None
         except yaml.YAMLError:
             value = text
         config = merge(config, _nest(name.strip(), value), "--set")

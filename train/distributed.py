@@ -48,6 +48,11 @@ def join(device: torch.device, always: bool = False) -> World:
     return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def launched() -> bool:
+    """Whether this process is one of several that torchrun started."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def leave() -> None:
     import torch.distributed as dist
 

@@ -3,8 +3,8 @@ other data, predictions for a file, and sampling from a language model."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,8 @@ from .config import read_config
 from .data.files import input_arrays, read_arrays
 from .data.text import tokenizer_from_json
 from .errors import TrainError
-from .run_dir import check_run_spec
+from .run_dir import check_run_spec, read_json
+from .setup import spec_limits
 
 
 @dataclass
@@ -39,21 +40,37 @@ def load_run(run: str | Path, weights: str = "model.safetensors") -> TrainedRun:
     """The trained module of a run directory, with its config; the weights file must belong to the spec."""
     run = Path(run)
     try:
-        info = json.loads((run / "run.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        info = read_json(run / "run.json")
+    except TrainError:
         raise TrainError(f"{run} is not a cramnet run directory (no readable run.json)") from None
+    missing = [key for key in ("model", "task", "output") if not isinstance(info, dict) or not isinstance(
+        info.get(key), str)]
+    if missing:
+        raise TrainError(f"{run / 'run.json'} lacks {', '.join(missing)}: it is not a complete cramnet run")
     config = read_config(run / "config.yaml")
-    checked = check_run_spec(run, info.get("model") if isinstance(info, dict) else None)
+    checked = check_run_spec(run, info.get("model"), limits=spec_limits(config))
     path = run / weights
     if not path.exists():
         raise TrainError(f"{path} is missing: the run did not finish", f"resume it: cramnet train --resume {run}")
+    if config["memory_check"]:
+        _check_memory(checked, run)
     tensors, _ = ckpt.load(path, ckpt.spec_hash(checked.source(standalone=False)), checked)
     module = checked.build(seed=0)
     ckpt.load_model(module, tensors, path)
     module.eval()
     final_path = run / "final.json"
-    final = json.loads(final_path.read_text()) if final_path.exists() else {}
+    final = read_json(final_path) if final_path.exists() else {}
     return TrainedRun(module, config, checked, info, final, run)
+
+
+def _check_memory(checked: CheckedModel, run: Path) -> None:
+    """A run trained on a larger machine is refused with the numbers, before its weights are read:
+    the checkpoint's tensors and the module's, and a batch of activations (no gradients)."""
+    from ..compiler.memory import check_fits, estimate
+
+    need = estimate(checked, None, PREDICT_BATCH)
+    need = replace(need, gradients=0, checkpoint=need.weights)
+    check_fits(need, torch.device("cpu"), checked.name, "load", f"memory_check: false in {run / 'config.yaml'}")
 
 
 def evaluate_run(run: str | Path, data: str | None = None, split: str = "test") -> dict[str, float]:
@@ -76,14 +93,20 @@ def predict_file(run: str | Path, file: Path, output: Path | None = None) -> Pat
     """Predictions for every example of `file` (an .npz, .safetensors or .csv holding the inputs, as
     for training); written as .csv (classes and probabilities, or values) or .npz (raw outputs)."""
     trained = load_run(run)
-    arrays = read_arrays(file)
+    arrays = read_arrays(file, targets=False)
     inputs = input_arrays(file, arrays, trained.checked.input_types)
     task = trained.info["task"]
-    index = list(trained.checked.outputs).index(trained.info["output"])
-    with torch.no_grad():
-        outputs = trained.module(*[inputs[n] for n in trained.checked.inputs])
-    pred = (outputs[index] if isinstance(outputs, tuple) else outputs).float()
+    pred = _predict_in_batches(trained, inputs, file)
     output = output or file.with_name(file.stem + ".predictions" + (".csv" if pred.dim() == 2 else ".npz"))
+    if not output.parent.is_dir():
+        raise TrainError(f"cannot write {output}: the directory {output.parent} does not exist")
+    try:
+        return _write_predictions(output, pred, task)
+    except OSError as error:
+        raise TrainError(f"cannot write {output}: {error.strerror or error}") from None
+
+
+def _write_predictions(output: Path, pred: torch.Tensor, task: str) -> Path:
     if output.suffix == ".npz":
         np.savez(output, prediction=pred.numpy())
         return output
@@ -105,15 +128,33 @@ def predict_file(run: str | Path, file: Path, output: Path | None = None) -> Pat
     return output
 
 
+PREDICT_BATCH = 256  # examples per forward pass: a whole file at once needed gigabytes
+
+
+def _predict_in_batches(trained: TrainedRun, inputs: dict[str, torch.Tensor], file: Path) -> torch.Tensor:
+    """The watched output for every example, computed a batch at a time."""
+    count = len(next(iter(inputs.values())))
+    if count == 0:
+        raise TrainError(f"{file} holds no examples")
+    index = list(trained.checked.outputs).index(trained.info["output"])
+    names = trained.checked.inputs
+    parts = []
+    with torch.no_grad():
+        for start in range(0, count, PREDICT_BATCH):
+            outputs = trained.module(*[inputs[n][start : start + PREDICT_BATCH] for n in names])
+            parts.append((outputs[index] if isinstance(outputs, tuple) else outputs).float())
+    return torch.cat(parts)
+
+
 def generate(
     run: str | Path, prompt: str, tokens: int = 200, temperature: float = 0.8, top_k: int | None = 40, seed: int = 0
 ) -> str:
     """Sample a continuation of `prompt` from a language-model run (temperature, then top-k)."""
+    if not (math.isfinite(temperature) and temperature > 0):  # nan compares false with everything
+        raise TrainError(f"--temperature must be a number above 0, not {temperature}", "try --temperature 0.8")
     trained = load_run(run)
     if trained.info["task"] != "language_model" or trained.tokenizer is None:
         raise TrainError(f"{run} is a {trained.info['task']} run; generate needs a language model")
-    if temperature <= 0:
-        raise TrainError("--temperature must be above 0")
     tokenizer = trained.tokenizer
     ids = tokenizer.encode(prompt)
     if not ids:

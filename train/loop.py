@@ -12,25 +12,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from rich.text import Text
 
 from .. import __version__
 from . import checkpoints as ckpt
 from . import sharding
 from .config import get
 from .data.splits import Batch
-from .distributed import World, all_agree, join, leave
+from .distributed import World, all_agree, join, launched, leave
 from .errors import TrainError
 from .run_dir import (
     check_run_spec,
+    claim_out,
     default_out,
     plot_curves,
     plot_grad_norms,
+    publish,
     write_config,
     write_json,
     write_rows,
     write_spec,
 )
-from .setup import Setup, prepare
+from .setup import Setup, prepare, spec_limits
 
 
 @dataclass
@@ -136,28 +139,38 @@ def train(
     resume: Path | None = None,
     console=None,
     on_epoch_end: Callable[[int], None] | None = None,
+    overwrite: bool = False,
 ) -> RunResult:
-    """Train a spec as `config` says; `resume` continues the run in that directory exactly."""
-    checked = check_run_spec(resume, model, plugins) if resume is not None and spec is None else None
+    """Train a spec as `config` says; `resume` continues the run in that directory exactly. A new run
+    refuses a directory that holds another run unless `overwrite` (replaced once this run finishes)."""
+    wanted = Path(config["out"]) if resume is None and config["out"] else None
+    # under torchrun the launching command claimed the directory; its processes must not race for it
+    work = claim_out(wanted, overwrite) if wanted is not None and not launched() else wanted
+    resumed_alone = resume is not None and spec is None
+    checked = check_run_spec(resume, model, plugins, spec_limits(config)) if resumed_alone else None
     setup = prepare(spec, config, model, plugins, checked)
     config, checked = setup.config, setup.checked
     threads = config["threads"] or (1 if (os.cpu_count() or 1) <= 2 else 0)
     if threads and setup.device.type == "cpu":
         torch.set_num_threads(threads)
     fsdp = get(config, "distributed.strategy") == "fsdp"
-    sharding.check_plan(setup, int(os.environ.get("WORLD_SIZE", "1")))
+    if config["memory_check"]:  # the sharded plan; plain training's check comes below
+        sharding.check_plan(setup, int(os.environ.get("WORLD_SIZE", "1")))
     world = join(setup.device, always=fsdp)
     if world.size > 1 and setup.device.type == "cuda":
         setup.device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(setup.device)
     console = console if world.writer else None
-    out = Path(resume or config["out"] or default_out(checked.name))
-    config["out"] = str(out)
+    final_out = Path(resume or config["out"] or default_out(checked.name))
+    config["out"] = str(final_out)
+    out = work or final_out  # where files go until the run is finished
     digest = ckpt.spec_hash(checked.source(standalone=False))
     seed = config["seed"]
     if fsdp:
         inner = sharding.build_sharded(checked, seed, setup.device, world, config)
     else:
+        if config["memory_check"]:
+            _check_memory(setup)
         inner = checked.build(seed=seed).to(setup.device)
         if get(config, "distributed.checkpoint_layers"):
             sharding.checkpoint_layers(inner)
@@ -181,11 +194,16 @@ def train(
             raise TrainError(f"{out}: no checkpoint to resume from ({last_path} is missing)")
         tensors, meta = ckpt.load(last_path, digest, checked)
         ckpt.load_model(inner, tensors, last_path)
-        ckpt.restore_optimizer(optimizer, tensors, meta["optimizer"])
+        if not isinstance(meta.get("optimizer"), dict) or not isinstance(meta.get("loop"), dict):
+            raise TrainError(
+                f"{last_path} holds no optimizer and loop state, so the run cannot continue exactly",
+                "start a new run (the weights can be read with load_run)",
+            )
+        ckpt.restore_optimizer(optimizer, tensors, meta["optimizer"], last_path)
         ckpt.restore_rng(tensors)
         state = meta["loop"]
         if console is not None:
-            console.print(f"resuming {out} after epoch {state['epoch']}")
+            console.print(Text(f"resuming {out} after epoch {state['epoch']}"))
     else:
         torch.manual_seed(seed)  # dropout and sampling: the same run every time
     runner = inner
@@ -197,11 +215,17 @@ def train(
     if config["compile"]:
         runner = torch.compile(runner)
     engine = Engine(setup, inner, runner, world)
+    _check_one_batch(setup, inner)
     if world.writer:
-        out.mkdir(parents=True, exist_ok=True)
-        write_config(out, config)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TrainError(f"cannot create the run directory {out}: {error.strerror or error}") from None
         if resume is None:
+            write_config(out, config)
             write_spec(out, checked)
+        else:  # a resume's overrides are kept once an epoch has run with them: one that fails leaves the old
+            on_epoch_end = _write_config_after_first_epoch(out, config, on_epoch_end)
         write_json(
             out / "run.json",
             {
@@ -218,10 +242,12 @@ def train(
         )
     if console is not None:
         for note in setup.notes:
-            console.print(f"[dim]{note}[/dim]")
+            console.print(Text(note, style="dim"))
         console.print(
-            f"{checked.name}: {sum(p.numel() for p in inner.parameters()):,} parameters on "
-            f"{setup.device}, data {setup.data.info}; run directory {out}"
+            Text(
+                f"{checked.name}: {sum(p.numel() for p in inner.parameters()):,} parameters on "
+                f"{setup.device}, data {setup.data.info}; run directory {final_out}"
+            )
         )
     try:
         _epochs(engine, optimizer, state, out, digest, console, on_epoch_end)
@@ -231,9 +257,64 @@ def train(
             "lower --batch-size, try --precision bf16, or shrink the model",
         ) from None
     final = _finish(engine, state, out, best_path, digest)
+    if world.writer:
+        publish(out, final_out)
     if world.size > 1 or fsdp:
         leave()
-    return RunResult(out, final, state["history"], setup.notes)
+    return RunResult(final_out, final, state["history"], setup.notes)
+
+
+def _check_memory(setup: Setup) -> None:
+    """Refuse, with the numbers, a model whose training step would not fit in free memory."""
+    from ..compiler.memory import check_fits, estimate
+
+    config = setup.config
+    name, momentum = get(config, "optimizer.name"), get(config, "optimizer.momentum")
+    slots = 2 if name in ("adam", "adamw") else (1 if momentum > 0 else 0)  # moments kept per weight
+    need = estimate(setup.checked, None, config["batch_size"], slots)
+    check_fits(need, setup.device, setup.checked.name, "train", "--set memory_check=false")
+
+
+def _check_one_batch(setup: Setup, module: torch.nn.Module) -> None:
+    """Run the model on two training examples before anything is written: a model that cannot read
+    the data (a `pos_embed` table shorter than the data's sequences, say) is told as a message, not a
+    crash in the first step. Random state is left untouched, so resumed runs stay exact."""
+    split = setup.data.train
+    batch = split.batch(torch.arange(min(2, len(split)))).to(setup.device)
+    devices = [setup.device] if setup.device.type == "cuda" else []
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            module(*[batch.inputs[n] for n in setup.checked.inputs])
+    except (RuntimeError, ValueError, IndexError) as error:
+        if isinstance(error, torch.OutOfMemoryError):
+            raise
+        shapes = ", ".join(
+            f"{name} {list(value.shape[1:])}" for name, value in batch.inputs.items() if isinstance(value, torch.Tensor)
+        )
+        raise TrainError(
+            f"model '{setup.checked.name}' cannot run on data {setup.data.name} ({shapes or setup.data.info} "
+            f"per example): {str(error).splitlines()[0]}",
+            "make the model's sizes fit the data's (a pos_embed table at least as long as the sequences; "
+            "data.options.length sets the windows of text data)",
+        ) from None
+    finally:
+        module.train(was_training)
+
+
+def _write_config_after_first_epoch(out: Path, config: dict, then: Callable[[int], None] | None):
+    written = False
+
+    def on_epoch_end(epoch: int) -> None:
+        nonlocal written
+        if not written:
+            write_config(out, config)
+            written = True
+        if then is not None:
+            then(epoch)
+
+    return on_epoch_end
 
 
 def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, console, on_epoch_end) -> None:
@@ -270,10 +351,12 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
                 loss, counts, aux = engine.forward(batch)
                 total = loss + config["aux_weight"] * sum(aux.values()) if aux else loss
                 if not math.isfinite(all_agree(float(total.detach()), setup.device)):
+                    kept = out / "checkpoints" / "last.safetensors"
                     raise TrainError(
                         f"the loss became {float(total.detach())} at epoch {epoch}, step {step + 1}; training stopped",
-                        f"the last good checkpoint is kept in {out / 'checkpoints'}; try a lower --lr "
-                        "or --set optimizer.grad_clip=1",
+                        (f"the last good checkpoint is kept in {kept}" if kept.exists() else "no checkpoint was "
+                         "written before it")
+                        + "; try a lower --lr or --set optimizer.grad_clip=1, and check the data for nan or inf",
                     )
                 if world.size > 1:  # DDP averages the processes' gradients: weight each by its share
                     total = total * (len(index) * world.size / len(whole))

@@ -20,6 +20,7 @@ import datetime
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 
 from ..compiler import CheckedModel, check_spec
@@ -31,6 +32,38 @@ from .errors import TrainError
 def default_out(model: str) -> Path:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{model}-{stamp}"
+
+
+def claim_out(out: Path, overwrite: bool = False) -> Path:
+    """The directory a new run writes into. A run directory belongs to one run: an existing one that
+    holds anything is refused, unless `overwrite`, when the new run is written beside it and replaces
+    it only once finished (`publish`), so that a failed second run leaves the first one whole."""
+    for parent in (out, *out.parents):
+        if parent.exists() and not parent.is_dir():
+            raise TrainError(f"cannot use {out} as the run directory: {parent} is a file, not a directory")
+    if not out.exists() or not any(out.iterdir()):
+        return out
+    if not overwrite:
+        finished = "a finished run" if (out / "final.json").exists() else "files"
+        raise TrainError(
+            f"{out} already holds {finished}; a run directory belongs to one run",
+            f"choose another --out, resume it with --resume {out}, or replace it with --overwrite "
+            "(the old run is kept until the new one finishes)",
+        )
+    staging = out.with_name(f".{out.name}.overwrite")
+    if staging.exists():  # left by an overwriting run that was killed: it never replaced anything
+        shutil.rmtree(staging)
+    return staging
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Put a finished run written beside `out` in its place; the old run is removed only then."""
+    if staging == out:
+        return
+    retired = out.with_name(f".{out.name}.replaced-{os.getpid()}")
+    os.replace(out, retired)
+    os.replace(staging, out)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def write_spec(out: Path, checked: CheckedModel) -> None:
@@ -45,21 +78,35 @@ def write_spec(out: Path, checked: CheckedModel) -> None:
     write_json(out / "spec_uses.json", uses)
 
 
-def check_run_spec(run: Path, model: str | None = None, plugins: list[str] = ()) -> CheckedModel:
+def check_run_spec(
+    run: Path, model: str | None = None, plugins: list[str] = (), limits: dict[str, int] | None = None
+) -> CheckedModel:
     """The run's model, checked from the run's own copies (never from where the spec came from: a run
     directory shared with someone must not read their files, and an edited source must not matter)."""
     spec = run / "spec.cram"
     if not spec.is_file():
         raise TrainError(f"{run} holds no spec.cram: it is not a complete cramnet run directory")
-    try:
-        uses = json.loads((run / "spec_uses.json").read_text()) if (run / "spec_uses.json").exists() else {}
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        raise TrainError(f"{run / 'spec_uses.json'} is not readable JSON") from None
+    uses = read_json(run / "spec_uses.json") if (run / "spec_uses.json").exists() else {}
     if not isinstance(uses, dict) or not all(isinstance(v, str) for v in uses.values()):
         raise TrainError(f"{run / 'spec_uses.json'} should map file paths to spec texts")
     base = spec.resolve().parent
     files = {str((base / relative).resolve()): text for relative, text in uses.items()}
-    return check_spec(spec, model, list(plugins), files=files)
+    return check_spec(spec, model, list(plugins), files=files, **(limits or {}))
+
+
+MAX_JSON_BYTES = 64 << 20  # a run's JSON files (spec_uses.json holds the used specs, 1 MiB each at most)
+
+
+def read_json(path: Path) -> object:
+    """A run's JSON file, read with a bound: a shared run directory may hold anything."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_JSON_BYTES + 1)
+        if len(data) > MAX_JSON_BYTES:
+            raise TrainError(f"{path} is larger than {MAX_JSON_BYTES >> 20} MiB: not a cramnet run file")
+        return json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise TrainError(f"{path} is not readable JSON") from None
 
 
 def write_text(path: Path, text: str) -> None:

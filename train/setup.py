@@ -45,6 +45,11 @@ DATA_DEFAULTS = {
 FALLBACK = {"epochs": 20, "batch_size": 32, "lr": 1e-3}
 
 
+def spec_limits(config: dict) -> dict[str, int]:
+    """The limits a run's spec is checked under (`max_nodes`, `max_params`), as `check_spec` takes them."""
+    return {"max_nodes": config["max_nodes"], "max_params": config["max_params"]}
+
+
 def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise TrainError(
@@ -90,7 +95,7 @@ def prepare(
     checked: CheckedModel | None = None,
 ) -> Setup:
     config = copy.deepcopy(config)
-    checked = checked or check_spec(spec, model, list(plugins))
+    checked = checked or check_spec(spec, model, list(plugins), **spec_limits(config))
     notes = []
     device = pick_device(config["device"])
     check_precision(config["precision"], device)

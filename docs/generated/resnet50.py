@@ -74,34 +74,34 @@ class BottleneckDown(nn.Module):
 class Bottleneck(nn.Module):
     """The `bottleneck` block."""
 
-    def __init__(self):
+    def __init__(self, in_channels, out_channels):
         super().__init__()
-        self.conv2d_1 = nn.Conv2d(in_channels=256, out_channels=64, kernel_size=1, bias=False)
-        self.batchnorm_1 = nn.BatchNorm2d(num_features=64)
-        self.conv2d_2 = nn.Conv2d(in_channels=64, out_channels=64, kernel_size=3, padding=1, bias=False)
-        self.batchnorm_2 = nn.BatchNorm2d(num_features=64)
-        self.conv2d_3 = nn.Conv2d(in_channels=64, out_channels=256, kernel_size=1, bias=False)
-        self.batchnorm_3 = nn.BatchNorm2d(num_features=256)
+        self.conv2d_1 = nn.Conv2d(in_channels=in_channels, out_channels=out_channels, kernel_size=1, bias=False)
+        self.batchnorm_1 = nn.BatchNorm2d(num_features=out_channels)
+        self.conv2d_2 = nn.Conv2d(in_channels=out_channels, out_channels=out_channels, kernel_size=3, padding=1, bias=False)
+        self.batchnorm_2 = nn.BatchNorm2d(num_features=out_channels)
+        self.conv2d_3 = nn.Conv2d(in_channels=out_channels, out_channels=in_channels, kernel_size=1, bias=False)
+        self.batchnorm_3 = nn.BatchNorm2d(num_features=in_channels)
 
     def forward(self, x):
-        conv2d_1 = self.conv2d_1(x)  # (B, 64, 56, 56)
-        batchnorm_1 = self.batchnorm_1(conv2d_1)  # (B, 64, 56, 56)
+        conv2d_1 = self.conv2d_1(x)  # (B, out_channels, ?, ?)
+        batchnorm_1 = self.batchnorm_1(conv2d_1)  # (B, out_channels, ?, ?)
         del conv2d_1
-        relu_1 = F.relu(batchnorm_1)  # (B, 64, 56, 56)
+        relu_1 = F.relu(batchnorm_1)  # (B, out_channels, ?, ?)
         del batchnorm_1
-        conv2d_2 = self.conv2d_2(relu_1)  # (B, 64, 56, 56)
+        conv2d_2 = self.conv2d_2(relu_1)  # (B, out_channels, ?, ?)
         del relu_1
-        batchnorm_2 = self.batchnorm_2(conv2d_2)  # (B, 64, 56, 56)
+        batchnorm_2 = self.batchnorm_2(conv2d_2)  # (B, out_channels, ?, ?)
         del conv2d_2
-        relu_2 = F.relu(batchnorm_2)  # (B, 64, 56, 56)
+        relu_2 = F.relu(batchnorm_2)  # (B, out_channels, ?, ?)
         del batchnorm_2
-        conv2d_3 = self.conv2d_3(relu_2)  # (B, 256, 56, 56)
+        conv2d_3 = self.conv2d_3(relu_2)  # (B, in_channels, ?, ?)
         del relu_2
-        batchnorm_3 = self.batchnorm_3(conv2d_3)  # (B, 256, 56, 56)
+        batchnorm_3 = self.batchnorm_3(conv2d_3)  # (B, in_channels, ?, ?)
         del conv2d_3
-        add_1 = x + batchnorm_3  # (B, 256, 56, 56)
+        add_1 = x + batchnorm_3  # (B, in_channels, ?, ?)
         del batchnorm_3
-        relu_3 = F.relu(add_1)  # (B, 256, 56, 56)
+        relu_3 = F.relu(add_1)  # (B, in_channels, ?, ?)
         del add_1
         return relu_3
 
@@ -109,224 +109,39 @@ class Bottleneck(nn.Module):
 class BottleneckDown2(nn.Module):
     """The `bottleneck_down` block."""
 
-    def __init__(self):
+    def __init__(self, in_channels, out_channels, out_channels_2):
         super().__init__()
-        self.conv2d_1 = nn.Conv2d(in_channels=256, out_channels=128, kernel_size=1, bias=False)
-        self.batchnorm_1 = nn.BatchNorm2d(num_features=128)
-        self.conv2d_2 = nn.Conv2d(in_channels=128, out_channels=128, kernel_size=3, stride=2, padding=1, bias=False)
-        self.batchnorm_2 = nn.BatchNorm2d(num_features=128)
-        self.conv2d_3 = nn.Conv2d(in_channels=128, out_channels=512, kernel_size=1, bias=False)
-        self.a = nn.BatchNorm2d(num_features=512)
-        self.conv2d_4 = nn.Conv2d(in_channels=256, out_channels=512, kernel_size=1, stride=2, bias=False)
-        self.b = nn.BatchNorm2d(num_features=512)
+        self.conv2d_1 = nn.Conv2d(in_channels=in_channels, out_channels=out_channels, kernel_size=1, bias=False)
+        self.batchnorm_1 = nn.BatchNorm2d(num_features=out_channels)
+        self.conv2d_2 = nn.Conv2d(in_channels=out_channels, out_channels=out_channels, kernel_size=3, stride=2, padding=1, bias=False)
+        self.batchnorm_2 = nn.BatchNorm2d(num_features=out_channels)
+        self.conv2d_3 = nn.Conv2d(in_channels=out_channels, out_channels=out_channels_2, kernel_size=1, bias=False)
+        self.a = nn.BatchNorm2d(num_features=out_channels_2)
+        self.conv2d_4 = nn.Conv2d(in_channels=in_channels, out_channels=out_channels_2, kernel_size=1, stride=2, bias=False)
+        self.b = nn.BatchNorm2d(num_features=out_channels_2)
 
     def forward(self, x):
-        conv2d_1 = self.conv2d_1(x)  # (B, 128, 56, 56)
-        batchnorm_1 = self.batchnorm_1(conv2d_1)  # (B, 128, 56, 56)
+        conv2d_1 = self.conv2d_1(x)  # (B, out_channels, ?, ?)
+        batchnorm_1 = self.batchnorm_1(conv2d_1)  # (B, out_channels, ?, ?)
         del conv2d_1
-        relu_1 = F.relu(batchnorm_1)  # (B, 128, 56, 56)
+        relu_1 = F.relu(batchnorm_1)  # (B, out_channels, ?, ?)
         del batchnorm_1
-        conv2d_2 = self.conv2d_2(relu_1)  # (B, 128, 28, 28)
+        conv2d_2 = self.conv2d_2(relu_1)  # (B, out_channels, ?, ?)
         del relu_1
-        batchnorm_2 = self.batchnorm_2(conv2d_2)  # (B, 128, 28, 28)
+        batchnorm_2 = self.batchnorm_2(conv2d_2)  # (B, out_channels, ?, ?)
         del conv2d_2
-        relu_2 = F.relu(batchnorm_2)  # (B, 128, 28, 28)
+        relu_2 = F.relu(batchnorm_2)  # (B, out_channels, ?, ?)
         del batchnorm_2
-        conv2d_3 = self.conv2d_3(relu_2)  # (B, 512, 28, 28)
+        conv2d_3 = self.conv2d_3(relu_2)  # (B, out_channels_2, ?, ?)
         del relu_2
-        a = self.a(conv2d_3)  # (B, 512, 28, 28)
+        a = self.a(conv2d_3)  # (B, out_channels_2, ?, ?)
         del conv2d_3
-        conv2d_4 = self.conv2d_4(x)  # (B, 512, 28, 28)
-        b = self.b(conv2d_4)  # (B, 512, 28, 28)
+        conv2d_4 = self.conv2d_4(x)  # (B, out_channels_2, ?, ?)
+        b = self.b(conv2d_4)  # (B, out_channels_2, ?, ?)
         del conv2d_4
-        add_1 = a + b  # (B, 512, 28, 28)
+        add_1 = a + b  # (B, out_channels_2, ?, ?)
         del a, b
-        relu_3 = F.relu(add_1)  # (B, 512, 28, 28)
-        del add_1
-        return relu_3
-
-
-class Bottleneck2(nn.Module):
-    """The `bottleneck` block."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv2d_1 = nn.Conv2d(in_channels=512, out_channels=128, kernel_size=1, bias=False)
-        self.batchnorm_1 = nn.BatchNorm2d(num_features=128)
-        self.conv2d_2 = nn.Conv2d(in_channels=128, out_channels=128, kernel_size=3, padding=1, bias=False)
-        self.batchnorm_2 = nn.BatchNorm2d(num_features=128)
-        self.conv2d_3 = nn.Conv2d(in_channels=128, out_channels=512, kernel_size=1, bias=False)
-        self.batchnorm_3 = nn.BatchNorm2d(num_features=512)
-
-    def forward(self, x):
-        conv2d_1 = self.conv2d_1(x)  # (B, 128, 28, 28)
-        batchnorm_1 = self.batchnorm_1(conv2d_1)  # (B, 128, 28, 28)
-        del conv2d_1
-        relu_1 = F.relu(batchnorm_1)  # (B, 128, 28, 28)
-        del batchnorm_1
-        conv2d_2 = self.conv2d_2(relu_1)  # (B, 128, 28, 28)
-        del relu_1
-        batchnorm_2 = self.batchnorm_2(conv2d_2)  # (B, 128, 28, 28)
-        del conv2d_2
-        relu_2 = F.relu(batchnorm_2)  # (B, 128, 28, 28)
-        del batchnorm_2
-        conv2d_3 = self.conv2d_3(relu_2)  # (B, 512, 28, 28)
-        del relu_2
-        batchnorm_3 = self.batchnorm_3(conv2d_3)  # (B, 512, 28, 28)
-        del conv2d_3
-        add_1 = x + batchnorm_3  # (B, 512, 28, 28)
-        del batchnorm_3
-        relu_3 = F.relu(add_1)  # (B, 512, 28, 28)
-        del add_1
-        return relu_3
-
-
-class BottleneckDown3(nn.Module):
-    """The `bottleneck_down` block."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv2d_1 = nn.Conv2d(in_channels=512, out_channels=256, kernel_size=1, bias=False)
-        self.batchnorm_1 = nn.BatchNorm2d(num_features=256)
-        self.conv2d_2 = nn.Conv2d(in_channels=256, out_channels=256, kernel_size=3, stride=2, padding=1, bias=False)
-        self.batchnorm_2 = nn.BatchNorm2d(num_features=256)
-        self.conv2d_3 = nn.Conv2d(in_channels=256, out_channels=1024, kernel_size=1, bias=False)
-        self.a = nn.BatchNorm2d(num_features=1024)
-        self.conv2d_4 = nn.Conv2d(in_channels=512, out_channels=1024, kernel_size=1, stride=2, bias=False)
-        self.b = nn.BatchNorm2d(num_features=1024)
-
-    def forward(self, x):
-        conv2d_1 = self.conv2d_1(x)  # (B, 256, 28, 28)
-        batchnorm_1 = self.batchnorm_1(conv2d_1)  # (B, 256, 28, 28)
-        del conv2d_1
-        relu_1 = F.relu(batchnorm_1)  # (B, 256, 28, 28)
-        del batchnorm_1
-        conv2d_2 = self.conv2d_2(relu_1)  # (B, 256, 14, 14)
-        del relu_1
-        batchnorm_2 = self.batchnorm_2(conv2d_2)  # (B, 256, 14, 14)
-        del conv2d_2
-        relu_2 = F.relu(batchnorm_2)  # (B, 256, 14, 14)
-        del batchnorm_2
-        conv2d_3 = self.conv2d_3(relu_2)  # (B, 1024, 14, 14)
-        del relu_2
-        a = self.a(conv2d_3)  # (B, 1024, 14, 14)
-        del conv2d_3
-        conv2d_4 = self.conv2d_4(x)  # (B, 1024, 14, 14)
-        b = self.b(conv2d_4)  # (B, 1024, 14, 14)
-        del conv2d_4
-        add_1 = a + b  # (B, 1024, 14, 14)
-        del a, b
-        relu_3 = F.relu(add_1)  # (B, 1024, 14, 14)
-        del add_1
-        return relu_3
-
-
-class Bottleneck3(nn.Module):
-    """The `bottleneck` block."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv2d_1 = nn.Conv2d(in_channels=1024, out_channels=256, kernel_size=1, bias=False)
-        self.batchnorm_1 = nn.BatchNorm2d(num_features=256)
-        self.conv2d_2 = nn.Conv2d(in_channels=256, out_channels=256, kernel_size=3, padding=1, bias=False)
-        self.batchnorm_2 = nn.BatchNorm2d(num_features=256)
-        self.conv2d_3 = nn.Conv2d(in_channels=256, out_channels=1024, kernel_size=1, bias=False)
-        self.batchnorm_3 = nn.BatchNorm2d(num_features=1024)
-
-    def forward(self, x):
-        conv2d_1 = self.conv2d_1(x)  # (B, 256, 14, 14)
-        batchnorm_1 = self.batchnorm_1(conv2d_1)  # (B, 256, 14, 14)
-        del conv2d_1
-        relu_1 = F.relu(batchnorm_1)  # (B, 256, 14, 14)
-        del batchnorm_1
-        conv2d_2 = self.conv2d_2(relu_1)  # (B, 256, 14, 14)
-        del relu_1
-        batchnorm_2 = self.batchnorm_2(conv2d_2)  # (B, 256, 14, 14)
-        del conv2d_2
-        relu_2 = F.relu(batchnorm_2)  # (B, 256, 14, 14)
-        del batchnorm_2
-        conv2d_3 = self.conv2d_3(relu_2)  # (B, 1024, 14, 14)
-        del relu_2
-        batchnorm_3 = self.batchnorm_3(conv2d_3)  # (B, 1024, 14, 14)
-        del conv2d_3
-        add_1 = x + batchnorm_3  # (B, 1024, 14, 14)
-        del batchnorm_3
-        relu_3 = F.relu(add_1)  # (B, 1024, 14, 14)
-        del add_1
-        return relu_3
-
-
-class BottleneckDown4(nn.Module):
-    """The `bottleneck_down` block."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv2d_1 = nn.Conv2d(in_channels=1024, out_channels=512, kernel_size=1, bias=False)
-        self.batchnorm_1 = nn.BatchNorm2d(num_features=512)
-        self.conv2d_2 = nn.Conv2d(in_channels=512, out_channels=512, kernel_size=3, stride=2, padding=1, bias=False)
-        self.batchnorm_2 = nn.BatchNorm2d(num_features=512)
-        self.conv2d_3 = nn.Conv2d(in_channels=512, out_channels=2048, kernel_size=1, bias=False)
-        self.a = nn.BatchNorm2d(num_features=2048)
-        self.conv2d_4 = nn.Conv2d(in_channels=1024, out_channels=2048, kernel_size=1, stride=2, bias=False)
-        self.b = nn.BatchNorm2d(num_features=2048)
-
-    def forward(self, x):
-        conv2d_1 = self.conv2d_1(x)  # (B, 512, 14, 14)
-        batchnorm_1 = self.batchnorm_1(conv2d_1)  # (B, 512, 14, 14)
-        del conv2d_1
-        relu_1 = F.relu(batchnorm_1)  # (B, 512, 14, 14)
-        del batchnorm_1
-        conv2d_2 = self.conv2d_2(relu_1)  # (B, 512, 7, 7)
-        del relu_1
-        batchnorm_2 = self.batchnorm_2(conv2d_2)  # (B, 512, 7, 7)
-        del conv2d_2
-        relu_2 = F.relu(batchnorm_2)  # (B, 512, 7, 7)
-        del batchnorm_2
-        conv2d_3 = self.conv2d_3(relu_2)  # (B, 2048, 7, 7)
-        del relu_2
-        a = self.a(conv2d_3)  # (B, 2048, 7, 7)
-        del conv2d_3
-        conv2d_4 = self.conv2d_4(x)  # (B, 2048, 7, 7)
-        b = self.b(conv2d_4)  # (B, 2048, 7, 7)
-        del conv2d_4
-        add_1 = a + b  # (B, 2048, 7, 7)
-        del a, b
-        relu_3 = F.relu(add_1)  # (B, 2048, 7, 7)
-        del add_1
-        return relu_3
-
-
-class Bottleneck4(nn.Module):
-    """The `bottleneck` block."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv2d_1 = nn.Conv2d(in_channels=2048, out_channels=512, kernel_size=1, bias=False)
-        self.batchnorm_1 = nn.BatchNorm2d(num_features=512)
-        self.conv2d_2 = nn.Conv2d(in_channels=512, out_channels=512, kernel_size=3, padding=1, bias=False)
-        self.batchnorm_2 = nn.BatchNorm2d(num_features=512)
-        self.conv2d_3 = nn.Conv2d(in_channels=512, out_channels=2048, kernel_size=1, bias=False)
-        self.batchnorm_3 = nn.BatchNorm2d(num_features=2048)
-
-    def forward(self, x):
-        conv2d_1 = self.conv2d_1(x)  # (B, 512, 7, 7)
-        batchnorm_1 = self.batchnorm_1(conv2d_1)  # (B, 512, 7, 7)
-        del conv2d_1
-        relu_1 = F.relu(batchnorm_1)  # (B, 512, 7, 7)
-        del batchnorm_1
-        conv2d_2 = self.conv2d_2(relu_1)  # (B, 512, 7, 7)
-        del relu_1
-        batchnorm_2 = self.batchnorm_2(conv2d_2)  # (B, 512, 7, 7)
-        del conv2d_2
-        relu_2 = F.relu(batchnorm_2)  # (B, 512, 7, 7)
-        del batchnorm_2
-        conv2d_3 = self.conv2d_3(relu_2)  # (B, 2048, 7, 7)
-        del relu_2
-        batchnorm_3 = self.batchnorm_3(conv2d_3)  # (B, 2048, 7, 7)
-        del conv2d_3
-        add_1 = x + batchnorm_3  # (B, 2048, 7, 7)
-        del batchnorm_3
-        relu_3 = F.relu(add_1)  # (B, 2048, 7, 7)
+        relu_3 = F.relu(add_1)  # (B, out_channels_2, ?, ?)
         del add_1
         return relu_3
 
@@ -338,13 +153,13 @@ class Resnet50(nn.Module):
         super().__init__()
         self.stem_1 = Stem()
         self.bottleneck_down_1 = BottleneckDown()
-        self.bottleneck_1 = nn.ModuleList([Bottleneck() for _ in range(2)])
-        self.bottleneck_down_2 = BottleneckDown2()
-        self.bottleneck_2 = nn.ModuleList([Bottleneck2() for _ in range(3)])
-        self.bottleneck_down_3 = BottleneckDown3()
-        self.bottleneck_3 = nn.ModuleList([Bottleneck3() for _ in range(5)])
-        self.bottleneck_down_4 = BottleneckDown4()
-        self.bottleneck_4 = nn.ModuleList([Bottleneck4() for _ in range(2)])
+        self.bottleneck_1 = nn.ModuleList([Bottleneck(in_channels=256, out_channels=64) for _ in range(2)])
+        self.bottleneck_down_2 = BottleneckDown2(in_channels=256, out_channels=128, out_channels_2=512)
+        self.bottleneck_2 = nn.ModuleList([Bottleneck(in_channels=512, out_channels=128) for _ in range(3)])
+        self.bottleneck_down_3 = BottleneckDown2(in_channels=512, out_channels=256, out_channels_2=1024)
+        self.bottleneck_3 = nn.ModuleList([Bottleneck(in_channels=1024, out_channels=256) for _ in range(5)])
+        self.bottleneck_down_4 = BottleneckDown2(in_channels=1024, out_channels=512, out_channels_2=2048)
+        self.bottleneck_4 = nn.ModuleList([Bottleneck(in_channels=2048, out_channels=512) for _ in range(2)])
         self.adaptive_avgpool2d_1 = nn.AdaptiveAvgPool2d(output_size=(1, 1))
         self.logits = nn.Linear(in_features=2048, out_features=1000)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from ..errors import TrainError
 from .splits import GraphListSplit, NodeSplit, TensorSplit, partition
 
 Split = TensorSplit | GraphListSplit | NodeSplit
@@ -41,6 +42,11 @@ def split_tensors(
     **extra,
 ) -> Dataset:
     """A Dataset from whole tensors, split by example (stratified by target for classification)."""
-    parts = partition(len(target), seed, val, test, target if stratify else None)
+    parts = partition(len(target), seed, val, test, target if stratify else None) if len(target) else []
+    if not parts or any(len(part) == 0 for part in parts):
+        raise TrainError(
+            f"{name}: {len(target)} examples are too few to split into training, validation and test sets",
+            "use more examples (a few per class at least)",
+        )
     splits = [TensorSplit({k: v[i] for k, v in inputs.items()}, target[i]) for i in parts]
     return Dataset(name, task, *splits, **extra)

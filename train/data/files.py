@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import zipfile
 from pathlib import Path
 
@@ -24,11 +25,16 @@ from .dataset import Dataset, split_tensors
 TARGET_COLUMNS = ("y", "label", "target")
 
 
-def read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The named arrays of an `.npz`, `.safetensors` or `.csv` file (a csv's features as `x`)."""
+def read_arrays(path: Path, targets: bool = True) -> dict[str, np.ndarray]:
+    """The named arrays of an `.npz`, `.safetensors` or `.csv` file (a csv's features as `x`). With
+    `targets` false (predictions), a csv needs no target column."""
     suffix = path.suffix.lower()
-    if not path.is_file():
+    if path.is_dir():
+        raise TrainError(f"data file {path} is a directory", "name a .npz, .safetensors, .csv or .txt file in it")
+    if not path.exists():
         raise TrainError(f"data file {path} does not exist")
+    if not path.is_file():
+        raise TrainError(f"data file {path} is not a regular file (a device or a pipe)")
     if suffix == ".npz":
         with path.open("rb") as handle:
             if handle.read(2) != b"PK":  # not a zip archive; np.load would try it as a pickle
@@ -36,6 +42,7 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
                     f"{path}: not a readable .npz file (not a zip archive)",
                     "write it with numpy.savez or numpy.savez_compressed",
                 )
+        _check_npz_size(path)
         try:
             with np.load(path, allow_pickle=False) as archive:
                 return {k: archive[k] for k in archive.files}
@@ -57,25 +64,64 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
         except (SafetensorError, OSError, ValueError) as error:
             raise TrainError(f"{path}: not a readable .safetensors file ({error})") from None
     if suffix == ".csv":
-        return _read_csv(path)
+        return _read_csv(path, targets)
     raise TrainError(f"data file {path}: cramnet reads .npz, .safetensors, .csv and .txt files")
 
 
-def _read_csv(path: Path) -> dict[str, np.ndarray]:
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _check_npz_size(path: Path) -> None:
+    """Refuse an archive whose arrays would not fit in free memory, from their headers alone: a few
+    compressed megabytes can hold gigabytes of zeros."""
+    from ...compiler.memory import available, size_text
+
+    total = 0
     try:
-        with path.open(newline="") as handle:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = _HEADER_READERS.get(version)
+                    if read_header is None:
+                        return  # a format version this check does not know: np.load still reads it
+                    shape, _, dtype = read_header(member)
+                    total += math.prod(shape) * dtype.itemsize
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return  # np.load reports what is wrong with it
+    free = available(torch.device("cpu"))
+    if free is not None and total > free:
+        raise TrainError(
+            f"{path}: its arrays hold {size_text(total)}, more than the {size_text(free)} of free memory",
+            "use a smaller file, or split the data",
+        )
+
+
+def _read_csv(path: Path, targets: bool = True) -> dict[str, np.ndarray]:
+    try:  # utf-8-sig: Excel starts its CSV files with a byte-order mark, which is not part of the header
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise TrainError(f"cannot read {path}: {error}") from None
     if len(rows) < 2:
         raise TrainError(f"{path}: needs a header row and at least one example row")
     header = [h.strip() for h in rows[0]]
     target = next((c for c in TARGET_COLUMNS if c in header), None)
+    if target is None and not targets:
+        return {"x": _csv_table(path, rows, header)}
     if target is None:
         raise TrainError(
             f"{path}: no target column (named one of {', '.join(TARGET_COLUMNS)})",
             "add a column `y` with each row's class or value",
         )
+    table = _csv_table(path, rows, header)
+    column = header.index(target)
+    y = table[:, column]
+    features = np.delete(table, column, axis=1)
+    return {"x": features, "y": y.astype(np.int64) if np.all(y == np.round(y)) else y}
+
+
+def _csv_table(path: Path, rows: list[list[str]], header: list[str]) -> np.ndarray:
     values = []
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -85,11 +131,27 @@ def _read_csv(path: Path) -> dict[str, np.ndarray]:
         except ValueError:
             bad = next(v for v in row if not _is_number(v))
             raise TrainError(f"{path}, line {number}: {bad!r} is not a number") from None
-    table = np.asarray(values, dtype=np.float32)
-    column = header.index(target)
-    y = table[:, column]
-    features = np.delete(table, column, axis=1)
-    return {"x": features, "y": y.astype(np.int64) if np.all(y == np.round(y)) else y}
+    return np.asarray(values, dtype=np.float32)
+
+
+def check_numbers(path: Path, key: str, array: np.ndarray) -> None:
+    """Refuse what training would misread: text, complex numbers (their imaginary part would be
+    dropped), dates, and nan or inf (which would surface only as a nan loss)."""
+    kind = array.dtype.kind
+    if kind in "USOV":
+        raise TrainError(f"{path}: '{key}' holds text or records (dtype {array.dtype}), not numbers",
+                         "store numbers: encode categories as integer ids")
+    if kind == "c":
+        raise TrainError(f"{path}: '{key}' holds complex numbers (dtype {array.dtype})",
+                         "store the real and imaginary parts as two features")
+    if kind not in "biuf":
+        raise TrainError(f"{path}: '{key}' holds {array.dtype} values, not numbers")
+    if kind == "f" and array.size and not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array.reshape(len(array), -1) if array.ndim else array.reshape(1)))[0][0]
+        raise TrainError(
+            f"{path}: '{key}' holds nan or inf (first in example {int(bad)})",
+            "remove or impute the missing values before training or predicting",
+        )
 
 
 def _is_number(text: str) -> bool:
@@ -111,6 +173,7 @@ def input_arrays(path: Path, arrays: dict, types: dict[str, TensorType]) -> dict
                 f"the file holds: {', '.join(arrays) or 'nothing'}",
             )
         array = np.asarray(arrays[key])
+        check_numbers(path, key, array)
         if kind.kind == "graph":
             raise TrainError(f"{path}: graph inputs cannot be read from files yet; input '{name}' is a graph")
         dims = [d if isinstance(d, int) else None for d in kind.dims]
@@ -136,12 +199,18 @@ def file_dataset(path: Path, types: dict[str, TensorType], task: str, seed: int,
     arrays = read_arrays(path)
     inputs = input_arrays(path, arrays, types)
     counts = {len(v) for v in inputs.values()}
+    if 0 in counts:
+        raise TrainError(f"{path} holds no examples")
     if task == "reconstruction" and "y" not in arrays:
         ((name, x),) = inputs.items()
         return split_tensors(path.name, "reconstruction", inputs, x, seed, val, test, info=str(path))
     if "y" not in arrays:
         raise TrainError(f"{path}: no targets: an array named 'y'", "add y (class ids or values), one per example")
-    y = torch.from_numpy(np.asarray(arrays["y"]))
+    target = np.asarray(arrays["y"])
+    check_numbers(path, "y", target)
+    if target.ndim == 0:
+        raise TrainError(f"{path}: 'y' is a single number; it needs one target per example")
+    y = torch.from_numpy(target.astype(np.float32) if target.dtype.kind == "f" else target.astype(np.int64))
     counts.add(len(y))
     if len(counts) != 1:
         raise TrainError(f"{path}: inputs and 'y' disagree on the number of examples ({sorted(counts)})")

@@ -105,9 +105,18 @@ def text_dataset(
     )
 
 
+MAX_CORPUS_BYTES = 1 << 30  # a corpus is tokenized in memory whole
+
+
 def read_text(path: Path) -> str:
+    if path.exists() and not path.is_file():
+        raise TrainError(f"data file {path} is a directory or a device, not a text file")
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CORPUS_BYTES + 1)
+        if len(data) > MAX_CORPUS_BYTES:
+            raise TrainError(f"{path}: larger than {MAX_CORPUS_BYTES >> 30} GiB, more than a corpus read whole")
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as before
     except UnicodeDecodeError as error:
         raise TrainError(f"{path}: not UTF-8 text (byte {error.start})") from None
     except OSError as error:

@@ -1,0 +1,86 @@
+"""Will it fit? The memory a model needs to build, step or train, from the summary's exact counts,
+against what the machine (or the GPU) has free — checked before a single weight is allocated, so a
+model larger than memory is refused with the numbers instead of meeting the allocator or the OOM
+killer halfway through."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..blocks.dims import evaluate, symbols
+from ..errors import DeviceUnavailable
+from .api import CheckedModel
+from .summary import BYTES_PER_VALUE
+
+DEFAULT_SIZE = 16  # run-time sizes not given (as compile's trial run uses)
+MEMINFO = Path("/proc/meminfo")
+
+
+@dataclass
+class MemoryNeed:
+    """Bytes a step needs, by kind."""
+
+    weights: int
+    gradients: int
+    optimizer: int
+    activations: int
+    checkpoint: int = 0  # a checkpoint's tensors, held while they are copied into the module
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.gradients + self.optimizer + self.activations + self.checkpoint
+
+    def parts(self) -> str:
+        named = [("weights", self.weights), ("gradients", self.gradients), ("optimizer state", self.optimizer),
+                 ("activations", self.activations), ("checkpoint", self.checkpoint)]
+        return ", ".join(f"{name} {size_text(size)}" for name, size in named if size)
+
+
+def estimate(
+    checked: CheckedModel, sizes: Mapping[str, int] | None, batch: int, optimizer_slots: int = 0
+) -> MemoryNeed:
+    """fp32 weights and gradients, `optimizer_slots` tensors per weight (AdamW keeps 2), and every
+    node's output for the backward pass at `batch`, sizes not given taken as DEFAULT_SIZE."""
+    summary = checked.summary(sizes, batch)
+    weights = summary.params * BYTES_PER_VALUE
+    activations = summary.memory["activations"]
+    unknown = symbols(activations)
+    activations = evaluate(activations, {name: DEFAULT_SIZE for name in unknown}) if unknown else activations
+    return MemoryNeed(weights, weights, optimizer_slots * weights, int(activations))
+
+
+def available(device: torch.device) -> int | None:
+    """Free bytes on `device`: the GPU's free memory, or the kernel's MemAvailable; None if unknown."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        for line in MEMINFO.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_fits(need: MemoryNeed, device: torch.device, model: str, doing: str, override: str) -> None:
+    """Raise DeviceUnavailable when `need` is more than `device` has free."""
+    free = available(device)
+    if free is None or need.total <= free:
+        return
+    raise DeviceUnavailable(
+        f"model '{model}' needs about {size_text(need.total)} to {doing} on {device} ({need.parts()}), "
+        f"but {size_text(free)} is free",
+        f"shrink the model or the batch, or use a device with more memory; {override} tries all the same",
+    )
+
+
+def size_text(size: int) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
