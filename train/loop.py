@@ -75,7 +75,8 @@ class Engine:
         with self.autocast():
             outputs = self.runner(*[batch.inputs[n] for n in names])
             loss, counts = self.setup.task.loss_and_counts(outputs, batch, self.setup.input_name)
-        aux = {k: v.float() for k, v in self.inner.aux_losses().items()}
+        # keyed by module path, without the level `checkpoint_layers` adds
+        aux = {sharding.strip_key(k): v.float() for k, v in self.inner.aux_losses().items()}
         return loss, counts, aux
 
 
@@ -354,8 +355,11 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
                     kept = out / "checkpoints" / "last.safetensors"
                     raise TrainError(
                         f"the loss became {float(total.detach())} at epoch {epoch}, step {step + 1}; training stopped",
-                        (f"the last good checkpoint is kept in {kept}" if kept.exists() else "no checkpoint was "
-                         "written before it")
+                        (
+                            f"the last good checkpoint is kept in {kept}"
+                            if kept.exists()
+                            else "no checkpoint was written before it"
+                        )
                         + "; try a lower --lr or --set optimizer.grad_clip=1, and check the data for nan or inf",
                     )
                 if world.size > 1:  # DDP averages the processes' gradients: weight each by its share
@@ -463,6 +467,9 @@ def _finish(engine: Engine, state: dict, out: Path, best_path: Path, digest: str
     if best_path.exists() and engine.world.size == 1 and not engine.sharded:
         tensors, _ = ckpt.load(best_path, digest, engine.setup.checked)
         ckpt.load_model(engine.inner, tensors, best_path)
+    elif best_path.exists() and engine.sharded:  # rank 0 reads the whole file and sends each process its shards
+        tensors = ckpt.load(best_path, digest, engine.setup.checked)[0] if engine.world.writer else {}
+        sharding.load_full_state(engine.inner, {k[len("model.") :]: v for k, v in tensors.items() if k[:6] == "model."})
     test = evaluate_split(engine, setup.data.test, max(setup.config["batch_size"], 256))
     final = {f"test_{k}": v for k, v in test.items()}
     final |= {

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import weakref
 from pathlib import Path
 
 import torch
@@ -48,6 +49,8 @@ class _Slicer:
     def __init__(self, world: World):
         self.world = world
         self.kept: dict[torch.Tensor, torch.Tensor] = {}  # meta tensor -> its slice (parameters) or value (buffers)
+        # id of an original parameter -> (a weak reference to it, its meta stand-in): not kept alive here
+        self.replaced: dict[int, tuple[weakref.ref, nn.Parameter]] = {}
 
     def __call__(self, parent: nn.Module, name: str, child: nn.Module | None):
         if child is not None and _generated(parent):  # the child and its parts are finished
@@ -59,8 +62,13 @@ class _Slicer:
             for name, param in list(owner._parameters.items()):
                 if param is None or param.is_meta:
                     continue
+                original, stand_in = self.replaced.get(id(param), (None, None))
+                if original is not None and original() is param:  # one tensor held by two modules stays one
+                    owner._parameters[name] = stand_in
+                    continue
                 empty = nn.Parameter(torch.empty_like(param, device="meta"), requires_grad=param.requires_grad)
                 self.kept[empty] = self.slice(param.detach())
+                self.replaced[id(param)] = (weakref.ref(param), empty)
                 owner._parameters[name] = empty
             for name, buffer in list(owner._buffers.items()):
                 if buffer is None or buffer.is_meta:
@@ -163,10 +171,16 @@ def checkpoint_layers(module: nn.Module) -> None:
                 owner[index] = checkpoint_wrapper(copy)
 
 
+WRAPPED = "_checkpoint_wrapped_module."
+
+
+def strip_key(key: str) -> str:
+    """A module path without the checkpoint wrapper's own level (the run directory's format)."""
+    return key.replace(WRAPPED, "")
+
+
 def strip_wrappers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """State-dict keys without the checkpoint wrapper's own level (the run directory's format)."""
-    marker = "_checkpoint_wrapped_module."
-    return {key.replace(marker, ""): value for key, value in state.items()}
+    return {strip_key(key): value for key, value in state.items()}
 
 
 def full_state(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -181,8 +195,8 @@ def load_full_state(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
     """Rank 0's full weights (`state`, {} on the others) into the sharded module."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 
-    marker = {k.replace("_checkpoint_wrapped_module.", ""): k for k in module.state_dict()}
-    state = {marker.get(k, k): v for k, v in state.items()}
+    wrapped = {strip_key(k): k for k in module.state_dict()}
+    state = {wrapped.get(k, k): v for k, v in state.items()}
     options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True)
     set_model_state_dict(module, state, options=options)
 
