@@ -233,7 +233,7 @@ def test_summary_reports_the_plan_and_train_refuses_one_that_cannot_fit(tmp_path
     assert "Traceback" not in result.output
 
 
-def test_one_sharded_process_trains_as_plain_training_offloaded_or_not(tmp_path, layered):
+def test_one_sharded_process_trains_as_plain_training_offloaded_recomputed_or_not(tmp_path, layered):
     def run(name: str, *sets: str) -> dict[str, torch.Tensor]:
         config = apply_sets(
             defaults(),
@@ -244,6 +244,8 @@ def test_one_sharded_process_trains_as_plain_training_offloaded_or_not(tmp_path,
 
     plain, offloaded = run("plain"), run("offload", "distributed.offload=true")
     assert all(torch.equal(plain[k], offloaded[k]) for k in plain)
+    recomputed = run("recomputed", "distributed.checkpoint_layers=true")  # composes with FSDP
+    assert all(torch.equal(plain[k], recomputed[k]) for k in plain)
     unsharded = run("ddp", "distributed.strategy=ddp")  # FSDP alone is plain training
     for key in plain:
         torch.testing.assert_close(plain[key], unsharded[key], rtol=1e-5, atol=1e-6)
