@@ -252,3 +252,14 @@ def test_one_sharded_process_trains_as_plain_training_offloaded_recomputed_or_no
     unsharded = run("ddp", "distributed.strategy=ddp")  # FSDP alone is plain training
     for key in plain:
         torch.testing.assert_close(plain[key], unsharded[key], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_mixture_of_experts_trains_sharded(tmp_path):
+    # experts run only where tokens are routed, differently on each process: one unit per mixture keeps
+    # every process in step (per-expert units would wait for each other)
+    common = [str(SPECS / "mixtral_small.cram"), "--epochs", "1", "--quiet", "--device", "cpu"]
+    common += ["--set", "data.options.length=32"]
+    cli("train", *common, "--out", str(tmp_path / "one"))
+    cli("train", *common, "--out", str(tmp_path / "fsdp"), "--nproc", "2", "--strategy", "fsdp")
+    assert losses(tmp_path / "fsdp", "train_loss") == pytest.approx(losses(tmp_path / "one", "train_loss"), rel=1e-4)
