@@ -216,6 +216,9 @@ def summary(
     plugin: list[str] | None = PluginOption,
     max_nodes: int | None = MaxNodesOption,
     max_params: int | None = MaxParamsOption,
+    nproc: int | None = typer.Option(None, "--nproc", min=1, help="Plan training memory per device for N processes."),
+    strategy: str | None = typer.Option(None, "--strategy", help="ddp or fsdp, for the memory plan."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16, for the memory plan."),
 ) -> None:
     """Layers, shapes, parameters, FLOPs and memory, counted without allocating a weight."""
 
@@ -228,12 +231,23 @@ def summary(
 
             return run_summary_tree(checked, out)
         result = checked.summary(sizes, batch, depth)
+        plan = None
+        if nproc is not None or strategy is not None:
+            from .train.memory_plan import plan_memory
+
+            if strategy not in (None, "ddp", "fsdp") or precision not in ("fp32", "bf16", "fp16"):
+                raise UsageError("--strategy is ddp or fsdp; --precision is fp32, bf16 or fp16")
+            plan = plan_memory(
+                checked, processes=nproc or 1, strategy=strategy or "ddp", precision=precision, batch=batch, sizes=sizes
+            )
         if as_json:
-            out.print_json(json.dumps(result.to_json()))
+            out.print_json(json.dumps(result.to_json() | ({"plan": plan.to_json()} if plan else {})))
         else:
-            from .views import summary_table
+            from .views import plan_table, summary_table
 
             out.print(summary_table(result, out.width))
+            if plan is not None:
+                out.print(plan_table(plan))
 
     _run(action)
 
@@ -441,6 +455,7 @@ def train(
         False, "--overwrite", help="Replace the run in --out (kept until the new run finishes)."
     ),
     nproc: int | None = typer.Option(None, "--nproc", min=1, help="Processes per node (DDP through torchrun)."),
+    strategy: str | None = typer.Option(None, "--strategy", help="ddp (whole model per process) or fsdp (sharded)."),
     nnodes: str | None = typer.Option(None, "--nnodes", help="torchrun: number of nodes (or MIN:MAX)."),
     node_rank: int | None = typer.Option(None, "--node-rank", help="torchrun: this node's rank."),
     rdzv_endpoint: str | None = typer.Option(None, "--rdzv-endpoint", help="torchrun: HOST:PORT to meet at."),
@@ -480,6 +495,7 @@ def train(
         init_from=init_from,
         freeze=freeze or [],
     )
+    flags.strategy = strategy
     _training(lambda: run_train(flags, out))
 
 

@@ -214,3 +214,23 @@ def block_detail(spec: BlockSpec) -> Group:
         parts.append(table)
     parts += [Text(""), Text("example", style="bold"), Text(spec.example_spec().rstrip())]
     return Group(*parts)
+
+
+def plan_table(plan) -> Table:
+    """Per-device training memory of a `train.memory_plan.MemoryPlan`."""
+    mode = "sharded over" if plan.strategy == "fsdp" else "replicated on"
+    table = Table(
+        title=f"memory per device: {plan.strategy}, {mode} {plan.processes} process(es), {plan.precision}, "
+        f"batch {plan.batch_per_device} per device",
+        title_justify="left",
+        header_style="bold",
+    )
+    table.add_column("part")
+    table.add_column("bytes", justify="right")
+    for name, value in plan.rows.items():
+        table.add_row(name, "? (give --dim sizes)" if value is None else human_bytes(value))
+    table.add_section()
+    table.add_row("total", human_bytes(plan.total) + (" + activations" if None in plan.rows.values() else ""))
+    if plan.host:
+        table.add_row("on the CPU (offload)", human_bytes(plan.host))
+    return table

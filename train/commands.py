@@ -40,6 +40,7 @@ class TrainFlags:
     overwrite: bool = False
     init_from: Path | None = None
     freeze: list[str] = field(default_factory=list)
+    strategy: str | None = None
 
     def overrides(self) -> dict:
         tree: dict = {}
@@ -62,6 +63,8 @@ class TrainFlags:
             tree["init_from"] = str(self.init_from)
         if self.freeze:
             tree["freeze"] = list(self.freeze)
+        if self.strategy is not None:
+            tree["distributed"] = {"strategy": self.strategy}
         return tree
 
 

@@ -166,6 +166,24 @@ SCHEMA: dict[str, Key] = {
         check=_positive,
         need="above 0",
     ),
+    "distributed.strategy": Key(
+        str,
+        "ddp",
+        "ddp: every process holds the whole model; fsdp: weights, gradients and optimizer state sharded "
+        "over the processes, gathered one repeated layer at a time (docs/distributed.md)",
+        choices=("ddp", "fsdp"),
+    ),
+    "distributed.offload": Key(bool, False, "fsdp: keep the shards and the optimizer step on the CPU"),
+    "distributed.checkpoint_layers": Key(
+        bool, False, "recompute each repeated layer's activations in the backward pass (less memory, more time)"
+    ),
+    "distributed.memory_limit_gb": Key(
+        (float, type(None)),
+        None,
+        "memory one device may use, for the plan `train` checks before it starts (none: the device's own)",
+        check=_positive,
+        need="above 0",
+    ),
 }
 
 

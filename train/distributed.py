@@ -30,13 +30,19 @@ class World:
         return index if self.size == 1 else torch.tensor_split(index, self.size)[self.rank]
 
 
-def join(device: torch.device) -> World:
-    """The process group torchrun set up for us, or a world of one."""
+def join(device: torch.device, always: bool = False) -> World:
+    """The process group torchrun set up for us, or a world of one (with `always`, a process group
+    of one too: FSDP needs one even alone)."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
-    if size == 1:
+    if size == 1 and not always:
         return World()
     import torch.distributed as dist
 
+    if size == 1 and "MASTER_ADDR" not in os.environ:  # not under torchrun: an in-memory store will do
+        if not dist.is_initialized():
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
+        return World()
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))

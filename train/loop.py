@@ -16,6 +16,7 @@ from rich.text import Text
 
 from .. import __version__
 from . import checkpoints as ckpt
+from . import sharding
 from .config import get
 from .confusion_plot import write_confusion
 from .data.splits import Batch
@@ -55,6 +56,16 @@ class Engine:
     runner: torch.nn.Module  # what is called: the module, under DDP and/or torch.compile
     world: World
 
+    @property
+    def sharded(self) -> bool:
+        return get(self.setup.config, "distributed.strategy") == "fsdp"
+
+    def model_tensors(self) -> dict[str, torch.Tensor]:
+        """The whole model's weights for a safetensors file (under FSDP: gathered, every process calls)."""
+        if self.sharded:
+            return {f"model.{k}": v for k, v in sharding.full_state(self.inner).items()}
+        return ckpt.model_tensors(self.inner)
+
     def autocast(self):
         precision = self.setup.config["precision"]
         if precision == "fp32":
@@ -68,7 +79,8 @@ class Engine:
         with self.autocast():
             outputs = self.runner(*[batch.inputs[n] for n in names], **masks)
             loss, counts = self.setup.task.loss_and_counts(outputs, batch, self.setup.input_name)
-        aux = {k: v.float() for k, v in self.inner.aux_losses().items()}
+        # keyed by module path, without the level `checkpoint_layers` adds
+        aux = {sharding.strip_key(k): v.float() for k, v in self.inner.aux_losses().items()}
         return loss, counts, aux
 
 
@@ -163,7 +175,10 @@ def train(
         checked, spec = spec, None
     setup = prepare(spec, config, model, plugins, checked)
     config, checked = setup.config, setup.checked
-    world = join(setup.device)
+    fsdp = get(config, "distributed.strategy") == "fsdp"
+    if config["memory_check"]:  # the sharded plan; plain training's check comes below
+        sharding.check_plan(setup, int(os.environ.get("WORLD_SIZE", "1")))
+    world = join(setup.device, always=fsdp)
     if world.size > 1 and setup.device.type == "cuda":
         setup.device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(setup.device)
@@ -173,15 +188,37 @@ def train(
     out = work or final_out  # where files go until the run is finished
     digest = ckpt.spec_hash(checked.source(standalone=False))
     seed = config["seed"]
-    if config["memory_check"]:
-        _check_memory(setup)
-    inner = checked.build(seed=seed)
-    new = start_from(inner, checked, config, resume is None, console)
-    inner = inner.to(setup.device)
+    if fsdp:
+        if config.get("init_from") or config.get("freeze"):
+            raise TrainError(
+                "init_from and freeze do not work with distributed.strategy fsdp yet",
+                "fine-tune with the ddp strategy (the default)",
+            )
+        inner, new = sharding.build_sharded(checked, seed, setup.device, world, config), None
+    else:
+        if config["memory_check"]:
+            _check_memory(setup)
+        inner = checked.build(seed=seed)
+        new = start_from(inner, checked, config, resume is None, console)
+        inner = inner.to(setup.device)
+        if get(config, "distributed.checkpoint_layers"):
+            sharding.checkpoint_layers(inner)
     optimizer = make_optimizer(parameter_groups(inner, new, config), config)
     state = {"epoch": 0, "best": None, "best_epoch": None, "bad_epochs": 0, "history": [], "grad_norms": []}
     last_path, best_path = out / "checkpoints" / "last.safetensors", out / "checkpoints" / "best.safetensors"
-    if resume is not None:
+    if resume is not None and fsdp:
+        folder = out / "checkpoints" / sharding.SHARDED_DIR
+        if not folder.is_dir():
+            raise TrainError(
+                f"{out}: no sharded checkpoint to resume from ({folder} is missing)",
+                "a run trained with --strategy ddp resumes with --strategy ddp",
+            )
+        meta = sharding.read_sharded_meta(folder, digest)
+        sharding.load_sharded(folder, inner, optimizer, meta)
+        state = meta["loop"]
+        if console is not None:
+            console.print(f"resuming {out} after epoch {state['epoch']} ({meta['processes']} processes wrote it)")
+    elif resume is not None:
         if not last_path.exists():
             raise TrainError(f"{out}: no checkpoint to resume from ({last_path} is missing)")
         tensors, meta = ckpt.load(last_path, digest, checked)
@@ -199,7 +236,7 @@ def train(
     else:
         torch.manual_seed(seed)  # dropout and sampling: the same run every time
     runner = inner
-    if world.size > 1:
+    if world.size > 1 and not fsdp:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [setup.device.index] if setup.device.type == "cuda" else None
@@ -253,7 +290,11 @@ def train(
     final = _finish(engine, state, out, best_path, digest)
     if world.writer:
         publish(out, final_out)
-    if world.size > 1:
+    if world.size > 1 or fsdp:
+        if fsdp:  # every process past its last collective before any tears the group down
+            import torch.distributed as dist
+
+            dist.barrier()
         leave()
     return RunResult(final_out, final, state["history"], setup.notes)
 
@@ -348,8 +389,11 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
                     kept = out / "checkpoints" / "last.safetensors"
                     raise TrainError(
                         f"the loss became {float(total.detach())} at epoch {epoch}, step {step + 1}; training stopped",
-                        (f"the last good checkpoint is kept in {kept}" if kept.exists() else "no checkpoint was "
-                         "written before it")
+                        (
+                            f"the last good checkpoint is kept in {kept}"
+                            if kept.exists()
+                            else "no checkpoint was written before it"
+                        )
                         + "; try a lower --lr or --set optimizer.grad_clip=1, and check the data for nan or inf",
                     )
                 if world.size > 1:  # DDP averages the processes' gradients: weight each by its share
@@ -357,7 +401,10 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(total).backward()
                 scaler.unscale_(optimizer)
-                for name, params in groups:
+                if engine.sharded:
+                    for (name, _), value in zip(groups, sharding.block_norms(groups, setup.device)):
+                        norms[name] += value
+                for name, params in groups if not engine.sharded else ():
                     grads = [p.grad.detach().float().norm() for p in params if p.grad is not None]
                     if grads:
                         norms[name] += torch.stack(grads).norm()
@@ -391,14 +438,25 @@ def _epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, cons
             patience = get(config, "early_stopping.patience")
             stop = patience > 0 and state["bad_epochs"] >= patience
             state["epoch"] = epoch
-            if world.writer:
+            due = epoch % get(config, "checkpoint.every") == 0 or epoch == epochs or stop
+            if engine.sharded:  # every process gathers and writes its part
                 if improved:
+                    tensors = engine.model_tensors()
+                    if world.writer:
+                        ckpt.save(out / "checkpoints" / "best.safetensors", tensors, _meta(setup, digest, epoch))
+                if due:
+                    meta = _meta(setup, digest, epoch) | {"loop": state}
+                    sharding.save_sharded(
+                        out / "checkpoints" / sharding.SHARDED_DIR, engine.inner, optimizer, meta, world
+                    )
+            if world.writer:
+                if improved and not engine.sharded:
                     ckpt.save(
                         out / "checkpoints" / "best.safetensors",
                         ckpt.model_tensors(engine.inner),
                         _meta(setup, digest, epoch),
                     )
-                if epoch % get(config, "checkpoint.every") == 0 or epoch == epochs or stop:
+                if due and not engine.sharded:
                     _save_last(engine, optimizer, state, out, digest)
                 write_rows(out / "metrics.csv", state["history"])
                 write_rows(out / "grad_norms.csv", state["grad_norms"])
@@ -440,9 +498,12 @@ def _save_last(engine: Engine, optimizer, state: dict, out: Path, digest: str) -
 def _finish(engine: Engine, state: dict, out: Path, best_path: Path, digest: str) -> dict:
     """Test metrics of the best-by-validation weights; model.safetensors, final.json and plots."""
     setup = engine.setup
-    if best_path.exists() and engine.world.size == 1:
+    if best_path.exists() and engine.world.size == 1 and not engine.sharded:
         tensors, _ = ckpt.load(best_path, digest, engine.setup.checked)
         ckpt.load_model(engine.inner, tensors, best_path)
+    elif best_path.exists() and engine.sharded:  # rank 0 reads the whole file and sends each process its shards
+        tensors = ckpt.load(best_path, digest, engine.setup.checked)[0] if engine.world.writer else {}
+        sharding.load_full_state(engine.inner, {k[len("model.") :]: v for k, v in tensors.items() if k[:6] == "model."})
     test = evaluate_split(engine, setup.data.test, max(setup.config["batch_size"], 256))
     final = {f"test_{k}": v for k, v in test.items()}
     final |= {
@@ -450,9 +511,10 @@ def _finish(engine: Engine, state: dict, out: Path, best_path: Path, digest: str
         "best_epoch": state["best_epoch"],
         "seconds": sum(row["seconds"] for row in state["history"]),
     }
+    tensors = engine.model_tensors()  # under FSDP the whole model, gathered on rank 0
     if engine.world.writer:
         meta = _meta(setup, digest, state["epoch"]) | {"config": setup.config}
-        ckpt.save(out / "model.safetensors", ckpt.model_tensors(engine.inner), meta)
+        ckpt.save(out / "model.safetensors", tensors, meta)
         write_json(out / "final.json", final)
         if state["history"]:
             plot_curves(out, state["history"], setup.task.main_metric)
