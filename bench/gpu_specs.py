@@ -74,10 +74,15 @@ def main() -> None:
     if not torch.cuda.is_available():
         sys.exit("no CUDA GPU here: this script measures specs on a GPU")
     torch.backends.cuda.matmul.allow_tf32 = False
-    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, {datetime.date.today()}, "
-          f"batch {args.batch}, run-time sizes {args.size}\n")
-    header = "| spec | params | fp32 step (ms) | bf16 step (ms) |" + (" compiled bf16 (ms) |" if args.compile else "") \
+    print(
+        f"{torch.cuda.get_device_name()}, torch {torch.__version__}, {datetime.date.today()}, "
+        f"batch {args.batch}, run-time sizes {args.size}\n"
+    )
+    header = (
+        "| spec | params | fp32 step (ms) | bf16 step (ms) |"
+        + (" compiled bf16 (ms) |" if args.compile else "")
         + " peak memory (MiB) | GPU vs CPU (max rel. diff) |"
+    )
     print(header)
     print("|" + " --- |" * (header.count("|") - 1))
     skipped = []

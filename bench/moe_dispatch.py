@@ -56,8 +56,10 @@ def main():
         sum(weights[:, e, None] * expert(tokens) for e, expert in enumerate(moe.experts)).square().mean().backward()
 
     name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
-    print(f"{name}, torch {torch.__version__}, {datetime.date.today()}: {args.tokens} tokens, d {args.dim}, "
-          f"{args.experts} SwiGLU experts, top-{args.top_k}, forward+backward\n")
+    print(
+        f"{name}, torch {torch.__version__}, {datetime.date.today()}: {args.tokens} tokens, d {args.dim}, "
+        f"{args.experts} SwiGLU experts, top-{args.top_k}, forward+backward\n"
+    )
     print("| dispatch | ms |\n| --- | --- |")
     moe.grouped = True
     print(f"| grouped (stacked weights, vmap) | {median_ms(step, args.device, args.repeats):.2f} |")

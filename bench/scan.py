@@ -44,11 +44,15 @@ def main() -> None:
     args = parser.parse_args()
     device = args.device
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
-    print(f"{name}, torch {torch.__version__}, {datetime.date.today()}: B {args.batch}, E {args.channels}, "
-          f"N {args.state}, L {args.length}, fp32\n")
+    print(
+        f"{name}, torch {torch.__version__}, {datetime.date.today()}: B {args.batch}, E {args.channels}, "
+        f"N {args.state}, L {args.length}, fp32\n"
+    )
     chunk = max(8, int(args.length**0.5))
-    paths = {"sequential": lambda *x: Mamba.scan_sequential(*x),
-             f"chunked ({chunk})": lambda *x: Mamba.scan_chunked(*x, chunk=chunk)}
+    paths = {
+        "sequential": lambda *x: Mamba.scan_sequential(*x),
+        f"chunked ({chunk})": lambda *x: Mamba.scan_chunked(*x, chunk=chunk),
+    }
     if device == "cuda" and Mamba.fused_scan() is not None:
         paths["triton (fused forward)"] = Mamba.fused_scan()
     reference = None

@@ -35,8 +35,13 @@ class MemoryNeed:
         return self.weights + self.gradients + self.optimizer + self.activations + self.checkpoint
 
     def parts(self) -> str:
-        named = [("weights", self.weights), ("gradients", self.gradients), ("optimizer state", self.optimizer),
-                 ("activations", self.activations), ("checkpoint", self.checkpoint)]
+        named = [
+            ("weights", self.weights),
+            ("gradients", self.gradients),
+            ("optimizer state", self.optimizer),
+            ("activations", self.activations),
+            ("checkpoint", self.checkpoint),
+        ]
         return ", ".join(f"{name} {size_text(size)}" for name, size in named if size)
 
 

@@ -90,8 +90,11 @@ def _too_deep(tree: Tree, path: str) -> SpecError | None:
         nesting += node.data in _NESTING_RULES
         depth += node.data in _EXPRESSION_RULES
         if nesting > MAX_NESTING or depth > MAX_EXPRESSION_DEPTH:
-            what, limit = ("bodies and groups", MAX_NESTING) if nesting > MAX_NESTING else (
-                "operators and lists", MAX_EXPRESSION_DEPTH)
+            what, limit = (
+                ("bodies and groups", MAX_NESTING)
+                if nesting > MAX_NESTING
+                else ("operators and lists", MAX_EXPRESSION_DEPTH)
+            )
             meta = node.meta
             return SpecError(
                 code="E105",

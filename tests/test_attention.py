@@ -83,8 +83,12 @@ def test_rope_rotates_pairs_by_position():
     torch.testing.assert_close(rotated.norm(dim=-1), t.norm(dim=-1))  # rotations keep lengths
     angle = 3 * 10000.0 ** (-2 / 8)  # position 3, pair 1
     x, y = t[0, 0, 3, 1], t[0, 0, 3, 5]
-    expected = torch.stack([x * torch.cos(torch.tensor(angle)) - y * torch.sin(torch.tensor(angle)),
-                            y * torch.cos(torch.tensor(angle)) + x * torch.sin(torch.tensor(angle))])
+    expected = torch.stack(
+        [
+            x * torch.cos(torch.tensor(angle)) - y * torch.sin(torch.tensor(angle)),
+            y * torch.cos(torch.tensor(angle)) + x * torch.sin(torch.tensor(angle)),
+        ]
+    )
     torch.testing.assert_close(rotated[0, 0, 3, [1, 5]], expected)
 
 
@@ -126,8 +130,10 @@ def test_cross_attention_reads_its_memory():
 
 
 def test_pool_modes_honour_the_mask():
-    source = "model m {\n input x: [seq, 3]\n a = x -> pool(mean)\n b = x -> pool(max)\n c = x -> pool(last)\n" \
-             " d = x -> pool(cls)\n output a, b, c, d\n}\n"
+    source = (
+        "model m {\n input x: [seq, 3]\n a = x -> pool(mean)\n b = x -> pool(max)\n c = x -> pool(last)\n"
+        " d = x -> pool(cls)\n output a, b, c, d\n}\n"
+    )
     model = compile_spec(source)
     x = torch.randn(2, 4, 3)
     mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
@@ -140,8 +146,10 @@ def test_pool_modes_honour_the_mask():
 
 
 def test_cls_token_extends_the_mask_and_pos_embed_adds_positions():
-    source = "model m {\n input x: [seq, 8]\n x -> cls_token -> pos_embed(10) -> attention(2) -> pool(mean) as y\n" \
-             " output y\n}\n"
+    source = (
+        "model m {\n input x: [seq, 8]\n x -> cls_token -> pos_embed(10) -> attention(2) -> pool(mean) as y\n"
+        " output y\n}\n"
+    )
     model = compile_spec(source, seed=0).eval()
     x = torch.randn(1, 4, 8)
     padded = torch.cat([x, torch.randn(1, 2, 8)], dim=1)
@@ -168,8 +176,9 @@ def test_patch_embed_is_a_strided_convolution():
 
 
 def test_a_token_inputs_mask_passes_through_the_embedding():
-    source = "model m {\n input ids: tokens[seq]\n ids -> embed(20, 16) -> attention(4) -> pool(mean) as y\n" \
-             " output y\n}\n"
+    source = (
+        "model m {\n input ids: tokens[seq]\n ids -> embed(20, 16) -> attention(4) -> pool(mean) as y\n output y\n}\n"
+    )
     model = compile_spec(source, seed=0).eval()
     ids = torch.randint(0, 20, (1, 5))
     padded = torch.cat([ids, torch.randint(0, 20, (1, 3))], dim=1)

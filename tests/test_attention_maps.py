@@ -5,8 +5,10 @@ import torch.nn.functional as F
 
 from cramnet.compiler import attention_maps, compile_spec
 
-SPEC = 'use "std:transformer"\nmodel m {\n input x: [seq, 16]\n x -> pre_ln(16, 4, 32, causal = true) * 2 as y\n' \
-       ' output y\n}\n'
+SPEC = (
+    'use "std:transformer"\nmodel m {\n input x: [seq, 16]\n x -> pre_ln(16, 4, 32, causal = true) * 2 as y\n'
+    " output y\n}\n"
+)
 
 
 def test_maps_are_the_softmax_weights_and_change_nothing():

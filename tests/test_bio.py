@@ -61,8 +61,9 @@ def test_outer_product_mean_and_triangle_updates(evo):
     _, _, o, t, i = evo(msa, pair)
     m = evo.o.norm(msa)
     a, b = evo.o.a_proj(m), evo.o.b_proj(m)
-    outer = torch.stack([torch.stack([(a[:, :, p, :, None] * b[:, :, q, None, :]).mean(1) for q in range(5)], 1)
-                         for p in range(5)], 1)
+    outer = torch.stack(
+        [torch.stack([(a[:, :, p, :, None] * b[:, :, q, None, :]).mean(1) for q in range(5)], 1) for p in range(5)], 1
+    )
     torch.testing.assert_close(o, evo.o.o_proj(outer.flatten(-2)), rtol=1e-4, atol=1e-5)
     for result, module, equation in ((t, evo.t, "bikc,bjkc->bijc"), (i, evo.i, "bkic,bkjc->bijc")):
         z = module.norm(pair)
@@ -138,12 +139,15 @@ def test_a_trailing_comma_in_a_groups_file_is_fine(tmp_path):
     assert check_spec(spec).summary().params == 10 * 2 + 3 * 2
 
 
-@pytest.mark.parametrize("content, message", [
-    ("0 1\nempty:\n3\n", "line 2: the group is empty"),
-    ("0 1\n2 x\n3\n", "line 2: item 2 is not a feature index"),
-    ("0 1\n2\n", "has 2 groups but tokens = 3"),
-    ("0 1\n2\n3 99\n", "feature 99 is out of range for 10 features"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("0 1\nempty:\n3\n", "line 2: the group is empty"),
+        ("0 1\n2 x\n3\n", "line 2: item 2 is not a feature index"),
+        ("0 1\n2\n", "has 2 groups but tokens = 3"),
+        ("0 1\n2\n3 99\n", "feature 99 is out of range for 10 features"),
+    ],
+)
 def test_bad_groups_files_are_clear_errors(tmp_path, content, message):
     (tmp_path / "g.txt").write_text(content)
     spec = tmp_path / "omics.cram"

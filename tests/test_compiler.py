@@ -67,10 +67,13 @@ def test_residual_and_parallel_build_merge_nodes():
 
 
 def test_block_sees_its_own_files_lets_and_parameters_shadow_them(tmp_path):
-    (tmp_path / "lib.cram").write_text("let width = 16\nblock wide(mult = 2) { dense(width * mult) }\n"
-                                       "block shadow(width) { dense(width) }\n")
-    (tmp_path / "main.cram").write_text('use "lib.cram"\nlet width = 3\nmodel m {\n input x: [4]\n'
-                                        " x -> wide -> shadow(5) -> dense(width) as y\n output y\n}\n")
+    (tmp_path / "lib.cram").write_text(
+        "let width = 16\nblock wide(mult = 2) { dense(width * mult) }\nblock shadow(width) { dense(width) }\n"
+    )
+    (tmp_path / "main.cram").write_text(
+        'use "lib.cram"\nlet width = 3\nmodel m {\n input x: [4]\n'
+        " x -> wide -> shadow(5) -> dense(width) as y\n output y\n}\n"
+    )
     checked = check_spec(tmp_path / "main.cram")
     shapes = [checked.graph.nodes[n]["type"].dims for n in checked.graph.nodes]
     assert shapes == [(4,), (32,), (5,), (3,)]
@@ -86,8 +89,10 @@ def test_a_files_own_definition_shadows_a_used_one_and_conflicts_only_where_used
     with pytest.raises(SpecErrors) as failure:
         check_spec(main)
     assert failure.value.errors[0].code == "E214"
-    main.write_text('use "a.cram"\nuse "b.cram"\nblock twice() { dense(7) }\nmodel m {\n input x: [4]\n'
-                    " x -> twice as y\n output y\n}\n")
+    main.write_text(
+        'use "a.cram"\nuse "b.cram"\nblock twice() { dense(7) }\nmodel m {\n input x: [4]\n'
+        " x -> twice as y\n output y\n}\n"
+    )
     assert check_spec(main).output_types["y"].dims == (7,)
 
 

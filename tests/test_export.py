@@ -16,8 +16,13 @@ from cramnet.compiler.trial import random_inputs
 from cramnet.export import ExportSource, export_python
 
 runner = CliRunner()
-ROUND_TRIP = ["specs/lenet5.cram", "specs/resnet_digits.cram", "specs/seq2seq_lstm.cram", "specs/cram.cram",
-              "specs/karate_gcn.cram"]
+ROUND_TRIP = [
+    "specs/lenet5.cram",
+    "specs/resnet_digits.cram",
+    "specs/seq2seq_lstm.cram",
+    "specs/cram.cram",
+    "specs/karate_gcn.cram",
+]
 
 
 def _load(path, name):

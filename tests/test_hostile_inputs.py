@@ -365,8 +365,22 @@ def test_overwrite_replaces_a_run_only_once_the_new_one_finishes(tmp_path, tiny)
     out = tmp_path / "run"
     before = (train(tiny, run_config(out)).out / "model.safetensors").read_bytes()
     # a failing overwrite leaves the old run whole
-    result = runner.invoke(app, ["train", str(tiny), "--out", str(out), "--overwrite", "--lr", "1e30",
-                                 "--set", "optimizer.grad_clip=0", "--epochs", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(tiny),
+            "--out",
+            str(out),
+            "--overwrite",
+            "--lr",
+            "1e30",
+            "--set",
+            "optimizer.grad_clip=0",
+            "--epochs",
+            "2",
+        ],
+    )
     assert result.exit_code == 1 and "the loss became" in result.output
     assert (out / "model.safetensors").read_bytes() == before and (out / "final.json").exists()
     result = runner.invoke(app, ["train", str(tiny), "--out", str(out), "--overwrite", "--epochs", "2"])
@@ -392,8 +406,9 @@ def test_a_failed_resume_keeps_the_runs_config(tmp_path, tiny):
 
     out = train(tiny, run_config(tmp_path / "run")).out
     config = (out / "config.yaml").read_text()
-    result = runner.invoke(app, ["train", "--resume", str(out), "--lr", "1e30", "--epochs", "3",
-                                 "--set", "optimizer.grad_clip=0"])
+    result = runner.invoke(
+        app, ["train", "--resume", str(out), "--lr", "1e30", "--epochs", "3", "--set", "optimizer.grad_clip=0"]
+    )
     assert result.exit_code == 1 and "the loss became" in result.output
     assert (out / "config.yaml").read_text() == config
     result = runner.invoke(app, ["train", "--resume", str(out), "--epochs", "2"])
@@ -466,8 +481,13 @@ def images(count: int, dtype=np.float32):
         (lambda: {"image": images(20), "y": np.array(3)}, "'y' is a single number"),
         (lambda: {"image": images(0), "y": np.zeros(0, np.int64)}, "holds no examples"),
         (lambda: {"image": images(2), "y": np.zeros(2, np.int64)}, "2 examples are too few"),
-        (lambda: {"image": np.where(np.arange(64 * 20).reshape(20, 1, 8, 8) == 700, np.nan, 0.5),
-                  "y": np.zeros(20, np.int64)}, "holds nan or inf (first in example 10)"),
+        (
+            lambda: {
+                "image": np.where(np.arange(64 * 20).reshape(20, 1, 8, 8) == 700, np.nan, 0.5),
+                "y": np.zeros(20, np.int64),
+            },
+            "holds nan or inf (first in example 10)",
+        ),
         (lambda: {"image": images(20), "y": np.full(20, np.inf)}, "'y' holds nan or inf"),
     ],
 )
@@ -517,8 +537,14 @@ def test_sequence_data_cannot_ask_for_more_values_than_the_bound():
     from cramnet.train.errors import TrainError
 
     with pytest.raises(TrainError, match="count × length"):
-        load_data("adding", {"x": TensorType(("seq", 2), "float")}, "auto", 0, (None, None),
-                  {"count": 1_000_000, "length": 1000})
+        load_data(
+            "adding",
+            {"x": TensorType(("seq", 2), "float")},
+            "auto",
+            0,
+            (None, None),
+            {"count": 1_000_000, "length": 1000},
+        )
 
 
 def test_a_language_model_shorter_than_the_data_windows_is_told(tmp_path):
@@ -526,8 +552,10 @@ def test_a_language_model_shorter_than_the_data_windows_is_told(tmp_path):
     from cramnet.train.errors import TrainError
 
     spec = tmp_path / "lm.cram"
-    spec.write_text("model lm {\n    input ids: tokens[seq]\n"
-                    "    ids -> embed(256, 8) -> pos_embed(16) -> dense(256) as logits\n    output logits\n}\n")
+    spec.write_text(
+        "model lm {\n    input ids: tokens[seq]\n"
+        "    ids -> embed(256, 8) -> pos_embed(16) -> dense(256) as logits\n    output logits\n}\n"
+    )
     with pytest.raises(TrainError, match=r"cannot run on data text \(ids \[64\] per example\)") as failure:
         train(spec, run_config(tmp_path / "run"))
     assert "pos_embed" in failure.value.hint
@@ -653,8 +681,11 @@ def test_a_model_larger_than_memory_is_refused_before_allocating(tmp_path, tiny)
     assert "needs about 983.5 GiB to build and step on cpu (weights 484.3 GiB, gradients 484.3 GiB, " in result.output
     assert "--skip-memory-check" in result.output
     spec.write_text(HUGE.replace("dense(2000000000)", "dense(2000000000) -> dense(10)"))
-    with pytest.raises(DeviceUnavailable, match=r"needs about [\d.]+ TiB to train on cpu \(weights 558.8 GiB, .* "
-                       r"optimizer state 1.1 TiB, activations"):
+    with pytest.raises(
+        DeviceUnavailable,
+        match=r"needs about [\d.]+ TiB to train on cpu \(weights 558.8 GiB, .* "
+        r"optimizer state 1.1 TiB, activations",
+    ):
         train(spec, run_config(tmp_path / "run", "data.name=digits"))
     assert not (tmp_path / "run").exists()
 
@@ -741,11 +772,13 @@ def test_an_excerpt_is_bounded_and_its_caret_points_at_the_span(line, data):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.recursive(
-    st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=10), st.booleans(), st.none()),
-    lambda inner: st.dictionaries(st.text(min_size=1, max_size=5), inner, max_size=4) | st.lists(inner, max_size=4),
-    max_leaves=20,
-))
+@given(
+    st.recursive(
+        st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=10), st.booleans(), st.none()),
+        lambda inner: st.dictionaries(st.text(min_size=1, max_size=5), inner, max_size=4) | st.lists(inner, max_size=4),
+        max_leaves=20,
+    )
+)
 def test_the_strict_yaml_loader_reads_what_plain_yaml_writes(value):
     import yaml
 

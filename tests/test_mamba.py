@@ -26,8 +26,9 @@ def random_scan_inputs(batch, L, E, N, selective=True, seed=0):
 @pytest.mark.parametrize("selective", [True, False])
 def test_chunked_scan_equals_sequential(L, selective):
     inputs = random_scan_inputs(2, L, 6, 4, selective)
-    torch.testing.assert_close(Mamba.scan_chunked(*inputs, chunk=16), Mamba.scan_sequential(*inputs),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        Mamba.scan_chunked(*inputs, chunk=16), Mamba.scan_sequential(*inputs), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_chunked_scan_gradients_equal_sequential():
@@ -121,8 +122,9 @@ def test_triton_kernel_on_the_gpu_equals_the_reference_with_gradients():
     reference = Mamba.scan_sequential(*inputs)
     torch.testing.assert_close(fused, reference, rtol=1e-4, atol=1e-4)
     weights = torch.randn_like(fused)
-    for a, b in zip(torch.autograd.grad((fused * weights).sum(), inputs),
-                    torch.autograd.grad((reference * weights).sum(), inputs)):
+    for a, b in zip(
+        torch.autograd.grad((fused * weights).sum(), inputs), torch.autograd.grad((reference * weights).sum(), inputs)
+    ):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
     model = compile_spec(MODEL.format(args="expand = 2"), seed=0).cuda()
     assert model.y.selective_scan.__func__ is Mamba.selective_scan and model.y.fused_scan() is not None

@@ -112,13 +112,16 @@ def test_counts_and_the_mixtral_reference():
     assert check_spec("specs/reference/mixtral_8x7b.cram").summary().params == 46_702_792_704
 
 
-@pytest.mark.parametrize("source, message", [
-    ("moe(top_k = 2) { dense(8) }", "needs the number of experts"),
-    ("moe(experts = 2, top_k = 3) { dense(8) }", "top_k = 3 is more than the 2 experts"),
-    ("moe(experts = 3) { dense(8) | relu }", "experts = 3 but 2 bodies"),
-    ("moe(top_k = 1) { dense(8) | dense(4) }", "outputs differ"),
-    ("moe(route = tokens, experts = 2) { relu }", "'route' cannot be 'tokens'"),  # the ordinary binder
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("moe(top_k = 2) { dense(8) }", "needs the number of experts"),
+        ("moe(experts = 2, top_k = 3) { dense(8) }", "top_k = 3 is more than the 2 experts"),
+        ("moe(experts = 3) { dense(8) | relu }", "experts = 3 but 2 bodies"),
+        ("moe(top_k = 1) { dense(8) | dense(4) }", "outputs differ"),
+        ("moe(route = tokens, experts = 2) { relu }", "'route' cannot be 'tokens'"),  # the ordinary binder
+    ],
+)
 def test_moe_mistakes(source, message):
     with pytest.raises(SpecErrors) as failure:
         check_spec(f"model m {{\n input x: [8]\n x -> {source} as y\n output y\n}}\n")

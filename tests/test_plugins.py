@@ -107,7 +107,9 @@ def test_entry_point_plugin_is_found(tmp_path, monkeypatch):
     sys.modules.pop("shiftblocks", None)
 
 
-ENSEMBLE = "model e {\n    input x: [8]\n    x -> test_ensemble() { dense(4) | dense(4) -> tanh } as y\n    output y\n}\n"  # noqa: E501
+ENSEMBLE = (
+    "model e {\n    input x: [8]\n    x -> test_ensemble() { dense(4) | dense(4) -> tanh } as y\n    output y\n}\n"  # noqa: E501
+)
 
 
 def test_a_plugin_block_can_take_bodies():

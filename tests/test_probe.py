@@ -78,8 +78,10 @@ def test_nodes_are_found_by_summary_name_output_or_attribute_and_unknown_ones_su
     assert resolve_node(checked, "pre_ln_1.attention_1") == "pre_ln_1.attention_1"
     assert resolve_node(checked, "pre_ln_1_attention_1") == "pre_ln_1.attention_1"
     assert resolve_node(checked, "logits") == "logits"
-    bound = check_spec('use "std:resnet"\nmodel m {\n input image: [8, 16, 16]\n image -> basic(8) * 2 as feats\n'
-                       ' feats -> flatten -> dense(10) as out\n output out\n}\n')
+    bound = check_spec(
+        'use "std:resnet"\nmodel m {\n input image: [8, 16, 16]\n image -> basic(8) * 2 as feats\n'
+        " feats -> flatten -> dense(10) as out\n output out\n}\n"
+    )
     assert resolve_node(bound, "feats") == "basic_2.relu_2"  # a name that renames no node
     with pytest.raises(ProbeError) as failure:
         resolve_node(checked, "pre_ln_1.atention_1")

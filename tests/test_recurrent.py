@@ -20,7 +20,8 @@ def test_recurrent_equals_torch_module(kind, bidirectional):
     reference = getattr(nn, kind.upper())(5, 7, num_layers=2, bidirectional=bidirectional, batch_first=True)
     reference.load_state_dict(model.y.state_dict())  # the same parameter names and shapes
     assert check_spec(recurrent_model(f"{kind}(7, layers = 2, bidirectional = {flag})")).summary().params == sum(
-        p.numel() for p in reference.parameters())
+        p.numel() for p in reference.parameters()
+    )
     x = torch.randn(3, 6, 5)
     torch.testing.assert_close(model(x), reference(x)[0])
 

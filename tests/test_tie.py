@@ -30,8 +30,12 @@ def test_tied_head_shares_the_embedding_weight():
     assert logits.shape == (2, 7, 50)
     logits.sum().backward()
     assert module.tok.weight.grad is not None  # reached both through the lookup and the head
-    expected = torch.nn.functional.layer_norm(module.tok(torch.tensor([[3]])), (16,), module.layernorm_1.weight,
-                                              module.layernorm_1.bias) @ module.tok.weight.t()
+    expected = (
+        torch.nn.functional.layer_norm(
+            module.tok(torch.tensor([[3]])), (16,), module.layernorm_1.weight, module.layernorm_1.bias
+        )
+        @ module.tok.weight.t()
+    )
     torch.testing.assert_close(module(torch.tensor([[3]])), expected)
 
 

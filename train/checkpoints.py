@@ -40,9 +40,7 @@ def save(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
     os.replace(temporary, path)
 
 
-def load(
-    path: Path, expect_hash: str | None = None, checked=None
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def load(path: Path, expect_hash: str | None = None, checked=None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Tensors and metadata; refuses a file written for a different spec. A checkpoint in the flat
     layout of cramnet 0.1 comes back in today's (with `checked`, the model it belongs to)."""
     from safetensors import SafetensorError, safe_open

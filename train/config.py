@@ -115,9 +115,7 @@ SCHEMA: dict[str, Key] = {
     "precision": Key(str, "fp32", "fp32, bf16 autocast or fp16 autocast (CUDA)", choices=("fp32", "bf16", "fp16")),
     "device": Key(str, "auto", "auto picks CUDA when present", choices=("auto", "cpu", "cuda")),
     "compile": Key(bool, False, "run the model under torch.compile"),
-    "seed": Key(
-        int, 0, "fixes weights, splits, shuffling and dropout", check=_seed, need=f"from 0 to {SEED_LIMIT:,}"
-    ),
+    "seed": Key(int, 0, "fixes weights, splits, shuffling and dropout", check=_seed, need=f"from 0 to {SEED_LIMIT:,}"),
     "threads": Key(
         int,
         0,

@@ -143,11 +143,15 @@ def check_numbers(path: Path, key: str, array: np.ndarray) -> None:
     dropped), dates, and nan or inf (which would surface only as a nan loss)."""
     kind = array.dtype.kind
     if kind in "USOV":
-        raise TrainError(f"{path}: '{key}' holds text or records (dtype {array.dtype}), not numbers",
-                         "store numbers: encode categories as integer ids")
+        raise TrainError(
+            f"{path}: '{key}' holds text or records (dtype {array.dtype}), not numbers",
+            "store numbers: encode categories as integer ids",
+        )
     if kind == "c":
-        raise TrainError(f"{path}: '{key}' holds complex numbers (dtype {array.dtype})",
-                         "store the real and imaginary parts as two features")
+        raise TrainError(
+            f"{path}: '{key}' holds complex numbers (dtype {array.dtype})",
+            "store the real and imaginary parts as two features",
+        )
     if kind not in "biuf":
         raise TrainError(f"{path}: '{key}' holds {array.dtype} values, not numbers")
     if kind == "f" and array.size and not np.isfinite(array).all():
