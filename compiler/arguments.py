@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -283,3 +284,15 @@ def show(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(show(v) for v in value) + "]"
     return str(value)
+
+
+def split_keyword(call: ast.Call, name: str) -> tuple[ast.Call, ast.Kwarg | None]:
+    """The call without its `name = …` argument (a language form, not the block's: `share`,
+    `freeze`), and that argument."""
+    if call.args is None:
+        return call, None
+    found = [k for k in call.args.keyword if k.name == name]
+    if not found:
+        return call, None
+    keyword = tuple(k for k in call.args.keyword if k.name != name)
+    return replace(call, args=replace(call.args, keyword=keyword)), found[-1]

@@ -9,7 +9,7 @@ from dataclasses import replace
 from ..blocks.registry import BlockSpec, lookup
 from ..dsl import ast
 from ..dsl.errors import SpecError
-from .arguments import bind_block_args, match_arguments
+from .arguments import bind_block_args, match_arguments, split_keyword
 from .evaluate import Bindings, BlockValue, EvalError, Scope, TensorRef, Word, evaluate
 from .expansion import (
     FAILED,
@@ -17,16 +17,16 @@ from .expansion import (
     Context,
     GraphScope,
 )
-from .freezing import freeze_value, split_freeze
+from .freezing import FREEZE, freeze_value
 from .loader import SpecModule
-from .sharing import mismatch, pair_nodes, same_arguments, share_target, show_args, split_share
+from .sharing import SHARE, mismatch, pair_nodes, same_arguments, share_target, show_args
 
 
 class Calls:
     """Block calls."""
 
     def call(self, call: ast.Call, ctx: Context, current: str | None, first: bool) -> str:
-        call, frozen = split_freeze(call)
+        call, frozen = split_keyword(call, FREEZE)
         if frozen is None or not freeze_value(frozen, self.scope(ctx), self.errors):
             return self.unfrozen_call(call, ctx, current, first)
         start = len(self.created)
@@ -36,7 +36,7 @@ class Calls:
         return result
 
     def unfrozen_call(self, call: ast.Call, ctx: Context, current: str | None, first: bool) -> str:
-        call, share = split_share(call)
+        call, share = split_keyword(call, SHARE)
         bound = ctx.values.get(call.name)
         if bound is None and current is None and call.args is None and call.name in self.refused:
             return FAILED  # a line that starts from a name whose binding was refused: reported there

@@ -3,8 +3,6 @@ parameters of every node the call makes out of training (`requires_grad = False`
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from torch import nn
 
 from ..dsl import ast
@@ -12,17 +10,6 @@ from ..dsl.errors import SpecError
 from .evaluate import EvalError, evaluate
 
 FREEZE = "freeze"
-
-
-def split_freeze(call: ast.Call) -> tuple[ast.Call, ast.Kwarg | None]:
-    """The call without its `freeze = …` argument, and that argument."""
-    if call.args is None:
-        return call, None
-    found = [k for k in call.args.keyword if k.name == FREEZE]
-    if not found:
-        return call, None
-    keyword = tuple(k for k in call.args.keyword if k.name != FREEZE)
-    return replace(call, args=replace(call.args, keyword=keyword)), found[-1]
 
 
 def freeze_value(kwarg: ast.Kwarg, scope, errors: list[SpecError]) -> bool:

@@ -9,25 +9,12 @@ own, and both calls must build the same module: same block, same arguments, comp
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ..dsl import ast
 from ..dsl.errors import Span, SpecError
 from .arguments import show
 from .evaluate import EvalError, TensorRef, evaluate
 
 SHARE = "share"
-
-
-def split_share(call: ast.Call) -> tuple[ast.Call, ast.Kwarg | None]:
-    """The call without its `share = NAME` argument, and that argument."""
-    if call.args is None:
-        return call, None
-    found = [k for k in call.args.keyword if k.name == SHARE]
-    if not found:
-        return call, None
-    keyword = tuple(k for k in call.args.keyword if k.name != SHARE)
-    return replace(call, args=replace(call.args, keyword=keyword)), found[-1]
 
 
 def share_target(kwarg: ast.Kwarg, scope, errors: list[SpecError]) -> str | None:

@@ -139,3 +139,8 @@ class Structure:
             if key.startswith(path + ".") and (best is None or len(path) > len(self.checked.module_path(best))):
                 best = node
         return best
+
+
+def pair(s: Structure, node: str, spec: str, name: str) -> list[Link]:
+    """A layer's weight and bias: the spec's `node` (its submodule `spec`, or itself) and the checkpoint's `name`."""
+    return [same(node, s.key(node, f"{spec}.{p}" if spec else p), f"{name}.{p}") for p in ("weight", "bias")]

@@ -13,17 +13,13 @@ classifier                              the head, when it has the checkpoint's c
 
 from __future__ import annotations
 
-from .structure import Link, Structure, same
+from .structure import Link, Structure, pair, same
 
 NAME = "vit"
 MODEL_TYPES = ("vit",)
 BASES = ("vit.", "")
 MARK = "encoder.layer.0.layernorm_before.weight"
 EPS = ("layer_norm_eps", "layernorm")  # the config key of the norms' ε, and the spec block it must agree with
-
-
-def pair(s: Structure, node: str, spec: str, name: str) -> list[Link]:
-    return [same(node, s.key(node, f"{spec}.{p}" if spec else p), f"{name}.{p}") for p in ("weight", "bias")]
 
 
 def links(s: Structure, names: dict[str, tuple[int, ...]], base: str) -> list[Link]:
