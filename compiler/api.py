@@ -115,8 +115,10 @@ class CheckedModel:
             if getattr(tie, "node", None) in self.graph:
                 target = module.get_submodule(self.module_path(tie.node))
                 if isinstance(target, nn.Embedding):
-                    with torch.no_grad():
-                        target.weight.normal_(0.0, 0.02)
+                    # a new Parameter, not an in-place fill: a sharded build (train/sharding.py) sees
+                    # it registered and keeps its own slice of the same draw
+                    fresh = torch.empty(target.weight.shape, dtype=target.weight.dtype).normal_(0.0, 0.02)
+                    target.weight = nn.Parameter(fresh, requires_grad=target.weight.requires_grad)
         return module
 
 

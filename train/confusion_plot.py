@@ -9,8 +9,10 @@ import torch
 from . import metrics
 
 
-def write_confusion(engine, split, out: Path, batch_size: int = 256) -> Path | None:
-    """Rows: true classes, columns: predicted; only for classification with more than two classes."""
+def write_confusion(engine, split, out: Path, write: bool, batch_size: int = 256) -> Path | None:
+    """Rows: true classes, columns: predicted; only for classification with more than two classes.
+    Every process runs the forward passes (under FSDP or DDP they are collective); `write` says
+    which one draws."""
     setup = engine.setup
     task, classes = setup.task, setup.data.classes
     if task.name not in ("classification", "graph_classification") or not classes or classes <= 2:
@@ -24,6 +26,8 @@ def write_confusion(engine, split, out: Path, batch_size: int = 256) -> Path | N
             for key, value in counts.items():
                 if key.startswith("confusion_"):
                     sums[key] = sums.get(key, 0.0) + value
+    if not write:
+        return None
     path = out / "confusion.png"
     matrix = metrics.confusion_matrix(sums, classes)
     title = f"{setup.checked.name} on {setup.data.name}: test macro-F1 {metrics.macro_f1(matrix):.3f}"

@@ -512,12 +512,13 @@ def _finish(engine: Engine, state: dict, out: Path, best_path: Path, digest: str
         "seconds": sum(row["seconds"] for row in state["history"]),
     }
     tensors = engine.model_tensors()  # under FSDP the whole model, gathered on rank 0
+    plots = engine.world.writer and bool(state["history"])
+    write_confusion(engine, setup.data.test, out, plots)  # every process: its forward passes are collective
     if engine.world.writer:
         meta = _meta(setup, digest, state["epoch"]) | {"config": setup.config}
         ckpt.save(out / "model.safetensors", tensors, meta)
         write_json(out / "final.json", final)
-        if state["history"]:
+        if plots:
             plot_curves(out, state["history"], setup.task.main_metric)
             plot_grad_norms(out, state["grad_norms"])
-            write_confusion(engine, setup.data.test, out)
     return final

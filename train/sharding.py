@@ -51,14 +51,25 @@ class _Slicer:
         self.kept: dict[torch.Tensor, torch.Tensor] = {}  # meta tensor -> its slice (parameters) or value (buffers)
         # id of an original parameter -> (a weak reference to it, its meta stand-in): not kept alive here
         self.replaced: dict[int, tuple[weakref.ref, nn.Parameter]] = {}
+        self.stripped: set[int] = set()  # modules whose tensors were replaced by meta stand-ins
 
     def __call__(self, parent: nn.Module, name: str, child: nn.Module | None):
         if child is not None and _generated(parent):  # the child and its parts are finished
             self.strip(child)
         return None
 
+    def on_parameter(self, owner: nn.Module, name: str, param: nn.Parameter | None):
+        """A parameter set on a module already stripped (an initialisation after the build, such as a tied
+        embedding's): keep this rank's slice of it too."""
+        if param is None or param.is_meta or id(owner) not in self.stripped:
+            return None
+        empty = nn.Parameter(torch.empty_like(param, device="meta"), requires_grad=param.requires_grad)
+        self.kept[empty] = self.slice(param.detach())
+        return empty
+
     def strip(self, module: nn.Module) -> None:
         for owner in module.modules():
+            self.stripped.add(id(owner))
             for name, param in list(owner._parameters.items()):
                 if param is None or param.is_meta:
                     continue
@@ -91,14 +102,21 @@ class _Slicer:
 def build_sharded(checked, seed: int, device: torch.device, world: World, config: dict) -> nn.Module:
     """The spec's module, sharded over the world's processes, with the weights `checked.build(seed)`
     would have (per parameter), never whole in this process's memory."""
-    from torch.nn.modules.module import register_module_module_registration_hook
+    from torch.nn.modules.module import (
+        register_module_module_registration_hook,
+        register_module_parameter_registration_hook,
+    )
 
     slicer = _Slicer(world)
-    handle = register_module_module_registration_hook(slicer)
+    handles = [
+        register_module_module_registration_hook(slicer),
+        register_module_parameter_registration_hook(slicer.on_parameter),
+    ]
     try:
         module = checked.build(seed=seed)
     finally:
-        handle.remove()
+        for handle in handles:
+            handle.remove()
     slicer.strip(module)  # anything the root holds itself
     if get(config, "distributed.checkpoint_layers"):
         checkpoint_layers(module)
