@@ -129,7 +129,7 @@ def predict_file(run: str | Path, file: Path, output: Path | None = None, weight
     from .bio_predict import bio_inputs
 
     trained = open_run(run, weights)
-    if trained.info["task"] == "language_model" and file.suffix.lower() == ".txt":
+    if trained.info["task"] == "language_model":  # prompts, one a line (anything else is refused there)
         return predict_text(trained, file, output)
     found = bio_inputs(trained, file)
     if found is not None:  # FASTA, .h5ad, event tables, alignments: with their record IDs
