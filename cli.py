@@ -18,6 +18,7 @@ from .errors import CramnetError, UsageError
 
 app = typer.Typer(
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     rich_markup_mode=None,
     help="cramnet: write a model as a .cram spec; check, summarise, compile and train it.",
@@ -442,13 +443,15 @@ def train(
     config: Path | None = typer.Option(None, "--config", help="A run.yaml holding the whole run."),
     set_: list[str] | None = typer.Option(None, "--set", help="Override a config key: --set optimizer.lr=0.01."),
     data: str | None = typer.Option(None, "--data", help="A built-in data set or a data file."),
-    epochs: int | None = typer.Option(None, "--epochs", min=1),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Passes over the training split (config: epochs)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Examples per step (config: batch_size)."),
     lr: float | None = typer.Option(None, "--lr", help="Learning rate."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
     precision: str | None = typer.Option(None, "--precision", help="fp32, bf16 or fp16."),
     compile_: bool | None = typer.Option(None, "--compile/--no-compile", help="Run under torch.compile."),
-    seed: int | None = typer.Option(None, "--seed", min=0, max=SEED_LIMIT),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, max=SEED_LIMIT, help="Seed of the weights, data order and dropout (config: seed)."
+    ),
     out_dir: Path | None = typer.Option(None, "--out", help="Run directory (default runs/<model>-<timestamp>)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this directory exactly."),
     overwrite: bool = typer.Option(
@@ -586,7 +589,7 @@ def generate(
     tokens: int = typer.Option(200, "--tokens", min=1, help="How many tokens to sample."),
     temperature: float = typer.Option(0.8, "--temperature", help="Above 0; lower is more conservative."),
     top_k: int = typer.Option(40, "--top-k", min=0, help="Sample among the k likeliest tokens (0: all)."),
-    seed: int = typer.Option(0, "--seed", min=0, max=SEED_LIMIT),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_LIMIT, help="Seed of the sampling."),
 ) -> None:
     """Sample a continuation of a prompt from a trained language model."""
     from .train.commands import run_generate

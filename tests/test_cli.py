@@ -138,3 +138,11 @@ def test_console_script_runs():
     )
     assert result.returncode == 0, result.stderr
     assert "ok" in result.stdout
+
+
+def test_help_answers_to_h_and_describes_the_run_options():
+    result = runner.invoke(app, ["train", "-h"])
+    assert result.exit_code == 0
+    for option, words in (("--epochs", "Passes over"), ("--batch-size", "Examples per step"), ("--seed", "Seed of")):
+        line = next(line for line in result.output.splitlines() if line.strip().startswith(option))
+        assert words in line, line
