@@ -80,8 +80,9 @@ class ClassFile:
     @property
     def sources(self) -> list[str]:
         names = self._class_names()
-        calls = [_call(self.templates[t], names[t], i) for t, i in self.instances]
-        written = [_class_source(t, names[i]) for i, t in enumerate(self.templates)]
+        params = [t.parameters() for t in self.templates]  # once per class: every call site reads them
+        calls = [_call(self.templates[t], names[t], i, params[t][0]) for t, i in self.instances]
+        written = [_class_source(t, names[i], *params[i]) for i, t in enumerate(self.templates)]
         return [_CALL.sub(lambda m: calls[int(m.group(1))], text) for text in written]
 
     def _class_names(self) -> list[str]:
@@ -95,8 +96,7 @@ class ClassFile:
         return names
 
 
-def _class_source(template: _Template, name: str) -> str:
-    params, by_values = template.parameters()
+def _class_source(template: _Template, name: str, params: dict[int, str], by_values: dict[tuple, str]) -> str:
     init = template.pieces[0]
     for i, piece in enumerate(template.pieces[1:]):
         init += params.get(i, template.numbers[0][i]) + piece
@@ -129,8 +129,7 @@ def _shared_comment(comments: tuple[str, ...], by_values: dict[tuple, str]) -> s
     return text
 
 
-def _call(template: _Template, name: str, instance: int) -> str:
-    params, _ = template.parameters()
+def _call(template: _Template, name: str, instance: int, params: dict[int, str]) -> str:
     values: dict[str, str] = {}
     for position, param in params.items():
         values.setdefault(param, template.numbers[instance][position])

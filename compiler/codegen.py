@@ -22,6 +22,7 @@ from .class_templates import ClassFile
 from .expansion import INPUT, ModelGraph
 from .module_tree import ClassWriter, unit_tree
 from .naming import assign_layout
+from .sharing import uses_anothers_module
 from .standalone import standalone_sources
 from .statements import has_mask, node_statements
 
@@ -119,12 +120,6 @@ def model_class(model: ModelGraph, name: str, file: ClassFile, custom: dict[str,
     return call.cls
 
 
-def _uses_anothers_module(attrs: dict) -> bool:
-    """A call with `share = NAME` uses NAME's module (the calls of a shared unit build their own: the
-    unit's class is the shared unit's, and its module is called instead)."""
-    return "shares" in attrs and not attrs.get("unit_shared")
-
-
 def _constructs(model: ModelGraph, name: str, file: ClassFile, custom: dict[str, type]) -> dict[str, Construct]:
     """How each node's module is built; the bodies of a block that has them become classes of their own."""
     graph = model.graph
@@ -141,7 +136,7 @@ def _constructs(model: ModelGraph, name: str, file: ClassFile, custom: dict[str,
                 model_class(body, f"{name}{class_name(attrs['attr'])}{noun}{j + 1}", file, custom)
                 for j, body in enumerate(attrs["args"].bodies.graphs)
             ]
-        if attrs["spec"].module is not None and not _uses_anothers_module(attrs):
+        if attrs["spec"].module is not None and not uses_anothers_module(attrs):
             constructs[node] = attrs["spec"].module(inputs, attrs["args"])
     for construct in constructs.values():  # own classes, their own bases first
         for cls in reversed(construct.cls.__mro__):
@@ -195,6 +190,14 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
+GENERATED_PACKAGE = "cramnet_generated"  # generated modules are `cramnet_generated.<model>_<hash>`
+
+
+def is_generated(module: nn.Module) -> bool:
+    """Whether a module's class was generated from a spec (not a block's own module)."""
+    return type(module).__module__.startswith(GENERATED_PACKAGE + ".")
+
+
 def load_module_class(source: str, custom: dict[str, type], model: str) -> type[nn.Module]:
     """Execute generated source as a real module and return its model class.
 
@@ -204,7 +207,7 @@ def load_module_class(source: str, custom: dict[str, type], model: str) -> type[
     source compiled again is the same module.
     """
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-    name = f"cramnet_generated.{model}_{digest}"
+    name = f"{GENERATED_PACKAGE}.{model}_{digest}"
     module = sys.modules.get(name)
     if module is None:
         filename = f"<cramnet-generated:{model}:{digest}>"
@@ -212,7 +215,7 @@ def load_module_class(source: str, custom: dict[str, type], model: str) -> type[
         module = types.ModuleType(name, f"The generated module of the `{model}` model.")
         module.__file__ = filename
         module.__dict__.update(custom)
-        sys.modules.setdefault("cramnet_generated", types.ModuleType("cramnet_generated"))
+        sys.modules.setdefault(GENERATED_PACKAGE, types.ModuleType(GENERATED_PACKAGE))
         exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 - generated from a checked graph, never user text
         sys.modules[name] = module
     return getattr(module, class_name(model))

@@ -17,6 +17,13 @@ from .evaluate import EvalError, TensorRef, evaluate
 SHARE = "share"
 
 
+def uses_anothers_module(attrs: dict) -> bool:
+    """A call with `share = NAME` uses NAME's module; the calls inside a shared unit (a block instance
+    with `share =`, a copy of `* N shared`) build their own, since the unit's class is the shared
+    unit's and its module is called instead."""
+    return "shares" in attrs and not attrs.get("unit_shared")
+
+
 def share_target(kwarg: ast.Kwarg, scope, errors: list[SpecError]) -> str | None:
     """The node `share = NAME` names, or None after recording why it cannot."""
     try:

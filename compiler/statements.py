@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..blocks.registry import Construct
 from .expansion import INPUT, ModelGraph
+from .sharing import uses_anothers_module
 
 
 @dataclass
@@ -59,7 +60,7 @@ def node_statements(model: ModelGraph, constructs: dict[str, Construct], order: 
         names = [attr[i] for i in sources]
         types = [graph.nodes[i]["type"] for i in sources]
         module = f"self.{name}" if node in constructs else None
-        if "shares" in attrs and not attrs.get("unit_shared"):  # `share = NAME`: NAME's module
+        if uses_anothers_module(attrs):  # `share = NAME`: NAME's module
             module = f"self.{graph.nodes[attrs['shares']]['attr']}"
         in_mask = next((masks[i] for i in sources if masks[i]), None)
         in_graph = next((graphs[i] for i in sources if graphs[i]), None)

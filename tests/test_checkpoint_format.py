@@ -60,3 +60,35 @@ def test_the_generated_examples_in_the_docs_are_current():
     for spec, name in [("specs/gpt2.cram", "gpt2"), ("specs/reference/resnet50.cram", "resnet50")]:
         written = (Path("docs/generated") / f"{name}.py").read_text()
         assert written == check_spec(spec).source(standalone=False), "run python docs/generated/make.py"
+
+
+def test_flat_keys_inside_a_mixture_of_experts_are_renamed_to_module_paths():
+    from cramnet.train.checkpoints import _from_flat
+
+    # inside the experts, identifiers (`ffn_1_dense_1`) and module paths (`ffn.0.dense_1`) differ
+    spec = (
+        "block ffn(d) {\n dense(16) -> relu -> dense(d)\n}\n"
+        "model m {\n input x: [seq, 8]\n x -> dense(8) -> moe(experts = 2, top_k = 1) { ffn(8) * 2 } as y\n"
+        " output y\n}\n"
+    )
+    checked = check_spec(spec)
+    nested = checked.build(seed=0).state_dict()
+    graph = checked.graph
+    moe = next(n for n, a in graph.nodes.items() if a["spec"] is not None and a["spec"].bodies)
+    expert = graph.nodes[moe]["args"].bodies.graphs[0].graph
+    flat_of = {checked.module_path(n): a["attr"] for n, a in graph.nodes.items()}
+    inner_of = {a["path"]: a["attr"] for a in expert.nodes.values()}
+
+    def flat(key: str) -> str:  # cramnet 0.1's name for the same tensor
+        for path, attr in flat_of.items():
+            if key.startswith(path + ".experts."):
+                index, inner = key[len(path) + len(".experts.") :].split(".", 1)
+                module, _, tensor = inner.rpartition(".")
+                return f"{attr}.experts.{index}.{inner_of[module]}.{tensor}"
+            if key.startswith(path + "."):
+                return attr + key[len(path) :]
+        raise KeyError(key)
+
+    old = {f"model.{flat(k)}": v for k, v in nested.items()}
+    assert "model.y.experts.1.ffn_1_dense_1.weight" in old and "y.experts.1.ffn.0.dense_1.weight" in nested
+    assert _from_flat(old, checked) == {f"model.{k}": v for k, v in nested.items()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,36 +86,35 @@ def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
 
 def _from_flat(tensors: dict[str, torch.Tensor], checked) -> dict[str, torch.Tensor]:
     """`model.<node identifier>.rest` -> `model.<module path>.rest`, experts' modules included."""
-    renames = _flat_renames(checked.model)
-    renamed = {}
-    for key, value in tensors.items():
-        if key.startswith("model."):
-            head, _, rest = key[len("model.") :].partition(".")
-            key = f"model.{renames.get(head, head)}" + (f".{_expert_key(rest, checked.model, head)}" if rest else "")
-        renamed[key] = value
-    return renamed
+    rename = _flat_renamer(checked.model)
+    return {("model." + rename(k[len("model.") :]) if k.startswith("model.") else k): v for k, v in tensors.items()}
 
 
-def _flat_renames(model) -> dict[str, str]:
+def _flat_renamer(model) -> Callable[[str], str]:
+    """Renames `<identifier>.rest` to `<module path>.rest`; inside a mixture of experts, the flat layout's
+    `experts.<i>.<identifier>.…` names that expert's own modules, renamed the same way."""
     from ..compiler.naming import assign_layout, module_path
 
     if any("layout" not in attrs for attrs in model.graph.nodes.values()):
         assign_layout(model)
-    return {attrs["attr"]: module_path(attrs) for attrs in model.graph.nodes.values()}
+    by_identifier = {attrs["attr"]: attrs for attrs in model.graph.nodes.values()}
+    inner: dict[int, Callable[[str], str]] = {}
 
+    def rename(key: str) -> str:
+        head, _, rest = key.partition(".")
+        attrs = by_identifier.get(head)
+        if attrs is None:
+            return key
+        bodies = getattr(attrs.get("args"), "bodies", None)
+        parts = rest.split(".", 2)
+        if bodies is not None and len(parts) == 3 and parts[0] == "experts" and parts[1].isdigit():
+            index = int(parts[1])
+            if index < len(bodies.copies):
+                body = bodies.graphs[bodies.copies[index]]
+                rest = f"experts.{index}.{inner.setdefault(id(body), _flat_renamer(body))(parts[2])}"
+        return module_path(attrs) + (f".{rest}" if rest else "")
 
-def _expert_key(rest: str, model, head: str) -> str:
-    """Inside a mixture of experts, `experts.<i>.<identifier>.…` names the expert's own modules."""
-    parts = rest.split(".", 3)
-    if len(parts) < 4 or parts[0] != "experts":
-        return rest
-    node = next((n for n, a in model.graph.nodes.items() if a["attr"] == head), None)
-    bodies = getattr(model.graph.nodes[node].get("args"), "bodies", None) if node else None
-    if bodies is None:
-        return rest
-    expert = bodies.graphs[bodies.copies[int(parts[1])]]
-    inner = _flat_renames(expert).get(parts[2], parts[2])
-    return f"experts.{parts[1]}.{inner}.{parts[3]}"
+    return rename
 
 
 def model_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -30,16 +30,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..compiler.codegen import is_generated
 from .config import get
 from .distributed import World
 from .errors import TrainError
 
 SHARDED_DIR = "last.sharded"
-GENERATED = "cramnet_generated."
-
-
-def _generated(module: nn.Module) -> bool:
-    return type(module).__module__.startswith(GENERATED)
 
 
 class _Slicer:
@@ -54,7 +50,7 @@ class _Slicer:
         self.stripped: set[int] = set()  # modules whose tensors were replaced by meta stand-ins
 
     def __call__(self, parent: nn.Module, name: str, child: nn.Module | None):
-        if child is not None and _generated(parent):  # the child and its parts are finished
+        if child is not None and is_generated(parent):  # the child and its parts are finished
             self.strip(child)
         return None
 
