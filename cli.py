@@ -16,6 +16,9 @@ from .dsl.errors import MAX_ERRORS_SHOWN, MAX_NOTES_SHOWN, SpecError, SpecErrors
 from .dsl.highlight import highlight_excerpt
 from .errors import CramnetError, UsageError
 
+# as train/config.py's (importing it would load torch before --help): seeds past it overflow the generators
+SEED_LIMIT = 2**32 - 1
+
 app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -28,7 +31,6 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True, markup=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
-SEED_LIMIT = 2**32 - 1  # as train/config.py: seeds past it overflow the generators' arithmetic
 ModelOption = typer.Option(None, "--model", "-m", help="Which model, where the file declares several.")
 PluginOption = typer.Option(None, "--plugin", help="Import this Python module for its blocks (repeatable).")
 DimOption = typer.Option(None, "--dim", help="Size a run-time dimension: --dim seq=1024 (repeatable).")
@@ -137,11 +139,15 @@ def parse_sizes(items: list[str] | None) -> dict[str, int]:
     return sizes
 
 
+def _limits(max_nodes: int | None, max_params: int | None) -> dict:
+    """check_spec's size limits that a flag changed (the rest keep their defaults)."""
+    return {k: v for k, v in {"max_nodes": max_nodes, "max_params": max_params}.items() if v is not None}
+
+
 def _check(spec: Path, model: str | None, plugins: list[str] | None, max_nodes=None, max_params=None):
     from .compiler import check_spec
 
-    limits = {"max_nodes": max_nodes, "max_params": max_params}
-    return check_spec(spec, model, plugins or [], **{k: v for k, v in limits.items() if v is not None})
+    return check_spec(spec, model, plugins or [], **_limits(max_nodes, max_params))
 
 
 def _check_sized(
@@ -189,7 +195,8 @@ def check(
         if space is not None:  # a spec with `choice(…)` lets: check every point (search/check.py)
             from .search.check import run_check_space
 
-            return run_check_space(space, model, plugin or [], out, print_spec_errors)
+            limits = _limits(max_nodes, max_params)
+            return run_check_space(space, model, plugin or [], out, print_spec_errors, **limits)
         checked = _check(spec, model, plugin, max_nodes, max_params)
         summary = checked.summary()
         out.print(
@@ -386,6 +393,8 @@ def export(
         from .export.command import run_export
 
         if spec.is_dir():  # a trained run: its spec and its weights
+            if weights is not None:
+                raise UsageError(f"--weights loads into a spec, but {spec} is a run directory (it has its own weights)")
             source = ExportSource.from_run(spec)
             sizes = parse_sizes(dim)
         else:
@@ -524,7 +533,7 @@ def sweep(
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes."),
     timeout: float | None = typer.Option(None, "--timeout", help="Start no trial after this many seconds."),
     prune_after: int = typer.Option(4, "--prune-after", min=0, help="Finished trials before pruning starts."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed of the sampler."),
+    seed: int | None = typer.Option(None, "--seed", min=0, max=SEED_LIMIT, help="Seed of the sampler."),
     out_dir: Path = typer.Option(Path("sweeps"), "--out", help="Sweep directory: trials/, trials.csv, best.cram."),
     model: str | None = ModelOption,
     plugin: list[str] | None = PluginOption,

@@ -49,14 +49,15 @@ class SpaceCheck:
 
 
 def check_space(
-    space: Space, model: str | None = None, plugins: list[str] = (), limit: int = CHECK_LIMIT
+    space: Space, model: str | None = None, plugins: list[str] = (), limit: int = CHECK_LIMIT, **limits
 ) -> SpaceCheck:
-    """Check the points of a space (every one, or `limit` sampled)."""
+    """Check the points of a space (every one, or `limit` sampled); `limits` are check_spec's
+    `max_nodes` and `max_params`, as for any spec."""
     points, total = space.check_points(limit)
     report = SpaceCheck(space, total)
     for point in points:
         try:
-            checked = check_spec(space.text, model, list(plugins), path=space.path, choices=point)
+            checked = check_spec(space.text, model, list(plugins), path=space.path, choices=point, **limits)
         except SpecErrors as failure:
             report.failed.append((point, failure))
             continue
@@ -78,13 +79,13 @@ def describe_size(space: Space) -> str:
     return f"{int(size):,} architecture{'s' if size != 1 else ''}"
 
 
-def run_check_space(space: Space, model, plugins, console, print_errors, limit: int = CHECK_LIMIT) -> None:
+def run_check_space(space: Space, model, plugins, console, print_errors, limit: int = CHECK_LIMIT, **limits) -> None:
     """The body of `cramnet check` for a spec with choices: prints the verdict and, when some
     combination fails, the errors of the values that break it; then raises `SpaceFailed`."""
     from rich.text import Text
 
     spec = space.path
-    report = check_space(space, model, plugins, limit)
+    report = check_space(space, model, plugins, limit, **limits)
     checked = len(report.passed) + len(report.failed)
     how = f"{checked:,} of {report.total:,} combinations, sampled" if report.sampled else f"{checked:,} combinations"
     if report.sampled:

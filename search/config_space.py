@@ -12,25 +12,29 @@ from ..compiler.space import Axis
 from ..compiler.space_reader import axis_of
 from ..dsl import ast, parse
 from ..dsl.errors import SpecError, SpecErrors
-from ..train.config import defaults, merge, read_config
+from ..train.config import defaults, merge, put, read_config_tree
 from ..train.errors import TrainError
 
 _FORMS = ("choice(", "range(", "log_range(")
 
 
 def read_config_space(path: Path | None) -> tuple[dict, list[Axis]]:
-    """(the config tree as written, its axes). Without a file: no tree, no axes."""
-    import yaml
-
+    """(the config tree as written, its axes). Without a file: no tree, no axes. The file's other
+    mistakes are reported here, before any trial runs: its keys are checked with every axis at a value
+    it can take."""
     if path is None:
         return {}, []
-    _without_axes(path)  # the file's other mistakes are reported before any trial runs
-    tree = yaml.safe_load(Path(path).read_text()) or {}
-    axes = []
-    for dotted, value in _leaves(tree):
-        if isinstance(value, str) and value.replace(" ", "").startswith(_FORMS):
-            axes.append(_axis(dotted, value, path))
-    return tree, axes
+    tree = copy.deepcopy(dict(read_config_tree(path)))
+    axes = [
+        (dotted, _axis(dotted, value, path))
+        for dotted, value in _leaves(tree)
+        if isinstance(value, str) and value.replace(" ", "").startswith(_FORMS)
+    ]
+    placed = copy.deepcopy(tree)
+    for dotted, axis in axes:
+        put(placed, dotted, axis.check_values()[0])
+    merge(defaults(), placed, str(path))
+    return tree, [axis for _, axis in axes]
 
 
 def _axis(dotted: str, text: str, path: Path) -> Axis:
@@ -57,33 +61,9 @@ def _leaves(tree: Any, prefix: str = ""):
         yield prefix, tree
 
 
-def _put(tree: dict, dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
-    for key in parents:
-        tree = tree.setdefault(key, {})
-    tree[last] = value
-
-
-def _without_axes(path: Path) -> dict:
-    """The config with every axis at a placeholder its key accepts, so the file's other keys are checked."""
-    import yaml
-
-    try:
-        tree = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return read_config(path)  # reports the unreadable file or the bad YAML
-    if not isinstance(tree, Mapping):
-        return read_config(path)
-    tree = copy.deepcopy(dict(tree))
-    for dotted, value in list(_leaves(tree)):
-        if isinstance(value, str) and value.replace(" ", "").startswith(_FORMS):
-            _put(tree, dotted, _axis(dotted, value, path).check_values()[0])
-    return merge(defaults(), tree, str(path))
-
-
 def config_at(tree: dict, point: Mapping[str, Any], where: str) -> dict:
     """The full config (defaults, then the file with the point's values written in)."""
     tree = copy.deepcopy(tree)
     for dotted, value in point.items():
-        _put(tree, dotted, value)
+        put(tree, dotted, value)
     return merge(defaults(), tree, where)

@@ -18,9 +18,10 @@ from typing import Any
 from ..compiler.space import Axis, Space
 from ..compiler.space_reader import read_space_file
 from ..errors import CramnetError, UsageError
+from ..train.config import SEED_LIMIT
+from ..train.tasks import HIGHER_IS_BETTER
 from .config_space import read_config_space
 
-HIGHER = ("accuracy", "f1", "r2", "auc", "precision", "recall")  # metrics where more is better
 SIZES = ("params", "flops")  # `--also` objectives, counted from the checked model
 
 
@@ -57,7 +58,7 @@ class SweepFlags:
         return self.study or self.spec.stem
 
     def directions(self) -> list[str]:
-        main = self.direction or ("maximize" if self.metric in HIGHER else "minimize")
+        main = self.direction or ("maximize" if self.metric in HIGHER_IS_BETTER else "minimize")
         return [main] + ["minimize"] * len(self.also)
 
 
@@ -204,12 +205,13 @@ def requeue_dead(study, storage) -> int:
 
 
 def _alive(pid: int) -> bool:
+    """Whether a process of this machine still runs (one of another user's answers PermissionError: alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 
@@ -252,7 +254,7 @@ def work(search: Search, study, on_trial: Callable[[Any], None] | None = None, t
 
 def _spawned(flags: SweepFlags, threads: int, index: int) -> None:  # a --workers process (spawned)
     if flags.seed is not None:  # one seed for every worker would draw the same points in each
-        flags = replace(flags, seed=flags.seed + index)
+        flags = replace(flags, seed=(flags.seed + index) % (SEED_LIMIT + 1))  # one seed per worker, in range
     search = prepare_search(flags)
     study = open_study(flags, open_storage(flags.storage_url))
     try:

@@ -47,3 +47,11 @@ def test_distance_bins_put_the_contact_cut_off_at_an_edge():
     edges, below = distance_bins(64)
     assert len(edges) == 63 and edges[0] == 2.0 and edges[-1] == 22.0
     assert edges[below - 1] <= 8.0 < edges[below]
+
+
+def test_metrics_where_more_is_better_are_maximised_everywhere():
+    from cramnet.search.sweep import HIGHER_IS_BETTER as sweep_higher
+    from cramnet.train.tasks import HIGHER_IS_BETTER
+
+    assert {"accuracy", "macro_f1", "auroc", "auprc", "top_l_precision", "iou", "dice"} <= set(HIGHER_IS_BETTER)
+    assert sweep_higher is HIGHER_IS_BETTER

@@ -114,7 +114,7 @@ def mixed_run(tmp_path_factory) -> Path:
     return quick_run(spec, spec.parent / "run")
 
 
-def test_split_inputs(run: Path, split: str = "test") -> torch.Tensor:
+def split_inputs(run: Path, split: str = "test") -> torch.Tensor:
     """The split's images, loaded as the probe loads them."""
     from cramnet.train.setup import prepare
 
@@ -123,13 +123,10 @@ def test_split_inputs(run: Path, split: str = "test") -> torch.Tensor:
     return prepare(None, config, checked=trained.checked).data.splits[split].inputs["image"]
 
 
-test_split_inputs.__test__ = False  # a helper, not a test
-
-
 @pytest.mark.slow
 def test_a_latent_probe_saves_the_values_the_whole_model_has_there(vae_run, tmp_path):
     result = probe_run(vae_run, "z", out=tmp_path / "z")
-    images = test_split_inputs(vae_run)
+    images = split_inputs(vae_run)
     values = np.load(tmp_path / "z" / "activations.npy")
     assert values.shape == (len(images), 2) == result.shape
     trained = load_run(vae_run)
@@ -144,7 +141,7 @@ def test_a_latent_probe_saves_the_values_the_whole_model_has_there(vae_run, tmp_
 def test_an_attention_probe_draws_its_layer_and_the_rollout_up_to_it(mixed_run, tmp_path):
     out = tmp_path / "attention"
     result = probe_run(mixed_run, "pre_ln_2.attention_1", out=out)
-    images = test_split_inputs(mixed_run)
+    images = split_inputs(mixed_run)
     values, labels = np.load(out / "activations.npy"), np.load(out / "labels.npy")
     assert values.shape == (len(images), 16, 16) and labels.shape == (len(images),)
     trained = load_run(mixed_run)
@@ -170,7 +167,7 @@ def test_a_kan_probe_draws_the_learned_functions_and_a_moe_probe_its_experts(mix
     assert not list((tmp_path / "kan").glob("attention*"))
     probe_run(mixed_run, "moe_1", split="val", out=tmp_path / "moe")
     counts = json.loads((tmp_path / "moe" / "experts.json").read_text())
-    examples = len(test_split_inputs(mixed_run, "val"))
+    examples = len(split_inputs(mixed_run, "val"))
     assert list(counts) == ["moe_1"] and len(counts["moe_1"]) == 3
     assert sum(counts["moe_1"]) == examples * 16 * 2  # every token's two choices
     assert (tmp_path / "moe" / "experts.png").stat().st_size > 0

@@ -338,3 +338,12 @@ def test_config_values_join_the_space(tmp_path):
     assert [(a.name, a.kind) for a in axes] == [("optimizer.lr", "log_range"), ("batch_size", "choice")]
     resolved = config_at(tree, {"optimizer.lr": 0.003, "batch_size": 64}, "run.yaml")
     assert resolved["optimizer"]["lr"] == 0.003 and resolved["batch_size"] == 64 and resolved["epochs"] == 2
+
+
+def test_check_on_a_space_keeps_the_size_limits(tmp_path):
+    spec = tmp_path / "space.cram"
+    spec.write_text(
+        "let w = choice(4, 8)\nmodel m {\n input x: [4]\n x -> dense(w) -> relu -> dense(3) as y\n output y\n}\n"
+    )
+    result = CliRunner().invoke(app, ["check", str(spec), "--max-nodes", "1"])
+    assert result.exit_code == 1 and "E217" in result.output, result.output

@@ -518,3 +518,30 @@ def test_predict_evaluate_and_probe_a_spec_with_published_weights(tmp_path):
     assert (tmp_path / "probes").is_dir()
     result = CliRunner().invoke(app, ["predict", str(spec), str(tmp_path / "images.npz")])
     assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_export_of_a_run_refuses_weights_it_would_ignore(tmp_path):
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    run = tmp_path / "run"
+    run.mkdir()
+    result = CliRunner().invoke(app, ["export", str(run), "--weights", str(tmp_path), "-o", str(tmp_path / "m.py")])
+    assert result.exit_code == 1 and "is a run directory" in result.output, result.output
+
+
+def test_a_malformed_hugging_face_directory_is_a_clear_error(tmp_path):
+    from cramnet.train.errors import TrainError
+    from cramnet.weights.checkpoint import open_checkpoint
+
+    (tmp_path / "config.json").write_text("[1]")
+    with pytest.raises(TrainError, match="not a model config"):
+        open_checkpoint(tmp_path)
+    (tmp_path / "config.json").write_bytes(b"\xe9")
+    with pytest.raises(TrainError, match="not a model config"):
+        open_checkpoint(tmp_path)
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors.index.json").write_text('{"weight_map": []}')
+    with pytest.raises(TrainError, match="not a safetensors index"):
+        open_checkpoint(tmp_path)

@@ -188,11 +188,12 @@ SCHEMA: dict[str, Key] = {
 def defaults() -> dict:
     config: dict = {}
     for dotted, key in SCHEMA.items():
-        _put(config, dotted, copy.deepcopy(key.default))
+        put(config, dotted, copy.deepcopy(key.default))
     return config
 
 
-def _put(config: dict, dotted: str, value: Any) -> None:
+def put(config: dict, dotted: str, value: Any) -> None:
+    """Set a dotted key (`optimizer.lr`) in a nested config tree."""
     *parents, last = dotted.split(".")
     for part in parents:
         config = config.setdefault(part, {})
@@ -260,7 +261,7 @@ def merge(config: dict, tree: Mapping, where: str) -> dict:
         value = check_value(dotted, value, where)
         if dotted == "data.options":  # options add up, so `--set data.options.length=64` keeps the others
             value = {**get(result, dotted), **value}
-        _put(result, dotted, value)
+        put(result, dotted, value)
     return result
 
 
@@ -325,6 +326,12 @@ def _config_text(path: Path) -> str:
 
 def read_config(path: Path) -> dict:
     """Defaults overridden by a YAML file (safe loader: data only)."""
+    return merge(defaults(), read_config_tree(path), str(path))
+
+
+def read_config_tree(path: Path) -> Mapping:
+    """A config file's keys as written (not yet checked or merged), or a TrainError saying why it is
+    not a config: read with a bound, strict YAML, a mapping."""
     import yaml
 
     text = _config_text(path)
@@ -337,10 +344,10 @@ def read_config(path: Path) -> dict:
     except RecursionError:  # the YAML reader recurses once per level of nesting
         raise TrainError(f"{path}: nested too deeply to be a config") from None
     if tree is None:
-        return defaults()
+        return {}
     if not isinstance(tree, Mapping):
         raise TrainError(f"{path}: a config is a mapping of keys to values, not a {type(tree).__name__}")
-    return merge(defaults(), tree, str(path))
+    return tree
 
 
 def apply_sets(config: dict, items: list[str]) -> dict:
@@ -361,7 +368,7 @@ def apply_sets(config: dict, items: list[str]) -> dict:
 
 def _nest(dotted: str, value: Any) -> dict:
     tree: dict = {}
-    _put(tree, dotted, value)
+    put(tree, dotted, value)
     return tree
 
 

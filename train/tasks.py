@@ -37,7 +37,8 @@ CLASSIFYING = (
     "token_classification",
     "language_model",
 )
-HIGHER_IS_BETTER = ("accuracy", "macro_f1", "auroc", "auprc", "top_l_precision", "bin_accuracy")
+# metrics where more is better (early stopping, the best checkpoint, a sweep's direction)
+HIGHER_IS_BETTER = ("accuracy", "macro_f1", "auroc", "auprc", "top_l_precision", "bin_accuracy", "iou", "dice")
 
 
 @dataclass
@@ -152,9 +153,6 @@ class Task:
 
 def _aux(sums: dict[str, float]) -> dict[str, float]:
     return {k: v / max(sums.get("batches", 1), 1) for k, v in sums.items() if k.startswith("aux_")}
-
-
-HIGHER_IS_BETTER = ("accuracy", "iou", "dice")
 
 
 def overlap_counts(chosen: torch.Tensor, target: torch.Tensor, classes: int) -> dict[str, float]:

@@ -60,18 +60,12 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
         return _from_files(path, [path], None, "file")
     if (path / "run.json").is_file() and (path / "model.safetensors").is_file():
         return _from_files(path, [path / "model.safetensors"], None, "run")
-    config = None
-    if (path / "config.json").is_file():
-        try:
-            config = json.loads((path / "config.json").read_text())
-        except json.JSONDecodeError as error:
-            raise TrainError(f"{path / 'config.json'}: not valid JSON ({error})") from None
+    config = _json_object(path / "config.json", "a model config") if (path / "config.json").is_file() else None
     index = path / "model.safetensors.index.json"
     if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text())["weight_map"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise TrainError(f"{index}: not a safetensors index (no weight_map)") from None
+        weight_map = _json_object(index, "a safetensors index").get("weight_map")
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise TrainError(f"{index}: not a safetensors index (its weight_map should map tensors to file names)")
         files = sorted({path / name for name in weight_map.values()})
         return _from_files(path, files, config, "hf")
     single = path / "model.safetensors"
@@ -82,6 +76,22 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
     if found:
         return _from_files(path, found, config, "hf")
     raise TrainError(f"{path}: no model.safetensors (or index of shards) in this directory", hint)
+
+
+MAX_JSON_BYTES = 64 << 20  # a config or an index of shards is kilobytes; a bound keeps a stray file harmless
+
+
+def _json_object(path: Path, what: str) -> dict:
+    """A JSON object read with a bound, or a TrainError saying the file is not `what`."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_JSON_BYTES + 1)
+        value = json.loads(data.decode("utf-8")) if len(data) <= MAX_JSON_BYTES else None
+    except (OSError, ValueError, RecursionError):  # JSON and UTF-8 errors are ValueErrors
+        value = None
+    if not isinstance(value, dict):
+        raise TrainError(f"{path}: not {what} (a JSON object, as save_pretrained writes it)")
+    return value
 
 
 def _from_files(path: Path, files: list[Path], config: dict | None, kind: str) -> Checkpoint:
