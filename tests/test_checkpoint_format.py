@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from safetensors import safe_open
 from typer.testing import CliRunner
@@ -92,3 +93,18 @@ def test_flat_keys_inside_a_mixture_of_experts_are_renamed_to_module_paths():
     old = {f"model.{flat(k)}": v for k, v in nested.items()}
     assert "model.y.experts.1.ffn_1_dense_1.weight" in old and "y.experts.1.ffn.0.dense_1.weight" in nested
     assert _from_flat(old, checked) == {f"model.{k}": v for k, v in nested.items()}
+
+
+def test_weights_that_fit_nothing_are_refused_not_silently_skipped(tmp_path):
+    from cramnet.train.errors import TrainError
+
+    run = shutil.copytree(FLAT_RUN, tmp_path / "run")  # the flat layout: no name matches today's
+    with pytest.raises(TrainError, match="cramnet 0.1, named in its flat layout"):
+        compile_spec(str(run / "spec.cram"), weights=run)
+    from safetensors.torch import save_file
+
+    meta = {"cramnet": '{"format": "cramnet-checkpoint-2"}'}  # a cramnet checkpoint of another model
+    save_file({"model.encoder.weight": torch.zeros(2, 3)}, str(tmp_path / "other.safetensors"), metadata=meta)
+    spec = "model o {\n input x: [3]\n x -> dense(2) as y\n output y\n}\n"  # holds none of its tensors
+    with pytest.raises(TrainError, match="none of its"):
+        compile_spec(spec, weights=tmp_path / "other.safetensors")

@@ -78,6 +78,7 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
     raise TrainError(f"{path}: no model.safetensors (or index of shards) in this directory", hint)
 
 
+FLAT_LAYOUT = '"cramnet-checkpoint-1"'  # train/checkpoints.py's FLAT_FORMAT, as its metadata writes it
 MAX_JSON_BYTES = 64 << 20  # a config or an index of shards is kilobytes; a bound keeps a stray file harmless
 
 
@@ -111,4 +112,10 @@ def _from_files(path: Path, files: list[Path], config: dict | None, kind: str) -
             raise TrainError(f"{file}: not a readable safetensors file ({error})") from None
     if "cramnet" in metadata and kind == "file":
         kind = "run"
+    if FLAT_LAYOUT in metadata.get("cramnet", ""):  # names by node identifier: few would match a spec today
+        raise TrainError(
+            f"{path}: weights saved by cramnet 0.1, named in its flat layout",
+            f"resume that run once (cramnet train --resume {path if kind == 'run' else 'RUN'}): its new "
+            "checkpoints are named by module path, which loads",
+        )
     return Checkpoint(path, names, config, kind, metadata)

@@ -151,6 +151,12 @@ def plan_weights(checked, path: str | Path, expected: dict[str, torch.Size] | No
     unused = [n for n in checkpoint.shapes if n not in used]
     if family is None:
         unused = [n for n in unused if n.startswith(base)]  # optimizer and rng state belong to the run
+    if not loaded and expected:  # nothing fits: training on would start from random weights, unannounced
+        raise TrainError(
+            f"{path}: none of its {len(checkpoint.shapes):,} tensors fits this spec",
+            "load a checkpoint of the same architecture (a run saved by cramnet 0.1: resume it once with "
+            "--resume, which writes its weights in today's layout)",
+        )
     notes = _notes(family, s, checkpoint.config) if family is not None and checkpoint.config else []
     return WeightsPlan(checkpoint, family.NAME if family else "cramnet", links, list(loaded), new, unused, notes)
 
