@@ -22,19 +22,20 @@ def build_with_weights(
     """Build the spec's module and load the checkpoint at `path` into it. With `meta` (the default)
     the module is built on the `meta` device and takes the checkpoint's tensors as its own — no
     random initialisation, no second copy — when every new tensor's module can initialise itself."""
+    plan = None
     if meta:
         with torch.device("meta"):
             module = checked.build()
         state = module.state_dict(keep_vars=True)
-        plan = plan_weights(checked, path, {k: v.shape for k, v in state.items()})
+        plan = plan_weights(checked, path, {k: v.shape for k, v in state.items()})  # the same for either build
         persistent = set(state)
         buffers = [k for k, _ in module.named_buffers() if k not in persistent]
         owners = {k.rpartition(".")[0] for k in plan.new}
         if not buffers and all(hasattr(module.get_submodule(o) if o else module, "reset_parameters") for o in owners):
             if seed is None:
-                return module, load_weights(module, checked, path)
+                return module, load_weights(module, checked, path, plan)
             with torch.random.fork_rng(devices=[]):  # the new parts' initialisation, without touching the caller's
                 torch.manual_seed(seed)
-                return module, load_weights(module, checked, path)
+                return module, load_weights(module, checked, path, plan)
     module = checked.build(seed)
-    return module, load_weights(module, checked, path)
+    return module, load_weights(module, checked, path, plan)

@@ -179,12 +179,13 @@ def _owner(module: nn.Module, key: str) -> tuple[nn.Module, str]:
     return (module.get_submodule(path) if path else module), name
 
 
-def load_weights(module: nn.Module, checked, path: str | Path) -> WeightsReport:
+def load_weights(module: nn.Module, checked, path: str | Path, plan: WeightsPlan | None = None) -> WeightsReport:
     """Load the checkpoint at `path` into `module` (built from `checked`), in place. A module built on
     the `meta` device gets the checkpoint's tensors as its own (cast to float32 where they are bf16 or
-    fp16), so no second full copy is ever held; its new tensors are then initialised."""
+    fp16), so no second full copy is ever held; its new tensors are then initialised. `plan`, where the
+    caller made it for this module's state, saves opening and matching the checkpoint again."""
     state = module.state_dict(keep_vars=True)
-    plan = plan_weights(checked, path, {k: v.shape for k, v in state.items()})
+    plan = plan or plan_weights(checked, path, {k: v.shape for k, v in state.items()})
     checkpoint = plan.checkpoint
     dtypes = sorted({checkpoint.dtypes[n] for link in plan.links for n in link.checkpoint})
     remaining: dict[Path, int] = {}  # links still to read from each file, to unmap it when done
