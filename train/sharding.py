@@ -47,7 +47,9 @@ class _Slicer:
         self.kept: dict[torch.Tensor, torch.Tensor] = {}  # meta tensor -> its slice (parameters) or value (buffers)
         # id of an original parameter -> (a weak reference to it, its meta stand-in): not kept alive here
         self.replaced: dict[int, tuple[weakref.ref, nn.Parameter]] = {}
-        self.stripped: set[int] = set()  # modules whose tensors were replaced by meta stand-ins
+        # modules whose tensors were replaced by meta stand-ins; weakly held, since an id of a module
+        # gone could be a new module's, whose parameters must not be taken before it is finished
+        self.stripped: weakref.WeakSet[nn.Module] = weakref.WeakSet()
 
     def __call__(self, parent: nn.Module, name: str, child: nn.Module | None):
         if child is not None and is_generated(parent):  # the child and its parts are finished
@@ -57,7 +59,7 @@ class _Slicer:
     def on_parameter(self, owner: nn.Module, name: str, param: nn.Parameter | None):
         """A parameter set on a module already stripped (an initialisation after the build, such as a tied
         embedding's): keep this rank's slice of it too."""
-        if param is None or param.is_meta or id(owner) not in self.stripped:
+        if param is None or param.is_meta or owner not in self.stripped:
             return None
         empty = nn.Parameter(torch.empty_like(param, device="meta"), requires_grad=param.requires_grad)
         self.kept[empty] = self.slice(param.detach())
@@ -65,7 +67,7 @@ class _Slicer:
 
     def strip(self, module: nn.Module) -> None:
         for owner in module.modules():
-            self.stripped.add(id(owner))
+            self.stripped.add(owner)
             for name, param in list(owner._parameters.items()):
                 if param is None or param.is_meta:
                     continue
