@@ -1,4 +1,4 @@
-"""The body of `cramnet probe` (cli.py wires it)."""
+"""The body of `cramnet probe` (cli/ wires it)."""
 
 from __future__ import annotations
 

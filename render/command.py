@@ -1,4 +1,4 @@
-"""The bodies of `cramnet render` and `cramnet summary --tree` (cli.py wires them)."""
+"""The bodies of `cramnet render` and `cramnet summary --tree` (cli/ wires them)."""
 
 from __future__ import annotations
 

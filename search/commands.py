@@ -1,4 +1,4 @@
-"""The body of `cramnet sweep` (cli.py only wires it): the study opened, the workers run, a line per
+"""The body of `cramnet sweep` (cli/ only wires it): the study opened, the workers run, a line per
 trial as it finishes, and the results written and tabled at the end."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The bodies of `cramnet train`, `evaluate`, `predict` and `generate` (cli.py only wires them):
+"""The bodies of `cramnet train`, `evaluate`, `predict` and `generate` (cli/ only wires them):
 flags merged into the config, runs launched (under torchrun for --nproc), results printed."""
 
 from __future__ import annotations

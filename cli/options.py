@@ -1,0 +1,76 @@
+"""The options several commands share, and the spec checking behind them: a spec checked with the
+limits and run-time sizes its flags give."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import UsageError
+
+# as train/config.py's (importing it would load torch before --help): seeds past it overflow the generators
+SEED_LIMIT = 2**32 - 1
+
+ModelOption = typer.Option(None, "--model", "-m", help="Which model, where the file declares several.")
+PluginOption = typer.Option(None, "--plugin", help="Import this Python module for its blocks (repeatable).")
+DimOption = typer.Option(None, "--dim", help="Size a run-time dimension: --dim seq=1024 (repeatable).")
+BatchOption = typer.Option(1, "--batch", min=1, help="Batch size for FLOPs and memory figures.")
+MaxNodesOption = typer.Option(
+    None, "--max-nodes", min=1, help="Refuse a model that expands to more nodes (default 100,000)."
+)
+MaxParamsOption = typer.Option(None, "--max-params", min=1, help="Refuse a model with more parameters (default 10^13).")
+WeightsOption = typer.Option(
+    None, "--weights", help="Published weights for a spec given instead of a run (docs/weights.md)."
+)
+
+
+def parse_sizes(items: list[str] | None) -> dict[str, int]:
+    from ..compiler.arguments import INT_LIMIT
+
+    sizes = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier() or not value.strip().lstrip("-").isdigit():
+            raise UsageError(f"--dim {item!r} is not NAME=INTEGER", "write --dim seq=1024")
+        if int(value) < 1:
+            raise UsageError(f"--dim {item!r}: a size must be at least 1")
+        if int(value) > INT_LIMIT:
+            raise UsageError(f"--dim {item!r}: a size must be at most {INT_LIMIT:,}")
+        sizes[name.strip()] = int(value)
+    return sizes
+
+
+def limits(max_nodes: int | None, max_params: int | None) -> dict:
+    """check_spec's size limits that a flag changed (the rest keep their defaults)."""
+    return {k: v for k, v in {"max_nodes": max_nodes, "max_params": max_params}.items() if v is not None}
+
+
+def checked_spec(spec: Path, model: str | None, plugins: list[str] | None, max_nodes=None, max_params=None):
+    from ..compiler import check_spec
+
+    return check_spec(spec, model, plugins or [], **limits(max_nodes, max_params))
+
+
+def checked_with_sizes(
+    spec: Path, model: str | None, plugins: list[str] | None, dims: list[str] | None, max_nodes=None, max_params=None
+):
+    """The checked spec and the run-time sizes given with --dim, each size checked against the model."""
+    sizes = parse_sizes(dims)
+    checked = checked_spec(spec, model, plugins, max_nodes, max_params)
+    _check_sizes(checked, sizes)
+    return checked, sizes
+
+
+def _check_sizes(checked, sizes: dict[str, int]) -> None:
+    from ..compiler.summary import model_symbols
+    from ..dsl.errors import did_you_mean
+
+    known = model_symbols(checked.model)
+    for name in sizes:
+        if name not in known:
+            hint = did_you_mean(name, known) or (
+                f"its run-time sizes are: {', '.join(sorted(known))}" if known else "this model has no run-time sizes"
+            )
+            raise UsageError(f"--dim {name}: model '{checked.name}' has no size named '{name}'", hint)
+    checked.check_sizes(sizes)  # a size a block cannot take (beyond a positional table) is located now

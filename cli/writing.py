@@ -1,0 +1,114 @@
+"""Commands that write a file from a spec: its diagram (render), a standalone module or another
+format (export), and the spec itself laid out canonically (fmt). Bodies in render/, export/ and
+dsl/format.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import UsageError
+from .messages import err, out, run_command
+from .options import (
+    SEED_LIMIT,
+    DimOption,
+    MaxNodesOption,
+    ModelOption,
+    PluginOption,
+    checked_spec,
+    checked_with_sizes,
+    parse_sizes,
+)
+
+
+def render(
+    spec: Path = typer.Argument(..., help="The .cram file."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="The file: .svg, .png, .pdf, .dot or .mmd (default MODEL.svg; mermaid: stdout)."
+    ),
+    fmt: str | None = typer.Option(
+        None, "--format", help="svg, png, pdf, dot or mermaid (default: the suffix; must agree with it)."
+    ),
+    depth: int | None = typer.Option(
+        None,
+        "--depth",
+        min=0,
+        help="Open user blocks this deep; deeper: one box (default: as deep as fits about 60 boxes; 99: all).",
+    ),
+    expand: bool = typer.Option(False, "--expand", help="Draw every copy of a repeat, not the first marked × N."),
+    rankdir: str = typer.Option("TB", "--rankdir", help="TB (top to bottom) or LR (left to right)."),
+    model: str | None = ModelOption,
+    plugin: list[str] | None = PluginOption,
+    max_nodes: int | None = MaxNodesOption,
+) -> None:
+    """Draw the model with Graphviz (or as Mermaid): a box per stage, clusters per block."""
+    from ..render.command import run_render
+
+    run_command(
+        lambda: run_render(checked_spec(spec, model, plugin, max_nodes), output, fmt, depth, expand, rankdir, out, err)
+    )
+
+
+def export(
+    spec: Path = typer.Argument(..., help="The .cram file, or a run directory of `cramnet train`."),
+    fmt: str = typer.Option("python", "--format", help="python (the module file of compile -o), onnx or hf."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="The file (default MODEL.py, .onnx, -hf/)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_LIMIT, help="Seed of the weights (onnx)."),
+    weights: Path | None = typer.Option(None, "--weights", help="Weights for a spec: HF directory, .safetensors, run."),
+    dim: list[str] | None = DimOption,
+    batch: int = typer.Option(2, "--batch", min=1, help="Batch of the example inputs (onnx)."),
+    model: str | None = ModelOption,
+    plugin: list[str] | None = PluginOption,
+) -> None:
+    """Export a model: a standalone PyTorch file, or ONNX (needs: pip install onnx onnxscript)."""
+
+    def action():
+        from ..export import ExportSource
+        from ..export.command import run_export
+
+        if spec.is_dir():  # a trained run: its spec and its weights
+            if weights is not None:
+                raise UsageError(f"--weights loads into a spec, but {spec} is a run directory (it has its own weights)")
+            source = ExportSource.from_run(spec)
+            sizes = parse_sizes(dim)
+        else:
+            checked, sizes = checked_with_sizes(spec, model, plugin, dim)
+            source = ExportSource(checked, None, seed)
+            if weights is not None:
+                source = ExportSource(checked, _with_weights(checked, weights), None)
+        run_export(source, fmt, output, sizes, batch, out)
+
+    run_command(action)
+
+
+def _with_weights(checked, path: Path):
+    """The spec's module with published weights loaded (`--weights`), the report printed."""
+    from ..weights import build_with_weights
+
+    module, report = build_with_weights(checked, path)
+    err.print(report.table())
+    return module
+
+
+def fmt_command(
+    specs: list[Path] = typer.Argument(..., help="The .cram files."),
+    check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 if a file is not formatted."),
+) -> None:
+    """Lay specs out canonically, comments kept; the meaning never changes."""
+
+    def action():
+        from ..dsl.format import format_paths
+
+        try:
+            changed = format_paths(specs, check)
+        except OSError as error:
+            raise UsageError(f"cannot read or write {error.filename}: {error.strerror or error}") from None
+        for path in changed:
+            out.print(f"{'would reformat' if check else 'formatted'} {path}")
+        unchanged = len(specs) - len(changed)
+        out.print(f"{unchanged} file{'s' if unchanged != 1 else ''} already formatted")
+        if check and changed:
+            raise typer.Exit(1)
+
+    run_command(action)
