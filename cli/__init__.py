@@ -1,8 +1,9 @@
 """The `cramnet` command line: typer commands that call the library and print with rich.
 
 One module per group of commands (spec_commands, writing, training, runs, editor); `options.py`
-holds the options they share, `messages.py` the consoles and how mistakes are told. The commands
-are registered here, in the order `cramnet -h` lists them.
+holds the options they share, `messages.py` the consoles and how mistakes are told, `usage.py`
+the help and the mistakes made on the command line itself. The commands are registered here, in
+the order `cramnet -h` lists them.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from ..errors import UsageError
 from . import editor, runs, spec_commands, training, writing
 from .messages import out, print_spec_errors
 from .options import parse_sizes
+from .usage import Command, Group
 
 UserError = UsageError  # the name this module used before errors.py; kept for code that imports it
 
 app = typer.Typer(
+    cls=Group,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
@@ -57,7 +60,7 @@ for command, name in (
     (runs.probe, None),
     (editor.lsp, None),
 ):
-    app.command(name)(command)
+    app.command(name, cls=Command)(command)
 
 
 def run() -> None:  # pragma: no cover - console entry

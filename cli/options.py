@@ -8,20 +8,53 @@ from pathlib import Path
 import typer
 
 from ..errors import UsageError
+from .usage import choice
 
 # as train/config.py's (importing it would load torch before --help): seeds past it overflow the generators
 SEED_LIMIT = 2**32 - 1
+# the choices of train/config.py's keys of these names (tests/test_cli_usage.py holds them equal)
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16", "fp16")
+STRATEGIES = ("ddp", "fsdp")
 
-ModelOption = typer.Option(None, "--model", "-m", help="Which model, where the file declares several.")
-PluginOption = typer.Option(None, "--plugin", help="Import this Python module for its blocks (repeatable).")
-DimOption = typer.Option(None, "--dim", help="Size a run-time dimension: --dim seq=1024 (repeatable).")
-BatchOption = typer.Option(1, "--batch", min=1, help="Batch size for FLOPs and memory figures.")
-MaxNodesOption = typer.Option(
-    None, "--max-nodes", min=1, help="Refuse a model that expands to more nodes (default 100,000)."
+ModelOption = typer.Option(None, "--model", "-m", metavar="NAME", help="Which model, where the file declares several.")
+PluginOption = typer.Option(
+    None, "--plugin", metavar="MODULE", help="Import this Python module for its blocks (repeatable)."
 )
-MaxParamsOption = typer.Option(None, "--max-params", min=1, help="Refuse a model with more parameters (default 10^13).")
+DimOption = typer.Option(
+    None, "--dim", metavar="NAME=SIZE", help="Size a run-time dimension: --dim seq=1024 (repeatable)."
+)
+BatchOption = typer.Option(1, "--batch", metavar="N", min=1, help="Batch size for FLOPs and memory figures.")
+MaxNodesOption = typer.Option(
+    None, "--max-nodes", metavar="N", min=1, help="Refuse a model that expands to more nodes (default 100,000)."
+)
+MaxParamsOption = typer.Option(
+    None, "--max-params", metavar="N", min=1, help="Refuse a model with more parameters (default 10^13)."
+)
+
+
+def device_option(default: str | None):
+    """--device, one check and one message for every command that runs a model."""
+    what = "auto (a CUDA GPU when there is one), cpu or cuda"
+    return typer.Option(
+        default, "--device", metavar="|".join(DEVICES), callback=choice("--device", DEVICES), help=f"{what}."
+    )
+
+
+def precision_option(default: str | None, what: str):
+    return typer.Option(
+        default, "--precision", metavar="|".join(PRECISIONS), callback=choice("--precision", PRECISIONS), help=what
+    )
+
+
+def strategy_option(what: str):
+    return typer.Option(
+        None, "--strategy", metavar="|".join(STRATEGIES), callback=choice("--strategy", STRATEGIES), help=what
+    )
+
+
 WeightsOption = typer.Option(
-    None, "--weights", help="Published weights for a spec given instead of a run (docs/weights.md)."
+    None, "--weights", metavar="PATH", help="Published weights for a spec given instead of a run (docs/weights.md)."
 )
 
 

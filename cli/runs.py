@@ -12,8 +12,8 @@ from .options import SEED_LIMIT, WeightsOption
 
 
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="A run directory (or a spec, with --weights)."),
-    data: str | None = typer.Option(None, "--data", help="Other data: a built-in set or a file."),
+    run_dir: Path = typer.Argument(..., metavar="RUN", help="A run directory (or a spec, with --weights)."),
+    data: str | None = typer.Option(None, "--data", metavar="NAME|FILE", help="Other data: a built-in set or a file."),
     weights: Path | None = WeightsOption,
 ) -> None:
     """A trained run's metrics on its test split (or on other data)."""
@@ -23,11 +23,13 @@ def evaluate(
 
 
 def predict(
-    run_dir: Path = typer.Argument(..., help="A run directory (or a spec, with --weights)."),
+    run_dir: Path = typer.Argument(..., metavar="RUN", help="A run directory (or a spec, with --weights)."),
     file: Path = typer.Argument(
-        ..., help="Inputs: .npz, .safetensors or .csv, as for training; for a language model a .txt, a prompt a line."
+        ...,
+        metavar="FILE",
+        help="Inputs: .npz, .safetensors or .csv, as for training; for a language model a .txt, a prompt a line.",
     ),
-    output: Path | None = typer.Option(None, "-o", "--output", help="Where to write (.csv or .npz)."),
+    output: Path | None = typer.Option(None, "-o", "--output", metavar="FILE", help="Where to write (.csv or .npz)."),
     weights: Path | None = WeightsOption,
 ) -> None:
     """Predictions of a trained run for every example of a file, written to a file."""
@@ -37,12 +39,12 @@ def predict(
 
 
 def generate(
-    run_dir: Path = typer.Argument(..., help="A language-model run directory."),
-    prompt: str = typer.Option(..., "--prompt", help="The text to continue."),
-    tokens: int = typer.Option(200, "--tokens", min=1, help="How many tokens to sample."),
-    temperature: float = typer.Option(0.8, "--temperature", help="Above 0; lower is more conservative."),
-    top_k: int = typer.Option(40, "--top-k", min=0, help="Sample among the k likeliest tokens (0: all)."),
-    seed: int = typer.Option(0, "--seed", min=0, max=SEED_LIMIT, help="Seed of the sampling."),
+    run_dir: Path = typer.Argument(..., metavar="RUN", help="A language-model run directory."),
+    prompt: str = typer.Option(..., "--prompt", metavar="TEXT", help="The text to continue."),
+    tokens: int = typer.Option(200, "--tokens", metavar="N", min=1, help="How many tokens to sample."),
+    temperature: float = typer.Option(0.8, "--temperature", metavar="T", help="Above 0; lower is more conservative."),
+    top_k: int = typer.Option(40, "--top-k", metavar="K", min=0, help="Sample among the k likeliest tokens (0: all)."),
+    seed: int = typer.Option(0, "--seed", metavar="N", min=0, max=SEED_LIMIT, help="Seed of the sampling."),
 ) -> None:
     """Sample a continuation of a prompt from a trained language model."""
     from ..train.commands import run_generate
@@ -51,15 +53,21 @@ def generate(
 
 
 def probe(
-    run_dir: Path = typer.Argument(..., help="A run directory (or a spec, with --weights)."),
-    node: str = typer.Option(..., "--node", help="The node, named as `cramnet summary` lists it (or a bound name)."),
-    data: str | None = typer.Option(None, "--data", help="Other data: a built-in set or a file."),
-    split: str = typer.Option("test", "--split", help="train, val or test."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="The directory (default RUN/probes/NODE)."),
+    run_dir: Path = typer.Argument(..., metavar="RUN", help="A run directory (or a spec, with --weights)."),
+    node: str = typer.Option(
+        ..., "--node", metavar="NODE", help="The node, named as `cramnet summary` lists it (or a bound name)."
+    ),
+    data: str | None = typer.Option(None, "--data", metavar="NAME|FILE", help="Other data: a built-in set or a file."),
+    split: str = typer.Option("test", "--split", metavar="SPLIT", help="train, val or test."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", metavar="DIR", help="The directory (default RUN/probes/NODE)."
+    ),
     weights: Path | None = WeightsOption,
     decode: bool = typer.Option(False, "--decode", help="Decode a grid of the node's values with the model after it."),
     symbolic: bool = typer.Option(False, "--symbolic", help="At a kan node: its edge functions as formulas."),
-    clusters: int | None = typer.Option(None, "--clusters", help="At a graph node: cluster its nodes into K groups."),
+    clusters: int | None = typer.Option(
+        None, "--clusters", metavar="K", help="At a graph node: cluster its nodes into K groups."
+    ),
 ) -> None:
     """The activations at one node of a trained run, from a partial model, saved and plotted."""
     from ..probe.command import ProbeOptions, run_probe

@@ -19,12 +19,15 @@ from .options import (
     PluginOption,
     checked_spec,
     checked_with_sizes,
+    device_option,
     limits,
+    precision_option,
+    strategy_option,
 )
 
 
 def check(
-    spec: Path = typer.Argument(..., help="The .cram file."),
+    spec: Path = typer.Argument(..., metavar="SPEC", help="The .cram file."),
     model: str | None = ModelOption,
     plugin: list[str] | None = PluginOption,
     max_nodes: int | None = MaxNodesOption,
@@ -54,21 +57,27 @@ def check(
 
 
 def summary(
-    spec: Path = typer.Argument(..., help="The .cram file."),
+    spec: Path = typer.Argument(..., metavar="SPEC", help="The .cram file."),
     model: str | None = ModelOption,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
     tree: bool = typer.Option(False, "--tree", help="Print the blocks as a tree instead of a table."),
     dim: list[str] | None = DimOption,
     batch: int = BatchOption,
     depth: int | None = typer.Option(
-        None, "--depth", min=1, help="One row per block instance or repeat nested deeper (1: the top level)."
+        None,
+        "--depth",
+        metavar="N",
+        min=1,
+        help="One row per block instance or repeat nested deeper (1: the top level).",
     ),
     plugin: list[str] | None = PluginOption,
     max_nodes: int | None = MaxNodesOption,
     max_params: int | None = MaxParamsOption,
-    nproc: int | None = typer.Option(None, "--nproc", min=1, help="Plan training memory per device for N processes."),
-    strategy: str | None = typer.Option(None, "--strategy", help="ddp or fsdp, for the memory plan."),
-    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16, for the memory plan."),
+    nproc: int | None = typer.Option(
+        None, "--nproc", metavar="N", min=1, help="Plan training memory per device for N processes."
+    ),
+    strategy: str | None = strategy_option("For the memory plan: ddp (a whole model per process) or fsdp (sharded)."),
+    precision: str = precision_option("fp32", "For the memory plan: fp32, bf16 or fp16."),
 ) -> None:
     """Layers, shapes, parameters, FLOPs and memory, counted without allocating a weight."""
 
@@ -85,8 +94,6 @@ def summary(
         if nproc is not None or strategy is not None:
             from ..train.memory_plan import plan_memory
 
-            if strategy not in (None, "ddp", "fsdp") or precision not in ("fp32", "bf16", "fp16"):
-                raise UsageError("--strategy is ddp or fsdp; --precision is fp32, bf16 or fp16")
             plan = plan_memory(
                 checked, processes=nproc or 1, strategy=strategy or "ddp", precision=precision, batch=batch, sizes=sizes
             )
@@ -103,12 +110,12 @@ def summary(
 
 
 def compile_command(
-    spec: Path = typer.Argument(..., help="The .cram file."),
+    spec: Path = typer.Argument(..., metavar="SPEC", help="The .cram file."),
     model: str | None = ModelOption,
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="Write the generated module here."),
+    device: str = device_option("auto"),
+    output: Path | None = typer.Option(None, "-o", "--output", metavar="FILE", help="Write the generated module here."),
     dim: list[str] | None = DimOption,
-    batch: int = typer.Option(2, "--batch", min=1, help="Batch of the test pass."),
+    batch: int = typer.Option(2, "--batch", metavar="N", min=1, help="Batch of the test pass."),
     plugin: list[str] | None = PluginOption,
     max_nodes: int | None = MaxNodesOption,
     max_params: int | None = MaxParamsOption,
@@ -123,8 +130,6 @@ def compile_command(
         from ..compiler.trial import pick_device, trial_run
 
         checked, sizes = checked_with_sizes(spec, model, plugin, dim, max_nodes, max_params)
-        if device not in ("auto", "cpu", "cuda"):
-            raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda")
         if not skip_memory_check:  # before a weight is allocated: refused with the numbers
             check_fits(
                 estimate(checked, sizes, batch),
@@ -154,7 +159,8 @@ def compile_command(
 
 
 def blocks(
-    name: str | None = typer.Argument(None, help="Show one block in full."), plugin: list[str] | None = PluginOption
+    name: str | None = typer.Argument(None, metavar="NAME", help="A block, or a family, to show in full."),
+    plugin: list[str] | None = PluginOption,
 ) -> None:
     """The block catalogue: signatures, defaults, shapes and docs."""
 

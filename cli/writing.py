@@ -23,21 +23,29 @@ from .options import (
 
 
 def render(
-    spec: Path = typer.Argument(..., help="The .cram file."),
+    spec: Path = typer.Argument(..., metavar="SPEC", help="The .cram file."),
     output: Path | None = typer.Option(
-        None, "-o", "--output", help="The file: .svg, .png, .pdf, .dot or .mmd (default MODEL.svg; mermaid: stdout)."
+        None,
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="The file: .svg, .png, .pdf, .dot or .mmd (default MODEL.svg; mermaid: stdout).",
     ),
     fmt: str | None = typer.Option(
-        None, "--format", help="svg, png, pdf, dot or mermaid (default: the suffix; must agree with it)."
+        None,
+        "--format",
+        metavar="FORMAT",
+        help="svg, png, pdf, dot or mermaid (default: the suffix; must agree with it).",
     ),
     depth: int | None = typer.Option(
         None,
         "--depth",
+        metavar="N",
         min=0,
         help="Open user blocks this deep; deeper: one box (default: as deep as fits about 60 boxes; 99: all).",
     ),
     expand: bool = typer.Option(False, "--expand", help="Draw every copy of a repeat, not the first marked × N."),
-    rankdir: str = typer.Option("TB", "--rankdir", help="TB (top to bottom) or LR (left to right)."),
+    rankdir: str = typer.Option("TB", "--rankdir", metavar="TB|LR", help="TB (top to bottom) or LR (left to right)."),
     model: str | None = ModelOption,
     plugin: list[str] | None = PluginOption,
     max_nodes: int | None = MaxNodesOption,
@@ -51,13 +59,19 @@ def render(
 
 
 def export(
-    spec: Path = typer.Argument(..., help="The .cram file, or a run directory of `cramnet train`."),
-    fmt: str = typer.Option("python", "--format", help="python (the module file of compile -o), onnx or hf."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="The file (default MODEL.py, .onnx, -hf/)."),
-    seed: int = typer.Option(0, "--seed", min=0, max=SEED_LIMIT, help="Seed of the weights (onnx)."),
-    weights: Path | None = typer.Option(None, "--weights", help="Weights for a spec: HF directory, .safetensors, run."),
+    spec: Path = typer.Argument(..., metavar="SPEC|RUN", help="The .cram file, or a run directory of `cramnet train`."),
+    fmt: str = typer.Option(
+        "python", "--format", metavar="FORMAT", help="python (the module file of compile -o), onnx or hf."
+    ),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", metavar="PATH", help="The file (default MODEL.py, .onnx, -hf/)."
+    ),
+    seed: int = typer.Option(0, "--seed", metavar="N", min=0, max=SEED_LIMIT, help="Seed of the weights (onnx)."),
+    weights: Path | None = typer.Option(
+        None, "--weights", metavar="PATH", help="Weights for a spec: HF directory, .safetensors, run."
+    ),
     dim: list[str] | None = DimOption,
-    batch: int = typer.Option(2, "--batch", min=1, help="Batch of the example inputs (onnx)."),
+    batch: int = typer.Option(2, "--batch", metavar="N", min=1, help="Batch of the example inputs (onnx)."),
     model: str | None = ModelOption,
     plugin: list[str] | None = PluginOption,
 ) -> None:
@@ -92,7 +106,7 @@ def _with_weights(checked, path: Path):
 
 
 def fmt_command(
-    specs: list[Path] = typer.Argument(..., help="The .cram files."),
+    specs: list[Path] = typer.Argument(..., metavar="SPEC", help="The .cram files."),
     check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 if a file is not formatted."),
 ) -> None:
     """Lay specs out canonically, comments kept; the meaning never changes."""
