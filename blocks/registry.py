@@ -295,7 +295,8 @@ def load_plugins(modules: list[str] = ()) -> None:
                 loaded = entry.load()
             except Exception as error:  # a broken third-party package must not break cramnet
                 raise PluginError(
-                    f"plugin entry point {entry.name!r} ({entry.value}) failed to load: {error}"
+                    f"plugin entry point {entry.name!r} ({entry.value}) failed to load: {error}",
+                    "reinstall the package that declares it, or uninstall it",
                 ) from error
             if inspect.ismodule(loaded):
                 _collect_families(loaded)
@@ -305,5 +306,6 @@ def load_plugins(modules: list[str] = ()) -> None:
         try:
             _collect_families(importlib.import_module(module))
         except ImportError as error:
-            raise PluginError(f"cannot import plugin module {module!r}: {error}") from error
+            hint = "check the module name and that it is importable (on PYTHONPATH)"
+            raise PluginError(f"cannot import plugin module {module!r}: {error}", hint) from error
         _loaded_plugins.add(module)

@@ -58,6 +58,19 @@ WeightsOption = typer.Option(
 )
 
 
+def load_plugin_modules(plugins: list[str] | None) -> None:
+    """--plugin for a command that checks no spec of its own before it needs the blocks (a run's spec,
+    a catalogue): the modules imported first, a failure told as `check` tells it (E220)."""
+    from ..blocks import load_plugins
+    from ..dsl.errors import SpecError, SpecErrors
+    from ..errors import PluginError
+
+    try:
+        load_plugins(plugins or [])
+    except PluginError as error:
+        raise SpecErrors([SpecError(code="E220", message=str(error), hint=error.hint)]) from None
+
+
 def parse_sizes(items: list[str] | None) -> dict[str, int]:
     from ..compiler.arguments import INT_LIMIT
 

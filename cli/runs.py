@@ -8,18 +8,32 @@ from pathlib import Path
 import typer
 
 from .messages import out, run_command
-from .options import SEED_LIMIT, WeightsOption
+from .options import SEED_LIMIT, PluginOption, WeightsOption, device_option, load_plugin_modules
+
+RunDevice = device_option("auto")
+
+
+def run_with_plugins(action, plugins: list[str] | None) -> None:
+    """A run's spec is checked from the run directory: --plugin modules are imported before it is read."""
+
+    def body():
+        load_plugin_modules(plugins)
+        action()
+
+    run_command(body)
 
 
 def evaluate(
     run_dir: Path = typer.Argument(..., metavar="RUN", help="A run directory (or a spec, with --weights)."),
     data: str | None = typer.Option(None, "--data", metavar="NAME|FILE", help="Other data: a built-in set or a file."),
     weights: Path | None = WeightsOption,
+    device: str = RunDevice,
+    plugin: list[str] | None = PluginOption,
 ) -> None:
     """A trained run's metrics on its test split (or on other data)."""
     from ..train.commands import run_evaluate
 
-    run_command(lambda: run_evaluate(run_dir, data, out, weights))
+    run_with_plugins(lambda: run_evaluate(run_dir, data, out, weights, device), plugin)
 
 
 def predict(
@@ -31,11 +45,13 @@ def predict(
     ),
     output: Path | None = typer.Option(None, "-o", "--output", metavar="FILE", help="Where to write (.csv or .npz)."),
     weights: Path | None = WeightsOption,
+    device: str = RunDevice,
+    plugin: list[str] | None = PluginOption,
 ) -> None:
     """Predictions of a trained run for every example of a file, written to a file."""
     from ..train.commands import run_predict
 
-    run_command(lambda: run_predict(run_dir, file, output, out, weights))
+    run_with_plugins(lambda: run_predict(run_dir, file, output, out, weights, device), plugin)
 
 
 def generate(
@@ -45,11 +61,13 @@ def generate(
     temperature: float = typer.Option(0.8, "--temperature", metavar="T", help="Above 0; lower is more conservative."),
     top_k: int = typer.Option(40, "--top-k", metavar="K", min=0, help="Sample among the k likeliest tokens (0: all)."),
     seed: int = typer.Option(0, "--seed", metavar="N", min=0, max=SEED_LIMIT, help="Seed of the sampling."),
+    device: str = RunDevice,
+    plugin: list[str] | None = PluginOption,
 ) -> None:
     """Sample a continuation of a prompt from a trained language model."""
     from ..train.commands import run_generate
 
-    run_command(lambda: run_generate(run_dir, prompt, tokens, temperature, top_k, seed, out))
+    run_with_plugins(lambda: run_generate(run_dir, prompt, tokens, temperature, top_k, seed, out, device), plugin)
 
 
 def probe(
@@ -68,9 +86,11 @@ def probe(
     clusters: int | None = typer.Option(
         None, "--clusters", metavar="K", help="At a graph node: cluster its nodes into K groups."
     ),
+    device: str = RunDevice,
+    plugin: list[str] | None = PluginOption,
 ) -> None:
     """The activations at one node of a trained run, from a partial model, saved and plotted."""
     from ..probe.command import ProbeOptions, run_probe
 
     options = ProbeOptions(decode, symbolic, clusters)
-    run_command(lambda: run_probe(run_dir, node, data, split, output, out, options, weights))
+    run_with_plugins(lambda: run_probe(run_dir, node, data, split, output, out, options, weights, device), plugin)

@@ -21,6 +21,7 @@ from .options import (
     checked_with_sizes,
     device_option,
     limits,
+    load_plugin_modules,
     precision_option,
     strategy_option,
 )
@@ -165,13 +166,13 @@ def blocks(
     """The block catalogue: signatures, defaults, shapes and docs."""
 
     def action():
-        from ..blocks import all_blocks, load_plugins
+        from ..blocks import all_blocks
         from ..blocks.registry import all_families
         from ..compiler.block_hints import unknown_block_hint
         from ..compiler.stdlib import std_blocks
         from ..views import block_detail, catalogue_table, std_block_detail
 
-        load_plugins(plugin or [])
+        load_plugin_modules(plugin)
         registry = all_blocks()
         if name is None:
             out.print(catalogue_table(registry, all_families(), std_blocks()))

@@ -18,6 +18,7 @@ from .options import (
     PluginOption,
     checked_spec,
     checked_with_sizes,
+    load_plugin_modules,
     parse_sizes,
 )
 
@@ -108,11 +109,14 @@ def _with_weights(checked, path: Path):
 def fmt_command(
     specs: list[Path] = typer.Argument(..., metavar="SPEC", help="The .cram files."),
     check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 if a file is not formatted."),
+    plugin: list[str] | None = PluginOption,
 ) -> None:
     """Lay specs out canonically, comments kept; the meaning never changes."""
 
     def action():
         from ..dsl.format import format_paths
+
+        load_plugin_modules(plugin)  # the layout needs no block; a plugin that fails to load is still told
 
         try:
             changed = format_paths(specs, check)

@@ -164,15 +164,7 @@ def check_spec(
     try:
         load_plugins(list(plugins))
     except PluginError as error:
-        raise SpecErrors(
-            [
-                SpecError(
-                    code="E220",
-                    message=str(error),
-                    hint="check the module name and that it is importable (on PYTHONPATH)",
-                )
-            ]
-        ) from None
+        raise SpecErrors([SpecError(code="E220", message=str(error), hint=error.hint)]) from None
     text, path = _read(path_or_source, path)
     if choices is not None:
         from .space_reader import read_space

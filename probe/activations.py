@@ -49,6 +49,7 @@ def collect(
     `split`. Labels are the split's classes, or the labels it keeps beside another target (the digits
     of a reconstruction task). A graph value gives the split's nodes only, or with `every_node` all of them."""
     nodes = {checked.module_path(node): node for node in checked.graph}
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
     routers = {node: m for node, m in stages(module, checked).items() if isinstance(m, MixtureOfExperts)}
     counts = {node: torch.zeros(len(m.experts), dtype=torch.long) for node, m in routers.items()}
     hooks = [m.router.register_forward_hook(_counter(counts[node], m.top_k)) for node, m in routers.items()]
@@ -58,8 +59,9 @@ def collect(
             for start in range(0, len(split), batch_size):
                 index = torch.arange(start, min(start + batch_size, len(split)))
                 batch = split.batch(index)
+                given = batch.to(device).inputs  # the rows and labels below stay on the CPU
                 with attention_maps(module) as maps:
-                    value = module(*[batch.inputs[name] for name in inputs])
+                    value = module(*[given[name] for name in inputs])
                 if not isinstance(value, torch.Tensor):
                     raise ProbeError(f"the node's value is a {type(value).__name__}, not a tensor")
                 rows, label = _rows(value, batch, every_node)

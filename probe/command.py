@@ -30,8 +30,10 @@ def run_probe(
     out: Console,
     options=ProbeOptions(),
     weights: Path | None = None,
+    device: str = "cpu",
 ) -> None:
-    result = probe_run(run, node, data, split, output, options.decode, options.symbolic, options.clusters, weights)
+    decode, symbolic, clusters = options.decode, options.symbolic, options.clusters
+    result = probe_run(run, node, data, split, output, decode, symbolic, clusters, weights, device)
     shape = "×".join(str(d) for d in result.shape)
     labels = "with labels" if result.labelled else "no labels"
     out.print(

@@ -44,14 +44,16 @@ def probe_run(
     symbolic: bool = False,
     clusters: int | None = None,
     weights: str | Path | None = None,
+    device: str = "cpu",
 ) -> ProbeResult:
     """Probe the run in directory `run` at `node` (a name as `cramnet summary` lists it) over the split
     `split` of its data (or of `data`); files go to `out` (default RUN/probes/NODE). With `decode`, the
     part of the model after the node decodes a plane of its values (decode.py); with `symbolic`, a `kan`
     node's functions are matched to formulas (formulas.py); with `clusters` K, a graph node's
-    embeddings are clustered (clusters.py). With `weights`, `run` may be a spec with published weights."""
+    embeddings are clustered (clusters.py). With `weights`, `run` may be a spec with published weights.
+    The pass over the split runs on `device`; the rest (plots, formulas) on the CPU."""
     from ..train.inference import open_run
-    from ..train.setup import prepare
+    from ..train.setup import pick_device, prepare
 
     if clusters is not None and clusters < 2:
         raise ProbeError(f"--clusters {clusters}: clustering needs at least 2 clusters")
@@ -83,7 +85,8 @@ def probe_run(
         raise ProbeError(f"no split named '{split}'", did_you_mean(split, splits) or f"splits: {', '.join(splits)}")
     inputs = partial_graph(checked, node).inputs
     module = partial_model(checked, node, trained.module.state_dict())
-    found = collect(module, checked, inputs, splits[split], every_node=clusters is not None)
+    found = collect(module.to(pick_device(device)), checked, inputs, splits[split], every_node=clusters is not None)
+    module.cpu()
 
     home = Path(run) if weights is None else Path(run).parent  # a spec's probes go beside it
     out = Path(out) if out is not None else home / "probes" / attrs["attr"]

@@ -74,7 +74,17 @@ def test_no_arguments_at_all_prints_the_help():
     assert "Usage: cramnet [OPTIONS] COMMAND" in result.output and "check" in result.output
 
 
-@pytest.mark.parametrize("command", [["compile", "specs/mlp.cram"], ["train", "specs/mlp.cram"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["compile", "specs/mlp.cram"],
+        ["train", "specs/mlp.cram"],
+        ["evaluate", "runs/x"],
+        ["predict", "runs/x", "in.npz"],
+        ["generate", "runs/x", "--prompt", "a"],
+        ["probe", "runs/x", "--node", "a"],
+    ],
+)
 def test_one_message_for_a_bad_device_everywhere(command):
     result = run(*command, "--device", "tpu")
     assert result.exit_code == 2, result.output

@@ -166,22 +166,34 @@ def _dotted(tree: dict, prefix: str = ""):
             yield f"{prefix}{key}", value
 
 
-def run_evaluate(run: Path, data: str | None, console: Console, weights: Path | None = None) -> None:
+def run_evaluate(
+    run: Path, data: str | None, console: Console, weights: Path | None = None, device: str = "cpu"
+) -> None:
     from .inference import evaluate_run
     from .progress import metrics_table
 
-    console.print(metrics_table(evaluate_run(run, data, weights=weights), title=Text(str(run))))
+    metrics = evaluate_run(run, data, weights=weights, device=device)
+    console.print(metrics_table(metrics, title=Text(str(run))))
 
 
-def run_predict(run: Path, file: Path, output: Path | None, console: Console, weights: Path | None = None) -> None:
+def run_predict(
+    run: Path, file: Path, output: Path | None, console: Console, weights: Path | None = None, device: str = "cpu"
+) -> None:
     from .inference import predict_file
 
-    console.print(Text(f"wrote {predict_file(run, file, output, weights)}"))
+    console.print(Text(f"wrote {predict_file(run, file, output, weights, device)}"))
 
 
 def run_generate(
-    run: Path, prompt: str, tokens: int, temperature: float, top_k: int, seed: int, console: Console
+    run: Path,
+    prompt: str,
+    tokens: int,
+    temperature: float,
+    top_k: int,
+    seed: int,
+    console: Console,
+    device: str = "cpu",
 ) -> None:
     from .inference import generate
 
-    console.print(generate(run, prompt, tokens, temperature, top_k or None, seed), markup=False)
+    console.print(generate(run, prompt, tokens, temperature, top_k or None, seed, device), markup=False)

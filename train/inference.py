@@ -17,7 +17,7 @@ from .data.files import input_arrays, read_arrays
 from .data.text import tokenizer_from_json
 from .errors import TrainError
 from .run_dir import check_run_spec, read_json
-from .setup import spec_limits
+from .setup import pick_device, spec_limits
 
 
 @dataclass
@@ -30,6 +30,7 @@ class TrainedRun:
     info: dict  # run.json: model, task, output, data, classes, tokenizer
     final: dict
     path: Path
+    device: torch.device = torch.device("cpu")  # where the module is: inputs go there, outputs come back
 
     def after(self, node: str) -> torch.nn.Module:
         """The part of the model after `node` (a name as `cramnet summary` lists it, or a bound name):
@@ -44,8 +45,9 @@ class TrainedRun:
         return tokenizer_from_json(self.info["tokenizer"]) if self.info.get("tokenizer") else None
 
 
-def load_run(run: str | Path, weights: str = "model.safetensors") -> TrainedRun:
-    """The trained module of a run directory, with its config; the weights file must belong to the spec."""
+def load_run(run: str | Path, weights: str = "model.safetensors", device: str = "cpu") -> TrainedRun:
+    """The trained module of a run directory, with its config; the weights file must belong to the spec.
+    `device` (auto, cpu or cuda) is where the module is moved once loaded."""
     run = Path(run)
     try:
         info = read_json(run / "run.json")
@@ -69,14 +71,15 @@ def load_run(run: str | Path, weights: str = "model.safetensors") -> TrainedRun:
     module.eval()
     final_path = run / "final.json"
     final = read_json(final_path) if final_path.exists() else {}
-    return TrainedRun(module, config, checked, info, final, run)
+    place = pick_device(device)
+    return TrainedRun(module.to(place), config, checked, info, final, run, place)
 
 
-def open_run(run: str | Path, weights: str | Path | None = None) -> TrainedRun:
+def open_run(run: str | Path, weights: str | Path | None = None, device: str = "cpu") -> TrainedRun:
     """A run directory, or — with `weights` (`--weights`) — a spec with published weights loaded
     (docs/weights.md), standing in for a run: default config, its first output, no tokenizer."""
     if weights is None:
-        return load_run(run)
+        return load_run(run, device=device)
     from ..compiler.api import check_spec
     from ..weights import build_with_weights
     from .config import defaults
@@ -88,7 +91,8 @@ def open_run(run: str | Path, weights: str | Path | None = None) -> TrainedRun:
     output = checked.outputs[0]
     task = "classification" if len(checked.output_types[output].dims) == 1 else "auto"
     info = {"model": checked.name, "task": task, "output": output, "tokenizer": None}
-    return TrainedRun(module.eval(), defaults(), checked, info, {}, Path(run))
+    place = pick_device(device)
+    return TrainedRun(module.eval().to(place), defaults(), checked, info, {}, Path(run), place)
 
 
 def _check_memory(checked: CheckedModel, run: Path) -> None:
@@ -102,33 +106,39 @@ def _check_memory(checked: CheckedModel, run: Path) -> None:
 
 
 def evaluate_run(
-    run: str | Path, data: str | None = None, split: str = "test", weights: str | Path | None = None
+    run: str | Path,
+    data: str | None = None,
+    split: str = "test",
+    weights: str | Path | None = None,
+    device: str = "cpu",
 ) -> dict[str, float]:
     """The run's task metrics on its own data's test split, or on other data (all of a file's examples
-    are split the same way; `split` picks the part)."""
+    are split the same way; `split` picks the part), computed on `device`."""
     from .loop import Engine, evaluate_split
     from .setup import prepare
 
-    trained = open_run(run, weights)
+    trained = open_run(run, weights, device)
     config = trained.config
     if data is not None:
         config = {**config, "data": {**config["data"], "name": data}}
-    config = {**config, "device": "cpu", "precision": "fp32", "compile": False, "task": trained.info["task"]}
+    config = {**config, "device": device, "precision": "fp32", "compile": False, "task": trained.info["task"]}
     setup = prepare(None, config, checked=trained.checked)
     engine = Engine(setup, trained.module, trained.module, None)
     return {f"{split}_{k}": v for k, v in evaluate_split(engine, setup.data.splits[split], 256).items()}
 
 
-def predict_file(run: str | Path, file: Path, output: Path | None = None, weights: str | Path | None = None) -> Path:
+def predict_file(
+    run: str | Path, file: Path, output: Path | None = None, weights: str | Path | None = None, device: str = "cpu"
+) -> Path:
     """Predictions for every example of `file` (an .npz, .safetensors or .csv holding the inputs, as
     for training, or a biological file with its record IDs); written as .csv (classes and
     probabilities, or values) or .npz (raw outputs). An .npz holds the task's output as `prediction`
     and every output of the model by its name (a VAE's `reconstruction` and `z`); a .csv adds the
     columns of other outputs with one vector per example. A language-model run reads a .txt file
-    instead: one prompt per line (`predict_text`)."""
+    instead: one prompt per line (`predict_text`). The model runs on `device`."""
     from .bio_predict import bio_inputs
 
-    trained = open_run(run, weights)
+    trained = open_run(run, weights, device)
     if trained.info["task"] == "language_model":  # prompts, one a line (anything else is refused there)
         return predict_text(trained, file, output)
     found = bio_inputs(trained, file)
@@ -198,9 +208,10 @@ def _predict_in_batches(trained: TrainedRun, inputs: dict[str, torch.Tensor], fi
     with torch.no_grad():
         for start in range(0, count, PREDICT_BATCH):
             rows = slice(start, start + PREDICT_BATCH)
-            outputs = trained.module(*[inputs[n][rows] for n in names], **{m: inputs[m][rows] for m in masks})
+            given = {name: inputs[name][rows].to(trained.device) for name in [*names, *masks]}
+            outputs = trained.module(*[given[n] for n in names], **{m: given[m] for m in masks})
             for name, value in zip(parts, outputs if isinstance(outputs, tuple) else (outputs,)):
-                parts[name].append(value.float())
+                parts[name].append(value.float().cpu())
     return {name: torch.cat(values) for name, values in parts.items()}
 
 
@@ -227,8 +238,8 @@ def predict_text(trained: TrainedRun, file: Path, output: Path | None = None) ->
         if not ids:
             raise TrainError(f"{file}: the line {line[:40]!r} has no character the model's tokenizer knows")
         with torch.no_grad():
-            outputs = trained.module(torch.tensor([ids]))
-        logits = (outputs[0] if isinstance(outputs, tuple) else outputs)[0, :, : tokenizer.vocab].float()
+            outputs = trained.module(torch.tensor([ids], device=trained.device))
+        logits = (outputs[0] if isinstance(outputs, tuple) else outputs)[0, :, : tokenizer.vocab].float().cpu()
         probabilities = logits[-1].softmax(-1)
         best = int(probabilities.argmax())
         loss = torch.nn.functional.cross_entropy(logits[:-1], torch.tensor(ids[1:])) if len(ids) > 1 else None
@@ -258,12 +269,19 @@ def _csv_field(text: str) -> str:
 
 
 def generate(
-    run: str | Path, prompt: str, tokens: int = 200, temperature: float = 0.8, top_k: int | None = 40, seed: int = 0
+    run: str | Path,
+    prompt: str,
+    tokens: int = 200,
+    temperature: float = 0.8,
+    top_k: int | None = 40,
+    seed: int = 0,
+    device: str = "cpu",
 ) -> str:
-    """Sample a continuation of `prompt` from a language-model run (temperature, then top-k)."""
+    """Sample a continuation of `prompt` from a language-model run (temperature, then top-k); the model
+    runs on `device`, the sampling on the CPU (so a seed draws the same tokens on any device's logits)."""
     if not (math.isfinite(temperature) and temperature > 0):  # nan compares false with everything
         raise TrainError(f"--temperature must be a number above 0, not {temperature}", "try --temperature 0.8")
-    trained = load_run(run)
+    trained = load_run(run, device=device)
     if trained.info["task"] != "language_model" or trained.tokenizer is None:
         raise TrainError(f"{run} is a {trained.info['task']} run; generate needs a language model")
     tokenizer = trained.tokenizer
@@ -274,9 +292,9 @@ def generate(
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for _ in range(tokens):
-            context = torch.tensor([ids[-length:]])
+            context = torch.tensor([ids[-length:]], device=trained.device)
             outputs = trained.module(context)
-            logits = (outputs[0] if isinstance(outputs, tuple) else outputs)[0, -1].float() / temperature
+            logits = (outputs[0] if isinstance(outputs, tuple) else outputs)[0, -1].float().cpu() / temperature
             logits = logits[: tokenizer.vocab]
             if top_k:
                 kth = torch.topk(logits, min(top_k, len(logits))).values[-1]

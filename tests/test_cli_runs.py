@@ -1,0 +1,87 @@
+"""The commands on a trained run (cli/runs.py) take --plugin, for a run whose spec uses a plugin's
+blocks, and --device, as train and compile do."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cramnet.cli import app
+
+runner = CliRunner()
+PLUGIN = ["--plugin", "tests.plugins.scale_block"]
+CLASSIFIER = """model scaled_digits {
+    input image: [1, 8, 8]
+    image -> flatten -> test_scale(0.5) -> dense(10) as logits
+    output logits
+}
+"""
+LANGUAGE_MODEL = """model scaled_lm {
+    input ids: tokens[seq]
+    ids -> embed(256, 16) -> test_scale -> dense(256) as logits
+    output logits
+}
+"""
+
+
+def trained(tmp_path_factory, text: str, *sets: str):
+    folder = tmp_path_factory.mktemp("run")
+    (folder / "spec.cram").write_text(text)
+    out = folder / "run"
+    args = ["train", str(folder / "spec.cram"), "--epochs", "1", "--out", str(out), "--quiet", "--set", "threads=1"]
+    result = runner.invoke(app, [*args, *[f"--set={s}" for s in sets], *PLUGIN])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def classifier_run(tmp_path_factory):
+    return trained(tmp_path_factory, CLASSIFIER)
+
+
+def test_evaluate_predict_and_probe_take_the_plugin_and_the_device(classifier_run, tmp_path):
+    result = runner.invoke(app, ["evaluate", str(classifier_run), *PLUGIN, "--device", "cpu"])
+    assert result.exit_code == 0 and "test_accuracy" in result.output, result.output
+    np.savez(tmp_path / "inputs.npz", image=np.random.rand(3, 1, 8, 8).astype(np.float32))
+    predict = ["predict", str(classifier_run), str(tmp_path / "inputs.npz"), "-o", str(tmp_path / "p.csv")]
+    result = runner.invoke(app, [*predict, *PLUGIN, "--device", "auto"])
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 4
+    probe = ["probe", str(classifier_run), "--node", "test_scale_1", "-o", str(tmp_path / "probe")]
+    result = runner.invoke(app, [*probe, *PLUGIN, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "probe" / "activations.npy").shape[1:] == (64,)
+
+
+def test_a_fresh_process_needs_the_plugin_to_read_the_run(classifier_run):
+    # in this process the plugin stays registered once train loaded it: a user's next command is a new one
+    command = [sys.executable, "-m", "cramnet.cli", "evaluate", str(classifier_run), "--device", "cpu"]
+    without = subprocess.run(command, capture_output=True, text=True)
+    assert without.returncode == 1 and "test_scale" in without.stderr and "Traceback" not in without.stderr
+    with_plugin = subprocess.run([*command, *PLUGIN], capture_output=True, text=True)
+    assert with_plugin.returncode == 0 and "test_accuracy" in with_plugin.stdout, with_plugin.stderr
+
+
+def test_a_plugin_that_cannot_load_is_told_as_check_tells_it(classifier_run):
+    for command in (["evaluate", str(classifier_run)], ["fmt", "specs/mlp.cram"], ["blocks"]):
+        result = runner.invoke(app, [*command, "--plugin", "no_such_module_xyz"])
+        assert result.exit_code == 1, result.output
+        assert "error[E220]: cannot import plugin module 'no_such_module_xyz'" in result.output
+        assert "hint: check the module name" in result.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message for a missing GPU")
+def test_a_missing_gpu_is_a_clear_error(classifier_run):
+    result = runner.invoke(app, ["evaluate", str(classifier_run), *PLUGIN, "--device", "cuda"])
+    assert result.exit_code == 1 and "no CUDA GPU" in result.output and "Traceback" not in result.output
+
+
+def test_generate_takes_the_plugin_and_the_device(tmp_path_factory):
+    run = trained(tmp_path_factory, LANGUAGE_MODEL, "data.options.length=16")
+    args = ["generate", str(run), "--prompt", "The", "--tokens", "5", "--device", "cpu"]
+    result = runner.invoke(app, [*args, *PLUGIN])
+    assert result.exit_code == 0 and result.output.startswith("The"), result.output
+    assert result.output == runner.invoke(app, [*args[:-2], *PLUGIN]).output  # the same tokens on auto (here cpu)
