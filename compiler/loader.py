@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..dsl import ast, parse
-from ..dsl.errors import Span, SpecError, SpecErrors, did_you_mean
+from ..dsl.errors import Span, SpecError, SpecErrors, did_you_mean, nearest
 from ..dsl.parser import MAX_NESTING, MAX_SPEC_BYTES
 
 STD_DIR = Path(__file__).resolve().parent.parent / "blocks" / "std"
@@ -56,14 +56,8 @@ def read_source(path: Path, errors: list[SpecError], span: Span | None = None) -
         with path.open("rb") as handle:
             data = handle.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
-        errors.append(
-            SpecError(
-                code="E200",
-                message=f"no such file: {path}",
-                span=span,
-                hint="check the path; `use` paths are relative to the file that uses them",
-            )
-        )
+        hint = "check the path; `use` paths are relative to the file that uses them" if span else _not_found(path)
+        errors.append(SpecError(code="E200", message=f"no such file: {path}", span=span, hint=hint))
         return None
     except (IsADirectoryError, PermissionError, OSError) as error:
         errors.append(SpecError(code="E200", message=f"cannot read {path}: {error.strerror or error}", span=span))
@@ -103,6 +97,22 @@ def read_source(path: Path, errors: list[SpecError], span: Span | None = None) -
             )
         )
         return None
+
+
+def _not_found(path: Path) -> str:
+    """The hint for a spec named on the command line (or to `check_spec`) that is not there: a file of
+    a like name beside it, else where a relative path was looked for."""
+    folder = path.parent
+    if folder.is_dir():
+        try:
+            guess = nearest(path.name, [p.name for p in folder.iterdir() if p.suffix == ".cram"])
+        except OSError:  # a folder that cannot be listed: no guess
+            guess = None
+        if guess:
+            return f"did you mean {str(folder / guess)!r}?"
+    elif str(folder) not in ("", "."):
+        return f"there is no folder {folder}" + ("" if path.is_absolute() else f" in {Path.cwd()}")
+    return "check the spelling" + ("" if path.is_absolute() else f"; a relative path is read from {Path.cwd()}")
 
 
 def load_program(source: str, path: str, files: Mapping[str, str] | None = None) -> Program:

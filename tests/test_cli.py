@@ -146,3 +146,20 @@ def test_help_answers_to_h_and_describes_the_run_options():
     for option, words in (("--epochs", "Passes over"), ("--batch-size", "Examples per step"), ("--seed", "Seed of")):
         line = next(line for line in result.output.splitlines() if line.strip().startswith(option))
         assert words in line, line
+
+
+def test_a_missing_spec_named_on_the_command_line_hints_at_its_path():
+    near = run("check", "specs/lenett5.cram")
+    assert near.exit_code == 1 and "hint: did you mean 'specs/lenet5.cram'?" in near.output
+    nowhere = run("check", "nosuch.cram")
+    assert "hint: check the spelling; a relative path is read from" in nowhere.output
+    assert "`use`" not in near.output + nowhere.output  # a file that no `use` named
+    assert "hint: there is no folder spec in" in run("check", "spec/lenet5.cram").output
+
+
+def test_a_missing_use_target_keeps_its_hint(tmp_path):
+    spec = tmp_path / "main.cram"
+    spec.write_text('use "lib.cram"\n' + SEQUENCE_SPEC)
+    result = run("check", str(spec))
+    assert result.exit_code == 1 and "error[E201]" in result.output
+    assert "`use` paths are relative to the file that uses them" in result.output
