@@ -122,11 +122,28 @@ def fmt_command(
             changed = format_paths(specs, check)
         except OSError as error:
             raise UsageError(f"cannot read or write {error.filename}: {error.strerror or error}") from None
-        for path in changed:
-            out.print(f"{'would reformat' if check else 'formatted'} {path}")
-        unchanged = len(specs) - len(changed)
-        out.print(f"{unchanged} file{'s' if unchanged != 1 else ''} already formatted")
+        for line in fmt_report(specs, changed, check):
+            out.print(line)
         if check and changed:
             raise typer.Exit(1)
 
     run_command(action)
+
+
+def fmt_report(specs: list[Path], changed: list[Path], check: bool) -> list[str]:
+    """What fmt did: a line per file it changed (or would), then how many it left, counted only when
+    there are several files and the count says something a line did not."""
+    lines = [f"{'would reformat' if check else 'formatted'} {path}" for path in changed]
+    unchanged = [path for path in specs if path not in changed]
+    if len(specs) == 1 and unchanged:
+        return [f"{unchanged[0]} already formatted"]
+    counts = []
+    if changed and unchanged:
+        counts.append(f"{_files(len(changed))} {'would be reformatted' if check else 'formatted'}")
+    if unchanged:
+        counts.append(f"{_files(len(unchanged))} already formatted")
+    return lines + ([", ".join(counts)] if counts else [])
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}"

@@ -5,8 +5,8 @@ commas and inside `{ … }` written on one line; at most one blank line in a row
 `block` or `model` and what surrounds it. The author's line breaks between pipeline stages,
 between arguments and around `{ }` bodies are kept (a broken pipeline's `->` lines up under its
 first arrow, or two spaces in when its first line has none), and so are number and string
-literals as written. Comments stay on their line, trailing ones at their column where the code
-leaves room.
+literals as written. Comments stay on their line; a trailing one sits two spaces after its code,
+and the trailing comments of consecutive lines line up, two spaces after the longest line's code.
 
 The printer works from the AST, so it can only write what the parser read. `format_spec` checks
 its own output before returning it: the output must parse to the same AST (spans aside) and keep
@@ -96,6 +96,7 @@ class _Printer:
         self.current = ""
         self.indent = 0  # the logical indent of the current line: where a `{ }` body's `}` goes
         self.started = False
+        self.trailing: dict[int, str] = {}  # index in `lines` -> the comment that ends that line
 
     # -- the text being written ---------------------------------------------------------------
     def write(self, text: str) -> None:
@@ -120,8 +121,7 @@ class _Printer:
         """End the current line and start one at `indent` for a construct from source `line`;
         comments from the lines before it are written first, a trailing one on the current line."""
         if self.pending and self.pending[0].line < line and not self.pending[0].own_line and self.current.strip():
-            comment = self.pending.pop(0)
-            self.current += " " * max(2, comment.col - 1 - len(self.current)) + comment.text
+            self.trailing[len(self.lines)] = self.pending.pop(0).text  # the line newline() writes next
         if self.started:
             self.newline()
         first = True
@@ -154,7 +154,20 @@ class _Printer:
         self.brk(_NEVER, 0)
         while self.lines and not self.lines[-1]:
             self.lines.pop()
+        self.align_trailing()
         return "\n".join(self.lines) + "\n" if self.lines else ""
+
+    def align_trailing(self) -> None:
+        """Each run of consecutive lines ending in comments: the comments in one column, two spaces
+        after the longest line's code (a lone one two spaces after its own)."""
+        run: list[int] = []
+        for index in [*sorted(self.trailing), _NEVER]:
+            if run and index != run[-1] + 1:
+                column = max(len(self.lines[i]) for i in run) + 2
+                for i in run:
+                    self.lines[i] = self.lines[i].ljust(column) + self.trailing[i]
+                run = []
+            run.append(index)
 
     def declaration(self, node) -> None:
         if isinstance(node, ast.Use):

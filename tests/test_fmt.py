@@ -121,7 +121,46 @@ def test_cli_fmt_check_and_write(tmp_path):
     result = runner.invoke(app, ["fmt", str(spec)])
     assert result.exit_code == 0 and f"formatted {spec}" in result.output and spec.read_text() == CANONICAL
     result = runner.invoke(app, ["fmt", "--check", str(spec)])
-    assert result.exit_code == 0 and "1 file already formatted" in result.output
+    assert result.exit_code == 0 and result.output == f"{spec} already formatted\n"
     spec.write_text("model m {\n    input x: [4\n}\n")
     result = runner.invoke(app, ["fmt", str(spec)])
     assert result.exit_code == 1 and "error[" in result.output and "Traceback" not in result.output
+
+
+def test_cli_fmt_messages_count_only_what_a_line_did_not_say(tmp_path):
+    paths = [tmp_path / f"{name}.cram" for name in ("a", "b", "c")]
+    for path, text in zip(paths, [MESSY, MESSY, CANONICAL]):
+        path.write_text(text)
+    result = runner.invoke(app, ["fmt", "--check", *map(str, paths)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"would reformat {paths[0]}",
+        f"would reformat {paths[1]}",
+        "2 files would be reformatted, 1 file already formatted",
+    ]
+    result = runner.invoke(app, ["fmt", str(paths[0])])
+    assert result.exit_code == 0 and result.output == f"formatted {paths[0]}\n"  # no "0 files already formatted"
+    result = runner.invoke(app, ["fmt", *map(str, paths)])
+    assert result.output.splitlines() == [f"formatted {paths[1]}", "1 file formatted, 2 files already formatted"]
+    assert runner.invoke(app, ["fmt", *map(str, paths)]).output == "3 files already formatted\n"
+
+
+def test_trailing_comments_two_spaces_after_the_code_and_aligned_in_a_run():
+    text = (
+        "model m {  # one space or ten: the same\n"
+        "    input x: [4]\n"
+        "    x -> relu as a # a run of two\n"
+        "    a -> dense(4) -> tanh as y              # lines\n"
+        "\n"
+        "    output y             # alone again\n"
+        "}\n"
+    )
+    assert _same_meaning_and_stable(text, "m.cram") == (
+        "model m {  # one space or ten: the same\n"
+        "    input x: [4]\n"
+        "    x -> relu as a              # a run of two\n"
+        "    a -> dense(4) -> tanh as y  # lines\n"
+        "\n"
+        "    output y  # alone again\n"
+        "}\n"
+    )
