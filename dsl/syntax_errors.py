@@ -136,7 +136,7 @@ def describe_syntax_error(error: UnexpectedInput, text: str, path: str, parse: C
     if label is not None:
         message, hint, _ = COMMON_MISTAKES[label]
         return SpecError(code="E101", message=message, span=span, hint=hint)
-    return SpecError(code="E100", message=_generic_message(error, text), span=span, hint=_generic_hint(error))
+    return SpecError(code="E100", message=_generic_message(error, text), span=span, hint=_generic_hint(error, text))
 
 
 def _matching_row(error: UnexpectedInput, parse: Callable[[str], object]) -> int | None:
@@ -226,11 +226,59 @@ def _describe_token(token) -> str:
     return f"{_FOUND_NAMES[token.type]} '{token}'" if token.type in _FOUND_NAMES else f"'{token}'"
 
 
-def _generic_hint(error: UnexpectedInput) -> str | None:
+def _generic_hint(error: UnexpectedInput, text: str) -> str | None:
     expected = getattr(error, "accepts", None) or getattr(error, "expected", None)
     if not expected:
         return None
-    names = sorted({_friendly(t) for t in expected if not t.startswith("__")})
+    closer = _CLOSING.get(_innermost_open(text, getattr(error, "pos_in_stream", None)))
+    terminals = sorted(
+        (t for t in expected if not t.startswith("__")), key=lambda t: (_likeliness(t, closer), _friendly(t))
+    )
+    names = list(dict.fromkeys(_friendly(t) for t in terminals))
     if isinstance(error, UnexpectedToken) and len(names) > 8:
         names = names[:8] + ["…"]
     return "expected " + ", ".join(names)
+
+
+_CLOSING = {"(": "RPAR", "[": "RSQB", "{": "RBRACE"}
+_SEPARATORS = {"COMMA", "_ARROW", "EQUAL", "COLON", "VBAR", "_NL"}
+_VALUES = ("NAME", "INT", "FLOAT", "STRING")
+_OPERATORS = ("PLUS", "MINUS", "STAR", "SLASH", "PERCENT")
+
+
+def _likeliness(terminal: str, closer: str | None) -> tuple[int, int]:
+    """The order expected tokens are listed in, likeliest first: what closes the innermost open
+    bracket, the other closing brackets, separators, names and values, other words; arithmetic last
+    (it may follow almost any value, so it is rarely what was missing)."""
+    if terminal == closer:
+        return 0, 0
+    if terminal in _CLOSING.values():
+        return 1, 0
+    if terminal in _SEPARATORS:
+        return 2, 0
+    if terminal in _VALUES:
+        return 3, _VALUES.index(terminal)
+    if terminal in _OPERATORS:
+        return 5, _OPERATORS.index(terminal)
+    return 4, 0
+
+
+def _innermost_open(text: str, end: int | None) -> str | None:
+    """The innermost bracket still open before `end`, strings and comments skipped."""
+    stack: list[str] = []
+    i, end = 0, len(text) if end is None else min(end, len(text))
+    while i < end:
+        char = text[i]
+        if char == "#":
+            i = text.find("\n", i)
+            i = end if i < 0 else i
+        elif char == '"':
+            i += 1
+            while i < end and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+        elif char in _CLOSING:
+            stack.append(char)
+        elif char in ")]}" and stack:
+            stack.pop()
+        i += 1
+    return stack[-1] if stack else None
