@@ -43,7 +43,7 @@ def render(
         "--depth",
         metavar="N",
         min=0,
-        help="Open user blocks this deep; deeper: one box (default: as deep as fits about 60 boxes; 99: all).",
+        help="Open user blocks this deep; deeper: one box (default: as deep as fits 60 boxes, 36 in a chain; 99: all).",
     ),
     expand: bool = typer.Option(False, "--expand", help="Draw every copy of a repeat, not the first marked × N."),
     rankdir: str = typer.Option("TB", "--rankdir", metavar="TB|LR", help="TB (top to bottom) or LR (left to right)."),

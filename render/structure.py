@@ -87,6 +87,9 @@ def build_diagram(model: ModelGraph, options: Options = Options()) -> Diagram:
 
 
 READABLE_BOXES = 60  # about what a screen shows at a readable size
+# boxes in the longest top-to-bottom chain: some 4,300 px as a PNG; a chain of 45 (Jamba open,
+# 1,271 x 6,104 px) is a strip to scroll, not a picture. ResNet on digits (36) is the longest kept open
+READABLE_RANKS = 36
 
 
 def readable_depth(model: ModelGraph, options: Options = Options()) -> int | None:
@@ -97,9 +100,18 @@ def readable_depth(model: ModelGraph, options: Options = Options()) -> int | Non
         (sum(s.kind == "block" for s in model.graph.nodes[n].get("scopes", ())) for n in model.graph), default=0
     )
     for depth in (None, *range(levels - 1, -1, -1)):
-        if len(build_diagram(model, replace(options, depth=depth)).boxes) <= READABLE_BOXES:
+        if _readable(build_diagram(model, replace(options, depth=depth))):
             return depth
     return 0
+
+
+def _readable(diagram: Diagram) -> bool:
+    """At most READABLE_BOXES boxes, and at most READABLE_RANKS in its longest chain of data edges."""
+    if len(diagram.boxes) > READABLE_BOXES:
+        return False
+    flow = nx.DiGraph((e.source, e.target) for e in diagram.edges if e.kind in ("data", "route"))  # not ties
+    # a cycle (none is known) has no longest chain: the count of boxes decides
+    return not nx.is_directed_acyclic_graph(flow) or nx.dag_longest_path_length(flow) + 1 <= READABLE_RANKS
 
 
 class _Layout:

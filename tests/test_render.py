@@ -288,8 +288,8 @@ def test_labels_legend_and_families(tmp_path):
     router = re.search(r'"?moe_layer_1\.moe_1"? \[label=<.*?>\s', source, re.S).group(0)
     assert "512 params" in router  # the router's own weights (128 × 4), not the whole moe's
     assert "[256]" not in source and "[seq, 256]" in source  # expert edges read with their positions
-    lenet = _render_dot(tmp_path, "specs/jamba.cram")
-    assert "mamba(16, 2, 4)" in lenet
+    jamba = _render_dot(tmp_path, "specs/jamba.cram", "--depth", "99")
+    assert "mamba(16, 2, 4)" in jamba
     from cramnet.render.palette import BLOCK_COLOUR, PLUGIN_COLOUR, family_colour
 
     colours = [family_colour("normalisation"), BLOCK_COLOUR, PLUGIN_COLOUR, family_colour("dense")]
@@ -302,3 +302,15 @@ def test_format_and_suffix_agree_and_mermaid_to_stdout(tmp_path):
     assert result.exit_code == 1 and "does not match" in result.output and not (tmp_path / "out.svg").exists()
     result = runner.invoke(app, ["render", "specs/lenet5.cram", "--format", "mermaid"])
     assert result.exit_code == 0 and result.output.startswith("flowchart TB") and "conv2d_1" in result.output
+
+
+def test_default_picture_of_a_long_chain_is_collapsed(tmp_path):
+    # Jamba opens into 49 boxes, 45 of them in one chain: a strip, not a picture; a box per layer instead
+    source = _render_dot(tmp_path, "specs/jamba.cram")
+    assert "mamba_moe_layer_1" in source and "mamba(16, 2, 4)" not in source and _chain_connected(source)
+    assert "mamba(16, 2, 4)" in _render_dot(tmp_path, "specs/jamba.cram", "--depth", "99")
+    from cramnet.compiler import check_spec
+    from cramnet.render.structure import readable_depth
+
+    defaults = {spec: readable_depth(check_spec(f"specs/{spec}.cram").model) for spec in ("cram", "resnet_digits")}
+    assert defaults == {"cram": None, "resnet_digits": None}  # shorter chains stay open
