@@ -85,6 +85,7 @@ def export(
         if spec.is_dir():  # a trained run: its spec and its weights
             if weights is not None:
                 raise UsageError(f"--weights loads into a spec, but {spec} is a run directory (it has its own weights)")
+            load_plugin_modules(plugin)  # before the run's spec is read
             source = ExportSource.from_run(spec)
             sizes = parse_sizes(dim)
         else:

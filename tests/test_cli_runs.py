@@ -65,6 +65,13 @@ def test_a_fresh_process_needs_the_plugin_to_read_the_run(classifier_run):
     assert with_plugin.returncode == 0 and "test_accuracy" in with_plugin.stdout, with_plugin.stderr
 
 
+def test_export_of_a_run_takes_the_plugin(classifier_run, tmp_path):
+    target = tmp_path / "scaled.py"
+    command = [sys.executable, "-m", "cramnet.cli", "export", str(classifier_run), "-o", str(target), *PLUGIN]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0 and "class Scale" in target.read_text(), done.stderr
+
+
 def test_a_plugin_that_cannot_load_is_told_as_check_tells_it(classifier_run):
     for command in (["evaluate", str(classifier_run)], ["fmt", "specs/mlp.cram"], ["blocks"]):
         result = runner.invoke(app, [*command, "--plugin", "no_such_module_xyz"])
