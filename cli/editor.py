@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.text import Text
 
-from .messages import err
+from .messages import MISTAKE, print_mistake
 from .options import PluginOption
 
 
@@ -14,8 +13,6 @@ def lsp(plugin: list[str] | None = PluginOption) -> None:
     try:
         from ..lsp import serve
     except ImportError as error:  # pygls is an extra
-        err.print(
-            Text.assemble(("error:", "red"), f" the language server needs pygls: pip install 'cramnet[lsp]' ({error})")
-        )
-        raise typer.Exit(2) from None
+        print_mistake(f"the language server needs pygls ({error})", "pip install 'cramnet[lsp]'")
+        raise typer.Exit(MISTAKE) from None
     serve(plugin or [])

@@ -117,6 +117,8 @@ def describe(error, given: list[str]) -> tuple[str, str | None]:
         name = param.opts[-1] if param.param_type_name == "option" else _argument_name(param)
         value = _value_given(param, given)
         shown = f"{name} {value!r}" if value is not None else name
+        if _out_of_range(param, value):  # in our words: typer's wording changes between versions
+            return f"{shown}: must be {_range(param)}", _takes(param)
         return f"{shown}: {_sentence(error.message)}", _takes(param)
     if isinstance(error, _click.BadOptionUsage) and ctx is not None:
         option = next((p for p in ctx.command.get_params(ctx) if error.option_name in p.opts), None)
@@ -155,6 +157,15 @@ def _value_given(param, given: list[str]) -> str | None:
     return found
 
 
+def _out_of_range(param, value: str | None) -> bool:
+    low, high = _bounds(param)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return (low is not None and number < low) or (high is not None and number > high)
+
+
 def _argument_name(param) -> str:
     name = param.metavar or param.name.upper()
     name = name if param.required else f"[{name}]"
@@ -180,15 +191,19 @@ def _option_record(param) -> tuple[str, str]:
 
 def _range(param) -> str:
     """`at least 1`, `0 to 4,294,967,295`: an option's bounds in words (typer's `x>=1` reads like a formula)."""
-    low = getattr(param, "min", None)
-    high = getattr(param, "max", None)
-    if low is None and high is None:  # older typer: the bounds are on a click range type
-        kind = getattr(param, "type", None)
-        low, high = getattr(kind, "min", None), getattr(kind, "max", None)
+    low, high = _bounds(param)
     if low is not None and high is not None:
-        return f"{low:,} to {high:,}"
+        return f"from {low:,} to {high:,}"
     if low is not None:
         return f"at least {low:,}"
     if high is not None:
         return f"at most {high:,}"
     return ""
+
+
+def _bounds(param) -> tuple:
+    low, high = getattr(param, "min", None), getattr(param, "max", None)
+    if low is None and high is None:  # older typer: the bounds are on a click range type
+        kind = getattr(param, "type", None)
+        low, high = getattr(kind, "min", None), getattr(kind, "max", None)
+    return low, high

@@ -39,7 +39,7 @@ def test_help_lines_read_as_a_user_writes_them():
     assert "[default: 1; at least 1]" in summary
     assert "Usage: cramnet fmt [OPTIONS] SPEC...\n" in run("fmt", "-h").output
     assert "Usage: cramnet train [OPTIONS] [SPEC]\n" in run("train", "-h").output
-    assert "[0 to 4,294,967,295]" in run("train", "-h").output
+    assert "[from 0 to 4,294,967,295]" in run("train", "-h").output
     assert "Usage: cramnet predict [OPTIONS] RUN FILE\n" in run("predict", "-h").output
 
 
@@ -53,7 +53,8 @@ def test_help_lines_read_as_a_user_writes_them():
         (["--frobnicate"], "cramnet has no option --frobnicate", "cramnet -h"),
         (["generate", "runs/x"], "cramnet generate needs --prompt TEXT", "--prompt takes TEXT"),
         (["summary", "specs/mlp.cram", "--dim"], "--dim needs a value", "--dim takes NAME=SIZE"),
-        (["check", "--max-nodes", "0", "specs/mlp.cram"], "--max-nodes '0'", "--max-nodes takes N, at least 1"),
+        (["check", "--max-nodes", "0", "specs/mlp.cram"], "--max-nodes '0': must be at least 1", "--max-nodes takes N"),
+        (["train", "specs/mlp.cram", "--seed=-1"], "--seed '-1': must be from 0 to 4,294,967,295", "Seed of"),
         (["check", "--max-nodes=many", "specs/mlp.cram"], "--max-nodes 'many'", "at least 1"),
         (["check", "specs/mlp.cram", "specs/vae.cram"], "unexpected extra argument", "usage: cramnet check"),
         (["summary", "specs/mlp.cram", "--strategy", "fsdb"], "--strategy 'fsdb' is not one of ddp, fsdp", "'fsdp'"),
