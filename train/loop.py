@@ -302,10 +302,10 @@ def train(
 def _check_memory(setup: Setup) -> None:
     """Refuse, with the numbers, a model whose training step would not fit in free memory."""
     from ..compiler.memory import check_fits, estimate
+    from .memory_plan import optimizer_slots
 
     config = setup.config
-    name, momentum = get(config, "optimizer.name"), get(config, "optimizer.momentum")
-    slots = 2 if name in ("adam", "adamw") else (1 if momentum > 0 else 0)  # moments kept per weight
+    slots = optimizer_slots(get(config, "optimizer.name"), get(config, "optimizer.momentum"))
     need = estimate(setup.checked, None, config["batch_size"], slots)
     check_fits(need, setup.device, setup.checked.name, "train", "--set memory_check=false")
 
