@@ -48,7 +48,7 @@ def one_mode(args) -> dict:
     from cramnet.compiler import check_spec
     from cramnet.train.config import apply_sets, defaults
     from cramnet.train.distributed import join, leave
-    from cramnet.train.loop import make_optimizer
+    from cramnet.train.engine import make_optimizer
     from cramnet.train.memory_plan import plan_from_config
     from cramnet.train.sharding import build_sharded
 

@@ -30,7 +30,7 @@ from cramnet.compiler import check_spec  # noqa: E402
 from cramnet.compiler.trial import batched_shape, random_inputs  # noqa: E402
 from cramnet.train.config import defaults  # noqa: E402
 from cramnet.train.data.splits import Batch  # noqa: E402
-from cramnet.train.loop import make_optimizer  # noqa: E402
+from cramnet.train.engine import make_optimizer  # noqa: E402
 from cramnet.train.tasks import Task  # noqa: E402
 
 

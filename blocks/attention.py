@@ -59,9 +59,10 @@ class SelfAttention(nn.Module):
     def forward(self, x, memory=None, mask=None, memory_mask=None):
         source, source_mask = (x, mask) if memory is None else (memory, memory_mask)
         B, T, S = x.shape[0], x.shape[1], source.shape[1]
-        q = self.q_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
-        k = self.k_proj(source).view(B, S, self.kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, S, hd)
-        v = self.v_proj(source).view(B, S, self.kv_heads, self.head_dim).transpose(1, 2)
+        q, k, v = self._projections(x, source)
+        q = q.view(B, T, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
+        k = k.view(B, S, self.kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, S, hd)
+        v = v.view(B, S, self.kv_heads, self.head_dim).transpose(1, 2)
         if self.rope:
             q, k = self.rotate(q), self.rotate(k)
         if self.kv_heads != self.heads:
@@ -100,6 +101,17 @@ class SelfAttention(nn.Module):
                 scale=None if self.scale else 1.0,
             )  # (B, H, T, hd)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, self.heads * self.head_dim))
+
+    def _projections(self, x, source):
+        """q, k and v. In self-attention the three are one matrix product with the weights stacked, as
+        a fused `c_attn` would be (one GEMM forward, one for the input's gradient instead of three and
+        two sums); the parameters stay three `nn.Linear`s, so the layout and checkpoints do not change."""
+        projections = (self.q_proj, self.k_proj, self.v_proj)
+        if source is not x or any(type(p) is not nn.Linear for p in projections):
+            return self.q_proj(x), self.k_proj(source), self.v_proj(source)
+        weight = torch.cat([p.weight for p in projections])
+        bias = None if self.q_proj.bias is None else torch.cat([p.bias for p in projections])
+        return F.linear(x, weight, bias).split([p.out_features for p in projections], dim=-1)
 
     @staticmethod
     def relative_buckets(queries, keys, buckets, max_distance, bidirectional, device=None):

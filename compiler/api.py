@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import networkx as nx
 import torch
 from torch import nn
 
@@ -16,10 +15,11 @@ from ..dsl.errors import SpecError, SpecErrors
 from .build_graph import build_graph, select_model
 from .codegen import generate_source, load_module_class
 from .evaluate import EvalError, LetTable
-from .expansion import MAX_NODES, ModelGraph
+from .expansion import MAX_NODES
 from .freezing import apply_freezing
 from .infer_shapes import infer_shapes
 from .loader import load_program, read_source
+from .model_graph import ModelGraph, NodeGraph
 from .naming import assign_attributes, assign_layout, module_path
 from .run_sizes import check_run_sizes
 from .sharing import check_shares
@@ -50,7 +50,7 @@ class CheckedModel:
         return self.model.name
 
     @property
-    def graph(self) -> nx.DiGraph:
+    def graph(self) -> NodeGraph:
         return self.model.graph
 
     @property
@@ -64,11 +64,11 @@ class CheckedModel:
 
     @property
     def input_types(self) -> dict[str, TensorType]:
-        return {n: self.graph.nodes[n]["type"] for n in self.inputs}
+        return {n: self.graph.nodes[n].type for n in self.inputs}
 
     @property
     def output_types(self) -> dict[str, TensorType]:
-        return {name: self.graph.nodes[node]["type"] for name, node in self.model.outputs.items()}
+        return {name: self.graph.nodes[node].type for name, node in self.model.outputs.items()}
 
     def module_path(self, node: str) -> str:
         """Where a node's module lives in the built module: `pre_ln.0.attention_1` (naming.py)."""
@@ -111,7 +111,7 @@ class CheckedModel:
         N(0, 1) makes the first logits about √d wide and the first loss far above ln V (63 for a
         1,000-token vocabulary instead of 6.9)."""
         for node in self.graph:
-            tie = getattr(self.graph.nodes[node].get("args"), "tie", None)
+            tie = getattr(self.graph.nodes[node].args, "tie", None)
             if getattr(tie, "node", None) in self.graph:
                 target = module.get_submodule(self.module_path(tie.node))
                 if isinstance(target, nn.Embedding):
@@ -195,18 +195,18 @@ def check_spec(
 
 
 def _too_many_params(model: ModelGraph, max_params: int) -> list[SpecError]:
-    params = {node: attrs.get("params", 0) for node, attrs in model.graph.nodes.items()}
+    params = {node: attrs.params for node, attrs in model.graph.nodes.items()}
     total = sum(params.values())
     if total <= max_params:
         return []
     largest = max(params, key=params.get)
-    span = model.graph.nodes[largest]["span"]
+    span = model.graph.nodes[largest].span
     return [
         SpecError(
             code="E217",
             message=f"model '{model.name}' has {total:,} parameters, more than the limit of {max_params:,}",
             span=model.span if span is None else span,
-            hint=f"the largest, '{largest}' ({model.graph.nodes[largest]['block']}), has {params[largest]:,}: "
+            hint=f"the largest, '{largest}' ({model.graph.nodes[largest].block}), has {params[largest]:,}: "
             "check its sizes; a model this large "
             "is allowed with --max-params (check_spec(max_params=…))",
         )

@@ -17,7 +17,8 @@ from ..dsl import ast
 from ..dsl.errors import SpecError
 from .arguments import bind_block_args
 from .evaluate import Bindings
-from .expansion import FAILED, INPUT, Context, ModelGraph
+from .expansion import Context
+from .model_graph import FAILED, INPUT, ModelGraph
 from .naming import assign_attributes
 
 BODY_INPUT = "x"
@@ -42,9 +43,9 @@ class Bodies:
             for graph in self.graphs:
                 for node, attrs in graph.graph.nodes.items():
                     if node == BODY_INPUT:
-                        attrs["type"] = value
+                        attrs.type = value
                     else:
-                        attrs.pop("type", None)
+                        attrs.type = None
                 errors += infer_shapes(graph)
             if errors:
                 self._failed[value] = errors
@@ -57,8 +58,8 @@ class Bodies:
 
 def _result(graph: ModelGraph) -> BodyResult:
     nodes = graph.graph.nodes.values()
-    output = graph.graph.nodes[graph.outputs["y"]]["type"]
-    return BodyResult(output, sum(n.get("params", 0) for n in nodes), sum((n.get("flops", 0) for n in nodes), 0))
+    output = graph.graph.nodes[graph.outputs["y"]].type
+    return BodyResult(output, sum(n.params for n in nodes), sum((n.flops for n in nodes), 0))
 
 
 def build_body_call(builder, spec: BlockSpec, call: ast.Call, branches, ctx: Context, current: str) -> str:

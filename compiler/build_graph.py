@@ -5,9 +5,10 @@ User blocks are inlined (their nodes named `instance.node`), `* N` and `repeat` 
 it. Errors are collected; a failed pipeline yields `FAILED`, which later stages pass through
 quietly so one mistake is reported once.
 
-The builder's parts: `expansion.py` (the graph and the scopes it records), `pipelines.py` (lines,
-pipelines, stages, combinators), `calls.py` (block calls); this file holds the entry point, the
-builder's own bookkeeping (names, bindings, inputs, outputs).
+The builder's parts: `model_graph.py` (the graph it makes: typed nodes and edges), `expansion.py`
+(its context and budget), `pipelines.py` (lines, pipelines, stages, combinators), `calls.py`
+(block calls); this file holds the entry point, the builder's own bookkeeping (names, bindings,
+inputs, outputs).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
-
-import networkx as nx
 
 from ..blocks.dims import Poly
 from ..blocks.registry import BlockSpec, lookup
@@ -26,20 +25,10 @@ from ..dsl.errors import Span, SpecError, did_you_mean
 from .arguments import INT_LIMIT, show
 from .calls import Calls
 from .evaluate import Bindings, EvalError, LetTable, Scope, TensorRef, evaluate
-from .expansion import (
-    _BUDGET,
-    FAILED,
-    INPUT,
-    MAX_EXPANSION_DEPTH,
-    MAX_NODES,
-    Budget,
-    Context,
-    ExpansionLimit,
-    GraphScope,
-    ModelGraph,
-)
+from .expansion import _BUDGET, MAX_EXPANSION_DEPTH, MAX_NODES, Budget, Context, ExpansionLimit
 from .graph_schema import graph_schema
 from .loader import SpecModule
+from .model_graph import FAILED, INPUT, GraphScope, ModelGraph, NodeGraph
 from .pipelines import Pipelines
 
 
@@ -86,7 +75,7 @@ def build_graph(module: SpecModule, model: ast.ModelDef, lets: LetTable, max_nod
         return _expand(builder, module, model)
     except ExpansionLimit as limit:
         # what was built is partial: only the error is worth reporting
-        return ModelGraph(model.name, nx.DiGraph(), [], {}, model.span, [limit.error])
+        return ModelGraph(model.name, NodeGraph(), [], {}, model.span, [limit.error])
     finally:
         _BUDGET.reset(token)
 
@@ -125,7 +114,7 @@ def _prefix(node: str) -> str:
 
 class _Builder(Pipelines, Calls):
     def __init__(self, lets: LetTable, budget: Budget | None = None):
-        self.graph = nx.DiGraph()
+        self.graph = NodeGraph()
         self.errors: list[SpecError] = []
         self.lets = lets
         self.budget = budget or _BUDGET.get() or Budget()
@@ -228,14 +217,14 @@ class _Builder(Pipelines, Calls):
     def _rename_fresh(self, node: str, new: str, mark: int) -> str:
         """Give a node made by this statement directly in this body (not inside a block instance) its bound name."""
         attrs = self.graph.nodes[node]
-        if attrs["block"] == INPUT or attrs["order"] < mark or new in self.graph:
+        if attrs.block == INPUT or attrs.order < mark or new in self.graph:
             return node
         if _prefix(node) != _prefix(new):
             return node
         # a fresh node has in-edges only (nothing has read it yet): move them, in O(degree) — networkx's
         # relabel_nodes scans every node, which made naming quadratic in the spec's length
         edges = list(self.graph.in_edges(node, data=True))
-        self.graph.add_node(new, **self.graph.nodes[node])
+        self.graph.put(new, attrs)
         self.graph.remove_node(node)
         self.graph.add_edges_from((source, new, data) for source, _, data in edges)
         if node in self._position:
@@ -246,7 +235,7 @@ class _Builder(Pipelines, Calls):
     def feed_sources(self, inputs: list[str]) -> None:
         """Give each `source` block (`param`) the model's first input, whose batch size it takes."""
         for node, attrs in self.graph.nodes(data=True):
-            if attrs["spec"] is not None and attrs["spec"].source and inputs and not attrs["inputs"]:
+            if attrs.spec is not None and attrs.spec.source and inputs and not attrs.inputs:
                 attrs.update(inputs=[inputs[0]], labels=["the model's first input"])
                 self.graph.add_edge(inputs[0], node, kind="batch", index=0)  # its batch size only: not drawn
 

@@ -11,14 +11,10 @@ from ..dsl import ast
 from ..dsl.errors import SpecError
 from .arguments import bind_block_args, match_arguments, split_keyword
 from .evaluate import Bindings, BlockValue, EvalError, Scope, TensorRef, Word, evaluate
-from .expansion import (
-    FAILED,
-    INPUT,
-    Context,
-    GraphScope,
-)
+from .expansion import Context
 from .freezing import FREEZE, freeze_value
 from .loader import SpecModule
+from .model_graph import FAILED, INPUT, GraphScope
 from .sharing import SHARE, mismatch, pair_nodes, same_arguments, share_target, show_args
 
 
@@ -32,7 +28,7 @@ class Calls:
         start = len(self.created)
         result = self.unfrozen_call(call, ctx, current, first)
         for node in self.made_since(start):  # every node the call made: a block's, all of them
-            self.graph.nodes[node]["freeze"] = True
+            self.graph.nodes[node].freeze = True
         return result
 
     def unfrozen_call(self, call: ast.Call, ctx: Context, current: str | None, first: bool) -> str:
@@ -124,16 +120,16 @@ class Calls:
     def share_node(self, node: str, target: str, call: ast.Call) -> str:
         """`block(…, share = NAME)` of a primitive block: the node uses the module of NAME's node."""
         mine, theirs = self.graph.nodes[node], self.graph.nodes[target]
-        if theirs["block"] != mine["block"] or not same_arguments(theirs["args"], mine["args"]):
-            this = f"{mine['block']}({show_args(mine['args'])})"
-            other = "an input" if theirs["block"] == INPUT else f"{theirs['block']}({show_args(theirs['args'])})"
+        if theirs.block != mine.block or not same_arguments(theirs.args, mine.args):
+            this = f"{mine.block}({show_args(mine.args)})"
+            other = "an input" if theirs.block == INPUT else f"{theirs.block}({show_args(theirs.args)})"
             return self.error_from(
                 mismatch(
-                    f"this {mine['block']} call cannot use the weights of '{target}'",
+                    f"this {mine.block} call cannot use the weights of '{target}'",
                     this,
                     other,
                     call.span,
-                    theirs["span"],
+                    theirs.span,
                 )
             )
         pair_nodes(self.graph, [node], [target], call.span)
@@ -220,7 +216,7 @@ class Calls:
                         f"{definition.name}({show_args(consts)})",
                         theirs,
                         call.span,
-                        self.graph.nodes[target]["span"],
+                        self.graph.nodes[target].span,
                     )
                 )
         instance = self.fresh_name(ctx.prefix, definition.name)

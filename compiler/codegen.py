@@ -19,7 +19,7 @@ from torch import nn
 
 from ..blocks.registry import Construct
 from .class_templates import ClassFile
-from .expansion import INPUT, ModelGraph
+from .model_graph import INPUT, ModelGraph
 from .module_tree import ClassWriter, unit_tree
 from .naming import assign_layout
 from .sharing import uses_anothers_module
@@ -67,8 +67,8 @@ def generate_source(model: ModelGraph, source_name: str, standalone: bool) -> tu
             model=model.name,
             version=__version__,
             source=_docstring_text(source_name),
-            inputs=", ".join(f"{graph.nodes[i]['attr']}: {graph.nodes[i]['type']}" for i in model.inputs),
-            outputs=", ".join(f"{name}: {graph.nodes[node]['type']}" for name, node in model.outputs.items()),
+            inputs=", ".join(f"{graph.nodes[i].attr}: {graph.nodes[i].type}" for i in model.inputs),
+            outputs=", ".join(f"{name}: {graph.nodes[node].type}" for name, node in model.outputs.items()),
         )
     ]
     if standalone:
@@ -88,9 +88,9 @@ _AUX_LOSSES = (
 def model_class(model: ModelGraph, name: str, file: ClassFile, custom: dict[str, type]) -> str:
     """Write the classes of `model`'s module tree into `file`; returns the model's class name."""
     graph = model.graph
-    if any("layout" not in graph.nodes[n] for n in graph):  # a mixture's expert bodies are named here
+    if any(not graph.nodes[n].local for n in graph):  # a mixture's expert bodies are named here
         assign_layout(model)
-    order = sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"])
+    order = sorted(graph.nodes, key=lambda n: graph.nodes[n].order)
     constructs = _constructs(model, name, file, custom)
     statements = node_statements(model, constructs, order)
     readers: dict[str, set[str]] = {}
@@ -98,9 +98,9 @@ def model_class(model: ModelGraph, name: str, file: ClassFile, custom: dict[str,
         for statement in made:
             for value in statement.reads:
                 readers.setdefault(value, set()).add(node)
-    attr = {n: graph.nodes[n]["attr"] for n in order}
+    attr = {n: graph.nodes[n].attr for n in order}
     outputs = [attr[n] for n in model.outputs.values()]
-    masks = [f"{attr[i]}_mask" for i in model.inputs if has_mask(graph.nodes[i]["type"])]
+    masks = [f"{attr[i]}_mask" for i in model.inputs if has_mask(graph.nodes[i].type)]
     writer = ClassWriter(
         {n: _construct_source(c) for n, c in constructs.items()},
         statements,
@@ -124,20 +124,20 @@ def _constructs(model: ModelGraph, name: str, file: ClassFile, custom: dict[str,
     """How each node's module is built; the bodies of a block that has them become classes of their own."""
     graph = model.graph
     constructs: dict[str, Construct] = {}
-    for node in sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"]):
+    for node in sorted(graph.nodes, key=lambda n: graph.nodes[n].order):
         attrs = graph.nodes[node]
-        if attrs["block"] == INPUT:
+        if attrs.block == INPUT:
             continue
-        inputs = [graph.nodes[i]["type"] for i in attrs["inputs"]]
-        slot = attrs["spec"].bodies
+        inputs = [graph.nodes[i].type for i in attrs.inputs]
+        slot = attrs.spec.bodies
         if slot is not None:  # a block with bodies: each body is a class of its own, built by the block's module
             noun = class_name(slot.noun)
-            attrs["args"].bodies.classes = [
-                model_class(body, f"{name}{class_name(attrs['attr'])}{noun}{j + 1}", file, custom)
-                for j, body in enumerate(attrs["args"].bodies.graphs)
+            attrs.args.bodies.classes = [
+                model_class(body, f"{name}{class_name(attrs.attr)}{noun}{j + 1}", file, custom)
+                for j, body in enumerate(attrs.args.bodies.graphs)
             ]
-        if attrs["spec"].module is not None and not uses_anothers_module(attrs):
-            constructs[node] = attrs["spec"].module(inputs, attrs["args"])
+        if attrs.spec.module is not None and not uses_anothers_module(attrs):
+            constructs[node] = attrs.spec.module(inputs, attrs.args)
     for construct in constructs.values():  # own classes, their own bases first
         for cls in reversed(construct.cls.__mro__):
             if cls.__module__.startswith("cramnet") or (cls is construct.cls and not _is_torch_class(cls)):

@@ -1,21 +1,16 @@
-"""What expanding a model produces and works with: the graph (`ModelGraph`), the structure a node
-was made in (`GraphScope`), where a body is being expanded (`Context`), and the budget that bounds
-the work (`Budget`, E217/E218).
+"""What expanding a model works with: where a body is being expanded (`Context`) and the budget
+that bounds the work (`Budget`, E217/E218). What it produces is in `model_graph.py`.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
-
-import networkx as nx
+from dataclasses import dataclass, replace
 
 from ..dsl.errors import Span, SpecError
 from .evaluate import Bindings
 from .loader import SpecModule
-
-FAILED = "<failed>"
-INPUT = "input"
+from .model_graph import GraphScope
 
 # How large a model may expand (docs/errors.md, E217 and E218): `* N` multiplies, so a few bytes of
 # spec can ask for any number of nodes; the budget is spent while expanding, so such a spec fails
@@ -74,22 +69,6 @@ _BUDGET: ContextVar[Budget | None] = ContextVar("cramnet_expansion_budget", defa
 
 
 @dataclass(frozen=True)
-class GraphScope:
-    """One level of the structure a node was made in: a user-block instance (`key` is its name
-    prefix, e.g. `basic_2`) or a combinator (`repeat`, `residual`, `parallel`, `branch`). `index`
-    is the copy (of a repeat) or the branch (of a parallel) counting from 1; `count` a repeat's N.
-    Diagrams and `summary --tree` read the chain of these on each node (`scopes`, outermost first)."""
-
-    kind: str
-    key: str
-    label: str = ""
-    index: int = 0
-    count: int = 0
-    shared: bool = False  # a repeat whose copies all use the first copy's weights (`* N shared`)
-    shares: str = ""  # a block instance that uses another instance's weights (`share = NAME`): its key
-
-
-@dataclass(frozen=True)
 class Context:
     """Where a body is being expanded: its file, constants, bound values and node-name prefix."""
 
@@ -108,16 +87,3 @@ class Context:
         values = Bindings(self.values)
         values.local["in"] = current
         return replace(self, values=values)
-
-
-@dataclass
-class ModelGraph:
-    """The expanded model: the graph, its input and output node names, and its declaration."""
-
-    name: str
-    graph: nx.DiGraph
-    inputs: list[str]
-    outputs: dict[str, str]  # output name -> node, in `output` order
-    span: Span
-    errors: list[SpecError] = field(default_factory=list)
-    bound: dict[str, str] = field(default_factory=dict)  # the model body's names (inputs, `as`, `=`) -> node

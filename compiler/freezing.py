@@ -35,9 +35,9 @@ def freeze_value(kwarg: ast.Kwarg, scope, errors: list[SpecError]) -> bool:
 def apply_freezing(module: nn.Module, graph) -> None:
     """Stop gradients to the modules of the frozen nodes."""
     for attrs in graph.nodes.values():
-        if attrs.get("freeze") and "path" in attrs:
+        if attrs.freeze and attrs.path:
             try:
-                part = module.get_submodule(attrs["path"])
+                part = module.get_submodule(attrs.path)
             except AttributeError:  # a node without a module of its own (relu, add)
                 continue
             part.requires_grad_(False)

@@ -14,7 +14,7 @@ import networkx as nx
 from ..blocks.registry import BodyErrors, ShapeError
 from ..dsl.errors import SpecError
 from .evaluate import TensorRef
-from .expansion import INPUT, ModelGraph
+from .model_graph import INPUT, ModelGraph
 
 
 @dataclass(frozen=True)
@@ -33,32 +33,32 @@ def infer_shapes(model: ModelGraph) -> list[SpecError]:
     graph = model.graph
     for node in nx.topological_sort(graph):
         attrs = graph.nodes[node]
-        if attrs["block"] == INPUT:
+        if attrs.block == INPUT:
             attrs.update(params=0, flops=0)
             continue
-        inputs = [graph.nodes[i].get("type") for i in attrs["inputs"]]
+        inputs = [graph.nodes[i].type for i in attrs.inputs]
         if any(t is None for t in inputs):
             continue
-        spec = attrs["spec"]
+        spec = attrs.spec
         wrong = next((i for i, t in enumerate(inputs) if not _accepts(spec.accepts, t.kind)), None)
         if wrong is not None:
             errors.append(_kind_error(attrs, inputs[wrong], wrong))
             continue
         try:
-            args = _resolve_refs(attrs["args"], graph)
+            args = _resolve_refs(attrs.args, graph)
             out = spec.shape(inputs, args)
             attrs.update(type=out, args=args, params=spec.params(inputs, args), flops=spec.flops(inputs, out, args))
         except BodyErrors as failure:  # a block's bodies do not fit what it gives them: their own errors
             errors += [_with_hint(e, failure.hint) for e in failure.errors] if failure.hint else failure.errors
         except ShapeError as failure:
             message = failure.message
-            for i, label in enumerate(attrs["labels"]):
+            for i, label in enumerate(attrs.labels):
                 message = message.replace(f"{{in{i}}}", label)
             errors.append(
                 SpecError(
                     code="E401",
                     message=f"{spec.name}: {message}",
-                    span=attrs["span"],
+                    span=attrs.span,
                     hint=failure.hint,
                     notes=_input_notes(attrs, graph),
                 )
@@ -68,7 +68,7 @@ def infer_shapes(model: ModelGraph) -> list[SpecError]:
                 SpecError(
                     code="E499",
                     message=f"{spec.name}: its shape rule failed ({type(failure).__name__}: {failure})",
-                    span=attrs["span"],
+                    span=attrs.span,
                     hint=f"the block comes from {spec.origin}; report this to its authors",
                 )
             )
@@ -84,8 +84,8 @@ def _accepts(accepted: tuple[str, ...], kind: str) -> bool:
 
 
 def _kind_error(attrs, value, index: int) -> SpecError:
-    spec = attrs["spec"]
-    label = attrs["labels"][index]
+    spec = attrs.spec
+    label = attrs.labels[index]
     if value.kind == "tokens":
         message = f"{spec.name} expects float values but {label} is {value} (integer ids)"
         hint = "look the ids up first: `-> embed(vocab, dim) -> …`"
@@ -107,16 +107,16 @@ def _kind_error(attrs, value, index: int) -> SpecError:
     else:
         message = f"{spec.name} does not accept {label} of type {value}"
         hint = None
-    return SpecError(code="E402", message=message, span=attrs["span"], hint=hint)
+    return SpecError(code="E402", message=message, span=attrs.span, hint=hint)
 
 
 def _input_notes(attrs, graph) -> tuple:
-    if len(attrs["inputs"]) < 2:
+    if len(attrs.inputs) < 2:
         return ()
     notes = []
-    for source, label in zip(attrs["inputs"], attrs["labels"]):
+    for source, label in zip(attrs.inputs, attrs.labels):
         origin = graph.nodes[source]
-        notes.append((origin["span"], f"{label} ({origin['type']}) comes from here"))
+        notes.append((origin.span, f"{label} ({origin.type}) comes from here"))
     return tuple(notes)
 
 
@@ -125,12 +125,12 @@ def _resolve_refs(args: SimpleNamespace, graph: nx.DiGraph) -> SimpleNamespace:
     for name, value in values.items():
         if isinstance(value, TensorRef):
             target = graph.nodes[value.node]
-            spec = target.get("spec")
+            spec = target.spec
             weight = None
-            if spec is not None and spec.weight is not None and "type" in target:
-                inputs = [graph.nodes[i]["type"] for i in target["inputs"]]
-                weight = spec.weight(inputs, target["args"])
-            values[name] = Ref(value.node, target["attr"], target["block"], target.get("args"), weight)
+            if spec is not None and spec.weight is not None and target.type is not None:
+                inputs = [graph.nodes[i].type for i in target.inputs]
+                weight = spec.weight(inputs, target.args)
+            values[name] = Ref(value.node, target.attr, target.block, target.args, weight)
     return SimpleNamespace(**values)
 
 

@@ -39,7 +39,7 @@ def unit_tree(graph, order: list[str]) -> Unit:
     for node in order:
         unit = root
         root.nodes.add(node)
-        for ref in graph.nodes[node].get("layout", ()):
+        for ref in graph.nodes[node].layout:
             unit = unit.child(ref)
             unit.nodes.add(node)
         unit.items.append(node)
@@ -87,15 +87,15 @@ class ClassWriter:
             trailing = len(params) - len(list(takewhile(lambda p: p.endswith("_mask"), reversed(params))))
             defaults = {p: "=None" for p in params[trailing:]}  # padding masks are optional, as at the top
             used_after = {v for v in made if v in self.kept or self.readers.get(v, set()) - unit.nodes}
-            last = self.attrs[max(unit.nodes, key=lambda n: self.attrs[n]["order"])]["attr"]
+            last = self.attrs[max(unit.nodes, key=lambda n: self.attrs[n].order)].attr
             results = sorted((v for v in made if v in used_after), key=lambda v: v != last)
         inside = self._units_below(unit)
-        within = {f"@{key}" for key in inside} | {self.attrs[n]["attr"] for n in unit.nodes}
+        within = {f"@{key}" for key in inside} | {self.attrs[n].attr for n in unit.nodes}
         outside = [m for record in records for m in record.modules if m not in within]
         modules = list(dict.fromkeys(outside))
         local = self._local_names(records, params, root is not None)
         module_refs = {m: f"{m.lstrip('@')}_module" for m in modules}
-        module_refs |= {self.attrs[n]["attr"]: "self." + self._relative_path(unit, n) for n in unit.nodes}
+        module_refs |= {self.attrs[n].attr: "self." + self._relative_path(unit, n) for n in unit.nodes}
         module_refs |= {
             f"@{key}": "self." + _path(layout, unit, depth).lstrip(".") for key, (layout, depth) in inside.items()
         }
@@ -116,18 +116,18 @@ class ClassWriter:
     @cached_property
     def node_of(self) -> dict[str, str]:
         """Node by its identifier."""
-        return {a["attr"]: n for n, a in self.attrs.items()}
+        return {a.attr: n for n, a in self.attrs.items()}
 
     def _relative_path(self, unit: Unit, node: str) -> str:
         """`pre_ln[0].attention_1`: where a node's module is, seen from `unit`."""
-        layout = self.attrs[node]["layout"]
-        return (_path(layout, unit, len(layout)) + "." + self.attrs[node]["local"]).lstrip(".")
+        layout = self.attrs[node].layout
+        return (_path(layout, unit, len(layout)) + "." + self.attrs[node].local).lstrip(".")
 
     def _units_below(self, unit: Unit) -> dict[str, tuple]:
         """The units inside `unit`, by key: a layout that holds each, and how deep it is in it."""
         below = {}
         for node in unit.nodes:
-            layout = self.attrs[node]["layout"]
+            layout = self.attrs[node].layout
             start = 0 if unit.ref is None else [r.key for r in layout].index(unit.ref.key) + 1
             for depth in range(start, len(layout)):
                 below.setdefault(layout[depth].key, (layout, depth + 1))
@@ -138,7 +138,7 @@ class ClassWriter:
         if isinstance(item, str):
             statements = self.statements.get(item, [])
             construct = self.constructs.get(item)
-            init = [f"self.{self.attrs[item]['local']} = {construct}"] if construct else []
+            init = [f"self.{self.attrs[item].local} = {construct}"] if construct else []
             return _Record(statements, init)
         if item.ref.kind == "group":
             return self._group(item)
@@ -184,7 +184,7 @@ class ClassWriter:
                 for target in statement.targets:
                     stem, suffix = _split(target)
                     node = self.node_of[stem]
-                    local[target] = self.attrs[node]["local"] + suffix if not is_root else target
+                    local[target] = self.attrs[node].local + suffix if not is_root else target
             for call, child in record.calls_with_names():
                 first = _split(call.results[0])[0] if call.results else None
                 for i, value in enumerate(call.results):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from torch import nn
 
-from .expansion import ModelGraph
+from .model_graph import ModelGraph
 
 _RESERVED = {"self", "torch", "nn", "F", "math", "training"} | set(keyword.kwlist) | set(dir(nn.Module))
 _SUFFIXES = ("_mask", "_state", "_graph")  # names generated code derives from a node's (`ids_mask`)
@@ -34,7 +34,7 @@ def assign_attributes(model: ModelGraph) -> None:
         while name in taken:
             name += "_"
         taken.add(name)
-        model.graph.nodes[node]["attr"] = name
+        model.graph.nodes[node].attr = name
 
 
 def _identifier(base: str) -> str:
@@ -71,11 +71,11 @@ class _Unit:
 def assign_layout(model: ModelGraph) -> None:
     """Record on every node its `layout` (the units above it) and `local` (its attribute name)."""
     graph = model.graph
-    order = sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"])
+    order = sorted(graph.nodes, key=lambda n: graph.nodes[n].order)
     root = _Unit(None)
     for node in order:
         unit = root
-        for scope in graph.nodes[node].get("scopes", ()):
+        for scope in graph.nodes[node].scopes:
             if scope.kind == "block":
                 unit = unit.child(scope.key, "block", scope.label, scope.shares)
             elif scope.kind == "repeat":
@@ -86,12 +86,12 @@ def assign_layout(model: ModelGraph) -> None:
     _name(root, graph, (), {})
     for node in order:  # where each node's module is; a node that shares uses its target's
         attrs = graph.nodes[node]
-        attrs["path"] = ".".join([*(u.name for u in attrs["layout"] if u.name), attrs["local"]])
+        attrs.path = ".".join([*(u.name for u in attrs.layout if u.name), attrs.local])
         # a node inside a unit that calls another unit's module: its class is the other's, modules and all
-        attrs["unit_shared"] = any(u.shares or (u.kind != "group" and u.name == "") for u in attrs["layout"])
+        attrs.unit_shared = any(u.shares or (u.kind != "group" and u.name == "") for u in attrs.layout)
     for node in order:
-        if "shares" in graph.nodes[node]:
-            graph.nodes[node]["path"] = graph.nodes[graph.nodes[node]["shares"]]["path"]
+        if graph.nodes[node].shares is not None:
+            graph.nodes[node].path = graph.nodes[graph.nodes[node].shares].path
 
 
 def _collapse(unit: _Unit) -> None:
@@ -127,8 +127,8 @@ def _name(unit: _Unit, graph, chain: tuple[UnitRef, ...], template: dict[int, st
             name += "_"
         taken.add(name)
         if not isinstance(item, _Unit):
-            graph.nodes[item]["layout"] = chain
-            graph.nodes[item]["local"] = name
+            graph.nodes[item].layout = chain
+            graph.nodes[item].local = name
             continue
         item.ref = replace(item.ref, name=name)
         if item.ref.kind == "group":
@@ -158,7 +158,7 @@ def _unit_name(unit: _Unit) -> str:
 def _item_names(unit: _Unit, graph) -> dict[int, str]:
     """The attribute names of a named unit's items, by position."""
     return {
-        position: item.ref.name if isinstance(item, _Unit) else graph.nodes[item]["local"]
+        position: item.ref.name if isinstance(item, _Unit) else graph.nodes[item].local
         for position, item in enumerate(unit.items)
     }
 
@@ -166,4 +166,4 @@ def _item_names(unit: _Unit, graph) -> dict[int, str]:
 def module_path(attrs: dict) -> str:
     """Where a node's module lives in the generated module (`pre_ln.0.attention_1`); a node that
     shares another's weights gives that node's."""
-    return attrs["path"]
+    return attrs.path

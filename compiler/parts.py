@@ -19,23 +19,27 @@ from ..dsl.errors import did_you_mean
 from ..errors import ProbeError
 from .api import CheckedModel
 from .codegen import generate_source, load_module_class
-from .expansion import INPUT, ModelGraph
+from .model_graph import INPUT, ModelGraph
 from .naming import assign_layout
 
 
 def resolve_node(checked: CheckedModel, name: str) -> str:
     """The graph node `name` names: a node as `cramnet summary` lists it (`pre_ln_1.attention_1`, `z`),
-    a name bound in the model's body or an output's name (`feats`, bound to `basic_2.relu_2`), or the
-    node's Python attribute (`pre_ln_1_attention_1`)."""
+    a name bound in the model's body or an output's name (`feats`, bound to `basic_2.relu_2`), the
+    node's Python attribute (`pre_ln_1_attention_1`) or its module path, as checkpoint keys name it
+    (`pre_ln.0.attention_1`)."""
     graph, model = checked.graph, checked.model
     if name in graph:
         return name
     named = {**model.bound, **model.outputs}
     if name in named:
         return named[name]
-    by_attr = {attrs["attr"]: node for node, attrs in graph.nodes(data=True)}
+    by_attr = {attrs.attr: node for node, attrs in graph.nodes(data=True)}
     if name in by_attr:
         return by_attr[name]
+    by_path = {attrs.path: node for node, attrs in graph.nodes(data=True) if attrs.shares is None and attrs.path}
+    if name in by_path:
+        return by_path[name]
     candidates = set(graph.nodes) | set(named)
     raise ProbeError(
         f"model '{checked.name}' has no node named '{name}'",
@@ -48,7 +52,7 @@ def partial_graph(checked: CheckedModel, node: str) -> ModelGraph:
     graph = checked.graph
     kept = nx.ancestors(graph, node) | {node}
     inputs = [i for i in checked.inputs if i in kept]
-    return ModelGraph(checked.name, graph.subgraph(kept).copy(), inputs, {node: node}, checked.model.span)
+    return ModelGraph(checked.name, graph.part(kept), inputs, {node: node}, checked.model.span)
 
 
 def partial_model(checked: CheckedModel, node: str, state: dict[str, torch.Tensor] | None = None) -> nn.Module:
@@ -70,9 +74,9 @@ def after_graph(checked: CheckedModel, node: str) -> ModelGraph:
             "name a node the outputs depend on (`cramnet render SPEC` shows the graph)",
         )
     kept = later | {node}
-    needed = [(s, t, kind) for s, t, kind in graph.in_edges(later, data="kind") if s not in kept]
+    needed = [(s, t, edge.kind) for s, t, edge in graph.in_edges(later, data=True) if s not in kept]
     # the node's value arrives as an input, without the node's module: a later stage may not use its weights
-    needed += [(node, t, kind) for _, t, kind in graph.out_edges(node, data="kind") if kind in ("tie", "share")]
+    needed += [(node, t, edge.kind) for _, t, edge in graph.out_edges(node, data=True) if edge.kind in ("tie", "share")]
     if needed:
         source, target, kind = needed[0]
         reads = "reads" if kind == "data" else "uses the weights of"
@@ -81,17 +85,15 @@ def after_graph(checked: CheckedModel, node: str) -> ModelGraph:
             f"the part of model '{checked.name}' after {node} needs more than {node}: {target} {reads} {source}{more}",
             "pick a node every later stage depends on alone, as a decoder depends on an autoencoder's latent",
         )
-    part = graph.subgraph(kept).copy()
-    attrs = part.nodes[node]
+    part = graph.part(kept)
+    old = part.nodes[node]
     # the node's value arrives as an input: no module, no enclosing block, its identifier as its name
     part.remove_node(node)
-    part.add_node(node, **{key: attrs[key] for key in ("type", "span", "order", "attr")}, block=INPUT, spec=None)
-    part.nodes[node]["inputs"] = []
+    part.add_node(node, type=old.type, span=old.span, order=old.order, attr=old.attr, block=INPUT)
     part.add_edges_from((node, t, data) for _, t, data in graph.out_edges(node, data=True) if t in later)
     # a repeat may keep only its last copies, so the module tree is laid out afresh (they count from 0 again)
     for name in later:
-        for key in ("layout", "local", "path", "unit_shared"):
-            part.nodes[name].pop(key, None)
+        part.nodes[name].update(layout=(), local="", path="", unit_shared=False)
     after = ModelGraph(checked.name, part, [node], outputs, checked.model.span)
     assign_layout(after)
     return after
@@ -102,7 +104,7 @@ def after_model(checked: CheckedModel, node: str, state: dict[str, torch.Tensor]
     eval mode; `state` — the whole model's state dict — supplies the weights of its stages."""
     model = after_graph(checked, node)
     # each stage's weights come from where its node's module sits in the whole model
-    paths = {model.graph.nodes[n]["path"]: checked.module_path(n) for n in model.graph if n != node}
+    paths = {model.graph.nodes[n].path: checked.module_path(n) for n in model.graph if n != node}
     return _built(model, checked, state, lambda key: _renamed(key, paths))
 
 

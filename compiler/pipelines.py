@@ -14,10 +14,8 @@ from ..dsl.errors import Span, did_you_mean
 from .arguments import bind_block_args, convert, match_arguments
 from .block_hints import unknown_block_hint
 from .evaluate import EvalError, Word, evaluate
-from .expansion import (
-    FAILED,
-    Context,
-)
+from .expansion import Context
+from .model_graph import FAILED
 from .sharing import pair_nodes
 
 # the combinators a stage can be, by their keyword (each a method of the same name)

@@ -21,25 +21,25 @@ def check_run_sizes(model: ModelGraph, sizes: Mapping[str, int]) -> list[SpecErr
     if not sizes:
         return []
     graph, errors, seen = model.graph, [], set()
-    for node in sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"]):
+    for node in sorted(graph.nodes, key=lambda n: graph.nodes[n].order):
         attrs = graph.nodes[node]
-        if attrs["block"] == INPUT or getattr(attrs.get("args"), "bodies", None) is not None:
+        if attrs.block == INPUT or getattr(attrs.args, "bodies", None) is not None:
             continue  # a block with bodies checks its bodies' nodes, which are not in this graph
-        inputs = [graph.nodes[i].get("type") for i in attrs["inputs"]]
+        inputs = [graph.nodes[i].type for i in attrs.inputs]
         if any(t is None for t in inputs) or not any(_sized(t, sizes) is not t for t in inputs):
             continue
         try:
-            attrs["spec"].shape([_sized(t, sizes) for t in inputs], attrs["args"])
+            attrs.spec.shape([_sized(t, sizes) for t in inputs], attrs.args)
         except ShapeError as failure:
-            if attrs["span"] in seen:  # the copies of a repeat share their call: say it once
+            if attrs.span in seen:  # the copies of a repeat share their call: say it once
                 continue
-            seen.add(attrs["span"])
+            seen.add(attrs.span)
             given = ", ".join(f"{k}={v}" for k, v in sizes.items())
             errors.append(
                 SpecError(
                     code="E403",
-                    message=f"{attrs['spec'].name}: with {given}, {failure.message}",
-                    span=attrs["span"],
+                    message=f"{attrs.spec.name}: with {given}, {failure.message}",
+                    span=attrs.span,
                     hint=failure.hint,
                 )
             )

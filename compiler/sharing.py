@@ -21,7 +21,7 @@ def uses_anothers_module(attrs: dict) -> bool:
     """A call with `share = NAME` uses NAME's module; the calls inside a shared unit (a block instance
     with `share =`, a copy of `* N shared`) build their own, since the unit's class is the shared
     unit's and its module is called instead."""
-    return "shares" in attrs and not attrs.get("unit_shared")
+    return attrs.shares is not None and not attrs.unit_shared
 
 
 def share_target(kwarg: ast.Kwarg, scope, errors: list[SpecError]) -> str | None:
@@ -57,16 +57,16 @@ def mismatch(what: str, this: str, other: str, span: Span, other_span: Span | No
 def pair_nodes(graph, sharing: list[str], shared: list[str], span: Span) -> None:
     """Each node of a sharing expansion uses the module of the node in the same place of the shared one."""
     for node, target in zip(sharing, shared):
-        graph.nodes[node]["shares"] = graph.nodes[target].get("shares", target)
-        graph.nodes[node]["share_span"] = span
+        graph.nodes[node].shares = graph.nodes[target].shares or target
+        graph.nodes[node].share_span = span
 
 
 def check_shares(graph) -> list[SpecError]:
     """After shape inference: each sharing node builds the module it shares, and counts no parameters."""
     errors = []
     for node, attrs in graph.nodes.items():
-        target = attrs.get("shares")
-        if target is None or "type" not in attrs or "type" not in graph.nodes[target]:
+        target = attrs.shares
+        if target is None or attrs.type is None or graph.nodes[target].type is None:
             continue
         other = graph.nodes[target]
         mine, theirs = _construct(graph, node), _construct(graph, target)
@@ -76,22 +76,22 @@ def check_shares(graph) -> list[SpecError]:
                     f"'{node}' cannot use the weights of '{target}': its inputs differ",
                     _show(mine),
                     _show(theirs),
-                    attrs.get("share_span") or attrs["span"],
-                    other["span"],
+                    attrs.share_span or attrs.span,
+                    other.span,
                 )
             )
-        attrs["params"] = 0
+        attrs.params = 0
     return errors
 
 
 def _construct(graph, node: str):
     attrs = graph.nodes[node]
-    spec = attrs["spec"]
+    spec = attrs.spec
     if spec is None or spec.module is None:
         return None
-    inputs = [graph.nodes[i]["type"] for i in attrs["inputs"]]
+    inputs = [graph.nodes[i].type for i in attrs.inputs]
     try:
-        return spec.module(inputs, attrs["args"])
+        return spec.module(inputs, attrs.args)
     except Exception:  # noqa: BLE001 - a rule that cannot build for these inputs: the modules differ
         return f"no {spec.name} module"
 

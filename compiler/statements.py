@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..blocks.registry import Construct
-from .expansion import INPUT, ModelGraph
+from .model_graph import INPUT, ModelGraph
 from .sharing import uses_anothers_module
 
 
@@ -35,7 +35,7 @@ def has_mask(value) -> bool:
 def node_statements(model: ModelGraph, constructs: dict[str, Construct], order: list[str]) -> dict[str, list]:
     """Each node's statements: its call, and the padding mask or graph object it passes on."""
     graph = model.graph
-    attr = {node: graph.nodes[node]["attr"] for node in order}
+    attr = {node: graph.nodes[node].attr for node in order}
     masks: dict[str, str | None] = {}
     graphs: dict[str, str | None] = {}  # the graph object (edges, batch) a node-valued output lives on
     values = {name for a in attr.values() for name in (a, f"{a}_mask", f"{a}_state", f"{a}_graph")}
@@ -47,21 +47,21 @@ def node_statements(model: ModelGraph, constructs: dict[str, Construct], order: 
 
     for node in order:
         attrs, name = graph.nodes[node], attr[node]
-        if attrs["block"] == INPUT:
-            masks[node] = f"{name}_mask" if has_mask(attrs["type"]) else None
-            graphs[node] = f"{name}_graph" if attrs["type"].kind == "graph" else None
-            if attrs["type"].kind == "graph":
+        if attrs.block == INPUT:
+            masks[node] = f"{name}_mask" if has_mask(attrs.type) else None
+            graphs[node] = f"{name}_graph" if attrs.type.kind == "graph" else None
+            if attrs.type.kind == "graph":
                 statements[node] = [
                     statement([f"{name}_graph"], name),
                     statement([name], f"{name}_graph.x", f"node features; edges stay in {name}_graph"),
                 ]
             continue
-        spec, args, sources = attrs["spec"], attrs["args"], attrs["inputs"]
+        spec, args, sources = attrs.spec, attrs.args, attrs.inputs
         names = [attr[i] for i in sources]
-        types = [graph.nodes[i]["type"] for i in sources]
+        types = [graph.nodes[i].type for i in sources]
         module = f"self.{name}" if node in constructs else None
         if uses_anothers_module(attrs):  # `share = NAME`: NAME's module
-            module = f"self.{graph.nodes[attrs['shares']]['attr']}"
+            module = f"self.{graph.nodes[attrs.shares].attr}"
         in_mask = next((masks[i] for i in sources if masks[i]), None)
         in_graph = next((graphs[i] for i in sources if graphs[i]), None)
         if spec.forward is not None:
@@ -79,9 +79,9 @@ def node_statements(model: ModelGraph, constructs: dict[str, Construct], order: 
                 extra.append(f"graph={in_graph}")
             expression = f"{module}({', '.join(names + extra)})"
         targets = [name, f"{name}_state"] if spec.stateful else [name, f"{name}_graph"] if spec.makes_graph else [name]
-        made = [statement(targets, expression, batched(attrs["type"]))]
-        masks[node] = _mask_after(spec.positions, in_mask, types[0] if types else None, attrs["type"])
-        graphs[node] = f"{name}_graph" if spec.makes_graph else in_graph if attrs["type"].kind == "graph" else None
+        made = [statement(targets, expression, batched(attrs.type))]
+        masks[node] = _mask_after(spec.positions, in_mask, types[0] if types else None, attrs.type)
+        graphs[node] = f"{name}_graph" if spec.makes_graph else in_graph if attrs.type.kind == "graph" else None
         if masks[node] and masks[node] != in_mask:  # a new mask; the input's may be None at run time
             made.append(statement([f"{name}_mask"], f"None if {in_mask} is None else {masks[node]}"))
             masks[node] = f"{name}_mask"

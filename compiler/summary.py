@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..blocks.dims import Dim, evaluate, product, symbols
-from .expansion import INPUT, ModelGraph
+from .model_graph import INPUT, ModelGraph
 
 BYTES_PER_VALUE = 4  # fp32
 
@@ -95,7 +95,7 @@ class Summary:
 def model_symbols(model: ModelGraph) -> set[str]:
     found: set[str] = set()
     for node in model.graph.nodes:  # inputs' sizes, and sizes a block brings (`link`'s pairs)
-        for d in getattr(model.graph.nodes[node].get("type"), "dims", ()):
+        for d in getattr(model.graph.nodes[node].type, "dims", ()):
             found |= symbols(d)
     return found
 
@@ -111,7 +111,7 @@ def summarize(
     def sized(value: Dim) -> Dim:
         return evaluate(value, sizes) if symbols(value) <= set(sizes) else value
 
-    nodes = [n for n in sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"]) if graph.nodes[n]["block"] != INPUT]
+    nodes = [n for n in sorted(graph.nodes, key=lambda n: graph.nodes[n].order) if graph.nodes[n].block != INPUT]
     row_of = {n: n for n in model.inputs}
     groups: dict[str, list[str]] = {}
     names: dict[str, str] = {}
@@ -131,30 +131,30 @@ def summarize(
     for group, members in groups.items():
         key = names.get(group, group)
         last = graph.nodes[members[-1]]
-        dims = tuple(sized(d) for d in last["type"].dims)  # --dim sizes shown too
-        shape = str(replace(last["type"], dims=dims))
+        dims = tuple(sized(d) for d in last.type.dims)  # --dim sizes shown too
+        shape = str(replace(last.type, dims=dims))
         inputs = []
         for member in members:
-            for source in graph.nodes[member]["inputs"]:
+            for source in graph.nodes[member].inputs:
                 name = row_of.get(source, source)
                 if name != key and name not in inputs:
                     inputs.append(name)
-        flops = sum((graph.nodes[m]["flops"] for m in members), 0)
+        flops = sum((graph.nodes[m].flops for m in members), 0)
         _, block, _ = _group(graph.nodes[members[0]], depth)
         rows.append(
             NodeRow(
                 key,
-                block or last["block"],
+                block or last.block,
                 shape,
-                sum(graph.nodes[m]["params"] for m in members),
+                sum(graph.nodes[m].params for m in members),
                 sized(flops * batch),
                 tuple(d if isinstance(d, int) else str(d) for d in dims),
                 tuple(inputs),
             )
         )
     for node in nodes:
-        total_flops = total_flops + graph.nodes[node]["flops"]
-        activations = activations + product(graph.nodes[node]["type"].dims)
+        total_flops = total_flops + graph.nodes[node].flops
+        activations = activations + product(graph.nodes[node].type.dims)
     params = sum(r.params for r in rows)
     weights = params * BYTES_PER_VALUE
     activation_bytes = sized(activations * batch * BYTES_PER_VALUE)
@@ -170,8 +170,8 @@ def summarize(
         params=params,
         flops=sized(total_flops * batch),
         memory=memory,
-        inputs={n: str(graph.nodes[n]["type"]) for n in model.inputs},
-        outputs={name: str(graph.nodes[node]["type"]) for name, node in model.outputs.items()},
+        inputs={n: str(graph.nodes[n].type) for n in model.inputs},
+        outputs={name: str(graph.nodes[node].type) for name, node in model.outputs.items()},
         batch=batch,
         sizes=sizes,
         unresolved=sorted(model_symbols(model) - set(sizes)),
@@ -184,7 +184,7 @@ def _group(attrs: dict, depth: int | None) -> tuple[str | None, str | None, str 
     """The row a node folds into at `depth` — (key, what it is, the block copy it is in) — or Nones
     to show it alone. Levels are user-block instances and repeats (residual and parallel bodies are
     not levels): at depth d a node inside d levels or more folds into its d-th."""
-    levels = [s for s in attrs.get("scopes", ()) if s.kind in ("block", "repeat")]
+    levels = [s for s in attrs.scopes if s.kind in ("block", "repeat")]
     if depth is None or len(levels) < max(depth, 1):
         return None, None, None
     at = max(depth, 1) - 1
@@ -202,11 +202,11 @@ def _active_params(graph, nodes: list[str], params: int) -> int | None:
     mixture of experts: its top_k) counts its own and its largest such bodies. None when no block does."""
     found = False
     for node in nodes:
-        spec, args = graph.nodes[node]["spec"], graph.nodes[node]["args"]
+        spec, args = graph.nodes[node].spec, graph.nodes[node].args
         if spec is None or spec.bodies is None or spec.bodies.active is None:
             continue
         found = True
         bodies = args.bodies
-        sizes = [sum(n.get("params", 0) for n in bodies.graphs[c].graph.nodes.values()) for c in bodies.copies]
+        sizes = [sum(n.params for n in bodies.graphs[c].graph.nodes.values()) for c in bodies.copies]
         params -= sum(sizes) - sum(sorted(sizes, reverse=True)[: spec.bodies.active(args)])
     return params if found else None

@@ -60,7 +60,7 @@ def random_inputs(checked: CheckedModel, sizes: dict[str, int], batch: int, devi
 
 
 def _vocabulary(checked: CheckedModel, node: str) -> int:
-    vocabularies = [getattr(checked.graph.nodes[s]["args"], "vocab", None) for s in checked.graph.successors(node)]
+    vocabularies = [getattr(checked.graph.nodes[s].args, "vocab", None) for s in checked.graph.successors(node)]
     known = [v for v in vocabularies if isinstance(v, int)]
     return min(known) if known else 2
 

@@ -26,7 +26,7 @@ def run_export(
         else:
             export_onnx(source, output, sizes, batch)
     except OnnxExportFailed as error:
-        routed = sorted({a["block"] for a in source.checked.graph.nodes.values() if a["spec"] and a["spec"].bodies})
+        routed = sorted({a.block for a in source.checked.graph.nodes.values() if a.spec and a.spec.bodies})
         hint = f"{', '.join(routed)} routes by data, which torch.onnx cannot trace yet; --format python works"
         raise OnnxExportFailed(str(error), hint if routed else None) from None
     except OSError as error:

@@ -48,7 +48,7 @@ def export_onnx(
                 module,
                 inputs,
                 dynamo=True,
-                input_names=[checked.graph.nodes[i]["attr"] for i in checked.inputs],
+                input_names=[checked.graph.nodes[i].attr for i in checked.inputs],
                 output_names=list(checked.outputs),
                 opset_version=opset,
             )

@@ -31,16 +31,16 @@ def node_views(checked: CheckedModel) -> dict[str, NodeView]:
     """Every node of the checked model, by node name, in graph order."""
     views = {}
     for order, (name, attrs) in enumerate(checked.graph.nodes(data=True)):
-        kind = attrs.get("type")
-        block = next((s for s in attrs.get("scopes", ()) if s.kind == "block"), None)
+        kind = attrs.type
+        block = next((s for s in attrs.scopes if s.kind == "block"), None)
         views[name] = NodeView(
             name=name,
-            block=str(attrs.get("block", "")),
+            block=str(attrs.block),
             shape="?" if kind is None else str(kind),
-            params=int(attrs.get("params", 0) or 0),
-            flops=str(attrs.get("flops", 0)),
-            span=attrs.get("span"),
-            inputs=tuple(attrs.get("inputs", ())),
+            params=int(attrs.params or 0),
+            flops=str(attrs.flops),
+            span=attrs.span,
+            inputs=tuple(attrs.inputs),
             order=order,
             instance=(block.label, block.key) if block is not None else None,
         )

@@ -43,7 +43,7 @@ def symbolic_probe(module, checked, node: str, inputs: list[str], split, out: Pa
     layer = stages(module, checked)[node]
     ranges = input_ranges(module, layer, inputs, split)
     formulas, xs, ys = layer_formulas(layer, ranges)
-    source = checked.graph.nodes[node]["inputs"][0]
+    source = checked.graph.nodes[node].inputs[0]
     lines = [
         f"# {node}: each edge function φ(x_i → y_o) fitted as c·f(a·x + b) + d on the inputs' range over the split",
         f"# x_i: the i-th value of {source}; y_o: the o-th value of {node}; R² of the fit on that range",
@@ -76,10 +76,10 @@ def _chain(module, checked, node: str, inputs: list[str], split, last: LayerForm
     from .activations import stages
 
     graph, chain = checked.graph, []
-    source = graph.nodes[node]["inputs"][0]
-    while graph.nodes[source]["block"] == "kan":
+    source = graph.nodes[node].inputs[0]
+    while graph.nodes[source].block == "kan":
         chain.insert(0, source)
-        source = graph.nodes[source]["inputs"][0]
+        source = graph.nodes[source].inputs[0]
     if not chain:
         return []
     layers = stages(module, checked)

@@ -61,18 +61,18 @@ def probe_run(
     checked = trained.checked
     node = resolve_node(checked, node)
     attrs = checked.graph.nodes[node]
-    if symbolic and attrs["block"] != "kan":
-        kans = [n for n, a in checked.graph.nodes(data=True) if a["block"] == "kan"]
+    if symbolic and attrs.block != "kan":
+        kans = [n for n, a in checked.graph.nodes(data=True) if a.block == "kan"]
         hint = f"the kan layers: {', '.join(kans)}" if kans else f"model '{checked.name}' has no kan layer"
-        raise ProbeError(f"--symbolic reads a kan layer's functions; {node} is a {attrs['block']}", hint)
-    if clusters is not None and attrs["type"].kind != "graph":
+        raise ProbeError(f"--symbolic reads a kan layer's functions; {node} is a {attrs.block}", hint)
+    if clusters is not None and attrs.type.kind != "graph":
         raise ProbeError(
-            f"--clusters groups a graph's nodes by their embeddings; {node} is {attrs['type']}, not a graph value",
+            f"--clusters groups a graph's nodes by their embeddings; {node} is {attrs.type}, not a graph value",
             "name a node of the graph branch (its type is graph[…] in `cramnet summary`)",
         )
-    if decode and attrs["type"].kind != "float":
+    if decode and attrs.type.kind != "float":
         raise ProbeError(
-            f"--decode walks a plane of a node's numbers; {node} is {attrs['type']}",
+            f"--decode walks a plane of a node's numbers; {node} is {attrs.type}",
             "decode from a float-valued node, such as an autoencoder's latent",
         )
     decoder = after_model(checked, node, trained.module.state_dict()) if decode else None
@@ -89,14 +89,14 @@ def probe_run(
     module.cpu()
 
     home = Path(run) if weights is None else Path(run).parent  # a spec's probes go beside it
-    out = Path(out) if out is not None else home / "probes" / attrs["attr"]
+    out = Path(out) if out is not None else home / "probes" / attrs.attr
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ProbeError(f"cannot write to {out}: {error.strerror or error}") from None
-    result = ProbeResult(node, attrs["block"], split, out, found.activations.shape, found.labels is not None)
-    if attrs["type"].kind in ("graph", "edges") and found.labels is None:  # node classification: nodes are examples
-        kind = "graph nodes" if attrs["type"].kind == "graph" else "node pairs"
+    result = ProbeResult(node, attrs.block, split, out, found.activations.shape, found.labels is not None)
+    if attrs.type.kind in ("graph", "edges") and found.labels is None:  # node classification: nodes are examples
+        kind = "graph nodes" if attrs.type.kind == "graph" else "node pairs"
         result.notes.append(f"a row is one of the split's {kind} (its graphs stacked), not an example")
     files = result.files
     np.save(out / "activations.npy", found.activations)
@@ -112,7 +112,7 @@ def probe_run(
         files[out / "experts.json"] = "tokens (or examples) routed to each expert"
         names = expert_names(attrs)
         files[plots.experts(counts, out / "experts.png", names)] = "the same as bars, each expert named by its body"
-    if attrs["block"] == "kan":
+    if attrs.block == "kan":
         layer = stages(module, checked)[node]
         xs, ys = layer.curves()
         np.savez(out / "kan_functions.npz", x=xs.numpy(), y=ys.numpy())  # y: (out, in, points)
@@ -142,11 +142,11 @@ def _latent(found, trained, node: str, attrs, split: str, out: Path, result: Pro
         result.notes.append("no scatter: it needs at least two rows of floating-point values")
         return
     rows = f"{len(values):,} rows"
-    if values.ndim == 3 and attrs["type"].kind == "float" and attrs["type"].rank == 2:  # (examples, seq, features)
+    if values.ndim == 3 and attrs.type.kind == "float" and attrs.type.rank == 2:  # (examples, seq, features)
         examples, length = values.shape[:2]
         tokens = values.reshape(examples * length, -1)
         shape = f"{examples:,} sequences × {length} positions, one point a token"
-        title = f"{node} ({attrs['type']}), {split} split:\n{shape}"
+        title = f"{node} ({attrs.type}), {split} split:\n{shape}"
         positions = np.tile(np.arange(length), examples)
         path = plots.latent(tokens, positions, title, out / "latent_positions.png", legend="position")
         files[path] = "one point per token, coloured by its position"
@@ -156,7 +156,7 @@ def _latent(found, trained, node: str, attrs, split: str, out: Path, result: Pro
             path = plots.latent(tokens, coloured, title, out / "latent.png", legend="token", names=names)
             files[path] = "one point per token, coloured by the token (the 9 most frequent; the rest as 'other')"
         return
-    title = f"{node} ({attrs['type']}) on the {split} split: {rows}"
+    title = f"{node} ({attrs.type}) on the {split} split: {rows}"
     path = plots.latent(values, found.labels, title, out / "latent.png")
     two = values.reshape(len(values), -1).shape[1] == 2
     files[path] = ("its two coordinates" if two else "the rows on their first two principal components") + (
@@ -187,14 +187,14 @@ def _frequent_tokens(ids: np.ndarray, tokenizer, shown: int = 9) -> tuple[dict[i
 
 def expert_names(attrs) -> list[str] | None:
     """Each expert of a `moe` named by its body (`reshape → lstm`) where the bodies differ; None when alike."""
-    bodies = attrs["args"].bodies
+    bodies = attrs.args.bodies
     if len(bodies.graphs) < 2:
         return None
     named = []
     for copy in bodies.copies:
         body = bodies.graphs[copy].graph
-        order = sorted((n for n in body if body.nodes[n]["block"] != "input"), key=lambda n: body.nodes[n]["order"])
-        named.append(" → ".join(body.nodes[n]["block"] for n in order) or "identity")
+        order = sorted((n for n in body if body.nodes[n].block != "input"), key=lambda n: body.nodes[n].order)
+        named.append(" → ".join(body.nodes[n].block for n in order) or "identity")
     return named
 
 
@@ -209,7 +209,7 @@ def _decode(decoder, found, checked, node: str, attrs, out: Path) -> dict[Path, 
     from . import decode
 
     outputs = list(after_graph(checked, node).outputs)
-    decoded = decode.decode_latent(decoder, outputs, found.activations, found.labels, attrs["type"].dims)
+    decoded = decode.decode_latent(decoder, outputs, found.activations, found.labels, attrs.type.dims)
     np.savez(
         out / "decoded.npz",
         s=decoded.s,
@@ -220,7 +220,7 @@ def _decode(decoder, found, checked, node: str, attrs, out: Path) -> dict[Path, 
         pairs=np.array(decoded.pairs),
         lines=decoded.lines,
     )
-    title = f"decoding {node} ({attrs['type']}) with the model after it"
+    title = f"decoding {node} ({attrs.type}) with the model after it"
     decode.decoded_figure(decoded, found.activations, found.labels, title, out / "decoded.png")
     decode.interpolations_figure(decoded, found.labels, out / "interpolations.png")
     steps = len(decoded.s)
@@ -237,7 +237,7 @@ def _attention(found, node: str, out: Path, files: dict[Path, str], checked, tok
     tokens on the axes) and the rollout through the attention layers up to it."""
     if node not in found.attention:
         return
-    attr = checked.graph.nodes[node]["attr"]
+    attr = checked.graph.nodes[node].attr
     count = found.attention_count[node]
     mean = found.attention[node] / count
     title = f"{node}: attention per head, mean over {count:,} examples"

@@ -15,8 +15,8 @@ CLUSTER_STYLES: dict[str, dict[str, str]] = {  # border colour and style per kin
     "residual": {"color": "#5b8c5a", "style": "rounded", "bgcolor": "#f7fbf5"},
     "parallel": {"color": "#b07d2b", "style": "rounded", "bgcolor": "#fffaf1"},
     "branch": {"color": "#d6c29c", "style": "dotted,rounded", "bgcolor": "#fffdf8"},
-    "moe": {"color": "#b04a4a", "style": "rounded", "bgcolor": "#fff6f6"},
-    "expert": {"color": "#d49a9a", "style": "dotted,rounded", "bgcolor": "#fffafa"},
+    "bodies": {"color": "#b04a4a", "style": "rounded", "bgcolor": "#fff6f6"},
+    "body": {"color": "#d49a9a", "style": "dotted,rounded", "bgcolor": "#fffafa"},
 }
 CLUSTER_MEANINGS: dict[str, str] = {  # the legend's words for each kind of cluster
     "block": "user block (its name · block)",
@@ -24,8 +24,8 @@ CLUSTER_MEANINGS: dict[str, str] = {  # the legend's words for each kind of clus
     "residual": "residual: x + body(x)",
     "parallel": "parallel branches, merged",
     "branch": "one parallel branch",
-    "moe": "mixture of experts: router, experts, mix",
-    "expert": "one expert (× copies)",
+    "bodies": "a block with bodies (a mixture of experts): entry (router), bodies, exit (mix)",
+    "body": "one body (expert) (× copies)",
 }
 EDGE_STYLES: dict[str, dict[str, str]] = {  # Graphviz attributes per kind of edge
     "data": {},
@@ -37,7 +37,7 @@ EDGE_MEANINGS: dict[str, str] = {
     "data": "data: the tensor's shape",
     "tie": "tied: reuses an embedding's weight (transposed)",
     "share": "shared: the same module called again",
-    "route": "routing: the router feeds an expert",
+    "route": "routing: the entry (router) feeds a body (expert)",
 }
 
 

@@ -2,8 +2,8 @@
 
 Clusters come from the chain of scopes the compiler records on each node (`scopes`: user-block
 instances, whose names are the node names' dotted prefixes, and the combinators `repeat`/`* N`,
-`residual` and `parallel` with its branches); a `moe` node opens into a cluster of its experts'
-graphs. Big models stay readable: a repeat shows its first copy, marked `× N`, unless `expand`;
+`residual` and `parallel` with its branches); a block with bodies (`moe`) opens into a cluster of
+its bodies' graphs. Big models stay readable: a repeat shows its first copy, marked `× N`, unless `expand`;
 user blocks nested deeper than `depth` are drawn as one box each. Box ids are the graph's node
 names, so a box in the picture is the row of `cramnet summary` and the name in an error message.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
-from ..compiler.expansion import INPUT, GraphScope, ModelGraph
+from ..compiler.model_graph import INPUT, GraphScope, ModelGraph
 from .labels import call_text, params_text
 
 
@@ -30,7 +30,7 @@ class Box:
     id: str
     title: str  # the node name, as in `cramnet summary`
     text: str  # the call with its key arguments, or `input [1, 8, 8]`
-    family: str  # colour key: a block family, "input", "output", "block" or "moe"
+    family: str  # colour key: a block family, "input", "output" or "block"
     params: int = 0
     shape: str = ""  # output type
     where: str = ""  # `file:line:col` of the call that made it
@@ -47,7 +47,7 @@ class Edge:
 @dataclass
 class Cluster:
     id: str
-    kind: str  # block | repeat | residual | parallel | branch | moe | expert
+    kind: str  # block | repeat | residual | parallel | branch | bodies | body
     label: str
     params: int = 0
     boxes: list[str] = field(default_factory=list)
@@ -78,11 +78,11 @@ def build_diagram(model: ModelGraph, options: Options = Options()) -> Diagram:
     exits = _Layout(diagram, model.graph, "", root).run()
     for name, node in model.outputs.items():
         box = f"output/{name}"
-        diagram.boxes[box] = Box(box, name, "output", "output", shape=str(model.graph.nodes[node]["type"]))
+        diagram.boxes[box] = Box(box, name, "output", "output", shape=str(model.graph.nodes[node].type))
         root.boxes.append(box)
         source = exits.get(node)
         if source:
-            diagram.edges.append(Edge(source, box, str(model.graph.nodes[node]["type"])))
+            diagram.edges.append(Edge(source, box, str(model.graph.nodes[node].type)))
     return diagram
 
 
@@ -96,9 +96,7 @@ def readable_depth(model: ModelGraph, options: Options = Options()) -> int | Non
     """The depth drawn when none is asked for: every block open (None) while the diagram stays within
     READABLE_BOXES boxes, else the deepest level that does — ResNet-50 (97 boxes open) draws one box per
     bottleneck instance at depth 0, 14 boxes."""
-    levels = max(
-        (sum(s.kind == "block" for s in model.graph.nodes[n].get("scopes", ())) for n in model.graph), default=0
-    )
+    levels = max((sum(s.kind == "block" for s in model.graph.nodes[n].scopes) for n in model.graph), default=0)
     for depth in (None, *range(levels - 1, -1, -1)):
         if _readable(build_diagram(model, replace(options, depth=depth))):
             return depth
@@ -115,7 +113,7 @@ def _readable(diagram: Diagram) -> bool:
 
 
 class _Layout:
-    """Places one graph's nodes (the model's, or an expert's inside a `moe` cluster)."""
+    """Places one graph's nodes (the model's, or a body's inside the cluster of a block with bodies)."""
 
     def __init__(self, diagram: Diagram, graph: nx.DiGraph, prefix: str, parent: Cluster):
         self.diagram, self.graph, self.prefix, self.parent = diagram, graph, prefix, parent
@@ -123,11 +121,11 @@ class _Layout:
         self.clusters: dict[str, Cluster] = {}
         self.shown: dict[str, str | None] = {}  # node -> its box id, or None when hidden
         self.exits: dict[str, str] = {}  # node -> box that edges out of it leave from
-        self.entry: str | None = None  # inside a moe: the router box that feeds this expert
-        self.leading: tuple = ()  # inside a token-routed moe: the positions each expert's tensors stand for
+        self.entry: str | None = None  # inside a block with bodies: its entry box (a router) that feeds this body
+        self.leading: tuple = ()  # inside a token-routed block: the positions each body's tensors stand for
 
     def run(self) -> dict[str, str]:
-        nodes = sorted(self.graph.nodes, key=lambda n: self.graph.nodes[n]["order"])
+        nodes = sorted(self.graph.nodes, key=lambda n: self.graph.nodes[n].order)
         for node in nodes:
             self.place(node)
         self.add_cluster_params(nodes)
@@ -138,7 +136,7 @@ class _Layout:
     def place(self, node: str) -> None:
         attrs = self.graph.nodes[node]
         cluster, depth = self.parent, 0
-        for scope in attrs.get("scopes", ()):
+        for scope in attrs.scopes:
             if scope.kind == "repeat" and scope.index > 1 and not self.options.expand:
                 self.shown[node] = None
                 return
@@ -150,18 +148,18 @@ class _Layout:
             cluster = self.cluster(scope, cluster)
         box = self.prefix + node
         self.shown[node] = box
-        if attrs["block"] == INPUT:
-            if self.prefix:  # an expert's input is its router: no box of its own
+        if attrs.block == INPUT:
+            if self.prefix:  # a body's input is its entry (router): no box of its own
                 self.shown[node] = None
                 return
-            text, family = f"input {attrs['type']}", "input"
+            text, family = f"input {attrs.type}", "input"
         else:
-            text, family = call_text(attrs["block"], attrs["spec"], attrs["args"]), attrs["spec"].family
-        where = str(attrs["span"]) if attrs.get("span") else ""
-        self.diagram.boxes[box] = Box(box, box, text, family, attrs.get("params", 0), self.shape_text(node), where)
+            text, family = call_text(attrs.block, attrs.spec, attrs.args), attrs.spec.family
+        where = str(attrs.span) if attrs.span else ""
+        self.diagram.boxes[box] = Box(box, box, text, family, attrs.params, self.shape_text(node), where)
         cluster.boxes.append(box)
         self.exits[node] = box
-        if attrs["spec"] is not None and attrs["spec"].bodies is not None:
+        if attrs.spec is not None and attrs.spec.bodies is not None:
             self.open_bodies(node, box, cluster)
 
     def cluster(self, scope: GraphScope, parent: Cluster) -> Cluster:
@@ -179,46 +177,47 @@ class _Layout:
         return box
 
     def open_bodies(self, node: str, box: str, cluster: Cluster) -> None:
-        """A block with bodies (a moe) becomes a cluster: its own box (the router), each distinct body
-        graph, the box where their outputs meet (the mix) — labelled as the block declares."""
+        """A block with bodies (a mixture of experts) becomes a cluster: its own box (the entry: a
+        router), each distinct body graph, the box where their outputs meet (the exit: the mix) —
+        labelled as the block declares."""
         attrs = self.graph.nodes[node]
-        slot, args = attrs["spec"].bodies, attrs["args"]
-        inputs = [self.graph.nodes[i]["type"] for i in attrs["inputs"]]
-        experts = args.bodies
+        slot, args = attrs.spec.bodies, attrs.args
+        inputs = [self.graph.nodes[i].type for i in attrs.inputs]
+        bodies = args.bodies
         cluster.boxes.remove(box)
-        moe = Cluster(box + ".moe", "moe", f"{box} · {slot.describe(inputs, args)}")
-        moe.params = attrs.get("params", 0)
-        cluster.children.append(moe)
-        moe.boxes.append(box)
+        outer = Cluster(box + ".bodies", "bodies", f"{box} · {slot.describe(inputs, args)}")
+        outer.params = attrs.params
+        cluster.children.append(outer)
+        outer.boxes.append(box)
         self.diagram.boxes[box].text = slot.entry(inputs, args)
         mix = box + ".mix"
-        self.diagram.boxes[mix] = Box(
-            mix, "mix", slot.exit(inputs, args), attrs["spec"].family, shape=str(attrs["type"])
-        )
-        moe.boxes.append(mix)
-        for index, graph in enumerate(experts.graphs):
-            copies = experts.copies.count(index)
+        self.diagram.boxes[mix] = Box(mix, "mix", slot.exit(inputs, args), attrs.spec.family, shape=str(attrs.type))
+        outer.boxes.append(mix)
+        for index, graph in enumerate(bodies.graphs):
+            copies = bodies.copies.count(index)
             label = f"{slot.noun} {index + 1}" + (f" × {copies}" if copies > 1 else "")
-            inner = Cluster(f"{box}.expert{index + 1}", "expert", label)
-            moe.children.append(inner)
-            layout = _Layout(self.diagram, graph.graph, f"{box}.expert{index + 1}.", inner)
+            inner = Cluster(f"{box}.body{index + 1}", "body", label)
+            outer.children.append(inner)
+            layout = _Layout(self.diagram, graph.graph, f"{box}.body{index + 1}.", inner)
             layout.entry = box
-            out_type = graph.graph.nodes[graph.outputs["y"]].get("type")
-            layout.leading = attrs["type"].dims[: max(attrs["type"].rank - out_type.rank, 0)] if out_type else ()
+            out_type = graph.graph.nodes[graph.outputs["y"]].type
+            layout.leading = attrs.type.dims[: max(attrs.type.rank - out_type.rank, 0)] if out_type else ()
             exits = layout.run()
-            inner.params = sum(graph.graph.nodes[n].get("params", 0) for n in graph.graph.nodes) * max(copies, 1)
-            last = exits.get(graph.outputs["y"], box)  # an expert that returns its input: router to mix
+            inner.params = sum(graph.graph.nodes[n].params for n in graph.graph.nodes) * max(copies, 1)
+            last = exits.get(graph.outputs["y"], box)  # a body that returns its input: entry to exit
             if last:
                 self.diagram.edges.append(Edge(last, mix, layout.shape_text(graph.outputs["y"])))
-        self.diagram.boxes[box].params = moe.params - sum(inner.params for inner in moe.children)  # the router's own
+        self.diagram.boxes[box].params = outer.params - sum(
+            inner.params for inner in outer.children
+        )  # the entry's own (the router's)
         self.exits[node] = mix
 
     def add_cluster_params(self, nodes: list[str]) -> None:
         for node in nodes:
-            params = self.graph.nodes[node].get("params", 0)
+            params = self.graph.nodes[node].params
             if not params:
                 continue
-            for scope in self.graph.nodes[node].get("scopes", ()):
+            for scope in self.graph.nodes[node].scopes:
                 key = f"{scope.key}.{scope.index}" if scope.kind == "branch" else scope.key
                 if key in self.clusters:
                     self.clusters[key].params += params
@@ -230,7 +229,7 @@ class _Layout:
         stand_in = self.stand_ins(nodes)
         seen = set()
         for source, target, data in self.graph.edges(data=True):
-            if data.get("kind") == "batch":  # a learned tensor reads only the batch size of the model's input
+            if data.kind == "batch":  # a learned tensor reads only the batch size of the model's input
                 continue
             head = self.shown.get(target)
             if head is None:
@@ -238,16 +237,16 @@ class _Layout:
             tail = self.exit_of(source, stand_in)
             if tail is None or tail == head:
                 continue
-            kind = data.get("kind", "data")
+            kind = data.kind
             key = (tail, head, kind)
             if key in seen:
                 continue
             seen.add(key)
             label = {"tie": "tied", "share": "shared"}.get(kind) or self.shape_text(source)
             self.diagram.edges.append(Edge(tail, head, label, kind))
-        if self.prefix:  # inside an expert: the router feeds the expert's first stages
+        if self.prefix:  # inside a body: the entry (router) feeds its first stages
             for node in nodes:
-                if self.graph.nodes[node]["block"] == INPUT:
+                if self.graph.nodes[node].block == INPUT:
                     for successor in self.graph.successors(node):
                         if self.shown.get(successor):
                             self.diagram.edges.append(Edge(self.entry, self.shown[successor], "", "route"))
@@ -257,8 +256,8 @@ class _Layout:
                 self.exits.setdefault(node, tail)
 
     def shape_text(self, node: str) -> str:
-        """A node's output type as edges show it; an expert's per-token tensors read with their positions."""
-        found = self.graph.nodes[node].get("type")
+        """A node's output type as edges show it; a token-routed body's tensors read with their positions."""
+        found = self.graph.nodes[node].type
         if found is None:
             return ""
         return str(replace(found, dims=tuple(self.leading) + tuple(found.dims)) if self.leading else found)
@@ -271,8 +270,8 @@ class _Layout:
             box = self.exits.get(node, self.shown[node]) if self.shown.get(node) else None
             if box is None:
                 continue
-            order = self.graph.nodes[node]["order"]
-            for scope in self.graph.nodes[node].get("scopes", ()):
+            order = self.graph.nodes[node].order
+            for scope in self.graph.nodes[node].scopes:
                 if scope.kind == "repeat" and scope.index == 1 and order >= found.get(scope.key, (-1, ""))[0]:
                     found[scope.key] = (order, box)
         return {key: box for key, (_, box) in found.items()}
@@ -283,7 +282,7 @@ class _Layout:
         return self.hidden_source(node, stand_in)
 
     def hidden_source(self, node: str, stand_in: dict[str, str]) -> str | None:
-        for scope in self.graph.nodes[node].get("scopes", ()):
+        for scope in self.graph.nodes[node].scopes:
             if scope.kind == "repeat" and scope.index > 1:
                 return stand_in.get(scope.key)
         return None

@@ -5,24 +5,24 @@ from __future__ import annotations
 from rich.text import Text
 from rich.tree import Tree
 
-from ..compiler.expansion import INPUT, GraphScope, ModelGraph
+from ..compiler.model_graph import INPUT, GraphScope, ModelGraph
 from .labels import call_text, params_text
 
 
 def summary_tree(model: ModelGraph) -> Tree:
     graph = model.graph
-    nodes = sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"])
+    nodes = sorted(graph.nodes, key=lambda n: graph.nodes[n].order)
     totals: dict[tuple[str, int], int] = {}
     for node in nodes:
-        for scope in graph.nodes[node].get("scopes", ()):
+        for scope in graph.nodes[node].scopes:
             key = _key(scope)
-            totals[key] = totals.get(key, 0) + graph.nodes[node].get("params", 0)
-    total = sum(graph.nodes[n].get("params", 0) for n in nodes)
+            totals[key] = totals.get(key, 0) + graph.nodes[node].params
+    total = sum(graph.nodes[n].params for n in nodes)
     root = Tree(Text.assemble(("model ", "bold"), (model.name, "bold cyan"), f" · {params_text(total)}"))
     open_: list[tuple[tuple[str, int], Tree]] = []
     for node in nodes:
         attrs = graph.nodes[node]
-        chain = attrs.get("scopes", ())
+        chain = attrs.scopes
         keep = 0
         while keep < min(len(open_), len(chain)) and open_[keep][0] == _key(chain[keep]):
             keep += 1
@@ -31,21 +31,21 @@ def summary_tree(model: ModelGraph) -> Tree:
             parent = open_[-1][1] if open_ else root
             open_.append((_key(scope), parent.add(_scope_text(scope, totals[_key(scope)]))))
         parent = open_[-1][1] if open_ else root
-        if attrs["block"] == INPUT:
-            parent.add(Text.assemble((node, "bold"), "  input ", (str(attrs["type"]), "green")))
+        if attrs.block == INPUT:
+            parent.add(Text.assemble((node, "bold"), "  input ", (str(attrs.type), "green")))
             continue
         line = Text.assemble(
             (node, "bold"),
             "  ",
-            (call_text(attrs["block"], attrs["spec"], attrs["args"]), "cyan"),
+            (call_text(attrs.block, attrs.spec, attrs.args), "cyan"),
             "  ",
-            (str(attrs["type"]), "green"),
+            (str(attrs.type), "green"),
         )
-        if attrs.get("params"):
-            line.append(f"  {attrs['params']:,}", style="magenta")
+        if attrs.params:
+            line.append(f"  {attrs.params:,}", style="magenta")
         parent.add(line)
     for name, node in model.outputs.items():
-        root.add(Text.assemble(("output ", "bold"), name, " ← ", node, "  ", (str(graph.nodes[node]["type"]), "green")))
+        root.add(Text.assemble(("output ", "bold"), name, " ← ", node, "  ", (str(graph.nodes[node].type), "green")))
     return root
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from rich.console import Console
 
 from .results import trial_line, trials_table, write_best, write_plots, write_trials_csv
-from .sweep import SweepFlags, open_storage, open_study, prepare_search, requeue_dead, run_workers
+from .sweep import SweepFlags, claim_directory, open_storage, open_study, prepare_search, requeue_dead, run_workers
 
 
 def run_sweep(flags: SweepFlags, console: Console) -> None:
     search = prepare_search(flags)
-    flags.out.mkdir(parents=True, exist_ok=True)
+    claim_directory(flags)
     storage = open_storage(flags.storage_url)
     study = open_study(flags, storage)
     retried = requeue_dead(study, storage)

@@ -5,6 +5,7 @@ sweep resumed by running the command again."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
@@ -146,6 +147,27 @@ class Search:
     @property
     def axes(self) -> list[Axis]:
         return self.space.axes + self.config_axes
+
+
+def claim_directory(flags: SweepFlags) -> None:
+    """One study per --out directory: its trials/, trials.csv and best.cram are that study's, so a
+    second study there (another --study) would overwrite them. The first sweep marks the directory."""
+    marker = flags.out / "sweep.json"
+    flags.out.mkdir(parents=True, exist_ok=True)
+    if not marker.exists():
+        marker.write_text(json.dumps({"study": flags.study_name}) + "\n")
+        return
+    try:
+        held = json.loads(marker.read_text()[:4096]).get("study")
+    except (ValueError, AttributeError, OSError):
+        held = None
+    if held != flags.study_name:
+        shown = f"study '{held}'" if isinstance(held, str) else "another sweep (unreadable sweep.json)"
+        raise UsageError(
+            f"{flags.out} holds the results of {shown}, not of '{flags.study_name}'",
+            "give this sweep its own --out directory"
+            + (f", or --study {held} to resume that one" if isinstance(held, str) else ""),
+        )
 
 
 def prepare_search(flags: SweepFlags) -> Search:

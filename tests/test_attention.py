@@ -38,6 +38,32 @@ def test_attention_equals_multihead_attention(causal, masked):
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("kv_heads,bias", [(4, True), (2, False)])
+def test_one_stacked_qkv_product_equals_three_projections_with_gradients(kv_heads, bias):
+    from cramnet.blocks.attention import SelfAttention
+
+    class Separate(nn.Linear):  # any Linear subclass takes the three-call path
+        pass
+
+    torch.manual_seed(0)
+    fused = SelfAttention(32, 4, kv_heads, bias=bias, causal=True)
+    separate = SelfAttention(32, 4, kv_heads, bias=bias, causal=True)
+    for name in ("q_proj", "k_proj", "v_proj"):
+        plain = getattr(fused, name)
+        setattr(separate, name, Separate(plain.in_features, plain.out_features, bias=bias))
+    separate.load_state_dict(fused.state_dict())
+    assert list(fused.state_dict()) == list(separate.state_dict())  # the same layout either way
+    x = torch.randn(3, 7, 32, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_()
+    y, y2 = fused(x), separate(x2)
+    torch.testing.assert_close(y, y2)
+    y.square().sum().backward()
+    y2.square().sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad)
+    for (name, p), p2 in zip(fused.named_parameters(), separate.parameters()):
+        torch.testing.assert_close(p.grad, p2.grad, msg=name)
+
+
 def test_causal_attention_ignores_later_tokens():
     model = compile_spec(attention_model("2, causal = true, rope = true"), seed=0).eval()
     x = torch.randn(1, 9, 16)

@@ -75,10 +75,10 @@ def test_flat_keys_inside_a_mixture_of_experts_are_renamed_to_module_paths():
     checked = check_spec(spec)
     nested = checked.build(seed=0).state_dict()
     graph = checked.graph
-    moe = next(n for n, a in graph.nodes.items() if a["spec"] is not None and a["spec"].bodies)
-    expert = graph.nodes[moe]["args"].bodies.graphs[0].graph
-    flat_of = {checked.module_path(n): a["attr"] for n, a in graph.nodes.items()}
-    inner_of = {a["path"]: a["attr"] for a in expert.nodes.values()}
+    moe = next(n for n, a in graph.nodes.items() if a.spec is not None and a.spec.bodies)
+    expert = graph.nodes[moe].args.bodies.graphs[0].graph
+    flat_of = {checked.module_path(n): a.attr for n, a in graph.nodes.items()}
+    inner_of = {a.path: a.attr for a in expert.nodes.values()}
 
     def flat(key: str) -> str:  # cramnet 0.1's name for the same tensor
         for path, attr in flat_of.items():

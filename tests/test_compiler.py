@@ -9,7 +9,7 @@ from cramnet.dsl.errors import SpecErrors
 
 
 def nodes(checked):
-    return {n: checked.graph.nodes[n]["block"] for n in checked.graph.nodes}
+    return {n: checked.graph.nodes[n].block for n in checked.graph.nodes}
 
 
 def test_star_n_and_repeat_make_copies_with_own_weights():
@@ -20,7 +20,7 @@ def test_star_n_and_repeat_make_copies_with_own_weights():
                                                        gelu } as h
             output h
         }""")
-    blocks = [checked.graph.nodes[n]["block"] for n in checked.graph.nodes if n != "x"]
+    blocks = [checked.graph.nodes[n].block for n in checked.graph.nodes if n != "x"]
     assert blocks == ["dense", "relu"] * 3 + ["dense", "gelu"] * 2
     assert checked.summary().params == 5 * (8 * 8 + 8)
     assert "h" in checked.graph  # `as h` names the last copy's node
@@ -28,7 +28,7 @@ def test_star_n_and_repeat_make_copies_with_own_weights():
 
 def test_star_binds_tighter_than_arrow():
     checked = check_spec("model m {\n input x: [4]\n x -> dense(4) -> relu * 3 as y\n output y\n}")
-    assert [checked.graph.nodes[n]["block"] for n in checked.graph.nodes][1:] == ["dense", "relu", "relu", "relu"]
+    assert [checked.graph.nodes[n].block for n in checked.graph.nodes][1:] == ["dense", "relu", "relu", "relu"]
 
 
 def test_block_expansion_names_nodes_by_instance_and_binding():
@@ -44,7 +44,7 @@ def test_block_expansion_names_nodes_by_instance_and_binding():
             output out
         }""")
     assert {"pair_1.a", "pair_1.b", "pair_1.add_1", "pair_2.a", "pair_2.b", "pair_2.add_1"} <= set(checked.graph)
-    span = checked.graph.nodes["pair_1.a"]["span"]
+    span = checked.graph.nodes["pair_1.a"].span
     assert (span.line, span.col) == (3, 23)  # the span of the dense call inside the block
 
 
@@ -75,7 +75,7 @@ def test_block_sees_its_own_files_lets_and_parameters_shadow_them(tmp_path):
         " x -> wide -> shadow(5) -> dense(width) as y\n output y\n}\n"
     )
     checked = check_spec(tmp_path / "main.cram")
-    shapes = [checked.graph.nodes[n]["type"].dims for n in checked.graph.nodes]
+    shapes = [checked.graph.nodes[n].type.dims for n in checked.graph.nodes]
     assert shapes == [(4,), (32,), (5,), (3,)]
 
 

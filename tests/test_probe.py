@@ -73,10 +73,11 @@ def test_partial_model_keeps_only_the_node_and_its_ancestors():
     assert {name.split(".")[0] for name in partial.state_dict()} == {"dense_1", "z"}  # no decoder weights
 
 
-def test_nodes_are_found_by_summary_name_output_or_attribute_and_unknown_ones_suggest():
+def test_nodes_are_found_by_summary_name_output_attribute_or_module_path_and_unknown_ones_suggest():
     checked = check_spec("specs/vit_digits.cram")
     assert resolve_node(checked, "pre_ln_1.attention_1") == "pre_ln_1.attention_1"
     assert resolve_node(checked, "pre_ln_1_attention_1") == "pre_ln_1.attention_1"
+    assert resolve_node(checked, "pre_ln.1.attention_1") == "pre_ln_2.attention_1"  # as checkpoint keys name it
     assert resolve_node(checked, "logits") == "logits"
     bound = check_spec(
         'use "std:resnet"\nmodel m {\n input image: [8, 16, 16]\n image -> basic(8) * 2 as feats\n'

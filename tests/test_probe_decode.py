@@ -54,7 +54,7 @@ def test_the_after_graph_starts_at_the_node_and_keeps_a_repeat_tail_with_its_own
     checked = check_spec(ROOT / "specs" / "vit_digits.cram")
     graph = after_graph(checked, "pre_ln_1.add_2")
     assert graph.inputs == ["pre_ln_1.add_2"] and list(graph.outputs) == ["logits"]
-    assert graph.graph.nodes["pre_ln_1.add_2"]["type"] == checked.graph.nodes["pre_ln_1.add_2"]["type"]
+    assert graph.graph.nodes["pre_ln_1.add_2"].type == checked.graph.nodes["pre_ln_1.add_2"].type
     whole = checked.build(seed=0)
     module = after_model(checked, "pre_ln_1.add_2", whole.state_dict())
     # the second copy of the repeat is the tail's first: its weights are pre_ln.1's, not pre_ln.0's

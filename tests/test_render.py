@@ -84,7 +84,7 @@ def test_boxes_are_the_summary_nodes():
     assert {"block", "residual"} <= kinds
     basic = next(c for c in diagram.root.walk() if c.id == "basic_1")
     graph = checked.graph
-    assert basic.params == sum(graph.nodes[n]["params"] for n in graph if n.startswith("basic_1."))
+    assert basic.params == sum(graph.nodes[n].params for n in graph if n.startswith("basic_1."))
     assert "basic_1.conv2d_1" in basic.children[0].boxes  # inside the residual inside the block
     assert diagram.boxes["basic_1.conv2d_1"].text == "conv2d(32, 3, pad=1, bias=false)"
 
@@ -98,7 +98,7 @@ def test_repeats_collapse_to_the_first_copy():
     assert any(label.startswith("× 2") for label in labels) and any(label.startswith("× 3") for label in labels)
     outer = next(c for c in collapsed.root.walk() if c.label.startswith("× 2"))
     graph = checked.graph
-    assert outer.params == sum(graph.nodes[n].get("params", 0) for n in graph if "_layer_" in n)  # all copies
+    assert outer.params == sum(graph.nodes[n].params for n in graph if "_layer_" in n)  # all copies
     # the last copy's output reaches the next stage from the first copy's last box
     assert any(e.source == "attention_layer_1.add_2" and e.target == "rmsnorm_1" for e in collapsed.edges)
     assert any(e.kind == "tie" and e.source == "tok" and e.target == "logits" for e in collapsed.edges)
@@ -125,12 +125,12 @@ def test_moe_opens_into_its_experts():
         "    } as mixed -> layernorm as out\n    output out\n}\n"
     )
     diagram = build_diagram(checked.model)
-    assert {"mixed", "mixed.mix", "mixed.expert1.lstm_1", "mixed.expert2.dense_1"} <= set(diagram.boxes)
-    moe = next(c for c in diagram.root.walk() if c.kind == "moe")
-    assert [c.kind for c in moe.children] == ["expert"] * 3 and moe.params == checked.graph.nodes["mixed"]["params"]
+    assert {"mixed", "mixed.mix", "mixed.body1.lstm_1", "mixed.body2.dense_1"} <= set(diagram.boxes)
+    moe = next(c for c in diagram.root.walk() if c.kind == "bodies")
+    assert [c.kind for c in moe.children] == ["body"] * 3 and moe.params == checked.graph.nodes["mixed"].params
     assert any(e.source == "mixed" and e.kind == "route" for e in diagram.edges)
     assert any(e.source == "mixed.mix" and e.target == "out" for e in diagram.edges)
-    assert any(e.source == "mixed.expert1.lstm_1" and e.target == "mixed.mix" for e in diagram.edges)
+    assert any(e.source == "mixed.body1.lstm_1" and e.target == "mixed.mix" for e in diagram.edges)
 
 
 def test_parallel_branches_are_clusters():

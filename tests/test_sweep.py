@@ -87,7 +87,7 @@ model m {
 }
 """
     graph = check_spec(spec).graph
-    assert [graph.nodes[n]["block"] for n in graph if n != "x"] == ["dense", "gelu", "lstm", "dense"]
+    assert [graph.nodes[n].block for n in graph if n != "x"] == ["dense", "gelu", "lstm", "dense"]
 
 
 def test_a_let_holding_a_call_takes_no_more_arguments():
@@ -318,6 +318,18 @@ def test_sweep_mistakes_are_messages_not_tracebacks(tmp_path):
     for args, message in cases:
         result = runner.invoke(app, args)
         assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_second_study_in_the_same_directory_is_refused(tmp_path):
+    from cramnet.errors import UsageError
+    from cramnet.search.sweep import claim_directory
+
+    claim_directory(sweep_flags(tmp_path))
+    claim_directory(sweep_flags(tmp_path))  # the same study resumes
+    with pytest.raises(UsageError) as refused:
+        claim_directory(sweep_flags(tmp_path, study="other"))
+    assert "holds the results of study 'tiny', not of 'other'" in str(refused.value)
+    assert "--study tiny" in refused.value.hint
 
 
 @pytest.mark.slow

@@ -95,9 +95,9 @@ def _flat_renamer(model) -> Callable[[str], str]:
     `experts.<i>.<identifier>.…` names that expert's own modules, renamed the same way."""
     from ..compiler.naming import assign_layout, module_path
 
-    if any("layout" not in attrs for attrs in model.graph.nodes.values()):
+    if any(not attrs.local for attrs in model.graph.nodes.values()):
         assign_layout(model)
-    by_identifier = {attrs["attr"]: attrs for attrs in model.graph.nodes.values()}
+    by_identifier = {attrs.attr: attrs for attrs in model.graph.nodes.values()}
     inner: dict[int, Callable[[str], str]] = {}
 
     def rename(key: str) -> str:
@@ -105,7 +105,7 @@ def _flat_renamer(model) -> Callable[[str], str]:
         attrs = by_identifier.get(head)
         if attrs is None:
             return key
-        bodies = getattr(attrs.get("args"), "bodies", None)
+        bodies = getattr(attrs.args, "bodies", None)
         parts = rest.split(".", 2)
         if bodies is not None and len(parts) == 3 and parts[0] == "experts" and parts[1].isdigit():
             index = int(parts[1])

@@ -114,7 +114,7 @@ def evaluate_run(
 ) -> dict[str, float]:
     """The run's task metrics on its own data's test split, or on other data (all of a file's examples
     are split the same way; `split` picks the part), computed on `device`."""
-    from .loop import Engine, evaluate_split
+    from .engine import Engine, evaluate_split
     from .setup import prepare
 
     trained = open_run(run, weights, device)

@@ -63,13 +63,13 @@ def _units(checked) -> tuple[dict[str, int], int]:
     units: dict[str, int] = {}
     root = 0
     for node, attrs in checked.graph.nodes.items():
-        if attrs["block"] == INPUT or not attrs["params"]:
+        if attrs.block == INPUT or not attrs.params:
             continue
         match = _COPY.match(checked.module_path(node))
         if match:
-            units[match.group(1)] = units.get(match.group(1), 0) + attrs["params"]
+            units[match.group(1)] = units.get(match.group(1), 0) + attrs.params
         else:
-            root += attrs["params"]
+            root += attrs.params
     return units, root
 
 
@@ -78,9 +78,9 @@ def _activations(checked, sizes: Mapping[str, int], layers: bool) -> int | None:
     each copy keeps only its output and the largest copy's insides are added once."""
     outside, per_copy, last_of = 0, {}, {}
     for node, attrs in checked.graph.nodes.items():
-        if attrs["block"] == INPUT:
+        if attrs.block == INPUT:
             continue
-        dims = attrs["type"].dims
+        dims = attrs.type.dims
         if not all(symbols(d) <= set(sizes) for d in dims):
             return None
         elements = evaluate(product(dims), sizes)
@@ -88,11 +88,16 @@ def _activations(checked, sizes: Mapping[str, int], layers: bool) -> int | None:
         if layers and match:
             copy = match.group(1)
             per_copy[copy] = per_copy.get(copy, 0) + elements
-            if attrs["order"] >= last_of.get(copy, (-1, 0))[0]:
-                last_of[copy] = (attrs["order"], elements)
+            if attrs.order >= last_of.get(copy, (-1, 0))[0]:
+                last_of[copy] = (attrs.order, elements)
         else:
             outside += elements
     return outside + sum(e for _, e in last_of.values()) + max(per_copy.values(), default=0)
+
+
+def optimizer_slots(name: str, momentum: float) -> int:
+    """The tensors the optimizer keeps per weight: Adam's two moments, SGD's momentum buffer."""
+    return 2 if name in ("adam", "adamw") else (1 if momentum else 0)
 
 
 def plan_memory(
@@ -113,7 +118,7 @@ def plan_memory(
     params = root + sum(units.values())
     shards = processes if strategy == "fsdp" else 1
     compute = 4 if precision == "fp32" else 2
-    per_param_optim = 8 if optimizer in ("adam", "adamw") else (4 if momentum else 0)
+    per_param_optim = 4 * optimizer_slots(optimizer, momentum)
     per_device = math.ceil(batch / processes)
     weights = math.ceil(4 * params / shards)
     grads = math.ceil(4 * params / shards)
@@ -129,7 +134,7 @@ def plan_memory(
         host = weights + grads + optim
         rows |= {"parameters": 0, "gradients": 0, "optimizer": 0}
     unresolved = sorted(
-        {s for n, a in checked.graph.nodes.items() for d in a["type"].dims for s in symbols(d)} - set(sizes)
+        {s for n, a in checked.graph.nodes.items() for d in a.type.dims for s in symbols(d)} - set(sizes)
     )
     return MemoryPlan(strategy, processes, precision, params, per_device, rows, host, unresolved)
 

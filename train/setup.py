@@ -75,7 +75,7 @@ def check_precision(precision: str, device: torch.device) -> None:
 def vocabulary(checked: CheckedModel) -> int | None:
     """The smallest `embed` vocabulary reading the first input (token models), else None."""
     node = checked.inputs[0]
-    found = [getattr(checked.graph.nodes[s]["args"], "vocab", None) for s in checked.graph.successors(node)]
+    found = [getattr(checked.graph.nodes[s].args, "vocab", None) for s in checked.graph.successors(node)]
     found = [v for v in found if isinstance(v, int)]
     return min(found) if found else None
 
@@ -99,11 +99,11 @@ def _probabilities(checked: CheckedModel, output: str, data) -> bool:
         return False
     graph = checked.graph
     node = checked.model.outputs[output]
-    while graph.nodes[node]["block"] != "sigmoid":
-        spec = graph.nodes[node].get("spec")
-        if spec is None or spec.family != "shape" or len(graph.nodes[node]["inputs"]) != 1:
+    while graph.nodes[node].block != "sigmoid":
+        spec = graph.nodes[node].spec
+        if spec is None or spec.family != "shape" or len(graph.nodes[node].inputs) != 1:
             return False
-        node = graph.nodes[node]["inputs"][0]
+        node = graph.nodes[node].inputs[0]
     return True
 
 

@@ -53,11 +53,11 @@ def links(s: Structure, names: dict[str, tuple[int, ...]], base: str) -> list[Li
         found += pair(s, up, "", h + "intermediate.dense")
         found += pair(s, down, "", h + "output.dense")
         found += pair(s, norm_2, "", h + "output.LayerNorm")
-    width = s.attrs(embed)["args"].dim
+    width = s.attrs(embed).args.dim
     graph = s.checked.graph
     for node in s.of(after, "dense"):
-        followed = [graph.nodes[n]["block"] for n in graph.successors(node)]
-        if s.attrs(node)["args"].out == width and followed == ["tanh"]:
+        followed = [graph.nodes[n].block for n in graph.successors(node)]
+        if s.attrs(node).args.out == width and followed == ["tanh"]:
             found += pair(s, node, "", f"{base}pooler.dense")
             break
     return found
@@ -67,17 +67,17 @@ def hf_config(s: Structure) -> dict:
     before, layers, _ = s.layers("attention")
     embed, position = s.of(before, "embed")[0], s.of(before, "pos_embed")[0]
     norm = s.of(before, "layernorm")[0]
-    args = s.attrs(embed)["args"]
+    args = s.attrs(embed).args
     return {
         "model_type": "bert",
         "architectures": ["BertModel"],
         "vocab_size": args.vocab,
         "hidden_size": args.dim,
         "num_hidden_layers": len(layers),
-        "num_attention_heads": s.attrs(s.of(layers[0], "attention")[0])["args"].heads,
-        "intermediate_size": s.attrs(s.of(layers[0], "dense")[0])["args"].out,
-        "max_position_embeddings": s.attrs(position)["args"].max_len,
+        "num_attention_heads": s.attrs(s.of(layers[0], "attention")[0]).args.heads,
+        "intermediate_size": s.attrs(s.of(layers[0], "dense")[0]).args.out,
+        "max_position_embeddings": s.attrs(position).args.max_len,
         "type_vocab_size": 2,
-        "layer_norm_eps": s.attrs(norm)["args"].eps,
+        "layer_norm_eps": s.attrs(norm).args.eps,
         "hidden_act": "gelu",
     }

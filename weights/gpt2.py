@@ -23,7 +23,7 @@ EPS = ("layer_norm_epsilon", "layernorm")  # the config key of the norms' ε, an
 def notes(s: Structure, config: dict) -> list[str]:
     """GPT-2's GELU is the tanh approximation (gelu_new): an exact `gelu` in the spec changes outputs."""
     wanted = "tanh" if config.get("activation_function", "gelu_new") in ("gelu_new", "gelu_pytorch_tanh") else "none"
-    wrong = [n for n in s.order if s.block(n) == "gelu" and s.attrs(n)["args"].approximate != wanted]
+    wrong = [n for n in s.order if s.block(n) == "gelu" and s.attrs(n).args.approximate != wanted]
     if not wrong:
         return []
     return [f"the checkpoint's GELU is approximate = {wanted}, {s.where(wrong[0])} is not (pre_ln(…, act = {wanted}))"]
@@ -65,10 +65,10 @@ def lm_head(
 ) -> list[Link]:
     """An untied head as wide as the vocabulary reads the checkpoint's head, or its token table when the
     checkpoint ties them; a head of another width is the spec's own (new)."""
-    vocab = s.attrs(embed)["args"].vocab
+    vocab = s.attrs(embed).args.vocab
     for node in s.of(after, "dense"):
         key = s.key(node, "weight")
-        if s.has(key) and s.attrs(node)["args"].out == vocab:
+        if s.has(key) and s.attrs(node).args.out == vocab:
             return [same(node, key, head if head in names else table)]
     return []
 
@@ -78,17 +78,17 @@ def hf_config(s: Structure) -> dict:
     embed, position = s.of(before, "embed")[0], s.of(before, "pos_embed")[0]
     attention, dense = s.of(layers[0], "attention")[0], s.of(layers[0], "dense")[0]
     norm_node = s.of(layers[0], "layernorm")[0]
-    args = s.attrs(embed)["args"]
+    args = s.attrs(embed).args
     return {
         "model_type": "gpt2",
         "architectures": ["GPT2LMHeadModel"],
         "vocab_size": args.vocab,
-        "n_positions": s.attrs(position)["args"].max_len,
+        "n_positions": s.attrs(position).args.max_len,
         "n_embd": args.dim,
         "n_layer": len(layers),
-        "n_head": s.attrs(attention)["args"].heads,
-        "n_inner": s.attrs(dense)["args"].out,
-        "layer_norm_epsilon": s.attrs(norm_node)["args"].eps,
+        "n_head": s.attrs(attention).args.heads,
+        "n_inner": s.attrs(dense).args.out,
+        "layer_norm_epsilon": s.attrs(norm_node).args.eps,
         "activation_function": "gelu_new",
         "tie_word_embeddings": True,
     }

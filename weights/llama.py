@@ -69,20 +69,20 @@ def links(s: Structure, names: dict[str, tuple[int, ...]], base: str) -> list[Li
 def hf_config(s: Structure) -> dict:
     before, layers, after = s.layers("attention")
     embed = s.of(before, "embed")[0]
-    attention = s.attrs(s.of(layers[0], "attention")[0])["args"]
-    args = s.attrs(embed)["args"]
+    attention = s.attrs(s.of(layers[0], "attention")[0]).args
+    args = s.attrs(embed).args
     heads = attention.heads
     return {
         "model_type": "llama",
         "architectures": ["LlamaForCausalLM"],
         "vocab_size": args.vocab,
         "hidden_size": args.dim,
-        "intermediate_size": s.attrs(s.of(layers[0], "dense")[0])["args"].out,
+        "intermediate_size": s.attrs(s.of(layers[0], "dense")[0]).args.out,
         "num_hidden_layers": len(layers),
         "num_attention_heads": heads,
         "num_key_value_heads": attention.kv_heads or heads,
         "head_dim": args.dim // heads,
-        "rms_norm_eps": s.attrs(s.of(layers[0], "rmsnorm")[0])["args"].eps,
+        "rms_norm_eps": s.attrs(s.of(layers[0], "rmsnorm")[0]).args.eps,
         "rope_theta": 10000.0,
         "attention_bias": bool(attention.bias),
         "tie_word_embeddings": not any(s.has(s.key(n, "weight")) for n in s.of(after, "dense")),

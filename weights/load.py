@@ -167,9 +167,9 @@ def _notes(family, s: Structure, config: dict) -> list[str]:
     notes = family.notes(s, config) if hasattr(family, "notes") else []
     key, block = getattr(family, "EPS", (None, None))
     if key in config:
-        off = [n for n in s.order if s.block(n) == block and float(s.attrs(n)["args"].eps) != float(config[key])]
+        off = [n for n in s.order if s.block(n) == block and float(s.attrs(n).args.eps) != float(config[key])]
         if off:
-            eps = s.attrs(off[0])["args"].eps
+            eps = s.attrs(off[0]).args.eps
             notes.append(f"the checkpoint's {block} ε is {config[key]}, {s.where(off[0])} has {eps}")
     return notes
 
@@ -236,7 +236,7 @@ def freeze(module: nn.Module, checked, nodes: list[str]) -> list[str]:
     paths such as `pre_ln.0`); the frozen parameters' keys."""
     paths = {}
     for node in checked.graph.nodes:
-        if "path" in checked.graph.nodes[node]:
+        if checked.graph.nodes[node].path:
             paths[node] = checked.module_path(node)
     frozen = []
     for wanted in nodes:

@@ -51,8 +51,8 @@ def links(s: Structure, names: dict[str, tuple[int, ...]], base: str) -> list[Li
 
 def hf_config(s: Structure) -> dict:
     before, layers, _ = s.layers("mamba")
-    args = s.attrs(s.of(before, "embed")[0])["args"]
-    mixer = s.attrs(s.of(layers[0], "mamba")[0])["args"]
+    args = s.attrs(s.of(before, "embed")[0]).args
+    mixer = s.attrs(s.of(layers[0], "mamba")[0]).args
     return {
         "model_type": "mamba",
         "architectures": ["MambaForCausalLM"],
@@ -64,7 +64,7 @@ def hf_config(s: Structure) -> dict:
         "intermediate_size": mixer.expand * args.dim,
         "time_step_rank": -(-args.dim // 16),
         "num_hidden_layers": len(layers),
-        "layer_norm_epsilon": s.attrs(s.of(layers[0], "rmsnorm")[0])["args"].eps,
+        "layer_norm_epsilon": s.attrs(s.of(layers[0], "rmsnorm")[0]).args.eps,
         "use_bias": False,
         "use_conv_bias": True,
         "tie_word_embeddings": True,

@@ -64,7 +64,7 @@ def links(s: Structure, names: dict[str, tuple[int, ...]], base: str) -> list[Li
         for name in sorted(n for n in names if n.startswith(prefix)):
             rest = name[len(prefix) :]
             if block == "gin" and rest == "eps":
-                eps = float(s.attrs(node)["args"].eps)
+                eps = float(s.attrs(node).args.eps)
                 found.append(Link(node, (), (name,), lambda ts: [], lambda ts, e=eps: [torch.tensor([e])]))
                 continue
             if block == "gin" and rest.startswith("nn."):

@@ -61,21 +61,22 @@ class Structure:
     def __init__(self, checked, expected: dict[str, torch.Size]):
         self.checked = checked
         graph = checked.graph
-        self.order = [n for n in sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"])]
+        self.order = [n for n in sorted(graph.nodes, key=lambda n: graph.nodes[n].order)]
         self.expected = expected
 
-    def attrs(self, node: str) -> dict:
+    def attrs(self, node: str):
+        """The node's record (`compiler/model_graph.py`'s `Node`)."""
         return self.checked.graph.nodes[node]
 
     def block(self, node: str) -> str:
-        return self.attrs(node)["block"]
+        return self.attrs(node).block
 
     def key(self, node: str, name: str) -> str:
         """The state-dict key of a node's tensor `name` (`pre_ln.0.attention_1` + `q_proj.weight`)."""
         return f"{self.checked.module_path(node)}.{name}"
 
     def where(self, node: str) -> str:
-        return f"'{node}' ({self.attrs(node)['span']})" if node in self.checked.graph else f"'{node}'"
+        return f"'{node}' ({self.attrs(node).span})" if node in self.checked.graph else f"'{node}'"
 
     def layers(self, anchor: str) -> tuple[list[str], list[list[str]], list[str]]:
         """(nodes before the first layer, the layers, nodes after the last) — a layer being the unit
@@ -83,7 +84,7 @@ class Structure:
         units: list[tuple] = []
         for node in self.order:
             if self.block(node) == anchor:
-                layout = self.attrs(node)["layout"]
+                layout = self.attrs(node).layout
                 if not layout:
                     raise TrainError(
                         f"{self.where(node)} is a {anchor} outside any block or repeat: the checkpoint's "
@@ -102,7 +103,7 @@ class Structure:
         members: list[list[str]] = [[] for _ in units]
         before, after = [], []
         for node in self.order:
-            unit = tuple(u.key for u in self.attrs(node)["layout"])
+            unit = tuple(u.key for u in self.attrs(node).layout)
             index = next((i for i, u in enumerate(units) if unit[: len(u)] == u), None)
             if index is not None:
                 members[index].append(node)

@@ -63,22 +63,22 @@ def links(s: Structure, names: dict[str, tuple[int, ...]], base: str) -> list[Li
 def hf_config(s: Structure) -> dict:
     before, layers, after = s.layers("attention")
     patches = s.attrs(s.of(before, "patch_embed")[0])
-    image = s.attrs(s.checked.inputs[0])["type"]
+    image = s.attrs(s.checked.inputs[0]).type
     heads = s.of(after, "dense")
     config = {
         "model_type": "vit",
         "architectures": ["ViTForImageClassification" if heads else "ViTModel"],
         "image_size": int(image.dims[-1]),
         "num_channels": int(image.dims[0]),
-        "patch_size": patches["args"].patch,
-        "hidden_size": patches["args"].dim,
+        "patch_size": patches.args.patch,
+        "hidden_size": patches.args.dim,
         "num_hidden_layers": len(layers),
-        "num_attention_heads": s.attrs(s.of(layers[0], "attention")[0])["args"].heads,
-        "intermediate_size": s.attrs(s.of(layers[0], "dense")[0])["args"].out,
-        "layer_norm_eps": s.attrs(s.of(layers[0], "layernorm")[0])["args"].eps,
+        "num_attention_heads": s.attrs(s.of(layers[0], "attention")[0]).args.heads,
+        "intermediate_size": s.attrs(s.of(layers[0], "dense")[0]).args.out,
+        "layer_norm_eps": s.attrs(s.of(layers[0], "layernorm")[0]).args.eps,
         "hidden_act": "gelu",
         "qkv_bias": True,
     }
     if heads:
-        config["num_labels"] = s.attrs(heads[-1])["args"].out
+        config["num_labels"] = s.attrs(heads[-1]).args.out
     return config
