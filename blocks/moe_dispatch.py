@@ -46,7 +46,8 @@ class MixtureOfExperts(nn.Module):
         copies = route == "token" and same_stateless_body(experts)
         self.plan = grouped_plan(experts[0]) if copies else None  # a plain object: not a submodule
         self.paths = ("grouped_mm",) * (self.plan is not None) + ("vmap",) * copies + ("loop",)
-        self._owners = None  # per dense layer of the plan: the module holding it in each expert
+        # per dense layer of the plan, its module in each expert (read each call: no named_parameters walk)
+        self.owners = [[e.get_submodule(layer) for e in experts] for layer in self.plan.layers] if self.plan else []
 
     def forward(self, x, mask=None):
         if self.route == "token":  # every position on its own: items (N, d)
@@ -137,11 +138,9 @@ class MixtureOfExperts(nn.Module):
     def dispatch_grouped_mm(self, items, rows, gate, experts_sorted, counts):
         """The rows sorted by expert (assignments, d) through the body with each dense layer one grouped
         GEMM over the experts' stacked weights; `offsets` ends each expert's rows (empty ones included)."""
-        if self._owners is None:
-            self._owners = [[e.get_submodule(target) for e in self.experts] for target in self.plan.layers]
         dtype = compute_dtype(items, self.experts[0])
         stacked = []
-        for owners in self._owners:
+        for owners in self.owners:
             stacked.append(StackExperts.apply(dtype, *(owner.weight for owner in owners)))
             bias = owners[0].bias is not None
             stacked.append(StackExperts.apply(dtype, *(owner.bias for owner in owners)) if bias else None)
