@@ -73,7 +73,7 @@ class MixtureOfExperts(nn.Module):
         rows, gate = order // self.top_k, weights.reshape(-1)[order]  # the item and mixing weight of each
         path = self.choose_path(items)
         if path == "grouped_mm":
-            output = self.dispatch_grouped_mm(items, rows, gate, expert_of[order], counts)
+            output = self.dispatch_grouped_mm(items, rows, gate, expert_of, order, counts)
         elif path == "vmap":
             output = self.dispatch_vmap(items, rows, gate, expert_of[order], counts)
         else:
@@ -135,17 +135,18 @@ class MixtureOfExperts(nn.Module):
         result = torch.vmap(run, randomness="different")(stacked, padded)[experts_sorted, slot] * gate[:, None]
         return result.new_zeros(items.shape[0], result.shape[-1]).index_add(0, rows, result)
 
-    def dispatch_grouped_mm(self, items, rows, gate, experts_sorted, counts):
+    def dispatch_grouped_mm(self, items, rows, gate, expert_of, order, counts):
         """The rows sorted by expert (assignments, d) through the body with each dense layer one grouped
         GEMM over the experts' stacked weights; `offsets` ends each expert's rows (empty ones included)."""
         dtype = compute_dtype(items, self.experts[0])
-        stacked = []
+        stacked = []  # one kernel per tensor (the copies share a dtype), a cast only under autocast
         for owners in self.owners:
-            stacked.append(StackExperts.apply(dtype, *(owner.weight for owner in owners)))
+            stacked.append(torch.stack([owner.weight for owner in owners]).to(dtype))
             bias = owners[0].bias is not None
-            stacked.append(StackExperts.apply(dtype, *(owner.bias for owner in owners)) if bias else None)
+            stacked.append(torch.stack([owner.bias for owner in owners]).to(dtype) if bias else None)
         offsets = counts.cumsum(0).to(torch.int32)
-        result = self.plan(items[rows].to(dtype), offsets, experts_sorted, self.training, *stacked)
+        expert = expert_of[order] if any(b is not None for b in stacked[1::2]) else None  # for the biases only
+        result = self.plan(items.index_select(0, rows).to(dtype), offsets, expert, self.training, *stacked)
         result = result * gate[:, None]  # (assignments, d_out)
         return result.new_zeros(items.shape[0], result.shape[-1]).index_add(0, rows, result)
 
@@ -170,24 +171,7 @@ def grouped_linear(x, weight, bias, offsets, expert):
     (E, out, in), `bias` (E, out) or None, `offsets` (E,) the end of each expert's rows, `expert`
     (assignments,) the expert of each row."""
     out = torch._grouped_mm(x, weight.transpose(-2, -1), offs=offsets)  # (assignments, out)
-    return out if bias is None else out + bias[expert]
-
-
-class StackExperts(torch.autograd.Function):
-    """torch.stack of the experts' copies of one parameter, cast to `dtype` as it is copied (autocast
-    would cast each copy; stacking after casting would copy twice). Backward hands each its slice."""
-
-    @staticmethod
-    def forward(ctx, dtype, *tensors):
-        ctx.dtypes = [t.dtype for t in tensors]
-        out = torch.empty((len(tensors), *tensors[0].shape), dtype=dtype, device=tensors[0].device)
-        for slot, tensor in zip(out, tensors):
-            slot.copy_(tensor)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        return (None, *(g.to(dtype) for g, dtype in zip(grad.unbind(0), ctx.dtypes)))
+    return out if bias is None else out + bias.index_select(0, expert)
 
 
 class GroupedPlan:
