@@ -1,6 +1,7 @@
-"""Mixture-of-experts dispatch, timed in one process: copies of one expert run as one batched call
-(weights stacked, forward vmapped) against the per-expert loop over sorted items, and against the
-dense computation of every expert on every token (what dispatch avoids). Forward+backward.
+"""Mixture-of-experts dispatch, timed in one process: copies of one expert run as grouped GEMMs over
+the sorted tokens, as one batched call (weights stacked, forward vmapped), and one by one over sorted
+items, against the dense computation of every expert on every token (what dispatch avoids).
+Forward+backward. (`bench/gpu_side_by_side.py` times the grouped GEMMs against a hand-written twin.)
 
     python bench/moe_dispatch.py                     # CPU
     python bench/moe_dispatch.py --device cuda --tokens 16384 --dim 1024 --experts 8
@@ -61,10 +62,15 @@ def main():
         f"{args.experts} SwiGLU experts, top-{args.top_k}, forward+backward\n"
     )
     print("| dispatch | ms |\n| --- | --- |")
-    moe.grouped = True
-    print(f"| grouped (stacked weights, vmap) | {median_ms(step, args.device, args.repeats):.2f} |")
-    moe.grouped = False
-    print(f"| per-expert loop over sorted tokens | {median_ms(step, args.device, args.repeats):.2f} |")
+    labels = {
+        "grouped_mm": "grouped GEMMs over sorted tokens (torch._grouped_mm)",
+        "vmap": "stacked weights, vmap",
+        "loop": "per-expert loop over sorted tokens",
+    }
+    for path in moe.paths:
+        moe.dispatch = path
+        print(f"| {labels[path]} | {median_ms(step, args.device, args.repeats):.2f} |")
+    moe.dispatch = None
     print(f"| dense: every expert on every token | {median_ms(dense, args.device, args.repeats):.2f} |")
 
 

@@ -42,7 +42,7 @@ class RGCNLayer(GraphLayer):
         source, target = graph.edge_index
         slot = target * relations + graph.edge_type  # (E,) one mean per node and relation
         counts = self.gather_sum(x.new_ones(slot.shape[0]), slot, nodes * relations).clamp(min=1)
-        mean = self.gather_sum(x[source], slot, nodes * relations) / counts[:, None]
+        mean = self.gather_sum(x.index_select(0, source), slot, nodes * relations) / counts[:, None]
         out = torch.einsum("nri,rio->no", mean.view(nodes, relations, -1), weight) + x @ self.root
         return out if self.bias is None else out + self.bias
 

@@ -4,7 +4,8 @@ A linear router without bias scores the experts for each token (`route = token`)
 example (`route = example`, its mean over positions); the top-k experts are chosen and their
 outputs mixed with the softmax of their scores. Dispatch sorts the routed items by expert and runs
 each expert once on exactly the items sent to it — never every expert on everything; copies of one
-body (`experts = N`) run as one batched call, their weights stacked and the forward vmapped.
+body (`experts = N`) run as one batched call: grouped GEMMs over the sorted tokens, or the body's
+forward vmapped over the stacked weights (`moe_dispatch.py`, where the module lives).
 
 The auxiliary loss (`aux_loss`) is the Switch load-balancing loss, E · Σ_e f_e · P_e, with f_e the
 fraction of routing assignments that went to expert e and P_e its mean router probability
@@ -13,9 +14,7 @@ fraction of routing assignments that went to expert e and P_e its mean router pr
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-
+from .moe_dispatch import MixtureOfExperts
 from .registry import Arg, BodyErrors, BodySlot, Construct, Family, ShapeError, SourceText, block
 from .tensor_type import TensorType
 
@@ -25,89 +24,6 @@ MIXTURE_OF_EXPERTS = Family(
     "Routers that send tokens or examples to experts.",
     paper="Shazeer et al. 2017; Fedus et al. 2021",
 )
-
-
-class MixtureOfExperts(nn.Module):
-    """Routes tokens or examples to the top-k of `experts` (any modules of one output shape)."""
-
-    def __init__(self, dim, experts, top_k=1, route="token", z_loss=0.0):
-        super().__init__()
-        self.router = nn.Linear(dim, len(experts), bias=False)
-        self.experts = nn.ModuleList(experts)
-        self.top_k, self.route, self.z_loss = top_k, route, z_loss
-        self.aux_loss = None
-        # copies of one stateless body run as one batched call (their weights stacked, the forward vmapped)
-        self.grouped = (
-            route == "token"
-            and len({type(e) for e in experts}) == 1
-            and not any(True for e in experts for _ in e.buffers())
-        )
-
-    def forward(self, x, mask=None):
-        if self.route == "token":  # every position on its own: items (N, d)
-            items, features, item_mask = x.reshape(-1, x.shape[-1]), x.reshape(-1, x.shape[-1]), None
-        else:  # whole examples: the router reads their mean over positions
-            items, item_mask = x, mask
-            if x.dim() == 2:
-                features = x
-            elif mask is None:
-                features = x.mean(dim=1)
-            else:
-                keep = mask[:, :, None].to(x.dtype)
-                features = (x * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1)
-        logits = self.router(features)  # (N, E)
-        probabilities = logits.softmax(dim=-1)
-        top_logits, chosen = logits.topk(self.top_k, dim=-1)  # (N, k)
-        weights = top_logits.softmax(dim=-1)  # softmax over the chosen experts
-        expert_of = chosen.reshape(-1)  # one entry per (item, choice)
-        item_of = torch.arange(items.shape[0], device=x.device).repeat_interleave(self.top_k)
-        order = expert_of.argsort(stable=True)  # assignments sorted by expert
-        counts = torch.bincount(expert_of, minlength=len(self.experts))
-        rows, gate = item_of[order], weights.reshape(-1)[order]  # the item and mixing weight of each
-        if self.grouped:
-            output = self.dispatch_grouped(items, rows, gate, expert_of[order], counts)
-        else:
-            output = self.dispatch_loop(items, item_mask, rows, gate, counts)
-        fraction = counts.to(probabilities.dtype) / expert_of.numel()
-        self.aux_loss = len(self.experts) * (fraction * probabilities.mean(dim=0)).sum()
-        if self.z_loss:
-            self.aux_loss = self.aux_loss + self.z_loss * torch.logsumexp(logits, dim=-1).square().mean()
-        if self.route == "token":
-            return output.reshape(*x.shape[:-1], output.shape[-1])
-        return output
-
-    def dispatch_loop(self, items, item_mask, rows, gate, counts):
-        """Each expert once, on exactly the items routed to it (any experts, masks passed on)."""
-        output, start = None, 0
-        for expert, count in zip(self.experts, counts.tolist()):
-            if count == 0:
-                continue
-            picked = rows[start : start + count]
-            result = expert(items[picked]) if item_mask is None else expert(items[picked], item_mask[picked])
-            result = result * gate[start : start + count].reshape(-1, *([1] * (result.dim() - 1)))
-            if output is None:
-                output = result.new_zeros(items.shape[0], *result.shape[1:])
-            output = output.index_add(0, picked, result)
-            start += count
-        return output
-
-    def dispatch_grouped(self, items, rows, gate, experts_sorted, counts):
-        """All experts in one call: each expert's items padded to the largest count, the copies'
-        weights stacked, and the shared forward vmapped over experts (E, capacity, d)."""
-        capacity = int(counts.max())
-        starts = torch.cumsum(counts, dim=0) - counts
-        slot = torch.arange(rows.numel(), device=rows.device) - starts[experts_sorted]  # place within its expert
-        padded = items.new_zeros(len(self.experts), capacity, items.shape[-1])
-        padded[experts_sorted, slot] = items[rows]
-        names = [name for name, _ in self.experts[0].named_parameters()]
-        weights = [dict(expert.named_parameters()) for expert in self.experts]
-        stacked = {name: torch.stack([w[name] for w in weights]) for name in names}
-
-        def run(parameters, x):
-            return torch.func.functional_call(self.experts[0], parameters, (x,))
-
-        result = torch.vmap(run)(stacked, padded)[experts_sorted, slot] * gate[:, None]  # (assignments, d_out)
-        return result.new_zeros(items.shape[0], result.shape[-1]).index_add(0, rows, result)
 
 
 def _arrange(a, written: int) -> list[int]:

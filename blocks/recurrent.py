@@ -45,6 +45,43 @@ class _Recurrent:
             out = torch.cat(tuple(hidden[-directions:]), dim=-1)  # (B, directions · H)
         return out, state
 
+    @staticmethod
+    def chain(stages, x):
+        """Consecutive stages of one kind — `lstm(512) -> lstm(512)` — as one multi-layer call, each
+        stage keeping its own weights (and checkpoint keys): cuDNN then overlaps the layers' time steps,
+        which separate calls cannot. Without masks or initial states; dropout only inside the last
+        stage's layers would change, so every stage must have none. Returns the last stage's output
+        and each stage's final state, as calling them in turn would.
+
+        Shapes: x (B, T, d) -> (B, T, hidden·directions) or (B, hidden·directions) (`return = last`),
+        and per stage its state (layers·directions, B, hidden)."""
+        first, last = stages[0], stages[-1]
+        directions = 2 if first.bidirectional else 1
+        same = {(type(s), s.hidden_size, s.bidirectional, s.bias, s.proj_size) for s in stages}
+        fed = all(s.input_size == first.hidden_size * directions for s in stages[1:])
+        if len(same) > 1 or not fed or any(s.dropout for s in stages) or any(s.return_last for s in stages[:-1]):
+            raise ValueError("chain: stages of one kind, width and direction, without dropout, sequences between")
+        import warnings
+
+        layers = sum(s.num_layers for s in stages)
+        zeros = x.new_zeros(layers * directions, x.shape[0], first.hidden_size)
+        weights = [w for s in stages for w in s._flat_weights]
+        run = getattr(torch._VF, first.mode.lower())  # lstm, gru, rnn_tanh: what nn.LSTM, GRU, RNN call
+        with warnings.catch_warnings():  # the stages' weights are not one buffer: cuDNN copies them (small) each call
+            warnings.filterwarnings("ignore", "RNN module weights are not part")
+            hx = (zeros, zeros) if first.mode == "LSTM" else zeros
+            result = run(x, hx, weights, first.bias, layers, 0.0, first.training, first.bidirectional, True)
+        out, final = result[0], result[1:]  # final: (h,) or (h, c), each (layers · directions, B, hidden)
+        states, start = [], 0
+        for s in stages:
+            rows = slice(start, start + s.num_layers * directions)
+            states.append(tuple(t[rows] for t in final) if first.mode == "LSTM" else final[0][rows])
+            start = rows.stop
+        if last.return_last:
+            hidden = final[0]
+            out = torch.cat(tuple(hidden[-directions:]), dim=-1)  # (B, directions · H)
+        return out, states
+
 
 class RNNBlock(_Recurrent, nn.RNN):
     """nn.RNN (tanh), batch first, with cramnet's `return` mode, masks and initial state."""

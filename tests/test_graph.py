@@ -200,6 +200,33 @@ def test_gat_edge_features_enter_the_scores():
     assert not torch.allclose(before, model(graph))
 
 
+@pytest.mark.parametrize("concat", [True, False])
+def test_gat_forward_is_the_attention_weighted_sum(concat):
+    """`forward` normalises per node after summing; `attention` spells the weights out per edge."""
+    model = compile_spec(graph_model(f"gat(4, heads = 3, concat = {str(concat).lower()})"), seed=0).eval()
+    graph = random_graph()
+    nodes = graph.x.shape[0]
+    graph.edge_index = torch.cat([graph.edge_index, torch.tensor([[2], [2]])], dim=1)  # a loop already there
+    h = model.y.lin(graph.x).view(nodes, 3, 4)
+    source, target, alpha = model.y.attention(h, graph)
+    out = torch.zeros(nodes, 3, 4).index_add_(0, target, alpha[:, :, None] * h[source])
+    expected = (out.reshape(nodes, 12) if concat else out.mean(1)) + model.y.bias
+    torch.testing.assert_close(model(graph), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_gat_dropout_acts_on_the_attention_in_training_only():
+    model = compile_spec(graph_model("gat(4, heads = 2, dropout = 0.5)"), seed=0)
+    graph = random_graph()
+    torch.manual_seed(0)
+    first, second = model(graph), model(graph)
+    assert torch.isfinite(first).all() and not torch.equal(first, second)
+    model.eval()
+    torch.testing.assert_close(model(graph), model(graph))
+    model.y.dropout = 0.0
+    model.train()
+    torch.testing.assert_close(model(graph), model.eval()(graph))
+
+
 def test_gin_is_an_mlp_of_the_neighbourhood_sum():
     model = compile_spec(graph_model("gin(5, hidden = 6, eps = 0.5)"), seed=0).eval()
     graph = random_graph()

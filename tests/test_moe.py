@@ -28,7 +28,7 @@ def test_top_k_of_all_experts_is_the_dense_weighted_sum():
 
 def test_each_expert_runs_only_on_what_is_routed_to_it():
     model = compile_spec(HOMOGENEOUS.format(k=1), seed=0)
-    model.y.grouped = False  # the per-expert loop, whose calls the hooks can see
+    model.y.dispatch = "loop"  # the per-expert loop, whose calls the hooks can see
     seen = []
     for expert in model.y.experts:
         expert.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
@@ -42,12 +42,12 @@ def test_each_expert_runs_only_on_what_is_routed_to_it():
 @pytest.mark.parametrize("k", [1, 2])
 def test_grouped_dispatch_equals_the_per_expert_loop(k):
     model = compile_spec(HOMOGENEOUS.format(k=k), seed=0)
-    assert model.y.grouped
+    assert model.y.paths == ("grouped_mm", "vmap", "loop")
     x = torch.randn(3, 9, 8, generator=torch.Generator().manual_seed(k)).requires_grad_()
     # an expert no token chose has a zero gradient in both paths (materialised, not missing)
     grads = torch.autograd.grad(model(x).square().sum(), [x, *model.parameters()], materialize_grads=True)
     grouped = model(x)
-    model.y.grouped = False
+    model.y.dispatch = "loop"
     loop = model(x)
     torch.testing.assert_close(grouped, loop, rtol=1e-5, atol=1e-6)
     loop_grads = torch.autograd.grad(loop.square().sum(), [x, *model.parameters()], materialize_grads=True)

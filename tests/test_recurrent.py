@@ -68,3 +68,45 @@ def test_state_must_come_from_a_matching_recurrent_stage():
     with pytest.raises(SpecErrors) as failure:
         check_spec(source)
     assert "hidden 4" in failure.value.errors[0].message
+
+
+def spec_model(pipeline: str, width: int = 6):
+    return compile_spec(f"model m {{\n input x: [seq, {width}]\n x -> {pipeline} as y\n output y\n}}\n", seed=0)
+
+
+@pytest.mark.parametrize(
+    "kind, extra",
+    [("lstm", ""), ("gru", ""), ("rnn", ""), ("lstm", ", bidirectional = true"), ("lstm", ", layers = 2")],
+)
+def test_a_chain_of_stages_runs_as_one_multi_layer_call(kind, extra):
+    """`lstm(8) -> lstm(8)` through one call with both stages' weights: the same outputs, final
+    states and gradients as the two calls in turn, and the same parameters (checkpoint keys)."""
+    model = spec_model(f"{kind}(8{extra}) -> {kind}(8{extra}) -> {kind}(8{extra}, return = last)")
+    stages = [model.get_submodule(name) for name, _ in model.named_children()]
+    x = torch.randn(3, 5, 6, requires_grad=True)
+    out, states = type(stages[0]).chain(stages, x)
+    expected, value = [], x
+    for stage in stages:
+        value, state = stage(value)
+        expected.append(state)
+    torch.testing.assert_close(out, value)
+    for mine, theirs in zip(states, expected):
+        torch.testing.assert_close(mine, theirs)
+    probe = torch.randn_like(out)
+    parameters = [x, *model.parameters()]
+    mine = torch.autograd.grad(
+        (out * probe).sum() + sum(s[0].sum() if kind == "lstm" else s.sum() for s in states), parameters
+    )
+    theirs = torch.autograd.grad(
+        (value * probe).sum() + sum(s[0].sum() if kind == "lstm" else s.sum() for s in expected), parameters
+    )
+    for a, b in zip(mine, theirs):
+        torch.testing.assert_close(a, b)
+
+
+def test_a_chain_refuses_stages_it_would_change():
+    for pipeline in ("lstm(8) -> gru(8)", "lstm(8) -> lstm(4)", "lstm(8, layers = 2, dropout = 0.1) -> lstm(8)"):
+        model = spec_model(pipeline)
+        stages = [model.get_submodule(name) for name, _ in model.named_children()]
+        with pytest.raises(ValueError, match="chain"):
+            type(stages[0]).chain(stages, torch.randn(2, 3, 6))

@@ -145,6 +145,38 @@ def test_gin_equals_ginconv():
         torch.testing.assert_close(model(data), conv(data.x, data.edge_index), **TOLERANCE)
 
 
+REFERENCE_LAYERS = {  # our layer, PyG's (same parameter names), which of the graph's edge tensors it reads
+    "gat": ("gat(8, heads = 4)", lambda: gnn.GATConv(34, 8, heads=4), ()),
+    "gat_mean": ("gat(8, heads = 4, concat = false)", lambda: gnn.GATConv(34, 8, heads=4, concat=False), ()),
+    "gat_edges": ("gat(8, heads = 2, edge_dim = 3)", lambda: gnn.GATConv(34, 8, heads=2, edge_dim=3), ("edge_attr",)),
+    "gcn": ("gcn(16)", lambda: gnn.GCNConv(34, 16), ("edge_weight",)),
+    "cheb": ("cheb(16, 3)", lambda: gnn.ChebConv(34, 16, K=3), ("edge_weight",)),
+}
+
+
+@pytest.mark.parametrize("layer", REFERENCE_LAYERS)
+def test_gradients_equal_pyg(layer):
+    """Backward too: the gradients of the node features and of every weight equal PyG's, on a graph
+    with self loops already in it."""
+    pipeline, make, reads = REFERENCE_LAYERS[layer]
+    mine, conv = ours(pipeline).y, make().to(DEVICE).eval()
+    copy(conv, dict(mine.named_parameters()))
+    data = random_data(loops=True)
+    data.x.requires_grad_()
+    for name in {"edge_attr", "edge_weight"} - set(reads):
+        del data[name]
+    probe = torch.randn_like(mine(data.x, data))  # a loss that weighs every output differently
+
+    def gradients(module, out):
+        named = dict(module.named_parameters())
+        grads = torch.autograd.grad((out * probe).sum(), [data.x, *named.values()])
+        return dict(zip(["x", *named], grads))
+
+    expected = gradients(conv, conv(data.x, data.edge_index, *(data[name] for name in reads)))
+    for name, grad in gradients(mine, mine(data.x, data)).items():
+        torch.testing.assert_close(grad, expected[name], **TOLERANCE, msg=f"{layer}: gradient of {name}")
+
+
 TYPED = (
     "graph[n, 8, nodes = [gene, drug, disease],"
     " edges = [[drug, targets, gene], [gene, causes, disease], [drug, treats, disease]]]"
