@@ -46,12 +46,13 @@ class _Recurrent:
         return out, state
 
     @staticmethod
-    def chain(stages, x):
+    def chain(stages, x, mask=None):
         """Consecutive stages of one kind — `lstm(512) -> lstm(512)` — as one multi-layer call, each
         stage keeping its own weights (and checkpoint keys): cuDNN then overlaps the layers' time steps,
-        which separate calls cannot. Without masks or initial states; dropout only inside the last
-        stage's layers would change, so every stage must have none. Returns the last stage's output
-        and each stage's final state, as calling them in turn would.
+        which separate calls cannot. Without initial states; dropout only inside the last stage's
+        layers would change, so every stage must have none. With a padding mask the stages run in
+        turn. Returns the last stage's output and each stage's final state (`out, *states`), as
+        calling them in turn would; generated code calls it for a run of calls that `chains` allows.
 
         Shapes: x (B, T, d) -> (B, T, hidden·directions) or (B, hidden·directions) (`return = last`),
         and per stage its state (layers·directions, B, hidden)."""
@@ -61,6 +62,12 @@ class _Recurrent:
         fed = all(s.input_size == first.hidden_size * directions for s in stages[1:])
         if len(same) > 1 or not fed or any(s.dropout for s in stages) or any(s.return_last for s in stages[:-1]):
             raise ValueError("chain: stages of one kind, width and direction, without dropout, sequences between")
+        if mask is not None:
+            states = []
+            for stage in stages:
+                x, state = stage(x, mask=mask)
+                states.append(state)
+            return (x, *states)
         import warnings
 
         layers = sum(s.num_layers for s in stages)
@@ -80,7 +87,7 @@ class _Recurrent:
         if last.return_last:
             hidden = final[0]
             out = torch.cat(tuple(hidden[-directions:]), dim=-1)  # (B, directions · H)
-        return out, states
+        return (out, *states)
 
 
 class RNNBlock(_Recurrent, nn.RNN):
@@ -156,6 +163,11 @@ def _recurrent(kind: str) -> BlockSpec:
         steps = inputs[0].dims[0]
         return 2 * (params(inputs, a)) * steps  # each weight is used once per step and direction
 
+    def chains(before, after) -> bool:  # `lstm(h) -> lstm(h)`: one multi-layer call (`chain`)
+        same = (before.hidden, before.bidirectional, before.bias) == (after.hidden, after.bidirectional, after.bias)
+        plain = before.state is None and after.state is None and before.dropout == 0 == after.dropout
+        return same and plain and not _returns_last(before)
+
     def module(inputs, a) -> Construct:
         return Construct(
             _MODULES[kind],
@@ -199,6 +211,7 @@ def _recurrent(kind: str) -> BlockSpec:
         module=module,
         masked=True,
         stateful=True,
+        chains=chains,
         example=("[6, 5]", f"{kind}(8, layers = 2, bidirectional = true)"),
     )(shape)
 

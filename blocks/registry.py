@@ -129,6 +129,7 @@ FlopRule = Callable[[list[TensorType], TensorType, Args], Dim]
 ModuleRule = Callable[[list[TensorType], Args], Construct]
 ForwardRule = Callable[[str | None, list[str], Args, list[TensorType]], str]
 WeightRule = Callable[[list[TensorType], Args], tuple[int, ...] | None]
+ChainRule = Callable[[Args, Args], bool]
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,9 @@ class BlockSpec:
       position); `positions` says how the mask passes on: "keep", "drop", "auto" (kept while the
       first axis and rank are unchanged) or a source template over `{mask}` for a new mask.
     - `stateful` modules return (output, final state); `state = NAME` passes one in.
+    - `chains(before, after)` says whether a call of this block may run in one call with the call
+      of the same block that feeds it (and feeds nothing else); the module class's static
+      `chain(modules, x, mask)` then runs the run of such calls and returns (output, *final states).
     - `graph` blocks take the graph object of their input's graph (`graph=`): its edges, `batch`,
       types; `makes_graph` modules return (node features, a new graph object).
     - `example` is (input type, call) — `("[3, 8, 8]", "conv2d(4, 3)")` — shown by `cramnet blocks`
@@ -170,6 +174,7 @@ class BlockSpec:
     source: bool = False
     masked: bool = False
     stateful: bool = False
+    chains: ChainRule | None = None
     graph: bool = False
     makes_graph: bool = False
     positions: str = "auto"

@@ -40,6 +40,7 @@ def node_statements(model: ModelGraph, constructs: dict[str, Construct], order: 
     graphs: dict[str, str | None] = {}  # the graph object (edges, batch) a node-valued output lives on
     values = {name for a in attr.values() for name in (a, f"{a}_mask", f"{a}_state", f"{a}_graph")}
     statements: dict[str, list[Statement]] = {}
+    in_masks: dict[str, str | None] = {}
 
     def statement(targets: list[str], expression: str, comment: str = "") -> Statement:
         reads, modules = _names(expression, values)
@@ -63,6 +64,7 @@ def node_statements(model: ModelGraph, constructs: dict[str, Construct], order: 
         if uses_anothers_module(attrs):  # `share = NAME`: NAME's module
             module = f"self.{graph.nodes[attrs.shares].attr}"
         in_mask = next((masks[i] for i in sources if masks[i]), None)
+        in_masks[node] = masks[sources[0]] if sources else None
         in_graph = next((graphs[i] for i in sources if graphs[i]), None)
         if spec.forward is not None:
             expression = spec.forward(module, names, args, types)
@@ -86,7 +88,50 @@ def node_statements(model: ModelGraph, constructs: dict[str, Construct], order: 
             made.append(statement([f"{name}_mask"], f"None if {in_mask} is None else {masks[node]}"))
             masks[node] = f"{name}_mask"
         statements[node] = made
+    for run in _chains(model, constructs, order):  # `lstm(h) -> lstm(h)`: one call of the block's `chain`
+        first, last = run[0], run[-1]
+        if any(len(statements[n]) > 1 for n in run[:-1]):
+            continue
+        stages = ", ".join(f"self.{attr[n]}" for n in run)
+        source, mask = attr[graph.nodes[first].inputs[0]], in_masks[first] or "None"
+        targets = [attr[last]] + [f"{attr[n]}_state" for n in run]
+        expression = f"{constructs[first].cls.__name__}.chain(({stages}), {source}, {mask})"
+        joined = statement(targets, expression, f"{len(run)} calls in one {batched(graph.nodes[last].type)}")
+        for node in run[:-1]:
+            statements[node] = []
+        statements[last] = [joined] + statements[last][1:]
     return statements
+
+
+def _chains(model: ModelGraph, constructs: dict[str, Construct], order: list[str]) -> list[list[str]]:
+    """Runs of two or more calls that may run as one (`BlockSpec.chains`): each call feeds only the
+    next, which reads nothing else, in the same module of the generated tree."""
+    graph, runs, taken = model.graph, [], set()
+    outputs = set(model.outputs.values())
+    for node in order:
+        if node in taken:
+            continue
+        run = [node]
+        while True:
+            before = run[-1]
+            after = [target for _, target in graph.out_edges(before)]
+            if len(after) != 1 or before in outputs or not _joins(graph, constructs, before, after[0]):
+                break
+            run.append(after[0])
+        if len(run) > 1:
+            runs.append(run)
+            taken.update(run)
+    return runs
+
+
+def _joins(graph, constructs: dict[str, Construct], before: str, after: str) -> bool:
+    a, b = graph.nodes[before], graph.nodes[after]
+    if a.spec is None or a.spec is not b.spec or a.spec.chains is None or b.inputs != [before]:
+        return False
+    if before not in constructs or after not in constructs or constructs[before].cls is not constructs[after].cls:
+        return False
+    alone = a.shares is None and b.shares is None and not a.unit_shared and not b.unit_shared
+    return alone and a.layout == b.layout and a.spec.chains(a.args, b.args)
 
 
 def _mask_after(positions: str, mask: str | None, before, after) -> str | None:

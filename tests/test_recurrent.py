@@ -84,7 +84,7 @@ def test_a_chain_of_stages_runs_as_one_multi_layer_call(kind, extra):
     model = spec_model(f"{kind}(8{extra}) -> {kind}(8{extra}) -> {kind}(8{extra}, return = last)")
     stages = [model.get_submodule(name) for name, _ in model.named_children()]
     x = torch.randn(3, 5, 6, requires_grad=True)
-    out, states = type(stages[0]).chain(stages, x)
+    out, *states = type(stages[0]).chain(stages, x)
     expected, value = [], x
     for stage in stages:
         value, state = stage(value)
@@ -102,6 +102,30 @@ def test_a_chain_of_stages_runs_as_one_multi_layer_call(kind, extra):
     )
     for a, b in zip(mine, theirs):
         torch.testing.assert_close(a, b)
+
+
+def test_generated_code_runs_a_chain_of_calls_as_one_and_equals_the_calls_in_turn():
+    """`lstm -> lstm -> lstm(return = last)` is one `chain` statement in the forward; with and without
+    a padding mask it computes what the stages called in turn compute. A stage that feeds another
+    value too, or carries dropout, stays a call of its own."""
+    source = check_spec(
+        "model m {\n input x: [5, 6]\n x -> lstm(8) -> lstm(8) -> lstm(8, return = last) -> dense(2) as y\n"
+        " output y\n}\n"
+    ).source()
+    assert "LSTMBlock.chain((self.lstm_1, self.lstm_2, self.lstm_3), x, x_mask)" in source
+    model = spec_model("lstm(8) -> lstm(8) -> lstm(8, return = last)")
+    stages = [model.get_submodule(name) for name, _ in model.named_children()]
+    x, mask = torch.randn(3, 5, 6), torch.tensor([[True] * 5, [True] * 3 + [False] * 2, [True] * 5])
+    for given in (None, mask):
+        value = x
+        for stage in stages:
+            value, _ = stage(value, mask=given)
+        torch.testing.assert_close(model(x, x_mask=given), value)
+    for body in (
+        "x -> lstm(8) as a -> lstm(8) as b\n add(a, b) as y",  # a feeds b and the sum
+        "x -> lstm(8, layers = 2, dropout = 0.1) -> lstm(8) as y",
+    ):
+        assert ".chain(" not in check_spec(f"model m {{\n input x: [5, 6]\n {body}\n output y\n}}\n").source()
 
 
 def test_a_chain_refuses_stages_it_would_change():
