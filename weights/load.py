@@ -11,11 +11,11 @@ import torch
 from torch import nn
 
 from ..errors import TrainError
-from . import bert, gpt2, llama, mamba, pyg, vit
+from . import bert, gpt2, llama, mamba, pyg, t5, vit
 from .checkpoint import Checkpoint, open_checkpoint
 from .structure import Link, Structure
 
-FAMILIES = (gpt2, bert, llama, mamba, vit)  # Hugging Face model types; PyG state dicts are told by their keys
+FAMILIES = (gpt2, bert, llama, mamba, vit, t5)  # Hugging Face model types; PyG state dicts are told by their keys
 _FAMILY_NAMES = ", ".join(f.NAME for f in FAMILIES)
 
 
@@ -113,8 +113,8 @@ def plan_weights(checked, path: str | Path, expected: dict[str, torch.Size] | No
             expected = {k: v.shape for k, v in checked.build().state_dict().items()}
     s = Structure(checked, expected)
     family, base = _family(checkpoint)
-    if family is llama:
-        llama.check_config(checkpoint.config)
+    if hasattr(family, "check_config"):  # a config the mapping cannot carry out (llama's θ, T5 1.1's FFN)
+        family.check_config(checkpoint.config)
     links = (family.links if family else _run_links)(s, checkpoint.shapes, base)
     loaded: dict[str, str] = {}
     used: set[str] = set()
@@ -241,7 +241,10 @@ def freeze(module: nn.Module, checked, nodes: list[str]) -> list[str]:
     frozen = []
     for wanted in nodes:
         prefix = paths.get(wanted, wanted)
-        hits = [(k, p) for k, p in module.named_parameters() if k == prefix or k.startswith(prefix + ".")]
+        if any(c in wanted for c in "*?["):  # a pattern over module paths: '*.relative_bias' is every such table
+            hits = [(k, p) for k, p in module.named_parameters() if _matches(k, wanted)]
+        else:
+            hits = [(k, p) for k, p in module.named_parameters() if k == prefix or k.startswith(prefix + ".")]
         if not hits:
             from ..dsl.errors import did_you_mean
 
@@ -251,3 +254,11 @@ def freeze(module: nn.Module, checked, nodes: list[str]) -> list[str]:
             parameter.requires_grad_(False)
             frozen.append(key)
     return frozen
+
+
+def _matches(key: str, pattern: str) -> bool:
+    """Whether a parameter's key, or the path of a module holding it, matches a shell-style pattern."""
+    from fnmatch import fnmatchcase
+
+    parts = key.split(".")
+    return any(fnmatchcase(".".join(parts[:i]), pattern) for i in range(1, len(parts) + 1))
