@@ -181,3 +181,27 @@ def test_t5_small_maps_onto_its_published_config():
     for key, value in written.items():
         if key != "architectures" and hasattr(config, key):  # transformers 5 keeps token ids elsewhere
             assert getattr(config, key) == value, key
+
+
+def test_t5_encoder_model_in_and_out(tmp_path):
+    torch.manual_seed(0)
+    reference = transformers.T5EncoderModel(t5_config()).eval()
+    spec = """
+use "std:t5"
+model encoder {
+    input src: tokens[n]
+    src -> embed(100, 32) as tok -> t5_encoder_layer(32, 4, 64, buckets = 8, max_distance = 20, p = 0.0) * 2
+        -> rmsnorm as hidden
+    output hidden
+}
+"""
+    ours = compile_spec(spec, weights=saved(reference, tmp_path)).eval()
+    assert ours.weights_report.new == [] and ours.weights_report.unused == []
+    src, _ = inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(src), reference(input_ids=src).last_hidden_state, rtol=1e-4, atol=1e-4)
+    out, _, _ = export_hf(ours, check_spec(spec), tmp_path / "exported")
+    assert json.loads((out / "config.json").read_text())["architectures"] == ["T5EncoderModel"]
+    again = transformers.T5EncoderModel.from_pretrained(out)
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key]), key
