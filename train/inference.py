@@ -1,9 +1,8 @@
 """Using a finished run: `load_run` (the trained module with its config), evaluation on its data or
-other data, predictions for a file, and sampling from a language model."""
+other data, predictions for a file (sampling from a language model is generation.py)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -266,38 +265,3 @@ def _csv_text(text: str) -> str:
 
 def _csv_field(text: str) -> str:
     return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
-
-
-def generate(
-    run: str | Path,
-    prompt: str,
-    tokens: int = 200,
-    temperature: float = 0.8,
-    top_k: int | None = 40,
-    seed: int = 0,
-    device: str = "cpu",
-) -> str:
-    """Sample a continuation of `prompt` from a language-model run (temperature, then top-k); the model
-    runs on `device`, the sampling on the CPU (so a seed draws the same tokens on any device's logits)."""
-    if not (math.isfinite(temperature) and temperature > 0):  # nan compares false with everything
-        raise TrainError(f"--temperature must be a number above 0, not {temperature}", "try --temperature 0.8")
-    trained = load_run(run, device=device)
-    if trained.info["task"] != "language_model" or trained.tokenizer is None:
-        raise TrainError(f"{run} is a {trained.info['task']} run; generate needs a language model")
-    tokenizer = trained.tokenizer
-    ids = tokenizer.encode(prompt)
-    if not ids:
-        raise TrainError("the prompt has no characters the model's tokenizer knows")
-    length = trained.config["data"]["options"].get("length", 64)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for _ in range(tokens):
-            context = torch.tensor([ids[-length:]], device=trained.device)
-            outputs = trained.module(context)
-            logits = (outputs[0] if isinstance(outputs, tuple) else outputs)[0, -1].float().cpu() / temperature
-            logits = logits[: tokenizer.vocab]
-            if top_k:
-                kth = torch.topk(logits, min(top_k, len(logits))).values[-1]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            ids.append(int(torch.multinomial(logits.softmax(-1), 1, generator=generator)))
-    return tokenizer.decode(ids)
