@@ -11,9 +11,19 @@ import torch
 from torch import nn
 
 from .hf_export import export_hf
-from .load import WeightsPlan, WeightsReport, freeze, load_weights, plan_weights
+from .load import WeightsPlan, WeightsReport, freeze, load_weights, plan_weights, read_tensors, report_of
 
-__all__ = ["WeightsPlan", "WeightsReport", "build_with_weights", "export_hf", "freeze", "load_weights", "plan_weights"]
+__all__ = [
+    "WeightsPlan",
+    "WeightsReport",
+    "build_with_weights",
+    "export_hf",
+    "freeze",
+    "load_weights",
+    "plan_weights",
+    "read_tensors",
+    "report_of",
+]
 
 
 def build_with_weights(
