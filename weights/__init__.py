@@ -1,7 +1,7 @@
 """Published weights in and out of specs: Hugging Face (gpt2, bert, llama, mamba, vit, t5) model
 directories, PyG convolution state dicts and cramnet runs, mapped by the spec's structure — one
 declared mapping per family (gpt2.py, bert.py, …) — loaded strictly with a report, and written back
-in the Hugging Face layout."""
+in the Hugging Face layout; tokenizer.py reads the tokenizer.json saved beside them."""
 
 from __future__ import annotations
 
