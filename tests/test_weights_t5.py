@@ -109,8 +109,15 @@ def test_an_untied_head_reads_lm_head_and_takes_the_output_unscaled(tmp_path):
     src, tgt = inputs()
     with torch.no_grad():
         torch.testing.assert_close(ours(src, tgt)[1], reference(input_ids=src, decoder_input_ids=tgt).logits)
-    scaled = compile_spec(t5_spec(head=HEAD.replace(", tie = tok", "")), weights=path)
+    out, _, _ = export_hf(ours, check_spec(t5_spec(head=untied)), tmp_path / "exported")
+    assert json.loads((out / "config.json").read_text())["tie_word_embeddings"] is False
+    again = compile_spec(t5_spec(head=untied), weights=out)
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in ours.state_dict().items())
+    scaled_spec = t5_spec(head=HEAD.replace(", tie = tok", ""))
+    scaled = compile_spec(scaled_spec, weights=path)
     assert "the checkpoint's head takes the decoder's output unscaled" in scaled.weights_report.notes[0]
+    with pytest.raises(TrainError, match="scales the decoder's output before a head tied to the token table"):
+        export_hf(scaled, check_spec(scaled_spec), tmp_path / "refused")
 
 
 def test_a_table_in_the_first_layer_only_is_noted_and_not_written_back(tmp_path):
