@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
-from .messages import out, run_command
+from .messages import out, print_mistake, run_command
 from .options import SEED_LIMIT, PluginOption, WeightsOption, device_option, load_plugin_modules
+from .usage import USAGE
 
 RunDevice = device_option("auto")
 
@@ -75,6 +76,15 @@ def generate(
     from ..train.commands import run_generate
     from ..train.generation import Sampling
 
+    if (prompt is None) == (prompt_ids is None):  # a command-line mistake: exit 2, as typer's own are told
+        both = prompt is not None
+        print_mistake(
+            "cramnet generate takes --prompt TEXT or --prompt-ids IDS, not both"
+            if both
+            else "cramnet generate needs --prompt TEXT (or --prompt-ids IDS)",
+            "--prompt takes TEXT, the text to continue; --prompt-ids takes IDS, token ids such as '464 2068'",
+        )
+        raise typer.Exit(USAGE)
     sampling = Sampling(tokens, temperature, top_k or None, seed, greedy)
     run_with_plugins(lambda: run_generate(run_dir, prompt, prompt_ids, sampling, weights, out, device), plugin)
 

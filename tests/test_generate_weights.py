@@ -135,4 +135,6 @@ def test_sampling_is_seeded_and_the_spec_must_be_a_language_model(published, spe
     result = runner.invoke(app, ["generate", str(encoder), "--weights", str(path), "--prompt", "the"])
     assert result.exit_code == 1 and "the checkpoint's vocabulary of 300" in result.output, result.output
     neither = runner.invoke(app, ["generate", str(spec), "--weights", str(path)])
-    assert neither.exit_code == 1 and "(--prompt) or as token ids (--prompt-ids)" in neither.output
+    assert neither.exit_code == 2 and "needs --prompt TEXT (or --prompt-ids IDS)" in neither.output
+    both = runner.invoke(app, ["generate", str(spec), "--weights", str(path), "--prompt", "a", "--prompt-ids", "1"])
+    assert both.exit_code == 2 and "not both" in both.output
