@@ -84,7 +84,7 @@ def generate(
 def parse_ids(text: str) -> list[int]:
     """Token ids written as `464 2068 7586` or `464,2068,7586`."""
     parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
-    if not parts or not all(p.isdigit() for p in parts):
+    if not parts or not all(p.isascii() and p.isdigit() for p in parts):  # "²" is a digit to isdigit, not to int
         raise TrainError(f"--prompt-ids {text!r}: give token ids as numbers, such as '464 2068 7586'")
     return [int(p) for p in parts]
 
