@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
-from .messages import out, run_command
+from .messages import out, print_mistake, run_command
 from .options import SEED_LIMIT, PluginOption, WeightsOption, device_option, load_plugin_modules
+from .usage import USAGE
 
 RunDevice = device_option("auto")
 
@@ -55,19 +56,37 @@ def predict(
 
 
 def generate(
-    run_dir: Path = typer.Argument(..., metavar="RUN", help="A language-model run directory."),
-    prompt: str = typer.Option(..., "--prompt", metavar="TEXT", help="The text to continue."),
-    tokens: int = typer.Option(200, "--tokens", metavar="N", min=1, help="How many tokens to sample."),
+    run_dir: Path = typer.Argument(
+        ..., metavar="RUN", help="A language-model run directory (or a spec, with --weights)."
+    ),
+    prompt: str | None = typer.Option(None, "--prompt", metavar="TEXT", help="The text to continue."),
+    prompt_ids: str | None = typer.Option(
+        None, "--prompt-ids", metavar="IDS", help="The prompt as token ids ('464 2068'): no tokenizer needed."
+    ),
+    weights: Path | None = WeightsOption,
+    tokens: int = typer.Option(200, "--tokens", metavar="N", min=1, help="How many tokens to add (fewer at a stop)."),
     temperature: float = typer.Option(0.8, "--temperature", metavar="T", help="Above 0; lower is more conservative."),
     top_k: int = typer.Option(40, "--top-k", metavar="K", min=0, help="Sample among the k likeliest tokens (0: all)."),
+    greedy: bool = typer.Option(False, "--greedy", help="Take the likeliest token each time (no sampling)."),
     seed: int = typer.Option(0, "--seed", metavar="N", min=0, max=SEED_LIMIT, help="Seed of the sampling."),
     device: str = RunDevice,
     plugin: list[str] | None = PluginOption,
 ) -> None:
-    """Sample a continuation of a prompt from a trained language model."""
+    """Continue a prompt with a trained language model, or a spec with published weights."""
     from ..train.commands import run_generate
+    from ..train.generation import Sampling
 
-    run_with_plugins(lambda: run_generate(run_dir, prompt, tokens, temperature, top_k, seed, out, device), plugin)
+    if (prompt is None) == (prompt_ids is None):  # a command-line mistake: exit 2, as typer's own are told
+        both = prompt is not None
+        print_mistake(
+            "cramnet generate takes --prompt TEXT or --prompt-ids IDS, not both"
+            if both
+            else "cramnet generate needs --prompt TEXT (or --prompt-ids IDS)",
+            "--prompt takes TEXT, the text to continue; --prompt-ids takes IDS, token ids such as '464 2068'",
+        )
+        raise typer.Exit(USAGE)
+    sampling = Sampling(tokens, temperature, top_k or None, seed, greedy)
+    run_with_plugins(lambda: run_generate(run_dir, prompt, prompt_ids, sampling, weights, out, device), plugin)
 
 
 def probe(

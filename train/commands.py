@@ -186,14 +186,14 @@ def run_predict(
 
 def run_generate(
     run: Path,
-    prompt: str,
-    tokens: int,
-    temperature: float,
-    top_k: int,
-    seed: int,
+    prompt: str | None,
+    prompt_ids: str | None,
+    sampling,
+    weights: Path | None,
     console: Console,
     device: str = "cpu",
 ) -> None:
-    from .inference import generate
+    from .generation import generate, parse_ids
 
-    console.print(generate(run, prompt, tokens, temperature, top_k or None, seed, device), markup=False)
+    ids = parse_ids(prompt_ids) if prompt_ids is not None else None
+    console.print(generate(run, prompt, sampling, weights, ids, device).shown(), markup=False)

@@ -1,6 +1,7 @@
 """Fine-tuning a published model: `init_from` loads its weights into the spec's module (a table
-says what was loaded, new and unused), `freeze` fixes nodes, and `optimizer.new_lr` gives the new
-parameters (a head the checkpoint lacks) a learning rate of their own."""
+says what was loaded, new and unused) — or, sharded, into each process's slices as they are built —
+`freeze` fixes nodes, and `optimizer.new_lr` gives the new parameters (a head the checkpoint lacks)
+a learning rate of their own."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from .config import get
 def start_from(module: torch.nn.Module, checked, config: dict, load: bool, console=None) -> list[str]:
     """Load `init_from` (only a plan when `load` is false: a resumed run has its own weights) and
     freeze `freeze`; the state-dict keys that are new."""
-    from ..weights import freeze, load_weights, plan_weights
+    from ..weights import load_weights, plan_weights
 
     new: list[str] = []
     if config.get("init_from"):
@@ -23,12 +24,35 @@ def start_from(module: torch.nn.Module, checked, config: dict, load: bool, conso
             new = report.new
         elif get(config, "optimizer.new_lr") is not None:  # only the split into groups is needed again
             new = plan_weights(checked, config["init_from"]).new
+    _freeze(module, checked, config, console if load else None)
+    return new
+
+
+def start_sharded(checked, config: dict, load: bool, console=None):
+    """For a sharded build (`build_sharded(…, start=…)`): the function that freezes `freeze` and hands
+    over `init_from`'s tensors (none when `load` is false: a resumed run has its own weights), which
+    the build slices per process as they are read; and the state-dict keys that are new."""
+    from ..weights import plan_weights, read_tensors, report_of
+
+    plan = plan_weights(checked, config["init_from"]) if config.get("init_from") else None
+    if plan is not None and load and console is not None:
+        console.print(report_of(plan, config["init_from"]).table())
+
+    def start(module: torch.nn.Module):
+        _freeze(module, checked, config, console if load else None)
+        return read_tensors(plan) if plan is not None and load else ()
+
+    return start, plan.new if plan is not None else []
+
+
+def _freeze(module: torch.nn.Module, checked, config: dict, console) -> None:
+    from ..weights import freeze
+
     if config.get("freeze"):
         frozen = freeze(module, checked, config["freeze"])
-        if console is not None and load:
+        if console is not None:
             count = f"{len(frozen)} tensor{'s' if len(frozen) != 1 else ''}"
             console.print(f"frozen: {count} ({', '.join(config['freeze'])})", style="dim")
-    return new
 
 
 def parameter_groups(module: torch.nn.Module, new: list[str], config: dict):
@@ -36,8 +60,10 @@ def parameter_groups(module: torch.nn.Module, new: list[str], config: dict):
     new_lr = get(config, "optimizer.new_lr")
     if new_lr is None or not new:
         return module.parameters()
+    from .sharding import strip_key
+
     fresh = set(new)
-    named = list(module.named_parameters())
+    named = [(strip_key(k), p) for k, p in module.named_parameters()]  # layer checkpointing's wrappers aside
     groups = [{"params": [p for k, p in named if k not in fresh]}, {"params": [p for k, p in named if k in fresh]}]
     groups[1]["new_lr"] = new_lr  # the schedule scales it as it scales optimizer.lr
     return [g for g in groups if g["params"]]

@@ -1,11 +1,11 @@
 """Using a finished run: `load_run` (the trained module with its config), evaluation on its data or
-other data, predictions for a file, and sampling from a language model."""
+other data, predictions for a file (sampling from a language model is generation.py)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -89,7 +89,12 @@ def open_run(run: str | Path, weights: str | Path | None = None, device: str = "
     checked = check_spec(run)
     module, _ = build_with_weights(checked, weights)
     output = checked.outputs[0]
-    task = "classification" if len(checked.output_types[output].dims) == 1 else "auto"
+    # a guess from the first output's shape (predict writes classes and probabilities for classifiers):
+    # [classes] per example, or per graph; [nodes, classes] per node of a graph
+    graph = any(t.kind == "graph" for t in checked.input_types.values())
+    rank = len(checked.output_types[output].dims)
+    task = "graph_classification" if graph and rank == 1 else "node_classification" if graph and rank == 2 else None
+    task = task or ("classification" if rank == 1 else "auto")
     info = {"model": checked.name, "task": task, "output": output, "tokenizer": None}
     place = pick_device(device)
     return TrainedRun(module.eval().to(place), defaults(), checked, info, {}, Path(run), place)
@@ -121,7 +126,8 @@ def evaluate_run(
     config = trained.config
     if data is not None:
         config = {**config, "data": {**config["data"], "name": data}}
-    config = {**config, "device": device, "precision": "fp32", "compile": False, "task": trained.info["task"]}
+    task = trained.info["task"] if weights is None else "auto"  # a spec has no task of its own: the data's
+    config = {**config, "device": device, "precision": "fp32", "compile": False, "task": task}
     setup = prepare(None, config, checked=trained.checked)
     engine = Engine(setup, trained.module, trained.module, None)
     return {f"{split}_{k}": v for k, v in evaluate_split(engine, setup.data.splits[split], 256).items()}
@@ -174,7 +180,7 @@ def _write_predictions(output: Path, outputs: dict[str, torch.Tensor], trained: 
             f"predictions of shape {list(pred.shape[1:])} per example do not fit a .csv",
             "write them to an .npz file (-o predictions.npz)",
         )
-    if task in ("classification", "graph_classification"):
+    if task in ("classification", "graph_classification", "node_classification"):
         names = labels or [str(c) for c in range(pred.shape[1])]
         header = ["class"] + [f"p_{n}" if labels else f"p{n}" for n in names]
         rows = [
@@ -198,11 +204,19 @@ PREDICT_BATCH = 256  # examples per forward pass: a whole file at once needed gi
 
 
 def _predict_in_batches(trained: TrainedRun, inputs: dict[str, torch.Tensor], file: Path) -> dict[str, torch.Tensor]:
-    """Every output of the model for every example, by output name, computed a batch at a time."""
+    """Every output of the model for every example, by output name, computed a batch at a time (a file
+    of graphs in one pass: a node's prediction needs its whole graph)."""
+    names = trained.checked.inputs
+    if any(trained.checked.input_types[n].kind == "graph" for n in names):
+        (graph,) = (vars(inputs[n]) for n in names)  # one graph input (input_arrays refuses more)
+        on_device = {k: v.to(trained.device) if isinstance(v, torch.Tensor) else v for k, v in graph.items()}
+        with torch.no_grad():
+            outputs = trained.module(SimpleNamespace(**on_device))
+        values = outputs if isinstance(outputs, tuple) else (outputs,)
+        return {name: value.float().cpu() for name, value in zip(trained.checked.outputs, values)}
     count = len(next(iter(inputs.values())))
     if count == 0:
         raise TrainError(f"{file} holds no examples")
-    names = trained.checked.inputs
     masks = [f"{n}_mask" for n in names if f"{n}_mask" in inputs]  # padding masks, where the file has them
     parts: dict[str, list[torch.Tensor]] = {name: [] for name in trained.checked.outputs}
     with torch.no_grad():
@@ -266,38 +280,3 @@ def _csv_text(text: str) -> str:
 
 def _csv_field(text: str) -> str:
     return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
-
-
-def generate(
-    run: str | Path,
-    prompt: str,
-    tokens: int = 200,
-    temperature: float = 0.8,
-    top_k: int | None = 40,
-    seed: int = 0,
-    device: str = "cpu",
-) -> str:
-    """Sample a continuation of `prompt` from a language-model run (temperature, then top-k); the model
-    runs on `device`, the sampling on the CPU (so a seed draws the same tokens on any device's logits)."""
-    if not (math.isfinite(temperature) and temperature > 0):  # nan compares false with everything
-        raise TrainError(f"--temperature must be a number above 0, not {temperature}", "try --temperature 0.8")
-    trained = load_run(run, device=device)
-    if trained.info["task"] != "language_model" or trained.tokenizer is None:
-        raise TrainError(f"{run} is a {trained.info['task']} run; generate needs a language model")
-    tokenizer = trained.tokenizer
-    ids = tokenizer.encode(prompt)
-    if not ids:
-        raise TrainError("the prompt has no characters the model's tokenizer knows")
-    length = trained.config["data"]["options"].get("length", 64)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for _ in range(tokens):
-            context = torch.tensor([ids[-length:]], device=trained.device)
-            outputs = trained.module(context)
-            logits = (outputs[0] if isinstance(outputs, tuple) else outputs)[0, -1].float().cpu() / temperature
-            logits = logits[: tokenizer.vocab]
-            if top_k:
-                kth = torch.topk(logits, min(top_k, len(logits))).values[-1]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            ids.append(int(torch.multinomial(logits.softmax(-1), 1, generator=generator)))
-    return tokenizer.decode(ids)

@@ -19,7 +19,7 @@ from .distributed import join, launched, leave
 from .engine import Engine, aux_terms, make_optimizer
 from .epochs import finish, run_epochs
 from .errors import TrainError
-from .fine_tune import parameter_groups, start_from
+from .fine_tune import parameter_groups, start_from, start_sharded
 from .run_dir import (
     check_run_spec,
     claim_out,
@@ -80,12 +80,8 @@ def train(
     digest = ckpt.spec_hash(checked.source(standalone=False))
     seed = config["seed"]
     if fsdp:
-        if config.get("init_from") or config.get("freeze"):
-            raise TrainError(
-                "init_from and freeze do not work with distributed.strategy fsdp yet",
-                "fine-tune with the ddp strategy (the default)",
-            )
-        inner, new = sharding.build_sharded(checked, seed, setup.device, world, config), None
+        start, new = start_sharded(checked, config, resume is None, console)
+        inner = sharding.build_sharded(checked, seed, setup.device, world, config, start)
     else:
         if config["memory_check"]:
             _check_memory(setup)

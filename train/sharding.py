@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import weakref
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -36,6 +37,7 @@ from .distributed import World
 from .errors import TrainError
 
 SHARDED_DIR = "last.sharded"
+Start = Callable[[nn.Module], Iterable[tuple[str, torch.Tensor]]]
 
 
 class _Slicer:
@@ -97,9 +99,13 @@ class _Slicer:
         return tensor.new_empty((0, *tensor.shape[1:]))
 
 
-def build_sharded(checked, seed: int, device: torch.device, world: World, config: dict) -> nn.Module:
+def build_sharded(
+    checked, seed: int, device: torch.device, world: World, config: dict, start: Start | None = None
+) -> nn.Module:
     """The spec's module, sharded over the world's processes, with the weights `checked.build(seed)`
-    would have (per parameter), never whole in this process's memory."""
+    would have (per parameter), never whole in this process's memory. `start`, given the module
+    before it is sharded (its tensors on `meta`), may freeze parameters and returns tensors that
+    replace the initial ones by state-dict key (published weights, read one at a time)."""
     from torch.nn.modules.module import (
         register_module_module_registration_hook,
         register_module_parameter_registration_hook,
@@ -116,6 +122,12 @@ def build_sharded(checked, seed: int, device: torch.device, world: World, config
         for handle in handles:
             handle.remove()
     slicer.strip(module)  # anything the root holds itself
+    if start is not None:  # a fine-tune: this process's slice of each published tensor instead
+        state = module.state_dict(keep_vars=True)
+        for key, tensor in start(module):
+            target = state[key]
+            value = tensor.detach().to(target.dtype)
+            slicer.kept[target] = slicer.slice(value) if isinstance(target, nn.Parameter) else value.clone()
     if get(config, "distributed.checkpoint_layers"):
         checkpoint_layers(module)
     params = {name: slicer.kept[p] for name, p in module.named_parameters()}

@@ -1,7 +1,7 @@
-"""Published weights in and out of specs: Hugging Face (gpt2, bert, llama, mamba, vit) model
+"""Published weights in and out of specs: Hugging Face (gpt2, bert, llama, mamba, vit, t5) model
 directories, PyG convolution state dicts and cramnet runs, mapped by the spec's structure — one
 declared mapping per family (gpt2.py, bert.py, …) — loaded strictly with a report, and written back
-in the Hugging Face layout."""
+in the Hugging Face layout; tokenizer.py reads the tokenizer.json saved beside them."""
 
 from __future__ import annotations
 
@@ -11,9 +11,19 @@ import torch
 from torch import nn
 
 from .hf_export import export_hf
-from .load import WeightsPlan, WeightsReport, freeze, load_weights, plan_weights
+from .load import WeightsPlan, WeightsReport, freeze, load_weights, plan_weights, read_tensors, report_of
 
-__all__ = ["WeightsPlan", "WeightsReport", "build_with_weights", "export_hf", "freeze", "load_weights", "plan_weights"]
+__all__ = [
+    "WeightsPlan",
+    "WeightsReport",
+    "build_with_weights",
+    "export_hf",
+    "freeze",
+    "load_weights",
+    "plan_weights",
+    "read_tensors",
+    "report_of",
+]
 
 
 def build_with_weights(

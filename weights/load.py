@@ -4,6 +4,7 @@ names the spec node (file:line:col), the checkpoint tensor and both shapes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,11 +12,11 @@ import torch
 from torch import nn
 
 from ..errors import TrainError
-from . import bert, gpt2, llama, mamba, pyg, vit
+from . import bert, gpt2, llama, mamba, pyg, t5, vit
 from .checkpoint import Checkpoint, open_checkpoint
 from .structure import Link, Structure
 
-FAMILIES = (gpt2, bert, llama, mamba, vit)  # Hugging Face model types; PyG state dicts are told by their keys
+FAMILIES = (gpt2, bert, llama, mamba, vit, t5)  # Hugging Face model types; PyG state dicts are told by their keys
 _FAMILY_NAMES = ", ".join(f.NAME for f in FAMILIES)
 
 
@@ -113,8 +114,8 @@ def plan_weights(checked, path: str | Path, expected: dict[str, torch.Size] | No
             expected = {k: v.shape for k, v in checked.build().state_dict().items()}
     s = Structure(checked, expected)
     family, base = _family(checkpoint)
-    if family is llama:
-        llama.check_config(checkpoint.config)
+    if hasattr(family, "check_config"):  # a config the mapping cannot carry out (llama's θ, T5 1.1's FFN)
+        family.check_config(checkpoint.config)
     links = (family.links if family else _run_links)(s, checkpoint.shapes, base)
     loaded: dict[str, str] = {}
     used: set[str] = set()
@@ -186,34 +187,44 @@ def load_weights(module: nn.Module, checked, path: str | Path, plan: WeightsPlan
     caller made it for this module's state, saves opening and matching the checkpoint again."""
     state = module.state_dict(keep_vars=True)
     plan = plan or plan_weights(checked, path, {k: v.shape for k, v in state.items()})
+    with torch.no_grad():
+        for key, tensor in read_tensors(plan):
+            target = state[key]
+            if target.is_meta:
+                value = tensor.to(target.dtype).contiguous()
+                owner, name = _owner(module, key)
+                if isinstance(target, nn.Parameter):
+                    setattr(owner, name, nn.Parameter(value, requires_grad=target.requires_grad))
+                else:
+                    owner._buffers[name] = value
+            else:
+                target.copy_(tensor)
+    _materialize(module)
+    return report_of(plan, path)
+
+
+def report_of(plan: WeightsPlan, path: str | Path) -> WeightsReport:
+    dtypes = sorted({plan.checkpoint.dtypes[n] for link in plan.links for n in link.checkpoint})
+    return WeightsReport(Path(path), plan.family, plan.loaded, plan.new, plan.unused, plan.notes, dtypes)
+
+
+def read_tensors(plan: WeightsPlan) -> Iterator[tuple[str, torch.Tensor]]:
+    """(spec key, tensor) for every tensor the plan loads, read one link at a time from the
+    memory-mapped files; each file is unmapped once its last tensor is read."""
     checkpoint = plan.checkpoint
-    dtypes = sorted({checkpoint.dtypes[n] for link in plan.links for n in link.checkpoint})
     remaining: dict[Path, int] = {}  # links still to read from each file, to unmap it when done
     for link in plan.links:
         for name in link.checkpoint:
             remaining[checkpoint.files[name]] = remaining.get(checkpoint.files[name], 0) + 1
-    with torch.no_grad():
-        for link in plan.links:
-            made = link.load([checkpoint.get(name) for name in link.checkpoint])
-            for key, tensor in zip(link.spec, made):
-                target = state[key]
-                if target.is_meta:
-                    value = tensor.to(target.dtype).contiguous()
-                    owner, name = _owner(module, key)
-                    if isinstance(target, nn.Parameter):
-                        setattr(owner, name, nn.Parameter(value, requires_grad=target.requires_grad))
-                    else:
-                        owner._buffers[name] = value
-                else:
-                    target.copy_(tensor)
-            del made
-            for name in link.checkpoint:
-                file = checkpoint.files[name]
-                remaining[file] -= 1
-                if not remaining[file]:
-                    checkpoint.release(file)
-    _materialize(module)
-    return WeightsReport(Path(path), plan.family, plan.loaded, plan.new, plan.unused, plan.notes, dtypes)
+    for link in plan.links:
+        made = link.load([checkpoint.get(name) for name in link.checkpoint])
+        yield from zip(link.spec, made)
+        del made
+        for name in link.checkpoint:
+            file = checkpoint.files[name]
+            remaining[file] -= 1
+            if not remaining[file]:
+                checkpoint.release(file)
 
 
 def _materialize(module: nn.Module) -> None:
@@ -241,7 +252,10 @@ def freeze(module: nn.Module, checked, nodes: list[str]) -> list[str]:
     frozen = []
     for wanted in nodes:
         prefix = paths.get(wanted, wanted)
-        hits = [(k, p) for k, p in module.named_parameters() if k == prefix or k.startswith(prefix + ".")]
+        if any(c in wanted for c in "*?["):  # a pattern over module paths: '*.relative_bias' is every such table
+            hits = [(k, p) for k, p in module.named_parameters() if _matches(k, wanted)]
+        else:
+            hits = [(k, p) for k, p in module.named_parameters() if k == prefix or k.startswith(prefix + ".")]
         if not hits:
             from ..dsl.errors import did_you_mean
 
@@ -251,3 +265,11 @@ def freeze(module: nn.Module, checked, nodes: list[str]) -> list[str]:
             parameter.requires_grad_(False)
             frozen.append(key)
     return frozen
+
+
+def _matches(key: str, pattern: str) -> bool:
+    """Whether a parameter's key, or the path of a module holding it, matches a shell-style pattern."""
+    from fnmatch import fnmatchcase
+
+    parts = key.split(".")
+    return any(fnmatchcase(".".join(parts[:i]), pattern) for i in range(1, len(parts) + 1))

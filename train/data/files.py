@@ -182,11 +182,13 @@ def input_arrays(path: Path, arrays: dict, types: dict[str, TensorType]) -> dict
             )
         array = np.asarray(arrays[key])
         check_numbers(path, key, array)
-        if kind.kind == "graph":
-            raise TrainError(
-                f"{path}: predictions for graph input '{name}' cannot be read from files yet",
-                "graph files train and evaluate: cramnet train SPEC --data graphs.npz",
-            )
+        if kind.kind == "graph":  # every graph of the file at once (x, edge_index, graph or graph_ptr, …)
+            if len(types) != 1 or path.suffix.lower() == ".csv":
+                raise TrainError(f"{path}: graphs for predictions come as one .npz or .safetensors file per model")
+            from .graph_file import graph_batch
+
+            result[name] = graph_batch(path, arrays, kind)
+            continue
         dims = [d if isinstance(d, int) else None for d in kind.dims]
         size = int(np.prod([d for d in dims if d is not None])) if dims else 1
         if array.ndim == 2 and len(dims) != 1 and None not in dims and array.shape[1] == size:

@@ -23,6 +23,7 @@ masks pick the nodes); graph tasks batch whole graphs.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -42,18 +43,8 @@ def graph_file_dataset(
 ) -> Dataset:
     """A node- or graph-level data set from a graph file's arrays, each checked with a message that
     names the array and the shape it should have."""
-    x = _features(path, arrays, kind)
+    x, edge_index, owner, graphs, extras = _graphs(path, arrays, kind)
     nodes = len(x)
-    edge_index = _edges(path, arrays, nodes)
-    owner, graphs = _owners(path, arrays, nodes)
-    if not bool((owner[edge_index[0]] == owner[edge_index[1]]).all()):
-        bad = int((owner[edge_index[0]] != owner[edge_index[1]]).nonzero()[0])
-        (source, target), (one, other) = edge_index[:, bad].tolist(), owner[edge_index[:, bad]].tolist()
-        raise TrainError(
-            f"{path}: edge {bad} of 'edge_index' joins node {source} of graph {one} to node {target} of graph {other}",
-            "edges stay within one graph",
-        )
-    extras = _extras(path, arrays, kind, nodes, edge_index.shape[1])
     if "y" not in arrays:
         raise TrainError(
             f"{path}: no targets: an array 'y' of shape ({nodes},) (a class per node) or ({graphs},) (one per graph)"
@@ -72,6 +63,27 @@ def graph_file_dataset(
     if node_level:
         return _node_task(path, arrays, name, x, edge_index, owner, graphs, extras, y, seed, val, test, info)
     return _graph_task(path, arrays, name, x, edge_index, owner, graphs, extras, y, seed, val, test, info)
+
+
+def graph_batch(path: Path, arrays: dict[str, np.ndarray], kind: TensorType) -> SimpleNamespace:
+    """Every graph of a file as one batch, as the model takes it (for predictions: no targets needed)."""
+    x, edge_index, owner, graphs, extras = _graphs(path, arrays, kind)
+    return SimpleNamespace(x=x, edge_index=edge_index, batch=owner, num_graphs=graphs, **extras)
+
+
+def _graphs(path: Path, arrays: dict, kind: TensorType):
+    """The file's node features, edges, each node's graph, the number of graphs and the extra arrays."""
+    x = _features(path, arrays, kind)
+    edge_index = _edges(path, arrays, len(x))
+    owner, graphs = _owners(path, arrays, len(x))
+    if not bool((owner[edge_index[0]] == owner[edge_index[1]]).all()):
+        bad = int((owner[edge_index[0]] != owner[edge_index[1]]).nonzero()[0])
+        (source, target), (one, other) = edge_index[:, bad].tolist(), owner[edge_index[:, bad]].tolist()
+        raise TrainError(
+            f"{path}: edge {bad} of 'edge_index' joins node {source} of graph {one} to node {target} of graph {other}",
+            "edges stay within one graph",
+        )
+    return x, edge_index, owner, graphs, _extras(path, arrays, kind, len(x), edge_index.shape[1])
 
 
 def _array(path: Path, arrays: dict, key: str, shape: str, integer: bool = False) -> np.ndarray:

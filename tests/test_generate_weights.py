@@ -1,0 +1,140 @@
+"""`cramnet generate SPEC --weights DIR`: a tiny GPT-2 and a byte-level BPE tokenizer trained here
+(no hub), saved as save_pretrained saves them; greedy output equal to Hugging Face's `generate`."""
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cramnet.cli import app
+from cramnet.train.generation import Sampling, generate
+
+transformers = pytest.importorskip("transformers")
+tokenizers = pytest.importorskip("tokenizers")
+
+runner = CliRunner()
+VOCAB = 300  # the 256 bytes and 44 merges
+
+SPEC = f"""
+use "std:transformer"
+model small_gpt2 {{
+    input ids: tokens[seq]
+    ids -> embed({VOCAB}, 32) as tok -> pos_embed(16)
+        -> pre_ln(32, 4, 128, causal = true, act = tanh) * 2
+        -> layernorm -> dense({VOCAB}, bias = false, tie = tok) as logits
+    output logits
+}}
+"""
+
+CORPUS = [
+    "the cat sat on the mat",
+    "a dog ran in the park",
+    "the net learns the rest",
+    "seven quick brown foxes jumped over lazy dogs",
+    "language models continue every prompt they read",
+] * 20
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A GPT-2 directory as from_pretrained(…).save_pretrained(…) leaves it: weights, config, tokenizer."""
+    path = tmp_path_factory.mktemp("gpt2")
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(
+        vocab_size=VOCAB, n_positions=16, n_embd=32, n_layer=2, n_head=4, bos_token_id=None, eos_token_id=None
+    )
+    model = transformers.GPT2LMHeadModel(config).eval()
+    model.save_pretrained(path)
+    bpe = tokenizers.ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS, vocab_size=VOCAB, min_frequency=1, show_progress=False)
+    assert bpe.get_vocab_size() == VOCAB
+    transformers.PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer).save_pretrained(path)
+    return path, model, transformers.PreTrainedTokenizerFast(tokenizer_file=str(path / "tokenizer.json"))
+
+
+@pytest.fixture
+def spec(tmp_path):
+    path = tmp_path / "small_gpt2.cram"
+    path.write_text(SPEC)
+    return path
+
+
+def hugging_face_greedy(model, ids: list[int], tokens: int) -> list[int]:
+    out = model.generate(torch.tensor([ids]), max_new_tokens=tokens, do_sample=False, pad_token_id=0)
+    return out[0].tolist()
+
+
+def test_greedy_continuation_equals_hugging_face_generate(published, spec):
+    path, model, tokenizer = published
+    prompt = "the cat sat"
+    ids = tokenizer(prompt)["input_ids"]
+    # Hugging Face's GPT-2 cannot go past its 16 positions: compare those; ours then slides its window
+    expected = hugging_face_greedy(model, ids, 16 - len(ids))
+    ours = generate(spec, prompt, Sampling(tokens=16 - len(ids), greedy=True), weights=path)
+    assert ours.ids == expected and ours.prompt_length == len(ids)
+    assert ours.text == tokenizer.decode(expected)
+    longer = generate(spec, prompt, Sampling(tokens=24, greedy=True), weights=path)
+    assert longer.ids[:16] == expected and len(longer.ids) == len(ids) + 24  # a sliding window of 16
+    args = ["--weights", str(path), "--prompt", prompt, "--greedy", "--tokens", "24"]
+    result = runner.invoke(app, ["generate", str(spec), *args])
+    assert result.exit_code == 0, result.output
+    assert result.output == longer.text + "\n"
+
+
+def test_prompt_ids_without_a_tokenizer_give_ids(published, spec, tmp_path):
+    path, model, _ = published
+    bare = tmp_path / "bare"  # the weights alone: no tokenizer.json
+    bare.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (bare / name).write_bytes((path / name).read_bytes())
+    expected = hugging_face_greedy(model, [5, 17, 42], 8)
+    args = ["generate", str(spec), "--weights", str(bare), "--prompt-ids", "5, 17, 42", "--greedy", "--tokens", "8"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == [str(i) for i in expected]
+    text = runner.invoke(app, ["generate", str(spec), "--weights", str(bare), "--prompt", "the"])
+    assert text.exit_code == 1 and "has no tokenizer.json" in text.output and "--prompt-ids" in text.output
+    for wrong, message in (
+        ("5 x", "give token ids as numbers"),
+        (f"5 {VOCAB}", f"token ids run from 0 to {VOCAB - 1}"),
+    ):
+        result = runner.invoke(app, ["generate", str(spec), "--weights", str(bare), "--prompt-ids", wrong])
+        assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_a_stop_token_ends_the_continuation_as_in_hugging_face(published, spec, tmp_path):
+    path, model, tokenizer = published
+    ids = tokenizer("a dog")["input_ids"]
+    free = hugging_face_greedy(model, ids, 10)
+    stop = free[len(ids) + 3]  # the fourth new token
+    copy = tmp_path / "stopping"
+    copy.mkdir()
+    for file in path.iterdir():
+        (copy / file.name).write_bytes(file.read_bytes())
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "eos_token_id": stop}))
+    (copy / "generation_config.json").unlink(missing_ok=True)
+    model.generation_config.eos_token_id = stop
+    expected = model.generate(torch.tensor([ids]), max_new_tokens=10, do_sample=False, pad_token_id=0)[0].tolist()
+    ours = generate(spec, "a dog", Sampling(tokens=10, greedy=True), weights=copy)
+    assert ours.ids == expected and ours.ids[-1] == stop and len(ours.ids) < len(ids) + 10
+
+
+def test_sampling_is_seeded_and_the_spec_must_be_a_language_model(published, spec, tmp_path):
+    path, _, _ = published
+    first, second = (generate(spec, "the", Sampling(tokens=8, seed=3), weights=path) for _ in range(2))
+    assert first.ids == second.ids and len(first.ids) > 8
+    encoder = tmp_path / "encoder.cram"
+    encoder.write_text(
+        SPEC.replace("-> layernorm -> dense(300, bias = false, tie = tok)", "-> layernorm -> pool(mean)")
+    )
+    result = runner.invoke(app, ["generate", str(encoder), "--weights", str(path), "--prompt", "the"])
+    assert result.exit_code == 1 and "a first output of [seq, vocab]" in result.output, result.output
+    encoder.write_text(SPEC.replace("-> layernorm -> dense(300, bias = false, tie = tok)", "-> layernorm"))
+    result = runner.invoke(app, ["generate", str(encoder), "--weights", str(path), "--prompt", "the"])
+    assert result.exit_code == 1 and "the checkpoint's vocabulary of 300" in result.output, result.output
+    neither = runner.invoke(app, ["generate", str(spec), "--weights", str(path)])
+    assert neither.exit_code == 2 and "needs --prompt TEXT (or --prompt-ids IDS)" in neither.output
+    both = runner.invoke(app, ["generate", str(spec), "--weights", str(path), "--prompt", "a", "--prompt-ids", "1"])
+    assert both.exit_code == 2 and "not both" in both.output

@@ -1,0 +1,70 @@
+"""A published model's tokenizer and stop tokens: the `tokenizer.json` that Hugging Face's fast
+tokenizers save beside the weights (read with the `tokenizers` package, which transformers
+installs), and the end-of-sequence ids of `generation_config.json` or `config.json`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import TrainError
+from .checkpoint import _json_object
+
+_SLOW_FILES = ("vocab.json", "merges.txt", "spiece.model", "tokenizer.model")  # read by transformers' Python tokenizers
+PROMPT_IDS_HINT = "or give the prompt as token ids: --prompt-ids '15496 11 995'"
+
+
+class PublishedTokenizer:
+    """Text to token ids and back, as the published model's own tokenizer does it (special tokens
+    such as a leading <s> added where the tokenizer adds them; skipped when decoding)."""
+
+    def __init__(self, inner, path: Path):
+        self.inner, self.path = inner, path
+        self.vocab = inner.get_vocab_size(with_added_tokens=True)
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.inner.encode(text).ids)
+
+    def decode(self, ids: list[int]) -> str:
+        return self.inner.decode(ids, skip_special_tokens=True)
+
+
+def _directory(path: str | Path) -> Path:
+    path = Path(path)
+    return path if path.is_dir() else path.parent
+
+
+def open_tokenizer(path: str | Path) -> PublishedTokenizer:
+    """The tokenizer saved with the weights at `path` (a model directory, or a file in one)."""
+    directory = _directory(path)
+    file = directory / "tokenizer.json"
+    if not file.is_file():
+        slow = [name for name in _SLOW_FILES if (directory / name).exists()]
+        found = f" (only a slow tokenizer's {', '.join(slow)})" if slow else ""
+        raise TrainError(
+            f"{directory} has no tokenizer.json{found}: cramnet reads the fast tokenizer's file",
+            "save it with AutoTokenizer.from_pretrained(NAME).save_pretrained(DIR), " + PROMPT_IDS_HINT,
+        )
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        raise TrainError(
+            f"reading {file} needs the `tokenizers` package, which is not installed",
+            "pip install tokenizers (transformers installs it), " + PROMPT_IDS_HINT,
+        ) from None
+    try:
+        return PublishedTokenizer(Tokenizer.from_file(str(file)), file)
+    except Exception as error:  # the Rust library raises its own exception type
+        raise TrainError(f"{file}: not a tokenizer the `tokenizers` package can read ({error})") from None
+
+
+def stop_ids(path: str | Path) -> set[int]:
+    """The end-of-sequence ids a published model stops at (generation_config.json, else config.json)."""
+    directory = _directory(path)
+    for name in ("generation_config.json", "config.json"):
+        file = directory / name
+        if file.is_file():
+            value = _json_object(file, "a model config").get("eos_token_id")
+            if value is not None:
+                values = value if isinstance(value, list) else [value]
+                return {v for v in values if isinstance(v, int) and not isinstance(v, bool)}
+    return set()
