@@ -32,6 +32,9 @@ class _Recurrent:
         self.return_last = return_last
 
     def forward(self, x, state=None, mask=None):
+        if _cpu_autocast(x):  # oneDNN's bf16 recurrent kernels need AVX-512 BF16: fp32 on every CPU
+            with torch.autocast("cpu", enabled=False):
+                return self.forward(x.float(), _float(state), mask)
         if mask is not None:
             lengths = mask.sum(dim=1).clamp(min=1).cpu()
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
@@ -62,7 +65,7 @@ class _Recurrent:
         fed = all(s.input_size == first.hidden_size * directions for s in stages[1:])
         if len(same) > 1 or not fed or any(s.dropout for s in stages) or any(s.return_last for s in stages[:-1]):
             raise ValueError("chain: stages of one kind, width and direction, without dropout, sequences between")
-        if mask is not None:
+        if mask is not None or _cpu_autocast(x):  # the calls in turn (each leaves CPU autocast itself)
             states = []
             for stage in stages:
                 x, state = stage(x, mask=mask)
@@ -88,6 +91,16 @@ class _Recurrent:
             hidden = final[0]
             out = torch.cat(tuple(hidden[-directions:]), dim=-1)  # (B, directions · H)
         return (out, *states)
+
+
+def _cpu_autocast(x) -> bool:
+    return x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+
+
+def _float(state):
+    if state is None:
+        return None
+    return tuple(s.float() for s in state) if isinstance(state, tuple) else state.float()
 
 
 class RNNBlock(_Recurrent, nn.RNN):

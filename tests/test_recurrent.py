@@ -134,3 +134,13 @@ def test_a_chain_refuses_stages_it_would_change():
         stages = [model.get_submodule(name) for name, _ in model.named_children()]
         with pytest.raises(ValueError, match="chain"):
             type(stages[0]).chain(stages, torch.randn(2, 3, 6))
+
+
+def test_recurrent_layers_run_in_fp32_under_cpu_autocast():
+    """oneDNN's bf16 LSTM needs AVX-512 BF16 (many CPUs lack it: `could not create a primitive
+    descriptor`), so under CPU autocast the recurrent layers compute in fp32, chained or not."""
+    model = spec_model("lstm(8) -> lstm(8) -> gru(8, return = last)")
+    x = torch.randn(2, 5, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = model(x)
+    torch.testing.assert_close(mixed, model(x))
