@@ -43,9 +43,7 @@ class _Recurrent:
         else:
             out, state = super().forward(x, state)
         if self.return_last:
-            hidden = state[0] if isinstance(state, tuple) else state  # (layers · directions, B, H)
-            directions = 2 if self.bidirectional else 1
-            out = torch.cat(tuple(hidden[-directions:]), dim=-1)  # (B, directions · H)
+            out = _last_output(state[0] if isinstance(state, tuple) else state, self.bidirectional)
         return out, state
 
     @staticmethod
@@ -88,9 +86,15 @@ class _Recurrent:
             states.append(tuple(t[rows] for t in final) if first.mode == "LSTM" else final[0][rows])
             start = rows.stop
         if last.return_last:
-            hidden = final[0]
-            out = torch.cat(tuple(hidden[-directions:]), dim=-1)  # (B, directions · H)
+            out = _last_output(final[0], first.bidirectional)
         return (out, *states)
+
+
+def _last_output(hidden, bidirectional: bool):
+    """`return = last`: the last layer's final hidden state, both directions side by side: the
+    states (layers · directions, B, H) -> (B, directions · H)."""
+    directions = 2 if bidirectional else 1
+    return torch.cat(tuple(hidden[-directions:]), dim=-1)
 
 
 def _cpu_autocast(x) -> bool:

@@ -77,7 +77,8 @@ def parse_sizes(items: list[str] | None) -> dict[str, int]:
     sizes = {}
     for item in items or []:
         name, sep, value = item.partition("=")
-        if not sep or not name.strip().isidentifier() or not value.strip().lstrip("-").isdigit():
+        digits = value.strip().lstrip("-")
+        if not sep or not name.strip().isidentifier() or not (digits.isascii() and digits.isdigit()):  # not "²"
             raise UsageError(f"--dim {item!r} is not NAME=INTEGER", "write --dim seq=1024")
         if int(value) < 1:
             raise UsageError(f"--dim {item!r}: a size must be at least 1")

@@ -14,7 +14,7 @@ import networkx as nx
 from ..blocks.registry import BodyErrors, ShapeError
 from ..dsl.errors import SpecError
 from .evaluate import TensorRef
-from .model_graph import INPUT, ModelGraph
+from .model_graph import INPUT, ModelGraph, NodeGraph
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def _input_notes(attrs, graph) -> tuple:
     return tuple(notes)
 
 
-def _resolve_refs(args: SimpleNamespace, graph: nx.DiGraph) -> SimpleNamespace:
+def _resolve_refs(args: SimpleNamespace, graph: NodeGraph) -> SimpleNamespace:
     values = dict(vars(args))
     for name, value in values.items():
         if isinstance(value, TensorRef):

@@ -97,14 +97,17 @@ class Node(_Record):
 @dataclass(eq=False)
 class Edge(_Record):
     """An edge: a value read as the `index`-th input (`data`), a weight tied to another node's
-    (`tie`), the batch size a source block takes from the first input (`batch`, not drawn)."""
+    (`tie`), another node's module called again (`share`), the batch size a source block takes
+    from the first input (`batch`, not drawn)."""
 
     kind: str = "data"
     index: int = 0
 
 
 class NodeGraph(nx.DiGraph):
-    """A `DiGraph` whose node data are `Node`s and edge data `Edge`s."""
+    """A `DiGraph` whose node data are `Node`s and edge data `Edge`s: networkx's algorithms work on
+    it as on any graph; a node's data is read by field (`graph.nodes[name].type`), not by key, so
+    `nodes(data="type")` does not apply (`(n, d.type) for n, d in graph.nodes(data=True)` does)."""
 
     node_attr_dict_factory = Node
     edge_attr_dict_factory = Edge
@@ -113,6 +116,10 @@ class NodeGraph(nx.DiGraph):
         """Add (or replace) the node `name` with the record `node`."""
         self.add_node(name)
         self._node[name] = node
+
+    def copy(self, as_view: bool = False) -> NodeGraph:
+        """A copy with copied records (also what `graph.subgraph(nodes).copy()` makes)."""
+        return nx.graphviews.generic_graph_view(self) if as_view else self.part(self.nodes)
 
     def part(self, kept) -> NodeGraph:
         """A new graph of the nodes in `kept` (copied) and the edges between them."""

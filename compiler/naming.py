@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from torch import nn
 
-from .model_graph import ModelGraph
+from .model_graph import ModelGraph, Node
 
 _RESERVED = {"self", "torch", "nn", "F", "math", "training"} | set(keyword.kwlist) | set(dir(nn.Module))
 _SUFFIXES = ("_mask", "_state", "_graph")  # names generated code derives from a node's (`ids_mask`)
@@ -163,7 +163,7 @@ def _item_names(unit: _Unit, graph) -> dict[int, str]:
     }
 
 
-def module_path(attrs: dict) -> str:
+def module_path(attrs: Node) -> str:
     """Where a node's module lives in the generated module (`pre_ln.0.attention_1`); a node that
     shares another's weights gives that node's."""
     return attrs.path

@@ -13,11 +13,12 @@ from ..dsl import ast
 from ..dsl.errors import Span, SpecError
 from .arguments import show
 from .evaluate import EvalError, TensorRef, evaluate
+from .model_graph import Node
 
 SHARE = "share"
 
 
-def uses_anothers_module(attrs: dict) -> bool:
+def uses_anothers_module(attrs: Node) -> bool:
     """A call with `share = NAME` uses NAME's module; the calls inside a shared unit (a block instance
     with `share =`, a copy of `* N shared`) build their own, since the unit's class is the shared
     unit's and its module is called instead."""

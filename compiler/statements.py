@@ -115,7 +115,7 @@ def _chains(model: ModelGraph, constructs: dict[str, Construct], order: list[str
         while True:
             before = run[-1]
             after = [target for _, target in graph.out_edges(before)]
-            if len(after) != 1 or before in outputs or not _joins(graph, constructs, before, after[0]):
+            if len(after) != 1 or before in outputs or not _may_chain(graph, constructs, before, after[0]):
                 break
             run.append(after[0])
         if len(run) > 1:
@@ -124,7 +124,7 @@ def _chains(model: ModelGraph, constructs: dict[str, Construct], order: list[str
     return runs
 
 
-def _joins(graph, constructs: dict[str, Construct], before: str, after: str) -> bool:
+def _may_chain(graph, constructs: dict[str, Construct], before: str, after: str) -> bool:
     a, b = graph.nodes[before], graph.nodes[after]
     if a.spec is None or a.spec is not b.spec or a.spec.chains is None or b.inputs != [before]:
         return False

@@ -153,10 +153,19 @@ def claim_directory(flags: SweepFlags) -> None:
     """One study per --out directory: its trials/, trials.csv and best.cram are that study's, so a
     second study there (another --study) would overwrite them. The first sweep marks the directory."""
     marker = flags.out / "sweep.json"
-    flags.out.mkdir(parents=True, exist_ok=True)
-    if not marker.exists():
-        marker.write_text(json.dumps({"study": flags.study_name}) + "\n")
-        return
+    try:
+        flags.out.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(marker, "x") as claimed:  # created by one sweep only, however many start at once
+                claimed.write(json.dumps({"study": flags.study_name}) + "\n")
+            return
+        except FileExistsError:
+            pass
+    except OSError as error:  # --out names a file, or a place this user cannot write
+        raise UsageError(
+            f"--out {flags.out}: cannot write the sweep's directory ({error.strerror or error})",
+            "give --out a directory you can write",
+        ) from None
     try:
         held = json.loads(marker.read_text()[:4096]).get("study")
     except (ValueError, AttributeError, OSError):

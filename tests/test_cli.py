@@ -93,6 +93,8 @@ def test_summary_sizes_symbolic_dimensions(tmp_path):
     assert run("summary", str(spec), "--dim", "sq=3").exit_code == 1
     assert "did you mean 'seq'" in run("summary", str(spec), "--dim", "sq=3").output
     assert run("summary", str(spec), "--dim", "seq").exit_code == 1
+    superscript = run("summary", str(spec), "--dim", "seq=²")  # a digit to str.isdigit, not to int()
+    assert superscript.exit_code == 1 and "is not NAME=INTEGER" in superscript.output
 
 
 def test_compile_writes_a_standalone_module(tmp_path):

@@ -147,3 +147,15 @@ def test_bindings_inside_repeated_bodies_keep_node_names():
 def test_sizes_given_with_dim_reach_the_node_shapes():
     checked = check_spec("model m {\n input x: [seq, 4]\n x -> dense(3) as y\n output y\n}\n")
     assert checked.summary({"seq": 7}).rows[0].shape == "[7, 3]"
+
+
+def test_the_graph_holds_typed_records_and_copies_them():
+    checked = check_spec("specs/mlp.cram")
+    graph = checked.graph
+    first = next(n for n in graph if graph.nodes[n].block == "dense")
+    assert graph.nodes[first].params > 0 and not graph.nodes[first].is_input
+    with pytest.raises(TypeError, match="no field 'typ'"):
+        graph.nodes[first].update(typ=None)  # a misspelt field is an error where it is written
+    for copy in (graph.copy(), graph.subgraph(list(graph)).copy()):
+        assert set(copy) == set(graph) and set(copy.edges) == set(graph.edges)
+        assert copy.nodes[first].type == graph.nodes[first].type and copy.nodes[first] is not graph.nodes[first]

@@ -330,6 +330,9 @@ def test_a_second_study_in_the_same_directory_is_refused(tmp_path):
         claim_directory(sweep_flags(tmp_path, study="other"))
     assert "holds the results of study 'tiny', not of 'other'" in str(refused.value)
     assert "--study tiny" in refused.value.hint
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UsageError, match="cannot write the sweep's directory"):
+        claim_directory(sweep_flags(tmp_path, out=tmp_path / "file"))
 
 
 @pytest.mark.slow

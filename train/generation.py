@@ -71,6 +71,12 @@ def generate(
         ids = tokenizer.encode(prompt)
         if not ids:
             raise TrainError("the prompt has no characters the model's tokenizer knows")
+        beyond = [i for i in ids if not 0 <= i < width]  # a tokenizer's added tokens past the head's rows
+        if beyond:
+            raise TrainError(
+                f"the prompt's token {beyond[0]} is past the model's {width:,} token rows",
+                "the tokenizer has tokens the model has no embedding for: use the tokenizer saved with these weights",
+            )
     else:
         ids = list(prompt_ids)
         wrong = [i for i in ids if not 0 <= i < vocab]
