@@ -37,7 +37,9 @@ class Box:
 
 
 @dataclass
-class Edge:
+class Arrow:
+    """A drawn edge between two boxes (the graph's edges, and routing and output arrows)."""
+
     source: str
     target: str
     label: str = ""
@@ -63,7 +65,7 @@ class Cluster:
 class Diagram:
     name: str
     boxes: dict[str, Box]
-    edges: list[Edge]
+    edges: list[Arrow]
     root: Cluster
     options: Options
 
@@ -82,7 +84,7 @@ def build_diagram(model: ModelGraph, options: Options = Options()) -> Diagram:
         root.boxes.append(box)
         source = exits.get(node)
         if source:
-            diagram.edges.append(Edge(source, box, str(model.graph.nodes[node].type)))
+            diagram.edges.append(Arrow(source, box, str(model.graph.nodes[node].type)))
     return diagram
 
 
@@ -206,7 +208,7 @@ class _Layout:
             inner.params = sum(graph.graph.nodes[n].params for n in graph.graph.nodes) * max(copies, 1)
             last = exits.get(graph.outputs["y"], box)  # a body that returns its input: entry to exit
             if last:
-                self.diagram.edges.append(Edge(last, mix, layout.shape_text(graph.outputs["y"])))
+                self.diagram.edges.append(Arrow(last, mix, layout.shape_text(graph.outputs["y"])))
         self.diagram.boxes[box].params = outer.params - sum(
             inner.params for inner in outer.children
         )  # the entry's own (the router's)
@@ -243,13 +245,13 @@ class _Layout:
                 continue
             seen.add(key)
             label = {"tie": "tied", "share": "shared"}.get(kind) or self.shape_text(source)
-            self.diagram.edges.append(Edge(tail, head, label, kind))
+            self.diagram.edges.append(Arrow(tail, head, label, kind))
         if self.prefix:  # inside a body: the entry (router) feeds its first stages
             for node in nodes:
                 if self.graph.nodes[node].block == INPUT:
                     for successor in self.graph.successors(node):
                         if self.shown.get(successor):
-                            self.diagram.edges.append(Edge(self.entry, self.shown[successor], "", "route"))
+                            self.diagram.edges.append(Arrow(self.entry, self.shown[successor], "", "route"))
         for node in nodes:  # outputs inside a hidden copy or a one-box block leave from its stand-in
             tail = self.exit_of(node, stand_in)
             if tail:
