@@ -16,11 +16,10 @@ step() { local limit=$1 log=$2; shift 2; echo "### $*" | tee "$OUT/$log"; timeou
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"; } | tee "$OUT/gpu.txt"
 step 150 pytest.txt python3 -m pytest -q -p no:cacheprovider -o filterwarnings= tests/test_reference_libraries.py \
-    tests/test_reference_libraries_graph.py tests/test_mamba.py tests/test_moe.py tests/test_attention.py
-step 75 scan.md python3 bench/scan.py --device cuda --batch 4 --channels 1536 --length 4096 --repeats 3
-step 90 train_fp32_bf16.md python3 bench/gpu_train.py --no-compile --steps 5
-step 60 moe.md python3 bench/moe_dispatch.py --device cuda --tokens 16384 --dim 1024
-step 90 runtime_cuda.md python3 bench/runtime.py --device cuda --markdown
-step 90 train_compiled.md python3 bench/gpu_train.py --only digits_cnn,vit_digits,gpt2 --steps 5
-step 60 gpu_specs.md python3 bench/gpu_specs.py --steps 3
+    tests/test_reference_libraries_graph.py tests/test_mamba.py tests/test_moe.py tests/test_moe_dispatch.py \
+    tests/test_attention.py tests/test_recurrent.py
+# issue 15's table: every row against its anchor in one process (about 5 minutes on an H100/H200)
+step 330 side_by_side.md python3 bench/gpu_side_by_side.py --out "$OUT/side_by_side_table.md"
+step 60 runtime_cuda.md python3 bench/runtime.py --device cuda --markdown
+step 60 train_fp32_bf16.md python3 bench/gpu_train.py --no-compile --steps 5
 exit 0
