@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from .dims import Poly
-from .graph import GraphLayer, node_features
+from .graph import node_features
+from .graph_layers import GraphLayer
 from .registry import Construct, block
 from .tensor_type import TensorType
 

@@ -12,7 +12,8 @@ import math
 import torch
 from torch import nn
 
-from .graph import GraphLayer, node_features
+from .graph import node_features
+from .graph_layers import GraphLayer
 from .registry import Arg, Construct, ShapeError, block
 from .tensor_type import GraphSchema
 
