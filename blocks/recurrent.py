@@ -51,9 +51,10 @@ class _Recurrent:
         """Consecutive stages of one kind — `lstm(512) -> lstm(512)` — as one multi-layer call, each
         stage keeping its own weights (and checkpoint keys): cuDNN then overlaps the layers' time steps,
         which separate calls cannot. Without initial states; dropout only inside the last stage's
-        layers would change, so every stage must have none. With a padding mask the stages run in
-        turn. Returns the last stage's output and each stage's final state (`out, *states`), as
-        calling them in turn would; generated code calls it for a run of calls that `chains` allows.
+        layers would change, so every stage must have none. With a padding mask (or a stage with
+        forward hooks) the stages run in turn. Returns the last stage's output and each stage's
+        final state (`out, *states`), as calling them in turn would; generated code calls it for a
+        run of calls that `chains` allows.
 
         Shapes: x (B, T, d) -> (B, T, hidden·directions) or (B, hidden·directions) (`return = last`),
         and per stage its state (layers·directions, B, hidden)."""
@@ -63,7 +64,8 @@ class _Recurrent:
         fed = all(s.input_size == first.hidden_size * directions for s in stages[1:])
         if len(same) > 1 or not fed or any(s.dropout for s in stages) or any(s.return_last for s in stages[:-1]):
             raise ValueError("chain: stages of one kind, width and direction, without dropout, sequences between")
-        if mask is not None or _cpu_autocast(x):  # the calls in turn (each leaves CPU autocast itself)
+        hooked = any(s._forward_hooks or s._forward_pre_hooks for s in stages)  # a hook sees its stage's call
+        if mask is not None or hooked or _cpu_autocast(x):  # the calls in turn (each leaves CPU autocast itself)
             states = []
             for stage in stages:
                 x, state = stage(x, mask=mask)

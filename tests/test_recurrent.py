@@ -121,6 +121,10 @@ def test_generated_code_runs_a_chain_of_calls_as_one_and_equals_the_calls_in_tur
         for stage in stages:
             value, _ = stage(value, mask=given)
         torch.testing.assert_close(model(x, x_mask=given), value)
+    seen = []
+    stages[0].register_forward_hook(lambda module, args, out: seen.append(out[0].shape))
+    model(x)
+    assert seen == [torch.Size([3, 5, 8])]  # a hooked stage is called as itself
     for body in (
         "x -> lstm(8) as a -> lstm(8) as b\n add(a, b) as y",  # a feeds b and the sum
         "x -> lstm(8, layers = 2, dropout = 0.1) -> lstm(8) as y",
