@@ -158,7 +158,7 @@ class Scope:
         return self.values.names() - {"in"}
 
 
-_OPERATORS = {
+OPERATORS = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
@@ -227,7 +227,7 @@ def _arith(op: str, left: Any, right: Any, expr: ast.Node, scope: Scope) -> Any:
                 )
             )
     try:
-        result = _OPERATORS[op](left, right)
+        result = OPERATORS[op](left, right)
     except OverflowError:
         raise EvalError(SpecError(code="E104", message="number too large", span=expr.span)) from None
     if isinstance(result, int) and abs(result) > 10**18:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..dsl import ast, parse
 from ..dsl.errors import Span, SpecError, SpecErrors
-from .evaluate import SPACE_FORMS
+from .evaluate import OPERATORS, SPACE_FORMS
 from .space import Axis, Option, Space, Value
 
 
@@ -92,16 +92,6 @@ def _source(text: str, span: Span) -> str:
     return " ".join(part.strip() for part in parts)
 
 
-_ARITHMETIC = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
-    "//": lambda a, b: a // b,
-    "%": lambda a, b: a % b,
-}
-
-
 def _constant(expr: ast.Node) -> int | float | None:
     """A bound of a range: a number, possibly negated or computed from numbers."""
     if isinstance(expr, ast.Number):
@@ -113,7 +103,7 @@ def _constant(expr: ast.Node) -> int | float | None:
         left, right = _constant(expr.left), _constant(expr.right)
         if left is None or right is None or (expr.op in ("/", "//", "%") and right == 0):
             return None
-        return _ARITHMETIC[expr.op](left, right)
+        return OPERATORS[expr.op](left, right)
     return None
 
 

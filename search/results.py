@@ -3,8 +3,6 @@ searched), and Optuna's plots; and the rich table of trials."""
 
 from __future__ import annotations
 
-import csv
-import io
 import warnings
 from pathlib import Path
 
@@ -12,7 +10,7 @@ from rich.table import Table
 
 from ..dsl.format import format_spec
 from ..train.config import dump
-from ..train.run_dir import write_text
+from ..train.run_dir import write_rows, write_text
 from .sweep import Search, best_trial
 
 
@@ -73,13 +71,8 @@ def trial_line(search: Search, trial) -> str:
 
 
 def write_trials_csv(search: Search, study, path: Path) -> None:
-    rows = [trial_row(search, t) for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buffer.getvalue())
+    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
+    write_rows(path, [trial_row(search, t) for t in trials])
 
 
 def write_best(search: Search, study, out: Path) -> Path | None:

@@ -25,6 +25,7 @@ from ...blocks.tensor_type import TensorType
 from ..errors import TrainError
 from .dataset import Dataset, split_tensors
 from .graph_file import graph_file_dataset
+from .record_ids import is_number
 
 TARGET_COLUMNS = ("y", "label", "target")
 
@@ -133,7 +134,7 @@ def _csv_table(path: Path, rows: list[list[str]], header: list[str]) -> np.ndarr
         try:
             values.append([float(v) for v in row])
         except ValueError:
-            bad = next(v for v in row if not _is_number(v))
+            bad = next(v for v in row if not is_number(v))
             raise TrainError(f"{path}, line {number}: {bad!r} is not a number") from None
     return np.asarray(values, dtype=np.float32)
 
@@ -160,14 +161,6 @@ def check_numbers(path: Path, key: str, array: np.ndarray) -> None:
             f"{path}: '{key}' holds nan or inf (first in example {int(bad)})",
             "remove or impute the missing values before training or predicting",
         )
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def input_arrays(path: Path, arrays: dict, types: dict[str, TensorType]) -> dict[str, torch.Tensor]:

@@ -18,11 +18,12 @@ def ids_by_split(
 
 def class_ids(names: list[str]) -> tuple[list[str], dict[str, int]]:
     """Class names in a natural order (numbers by value, then text) and each one's id."""
-    ordered = sorted(set(names), key=lambda n: (0, float(n), n) if _is_number(n) else (1, 0.0, n))
+    ordered = sorted(set(names), key=lambda n: (0, float(n), n) if is_number(n) else (1, 0.0, n))
     return ordered, {name: i for i, name in enumerate(ordered)}
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether a text cell reads as a number (float() accepts it)."""
     try:
         float(text)
         return True
