@@ -92,6 +92,36 @@ def llama_reference():
     return transformers.LlamaForCausalLM(config).eval()
 
 
+def bert_reference():
+    config = transformers.BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=20,
+    )
+    return transformers.BertModel(config).eval()
+
+
+def mamba_reference():
+    config = transformers.MambaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, state_size=8)
+    return transformers.MambaForCausalLM(config).eval()
+
+
+def vit_reference():
+    config = transformers.ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_labels=10,
+    )
+    return transformers.ViTForImageClassification(config).eval()
+
+
 def loaded(spec, path):
     module = compile_spec(spec, weights=path).eval()
     return module, module.weights_report
@@ -113,17 +143,7 @@ def test_gpt2_from_hugging_face(tmp_path):
 
 def test_bert_from_hugging_face(tmp_path):
     torch.manual_seed(0)
-    config = transformers.BertConfig(
-        vocab_size=100,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=20,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    reference = transformers.BertModel(config).eval()
+    reference = bert_reference()
     ours, report = loaded(BERT, saved(reference, tmp_path))
     assert report.family == "bert" and report.new == []
     assert report.unused == ["pooler.dense.bias", "pooler.dense.weight"]  # no pooler in this spec
@@ -144,8 +164,7 @@ def test_llama_with_grouped_query_heads_and_rotary_positions(tmp_path):
 
 def test_mamba_from_hugging_face(tmp_path):
     torch.manual_seed(0)
-    config = transformers.MambaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, state_size=8)
-    reference = transformers.MambaForCausalLM(config).eval()
+    reference = mamba_reference()
     ours, report = loaded(MAMBA, saved(reference, tmp_path))
     assert report.family == "mamba" and report.new == [] and report.unused == []
     ids = torch.randint(0, 100, (2, 12))
@@ -155,16 +174,7 @@ def test_mamba_from_hugging_face(tmp_path):
 
 def test_vit_from_hugging_face(tmp_path):
     torch.manual_seed(0)
-    config = transformers.ViTConfig(
-        image_size=32,
-        patch_size=8,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        num_labels=10,
-    )
-    reference = transformers.ViTForImageClassification(config).eval()
+    reference = vit_reference()
     ours, report = loaded(VIT, saved(reference, tmp_path))
     assert report.family == "vit" and report.new == [] and report.unused == []
     image = torch.randn(2, 3, 32, 32)
@@ -422,36 +432,6 @@ def test_pyg_gin_and_cheb_state_dicts(tmp_path):
     with torch.no_grad():
         expected = convs[1](convs[0](data.x, data.edge_index), data.edge_index)
         torch.testing.assert_close(ours(data), expected, rtol=1e-4, atol=1e-4)
-
-
-def bert_reference():
-    config = transformers.BertConfig(
-        vocab_size=100,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=20,
-    )
-    return transformers.BertModel(config).eval()
-
-
-def mamba_reference():
-    config = transformers.MambaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, state_size=8)
-    return transformers.MambaForCausalLM(config).eval()
-
-
-def vit_reference():
-    config = transformers.ViTConfig(
-        image_size=32,
-        patch_size=8,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        num_labels=10,
-    )
-    return transformers.ViTForImageClassification(config).eval()
 
 
 @pytest.mark.parametrize("spec,reference", [(BERT, bert_reference), (MAMBA, mamba_reference), (VIT, vit_reference)])
