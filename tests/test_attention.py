@@ -39,7 +39,7 @@ def test_attention_equals_multihead_attention(causal, masked):
 
 
 @pytest.mark.parametrize("kv_heads,bias", [(4, True), (2, False)])
-def test_one_stacked_qkv_product_equals_three_projections_with_gradients(kv_heads, bias):
+def test_one_stacked_qkv_product_equals_three_projections_with_gradients(kv_heads, bias, monkeypatch):
     from cramnet.blocks.attention import SelfAttention
 
     class Separate(nn.Linear):  # any Linear subclass takes the three-call path
@@ -55,7 +55,12 @@ def test_one_stacked_qkv_product_equals_three_projections_with_gradients(kv_head
     assert list(fused.state_dict()) == list(separate.state_dict())  # the same layout either way
     x = torch.randn(3, 7, 32, requires_grad=True)
     x2 = x.detach().clone().requires_grad_()
-    y, y2 = fused(x), separate(x2)
+    calls = []
+    linear = nn.Linear.forward
+    monkeypatch.setattr(nn.Linear, "forward", lambda self, v: calls.append(self) or linear(self, v))
+    y = fused(x)
+    assert calls == [fused.o_proj]  # q, k and v came from the one stacked product
+    y2 = separate(x2)
     torch.testing.assert_close(y, y2)
     y.square().sum().backward()
     y2.square().sum().backward()
