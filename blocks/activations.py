@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .registry import Arg, BlockSpec, Family, block
-from .shape_rules import numel, torch_axis, value_axis
+from .shape_rules import numel, per_position, torch_axis, value_axis
 
 ACTIVATIONS = Family("activations", "#fff3b0", "Element-wise non-linearities, stateless.")
 
@@ -18,6 +18,7 @@ def _elementwise(name: str, doc: str, expression: str, args: tuple[Arg, ...] = (
         flops=lambda inputs, out, a: numel(inputs[0]),
         forward=lambda module, names, a, inputs: expression.format(x=names[0], **vars(a)),
         accepts=("float", "graph"),
+        decodes=True,
         example=("[5, 8]", example or name),
     )(lambda inputs, a: inputs[0])
 
@@ -62,6 +63,7 @@ block(
     flops=lambda inputs, out, a: 3 * numel(inputs[0]),
     forward=lambda module, names, a, inputs: f"F.softmax({names[0]}, dim={value_axis(a.dim, inputs[0])})",
     accepts=("float", "graph"),
+    decodes=per_position,
     example=("[5, 8]", "softmax(dim = 0)"),
 )(_softmax_shape)
 
@@ -104,5 +106,6 @@ block(
     flops=lambda inputs, out, a: 3 * numel(inputs[0]),
     forward=lambda module, names, a, inputs: f"F.normalize({names[0]}, dim={value_axis(a.dim, inputs[0])})",
     accepts=("float", "graph"),
+    decodes=per_position,
     example=("[5, 8]", "l2norm"),
 )(_softmax_shape)

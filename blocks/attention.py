@@ -27,7 +27,12 @@ ATTENTION = Family(
 class SelfAttention(nn.Module):
     """Multi-head scaled dot-product self-attention (Vaswani et al. 2017), with grouped-query
     heads (Ainslie et al. 2023), rotary position embeddings (Su et al. 2021), a causal mask, and
-    T5's bucketed relative position bias with unscaled scores (Raffel et al. 2020)."""
+    T5's bucketed relative position bias with unscaled scores (Raffel et al. 2020).
+
+    With a `Decoding` attached (blocks/decoding.py), causal self-attention keeps the keys and values
+    of the positions it has seen and reads only the new ones."""
+
+    decoding = None
 
     def __init__(
         self,
@@ -60,12 +65,17 @@ class SelfAttention(nn.Module):
     def forward(self, x, memory=None, mask=None, memory_mask=None):
         source, source_mask = (x, mask) if memory is None else (memory, memory_mask)
         B, T, S = x.shape[0], x.shape[1], source.shape[1]
+        decoding = self.decoding if memory is None else None
+        past = decoding.position if decoding is not None else 0  # the first query's position
         q, k, v = self._projections(x, source)
         q = q.view(B, T, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
         k = k.view(B, S, self.kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, S, hd)
         v = v.view(B, S, self.kv_heads, self.head_dim).transpose(1, 2)
         if self.rope:
-            q, k = self.rotate(q), self.rotate(k)
+            q, k = self.rotate(q, offset=past), self.rotate(k, offset=past)
+        if decoding is not None:  # the earlier positions' keys and values, then these
+            k, v = self._remember(decoding.slot(), k, v)
+            S = k.shape[2]
         if self.kv_heads != self.heads:
             k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
             v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
@@ -73,10 +83,10 @@ class SelfAttention(nn.Module):
         bias = None
         if self.relative_bias is not None:
             count, bidirectional = self.relative_bias.num_embeddings, not self.causal
-            buckets = self.relative_buckets(T, S, count, self.max_distance, bidirectional, x.device)  # (T, S)
+            buckets = self.relative_buckets(T, S, count, self.max_distance, bidirectional, x.device, past)  # (T, S)
             bias = self.relative_bias(buckets).permute(2, 0, 1)[None].to(q.dtype)  # (1, H, T, S)
-        if self.causal and (allowed is not None or self.keep_weights or bias is not None):
-            causal = torch.ones(T, S, dtype=torch.bool, device=x.device).tril()
+        if self.causal and (allowed is not None or self.keep_weights or bias is not None or past):
+            causal = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(past)  # query i is at past + i
             allowed = causal if allowed is None else allowed & causal
         if self.keep_weights:  # asked for the attention maps: the explicit softmax, kept in self.weights
             scores = q @ k.transpose(-1, -2)  # (B, H, T, S)
@@ -103,31 +113,42 @@ class SelfAttention(nn.Module):
             )  # (B, H, T, hd)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, self.heads * self.head_dim))
 
+    @staticmethod
+    def _remember(cache: dict, k, v):
+        """Keys and values of the positions before (from `cache`) and these, which `cache` keeps too."""
+        if cache:
+            k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+        cache["k"], cache["v"] = k, v
+        return k, v
+
     def _projections(self, x, source):
-        """q, k and v. In self-attention the three are one matrix product with the weights stacked, as
-        a fused `c_attn` would be (one GEMM forward, one for the input's gradient instead of three and
-        two sums); the parameters stay three `nn.Linear`s, so the layout and checkpoints do not change.
-        The stacked copy (3·d² values) is kept for the backward pass: under FSDP, which frees whole
-        weights after each layer's forward, that copy would not be freed, so sharded training turns
-        `stack_projections` off; projections with hooks (or another class) are called as modules."""
+        """q, k and v. In self-attention with gradients on, the three are one matrix product with the
+        weights stacked, as a fused `c_attn` would be (one GEMM forward, one for the input's gradient
+        instead of three and two sums); the parameters stay three `nn.Linear`s, so the layout and
+        checkpoints do not change. The stacked copy (3·d² values) is kept for the backward pass: under
+        FSDP, which frees whole weights after each layer's forward, that copy would not be freed, so
+        sharded training turns `stack_projections` off; projections with hooks (or another class) are
+        called as modules. Without gradients there is no backward to save, and copying the weights
+        would cost more than it saves (decoding a token at a time, most of the pass: bench/generate.py)."""
         projections = (self.q_proj, self.k_proj, self.v_proj)
         plain = all(type(p) is nn.Linear and not (p._forward_hooks or p._forward_pre_hooks) for p in projections)
-        if source is not x or not self.stack_projections or not plain:
+        if source is not x or not self.stack_projections or not plain or not torch.is_grad_enabled():
             return self.q_proj(x), self.k_proj(source), self.v_proj(source)
         weight = torch.cat([p.weight for p in projections])
         bias = None if self.q_proj.bias is None else torch.cat([p.bias for p in projections])
         return F.linear(x, weight, bias).split([p.out_features for p in projections], dim=-1)
 
     @staticmethod
-    def relative_buckets(queries, keys, buckets, max_distance, bidirectional, device=None):
-        """T5's bucket for each (query i, key j) pair (Raffel et al. 2020, §2.1), a (queries, keys) tensor.
+    def relative_buckets(queries, keys, buckets, max_distance, bidirectional, device=None, offset=0):
+        """T5's bucket for each (query i, key j) pair (Raffel et al. 2020, §2.1), a (queries, keys) tensor;
+        the queries sit at positions offset, offset + 1, … and the keys at 0, 1, ….
 
         Bidirectional: keys ahead of the query use the upper half of the buckets, keys behind (or at)
         it the lower half; causal: every bucket is for keys behind, keys ahead fall in bucket 0. Within
         a half of n buckets, distances below n/2 get one bucket each; farther ones share buckets spaced
         logarithmically up to max_distance, and everything beyond falls in the half's last bucket.
         """
-        behind = torch.arange(queries, device=device)[:, None] - torch.arange(keys, device=device)[None, :]  # i - j
+        behind = torch.arange(offset, offset + queries, device=device)[:, None] - torch.arange(keys, device=device)
         if bidirectional:
             half = buckets // 2
             first = torch.where(behind < 0, half, 0)
@@ -140,12 +161,12 @@ class SelfAttention(nn.Module):
         return first + torch.where(distance < exact, distance, far)
 
     @staticmethod
-    def rotate(t, base=10000.0):
+    def rotate(t, base=10000.0, offset=0):
         """Rotary embedding, rotate-half form (as GPT-NeoX and Llama): pairs (i, i + hd/2) turn by
-        position · base^(-2i/hd)."""
+        position · base^(-2i/hd), the positions counted from `offset`."""
         T, hd = t.shape[-2], t.shape[-1]
         inverse = base ** (-torch.arange(0, hd, 2, device=t.device, dtype=torch.float32) / hd)
-        angles = torch.arange(T, device=t.device, dtype=torch.float32)[:, None] * inverse  # (T, hd/2)
+        angles = torch.arange(offset, offset + T, device=t.device, dtype=torch.float32)[:, None] * inverse  # (T, hd/2)
         cos, sin = torch.cat([angles.cos()] * 2, dim=-1), torch.cat([angles.sin()] * 2, dim=-1)
         rotated = torch.cat([-t[..., hd // 2 :], t[..., : hd // 2]], dim=-1)
         return (t.float() * cos + rotated.float() * sin).to(t.dtype)
@@ -254,6 +275,7 @@ def _self_attention() -> BlockSpec:
         module=module,
         masked=True,
         positions="keep",
+        decodes=lambda inputs, a: a.causal,  # with its keys and values cached
         example=("[6, 16]", "attention(4, causal = true, kv_heads = 2, rope = true, relative_bias = 8)"),
         doc="Multi-head scaled dot-product self-attention (Vaswani et al. 2017) through SDPA; grouped-query heads "
         "(Ainslie et al. 2023), rotary positions (Su et al. 2021), causal masking and padding masks; T5's "

@@ -6,7 +6,7 @@ from torch import nn
 
 from .modules import TiedLinear
 from .registry import Arg, Construct, Family, ShapeError, block
-from .shape_rules import known_size, positions
+from .shape_rules import known_size, per_position, positions
 from .tensor_type import TensorType
 
 DENSE = Family("dense", "#c6dbef", "Affine maps of the last dimension (nn.Linear).")
@@ -72,6 +72,7 @@ def _dense_forward(module, names, a, inputs) -> str:
     forward=_dense_forward,
     weight=lambda inputs, a: None if a.tie is not None else (a.out, _in_features(inputs)),
     accepts=("float", "graph"),
+    decodes=per_position,
     example=("[5, 8]", "dense(16)"),
 )
 def dense(inputs, a):

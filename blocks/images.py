@@ -78,6 +78,7 @@ class DropPath(nn.Module):
     args=(Arg("p", "float", doc="probability of dropping an example's whole value in training", low=0.0),),
     flops=lambda inputs, out, a: numel(inputs[0]),
     module=lambda inputs, a: Construct(DropPath, {"p": a.p}),
+    decodes=True,  # the identity in evaluation
     example=("[4, 8]", "drop_path(0.2)"),
 )
 def drop_path(inputs, a):

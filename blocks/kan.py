@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .registry import Arg, Construct, Family, ShapeError, block
-from .shape_rules import known_size, positions
+from .shape_rules import known_size, per_position, positions
 
 KAN = Family("KAN", "#c2e699", "Kolmogorov–Arnold layers with learned B-spline edges.", paper="Liu et al. 2024")
 
@@ -126,6 +126,7 @@ def _range(a) -> tuple[float, float]:
     ),
     module=lambda inputs, a: Construct(KANLayer, kan_kwargs(_features(inputs), a)),
     accepts=("float", "graph"),
+    decodes=per_position,
     example=("[5, 3]", "kan(4, grid = 4)"),
 )
 def kan(inputs, a):

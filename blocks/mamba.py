@@ -12,7 +12,9 @@ Three scans give one result: `scan_sequential` (the reference the tests trust), 
 (the CPU path: 2·chunk + L/chunk sequential steps instead of L; chunk ≈ √L), and on a GPU a fused Triton kernel
 (blocks/scan_triton.py) that keeps the state on chip. `selective = false` makes Δ, B and C
 parameters instead of functions of the input: the time-invariant (S4D-style) SSM the paper
-contrasts with, for ablations.
+contrasts with, for ablations. With a `Decoding` attached (blocks/decoding.py), the block reads
+only the new positions, carrying the convolution's window and the state from the call before
+(`step`: the recurrence as Mamba generates, Gu & Dao 2023 §3.5).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ STATE_SPACE = Family("state space", "#99d8c9", "Selective state-space sequence l
 
 class Mamba(nn.Module):
     """The Mamba block (Gu & Dao 2023, Fig. 3 and Algorithm 2), reference parameter layout."""
+
+    decoding = None
 
     def __init__(self, dim, state=16, expand=2, conv=4, selective=True, scan="auto", chunk=None):
         super().__init__()
@@ -59,6 +63,8 @@ class Mamba(nn.Module):
         if mask is not None:  # padding contributes nothing to the state
             u = u * mask[:, :, None]
         x, z = self.in_proj(u).chunk(2, dim=-1)  # (B, L, E) each
+        if self.decoding is not None:
+            return self.out_proj(self.step(x, self.decoding.slot()) * F.silu(z))
         x = F.silu(self.conv1d(x.transpose(1, 2))[..., :L].transpose(1, 2))  # causal: trim the right side
         A = -torch.exp(self.A_log.float())  # (E, N)
         if self.selective:
@@ -71,6 +77,31 @@ class Mamba(nn.Module):
             delta = delta * mask[:, :, None]  # Δ = 0 at padding: the state passes through unchanged
         y = self.selective_scan(x, delta, A, B, C, self.D)
         return self.out_proj(y * F.silu(z))
+
+    def step(self, x, cache: dict):
+        """y for the new positions x (B, T, E) of a sequence whose earlier positions left their last
+        `conv - 1` inputs and the state h (B, E, N, fp32) in `cache` (zeros at the start): one position
+        at a time, each from the window of the convolution and the state, which `cache` then keeps."""
+        batch, T, E = x.shape
+        weight, reach = self.conv1d.weight[:, 0], self.conv1d.kernel_size[0] - 1  # (E, conv)
+        window = cache.get("window", x.new_zeros(batch, E, reach))
+        h = cache.get("state", x.new_zeros(batch, E, self.state, dtype=torch.float32))
+        A = -torch.exp(self.A_log.float())
+        ys = []
+        for t in range(T):
+            window = torch.cat([window, x[:, t, :, None]], dim=-1)  # (B, E, conv): oldest first
+            x_t = F.silu((window * weight).sum(-1) + self.conv1d.bias)  # (B, E)
+            window = window[..., 1:]
+            if self.selective:
+                dt, B_t, C_t = self.x_proj(x_t).split([self.dt_rank, self.state, self.state], dim=-1)
+                delta = F.softplus(self.dt_proj(dt))
+                B_t, C_t = B_t[:, None, :], C_t[:, None, :]  # (B, 1, N)
+            else:
+                B_t, C_t, delta = self.B, self.C, F.softplus(self.dt_bias).expand_as(x_t)
+            h = torch.exp(delta[..., None] * A) * h + (delta * x_t)[..., None] * B_t
+            ys.append((h * C_t).sum(-1).to(x.dtype) + x_t * self.D)
+        cache["window"], cache["state"] = window, h
+        return torch.stack(ys, dim=1)
 
     def selective_scan(self, u, delta, A, B, C, D):
         """y = scan(u) with the path chosen by `scan` (auto: Triton on a GPU, chunked on a CPU)."""
@@ -207,6 +238,7 @@ def _flops(inputs, out, a):
     ),
     masked=True,
     positions="keep",
+    decodes=True,  # with its window and state carried (Mamba.step)
     example=("[7, 16]", "mamba(4, chunk = 3)"),
 )
 def mamba(inputs, a):

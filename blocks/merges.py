@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .dims import Dim, show
 from .registry import Arg, BlockSpec, Family, ShapeError, block
-from .shape_rules import axis, numel, value_axis
+from .shape_rules import axis, numel, per_position, value_axis
 from .tensor_type import TensorType
 
 MERGES = Family("merges", "#ffffff", "Combining bound values: add, mul, concat, stack.")
@@ -126,15 +126,17 @@ def _stack_source(module, names, a, inputs) -> str:
 
 
 def _merge(name: str, doc: str, shape, forward, args: tuple[Arg, ...] = (), example: str = "") -> BlockSpec:
+    elementwise = name in ("add", "mul", "sub", "mean")
     return block(
         name,
         family="merges",
         doc=doc,
         args=args,
         merge=True,
-        flops=lambda inputs, out, a: (len(inputs) - 1) * numel(out) if name in ("add", "mul", "sub", "mean") else 0,
+        flops=lambda inputs, out, a: (len(inputs) - 1) * numel(out) if elementwise else 0,
         forward=forward,
         accepts=("float", "graph"),
+        decodes=True if elementwise else per_position if name == "concat" else False,
         example=example or ("[3, 4]", f"{name}(x, x)"),
     )(shape)
 

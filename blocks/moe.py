@@ -128,6 +128,7 @@ block(
     flops=_flops,
     module=_module,
     masked=True,
+    decodes=lambda inputs, a: inputs[0].rank >= 2 and _routed(inputs, a)[0] == "token",  # bodies see one position
     bodies=BodySlot(
         noun="expert",
         arrange=_arrange,

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .registry import Arg, Construct, Family, ShapeError, block
-from .shape_rules import axis, known_size, numel
+from .shape_rules import axis, known_size, numel, per_position
 
 NORMALISATION = Family(
     "normalisation",
@@ -87,6 +87,7 @@ def _layernorm_module(inputs, a) -> Construct:
     flops=lambda inputs, out, a: 5 * numel(inputs[0]),
     module=_layernorm_module,
     accepts=("float", "graph"),
+    decodes=per_position,
 )
 def layernorm(inputs, a):
     """Layer normalisation (Ba et al. 2016): each position is normalised over one axis — the last by
@@ -109,6 +110,7 @@ def layernorm(inputs, a):
     flops=lambda inputs, out, a: 4 * numel(inputs[0]),
     module=lambda inputs, a: Construct(nn.RMSNorm, {"normalized_shape": _features(inputs), "eps": a.eps}),
     accepts=("float", "graph"),
+    decodes=per_position,
 )
 def rmsnorm(inputs, a):
     """Root-mean-square normalisation over the last dimension, learned scale only (Zhang & Sennrich 2019).
@@ -200,6 +202,7 @@ class LayerScale(nn.Module):
         },
     ),
     accepts=("float", "graph"),
+    decodes=per_position,
 )
 def layer_scale(inputs, a):
     """Multiplies each entry of one axis by its own learned scale, initialised to `init` (LayerScale of

@@ -130,6 +130,7 @@ ModuleRule = Callable[[list[TensorType], Args], Construct]
 ForwardRule = Callable[[str | None, list[str], Args, list[TensorType]], str]
 WeightRule = Callable[[list[TensorType], Args], tuple[int, ...] | None]
 ChainRule = Callable[[Args, Args], bool]
+DecodeRule = Callable[[list[TensorType], Args], bool]
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,10 @@ class BlockSpec:
     - `chains(before, after)` says whether a call of this block may run in one call with the call
       of the same block that feeds it (and feeds nothing else); the module class's static
       `chain(modules, x, mask)` then runs the run of such calls and returns (output, *final states).
+    - `decodes` (a bool, or a rule over inputs and args) says that a call computes each position of a
+      sequence [seq, …] from that position and earlier ones, so a language model of such calls can
+      continue a sequence a few tokens at a time: an elementwise or per-position call, or a module
+      that keeps what it saw while a `Decoding` is attached (causal attention, Mamba; blocks/decoding.py).
     - `graph` blocks take the graph object of their input's graph (`graph=`): its edges, `batch`,
       types; `makes_graph` modules return (node features, a new graph object).
     - `example` is (input type, call) — `("[3, 8, 8]", "conv2d(4, 3)")` — shown by `cramnet blocks`
@@ -175,6 +180,7 @@ class BlockSpec:
     masked: bool = False
     stateful: bool = False
     chains: ChainRule | None = None
+    decodes: DecodeRule | bool = False
     graph: bool = False
     makes_graph: bool = False
     positions: str = "auto"

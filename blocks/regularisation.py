@@ -20,6 +20,7 @@ REGULARISATION = Family(
     args=(Arg("p", "float", 0.5, "probability of zeroing an element in training", low=0.0),),
     module=lambda inputs, a: Construct(nn.Dropout, {"p": a.p}),
     accepts=("float", "graph"),
+    decodes=True,  # the identity in evaluation
     example=("[5, 8]", "dropout(0.1)"),
 )
 def dropout(inputs, a):

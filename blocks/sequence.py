@@ -22,26 +22,34 @@ def _sequence(inputs) -> int:
 
 
 class LearnedPositions(nn.Module):
-    """A learned [max_len, d] table added to the first positions (GPT-2's wpe, ViT's pos_embedding)."""
+    """A learned [max_len, d] table added to the first positions (GPT-2's wpe, ViT's pos_embedding);
+    with a `Decoding` attached (blocks/decoding.py), to the positions after those already seen."""
+
+    decoding = None
 
     def __init__(self, max_len, dim):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(max_len, dim) * 0.02)
 
     def forward(self, x):
-        return x + self.weight[: x.shape[1]]
+        start = self.decoding.position if self.decoding is not None else 0
+        return x + self.weight[start : start + x.shape[1]]
 
 
 class SinusoidalPositions(nn.Module):
     """Fixed sine and cosine positions (Vaswani et al. 2017): PE[p, 2i] = sin(p / 10000^(2i/d)),
-    PE[p, 2i+1] = cos(p / 10000^(2i/d)), added; no parameters."""
+    PE[p, 2i+1] = cos(p / 10000^(2i/d)), added; no parameters. With a `Decoding` attached, p counts on
+    from the positions already seen."""
+
+    decoding = None
 
     def __init__(self, dim):
         super().__init__()
         self.dim = dim
 
     def forward(self, x):
-        positions = torch.arange(x.shape[1], device=x.device, dtype=torch.float32)[:, None]
+        start = self.decoding.position if self.decoding is not None else 0
+        positions = torch.arange(start, start + x.shape[1], device=x.device, dtype=torch.float32)[:, None]
         rates = torch.exp(
             torch.arange(0, self.dim, 2, device=x.device, dtype=torch.float32) * (-math.log(10000.0) / self.dim)
         )
@@ -88,6 +96,7 @@ def _pos_embed_check(inputs, a) -> int:
         else Construct(SinusoidalPositions, {"dim": _pos_embed_check(inputs, a)})
     ),
     positions="keep",
+    decodes=True,
     example=("[6, 8]", "pos_embed(16)"),
 )
 def pos_embed(inputs, a):

@@ -29,6 +29,13 @@ def axis(index: int, rank: int, what: str = "dim") -> int:
     return index % rank
 
 
+def per_position(inputs: list[TensorType], a) -> bool:
+    """A `decodes` rule (registry.BlockSpec): the call works along its `dim` axis — the last where it has
+    none — of a value of rank 2 or more, never along the first, a sequence's positions."""
+    rank, dim = inputs[0].rank, getattr(a, "dim", None)
+    return rank >= 2 and axis(-1 if dim is None else dim, rank) > 0
+
+
 def torch_axis(index: int, rank: int) -> int:
     """The same axis in the batched tensor: non-negative axes shift by one for the batch."""
     return axis(index, rank) + 1

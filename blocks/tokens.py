@@ -18,6 +18,7 @@ TOKENS = Family("tokens", "#e7dcc4", "Token embeddings, positions, class tokens 
     module=lambda inputs, a: Construct(nn.Embedding, {"num_embeddings": a.vocab, "embedding_dim": a.dim}),
     weight=lambda inputs, a: (a.vocab, a.dim),
     accepts=("tokens",),
+    decodes=True,
     positions="keep",  # tokens[seq] -> [seq, dim]: the same positions, so the padding mask carries on
 )
 def embed(inputs, a):

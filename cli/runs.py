@@ -69,6 +69,9 @@ def generate(
     top_k: int = typer.Option(40, "--top-k", metavar="K", min=0, help="Sample among the k likeliest tokens (0: all)."),
     greedy: bool = typer.Option(False, "--greedy", help="Take the likeliest token each time (no sampling)."),
     seed: int = typer.Option(0, "--seed", metavar="N", min=0, max=SEED_LIMIT, help="Seed of the sampling."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Recompute the whole window for each token (the same tokens, slower)."
+    ),
     device: str = RunDevice,
     plugin: list[str] | None = PluginOption,
 ) -> None:
@@ -85,7 +88,7 @@ def generate(
             "--prompt takes TEXT, the text to continue; --prompt-ids takes IDS, token ids such as '464 2068'",
         )
         raise typer.Exit(USAGE)
-    sampling = Sampling(tokens, temperature, top_k or None, seed, greedy)
+    sampling = Sampling(tokens, temperature, top_k or None, seed, greedy, cache=not no_cache)
     run_with_plugins(lambda: run_generate(run_dir, prompt, prompt_ids, sampling, weights, out, device), plugin)
 
 

@@ -67,6 +67,10 @@ def test_one_stacked_qkv_product_equals_three_projections_with_gradients(kv_head
     torch.testing.assert_close(x.grad, x2.grad)
     for (name, p), p2 in zip(fused.named_parameters(), separate.parameters()):
         torch.testing.assert_close(p.grad, p2.grad, msg=name)
+    calls.clear()
+    with torch.no_grad():  # no backward to save: three products, no copy of the weights
+        fused(x)
+    assert calls == [fused.q_proj, fused.k_proj, fused.v_proj, fused.o_proj]
 
 
 def test_causal_attention_ignores_later_tokens():

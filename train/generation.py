@@ -1,7 +1,9 @@
 """Continuing a prompt with a language model: a run (its own tokenizer and context length), or a spec
 with published weights (`--weights`: the model directory's tokenizer.json, stop tokens and context
 length). Sampling with a temperature and top-k, or greedy; token ids in or out where no tokenizer is
-at hand."""
+at hand. A model whose every call has a step-by-step form (compiler/decoding.py) reads each token
+once, its attention keeping keys and values (a KV cache) and Mamba its state; any other recomputes
+its window for every new token."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from ..blocks.decoding import Decoding, attach
+from ..compiler.decoding import step_blocker
 from .errors import TrainError
 
 # config.json keys of a published model's longest context (GPT-2's n_positions, BERT's and Llama's
@@ -22,13 +26,15 @@ _CONTEXT_KEYS = ("n_positions", "max_position_embeddings", "n_ctx")
 @dataclass
 class Sampling:
     """How each next token is chosen: the likeliest (`greedy`), or drawn at `temperature` among the
-    `top_k` likeliest (None: all) with a generator seeded by `seed`."""
+    `top_k` likeliest (None: all) with a generator seeded by `seed`; `cache` off recomputes the
+    whole window for every token (the same tokens, slower: a check of the cache)."""
 
     tokens: int = 200
     temperature: float = 0.8
     top_k: int | None = 40
     seed: int = 0
     greedy: bool = False
+    cache: bool = True
 
 
 @dataclass
@@ -83,7 +89,7 @@ def generate(
         if wrong or not ids:
             raise TrainError(f"--prompt-ids: {wrong[0] if wrong else 'no ids'}; token ids run from 0 to {vocab - 1}")
     start = len(ids)
-    ids = _continue(trained, ids, sampling, context, vocab, stop)
+    ids = continue_ids(trained, ids, sampling, context, vocab, stop)
     return Generated(ids, start, tokenizer.decode(ids) if tokenizer is not None else None)
 
 
@@ -143,16 +149,17 @@ def _width(checked) -> int | None:
     return dims[1] if len(dims) == 2 and isinstance(dims[1], int) else None
 
 
-def _continue(
+def continue_ids(
     trained, ids: list[int], sampling: Sampling, context: int | None, vocab: int, stop: set[int]
 ) -> list[int]:
+    """`ids` and up to `sampling.tokens` more from `trained` (its module, device and checked spec), which
+    reads at most `context` ids at once and scores `vocab` tokens; a token of `stop` ends it."""
     generator = torch.Generator().manual_seed(sampling.seed)
     ids = list(ids)
+    scores = _next_scores(trained, context, sampling.cache)
     with torch.no_grad():
         for _ in range(sampling.tokens):
-            window = torch.tensor([ids[-context:] if context else ids], device=trained.device)
-            outputs = trained.module(window)
-            logits = (outputs[0] if isinstance(outputs, tuple) else outputs)[0, -1, :vocab].float().cpu()
+            logits = scores(ids)[:vocab].float().cpu()
             if sampling.greedy:
                 ids.append(int(logits.argmax()))
             else:
@@ -164,3 +171,24 @@ def _continue(
             if ids[-1] in stop:
                 break
     return ids
+
+
+def _next_scores(trained, context: int | None, cache: bool):
+    """A function from the ids so far to the scores of the next token. With `cache` and a model that
+    decodes step by step, each call runs the model on the ids the last call did not see, until the
+    sequence outgrows `context`; from then on (and without the cache) on the last `context` ids."""
+    decoding = Decoding() if cache and step_blocker(trained.checked.model) is None else None
+
+    def scores(ids: list[int]) -> torch.Tensor:
+        nonlocal decoding
+        if decoding is not None and (context is None or len(ids) <= context):
+            new = ids[decoding.position :]
+            with attach(trained.module, decoding):
+                outputs = trained.module(torch.tensor([new], device=trained.device))
+            decoding.advance(len(new))
+        else:  # past the context the window slides: every position moves, so the caches go
+            decoding = None
+            outputs = trained.module(torch.tensor([ids[-context:] if context else ids], device=trained.device))
+        return (outputs[0] if isinstance(outputs, tuple) else outputs)[0, -1]
+
+    return scores

@@ -1,0 +1,116 @@
+"""Decoding a few tokens at a time (blocks/decoding.py): a language model fed its sequence in pieces,
+with its caches attached, computes the scores the whole sequence gives at once; generate takes that
+path where every call has a step-by-step form and the whole-window path otherwise, with the same
+tokens."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from cramnet.blocks.decoding import Decoding, attach
+from cramnet.compiler import check_spec
+from cramnet.compiler.decoding import step_blocker
+from cramnet.train.generation import Sampling, continue_ids
+
+LANGUAGE_MODEL = """
+use "std:transformer"
+use "std:ffn"
+model lm {{
+    input ids: tokens[seq]
+    ids -> embed(40, 16) as tok {body} -> layernorm -> dense(40, bias = false, tie = tok) as logits
+    output logits
+}}
+"""
+
+BODIES = {
+    "gpt2": "-> pos_embed(32) -> dropout(0.1) -> pre_ln(16, 4, 64, causal = true, p = 0.1, act = tanh) * 2",
+    "llama": "-> llama_layer(16, 4, 48, kv_heads = 2) * 2",
+    "sinusoidal": "-> pos_embed(kind = sinusoidal) -> post_ln(16, 2, 32, causal = true)",
+    "relative_bias": "-> residual { rmsnorm -> attention(2, causal = true, scale = false, relative_bias = 8, "
+    "max_distance = 12) } -> gelu",
+    "shared": "-> pos_embed(32) -> pre_ln(16, 4, 32, causal = true) * 3 shared",
+    "mixture": "-> residual { rmsnorm -> attention(4, causal = true, rope = true) } "
+    "-> residual { rmsnorm -> moe(experts = 4, top_k = 2) { swiglu(16, 32) } }",
+    "mamba": "-> residual { rmsnorm -> mamba(8, 2, 4) } * 2",
+    "time_invariant_mamba": "-> residual { rmsnorm -> mamba(4, selective = false) }",
+}
+
+
+def language_model(body: str):
+    return check_spec(LANGUAGE_MODEL.format(body=BODIES.get(body, body)))
+
+
+def in_pieces(module, ids: torch.Tensor, pieces: list[int]) -> torch.Tensor:
+    """The scores of `ids` computed `pieces[0]` positions, then `pieces[1]`, … at a time."""
+    decoding, scores, start = Decoding(), [], 0
+    with attach(module, decoding):
+        for size in pieces:
+            scores.append(module(ids[:, start : start + size]))
+            decoding.advance(size)
+            start += size
+    return torch.cat(scores, dim=1)
+
+
+@pytest.mark.parametrize("body", list(BODIES))
+def test_a_sequence_fed_in_pieces_scores_as_the_whole_sequence(body):
+    checked = language_model(body)
+    assert step_blocker(checked.model) is None
+    module = checked.build(seed=1).eval()
+    ids = torch.randint(0, 40, (2, 20), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        whole = module(ids)
+        for pieces in ([20], [7, 1, 1, 1, 10], [1] * 20):
+            torch.testing.assert_close(in_pieces(module, ids, pieces), whole, rtol=1e-4, atol=1e-5)
+    assert all(m.decoding is None for m in module.modules() if hasattr(m, "decoding"))  # detached again
+
+
+@pytest.mark.parametrize(
+    ("body", "blocker"),
+    [
+        ("-> lstm(16)", "lstm"),  # its state is not carried (yet)
+        ("-> attention(4)", "attention"),  # not causal
+        ("-> pos_embed(32) -> residual { attention(4, causal = true) } -> softmax(dim = 0)", "softmax"),
+    ],
+)
+def test_a_call_without_a_step_by_step_form_is_named(body, blocker):
+    assert step_blocker(language_model(body).model).block == blocker
+
+
+def _trained(checked, seed=1):
+    return SimpleNamespace(module=checked.build(seed=seed).eval(), device=torch.device("cpu"), checked=checked)
+
+
+def _window_lengths(module) -> list[int]:
+    lengths = []
+    module.register_forward_pre_hook(lambda _, inputs: lengths.append(inputs[0].shape[1]))
+    return lengths
+
+
+@pytest.mark.parametrize("body", ["gpt2", "llama", "mamba"])
+def test_generate_reads_each_token_once_and_draws_what_recomputing_draws(body):
+    trained = _trained(language_model(body))
+    lengths = _window_lengths(trained.module)
+    for greedy in (True, False):
+        sampling = Sampling(tokens=12, greedy=greedy, seed=3)
+        cached = continue_ids(trained, [5, 6, 7], sampling, None, 40, set())
+        recomputed = continue_ids(trained, [5, 6, 7], Sampling(**vars(sampling) | {"cache": False}), None, 40, set())
+        assert cached == recomputed and len(cached) == 15
+    assert lengths[:12] == [3] + [1] * 11  # the prompt, then one new token per pass
+    assert lengths[24:36] == [3] + [1] * 11
+
+
+def test_past_the_context_the_window_slides_as_without_the_cache():
+    trained = _trained(language_model("gpt2"))
+    lengths = _window_lengths(trained.module)
+    cached = continue_ids(trained, [1, 2, 3], Sampling(tokens=10, greedy=True), 8, 40, set())
+    recomputed = continue_ids(trained, [1, 2, 3], Sampling(tokens=10, greedy=True, cache=False), 8, 40, set())
+    assert cached == recomputed
+    assert lengths[:10] == [3, 1, 1, 1, 1, 1, 8, 8, 8, 8]  # 8 tokens fit; then the last 8 each time
+
+
+def test_a_model_without_a_step_by_step_form_recomputes_the_window():
+    trained = _trained(language_model("-> lstm(16) -> pre_ln(16, 4, 32, causal = true)"))
+    lengths = _window_lengths(trained.module)
+    continue_ids(trained, [1, 2, 3], Sampling(tokens=4, greedy=True), None, 40, set())
+    assert lengths == [3, 4, 5, 6]
