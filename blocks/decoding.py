@@ -3,8 +3,9 @@
 A language model made of calls that each compute a position from that position and earlier ones
 (the blocks that declare `decodes`) can be run on the new tokens alone, provided the calls that look
 back remember what they saw: causal attention keeps its keys and values, Mamba its convolution window
-and state, positions count on from where they were. Those modules have a `decoding` attribute, None
-unless a `Decoding` is attached (`attach`); with one, their forward reads and extends its caches.
+and state, recurrent layers their state, positions count on from where they were. Those modules have
+a `decoding` attribute, None unless a `Decoding` is attached (`attach`); with one, their forward
+reads and extends its caches.
 
 Caches are handed out in call order (`slot`), not by module, so a module called twice in one pass
 (`* N shared`) keeps a cache per call. Attached modules take no padding mask: every position is real.

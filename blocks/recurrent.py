@@ -3,7 +3,9 @@
 A recurrent stage returns its sequence of outputs (`return = sequence`) or the final output
 (`return = last`: the last layer's final hidden state, both directions concatenated), and always
 keeps its final state, so a decoder can start from an encoder's: `lstm(256, state = enc)`.
-Padding masks are honoured by packing the sequences, so padding never reaches the state.
+Padding masks are honoured by packing the sequences, so padding never reaches the state. With a
+`Decoding` attached (blocks/decoding.py), a stage given no initial state goes on from the state its
+call left in the pass before.
 """
 
 from __future__ import annotations
@@ -27,14 +29,25 @@ _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 class _Recurrent:
     """Shared plumbing of the three recurrent modules: batch first, masks, initial state, `return` mode."""
 
+    decoding = None
+
     def __init__(self, return_last: bool = False, **kwargs):
         super().__init__(batch_first=True, **kwargs)
         self.return_last = return_last
 
     def forward(self, x, state=None, mask=None):
+        cache = self.decoding.slot() if self.decoding is not None and state is None else None
+        if cache is not None:  # decoding: go on from the state this call left in the pass before
+            state = cache.get("state")
+        out, state = self._read(x, state, mask)
+        if cache is not None:
+            cache["state"] = state
+        return out, state
+
+    def _read(self, x, state, mask):
         if _cpu_autocast(x):  # oneDNN's bf16 recurrent kernels need AVX-512 BF16: fp32 on every CPU
             with torch.autocast("cpu", enabled=False):
-                return self.forward(x.float(), _float(state), mask)
+                return self._read(x.float(), _float(state), mask)
         if mask is not None:
             lengths = mask.sum(dim=1).clamp(min=1).cpu()
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
@@ -65,7 +78,8 @@ class _Recurrent:
         if len(same) > 1 or not fed or any(s.dropout for s in stages) or any(s.return_last for s in stages[:-1]):
             raise ValueError("chain: stages of one kind, width and direction, without dropout, sequences between")
         hooked = any(s._forward_hooks or s._forward_pre_hooks for s in stages)  # a hook sees its stage's call
-        if mask is not None or hooked or _cpu_autocast(x):  # the calls in turn (each leaves CPU autocast itself)
+        carried = first.decoding is not None  # decoding: each stage goes on from its own state
+        if mask is not None or hooked or carried or _cpu_autocast(x):  # the calls in turn (each leaves autocast)
             states = []
             for stage in stages:
                 x, state = stage(x, mask=mask)
@@ -231,6 +245,7 @@ def _recurrent(kind: str) -> BlockSpec:
         masked=True,
         stateful=True,
         chains=chains,
+        decodes=lambda inputs, a: not (a.bidirectional or _returns_last(a) or a.state is not None),
         example=("[6, 5]", f"{kind}(8, layers = 2, bidirectional = true)"),
     )(shape)
 

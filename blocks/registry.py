@@ -158,7 +158,8 @@ class BlockSpec:
     - `decodes` (a bool, or a rule over inputs and args) says that a call computes each position of a
       sequence [seq, …] from that position and earlier ones, so a language model of such calls can
       continue a sequence a few tokens at a time: an elementwise or per-position call, or a module
-      that keeps what it saw while a `Decoding` is attached (causal attention, Mamba; blocks/decoding.py).
+      that keeps what it saw while a `Decoding` is attached (causal attention, Mamba, recurrent layers;
+      blocks/decoding.py).
     - `graph` blocks take the graph object of their input's graph (`graph=`): its edges, `batch`,
       types; `makes_graph` modules return (node features, a new graph object).
     - `example` is (input type, call) — `("[3, 8, 8]", "conv2d(4, 3)")` — shown by `cramnet blocks`

@@ -34,6 +34,7 @@ BODIES = {
     "-> residual { rmsnorm -> moe(experts = 4, top_k = 2) { swiglu(16, 32) } }",
     "mamba": "-> residual { rmsnorm -> mamba(8, 2, 4) } * 2",
     "time_invariant_mamba": "-> residual { rmsnorm -> mamba(4, selective = false) }",
+    "recurrent": "-> lstm(16) -> lstm(16) -> gru(16, layers = 2) -> rnn(16)",  # the two lstm calls: one chain
 }
 
 
@@ -68,7 +69,7 @@ def test_a_sequence_fed_in_pieces_scores_as_the_whole_sequence(body):
 @pytest.mark.parametrize(
     ("body", "blocker"),
     [
-        ("-> lstm(16)", "lstm"),  # its state is not carried (yet)
+        ("-> lstm(8, bidirectional = true)", "lstm"),  # reads the sequence backwards too
         ("-> attention(4)", "attention"),  # not causal
         ("-> pos_embed(32) -> residual { attention(4, causal = true) } -> softmax(dim = 0)", "softmax"),
     ],
@@ -87,7 +88,7 @@ def _window_lengths(module) -> list[int]:
     return lengths
 
 
-@pytest.mark.parametrize("body", ["gpt2", "llama", "mamba"])
+@pytest.mark.parametrize("body", ["gpt2", "llama", "mamba", "recurrent"])
 def test_generate_reads_each_token_once_and_draws_what_recomputing_draws(body):
     trained = _trained(language_model(body))
     lengths = _window_lengths(trained.module)
@@ -110,7 +111,7 @@ def test_past_the_context_the_window_slides_as_without_the_cache():
 
 
 def test_a_model_without_a_step_by_step_form_recomputes_the_window():
-    trained = _trained(language_model("-> lstm(16) -> pre_ln(16, 4, 32, causal = true)"))
+    trained = _trained(language_model("-> lstm(8, bidirectional = true) -> pre_ln(16, 4, 32, causal = true)"))
     lengths = _window_lengths(trained.module)
     continue_ids(trained, [1, 2, 3], Sampling(tokens=4, greedy=True), None, 40, set())
     assert lengths == [3, 4, 5, 6]

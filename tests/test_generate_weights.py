@@ -77,9 +77,10 @@ def test_greedy_continuation_equals_hugging_face_generate(published, spec):
     longer = generate(spec, prompt, Sampling(tokens=24, greedy=True), weights=path)
     assert longer.ids[:16] == expected and len(longer.ids) == len(ids) + 24  # a sliding window of 16
     args = ["--weights", str(path), "--prompt", prompt, "--greedy", "--tokens", "24"]
-    result = runner.invoke(app, ["generate", str(spec), *args])
-    assert result.exit_code == 0, result.output
-    assert result.output == longer.text + "\n"
+    for cache in ([], ["--no-cache"]):  # the cache (16 positions), then the sliding window; or the window alone
+        result = runner.invoke(app, ["generate", str(spec), *args, *cache])
+        assert result.exit_code == 0, result.output
+        assert result.output == longer.text + "\n"
 
 
 def test_prompt_ids_without_a_tokenizer_give_ids(published, spec, tmp_path):
@@ -125,6 +126,7 @@ def test_sampling_is_seeded_and_the_spec_must_be_a_language_model(published, spe
     path, _, _ = published
     first, second = (generate(spec, "the", Sampling(tokens=8, seed=3), weights=path) for _ in range(2))
     assert first.ids == second.ids and len(first.ids) > 8
+    assert generate(spec, "the", Sampling(tokens=8, seed=3, cache=False), weights=path).ids == first.ids
     encoder = tmp_path / "encoder.cram"
     encoder.write_text(
         SPEC.replace("-> layernorm -> dense(300, bias = false, tie = tok)", "-> layernorm -> pool(mean)")
