@@ -110,26 +110,6 @@ def test_a_sharded_build_has_the_weights_of_a_single_process_build(tmp_path, lay
     assert done.stdout.count("same") == 3
 
 
-@pytest.mark.slow
-def test_two_sharded_processes_follow_the_loss_curve_of_one_and_evaluate(tmp_path):
-    common = [str(SPECS / "vit_digits.cram"), "--epochs", "2", "--batch-size", "64", "--quiet", "--device", "cpu"]
-    cli("train", *common, "--out", str(tmp_path / "one"))
-    cli("train", *common, "--out", str(tmp_path / "fsdp"), "--nproc", "2", "--strategy", "fsdp")
-    cli("train", *common, "--out", str(tmp_path / "ddp"), "--nproc", "2")
-    for column in ("train_loss", "val_loss"):
-        one, fsdp, ddp = (losses(tmp_path / name, column) for name in ("one", "fsdp", "ddp"))
-        # the same weights to start; each process draws its own half of the dropout masks, so one process
-        # differs a little (measured: 0.03% after one epoch, 0.3% after two) and DDP on two not at all
-        assert fsdp == pytest.approx(one, rel=0.01), column
-        assert fsdp == pytest.approx(ddp, rel=1e-5), column
-    run = tmp_path / "fsdp"
-    assert (run / "checkpoints" / "last.sharded" / "cramnet.json").is_file()
-    assert weights(run / "model.safetensors").keys() == weights(tmp_path / "one" / "model.safetensors").keys()
-    result = runner.invoke(app, ["evaluate", str(run)])
-    assert result.exit_code == 0, result.output
-    assert "accuracy" in result.output
-
-
 def _kill_after_first_checkpoint(command: list[str], meta: Path) -> int:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -145,17 +125,33 @@ def _kill_after_first_checkpoint(command: list[str], meta: Path) -> int:
 
 
 @pytest.mark.slow
-def test_kill_9_and_resume_under_fsdp_end_with_the_uninterrupted_weights(tmp_path):
-    common = [str(SPECS / "vit_digits.cram"), "--epochs", "3", "--batch-size", "128", "--quiet", "--device", "cpu"]
+def test_two_sharded_processes_follow_one_evaluate_and_resume_after_kill_9_with_the_same_weights(tmp_path):
+    # one test, so that the FSDP run is made once: a launch of two processes costs ~25 s of start-up
+    # on a 2-core machine, little of it training
+    common = [str(SPECS / "vit_digits.cram"), "--epochs", "2", "--batch-size", "64", "--quiet", "--device", "cpu"]
     sharded = ["--nproc", "2", "--strategy", "fsdp"]
-    cli("train", *common, *sharded, "--out", str(tmp_path / "whole"))
-    cut = tmp_path / "cut"
+    cli("train", *common, "--out", str(tmp_path / "one"))
+    cli("train", *common, *sharded, "--out", str(tmp_path / "fsdp"))
+    cli("train", *common, "--nproc", "2", "--out", str(tmp_path / "ddp"))
+    for column in ("train_loss", "val_loss"):
+        one, fsdp, ddp = (losses(tmp_path / name, column) for name in ("one", "fsdp", "ddp"))
+        # the same weights to start; each process draws its own half of the dropout masks, so one process
+        # differs a little (measured: 0.03% after one epoch, 0.3% after two) and DDP on two not at all
+        assert fsdp == pytest.approx(one, rel=0.01), column
+        assert fsdp == pytest.approx(ddp, rel=1e-5), column
+    run = tmp_path / "fsdp"
+    assert (run / "checkpoints" / "last.sharded" / "cramnet.json").is_file()
+    assert weights(run / "model.safetensors").keys() == weights(tmp_path / "one" / "model.safetensors").keys()
+    result = runner.invoke(app, ["evaluate", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.output
+
+    cut = tmp_path / "cut"  # the same run killed after its first epoch's checkpoint, then resumed
     command = [sys.executable, "-m", "cramnet.cli", "train", *common, *sharded, "--out", str(cut)]
-    code = _kill_after_first_checkpoint(command, cut / "checkpoints" / "last.sharded" / "cramnet.json")
-    if code == 0:
+    if _kill_after_first_checkpoint(command, cut / "checkpoints" / "last.sharded" / "cramnet.json") == 0:
         pytest.skip("the run finished before it could be killed")
     cli("train", "--resume", str(cut), "--nproc", "2", "--quiet")
-    whole, resumed = weights(tmp_path / "whole" / "model.safetensors"), weights(cut / "model.safetensors")
+    whole, resumed = weights(run / "model.safetensors"), weights(cut / "model.safetensors")
     assert whole.keys() == resumed.keys()
     for key in whole:
         assert torch.equal(whole[key], resumed[key]), key
