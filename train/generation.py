@@ -2,8 +2,8 @@
 with published weights (`--weights`: the model directory's tokenizer.json, stop tokens and context
 length). Sampling with a temperature and top-k, or greedy; token ids in or out where no tokenizer is
 at hand. A model whose every call has a step-by-step form (compiler/decoding.py) reads each token
-once, its attention keeping keys and values (a KV cache) and Mamba its state; any other recomputes
-its window for every new token."""
+once, its attention keeping keys and values (a KV cache), Mamba and recurrent layers their state; any
+other recomputes its window for every new token."""
 
 from __future__ import annotations
 
