@@ -337,6 +337,7 @@ def _cross_attention() -> BlockSpec:
         module=module,
         masked=True,
         positions="keep",
+        decodes=True,  # each query reads the whole memory (compiler/decoding.py: which must not be stepped)
         example=("[6, 16]", "cross_attention(4, memory = x)"),
         doc="Multi-head attention whose queries come from the input and whose keys and values come from a "
         "memory sequence (the encoder–decoder attention of Vaswani et al. 2017); the memory's padding mask "

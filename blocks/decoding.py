@@ -13,7 +13,7 @@ Caches are handed out in call order (`slot`), not by module, so a module called 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from torch import nn
@@ -41,9 +41,12 @@ class Decoding:
 
 
 @contextmanager
-def attach(module: nn.Module, decoding: Decoding) -> Iterator[Decoding]:
-    """Run `module`'s forward passes with `decoding`'s caches (and without them again afterwards)."""
-    users = [m for m in module.modules() if hasattr(m, "decoding")]
+def attach(modules: nn.Module | Iterable[nn.Module], decoding: Decoding) -> Iterator[Decoding]:
+    """Run the forward passes of `modules` (and of the modules inside them) with `decoding`'s caches,
+    and without them again afterwards; an encoder's modules, which see the whole source every time,
+    are left out."""
+    roots = [modules] if isinstance(modules, nn.Module) else modules
+    users = {id(m): m for root in roots for m in root.modules() if hasattr(m, "decoding")}.values()
     for user in users:
         user.decoding = decoding
     try:

@@ -1,19 +1,34 @@
-"""Whether a model can continue a sequence a few tokens at a time (blocks/decoding.py): every call must
-declare `decodes` — it computes a position from that position and earlier ones, with a cache where
-it looks back. (A block with bodies answers for them: a token-routed `moe` sends its bodies one
-position at a time.)"""
+"""Whether a model can continue one of its token inputs a few tokens at a time (blocks/decoding.py).
+
+The calls that read that input, directly or not, are the stepped ones; each must declare `decodes`
+(it computes a position from that position and earlier ones, with a cache where it looks back), and
+a stepped call other than a merge reads its first input position by position, so its other inputs
+must be whole: cross-attention's memory comes from the encoder, not from the sequence being decoded.
+Calls that do not read the decoded input (an encoder) see the same values at every step. (A block
+with bodies answers for them: a token-routed `moe` sends its bodies one position at a time.)
+"""
 
 from __future__ import annotations
 
-from .model_graph import INPUT, ModelGraph, Node
+import networkx as nx
+
+from .model_graph import ModelGraph, Node
 
 
-def step_blocker(model: ModelGraph) -> Node | None:
-    """The first call, in reading order, that has no step-by-step form; None when every call has one."""
-    graph = model.graph
-    for name in sorted(graph.nodes, key=lambda n: graph.nodes[n].order):
+def stepped_calls(model: ModelGraph, decoded: str) -> set[str]:
+    """The calls that read the input `decoded`, directly or through others."""
+    return nx.descendants(model.graph, decoded)
+
+
+def step_blocker(model: ModelGraph, decoded: str | None = None) -> Node | None:
+    """The first stepped call, in reading order, without a step-by-step form (None when every one has
+    it); `decoded` is the input continued, by default the first."""
+    graph, decoded = model.graph, decoded or model.inputs[0]
+    stepped = stepped_calls(model, decoded)
+    for name in sorted(stepped, key=lambda n: graph.nodes[n].order):
         node = graph.nodes[name]
-        rule = node.spec.decodes if node.block != INPUT else True
-        if not (rule([graph.nodes[i].type for i in node.inputs], node.args) if callable(rule) else rule):
+        rule = node.spec.decodes
+        whole = node.spec.merge or not any(i in stepped or i == decoded for i in node.inputs[1:])
+        if not whole or not (rule([graph.nodes[i].type for i in node.inputs], node.args) if callable(rule) else rule):
             return node
     return None

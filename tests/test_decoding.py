@@ -11,7 +11,7 @@ import torch
 from cramnet.blocks.decoding import Decoding, attach
 from cramnet.compiler import check_spec
 from cramnet.compiler.decoding import step_blocker
-from cramnet.train.generation import Sampling, continue_ids
+from cramnet.train.generation import Sampling, continue_ids, reading
 
 LANGUAGE_MODEL = """
 use "std:transformer"
@@ -115,3 +115,36 @@ def test_a_model_without_a_step_by_step_form_recomputes_the_window():
     lengths = _window_lengths(trained.module)
     continue_ids(trained, [1, 2, 3], Sampling(tokens=4, greedy=True), None, 40, set())
     assert lengths == [3, 4, 5, 6]
+
+
+ENCODER_DECODER = """
+use "std:t5"
+model translator {
+    input src: tokens[n]
+    input tgt: tokens[m]
+    enc = src -> embed(40, 16) as tok -> t5_encoder_layer(16, 2, 32, buckets = 8, max_distance = 12) -> rmsnorm
+    tgt -> embed(40, 16, share = tok) -> t5_decoder_layer(16, 2, 32, memory = enc, buckets = 8, max_distance = 12)
+        -> t5_decoder_layer(16, 2, 32, memory = enc, buckets = 8, max_distance = 12) -> rmsnorm as hidden
+    hidden -> dense(40, bias = false, tie = tok) as logits
+    output hidden, logits
+}
+"""
+
+
+def test_an_encoder_decoder_reads_the_whole_source_and_one_new_target_token_per_pass():
+    checked = check_spec(ENCODER_DECODER)
+    read = reading(checked, vocab=40)
+    assert (read.decoded, read.source, read.output) == ("tgt", "src", 1)
+    assert step_blocker(checked.model, "tgt") is None and step_blocker(checked.model, "src").block == "attention"
+    trained = _trained(checked)
+    lengths = []
+    trained.module.register_forward_pre_hook(lambda _, inputs: lengths.append((inputs[0].shape[1], inputs[1].shape[1])))
+    source = [3, 9, 27, 4, 11]
+    for greedy in (True, False):
+        sampling = Sampling(tokens=6, greedy=greedy, seed=1)
+        cached = continue_ids(trained, [0], sampling, None, 40, set(), read, source)
+        recomputed = continue_ids(
+            trained, [0], Sampling(**vars(sampling) | {"cache": False}), None, 40, set(), read, source
+        )
+        assert cached == recomputed and len(cached) == 7
+    assert lengths[:12] == [(5, 1)] * 6 + [(5, n) for n in range(1, 7)]

@@ -132,7 +132,8 @@ def test_sampling_is_seeded_and_the_spec_must_be_a_language_model(published, spe
         SPEC.replace("-> layernorm -> dense(300, bias = false, tie = tok)", "-> layernorm -> pool(mean)")
     )
     result = runner.invoke(app, ["generate", str(encoder), "--weights", str(path), "--prompt", "the"])
-    assert result.exit_code == 1 and "a first output of [seq, vocab]" in result.output, result.output
+    assert result.exit_code == 1 and "an output of [seq, vocab]" in result.output, result.output
+    assert "writes logits: [32]" in result.output
     encoder.write_text(SPEC.replace("-> layernorm -> dense(300, bias = false, tie = tok)", "-> layernorm"))
     result = runner.invoke(app, ["generate", str(encoder), "--weights", str(path), "--prompt", "the"])
     assert result.exit_code == 1 and "the checkpoint's vocabulary of 300" in result.output, result.output

@@ -212,3 +212,32 @@ model encoder {
     again = transformers.T5EncoderModel.from_pretrained(out)
     for key, value in reference.state_dict().items():
         assert torch.equal(value, again.state_dict()[key]), key
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_generate_continues_through_the_encoder_as_hugging_face_generate(tmp_path, cache):
+    from cramnet.train.generation import Sampling, generate
+
+    torch.manual_seed(0)
+    reference = transformers.T5ForConditionalGeneration(t5_config(eos_token_id=None, decoder_start_token_id=0)).eval()
+    path = saved(reference, tmp_path)
+    spec = tmp_path / "tiny_t5.cram"
+    spec.write_text(t5_spec())
+    source = [5, 17, 42, 9, 3]
+    expected = reference.generate(
+        torch.tensor([source]), attention_mask=torch.ones(1, 5, dtype=torch.long), max_new_tokens=12, do_sample=False
+    )[0].tolist()
+    ours = generate(spec, prompt_ids=source, sampling=Sampling(tokens=12, greedy=True, cache=cache), weights=path)
+    assert ours.ids == expected and ours.ids[0] == reference.config.decoder_start_token_id
+
+
+def test_an_encoder_decoder_needs_its_decoder_start_token(tmp_path):
+    from cramnet.train.generation import Sampling, generate
+
+    path = saved(transformers.T5ForConditionalGeneration(t5_config()).eval(), tmp_path)
+    for name in ("config.json", "generation_config.json"):
+        assert json.loads((path / name).read_text()).get("decoder_start_token_id") is None
+    spec = tmp_path / "tiny_t5.cram"
+    spec.write_text(t5_spec())
+    with pytest.raises(TrainError, match="gives a decoder_start_token_id"):
+        generate(spec, prompt_ids=[5, 6], sampling=Sampling(tokens=2, greedy=True), weights=path)

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ..blocks.decoding import Decoding, attach
-from ..compiler.decoding import step_blocker
+from ..compiler.decoding import step_blocker, stepped_calls
 from .errors import TrainError
 
 # config.json keys of a published model's longest context (GPT-2's n_positions, BERT's and Llama's
@@ -49,6 +49,34 @@ class Generated:
         return self.text if self.text is not None else " ".join(map(str, self.ids))
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How generation calls a language model: the token input it continues (`decoded`), the output
+    that scores the next token (its index among the outputs, its width) and, for an encoder–decoder
+    model, the token input the encoder reads the prompt from (`source`)."""
+
+    decoded: str
+    output: int
+    width: int
+    source: str | None = None
+
+
+def reading(checked, vocab: int | None = None) -> Reading | None:
+    """The model's reading, if it has one: one or two inputs, all token sequences, and an output
+    [s, width] where s is the length of one of them (the decoded input; the other is the source) —
+    the first such output, or the first whose width is `vocab` when one is."""
+    tokens = {name: t for name, t in checked.input_types.items() if t.kind == "tokens" and t.rank == 1}
+    if len(tokens) != len(checked.input_types) or len(tokens) not in (1, 2):
+        return None
+    found = []
+    for index, name in enumerate(checked.outputs):
+        dims = checked.output_types[name].dims
+        decoded = [n for n, t in tokens.items() if len(dims) == 2 and isinstance(dims[1], int) and t.dims == dims[:1]]
+        if len(decoded) == 1:
+            found.append(Reading(decoded[0], index, dims[1], next((n for n in tokens if n != decoded[0]), None)))
+    return next((r for r in found if r.width == vocab), found[0] if found else None)
+
+
 def generate(
     run: str | Path,
     prompt: str | None = None,
@@ -68,9 +96,10 @@ def generate(
     if (prompt is None) == (prompt_ids is None):
         raise TrainError("give the prompt as text (--prompt) or as token ids (--prompt-ids), one of them")
     if weights is None:
-        trained, tokenizer, context, stop, width = _from_run(run, device)
+        trained, tokenizer, context, stop, read = _from_run(run, device)
     else:
-        trained, tokenizer, context, stop, width = _from_weights(run, weights, prompt is not None, device)
+        trained, tokenizer, context, stop, read = _from_weights(run, weights, prompt is not None, device)
+    width = read.width
     # a head padded to a round width never picks a row no token has
     vocab = min(width, tokenizer.vocab) if tokenizer is not None else width
     if prompt is not None:
@@ -88,8 +117,12 @@ def generate(
         wrong = [i for i in ids if not 0 <= i < vocab]
         if wrong or not ids:
             raise TrainError(f"--prompt-ids: {wrong[0] if wrong else 'no ids'}; token ids run from 0 to {vocab - 1}")
+    if read.source is not None:  # the prompt goes to the encoder; the decoder starts from its start token
+        source, ids = ids, [_decoder_start(weights)]
+        ids = continue_ids(trained, ids, sampling, context, vocab, stop, read, source)
+        return Generated(ids, 1, tokenizer.decode(ids[1:]) if tokenizer is not None else None)
     start = len(ids)
-    ids = continue_ids(trained, ids, sampling, context, vocab, stop)
+    ids = continue_ids(trained, ids, sampling, context, vocab, stop, read)
     return Generated(ids, start, tokenizer.decode(ids) if tokenizer is not None else None)
 
 
@@ -108,7 +141,8 @@ def _from_run(run: str | Path, device: str):
     if trained.info["task"] != "language_model" or trained.tokenizer is None:
         raise TrainError(f"{run} is a {trained.info['task']} run; generate needs a language model")
     length = trained.config["data"]["options"].get("length", 64)
-    return trained, trained.tokenizer, length, set(), _width(trained.checked) or trained.tokenizer.vocab
+    read = reading(trained.checked) or Reading(trained.checked.inputs[0], 0, trained.tokenizer.vocab)
+    return trained, trained.tokenizer, length, set(), read
 
 
 def _from_weights(spec: str | Path, weights: str | Path, needs_tokenizer: bool, device: str):
@@ -118,13 +152,24 @@ def _from_weights(spec: str | Path, weights: str | Path, needs_tokenizer: bool, 
 
     trained = open_run(spec, weights, device)
     checked = trained.checked
-    inputs, output = list(checked.input_types.values()), checked.output_types[checked.outputs[0]]
-    if len(inputs) != 1 or inputs[0].kind != "tokens" or inputs[0].rank != 1 or _width(checked) is None:
+    config = open_checkpoint(weights).config or {}
+    vocab = config.get("vocab_size") if isinstance(config.get("vocab_size"), int) else None
+    read = reading(checked, vocab)
+    if read is None:
+        inputs = ", ".join(f"{n}: {t}" for n, t in checked.input_types.items())
+        outputs = ", ".join(f"{n}: {t}" for n, t in checked.output_types.items())
         raise TrainError(
-            f"{spec}: generate continues a decoder-only language model: one `tokens[seq]` input and a first "
-            f"output of [seq, vocab] (model '{checked.name}' has {len(inputs)} input(s), its first output "
-            f"{output})",
-            "give the spec of a language model (specs/gpt2.cram, specs/reference/llama2_7b.cram)",
+            f"{spec}: generate continues a language model: a `tokens[seq]` input (and, for an encoder–decoder, "
+            f"one more for the encoder) and an output of [seq, vocab] (model '{checked.name}' reads {inputs} "
+            f"and writes {outputs})",
+            "give the spec of a language model (specs/gpt2.cram, specs/reference/llama2_7b.cram or t5_small.cram)",
+        )
+    if vocab is not None and vocab != read.width:
+        output = checked.outputs[read.output]
+        raise TrainError(
+            f"{spec}: output '{output}' of model '{checked.name}' is {checked.output_types[output]}, not a score "
+            f"for each token of the checkpoint's vocabulary of {vocab}",
+            "end the spec with the language-model head (dense(vocab, bias = false, tie = …)) as an output",
         )
     tokenizer = None
     try:
@@ -132,31 +177,43 @@ def _from_weights(spec: str | Path, weights: str | Path, needs_tokenizer: bool, 
     except TrainError:
         if needs_tokenizer:
             raise
-    config = open_checkpoint(weights).config or {}
-    if isinstance(config.get("vocab_size"), int) and config["vocab_size"] != _width(checked):
-        raise TrainError(
-            f"{spec}: the first output of model '{checked.name}' is {output}, not a score for each token of the "
-            f"checkpoint's vocabulary of {config['vocab_size']}",
-            "end the spec with the language-model head (dense(vocab, bias = false, tie = …)) as its first output",
-        )
     context = next((config[k] for k in _CONTEXT_KEYS if isinstance(config.get(k), int)), None)
-    return trained, tokenizer, context, stop_ids(weights), _width(checked)
+    if read.source is not None:
+        context = None  # T5's relative positions have no longest context
+    return trained, tokenizer, context, stop_ids(weights), read
 
 
-def _width(checked) -> int | None:
-    """The vocabulary of the model's first output, [seq, vocab] (None for any other shape)."""
-    dims = checked.output_types[checked.outputs[0]].dims
-    return dims[1] if len(dims) == 2 and isinstance(dims[1], int) else None
+def _decoder_start(weights: str | Path | None) -> int:
+    """The token an encoder–decoder model's decoder starts from, as its published config gives it."""
+    from ..weights.tokenizer import decoder_start
+
+    start = decoder_start(weights) if weights is not None else None
+    if start is None:
+        raise TrainError(
+            f"{weights}: neither generation_config.json nor config.json gives a decoder_start_token_id, the token "
+            "an encoder–decoder model's decoder starts from",
+            "add it to config.json (T5 starts from its pad token, 0)",
+        )
+    return start
 
 
 def continue_ids(
-    trained, ids: list[int], sampling: Sampling, context: int | None, vocab: int, stop: set[int]
+    trained,
+    ids: list[int],
+    sampling: Sampling,
+    context: int | None,
+    vocab: int,
+    stop: set[int],
+    read: Reading | None = None,
+    source: list[int] | None = None,
 ) -> list[int]:
     """`ids` and up to `sampling.tokens` more from `trained` (its module, device and checked spec), which
-    reads at most `context` ids at once and scores `vocab` tokens; a token of `stop` ends it."""
+    reads at most `context` ids at once and scores `vocab` tokens; a token of `stop` ends it. `read`
+    says which input and output (default: the first of each); an encoder–decoder model reads `source`."""
     generator = torch.Generator().manual_seed(sampling.seed)
     ids = list(ids)
-    scores = _next_scores(trained, context, sampling.cache)
+    read = read or Reading(trained.checked.inputs[0], 0, vocab)
+    scores = _next_scores(trained, context, sampling.cache, read, source)
     with torch.no_grad():
         for _ in range(sampling.tokens):
             logits = scores(ids)[:vocab].float().cpu()
@@ -173,22 +230,54 @@ def continue_ids(
     return ids
 
 
-def _next_scores(trained, context: int | None, cache: bool):
+def _next_scores(trained, context: int | None, cache: bool, read: Reading, source: list[int] | None):
     """A function from the ids so far to the scores of the next token. With `cache` and a model that
     decodes step by step, each call runs the model on the ids the last call did not see, until the
-    sequence outgrows `context`; from then on (and without the cache) on the last `context` ids."""
-    decoding = Decoding() if cache and step_blocker(trained.checked.model) is None else None
+    sequence outgrows `context`; from then on (and without the cache) on the last `context` ids. The
+    encoder of an encoder–decoder model reads the whole source each time."""
+    checked, device = trained.checked, trained.device
+    stepped = _stepped_modules(trained, read.decoded) if cache else None
+    decoding = Decoding() if stepped is not None else None
+    fixed = {read.source: torch.tensor([source], device=device)} if read.source is not None else {}
+
+    def run(ids: list[int]):
+        given = fixed | {read.decoded: torch.tensor([ids], device=device)}
+        outputs = trained.module(*(given[name] for name in checked.inputs))
+        return (outputs[read.output] if isinstance(outputs, tuple) else outputs)[0, -1]
 
     def scores(ids: list[int]) -> torch.Tensor:
         nonlocal decoding
         if decoding is not None and (context is None or len(ids) <= context):
             new = ids[decoding.position :]
-            with attach(trained.module, decoding):
-                outputs = trained.module(torch.tensor([new], device=trained.device))
+            with attach(stepped, decoding):
+                result = run(new)
             decoding.advance(len(new))
-        else:  # past the context the window slides: every position moves, so the caches go
-            decoding = None
-            outputs = trained.module(torch.tensor([ids[-context:] if context else ids], device=trained.device))
-        return (outputs[0] if isinstance(outputs, tuple) else outputs)[0, -1]
+            return result
+        decoding = None  # past the context the window slides: every position moves, so the caches go
+        return run(ids[-context:] if context else ids)
 
     return scores
+
+
+def _stepped_modules(trained, decoded: str) -> list | None:
+    """The modules of the calls that read the decoded input, when every such call decodes step by step
+    and none of their caching modules is also called by the encoder; None otherwise."""
+    checked, module = trained.checked, trained.module
+    if step_blocker(checked.model, decoded) is not None:
+        return None
+    stepped = stepped_calls(checked.model, decoded)
+
+    def modules(nodes) -> dict[int, object]:
+        found = {}
+        for node in nodes:
+            try:
+                found.update({id(m): m for m in module.get_submodule(checked.module_path(node)).modules()})
+            except AttributeError:  # a call without a module of its own (add, relu, …)
+                continue
+        return found
+
+    mine = modules(stepped)
+    theirs = modules(set(checked.graph.nodes) - stepped)
+    if any(hasattr(m, "decoding") for key, m in mine.items() if key in theirs):
+        return None
+    return list(mine.values())

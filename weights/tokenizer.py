@@ -1,6 +1,6 @@
 """A published model's tokenizer and stop tokens: the `tokenizer.json` that Hugging Face's fast
 tokenizers save beside the weights (read with the `tokenizers` package, which transformers
-installs), and the end-of-sequence ids of `generation_config.json` or `config.json`."""
+installs), and the end-of-sequence and decoder start ids of `generation_config.json` or `config.json`."""
 
 from __future__ import annotations
 
@@ -59,12 +59,27 @@ def open_tokenizer(path: str | Path) -> PublishedTokenizer:
 
 def stop_ids(path: str | Path) -> set[int]:
     """The end-of-sequence ids a published model stops at (generation_config.json, else config.json)."""
+    value = _generation_value(path, "eos_token_id")
+    values = value if isinstance(value, list) else [] if value is None else [value]
+    return {v for v in values if _is_id(v)}
+
+
+def decoder_start(path: str | Path) -> int | None:
+    """The token an encoder–decoder model's decoder starts from (generation_config.json, else config.json)."""
+    value = _generation_value(path, "decoder_start_token_id")
+    return value if _is_id(value) else None
+
+
+def _generation_value(path: str | Path, key: str):
     directory = _directory(path)
     for name in ("generation_config.json", "config.json"):
         file = directory / name
         if file.is_file():
-            value = _json_object(file, "a model config").get("eos_token_id")
+            value = _json_object(file, "a model config").get(key)
             if value is not None:
-                values = value if isinstance(value, list) else [value]
-                return {v for v in values if isinstance(v, int) and not isinstance(v, bool)}
-    return set()
+                return value
+    return None
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
