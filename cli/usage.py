@@ -7,6 +7,7 @@ cramnet's to find and exits 1 (messages.py)."""
 from __future__ import annotations
 
 import importlib
+import typing
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -119,6 +120,8 @@ def describe(error, given: list[str]) -> tuple[str, str | None]:
         shown = f"{name} {value!r}" if value is not None else name
         if _out_of_range(param, value):  # in our words: typer's wording changes between versions
             return f"{shown}: must be {_range(param)}", _takes(param)
+        if _not_a_number(param, value):
+            return f"{shown} is not {_NUMBERS[_number_kind(param)]}", _takes(param)
         return f"{shown}: {_sentence(error.message)}", _takes(param)
     if isinstance(error, _click.BadOptionUsage) and ctx is not None:
         option = next((p for p in ctx.command.get_params(ctx) if error.option_name in p.opts), None)
@@ -164,6 +167,30 @@ def _out_of_range(param, value: str | None) -> bool:
     except (TypeError, ValueError):
         return False
     return (low is not None and number < low) or (high is not None and number > high)
+
+
+_NUMBERS = {"integer": "a whole number", "float": "a number"}
+
+
+def _number_kind(param) -> str:
+    """`integer` or `float` for a numeric option (`int | None` too), else ''."""
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is not None:
+        kinds = {descriptor.annotation, *typing.get_args(descriptor.annotation)}
+        return "integer" if int in kinds else "float" if float in kinds else ""
+    kind = getattr(getattr(param, "type", None), "name", "").split(" ")[0]  # older typer: click's types, ranges too
+    return kind if kind in _NUMBERS else ""
+
+
+def _not_a_number(param, value: str | None) -> bool:
+    kind = _number_kind(param)
+    if not kind or value is None:
+        return False
+    try:
+        int(value) if kind == "integer" else float(value)
+    except ValueError:
+        return True
+    return False
 
 
 def _argument_name(param) -> str:
