@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from timing import quantile  # noqa: E402
 from torch import nn  # noqa: E402
 
 from cramnet.compiler import compile_spec  # noqa: E402
@@ -87,14 +88,6 @@ def time_sample(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, 
         train_step(model, x, y)
     synchronize(device)
     return time.perf_counter() - start
-
-
-def quantile(sorted_values: list[float], q: float) -> float:
-    """Linear-interpolated quantile of already-sorted values."""
-    position = q * (len(sorted_values) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
 
 
 def median_confidence_interval(sorted_values: list[float]) -> tuple[float, float]:
