@@ -53,7 +53,7 @@ class SelfAttention(nn.Module):
         self.causal, self.rope, self.dropout = causal, rope, dropout
         self.scale, self.max_distance = scale, max_distance
         self.keep_weights, self.weights = False, None  # attention maps, on request (cramnet.compiler.attention_maps)
-        self.stack_projections = True  # q, k, v as one product (off under FSDP: see _projections)
+        self.stack_weights = True  # q, k, v as one product (off under FSDP: see _projections)
         source = memory_dim or dim  # cross-attention reads keys and values from the memory
         self.q_proj = nn.Linear(dim, dim, bias=bias)
         self.k_proj = nn.Linear(source, kv_heads * self.head_dim, bias=bias)
@@ -127,12 +127,12 @@ class SelfAttention(nn.Module):
         instead of three and two sums); the parameters stay three `nn.Linear`s, so the layout and
         checkpoints do not change. The stacked copy (3·d² values) is kept for the backward pass: under
         FSDP, which frees whole weights after each layer's forward, that copy would not be freed, so
-        sharded training turns `stack_projections` off; projections with hooks (or another class) are
+        sharded training turns `stack_weights` off; projections with hooks (or another class) are
         called as modules. Without gradients there is no backward to save, and copying the weights
         would cost more than it saves (decoding a token at a time, most of the pass: bench/generate.py)."""
         projections = (self.q_proj, self.k_proj, self.v_proj)
         plain = all(type(p) is nn.Linear and not (p._forward_hooks or p._forward_pre_hooks) for p in projections)
-        if source is not x or not self.stack_projections or not plain or not torch.is_grad_enabled():
+        if source is not x or not self.stack_weights or not plain or not torch.is_grad_enabled():
             return self.q_proj(x), self.k_proj(source), self.v_proj(source)
         weight = torch.cat([p.weight for p in projections])
         bias = None if self.q_proj.bias is None else torch.cat([p.bias for p in projections])

@@ -63,6 +63,11 @@ def _routed(inputs, a) -> tuple[str, list]:
     return "example", a.bodies.infer(value)
 
 
+def routing(inputs, a) -> str:
+    """`token` or `example`: how a mixture with these inputs and arguments routes."""
+    return _routed(inputs, a)[0]
+
+
 def _shape(inputs, a):
     route, results = _routed(inputs, a)
     first = results[0].type
@@ -128,7 +133,7 @@ block(
     flops=_flops,
     module=_module,
     masked=True,
-    decodes=lambda inputs, a: inputs[0].rank >= 2 and _routed(inputs, a)[0] == "token",  # bodies see one position
+    decodes=lambda inputs, a: inputs[0].rank >= 2 and routing(inputs, a) == "token",  # bodies see one position
     bodies=BodySlot(
         noun="expert",
         arrange=_arrange,

@@ -9,7 +9,9 @@
   no synchronisation with the host.
 
 `MixtureOfExperts.paths` lists the ways a module can run; `dispatch` chooses one per call: `None`
-(automatic, see `choose_path`) or a path's name.
+(automatic, see `choose_path`) or a path's name. `vmap` and `grouped_mm` keep their stacked copy of
+the experts' weights for the backward pass: sharded training (train/sharding.py), which frees each
+layer's whole weights after its forward, turns `stack_weights` off, and the loop runs instead.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class MixtureOfExperts(nn.Module):
         self.top_k, self.route, self.z_loss = top_k, route, z_loss
         self.aux_loss = None
         self.dispatch = None  # None: choose per call; or one of `paths`
+        self.stack_weights = True  # False: no stacked copy of the weights (the loop), as under FSDP
         copies = route == "token" and same_stateless_body(experts)
         self.plan = grouped_plan(experts[0]) if copies else None  # a plain object: not a submodule
         self.paths = ("grouped_mm",) * (self.plan is not None) + ("vmap",) * copies + ("loop",)
@@ -89,11 +92,14 @@ class MixtureOfExperts(nn.Module):
     def choose_path(self, items) -> str:
         """`dispatch` when set; else grouped GEMMs where they are known to be fast and right (a Hopper
         GPU, bf16 — the weights' dtype or autocast's — and every width a multiple of 8, the 16-byte
-        alignment the kernel needs), else the vmapped call for copies of one body, else the loop."""
+        alignment the kernel needs), else the vmapped call for copies of one body, else the loop (and
+        the loop alone without `stack_weights`)."""
         if self.dispatch is not None:
             if self.dispatch not in self.paths:
                 raise ValueError(f"dispatch {self.dispatch!r}: this mixture can run {', '.join(self.paths)}")
             return self.dispatch
+        if not self.stack_weights:
+            return "loop"
         if self.plan is not None and items.is_cuda and hasattr(torch, "_grouped_mm"):
             hopper = torch.cuda.get_device_capability(items.device)[0] == 9
             widths = all(size % 8 == 0 for size in self.plan.widths)
@@ -102,10 +108,12 @@ class MixtureOfExperts(nn.Module):
         return "vmap" if "vmap" in self.paths else "loop"
 
     def dispatch_loop(self, items, item_mask, rows, gate, counts):
-        """Each expert once, on exactly the items routed to it (any experts, masks passed on)."""
+        """Each expert once, on exactly the items routed to it (any experts, masks passed on). Without
+        `stack_weights` (sharded) an expert with no items runs too, on none: every process then has a
+        gradient for every weight, as FSDP's reduction needs, and the zeros the vmapped call gives."""
         output, start = None, 0
         for expert, count in zip(self.experts, counts.tolist()):
-            if count == 0:
+            if count == 0 and self.stack_weights:
                 continue
             picked = rows[start : start + count]
             result = expert(items[picked]) if item_mask is None else expert(items[picked], item_mask[picked])

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from ..blocks.dims import evaluate, symbols
+from ..blocks.moe import routing
 from ..errors import DeviceUnavailable
 from .api import CheckedModel
 from .summary import BYTES_PER_VALUE
@@ -28,11 +29,12 @@ class MemoryNeed:
     gradients: int
     optimizer: int
     activations: int
+    copies: int = 0  # stacked copies of weights kept for the backward pass (stacked_values)
     checkpoint: int = 0  # a checkpoint's tensors, held while they are copied into the module
 
     @property
     def total(self) -> int:
-        return self.weights + self.gradients + self.optimizer + self.activations + self.checkpoint
+        return self.weights + self.gradients + self.optimizer + self.activations + self.copies + self.checkpoint
 
     def parts(self) -> str:
         named = [
@@ -40,6 +42,7 @@ class MemoryNeed:
             ("gradients", self.gradients),
             ("optimizer state", self.optimizer),
             ("activations", self.activations),
+            ("weight copies", self.copies),
             ("checkpoint", self.checkpoint),
         ]
         return ", ".join(f"{name} {size_text(size)}" for name, size in named if size)
@@ -48,14 +51,33 @@ class MemoryNeed:
 def estimate(
     checked: CheckedModel, sizes: Mapping[str, int] | None, batch: int, optimizer_slots: int = 0
 ) -> MemoryNeed:
-    """fp32 weights and gradients, `optimizer_slots` tensors per weight (AdamW keeps 2), and every
-    node's output for the backward pass at `batch`, sizes not given taken as DEFAULT_SIZE."""
+    """fp32 weights and gradients, `optimizer_slots` tensors per weight (AdamW keeps 2), every node's
+    output for the backward pass at `batch` (sizes not given taken as DEFAULT_SIZE), and the stacked
+    copies of weights the backward pass keeps."""
     summary = checked.summary(sizes, batch)
     weights = summary.params * BYTES_PER_VALUE
     activations = summary.memory["activations"]
     unknown = symbols(activations)
     activations = evaluate(activations, {name: DEFAULT_SIZE for name in unknown}) if unknown else activations
-    return MemoryNeed(weights, weights, optimizer_slots * weights, int(activations))
+    copies = stacked_values(checked) * BYTES_PER_VALUE
+    return MemoryNeed(weights, weights, optimizer_slots * weights, int(activations), copies)
+
+
+def stacked_values(checked: CheckedModel) -> int:
+    """Values the forward pass stacks into copies kept for backward: each self-attention's q, k and v
+    weights and biases, and the experts of each token-routed mixture of copies of one body."""
+    total = 0
+    for attrs in checked.graph.nodes.values():
+        a = attrs.args
+        if attrs.block == "attention":
+            d = attrs.type.dims[-1]
+            kv = (a.kv_heads if a.kv_heads is not None else a.heads) * (d // a.heads)
+            total += d * d + 2 * d * kv + (d + 2 * kv if a.bias else 0)
+        elif attrs.block == "moe" and len(set(a.bodies.copies)) == 1:
+            inputs = [checked.graph.nodes[i].type for i in attrs.inputs]
+            if routing(inputs, a) == "token":
+                total += attrs.params - inputs[0].dims[-1] * len(a.bodies.copies)  # the router's weight aside
+    return total
 
 
 def available(device: torch.device) -> int | None:

@@ -259,3 +259,51 @@ def test_a_mixture_of_experts_trains_sharded(tmp_path):
     cli("train", *common, "--out", str(tmp_path / "one"))
     cli("train", *common, "--out", str(tmp_path / "fsdp"), "--nproc", "2", "--strategy", "fsdp")
     assert losses(tmp_path / "fsdp", "train_loss") == pytest.approx(losses(tmp_path / "one", "train_loss"), rel=1e-4)
+
+
+def test_a_sharded_build_keeps_no_stacked_copy_of_whole_weights():
+    # attention's stacked q/k/v and a mixture's stacked experts are kept for the backward pass whole,
+    # outliving FSDP's freeing of each layer's weights after its forward: sharded, neither is made
+    from cramnet.blocks.attention import SelfAttention
+    from cramnet.blocks.moe_dispatch import MixtureOfExperts
+    from cramnet.train.distributed import join
+    from cramnet.train.sharding import build_sharded
+
+    checked = check_spec(SPECS / "mixtral_small.cram")
+    tokens = torch.zeros(4, 128)
+    plain = [m for m in checked.build(seed=0).modules() if isinstance(m, MixtureOfExperts)]
+    assert plain and all(m.choose_path(tokens) == "vmap" for m in plain)
+    world = join(torch.device("cpu"), always=True)
+    try:
+        config = apply_sets(defaults(), ["distributed.strategy=fsdp", "device=cpu"])
+        module = build_sharded(checked, 0, torch.device("cpu"), world, config)
+        mixtures = [m for m in module.modules() if isinstance(m, MixtureOfExperts)]
+        assert len(mixtures) == 4 and all(m.choose_path(tokens) == "loop" for m in mixtures)
+        attention = [m for m in module.modules() if isinstance(m, SelfAttention)]
+        assert len(attention) == 4 and not any(m.stack_weights for m in attention)
+    finally:
+        _leave()
+
+
+@pytest.mark.parametrize("spec", ["gpt2.cram", "mixtral_small.cram"])
+def test_the_plans_count_the_stacked_weight_copies_the_backward_pass_keeps(spec):
+    from cramnet.blocks.attention import SelfAttention
+    from cramnet.blocks.moe_dispatch import MixtureOfExperts
+    from cramnet.compiler.memory import estimate
+
+    checked = check_spec(SPECS / spec)
+    with torch.device("meta"):
+        module = checked.build(seed=0)
+    stacked = 0  # what the modules stack: q, k and v of each self-attention, the experts a vmapped mixture stacks
+    for part in module.modules():
+        if isinstance(part, SelfAttention):
+            stacked += sum(p.numel() for lin in (part.q_proj, part.k_proj, part.v_proj) for p in lin.parameters())
+        elif isinstance(part, MixtureOfExperts) and "vmap" in part.paths:
+            stacked += sum(p.numel() for p in part.experts.parameters())
+    assert stacked > 0
+    params = sum(p.numel() for p in module.parameters())
+    sizes = {"seq": 64}
+    assert plan_memory(checked, sizes=sizes).rows["weight copies"] == 4 * stacked
+    assert plan_memory(checked, sizes=sizes, precision="bf16").rows["weight copies"] == 2 * params  # autocast's casts
+    assert "weight copies" not in plan_memory(checked, processes=2, strategy="fsdp", sizes=sizes).rows
+    assert estimate(checked, sizes, batch=1).copies == 4 * stacked

@@ -106,7 +106,7 @@ def _check_memory(checked: CheckedModel, run: Path) -> None:
     from ..compiler.memory import check_fits, estimate
 
     need = estimate(checked, None, PREDICT_BATCH)
-    need = replace(need, gradients=0, checkpoint=need.weights)
+    need = replace(need, gradients=0, copies=0, checkpoint=need.weights)  # no backward: no gradients, no copies
     check_fits(need, torch.device("cpu"), checked.name, "load", f"memory_check: false in {run / 'config.yaml'}")
 
 

@@ -9,6 +9,11 @@ Per device, in bytes, for P parameters over N processes (b: 2 for bf16/fp16 comp
                  prefetched): 2b × (root + 2 × largest layer)
     gradients    fp32: 4P (DDP) or 4P/N (FSDP)
     optimizer    AdamW/Adam 8 bytes a parameter (two moments), SGD with momentum 4; / N under FSDP
+    weight copies  without FSDP, copies of weights the forward pass keeps for the backward pass: in
+                 bf16/fp16 autocast's casts, 2P at most; in fp32 the stacked copies — each
+                 self-attention's q, k and v, each mixture's experts (blocks/moe_dispatch.py) — 4 bytes
+                 a value. Under FSDP neither is made (stacking is off; weights are gathered in the
+                 compute precision)
     activations  every node's output kept for the backward pass, for this device's share of the batch,
                  in compute precision; with `checkpoint_layers` only each layer's output and one
                  layer's insides are kept
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 
 from ..blocks.dims import evaluate, product, symbols
 from ..compiler.build_graph import INPUT
+from ..compiler.memory import stacked_values
 
 _COPY = re.compile(r"^(.*?\.\d+)(\.|$)")  # a module path inside a repeat copy: `llama_layer.3.attention_1`
 
@@ -129,6 +135,8 @@ def plan_memory(
     if strategy == "fsdp":
         rows["gathered layers"] = 2 * compute * (root + 2 * max(units.values(), default=0))
     rows |= {"gradients": grads, "optimizer": optim, "activations": activations}
+    if strategy != "fsdp":
+        rows["weight copies"] = 2 * params if compute == 2 else 4 * stacked_values(checked)
     host = 0
     if strategy == "fsdp" and offload:
         host = weights + grads + optim

@@ -130,9 +130,9 @@ def build_sharded(
             slicer.kept[target] = slicer.slice(value) if isinstance(target, nn.Parameter) else value.clone()
     if get(config, "distributed.checkpoint_layers"):
         checkpoint_layers(module)
-    for part in module.modules():  # a copy of whole weights kept for backward would outlive FSDP's freeing them
-        if hasattr(part, "stack_projections"):
-            part.stack_projections = False
+    for part in module.modules():  # a stacked copy of whole weights kept for backward would outlive
+        if hasattr(part, "stack_weights"):  # FSDP's freeing them (attention's q/k/v, a mixture's experts)
+            part.stack_weights = False
     params = {name: slicer.kept[p] for name, p in module.named_parameters()}
     buffers = {name: slicer.kept[b] for name, b in module.named_buffers()}
     del slicer
