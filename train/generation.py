@@ -142,6 +142,8 @@ def _from_run(run: str | Path, device: str):
         raise TrainError(f"{run} is a {trained.info['task']} run; generate needs a language model")
     length = trained.config["data"]["options"].get("length", 64)
     read = reading(trained.checked) or Reading(trained.checked.inputs[0], 0, trained.tokenizer.vocab)
+    if read.source is not None:
+        raise TrainError(f"{run}: generate continues an encoder–decoder model from published weights (--weights)")
     return trained, trained.tokenizer, length, set(), read
 
 
@@ -178,16 +180,14 @@ def _from_weights(spec: str | Path, weights: str | Path, needs_tokenizer: bool, 
         if needs_tokenizer:
             raise
     context = next((config[k] for k in _CONTEXT_KEYS if isinstance(config.get(k), int)), None)
-    if read.source is not None:
-        context = None  # T5's relative positions have no longest context
     return trained, tokenizer, context, stop_ids(weights), read
 
 
-def _decoder_start(weights: str | Path | None) -> int:
+def _decoder_start(weights: str | Path) -> int:
     """The token an encoder–decoder model's decoder starts from, as its published config gives it."""
     from ..weights.tokenizer import decoder_start
 
-    start = decoder_start(weights) if weights is not None else None
+    start = decoder_start(weights)
     if start is None:
         raise TrainError(
             f"{weights}: neither generation_config.json nor config.json gives a decoder_start_token_id, the token "
