@@ -148,3 +148,9 @@ def test_an_encoder_decoder_reads_the_whole_source_and_one_new_target_token_per_
         )
         assert cached == recomputed and len(cached) == 7
     assert lengths[:12] == [(5, 1)] * 6 + [(5, n) for n in range(1, 7)]
+    encoder = trained.module.get_submodule(checked.module_path("t5_encoder_layer_1.attention_1"))
+    computed = []
+    encoder.q_proj.register_forward_hook(lambda *_: computed.append(1))
+    continue_ids(trained, [0], Sampling(tokens=6, greedy=True), None, 40, set(), read, source)
+    assert len(computed) == 1  # the encoder read the source on the first pass; the others replayed it
+    assert "forward" not in vars(encoder)  # and its own forward is back

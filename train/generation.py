@@ -234,10 +234,11 @@ def _next_scores(trained, context: int | None, cache: bool, read: Reading, sourc
     """A function from the ids so far to the scores of the next token. With `cache` and a model that
     decodes step by step, each call runs the model on the ids the last call did not see, until the
     sequence outgrows `context`; from then on (and without the cache) on the last `context` ids. The
-    encoder of an encoder–decoder model reads the whole source each time."""
+    encoder of an encoder–decoder model reads the source on the first call; later calls replay it."""
     checked, device = trained.checked, trained.device
-    stepped = _stepped_modules(trained, read.decoded) if cache else None
-    decoding = Decoding() if stepped is not None else None
+    plan = _decoding_plan(trained, read.decoded) if cache else None
+    decoding = Decoding() if plan is not None else None
+    stepped, replayed = plan or ([], [])
     fixed = {read.source: torch.tensor([source], device=device)} if read.source is not None else {}
 
     def run(ids: list[int]):
@@ -249,7 +250,7 @@ def _next_scores(trained, context: int | None, cache: bool, read: Reading, sourc
         nonlocal decoding
         if decoding is not None and (context is None or len(ids) <= context):
             new = ids[decoding.position :]
-            with attach(stepped, decoding):
+            with attach(stepped, decoding, replayed):
                 result = run(new)
             decoding.advance(len(new))
             return result
@@ -259,25 +260,24 @@ def _next_scores(trained, context: int | None, cache: bool, read: Reading, sourc
     return scores
 
 
-def _stepped_modules(trained, decoded: str) -> list | None:
-    """The modules of the calls that read the decoded input, when every such call decodes step by step
-    and none of their caching modules is also called by the encoder; None otherwise."""
+def _decoding_plan(trained, decoded: str) -> tuple[list, list] | None:
+    """The modules of the calls that read the decoded input, when every such call decodes step by step,
+    and those of the other calls (an encoder's) that none of them calls, to replay; None when a
+    stepped call has no step-by-step form or a caching module is called by the encoder too."""
     checked, module = trained.checked, trained.module
     if step_blocker(checked.model, decoded) is not None:
         return None
     stepped = stepped_calls(checked.model, decoded)
 
-    def modules(nodes) -> dict[int, object]:
-        found = {}
-        for node in nodes:
-            try:
-                found.update({id(m): m for m in module.get_submodule(checked.module_path(node)).modules()})
-            except AttributeError:  # a call without a module of its own (add, relu, …)
-                continue
-        return found
+    def own(node):  # the module of a call, None for a call without one (add, relu, …)
+        try:
+            return module.get_submodule(checked.module_path(node))
+        except AttributeError:
+            return None
 
-    mine = modules(stepped)
-    theirs = modules(set(checked.graph.nodes) - stepped)
-    if any(hasattr(m, "decoding") for key, m in mine.items() if key in theirs):
+    mine = {id(m): m for node in stepped if own(node) is not None for m in own(node).modules()}
+    theirs = {id(own(node)): own(node) for node in set(checked.graph.nodes) - stepped if own(node) is not None}
+    inside = {id(m) for m in theirs.values() for m in m.modules()}
+    if any(hasattr(m, "decoding") for key, m in mine.items() if key in inside):
         return None
-    return list(mine.values())
+    return list(mine.values()), [m for key, m in theirs.items() if key not in mine]
