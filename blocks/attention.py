@@ -30,7 +30,8 @@ class SelfAttention(nn.Module):
     T5's bucketed relative position bias with unscaled scores (Raffel et al. 2020).
 
     With a `Decoding` attached (blocks/decoding.py), causal self-attention keeps the keys and values
-    of the positions it has seen and reads only the new ones."""
+    of the positions it has seen and reads only the new ones; cross-attention projects its memory,
+    the same on every pass, once."""
 
     decoding = None
 
@@ -67,7 +68,13 @@ class SelfAttention(nn.Module):
         B, T, S = x.shape[0], x.shape[1], source.shape[1]
         decoding = self.decoding if memory is None else None
         past = decoding.position if decoding is not None else 0  # the first query's position
-        q, k, v = self._projections(x, source)
+        if memory is not None and self.decoding is not None:  # decoding: the memory's keys and values once
+            cache = self.decoding.slot()
+            if not cache:
+                cache["k"], cache["v"] = self.k_proj(memory), self.v_proj(memory)
+            q, k, v = self.q_proj(x), cache["k"], cache["v"]
+        else:
+            q, k, v = self._projections(x, source)
         q = q.view(B, T, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
         k = k.view(B, S, self.kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, S, hd)
         v = v.view(B, S, self.kv_heads, self.head_dim).transpose(1, 2)

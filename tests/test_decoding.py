@@ -149,8 +149,11 @@ def test_an_encoder_decoder_reads_the_whole_source_and_one_new_target_token_per_
         assert cached == recomputed and len(cached) == 7
     assert lengths[:12] == [(5, 1)] * 6 + [(5, n) for n in range(1, 7)]
     encoder = trained.module.get_submodule(checked.module_path("t5_encoder_layer_1.attention_1"))
+    cross = trained.module.get_submodule(checked.module_path("t5_decoder_layer_1.cross_attention_1"))
     computed = []
-    encoder.q_proj.register_forward_hook(lambda *_: computed.append(1))
+    encoder.q_proj.register_forward_hook(lambda *_: computed.append("encoder"))
+    cross.k_proj.register_forward_hook(lambda *_: computed.append("memory"))
     continue_ids(trained, [0], Sampling(tokens=6, greedy=True), None, 40, set(), read, source)
-    assert len(computed) == 1  # the encoder read the source on the first pass; the others replayed it
-    assert "forward" not in vars(encoder)  # and its own forward is back
+    # the encoder read the source, and cross-attention projected it, on the first pass only
+    assert computed == ["encoder", "memory"]
+    assert "forward" not in vars(encoder)  # the encoder's own forward is back
