@@ -4,7 +4,8 @@ Hugging Face's own cached `generate`, in one process.
 GPT-2 small's shape (specs/gpt2.cram, 124M parameters) with random weights saved as `save_pretrained`
 saves them (no hub), so cramnet and transformers run the same weights: greedy continuation of a
 prompt, tokens per second of the new tokens, best of `--repeats`. The ids of the three must agree
-(checked). mamba_lm (specs/mamba_lm.cram) is timed with and without its state carried.
+(checked). T5-small's shape the same way, the prompt to its encoder; mamba_lm (specs/mamba_lm.cram)
+with and without its state carried.
 
     python bench/generate.py                        # CPU: prompt 32, 64 new tokens
     python bench/generate.py --prompt 128 --tokens 128 --device cuda
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from cramnet.compiler import check_spec  # noqa: E402
-from cramnet.train.generation import Sampling, continue_ids  # noqa: E402
+from cramnet.train.generation import Sampling, continue_ids, reading  # noqa: E402
 from cramnet.train.inference import open_run  # noqa: E402
 
 
@@ -70,6 +71,37 @@ def gpt2_rows(prompt: list[int], tokens: int, repeats: int, device: str) -> list
     return rows
 
 
+def t5_rows(prompt: list[int], tokens: int, repeats: int, device: str) -> list[tuple[str, float, float]]:
+    """T5-small's shape (specs/reference/t5_small.cram), the prompt to the encoder."""
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.T5Config(decoder_start_token_id=0, eos_token_id=None, dropout_rate=0.0)  # T5-small
+    reference = transformers.T5ForConditionalGeneration(config).eval().to(device)
+    with tempfile.TemporaryDirectory() as folder:
+        reference.save_pretrained(folder)
+        trained = open_run(ROOT / "specs" / "reference" / "t5_small.cram", folder, device)
+    read = reading(trained.checked, config.vocab_size)
+    rows, ids = [], {}
+    for name, cache in (("cached", True), ("recomputed", False)):
+        sampling = Sampling(tokens=tokens, greedy=True, cache=cache)
+        run = lambda s=sampling: continue_ids(trained, [0], s, None, config.vocab_size, set(), read, prompt)  # noqa: E731
+        seconds, ids[name] = best_seconds(run, repeats)
+        rows.append((f"T5-small, cramnet, {name}", tokens / seconds, seconds))
+    given = torch.tensor([prompt], device=device)
+
+    def hugging_face():
+        with torch.no_grad():
+            return reference.generate(
+                given, attention_mask=torch.ones_like(given), max_new_tokens=tokens, do_sample=False, use_cache=True
+            )
+
+    seconds, out = best_seconds(hugging_face, repeats)
+    rows.append(("T5-small, Hugging Face generate (use_cache)", tokens / seconds, seconds))
+    assert ids["cached"] == ids["recomputed"] == out[0].tolist(), "the continuations differ"
+    return rows
+
+
 def mamba_rows(prompt: list[int], tokens: int, repeats: int, device: str) -> list[tuple[str, float, float]]:
     checked = check_spec(ROOT / "specs" / "mamba_lm.cram")
     module = checked.build(seed=0).eval().to(device)
@@ -96,6 +128,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     prompt = [int(i) for i in torch.randint(0, 250, (args.prompt,), generator=torch.Generator().manual_seed(1))]
     rows = gpt2_rows(prompt, args.tokens, args.repeats, args.device)
+    rows += t5_rows(prompt, args.tokens, args.repeats, args.device)
     rows += mamba_rows(prompt, args.tokens, args.repeats, args.device)
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     print(f"{machine}, torch {torch.__version__}, {args.device}, {datetime.date.today()}; greedy, ", end="")
