@@ -42,21 +42,22 @@ def best_seconds(run, repeats: int) -> tuple[float, object]:
     return min(times), result
 
 
-def gpt2_rows(prompt: list[int], tokens: int, repeats: int, device: str) -> list[tuple[str, float, float]]:
-    import transformers
-
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(bos_token_id=None, eos_token_id=None)  # GPT-2 small
-    reference = transformers.GPT2LMHeadModel(config).eval().to(device)
+def against_hugging_face(name: str, reference, spec: Path, prompt: list[int], tokens: int, repeats: int, device: str):
+    """Rows of `spec` loaded with `reference`'s weights, cached and recomputed, and of Hugging Face's
+    own cached `generate`: a decoder-only model continues the prompt, an encoder–decoder reads it."""
+    config = reference.config
     with tempfile.TemporaryDirectory() as folder:
         reference.save_pretrained(folder)
-        trained = open_run(ROOT / "specs" / "gpt2.cram", folder, device)
+        trained = open_run(spec, folder, device)
+    read = reading(trained.checked, config.vocab_size)
+    start, source = ([config.decoder_start_token_id], prompt) if read.source else (prompt, None)
+    context = getattr(config, "n_positions", None)
     rows, ids = [], {}
-    for name, cache in (("cached", True), ("recomputed", False)):
+    for kind, cache in (("cached", True), ("recomputed", False)):
         sampling = Sampling(tokens=tokens, greedy=True, cache=cache)
-        run = lambda s=sampling: continue_ids(trained, prompt, s, config.n_positions, config.vocab_size, set())  # noqa: E731
-        seconds, ids[name] = best_seconds(run, repeats)
-        rows.append((f"GPT-2 small, cramnet, {name}", tokens / seconds, seconds))
+        run = lambda s=sampling: continue_ids(trained, start, s, context, config.vocab_size, set(), read, source)  # noqa: E731
+        seconds, ids[kind] = best_seconds(run, repeats)
+        rows.append((f"{name}, cramnet, {kind}", tokens / seconds, seconds))
     given = torch.tensor([prompt], device=device)
 
     def hugging_face():
@@ -66,9 +67,18 @@ def gpt2_rows(prompt: list[int], tokens: int, repeats: int, device: str) -> list
             )
 
     seconds, out = best_seconds(hugging_face, repeats)
-    rows.append(("GPT-2 small, Hugging Face generate (use_cache)", tokens / seconds, seconds))
-    assert ids["cached"] == ids["recomputed"] == out[0].tolist(), "the continuations differ"
+    rows.append((f"{name}, Hugging Face generate (use_cache)", tokens / seconds, seconds))
+    assert ids["cached"] == ids["recomputed"] == out[0].tolist(), f"{name}: the continuations differ"
     return rows
+
+
+def gpt2_rows(prompt: list[int], tokens: int, repeats: int, device: str) -> list[tuple[str, float, float]]:
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(bos_token_id=None, eos_token_id=None)  # GPT-2 small
+    reference = transformers.GPT2LMHeadModel(config).eval().to(device)
+    return against_hugging_face("GPT-2 small", reference, ROOT / "specs" / "gpt2.cram", prompt, tokens, repeats, device)
 
 
 def t5_rows(prompt: list[int], tokens: int, repeats: int, device: str) -> list[tuple[str, float, float]]:
@@ -78,28 +88,8 @@ def t5_rows(prompt: list[int], tokens: int, repeats: int, device: str) -> list[t
     torch.manual_seed(0)
     config = transformers.T5Config(decoder_start_token_id=0, eos_token_id=None, dropout_rate=0.0)  # T5-small
     reference = transformers.T5ForConditionalGeneration(config).eval().to(device)
-    with tempfile.TemporaryDirectory() as folder:
-        reference.save_pretrained(folder)
-        trained = open_run(ROOT / "specs" / "reference" / "t5_small.cram", folder, device)
-    read = reading(trained.checked, config.vocab_size)
-    rows, ids = [], {}
-    for name, cache in (("cached", True), ("recomputed", False)):
-        sampling = Sampling(tokens=tokens, greedy=True, cache=cache)
-        run = lambda s=sampling: continue_ids(trained, [0], s, None, config.vocab_size, set(), read, prompt)  # noqa: E731
-        seconds, ids[name] = best_seconds(run, repeats)
-        rows.append((f"T5-small, cramnet, {name}", tokens / seconds, seconds))
-    given = torch.tensor([prompt], device=device)
-
-    def hugging_face():
-        with torch.no_grad():
-            return reference.generate(
-                given, attention_mask=torch.ones_like(given), max_new_tokens=tokens, do_sample=False, use_cache=True
-            )
-
-    seconds, out = best_seconds(hugging_face, repeats)
-    rows.append(("T5-small, Hugging Face generate (use_cache)", tokens / seconds, seconds))
-    assert ids["cached"] == ids["recomputed"] == out[0].tolist(), "the continuations differ"
-    return rows
+    spec = ROOT / "specs" / "reference" / "t5_small.cram"
+    return against_hugging_face("T5-small", reference, spec, prompt, tokens, repeats, device)
 
 
 def mamba_rows(prompt: list[int], tokens: int, repeats: int, device: str) -> list[tuple[str, float, float]]:

@@ -268,16 +268,16 @@ def _decoding_plan(trained, decoded: str) -> tuple[list, list] | None:
     if step_blocker(checked.model, decoded) is not None:
         return None
     stepped = stepped_calls(checked.model, decoded)
-
-    def own(node):  # the module of a call, None for a call without one (add, relu, …)
+    owners = {}  # each call's module, once (a call without one — add, relu — has none)
+    for node in checked.graph.nodes:
         try:
-            return module.get_submodule(checked.module_path(node))
+            owners[node] = module.get_submodule(checked.module_path(node))
         except AttributeError:
-            return None
-
-    mine = {id(m): m for node in stepped if own(node) is not None for m in own(node).modules()}
-    theirs = {id(own(node)): own(node) for node in set(checked.graph.nodes) - stepped if own(node) is not None}
-    inside = {id(m) for m in theirs.values() for m in m.modules()}
-    if any(hasattr(m, "decoding") for key, m in mine.items() if key in inside):
+            continue
+    mine = {id(m): m for node, m in owners.items() if node in stepped}
+    inside_mine = {id(m): m for owner in mine.values() for m in owner.modules()}
+    theirs = {id(m): m for node, m in owners.items() if node not in stepped and id(m) not in inside_mine}
+    inside_theirs = {id(m) for owner in theirs.values() for m in owner.modules()}
+    if any(hasattr(m, "decoding") for key, m in inside_mine.items() if key in inside_theirs):
         return None
-    return list(mine.values()), [m for key, m in theirs.items() if key not in mine]
+    return list(mine.values()), list(theirs.values())
