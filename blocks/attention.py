@@ -134,7 +134,8 @@ class SelfAttention(nn.Module):
         instead of three and two sums); the parameters stay three `nn.Linear`s, so the layout and
         checkpoints do not change. The stacked copy (3·d² values) is kept for the backward pass: under
         FSDP, which frees whole weights after each layer's forward, that copy would not be freed, so
-        sharded training turns `stack_weights` off; projections with hooks (or another class) are
+        sharded training turns `stack_weights` off (but in layers it recomputes, `checkpoint_layers`,
+        which keep nothing for backward); projections with hooks (or another class) are
         called as modules. Without gradients there is no backward to save, and copying the weights
         would cost more than it saves (decoding a token at a time, most of the pass: bench/generate.py)."""
         projections = (self.q_proj, self.k_proj, self.v_proj)

@@ -11,7 +11,8 @@
 `MixtureOfExperts.paths` lists the ways a module can run; `dispatch` chooses one per call: `None`
 (automatic, see `choose_path`) or a path's name. `vmap` and `grouped_mm` keep their stacked copy of
 the experts' weights for the backward pass: sharded training (train/sharding.py), which frees each
-layer's whole weights after its forward, turns `stack_weights` off, and the loop runs instead.
+layer's whole weights after its forward, turns `stack_weights` off, and the loop runs instead — but
+in layers `checkpoint_layers` recomputes, which keep nothing and stack again only in backward.
 """
 
 from __future__ import annotations

@@ -79,6 +79,12 @@ def summary(
     ),
     strategy: str | None = strategy_option("For the memory plan: ddp (a whole model per process) or fsdp (sharded)."),
     precision: str = precision_option("fp32", "For the memory plan: fp32, bf16 or fp16."),
+    checkpoint_layers: bool = typer.Option(
+        False,
+        "--checkpoint-layers",
+        help="For the memory plan: each repeated layer recomputed in the backward pass "
+        "(train's --set distributed.checkpoint_layers=true).",
+    ),
 ) -> None:
     """Layers, shapes, parameters, FLOPs and memory, counted without allocating a weight."""
 
@@ -92,11 +98,17 @@ def summary(
             return run_summary_tree(checked, out)
         result = checked.summary(sizes, batch, depth)
         plan = None
-        if nproc is not None or strategy is not None:
+        if nproc is not None or strategy is not None or checkpoint_layers:
             from ..train.memory_plan import plan_memory
 
             plan = plan_memory(
-                checked, processes=nproc or 1, strategy=strategy or "ddp", precision=precision, batch=batch, sizes=sizes
+                checked,
+                processes=nproc or 1,
+                strategy=strategy or "ddp",
+                precision=precision,
+                batch=batch,
+                sizes=sizes,
+                checkpoint_layers=checkpoint_layers,
             )
         if as_json:
             out.print_json(json.dumps(result.to_json() | ({"plan": plan.to_json()} if plan else {})))

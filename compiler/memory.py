@@ -64,20 +64,26 @@ def estimate(
 
 
 def stacked_values(checked: CheckedModel) -> int:
-    """Values the forward pass stacks into copies kept for backward: each self-attention's q, k and v
-    weights and biases, and the experts of each token-routed mixture of copies of one body."""
-    total = 0
-    for attrs in checked.graph.nodes.values():
+    """Values the forward pass stacks into copies kept for backward (all of `stacked_by_node`)."""
+    return sum(stacked_by_node(checked).values())
+
+
+def stacked_by_node(checked: CheckedModel) -> dict[str, int]:
+    """Per node that stacks weights into a copy kept for backward, the copy's values: each
+    self-attention's q, k and v weights and biases, and the experts of each token-routed mixture of
+    copies of one body."""
+    values = {}
+    for node, attrs in checked.graph.nodes.items():
         a = attrs.args
         if attrs.block == "attention":
             d = attrs.type.dims[-1]
             kv = (a.kv_heads if a.kv_heads is not None else a.heads) * (d // a.heads)
-            total += d * d + 2 * d * kv + (d + 2 * kv if a.bias else 0)
+            values[node] = d * d + 2 * d * kv + (d + 2 * kv if a.bias else 0)
         elif attrs.block == "moe" and len(set(a.bodies.copies)) == 1:
             inputs = [checked.graph.nodes[i].type for i in attrs.inputs]
-            if routing(inputs, a) == "token":
-                total += attrs.params - inputs[0].dims[-1] * len(a.bodies.copies)  # the router's weight aside
-    return total
+            if routing(inputs, a) == "token":  # the router's weight aside
+                values[node] = attrs.params - inputs[0].dims[-1] * len(a.bodies.copies)
+    return values
 
 
 def available(device: torch.device) -> int | None:

@@ -223,6 +223,14 @@ def test_summary_reports_the_plan_and_train_refuses_one_that_cannot_fit(tmp_path
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)["plan"]
     assert plan["per_device_bytes"]["optimizer"] == 6_738_415_616 and plan["unresolved_sizes"] == ["seq"]
+    llama = [str(SPECS / "reference" / "llama2_7b.cram"), "--dim", "seq=4096", "--precision", "bf16", "--json"]
+    kept, recomputed = (
+        json.loads(runner.invoke(app, ["summary", *llama, "--nproc", "8", "--strategy", "fsdp", *extra]).output)
+        for extra in ([], ["--checkpoint-layers"])
+    )
+    kept, recomputed = kept["plan"]["per_device_bytes"], recomputed["plan"]["per_device_bytes"]
+    assert recomputed["activations"] < kept["activations"] / 4
+    assert recomputed["weight copies"] == 2 * 3 * 4096**2  # one layer's q, k and v, recomputed, in bf16
     result = runner.invoke(
         app,
         ["train", str(layered), "--strategy", "fsdp", "--device", "cpu", "--out", str(tmp_path / "r")]
@@ -251,19 +259,27 @@ def test_one_sharded_process_trains_as_plain_training_offloaded_recomputed_or_no
 
 
 @pytest.mark.slow
-def test_a_mixture_of_experts_trains_sharded(tmp_path):
+def test_a_mixture_of_experts_trains_sharded_expert_by_expert_or_batched_in_recomputed_layers(tmp_path):
     # experts run only where tokens are routed, differently on each process: one unit per mixture keeps
-    # every process in step (per-expert units would wait for each other)
+    # every process in step (per-expert units would wait for each other). Sharded, a mixture runs its
+    # experts one by one, every one on every process; in recomputed layers, batched (vmap on a CPU)
     common = [str(SPECS / "mixtral_small.cram"), "--epochs", "1", "--quiet", "--device", "cpu"]
     common += ["--set", "data.options.length=32"]
     cli("train", *common, "--out", str(tmp_path / "one"))
-    cli("train", *common, "--out", str(tmp_path / "fsdp"), "--nproc", "2", "--strategy", "fsdp")
-    assert losses(tmp_path / "fsdp", "train_loss") == pytest.approx(losses(tmp_path / "one", "train_loss"), rel=1e-4)
+    sharded = ["--nproc", "2", "--strategy", "fsdp"]
+    cli("train", *common, "--out", str(tmp_path / "fsdp"), *sharded)
+    recompute = ["--set", "distributed.checkpoint_layers=true"]
+    cli("train", *common, "--out", str(tmp_path / "recomputed"), *sharded, *recompute)
+    one = losses(tmp_path / "one", "train_loss")
+    assert losses(tmp_path / "fsdp", "train_loss") == pytest.approx(one, rel=1e-4)
+    assert losses(tmp_path / "recomputed", "train_loss") == pytest.approx(one, rel=1e-4)
 
 
-def test_a_sharded_build_keeps_no_stacked_copy_of_whole_weights():
+@pytest.mark.parametrize("recomputed", [False, True])
+def test_a_sharded_build_stacks_whole_weights_only_in_recomputed_layers(recomputed):
     # attention's stacked q/k/v and a mixture's stacked experts are kept for the backward pass whole,
-    # outliving FSDP's freeing of each layer's weights after its forward: sharded, neither is made
+    # outliving FSDP's freeing of each layer's weights after its forward: sharded, neither is made —
+    # but in layers `checkpoint_layers` recomputes, which keep nothing and stack again in backward
     from cramnet.blocks.attention import SelfAttention
     from cramnet.blocks.moe_dispatch import MixtureOfExperts
     from cramnet.train.distributed import join
@@ -275,18 +291,19 @@ def test_a_sharded_build_keeps_no_stacked_copy_of_whole_weights():
     assert plain and all(m.choose_path(tokens) == "vmap" for m in plain)
     world = join(torch.device("cpu"), always=True)
     try:
-        config = apply_sets(defaults(), ["distributed.strategy=fsdp", "device=cpu"])
-        module = build_sharded(checked, 0, torch.device("cpu"), world, config)
+        sets = ["distributed.strategy=fsdp", "device=cpu", f"distributed.checkpoint_layers={recomputed}"]
+        module = build_sharded(checked, 0, torch.device("cpu"), world, apply_sets(defaults(), sets))
         mixtures = [m for m in module.modules() if isinstance(m, MixtureOfExperts)]
-        assert len(mixtures) == 4 and all(m.choose_path(tokens) == "loop" for m in mixtures)
+        path = "vmap" if recomputed else "loop"
+        assert len(mixtures) == 4 and all(m.choose_path(tokens) == path for m in mixtures)
         attention = [m for m in module.modules() if isinstance(m, SelfAttention)]
-        assert len(attention) == 4 and not any(m.stack_weights for m in attention)
+        assert len(attention) == 4 and all(m.stack_weights == recomputed for m in attention)
     finally:
         _leave()
 
 
-@pytest.mark.parametrize("spec", ["gpt2.cram", "mixtral_small.cram"])
-def test_the_plans_count_the_stacked_weight_copies_the_backward_pass_keeps(spec):
+@pytest.mark.parametrize(("spec", "layers"), [("gpt2.cram", 12), ("mixtral_small.cram", 4)])
+def test_the_plans_count_the_stacked_weight_copies_the_backward_pass_keeps(spec, layers):
     from cramnet.blocks.attention import SelfAttention
     from cramnet.blocks.moe_dispatch import MixtureOfExperts
     from cramnet.compiler.memory import estimate
@@ -307,3 +324,8 @@ def test_the_plans_count_the_stacked_weight_copies_the_backward_pass_keeps(spec)
     assert plan_memory(checked, sizes=sizes, precision="bf16").rows["weight copies"] == 2 * params  # autocast's casts
     assert "weight copies" not in plan_memory(checked, processes=2, strategy="fsdp", sizes=sizes).rows
     assert estimate(checked, sizes, batch=1).copies == 4 * stacked
+    # recomputed layers stack again one at a time, in backward: one layer's copies (the layers alike)
+    recomputed = {"sizes": sizes, "checkpoint_layers": True}
+    assert plan_memory(checked, **recomputed).rows["weight copies"] == 4 * stacked // layers
+    fsdp = plan_memory(checked, processes=2, strategy="fsdp", precision="bf16", **recomputed)
+    assert fsdp.rows["weight copies"] == 2 * stacked // layers  # gathered in bf16

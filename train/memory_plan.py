@@ -9,11 +9,13 @@ Per device, in bytes, for P parameters over N processes (b: 2 for bf16/fp16 comp
                  prefetched): 2b × (root + 2 × largest layer)
     gradients    fp32: 4P (DDP) or 4P/N (FSDP)
     optimizer    AdamW/Adam 8 bytes a parameter (two moments), SGD with momentum 4; / N under FSDP
-    weight copies  without FSDP, copies of weights the forward pass keeps for the backward pass: in
+    weight copies  copies of weights the forward pass keeps for the backward pass. Without FSDP: in
                  bf16/fp16 autocast's casts, 2P at most; in fp32 the stacked copies — each
                  self-attention's q, k and v, each mixture's experts (blocks/moe_dispatch.py) — 4 bytes
-                 a value. Under FSDP neither is made (stacking is off; weights are gathered in the
-                 compute precision)
+                 a value, and with `checkpoint_layers` those of one repeated layer at a time (the one
+                 recomputed) and those outside the layers. Under FSDP weights are gathered in the
+                 compute precision and stacked only inside layers `checkpoint_layers` recomputes: b
+                 bytes a value of one layer's stacked copies, or no row
     activations  every node's output kept for the backward pass, for this device's share of the batch,
                  in compute precision; with `checkpoint_layers` only each layer's output and one
                  layer's insides are kept
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 
 from ..blocks.dims import evaluate, product, symbols
 from ..compiler.build_graph import INPUT
-from ..compiler.memory import stacked_values
+from ..compiler.memory import stacked_by_node
 
 _COPY = re.compile(r"^(.*?\.\d+)(\.|$)")  # a module path inside a repeat copy: `llama_layer.3.attention_1`
 
@@ -101,6 +103,20 @@ def _activations(checked, sizes: Mapping[str, int], layers: bool) -> int | None:
     return outside + sum(e for _, e in last_of.values()) + max(per_copy.values(), default=0)
 
 
+def _stacked(checked, layers: bool, sharded: bool) -> int:
+    """Values of the stacked weight copies that exist at once: all of them; with `layers` (activation
+    checkpointing) a repeated layer's only while it is recomputed, one layer at a time; `sharded`,
+    none outside the recomputed layers (build_sharded turns stacking off there)."""
+    outside, per_copy = 0, {}
+    for node, values in stacked_by_node(checked).items():
+        match = _COPY.match(checked.module_path(node)) if layers else None
+        if match:
+            per_copy[match.group(1)] = per_copy.get(match.group(1), 0) + values
+        else:
+            outside += values
+    return (0 if sharded else outside) + max(per_copy.values(), default=0)
+
+
 def optimizer_slots(name: str, momentum: float) -> int:
     """The tensors the optimizer keeps per weight: Adam's two moments, SGD's momentum buffer."""
     return 2 if name in ("adam", "adamw") else (1 if momentum else 0)
@@ -136,7 +152,9 @@ def plan_memory(
         rows["gathered layers"] = 2 * compute * (root + 2 * max(units.values(), default=0))
     rows |= {"gradients": grads, "optimizer": optim, "activations": activations}
     if strategy != "fsdp":
-        rows["weight copies"] = 2 * params if compute == 2 else 4 * stacked_values(checked)
+        rows["weight copies"] = 2 * params if compute == 2 else 4 * _stacked(checked, checkpoint_layers, False)
+    elif checkpoint_layers:
+        rows["weight copies"] = compute * _stacked(checked, True, True)
     host = 0
     if strategy == "fsdp" and offload:
         host = weights + grads + optim

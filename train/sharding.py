@@ -128,10 +128,12 @@ def build_sharded(
             target = state[key]
             value = tensor.detach().to(target.dtype)
             slicer.kept[target] = slicer.slice(value) if isinstance(target, nn.Parameter) else value.clone()
-    if get(config, "distributed.checkpoint_layers"):
-        checkpoint_layers(module)
-    for part in module.modules():  # a stacked copy of whole weights kept for backward would outlive
-        if hasattr(part, "stack_weights"):  # FSDP's freeing them (attention's q/k/v, a mixture's experts)
+    recomputed = checkpoint_layers(module) if get(config, "distributed.checkpoint_layers") else []
+    # a stacked copy of whole weights kept for backward (attention's q/k/v, a mixture's experts) would
+    # outlive FSDP's freeing them; a recomputed layer keeps nothing, and makes it again only in backward
+    stacking = {id(part) for layer in recomputed for part in layer.modules()}
+    for part in module.modules():
+        if hasattr(part, "stack_weights") and id(part) not in stacking:
             part.stack_weights = False
     params = {name: slicer.kept[p] for name, p in module.named_parameters()}
     buffers = {name: slicer.kept[b] for name, b in module.named_buffers()}
@@ -188,18 +190,22 @@ def shard(module: nn.Module, config: dict, device: torch.device) -> None:
     fully_shard(module, mp_policy=policy, offload_policy=offload)
 
 
-def checkpoint_layers(module: nn.Module) -> None:
+def checkpoint_layers(module: nn.Module) -> list[nn.Module]:
     """Recompute each repeated layer's activations in the backward pass instead of keeping them
-    (`distributed.checkpoint_layers`): each copy in a ModuleList is wrapped in place."""
+    (`distributed.checkpoint_layers`): each copy in a ModuleList is wrapped in place; the wrapped
+    copies are returned."""
     from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
 
     from ..blocks.moe import MixtureOfExperts
 
     experts = {id(m.experts) for m in module.modules() if isinstance(m, MixtureOfExperts)}
+    wrapped = []
     for owner in list(module.modules()):
         if isinstance(owner, nn.ModuleList) and id(owner) not in experts:
             for index, copy in enumerate(owner):
                 owner[index] = checkpoint_wrapper(copy)
+                wrapped.append(copy)
+    return wrapped
 
 
 WRAPPED = "_checkpoint_wrapped_module."
