@@ -6,6 +6,9 @@ a stepped call other than a merge reads its first input position by position, so
 must be whole: cross-attention's memory comes from the encoder, not from the sequence being decoded.
 Calls that do not read the decoded input (an encoder) see the same values at every step. (A block
 with bodies answers for them: a token-routed `moe` sends its bodies one position at a time.)
+
+A next token's scores need only the last position of the output: `position_wise_tail` finds the calls
+(the final norm and the head) that can run on it alone.
 """
 
 from __future__ import annotations
@@ -32,3 +35,25 @@ def step_blocker(model: ModelGraph, decoded: str | None = None) -> Node | None:
         if not whole or not (rule([graph.nodes[i].type for i in node.inputs], node.args) if callable(rule) else rule):
             return node
     return None
+
+
+def position_wise_tail(model: ModelGraph, output: str) -> list[str]:
+    """The calls that end at the node of `output`, in reading order, each reading one value [seq, …]
+    (no mask) position by position (`decodes`) and feeding only the next — a language model's final
+    norm and head. Run on the last position of the first one's input, they compute the output's last
+    position. Calls that look back (attention, positions) declare `decodes` as well: the caller leaves
+    out those whose modules keep a `decoding` (blocks/decoding.py)."""
+    graph, name, feeds = model.graph, model.outputs[output], 0
+    sequence = graph.nodes[name].type.dims[0]
+    tail = []
+    while not graph.nodes[name].is_input and graph.out_degree(name) == feeds:
+        node = graph.nodes[name]
+        inputs = [graph.nodes[i].type for i in node.inputs]
+        rule = node.spec.decodes
+        if len(inputs) != 1 or node.spec.masked or inputs[0].dims[:1] != (sequence,):
+            break
+        if not (rule(inputs, node.args) if callable(rule) else rule):
+            break
+        tail.append(name)
+        name, feeds = node.inputs[0], 1
+    return tail[::-1]

@@ -10,8 +10,8 @@ import torch
 
 from cramnet.blocks.decoding import Decoding, attach
 from cramnet.compiler import check_spec
-from cramnet.compiler.decoding import step_blocker
-from cramnet.train.generation import Sampling, continue_ids, reading
+from cramnet.compiler.decoding import position_wise_tail, step_blocker
+from cramnet.train.generation import Reading, Sampling, _next_scores, continue_ids, reading
 
 LANGUAGE_MODEL = """
 use "std:transformer"
@@ -117,6 +117,50 @@ def test_a_model_without_a_step_by_step_form_recomputes_the_window():
     assert lengths == [3, 4, 5, 6]
 
 
+def _output_lengths(module) -> list[int]:
+    lengths = []
+    module.register_forward_hook(lambda _, inputs, output: lengths.append(output.shape[1]))
+    return lengths
+
+
+@pytest.mark.parametrize(
+    ("body", "tail", "head"),
+    [
+        ("gpt2", ["layernorm_1", "logits"], "layernorm_1"),
+        ("mamba", ["layernorm_1", "logits"], "layernorm_1"),
+        # a position embedding reads its place: the head alone gets the last position, not the ids
+        ("-> pos_embed(32) -> gelu", ["pos_embed_1", "gelu_1", "layernorm_1", "logits"], "layernorm_1"),
+    ],
+)
+def test_the_final_norm_and_head_score_the_last_position_alone(body, tail, head):
+    checked = language_model(body)
+    assert position_wise_tail(checked.model, "logits") == tail
+    trained = _trained(checked)
+    ids = [5, 6, 7, 1, 30, 2]
+    with torch.no_grad():
+        whole = trained.module(torch.tensor([ids]))[0]
+    lengths = _output_lengths(trained.module.get_submodule(head))
+    for cache in (True, False):
+        scores = _next_scores(trained, None, cache, Reading("ids", 0, 40), None)
+        with torch.no_grad():
+            for end in range(3, len(ids) + 1):  # the prompt, then a token at a time
+                torch.testing.assert_close(scores(ids[:end]), whole[end - 1], rtol=1e-4, atol=1e-5)
+    assert lengths == [1] * 8
+
+
+def test_a_tail_feeding_another_call_or_output_is_not_cut():
+    checked = check_spec("""
+model lm {
+    input ids: tokens[seq]
+    ids -> embed(40, 16) -> attention(4, causal = true) -> layernorm as h -> dense(40) as logits
+    h -> dense(40) as other
+    output logits, other
+}
+""")
+    assert position_wise_tail(checked.model, "logits") == ["logits"]  # the norm feeds `other` too
+    assert position_wise_tail(checked.model, "other") == ["other"]
+
+
 ENCODER_DECODER = """
 use "std:t5"
 model translator {
@@ -157,3 +201,6 @@ def test_an_encoder_decoder_reads_the_whole_source_and_one_new_target_token_per_
     # the encoder read the source, and cross-attention projected it, on the first pass only
     assert computed == ["encoder", "memory"]
     assert "forward" not in vars(encoder)  # the encoder's own forward is back
+    head = _output_lengths(trained.module.get_submodule(checked.module_path("hidden")))
+    continue_ids(trained, [0, 4, 4], Sampling(tokens=3, greedy=True), None, 40, set(), read, source)
+    assert head == [1, 1, 1]  # the final norm (and the head after it) read the last target position

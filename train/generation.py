@@ -3,19 +3,21 @@ with published weights (`--weights`: the model directory's tokenizer.json, stop 
 length). Sampling with a temperature and top-k, or greedy; token ids in or out where no tokenizer is
 at hand. A model whose every call has a step-by-step form (compiler/decoding.py) reads each token
 once, its attention keeping keys and values (a KV cache), Mamba and recurrent layers their state; any
-other recomputes its window for every new token."""
+other recomputes its window for every new token. The final norm and head score the last position
+alone."""
 
 from __future__ import annotations
 
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..blocks.decoding import Decoding, attach
-from ..compiler.decoding import step_blocker, stepped_calls
+from ..compiler.decoding import position_wise_tail, step_blocker, stepped_calls
 from .errors import TrainError
 
 # config.json keys of a published model's longest context (GPT-2's n_positions, BERT's and Llama's
@@ -236,14 +238,17 @@ def _next_scores(trained, context: int | None, cache: bool, read: Reading, sourc
     sequence outgrows `context`; from then on (and without the cache) on the last `context` ids. The
     encoder of an encoder–decoder model reads the source on the first call; later calls replay it."""
     checked, device = trained.checked, trained.device
-    plan = _decoding_plan(trained, read.decoded) if cache else None
+    calls = _call_modules(trained)
+    plan = _decoding_plan(trained, calls, read.decoded) if cache else None
+    last_only = _last_position_only(trained, calls, read)
     decoding = Decoding() if plan is not None else None
     stepped, replayed = plan or ([], [])
     fixed = {read.source: torch.tensor([source], device=device)} if read.source is not None else {}
 
     def run(ids: list[int]):
         given = fixed | {read.decoded: torch.tensor([ids], device=device)}
-        outputs = trained.module(*(given[name] for name in checked.inputs))
+        with last_only():
+            outputs = trained.module(*(given[name] for name in checked.inputs))
         return (outputs[read.output] if isinstance(outputs, tuple) else outputs)[0, -1]
 
     def scores(ids: list[int]) -> torch.Tensor:
@@ -260,24 +265,58 @@ def _next_scores(trained, context: int | None, cache: bool, read: Reading, sourc
     return scores
 
 
-def _decoding_plan(trained, decoded: str) -> tuple[list, list] | None:
+def _call_modules(trained) -> dict[str, torch.nn.Module]:
+    """Each call's module, by node (a call without one — add, relu — has none)."""
+    checked, owners = trained.checked, {}
+    for node in checked.graph.nodes:
+        try:
+            owners[node] = trained.module.get_submodule(checked.module_path(node))
+        except AttributeError:
+            continue
+    return owners
+
+
+def _decoding_plan(trained, calls: dict, decoded: str) -> tuple[list, list] | None:
     """The modules of the calls that read the decoded input, when every such call decodes step by step,
     and those of the other calls (an encoder's) that none of them calls, to replay; None when a
     stepped call has no step-by-step form or a caching module is called by the encoder too."""
-    checked, module = trained.checked, trained.module
+    checked = trained.checked
     if step_blocker(checked.model, decoded) is not None:
         return None
     stepped = stepped_calls(checked.model, decoded)
-    owners = {}  # each call's module, once (a call without one — add, relu — has none)
-    for node in checked.graph.nodes:
-        try:
-            owners[node] = module.get_submodule(checked.module_path(node))
-        except AttributeError:
-            continue
-    mine = {id(m): m for node, m in owners.items() if node in stepped}
+    mine = {id(m): m for node, m in calls.items() if node in stepped}
     inside_mine = {id(m): m for owner in mine.values() for m in owner.modules()}
-    theirs = {id(m): m for node, m in owners.items() if node not in stepped and id(m) not in inside_mine}
+    theirs = {id(m): m for node, m in calls.items() if node not in stepped and id(m) not in inside_mine}
     inside_theirs = {id(m) for owner in theirs.values() for m in owner.modules()}
     if any(hasattr(m, "decoding") for key, m in inside_mine.items() if key in inside_theirs):
         return None
     return list(mine.values()), list(theirs.values())
+
+
+def _last_position_only(trained, calls: dict, read: Reading):
+    """A context in which the model's position-wise tail (compiler/decoding.py: its final norm and head)
+    reads the last position alone — all the next token's scores need; a head over a large vocabulary
+    costs as much per position as a layer. The first call of the tail with a module no other call
+    uses is given the last position of its input; nothing is changed where there is none."""
+    tail = position_wise_tail(trained.checked.model, trained.checked.outputs[read.output])
+    looks_back = [i for i, node in enumerate(tail) if node in calls and _keeps_decoding(calls[node])]
+    tail = tail[looks_back[-1] + 1 :] if looks_back else tail  # positions and the like read their place
+    others = {id(m) for node, owner in calls.items() if node not in tail for m in owner.modules()}
+    first = next((calls[n] for n in tail if n in calls and id(calls[n]) not in others), None)
+
+    @contextmanager
+    def last_only():
+        if first is None:
+            yield
+            return
+        handle = first.register_forward_pre_hook(lambda module, args: (args[0][:, -1:], *args[1:]))
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    return last_only
+
+
+def _keeps_decoding(module: torch.nn.Module) -> bool:
+    return any(hasattr(m, "decoding") for m in module.modules())
