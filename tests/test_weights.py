@@ -525,3 +525,23 @@ def test_a_malformed_hugging_face_directory_is_a_clear_error(tmp_path):
     (tmp_path / "model.safetensors.index.json").write_text('{"weight_map": []}')
     with pytest.raises(TrainError, match="not a safetensors index"):
         open_checkpoint(tmp_path)
+
+
+def test_freeze_a_block_instance_and_refuse_a_node_without_parameters(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    checked = check_spec(GPT2)
+    module = checked.build()
+    first_layer = [k for k, _ in module.named_parameters() if k.startswith("pre_ln.0.")]
+    assert freeze(module, checked, ["pre_ln_1"]) == first_layer
+    spec = tmp_path / "gpt2.cram"
+    spec.write_text(GPT2.replace("pos_embed(16)", "pos_embed(16) -> dropout(0.1)"))
+    np.savez(tmp_path / "data.npz", ids=np.zeros((8, 12), dtype=np.int64), y=np.zeros((8, 12), dtype=np.int64))
+    for node in ("dropout_1", "logits"):  # a dropout, and a head tied to the token table
+        result = CliRunner().invoke(app, ["train", str(spec), "--data", str(tmp_path / "data.npz"), "--freeze", node])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert f"'{node}' has no parameters of its own to freeze" in result.output, result.output
+        assert "did you mean" not in result.output

@@ -243,19 +243,29 @@ def _materialize(module: nn.Module) -> None:
 
 
 def freeze(module: nn.Module, checked, nodes: list[str]) -> list[str]:
-    """Stop gradients to the parameters of these nodes (names as `summary` shows them, or module
-    paths such as `pre_ln.0`); the frozen parameters' keys."""
+    """Stop gradients to the parameters of these nodes (names as `summary` shows them, a block
+    instance such as `pre_ln_1` — every node named `pre_ln_1.…` — or module paths such as
+    `pre_ln.0`); the frozen parameters' keys."""
     paths = {}
     for node in checked.graph.nodes:
         if checked.graph.nodes[node].path:
             paths[node] = checked.module_path(node)
     frozen = []
     for wanted in nodes:
-        prefix = paths.get(wanted, wanted)
+        if wanted in paths:
+            prefixes = [paths[wanted]]
+        else:  # a block instance names the nodes inside it; anything else is a module path
+            prefixes = [path for node, path in paths.items() if node.startswith(wanted + ".")] or [wanted]
         if any(c in wanted for c in "*?["):  # a pattern over module paths: '*.relative_bias' is every such table
             hits = [(k, p) for k, p in module.named_parameters() if _matches(k, wanted)]
         else:
-            hits = [(k, p) for k, p in module.named_parameters() if k == prefix or k.startswith(prefix + ".")]
+            hits = [(k, p) for k, p in module.named_parameters() if any(_inside(k, x) for x in prefixes)]
+        if not hits and (wanted in paths or prefixes != [wanted]):
+            raise TrainError(
+                f"--freeze {wanted}: '{wanted}' has no parameters of its own to freeze",
+                "freeze a node with weights (`cramnet summary` lists each node's parameters); a head tied "
+                "to a table is frozen with the table",
+            )
         if not hits:
             from ..dsl.errors import did_you_mean
 
@@ -265,6 +275,11 @@ def freeze(module: nn.Module, checked, nodes: list[str]) -> list[str]:
             parameter.requires_grad_(False)
             frozen.append(key)
     return frozen
+
+
+def _inside(key: str, path: str) -> bool:
+    """Whether a parameter's key lies in the module at `path` (or is that parameter)."""
+    return key == path or key.startswith(path + ".")
 
 
 def _matches(key: str, pattern: str) -> bool:
