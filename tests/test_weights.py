@@ -545,3 +545,26 @@ def test_freeze_a_block_instance_and_refuse_a_node_without_parameters(tmp_path):
         assert result.exit_code == 1 and "Traceback" not in result.output, result.output
         assert f"'{node}' has no parameters of its own to freeze" in result.output, result.output
         assert "did you mean" not in result.output
+
+
+def test_a_model_with_nothing_to_train_is_refused_before_its_run_directory(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    np.savez(tmp_path / "data.npz", x=np.zeros((8, 4), dtype=np.float32), y=np.arange(8) % 3)
+    data = ["--data", str(tmp_path / "data.npz"), "--epochs", "1"]
+    cases = [
+        ("x -> dense(3) as y", ["--freeze", "*"], "every parameter of the model is frozen (--freeze *"),
+        ("x -> dense(3, freeze = true) as y", [], "frozen (`freeze = true` in the spec)"),
+        ("x -> relu -> dense(3, freeze = true) as y", ["--freeze", "y"], "--freeze y and any `freeze = true`"),
+        ("x -> relu as y", [], "the model has no parameters"),
+    ]
+    for i, (body, flags, message) in enumerate(cases):
+        spec = tmp_path / f"m{i}.cram"
+        spec.write_text(f"model m {{\n    input x: [4]\n    {body}\n    output y\n}}\n")
+        out = tmp_path / f"run{i}"
+        result = CliRunner().invoke(app, ["train", str(spec), *data, *flags, "--out", str(out)])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "internal error" not in result.output and not out.exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from .config import get
+from .errors import TrainError
 
 
 def start_from(module: torch.nn.Module, checked, config: dict, load: bool, console=None) -> list[str]:
@@ -57,6 +58,18 @@ def _freeze(module: torch.nn.Module, checked, config: dict, console) -> None:
 
 def parameter_groups(module: torch.nn.Module, new: list[str], config: dict):
     """All parameters, or two groups when `optimizer.new_lr` is set: loaded ones, then new ones."""
+    parameters = list(module.parameters())
+    if not any(p.requires_grad for p in parameters):  # the first step would fail in backward, run directory made
+        if not parameters:
+            raise TrainError("the model has no parameters: there is nothing to train", "give it a layer with weights")
+        named = config.get("freeze")
+        by = "`freeze = true` in the spec"
+        if named:
+            by = f"--freeze {', '.join(named)} and any {by}"
+        raise TrainError(
+            f"every parameter of the model is frozen ({by}): there is nothing to train",
+            "freeze fewer nodes: leave at least the part to fine-tune (a new head) trainable",
+        )
     new_lr = get(config, "optimizer.new_lr")
     if new_lr is None or not new:
         return module.parameters()
