@@ -568,3 +568,22 @@ def test_a_model_with_nothing_to_train_is_refused_before_its_run_directory(tmp_p
         result = CliRunner().invoke(app, ["train", str(spec), *data, *flags, "--out", str(out)])
         assert result.exit_code == 1 and message in result.output, result.output
         assert "internal error" not in result.output and not out.exists()
+
+
+def test_resume_refuses_init_from_rather_than_ignore_and_record_it(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    spec = tmp_path / "m.cram"
+    spec.write_text("model m {\n    input x: [4]\n    x -> dense(3) as y\n    output y\n}\n")
+    np.savez(tmp_path / "data.npz", x=np.zeros((8, 4), dtype=np.float32), y=np.arange(8) % 3)
+    run = tmp_path / "run"
+    first = ["train", str(spec), "--data", str(tmp_path / "data.npz"), "--epochs", "1", "--out", str(run), "-q"]
+    assert CliRunner().invoke(app, first).exit_code == 0
+    config = (run / "config.yaml").read_text()
+    for flag in (["--init-from", str(run)], ["--set", f"init_from={run}"]):
+        result = CliRunner().invoke(app, ["train", "--resume", str(run), "--epochs", "2", *flag])
+        assert result.exit_code == 1 and "--resume continues" in result.output, result.output
+        assert (run / "config.yaml").read_text() == config

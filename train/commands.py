@@ -81,8 +81,15 @@ def resolve_config(flags: TrainFlags) -> dict:
         config = read_config(flags.resume / "config.yaml")
     else:
         config = read_config(flags.config) if flags.config is not None else defaults()
-    config = apply_sets(config, flags.sets)
-    return merge(config, flags.overrides(), "flags")
+    started = config.get("init_from")
+    config = merge(apply_sets(config, flags.sets), flags.overrides(), "flags")
+    if flags.resume is not None and config.get("init_from") != started:  # it would be ignored, yet recorded
+        raise TrainError(
+            f"--resume continues {flags.resume} from its own weights; init_from ({config['init_from']}) "
+            "starts a new run from other weights",
+            "drop --init-from to resume, or train without --resume (and another --out) to start from them",
+        )
+    return config
 
 
 def run_train(flags: TrainFlags, console: Console) -> None:
