@@ -587,3 +587,20 @@ def test_resume_refuses_init_from_rather_than_ignore_and_record_it(tmp_path):
         result = CliRunner().invoke(app, ["train", "--resume", str(run), "--epochs", "2", *flag])
         assert result.exit_code == 1 and "--resume continues" in result.output, result.output
         assert (run / "config.yaml").read_text() == config
+
+
+@pytest.mark.parametrize("spec,reference", [(GPT2, gpt2_reference), (MAMBA, mamba_reference)])
+def test_an_untied_head_is_written_back_untied(tmp_path, spec, reference):
+    torch.manual_seed(0)
+    model = reference()
+    untied = spec.replace(", tie = tok", "")
+    ours, _ = loaded(untied, saved(model, tmp_path))
+    with torch.no_grad():
+        ours.logits.weight.add_(torch.randn_like(ours.logits.weight))  # fine-tuned apart from the table
+    out, _, left_out = export_hf(ours, check_spec(untied), tmp_path / "exported")
+    assert left_out == [] and json.loads((out / "config.json").read_text())["tie_word_embeddings"] is False
+    again = type(model).from_pretrained(out).eval()
+    assert torch.equal(again.lm_head.weight, ours.logits.weight)
+    ids = torch.randint(0, 100, (2, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(again(ids).logits, ours(ids), rtol=1e-4, atol=1e-4)

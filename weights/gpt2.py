@@ -65,16 +65,19 @@ def lm_head(
 ) -> list[Link]:
     """An untied head as wide as the vocabulary reads the checkpoint's head, or its token table when the
     checkpoint ties them; a head of another width is the spec's own (new)."""
+    node = untied_head(s, after, embed)
+    return [same(node, s.key(node, "weight"), head if head in names else table)] if node else []
+
+
+def untied_head(s: Structure, after: list[str], embed: str) -> str | None:
+    """The dense after the last layer as wide as the vocabulary with a weight of its own (a head tied
+    to the token table has none), if any: written back under the family's head, with the config untied."""
     vocab = s.attrs(embed).args.vocab
-    for node in s.of(after, "dense"):
-        key = s.key(node, "weight")
-        if s.has(key) and s.attrs(node).args.out == vocab:
-            return [same(node, key, head if head in names else table)]
-    return []
+    return next((n for n in s.of(after, "dense") if s.has(s.key(n, "weight")) and s.attrs(n).args.out == vocab), None)
 
 
 def hf_config(s: Structure) -> dict:
-    before, layers, _ = s.layers("attention")
+    before, layers, after = s.layers("attention")
     embed, position = s.of(before, "embed")[0], s.of(before, "pos_embed")[0]
     attention, dense = s.of(layers[0], "attention")[0], s.of(layers[0], "dense")[0]
     norm_node = s.of(layers[0], "layernorm")[0]
@@ -90,5 +93,5 @@ def hf_config(s: Structure) -> dict:
         "n_inner": s.attrs(dense).args.out,
         "layer_norm_epsilon": s.attrs(norm_node).args.eps,
         "activation_function": "gelu_new",
-        "tie_word_embeddings": True,
+        "tie_word_embeddings": untied_head(s, after, embed) is None,
     }

@@ -50,8 +50,11 @@ def links(s: Structure, names: dict[str, tuple[int, ...]], base: str) -> list[Li
 
 
 def hf_config(s: Structure) -> dict:
-    before, layers, _ = s.layers("mamba")
-    args = s.attrs(s.of(before, "embed")[0]).args
+    from .gpt2 import untied_head
+
+    before, layers, after = s.layers("mamba")
+    embed = s.of(before, "embed")[0]
+    args = s.attrs(embed).args
     mixer = s.attrs(s.of(layers[0], "mamba")[0]).args
     return {
         "model_type": "mamba",
@@ -67,5 +70,5 @@ def hf_config(s: Structure) -> dict:
         "layer_norm_epsilon": s.attrs(s.of(layers[0], "rmsnorm")[0]).args.eps,
         "use_bias": False,
         "use_conv_bias": True,
-        "tie_word_embeddings": True,
+        "tie_word_embeddings": untied_head(s, after, embed) is None,
     }
