@@ -604,3 +604,27 @@ def test_an_untied_head_is_written_back_untied(tmp_path, spec, reference):
     ids = torch.randint(0, 100, (2, 12))
     with torch.no_grad():
         torch.testing.assert_close(again(ids).logits, ours(ids), rtol=1e-4, atol=1e-4)
+
+
+def test_a_pickled_or_damaged_checkpoint_is_refused_with_what_to_do(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    spec = tmp_path / "small_gpt2.cram"
+    spec.write_text(GPT2)
+    path = saved(gpt2_reference(), tmp_path)
+    pickled = tmp_path / "pytorch_model.bin"
+    pickled.write_bytes(b"\x80\x02cos\nsystem\n(S'touch " + str(tmp_path / "ran").encode() + b"'\ntR.")
+    whole = (path / "model.safetensors").read_bytes()
+    (path / "model.safetensors").write_bytes(whole[: len(whole) // 2])
+    cases = [
+        (pickled, "a pickled PyTorch file; cramnet never reads pickles", "save_pretrained"),
+        (path, "not a readable safetensors file", "damaged or was cut short"),
+    ]
+    np.savez(tmp_path / "ids.npz", ids=np.zeros((2, 12), dtype=np.int64))
+    for weights, message, hint in cases:
+        result = CliRunner().invoke(app, ["predict", str(spec), str(tmp_path / "ids.npz"), "--weights", str(weights)])
+        assert result.exit_code == 1 and message in result.output and hint in result.output, result.output
+    assert not (tmp_path / "ran").exists()

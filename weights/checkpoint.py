@@ -12,6 +12,7 @@ import torch
 
 from ..errors import TrainError
 
+_PICKLED = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")  # torch.save's files: never opened
 _DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
 
 
@@ -55,6 +56,12 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
         raise TrainError(
             f"{path}: no such file or directory",
             "give a Hugging Face model directory, a .safetensors file or a run directory",
+        )
+    if path.is_file() and path.suffix.lower() in _PICKLED:
+        raise TrainError(
+            f"{path}: a pickled PyTorch file; cramnet never reads pickles (loading one can run any code)",
+            "convert it to safetensors where you trust it: model.save_pretrained(DIR) (safetensors by default) "
+            "or safetensors.torch.save_file(state_dict, 'model.safetensors')",
         )
     if path.is_file():
         return _from_files(path, [path], None, "file")
@@ -109,7 +116,10 @@ def _from_files(path: Path, files: list[Path], config: dict | None, kind: str) -
                 for name in handle.keys():
                     names[name] = file
         except (SafetensorError, OSError) as error:
-            raise TrainError(f"{file}: not a readable safetensors file ({error})") from None
+            raise TrainError(
+                f"{file}: not a readable safetensors file ({error})",
+                "the file is damaged or was cut short (an interrupted download or save): fetch or save it again",
+            ) from None
     if "cramnet" in metadata and kind == "file":
         kind = "run"
     if FLAT_LAYOUT in metadata.get("cramnet", ""):  # names by node identifier: few would match a spec today
