@@ -7,21 +7,33 @@ from pathlib import Path
 
 import typer
 
-from .messages import out, print_mistake, run_command
+from .messages import err, out, print_mistake, run_command
 from .options import SEED_LIMIT, PluginOption, WeightsOption, device_option, load_plugin_modules
 from .usage import USAGE
 
 RunDevice = device_option("auto")
 
 
-def run_with_plugins(action, plugins: list[str] | None) -> None:
-    """A run's spec is checked from the run directory: --plugin modules are imported before it is read."""
+def run_with_plugins(action, plugins: list[str] | None, spec: Path | None = None, weights: Path | None = None) -> None:
+    """A run's spec is checked from the run directory: --plugin modules are imported before it is read.
+    A spec given with `weights` has what the checkpoint fills in it told first, as train and export tell it."""
 
     def body():
         load_plugin_modules(plugins)
+        if weights is not None and spec is not None and not spec.is_dir():  # a run directory is refused later
+            _print_weights_report(spec, weights)
         action()
 
     run_command(body)
+
+
+def _print_weights_report(spec: Path, weights: Path) -> None:
+    """The table of what is loaded, new and unused (shapes only: the command loads the tensors), on
+    stderr, where it stays out of a continuation or a table printed on stdout."""
+    from ..compiler.api import check_spec
+    from ..weights import plan_weights, report_of
+
+    err.print(report_of(plan_weights(check_spec(spec), weights), weights).table())
 
 
 def evaluate(
@@ -34,7 +46,7 @@ def evaluate(
     """A trained run's metrics on its test split (or on other data)."""
     from ..train.commands import run_evaluate
 
-    run_with_plugins(lambda: run_evaluate(run_dir, data, out, weights, device), plugin)
+    run_with_plugins(lambda: run_evaluate(run_dir, data, out, weights, device), plugin, run_dir, weights)
 
 
 def predict(
@@ -52,7 +64,7 @@ def predict(
     """Predictions of a trained run for every example of a file, written to a file."""
     from ..train.commands import run_predict
 
-    run_with_plugins(lambda: run_predict(run_dir, file, output, out, weights, device), plugin)
+    run_with_plugins(lambda: run_predict(run_dir, file, output, out, weights, device), plugin, run_dir, weights)
 
 
 def generate(
@@ -89,7 +101,9 @@ def generate(
         )
         raise typer.Exit(USAGE)
     sampling = Sampling(tokens, temperature, top_k or None, seed, greedy, cache=not no_cache)
-    run_with_plugins(lambda: run_generate(run_dir, prompt, prompt_ids, sampling, weights, out, device), plugin)
+    run_with_plugins(
+        lambda: run_generate(run_dir, prompt, prompt_ids, sampling, weights, out, device), plugin, run_dir, weights
+    )
 
 
 def probe(
@@ -115,4 +129,6 @@ def probe(
     from ..probe.command import ProbeOptions, run_probe
 
     options = ProbeOptions(decode, symbolic, clusters)
-    run_with_plugins(lambda: run_probe(run_dir, node, data, split, output, out, options, weights, device), plugin)
+    run_with_plugins(
+        lambda: run_probe(run_dir, node, data, split, output, out, options, weights, device), plugin, run_dir, weights
+    )

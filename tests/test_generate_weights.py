@@ -80,7 +80,7 @@ def test_greedy_continuation_equals_hugging_face_generate(published, spec):
     for cache in ([], ["--no-cache"]):  # the cache (16 positions), then the sliding window; or the window alone
         result = runner.invoke(app, ["generate", str(spec), *args, *cache])
         assert result.exit_code == 0, result.output
-        assert result.output == longer.text + "\n"
+        assert result.stdout == longer.text + "\n"  # the weights' table goes to stderr
 
 
 def test_prompt_ids_without_a_tokenizer_give_ids(published, spec, tmp_path):
@@ -93,7 +93,7 @@ def test_prompt_ids_without_a_tokenizer_give_ids(published, spec, tmp_path):
     args = ["generate", str(spec), "--weights", str(bare), "--prompt-ids", "5, 17, 42", "--greedy", "--tokens", "8"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert result.output.split() == [str(i) for i in expected]
+    assert result.stdout.split() == [str(i) for i in expected]
     text = runner.invoke(app, ["generate", str(spec), "--weights", str(bare), "--prompt", "the"])
     assert text.exit_code == 1 and "has no tokenizer.json" in text.output and "--prompt-ids" in text.output
     for wrong, message in (

@@ -628,3 +628,25 @@ def test_a_pickled_or_damaged_checkpoint_is_refused_with_what_to_do(tmp_path):
         result = CliRunner().invoke(app, ["predict", str(spec), str(tmp_path / "ids.npz"), "--weights", str(weights)])
         assert result.exit_code == 1 and message in result.output and hint in result.output, result.output
     assert not (tmp_path / "ran").exists()
+
+
+def test_commands_on_a_spec_with_weights_tell_what_was_loaded_and_left_unused(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    path = saved(gpt2_reference(), tmp_path)
+    shallow = tmp_path / "shallow.cram"  # one layer of the checkpoint's two: layer 1 goes unused
+    shallow.write_text(GPT2.replace("* 2", "* 1"))
+    np.savez(tmp_path / "data.npz", ids=np.zeros((20, 12), dtype=np.int64), y=np.zeros((20, 12), dtype=np.int64))
+    weights = ["--weights", str(path)]
+    for command in (
+        ["evaluate", str(shallow), "--data", str(tmp_path / "data.npz")],
+        ["predict", str(shallow), str(tmp_path / "data.npz"), "-o", str(tmp_path / "out.npz")],
+        ["generate", str(shallow), "--prompt-ids", "1 2 3", "--tokens", "2", "--greedy"],
+    ):
+        result = CliRunner().invoke(app, [*command, *weights])
+        assert result.exit_code == 0, result.output
+        assert "unused in the checkpoint" in result.stderr and "transformer.h.1." in result.stderr, result.output
+    assert result.stdout.split() == ["1", "2", "3", *result.stdout.split()[3:]] and len(result.stdout.split()) == 5
