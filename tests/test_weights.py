@@ -650,3 +650,17 @@ def test_commands_on_a_spec_with_weights_tell_what_was_loaded_and_left_unused(tm
         assert result.exit_code == 0, result.output
         assert "unused in the checkpoint" in result.stderr and "transformer.h.1." in result.stderr, result.output
     assert result.stdout.split() == ["1", "2", "3", *result.stdout.split()[3:]] and len(result.stdout.split()) == 5
+
+
+def test_predict_prompts_of_a_spec_with_weights_points_to_generate(tmp_path):
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    path = saved(gpt2_reference(), tmp_path)
+    spec = tmp_path / "small_gpt2.cram"
+    spec.write_text(GPT2)
+    (tmp_path / "prompts.txt").write_text("the cat\n")
+    result = CliRunner().invoke(app, ["predict", str(spec), str(tmp_path / "prompts.txt"), "--weights", str(path)])
+    assert result.exit_code == 1 and "an .npz, .safetensors or .csv file" in result.output, result.output
+    assert f"cramnet generate {spec} --weights {path} --prompt TEXT" in result.output

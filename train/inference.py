@@ -150,6 +150,12 @@ def predict_file(
     found = bio_inputs(trained, file)
     if found is not None:  # FASTA, .h5ad, event tables, alignments: with their record IDs
         inputs, ids = found
+    elif file.suffix.lower() == ".txt" and weights is not None:  # no run: no task, no tokenizer of its own
+        raise TrainError(
+            f"{file}: predict reads prompts from a .txt file for a language-model run; a spec with --weights "
+            "reads its inputs from an .npz, .safetensors or .csv file (token ids, laid out as for training)",
+            f"to continue a prompt with these weights: cramnet generate {run} --weights {weights} --prompt TEXT",
+        )
     elif file.suffix.lower() == ".txt":
         raise TrainError(
             f"{file}: a .txt file holds prompts for a language model; {trained.path} is a {trained.info['task']} run",
