@@ -664,3 +664,20 @@ def test_predict_prompts_of_a_spec_with_weights_points_to_generate(tmp_path):
     result = CliRunner().invoke(app, ["predict", str(spec), str(tmp_path / "prompts.txt"), "--weights", str(path)])
     assert result.exit_code == 1 and "an .npz, .safetensors or .csv file" in result.output, result.output
     assert f"cramnet generate {spec} --weights {path} --prompt TEXT" in result.output
+
+
+def test_a_checkpoint_of_another_family_is_named_with_the_spec_it_needs(tmp_path):
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    spec = tmp_path / "small_gpt2.cram"
+    spec.write_text(GPT2)
+    cases = [
+        (llama_reference, "is a Hugging Face llama checkpoint: layer 0 at", "specs/reference/llama2_7b.cram"),
+        (mamba_reference, "is a Hugging Face mamba checkpoint: the spec has no mamba layers", "mamba_130m.cram"),
+    ]
+    for reference, message, hint in cases:
+        path = saved(reference(), tmp_path, reference.__name__)
+        result = CliRunner().invoke(app, ["export", str(spec), "--weights", str(path), "--format", "hf"])
+        assert result.exit_code == 1 and message in result.output and hint in result.output, result.output

@@ -17,6 +17,7 @@ import torch
 from .structure import Link, Structure, pair, same
 
 NAME = "bert"
+SPEC = "specs/bert_encoder.cram without its cls_token"  # a spec of this layout, named in errors
 MODEL_TYPES = ("bert",)
 BASES = ("bert.", "")
 MARK = "encoder.layer.0.attention.self.query.weight"

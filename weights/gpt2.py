@@ -14,6 +14,7 @@ from __future__ import annotations
 from .structure import Link, Structure, same, split, transposed
 
 NAME = "gpt2"
+SPEC = "specs/gpt2.cram"  # a spec of this layout, named in errors
 MODEL_TYPES = ("gpt2",)
 BASES = ("transformer.", "")  # GPT2LMHeadModel keeps the body under transformer., GPT2Model at the top
 MARK = "h.0.attn.c_attn.weight"

@@ -20,6 +20,7 @@ from ..errors import TrainError
 from .structure import Link, Structure, same
 
 NAME = "llama"
+SPEC = "specs/reference/llama2_7b.cram"  # a spec of this layout, named in errors
 MODEL_TYPES = ("llama",)
 BASES = ("model.", "")
 MARK = "layers.0.self_attn.q_proj.weight"

@@ -116,7 +116,15 @@ def plan_weights(checked, path: str | Path, expected: dict[str, torch.Size] | No
     family, base = _family(checkpoint)
     if hasattr(family, "check_config"):  # a config the mapping cannot carry out (llama's θ, T5 1.1's FFN)
         family.check_config(checkpoint.config)
-    links = (family.links if family else _run_links)(s, checkpoint.shapes, base)
+    if family is None:
+        links = _run_links(s, checkpoint.shapes, base)
+    else:
+        s.shape = getattr(family, "SPEC", s.shape)
+        try:
+            links = family.links(s, checkpoint.shapes, base)
+        except TrainError as error:  # the spec's layout is not the checkpoint's: say which family that is
+            what = "a PyG state dict" if family is pyg else f"a Hugging Face {family.NAME} checkpoint"
+            raise TrainError(f"{checkpoint.path} is {what}: {error}", error.hint) from None
     loaded: dict[str, str] = {}
     used: set[str] = set()
     for link in links:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from .structure import Link, Structure, same
 
 NAME = "mamba"
+SPEC = "specs/reference/mamba_130m.cram"  # a spec of this layout, named in errors
 MODEL_TYPES = ("mamba",)
 BASES = ("backbone.", "")
 MARK = "layers.0.mixer.A_log"

@@ -63,6 +63,7 @@ class Structure:
         graph = checked.graph
         self.order = [n for n in sorted(graph.nodes, key=lambda n: graph.nodes[n].order)]
         self.expected = expected
+        self.shape = "the family's reference spec (specs/, specs/reference/)"  # the checkpoint's, once known
 
     def attrs(self, node: str):
         """The node's record (`compiler/model_graph.py`'s `Node`)."""
@@ -98,7 +99,7 @@ class Structure:
         if not units:
             raise TrainError(
                 f"the spec has no {anchor} layers, and the checkpoint is made of them",
-                "load it into a spec of the checkpoint's shape (docs/weights.md lists one per family)",
+                f"load it into a spec laid out as in {self.shape} (docs/weights.md)",
             )
         members: list[list[str]] = [[] for _ in units]
         before, after = [], []
@@ -121,7 +122,7 @@ class Structure:
             raise TrainError(
                 f"{what or 'this part of the spec'} at {place} has {len(found)} {block} "
                 f"call{'s' if len(found) != 1 else ''}; the checkpoint's layout needs {count}",
-                "write the layer as the family's reference spec does (specs/, specs/reference/)",
+                f"write it as in {self.shape}",
             )
         return found
 

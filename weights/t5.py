@@ -33,6 +33,7 @@ from ..errors import TrainError
 from .structure import Link, Structure, same
 
 NAME = "t5"
+SPEC = "specs/reference/t5_small.cram (buckets = N on every layer)"  # a spec of this layout, named in errors
 MODEL_TYPES = ("t5",)
 BASES = ("",)
 MARK = "encoder.block.0.layer.0.SelfAttention.q.weight"

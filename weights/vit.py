@@ -16,6 +16,7 @@ from __future__ import annotations
 from .structure import Link, Structure, pair, same
 
 NAME = "vit"
+SPEC = "specs/vit_b16.cram"  # a spec of this layout, named in errors
 MODEL_TYPES = ("vit",)
 BASES = ("vit.", "")
 MARK = "encoder.layer.0.layernorm_before.weight"
