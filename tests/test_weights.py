@@ -681,3 +681,17 @@ def test_a_checkpoint_of_another_family_is_named_with_the_spec_it_needs(tmp_path
         path = saved(reference(), tmp_path, reference.__name__)
         result = CliRunner().invoke(app, ["export", str(spec), "--weights", str(path), "--format", "hf"])
         assert result.exit_code == 1 and message in result.output and hint in result.output, result.output
+
+
+def test_a_pooler_shaped_dense_is_new_when_the_checkpoint_has_no_pooler(tmp_path):
+    torch.manual_seed(0)
+    config = bert_reference().config
+    masked = transformers.BertForMaskedLM(config).eval()  # ProtBERT's kind: no pooler
+    pooled = BERT.replace("* 2 as hidden", "* 2 -> pool(cls) -> dense(32) -> tanh -> dense(3) as hidden")
+    ours, report = loaded(pooled, saved(masked, tmp_path))
+    assert report.new == ["dense_1.weight", "dense_1.bias", "hidden.weight", "hidden.bias"]
+    assert all(name.startswith("cls.") for name in report.unused)
+    ids = torch.randint(0, 100, (2, 12))
+    with torch.no_grad():
+        first = masked.bert(ids).last_hidden_state[:, 0]
+        torch.testing.assert_close(ours(ids), ours.hidden(torch.tanh(ours.dense_1(first))), rtol=1e-4, atol=1e-4)

@@ -7,7 +7,8 @@ embeddings.LayerNorm              the layernorm before the first layer
 encoder.layer.k.attention.self.{query,key,value}, attention.output.dense -> q, k, v, o
 encoder.layer.k.attention.output.LayerNorm, output.LayerNorm -> the layer's two layernorms
 encoder.layer.k.intermediate.dense, output.dense -> the layer's two dense calls
-pooler.dense                      a dense of width d followed by tanh after the layers, if any
+pooler.dense                      a dense of width d followed by tanh after the layers, if any and if the
+                                  checkpoint has a pooler (BertForMaskedLM has none: the dense is new)
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def links(s: Structure, names: dict[str, tuple[int, ...]], base: str) -> list[Li
     graph = s.checked.graph
     for node in s.of(after, "dense"):
         followed = [graph.nodes[n].block for n in graph.successors(node)]
-        if s.attrs(node).args.out == width and followed == ["tanh"]:
+        if s.attrs(node).args.out == width and followed == ["tanh"] and f"{base}pooler.dense.weight" in names:
             found += pair(s, node, "", f"{base}pooler.dense")
             break
     return found
