@@ -695,3 +695,22 @@ def test_a_pooler_shaped_dense_is_new_when_the_checkpoint_has_no_pooler(tmp_path
     with torch.no_grad():
         first = masked.bert(ids).last_hidden_state[:, 0]
         torch.testing.assert_close(ours(ids), ours.hidden(torch.tanh(ours.dense_1(first))), rtol=1e-4, atol=1e-4)
+
+
+def test_fine_tuning_published_weights_on_text_cramnet_tokenises_is_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    spec = tmp_path / "small_gpt2.cram"
+    spec.write_text(GPT2.replace("100", "256"))  # as wide as the byte tokenizer: the shapes fit, the ids do not
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat\n" * 200)
+    checkpoint = tmp_path / "wide"
+    config = transformers.GPT2Config(vocab_size=256, n_positions=16, n_embd=32, n_layer=2, n_head=4)
+    transformers.GPT2LMHeadModel(config).save_pretrained(checkpoint)
+    out = tmp_path / "run"
+    args = ["train", str(spec), "--init-from", str(checkpoint), "--data", str(corpus), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--set", "data.options.length=16", "--epochs", "1"])
+    assert result.exit_code == 1 and "with its own byte tokenizer" in result.output, result.output
+    assert "checkpoint's tokenizer" in result.output and not out.exists()

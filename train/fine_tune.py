@@ -29,6 +29,25 @@ def start_from(module: torch.nn.Module, checked, config: dict, load: bool, conso
     return new
 
 
+def check_token_ids(config: dict, data) -> None:
+    """Published weights index their embedding rows by their own tokenizer's ids: data that cramnet
+    tokenises itself (a text corpus, cell sentences of an .h5ad) would train them on other ids."""
+    if not config.get("init_from") or data.tokenizer is None:
+        return
+    from ..weights.checkpoint import open_checkpoint
+
+    if open_checkpoint(config["init_from"]).kind == "run":  # a run of cramnet's own, tokenised as cramnet does
+        return
+    kind = getattr(data.tokenizer, "kind", "")
+    raise TrainError(
+        f"{get(config, 'data.name')}: cramnet would turn this data into token ids with its own {kind} tokenizer "
+        f"(ids 0 to {data.tokenizer.vocab - 1}), but the embedding rows of {config['init_from']} belong to "
+        "the ids of its published tokenizer: fine-tuning would read every token as another",
+        "tokenise the data with the checkpoint's tokenizer (its tokenizer.json) and give the ids as an .npz "
+        "(an input's ids and y), as docs/weights.md shows",
+    )
+
+
 def start_sharded(checked, config: dict, load: bool, console=None):
     """For a sharded build (`build_sharded(…, start=…)`): the function that freezes `freeze` and hands
     over `init_from`'s tensors (none when `load` is false: a resumed run has its own weights), which

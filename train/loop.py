@@ -19,7 +19,7 @@ from .distributed import join, launched, leave
 from .engine import Engine, aux_terms, make_optimizer
 from .epochs import finish, run_epochs
 from .errors import TrainError
-from .fine_tune import parameter_groups, start_from, start_sharded
+from .fine_tune import check_token_ids, parameter_groups, start_from, start_sharded
 from .run_dir import (
     check_run_spec,
     claim_out,
@@ -66,6 +66,8 @@ def train(
         checked, spec = spec, None
     setup = prepare(spec, config, model, plugins, checked)
     config, checked = setup.config, setup.checked
+    if resume is None:
+        check_token_ids(config, setup.data)
     fsdp = get(config, "distributed.strategy") == "fsdp"
     if config["memory_check"]:  # the sharded plan; plain training's check comes below
         sharding.check_plan(setup, int(os.environ.get("WORLD_SIZE", "1")))
