@@ -714,3 +714,30 @@ def test_fine_tuning_published_weights_on_text_cramnet_tokenises_is_refused(tmp_
     result = CliRunner().invoke(app, [*args, "--set", "data.options.length=16", "--epochs", "1"])
     assert result.exit_code == 1 and "with its own byte tokenizer" in result.output, result.output
     assert "checkpoint's tokenizer" in result.output and not out.exists()
+
+
+def test_init_from_a_run_of_another_model_names_both_models(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    np.savez(tmp_path / "data.npz", x=np.zeros((8, 4), dtype=np.float32), y=np.arange(8) % 3)
+    data = ["--data", str(tmp_path / "data.npz"), "--epochs", "1", "-q"]
+    for name, body in (("first", "x -> dense(3) as y"), ("second", "x -> dense(8) -> relu -> dense(3) as z")):
+        output = body.rsplit(" ", 1)[1]
+        (tmp_path / f"{name}.cram").write_text(
+            f"model {name} {{\n    input x: [4]\n    {body}\n    output {output}\n}}\n"
+        )
+    assert (
+        CliRunner()
+        .invoke(app, ["train", str(tmp_path / "first.cram"), *data, "--out", str(tmp_path / "run")])
+        .exit_code
+        == 0
+    )
+    result = CliRunner().invoke(
+        app, ["train", str(tmp_path / "second.cram"), *data, "--init-from", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 1, result.output
+    assert "is a run of model 'first': none of its" in result.output and "fits model 'second'" in result.output
+    assert "cramnet 0.1" not in result.output

@@ -161,13 +161,34 @@ def plan_weights(checked, path: str | Path, expected: dict[str, torch.Size] | No
     if family is None:
         unused = [n for n in unused if n.startswith(base)]  # optimizer and rng state belong to the run
     if not loaded and expected:  # nothing fits: training on would start from random weights, unannounced
+        model = _run_model(checkpoint)
+        if model is not None and model != checked.name:
+            raise TrainError(
+                f"{path} is a run of model '{model}': none of its {len(checkpoint.shapes):,} tensors fits "
+                f"model '{checked.name}'",
+                "start from a run of this spec (or of one whose nodes have the same names and shapes)",
+            )
         raise TrainError(
-            f"{path}: none of its {len(checkpoint.shapes):,} tensors fits this spec",
+            f"{path}: none of its {len(checkpoint.shapes):,} tensors fits model '{checked.name}'",
             "load a checkpoint of the same architecture (a run saved by cramnet 0.1: resume it once with "
             "--resume, which writes its weights in today's layout)",
         )
     notes = _notes(family, s, checkpoint.config) if family is not None and checkpoint.config else []
     return WeightsPlan(checkpoint, family.NAME if family else "cramnet", links, list(loaded), new, unused, notes)
+
+
+def _run_model(checkpoint: Checkpoint) -> str | None:
+    """The model a run directory was trained from (its run.json), if the checkpoint is one."""
+    from .checkpoint import _json_object
+
+    info = checkpoint.path / "run.json"
+    if checkpoint.kind != "run" or not info.is_file():
+        return None
+    try:
+        model = _json_object(info, "a run's record").get("model")
+    except TrainError:
+        return None
+    return model if isinstance(model, str) else None
 
 
 def _notes(family, s: Structure, config: dict) -> list[str]:
