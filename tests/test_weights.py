@@ -741,3 +741,14 @@ def test_init_from_a_run_of_another_model_names_both_models(tmp_path):
     assert result.exit_code == 1, result.output
     assert "is a run of model 'first': none of its" in result.output and "fits model 'second'" in result.output
     assert "cramnet 0.1" not in result.output
+
+
+def test_a_head_the_checkpoint_lacks_is_new_unless_its_config_ties_it(tmp_path):
+    config = llama_reference().config
+    headless = transformers.LlamaModel(config)  # tie_word_embeddings: false, and no lm_head
+    _, report = loaded(LLAMA, saved(headless, tmp_path, "untied"))
+    assert report.new == ["logits.weight"] and report.unused == []
+    config.tie_word_embeddings = True
+    tied = transformers.LlamaModel(config)
+    ours, report = loaded(LLAMA, saved(tied, tmp_path, "tied"))
+    assert report.new == [] and torch.equal(ours.logits.weight, tied.embed_tokens.weight)

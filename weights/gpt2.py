@@ -65,9 +65,12 @@ def lm_head(
     s: Structure, after: list[str], embed: str, names: dict[str, tuple[int, ...]], head: str, table: str
 ) -> list[Link]:
     """An untied head as wide as the vocabulary reads the checkpoint's head, or its token table when the
-    checkpoint ties them; a head of another width is the spec's own (new)."""
+    checkpoint ties them; a head of another width, or one the checkpoint lacks (LlamaModel, untied, has
+    no lm_head), is the spec's own (new)."""
     node = untied_head(s, after, embed)
-    return [same(node, s.key(node, "weight"), head if head in names else table)] if node else []
+    if node is None or (head not in names and s.config.get("tie_word_embeddings") is False):
+        return []
+    return [same(node, s.key(node, "weight"), head if head in names else table)]
 
 
 def untied_head(s: Structure, after: list[str], embed: str) -> str | None:

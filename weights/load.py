@@ -112,7 +112,7 @@ def plan_weights(checked, path: str | Path, expected: dict[str, torch.Size] | No
     if expected is None:
         with torch.device("meta"):
             expected = {k: v.shape for k, v in checked.build().state_dict().items()}
-    s = Structure(checked, expected)
+    s = Structure(checked, expected, checkpoint.config)
     family, base = _family(checkpoint)
     if hasattr(family, "check_config"):  # a config the mapping cannot carry out (llama's θ, T5 1.1's FFN)
         family.check_config(checkpoint.config)

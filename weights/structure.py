@@ -58,8 +58,9 @@ class Structure:
     shapes (from a module built on the `meta` device: no memory), and layers found from the module
     tree — the k-th copy of a repeat, or the k-th user-block instance, holding an anchor block."""
 
-    def __init__(self, checked, expected: dict[str, torch.Size]):
+    def __init__(self, checked, expected: dict[str, torch.Size], config: dict | None = None):
         self.checked = checked
+        self.config = config or {}  # the checkpoint's config.json, where it has one (a head tied or not)
         graph = checked.graph
         self.order = [n for n in sorted(graph.nodes, key=lambda n: graph.nodes[n].order)]
         self.expected = expected
