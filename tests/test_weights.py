@@ -752,3 +752,19 @@ def test_a_head_the_checkpoint_lacks_is_new_unless_its_config_ties_it(tmp_path):
     tied = transformers.LlamaModel(config)
     ours, report = loaded(LLAMA, saved(tied, tmp_path, "tied"))
     assert report.new == [] and torch.equal(ours.logits.weight, tied.embed_tokens.weight)
+
+
+def test_a_missing_shard_is_named_with_what_to_do(tmp_path):
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    path = tmp_path / "sharded"
+    llama_reference().save_pretrained(path, max_shard_size="20KB")
+    shards = sorted(path.glob("model-*.safetensors"))
+    shards[1].unlink()
+    spec = tmp_path / "small_llama.cram"
+    spec.write_text(LLAMA)
+    result = CliRunner().invoke(app, ["export", str(spec), "--weights", str(path), "--format", "hf"])
+    assert result.exit_code == 1 and f"{shards[1]}: a shard the index lists is missing" in result.output
+    assert f"({len(shards)} shards listed)" in result.output and "fetch every shard" in result.output, result.output

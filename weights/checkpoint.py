@@ -109,7 +109,10 @@ def _from_files(path: Path, files: list[Path], config: dict | None, kind: str) -
     metadata: dict = {}
     for file in files:
         if not file.is_file():
-            raise TrainError(f"{file}: a shard the index lists is missing")
+            raise TrainError(
+                f"{file}: a shard the index lists is missing ({len(files)} shards listed)",
+                "fetch every shard the index names (an interrupted download leaves some out), or save the model again",
+            )
         try:
             with safe_open(str(file), framework="pt") as handle:
                 metadata.update(handle.metadata() or {})
