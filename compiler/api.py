@@ -13,7 +13,7 @@ from ..blocks.registry import PluginError, load_plugins
 from ..blocks.tensor_type import TensorType
 from ..dsl.errors import SpecError, SpecErrors
 from .build_graph import build_graph, select_model
-from .codegen import generate_source, load_module_class
+from .codegen import Generated, generate_source, load_module_class
 from .evaluate import EvalError, LetTable
 from .expansion import MAX_NODES
 from .freezing import apply_freezing
@@ -86,7 +86,11 @@ class CheckedModel:
 
     def source(self, standalone: bool = True) -> str:
         """The generated module as Python source; standalone source imports only torch."""
-        return generate_source(self.model, Path(self.path).name, standalone)[0]
+        return self.generated(standalone).source
+
+    def generated(self, standalone: bool = True) -> Generated:
+        """The generated source with the name of its model class and the classes it needs."""
+        return generate_source(self.model, Path(self.path).name, standalone)
 
     def _repr_svg_(self) -> str | None:
         """In Jupyter a checked model shows as its diagram once `cramnet.render` is imported (None, so
@@ -95,8 +99,7 @@ class CheckedModel:
 
     def build(self, seed: int | None = None) -> nn.Module:
         """Instantiate the module (weights initialised as PyTorch's modules do; `seed` fixes them)."""
-        source, custom = generate_source(self.model, Path(self.path).name, standalone=False)
-        cls = load_module_class(source, custom, self.name)
+        cls = load_module_class(self.generated(standalone=False), self.name)
         if seed is None:
             module = self._init_tied_embeddings(cls())
         else:

@@ -58,6 +58,7 @@ class ClassFile:
     by_key: dict[tuple, int] = field(default_factory=dict)
     instances: list[tuple[int, int]] = field(default_factory=list)  # token -> (template, its instance)
     by_instance: dict[tuple, int] = field(default_factory=dict)
+    reserved: set[str] = field(default_factory=set)  # names no class may take: the file's imports and own classes
 
     def add(self, name: str, body: str) -> str:
         doc, _, rest = body.partition(_INIT)
@@ -85,13 +86,19 @@ class ClassFile:
         written = [_class_source(t, names[i], *params[i]) for i, t in enumerate(self.templates)]
         return [_CALL.sub(lambda m: calls[int(m.group(1))], text) for text in written]
 
+    def name_of(self, token: str) -> str:
+        """The name `sources` gives the class a token (`⟦3⟧`) stands for."""
+        return self._class_names()[self.instances[int(token.strip("⟦⟧"))][0]]
+
     def _class_names(self) -> list[str]:
         names: list[str] = []
         for template in self.templates:
-            name, n = template.name, 1
-            while name in names:
+            # `model mamba` is class MambaModel beside the block's Mamba (not Mamba2, another architecture)
+            base = template.name + "Model" if template.name in self.reserved else template.name
+            name, n = base, 1
+            while name in names or name in self.reserved:
                 n += 1
-                name = f"{template.name}{n}"
+                name = f"{base}{n}"
             names.append(name)
         return names
 

@@ -119,8 +119,7 @@ def _renamed(key: str, paths: dict[str, str]) -> str:
 
 
 def _built(model: ModelGraph, checked: CheckedModel, state: dict[str, torch.Tensor] | None, rename=None) -> nn.Module:
-    source, custom = generate_source(model, Path(checked.path).name, standalone=False)
-    module = load_module_class(source, custom, checked.name)()
+    module = load_module_class(generate_source(model, Path(checked.path).name, standalone=False), checked.name)()
     if state is not None:  # its modules sit where they sit in the whole model (naming.py), or `rename` says where
         rename = rename or (lambda key: key)
         module.load_state_dict({key: state[rename(key)] for key in module.state_dict()}, strict=True)

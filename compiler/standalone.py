@@ -21,12 +21,12 @@ class NotStandalone(ExportError):
     """A block's module uses something from its file that a standalone file cannot carry."""
 
 
-def standalone_sources(classes: dict[str, type]) -> list[str]:
-    """Sources of `classes` and of the helpers they use, each after what it uses."""
+def standalone_sources(classes: dict[str, type]) -> dict[str, str]:
+    """Sources of `classes` and of the helpers they use, by name, each after what it uses."""
     written: dict[str, str] = {}
     for cls in classes.values():
         _write(cls, written, classes)
-    return list(written.values())
+    return written
 
 
 def _write(obj, written: dict[str, str], classes: dict[str, type]) -> None:

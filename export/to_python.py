@@ -25,14 +25,13 @@ def export_python(source: ExportSource, output: str | Path) -> Path:
     """Write the same source as `cramnet compile -o`: `Class()` in it builds the spec's model. From
     a trained run, its weights go beside it (`model.safetensors` for `model.py`) and the file gains
     `load()`, which returns the trained model — no cramnet needed to use it."""
-    from ..compiler.codegen import class_name
-
     output = Path(output)
-    text = source.checked.source(standalone=True)
+    generated = source.checked.generated(standalone=True)
+    text = generated.source
     if source.trained:
         from safetensors.torch import save_file
 
-        text += LOADER.format(cls=class_name(source.name))
+        text += LOADER.format(cls=generated.cls)
         state = {k: v.detach().contiguous().cpu() for k, v in source.module.state_dict().items()}
         save_file(state, str(output.with_suffix(".safetensors")))
     output.write_text(text)

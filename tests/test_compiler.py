@@ -139,6 +139,34 @@ def test_node_names_that_are_python_words_stay_valid():
     assert module(torch.randn(1, 4)).shape == (1, 4)
 
 
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [("mamba", "MambaModel"), ("f", "FModel"), ("none", "NoneModel"), ("self_attention", "SelfAttentionModel")]
+    + [("pre_ln", "PreLn2")],  # a block's generated class keeps its name
+)
+def test_a_model_named_as_a_class_the_file_holds_gets_a_class_of_its_own(name, cls):
+    # the model's class once took the name of a block's module class (Mamba), of an import (F) or of
+    # a keyword (None), and building it built the block instead, or did not parse
+    checked = check_spec(f"""
+use "std:transformer"
+model {name} {{
+    input ids: tokens[seq]
+    ids -> embed(40, 16) -> residual {{ rmsnorm -> mamba(8, 2, 4) }} -> pre_ln(16, 4, 32) -> dense(40) as logits
+    output logits
+}}
+""")
+    ids = torch.randint(0, 40, (2, 5), generator=torch.Generator().manual_seed(0))
+    module = checked.build(seed=0)
+    assert type(module).__name__ == cls and module(ids).shape == (2, 5, 40)
+    generated = checked.generated(standalone=True)  # a file that imports torch alone
+    namespace = {}
+    exec(compile(generated.source, f"{name}.py", "exec"), namespace)
+    assert generated.cls == cls
+    standalone = namespace[cls]()
+    standalone.load_state_dict(module.state_dict())
+    torch.testing.assert_close(standalone(ids), module(ids))
+
+
 def test_bindings_inside_repeated_bodies_keep_node_names():
     checked = check_spec("model m {\n input x: [4]\n x -> repeat 2 { h = in -> dense(4)\n relu } as y\n output y\n}\n")
     assert "h" not in checked.graph and {"dense_1", "dense_2"} <= set(checked.graph)
