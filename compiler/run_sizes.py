@@ -52,3 +52,19 @@ def _sized(t, sizes: Mapping[str, int]):
     if not any(symbols(d) & set(sizes) for d in dims):
         return t
     return replace(t, dims=tuple(evaluate(d, sizes) if symbols(d) <= set(sizes) else d for d in dims))
+
+
+def largest_size(model: ModelGraph, symbol: str, limit: int = 1 << 20) -> int | None:
+    """The largest value of the run-time size `symbol` every block takes — a learned position table's
+    length — or None when `limit` is taken too. A rule refuses sizes above its bound, so the sizes
+    taken are found by halving the range between one taken and one refused."""
+    if not check_run_sizes(model, {symbol: limit}):
+        return None
+    taken, refused = 0, limit
+    while refused - taken > 1:
+        middle = (taken + refused) // 2
+        if check_run_sizes(model, {symbol: middle}):
+            refused = middle
+        else:
+            taken = middle
+    return taken

@@ -5,6 +5,7 @@ tokens."""
 
 from types import SimpleNamespace
 
+import numpy
 import pytest
 import torch
 
@@ -204,3 +205,26 @@ def test_an_encoder_decoder_reads_the_whole_source_and_one_new_target_token_per_
     head = _output_lengths(trained.module.get_submodule(checked.module_path("hidden")))
     continue_ids(trained, [0, 4, 4], Sampling(tokens=3, greedy=True), None, 40, set(), read, source)
     assert head == [1, 1, 1]  # the final norm (and the head after it) read the last target position
+
+
+def test_generate_from_a_run_trained_on_next_ids_names_the_command_that_reads_it(tmp_path):
+    # ids and the next ids in an .npz make a token_classification run, not a language model with a tokenizer
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    ids = torch.randint(0, 40, (32, 9), generator=torch.Generator().manual_seed(0))
+    numpy.savez(tmp_path / "next.npz", ids=ids[:, :-1].numpy(), y=ids[:, 1:].numpy())
+    (tmp_path / "lm.cram").write_text(LANGUAGE_MODEL.format(body=BODIES["llama"]))
+    runner, run = CliRunner(), tmp_path / "run"
+    trained = runner.invoke(
+        app,
+        ["train", str(tmp_path / "lm.cram"), "--data", str(tmp_path / "next.npz"), "--epochs", "1"]
+        + ["--out", str(run), "--quiet", "--device", "cpu"],
+    )
+    assert trained.exit_code == 0, trained.output
+    refused = runner.invoke(app, ["generate", str(run), "--prompt-ids", "1 2 3"])
+    assert refused.exit_code == 1 and "is a token_classification run" in refused.output
+    assert f"cramnet generate {run / 'spec.cram'} --weights {run}" in " ".join(refused.output.split())
+    result = runner.invoke(app, ["generate", str(run / "spec.cram"), "--weights", str(run), "--prompt-ids", "1 2 3"])
+    assert result.exit_code == 0 and len(result.stdout.split()) == 3 + 200, result.output

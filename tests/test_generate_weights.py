@@ -104,6 +104,24 @@ def test_prompt_ids_without_a_tokenizer_give_ids(published, spec, tmp_path):
         assert result.exit_code == 1 and message in result.output, result.output
 
 
+def test_weights_without_a_config_slide_within_the_specs_positions(published, spec, tmp_path):
+    # no config.json to give the context: the spec's pos_embed(16) bounds it (was an internal error)
+    path, _, _ = published
+    alone, configured = tmp_path / "alone", tmp_path / "configured"  # neither has a tokenizer: ids out
+    for folder, names in ((alone, ["model.safetensors"]), (configured, ["model.safetensors", "config.json"])):
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_bytes((path / name).read_bytes())
+    args = ["--prompt-ids", "5 17", "--greedy", "--tokens", "30"]
+    expected = runner.invoke(app, ["generate", str(spec), "--weights", str(configured), *args])
+    assert expected.exit_code == 0 and len(expected.stdout.split()) == 32, expected.output
+    for cache in ([], ["--no-cache"]):
+        weights = ["--weights", str(alone / "model.safetensors")]
+        result = runner.invoke(app, ["generate", str(spec), *weights, *args, *cache])
+        assert result.exit_code == 0, result.output
+        assert result.stdout == expected.stdout
+
+
 def test_a_stop_token_ends_the_continuation_as_in_hugging_face(published, spec, tmp_path):
     path, model, tokenizer = published
     ids = tokenizer("a dog")["input_ids"]

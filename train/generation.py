@@ -17,7 +17,9 @@ from pathlib import Path
 import torch
 
 from ..blocks.decoding import Decoding, attach
+from ..blocks.dims import symbols
 from ..compiler.decoding import position_wise_tail, step_blocker, stepped_calls
+from ..compiler.run_sizes import largest_size
 from .errors import TrainError
 
 # config.json keys of a published model's longest context (GPT-2's n_positions, BERT's and Llama's
@@ -102,6 +104,7 @@ def generate(
     else:
         trained, tokenizer, context, stop, read = _from_weights(run, weights, prompt is not None, device)
     width = read.width
+    context = _within_the_spec(trained.checked, read.decoded, context)
     # a head padded to a round width never picks a row no token has
     vocab = min(width, tokenizer.vocab) if tokenizer is not None else width
     if prompt is not None:
@@ -120,6 +123,13 @@ def generate(
         if wrong or not ids:
             raise TrainError(f"--prompt-ids: {wrong[0] if wrong else 'no ids'}; token ids run from 0 to {vocab - 1}")
     if read.source is not None:  # the prompt goes to the encoder; the decoder starts from its start token
+        longest = _within_the_spec(trained.checked, read.source, None)
+        if longest is not None and len(ids) > longest:
+            raise TrainError(
+                f"the prompt is {len(ids)} tokens; model '{trained.checked.name}' reads at most {longest} "
+                f"into its input '{read.source}'",
+                "give a shorter prompt",
+            )
         source, ids = ids, [_decoder_start(weights)]
         ids = continue_ids(trained, ids, sampling, context, vocab, stop, read, source)
         return Generated(ids, 1, tokenizer.decode(ids[1:]) if tokenizer is not None else None)
@@ -141,7 +151,12 @@ def _from_run(run: str | Path, device: str):
 
     trained = load_run(run, device=device)
     if trained.info["task"] != "language_model" or trained.tokenizer is None:
-        raise TrainError(f"{run} is a {trained.info['task']} run; generate needs a language model")
+        hint = None
+        if reading(trained.checked) is not None:  # scores a token per position: maybe trained on next ids
+            spec = Path(run) / "spec.cram"
+            hint = f"if it scores each next token, give its spec and weights: cramnet generate {spec} --weights {run} "
+            hint += "--prompt-ids '…'"
+        raise TrainError(f"{run} is a {trained.info['task']} run; generate needs a language model", hint)
     length = trained.config["data"]["options"].get("length", 64)
     read = reading(trained.checked) or Reading(trained.checked.inputs[0], 0, trained.tokenizer.vocab)
     if read.source is not None:
@@ -183,6 +198,14 @@ def _from_weights(spec: str | Path, weights: str | Path, needs_tokenizer: bool, 
             raise
     context = next((config[k] for k in _CONTEXT_KEYS if isinstance(config.get(k), int)), None)
     return trained, tokenizer, context, stop_ids(weights), read
+
+
+def _within_the_spec(checked, name: str, context: int | None) -> int | None:
+    """`context`, or the longest sequence the spec's blocks take into the token input `name` (a
+    learned position table's length) where that is shorter; None: any length."""
+    (length,) = checked.input_types[name].dims
+    longest = largest_size(checked.model, str(length)) if symbols(length) == {str(length)} else None
+    return min((c for c in (context, longest) if c is not None), default=None)
 
 
 def _decoder_start(weights: str | Path) -> int:
