@@ -67,17 +67,10 @@ def lm_head(
     """An untied head as wide as the vocabulary reads the checkpoint's head, or its token table when the
     checkpoint ties them; a head of another width, or one the checkpoint lacks (LlamaModel, untied, has
     no lm_head), is the spec's own (new)."""
-    node = untied_head(s, after, embed)
+    node = s.untied_head(after, embed)
     if node is None or (head not in names and s.config.get("tie_word_embeddings") is False):
         return []
     return [same(node, s.key(node, "weight"), head if head in names else table)]
-
-
-def untied_head(s: Structure, after: list[str], embed: str) -> str | None:
-    """The dense after the last layer as wide as the vocabulary with a weight of its own (a head tied
-    to the token table has none), if any: written back under the family's head, with the config untied."""
-    vocab = s.attrs(embed).args.vocab
-    return next((n for n in s.of(after, "dense") if s.has(s.key(n, "weight")) and s.attrs(n).args.out == vocab), None)
 
 
 def hf_config(s: Structure) -> dict:
@@ -97,5 +90,5 @@ def hf_config(s: Structure) -> dict:
         "n_inner": s.attrs(dense).args.out,
         "layer_norm_epsilon": s.attrs(norm_node).args.eps,
         "activation_function": "gelu_new",
-        "tie_word_embeddings": untied_head(s, after, embed) is None,
+        "tie_word_embeddings": s.untied_head(after, embed) is None,
     }

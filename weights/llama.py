@@ -68,8 +68,6 @@ def links(s: Structure, names: dict[str, tuple[int, ...]], base: str) -> list[Li
 
 
 def hf_config(s: Structure) -> dict:
-    from .gpt2 import untied_head
-
     before, layers, after = s.layers("attention")
     embed = s.of(before, "embed")[0]
     attention = s.attrs(s.of(layers[0], "attention")[0]).args
@@ -88,5 +86,5 @@ def hf_config(s: Structure) -> dict:
         "rms_norm_eps": s.attrs(s.of(layers[0], "rmsnorm")[0]).args.eps,
         "rope_theta": 10000.0,
         "attention_bias": bool(attention.bias),
-        "tie_word_embeddings": untied_head(s, after, embed) is None,
+        "tie_word_embeddings": s.untied_head(after, embed) is None,
     }

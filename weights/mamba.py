@@ -51,8 +51,6 @@ def links(s: Structure, names: dict[str, tuple[int, ...]], base: str) -> list[Li
 
 
 def hf_config(s: Structure) -> dict:
-    from .gpt2 import untied_head
-
     before, layers, after = s.layers("mamba")
     embed = s.of(before, "embed")[0]
     args = s.attrs(embed).args
@@ -71,5 +69,5 @@ def hf_config(s: Structure) -> dict:
         "layer_norm_epsilon": s.attrs(s.of(layers[0], "rmsnorm")[0]).args.eps,
         "use_bias": False,
         "use_conv_bias": True,
-        "tie_word_embeddings": untied_head(s, after, embed) is None,
+        "tie_word_embeddings": s.untied_head(after, embed) is None,
     }

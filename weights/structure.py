@@ -131,6 +131,13 @@ class Structure:
         prefix = self.checked.module_path(node) + "."
         return any(k.startswith(prefix) for k in self.expected)
 
+    def untied_head(self, after: list[str], embed: str) -> str | None:
+        """The dense after the last layer as wide as `embed`'s vocabulary with a weight of its own (a head
+        tied to the token table has none), if any: written back under the family's head, the config untied."""
+        vocab = self.attrs(embed).args.vocab
+        heads = (n for n in self.of(after, "dense") if self.attrs(n).args.out == vocab)
+        return next((n for n in heads if self.has(self.key(n, "weight"))), None)
+
     def has(self, key: str) -> bool:
         return key in self.expected
 
