@@ -170,6 +170,23 @@ def test_fasta_errors_name_the_record(fasta, tmp_path):
         load(fasta, PROTEIN, {"lable": "ec"})
 
 
+def test_fasta_mistakes_are_one_message_naming_the_record(tmp_path):
+    """Text that is not FASTA, an empty record and a record ID used twice: each names where it is."""
+    prose = tmp_path / "notes.fasta"
+    prose.write_text("\nMy enzymes\n>P1 ec=1\nMKV\n")
+    with pytest.raises(TrainError, match=r"notes.fasta:2: 'My enzymes' comes before the first '>' header") as failure:
+        load(prose, PROTEIN, {"label": "ec"})
+    assert "SeqIO" not in str(failure.value) and "'>ID description'" in failure.value.hint
+    empty = tmp_path / "empty.fasta"
+    empty.write_text(">P1 ec=1\nMKV\n>P2 ec=2\n*\n>P3 ec=1\nMV\n")
+    with pytest.raises(TrainError, match=r"empty.fasta: record 'P2' \(record 2\) has no residues"):
+        load(empty, PROTEIN, {"label": "ec"})
+    twice = tmp_path / "twice.fasta"
+    twice.write_text(">P1 ec=1\nMKV\n>P2 ec=2\nMKV\n>P1 ec=2\nMV\n")
+    with pytest.raises(TrainError, match=r"twice.fasta: record ID 'P1' is used by records 1 and 3"):
+        load(twice, PROTEIN, {"label": "ec"})
+
+
 def test_fasta_maps_unknown_letters_when_asked_and_reads_nucleotides(tmp_path):
     odd = tmp_path / "odd.fa"
     odd.write_text(">a c=x\nMKJV\n>b c=y\nMKV\n>c c=x\nMV\n>d c=y\nKV\n")
