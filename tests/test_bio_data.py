@@ -187,6 +187,16 @@ def test_fasta_mistakes_are_one_message_naming_the_record(tmp_path):
         load(twice, PROTEIN, {"label": "ec"})
 
 
+def test_labels_of_one_class_are_refused_where_they_come_from(fasta, tmp_path):
+    """A regex that matches what every header shares (UniProt's 'EC=3.1.1.1' read as 'EC=(\\d)' on
+    hydrolases) used to ask for `dense(1)`; an obs column with one value likewise."""
+    with pytest.raises(TrainError, match=r"enzymes.fasta: the 6 records all have the label 'sp'; a classifier needs"):
+        load(fasta, PROTEIN, {"label": r"(\w+)\|"})
+    cells = write_h5ad(tmp_path / "cells.h5ad")
+    with pytest.raises(TrainError, match=r"the 30 cells \(obs 'batch'\) all have the label 'b1'"):
+        load(cells, EXPRESSION, {"label": "batch"})
+
+
 def test_fasta_maps_unknown_letters_when_asked_and_reads_nucleotides(tmp_path):
     odd = tmp_path / "odd.fa"
     odd.write_text(">a c=x\nMKJV\n>b c=y\nMKV\n>c c=x\nMV\n>d c=y\nKV\n")
