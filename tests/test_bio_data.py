@@ -332,6 +332,11 @@ def test_alignment_errors(tmp_path):
     write_family(tmp_path, "fam2", ["MKVLAGHE", "MKVLAGHE"], 8)
     with pytest.raises(TrainError, match="rows of unequal length: 'fam0_1' has 6 columns, the query 'fam0_0' has 8"):
         load(tmp_path, EVO)
+    write_family(tmp_path, "fam0", ["MKVLAGHE", "MKVLAGHE"], 8)
+    (tmp_path / "fam1.pdb").write_text("HEADER    NOTHING HERE\nEND\n")  # no atoms: no chain
+    with pytest.raises(TrainError, match=r"fam1.pdb: no chain could be read \(no ATOM records\)$") as failure:
+        load(tmp_path, EVO)
+    assert "query (the first record) of alignment fam1" in failure.value.hint
     write_family(tmp_path, "fam0", ["MKVLAGHE", "MKVLAGHE"], 7)
     with pytest.raises(TrainError, match="7 residues in its first chain, but the query has 8"):
         load(tmp_path, EVO)
