@@ -255,6 +255,16 @@ def test_h5ad_errors(tmp_path):
         load(broken, EXPRESSION, {"label": "cell_type"})
 
 
+def test_h5ad_with_fewer_genes_than_declared_is_not_told_to_keep_more(tmp_path):
+    cells = write_h5ad(tmp_path / "cells.h5ad")  # 6 genes
+    with pytest.raises(TrainError, match=r"6 genes per cell; input 'x' is declared \[10\]") as failure:
+        load(cells, {"x": TensorType((10,), "float")}, {"label": "cell_type"})
+    assert "hvg" not in failure.value.hint and "declare `input x: [6]`" in failure.value.hint
+    with pytest.raises(TrainError, match=r"6 genes per cell; input 'x' is declared \[4\]") as failure:
+        load(cells, {"x": TensorType((4,), "float")}, {"label": "cell_type"})
+    assert "--set data.options.hvg=4" in failure.value.hint
+
+
 def test_h5ad_cell_sentences_keep_the_gene_vocabulary(tmp_path):
     path = write_h5ad(tmp_path / "pbmc.h5ad")
     data = load(path, SENTENCE, {"length": 4}, vocab=20004)
