@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..compiler.space import Axis, Space
 from ..compiler.space_reader import read_space_file
 from ..errors import CramnetError, UsageError
@@ -127,6 +129,9 @@ def open_study(flags: SweepFlags, storage):
             if attempt == 2:
                 raise
             time.sleep(0.5)
+    if flags.seed is not None and study.trials:  # resumed: the seed's stream again would redraw the points run
+        resumed = np.random.SeedSequence([flags.seed, len(study.trials)]).generate_state(1)[0]
+        study.sampler = optuna.samplers.TPESampler(seed=int(resumed))
     if list(study.directions) != [getattr(optuna.study.StudyDirection, d.upper()) for d in directions]:
         raise UsageError(
             f"study '{flags.study_name}' in {flags.storage_url} has other objectives",

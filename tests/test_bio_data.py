@@ -170,6 +170,33 @@ def test_fasta_errors_name_the_record(fasta, tmp_path):
         load(fasta, PROTEIN, {"lable": "ec"})
 
 
+def test_fasta_mistakes_are_one_message_naming_the_record(tmp_path):
+    """Text that is not FASTA, an empty record and a record ID used twice: each names where it is."""
+    prose = tmp_path / "notes.fasta"
+    prose.write_text("\nMy enzymes\n>P1 ec=1\nMKV\n")
+    with pytest.raises(TrainError, match=r"notes.fasta:2: 'My enzymes' comes before the first '>' header") as failure:
+        load(prose, PROTEIN, {"label": "ec"})
+    assert "SeqIO" not in str(failure.value) and "'>ID description'" in failure.value.hint
+    empty = tmp_path / "empty.fasta"
+    empty.write_text(">P1 ec=1\nMKV\n>P2 ec=2\n*\n>P3 ec=1\nMV\n")
+    with pytest.raises(TrainError, match=r"empty.fasta: record 'P2' \(record 2\) has no residues"):
+        load(empty, PROTEIN, {"label": "ec"})
+    twice = tmp_path / "twice.fasta"
+    twice.write_text(">P1 ec=1\nMKV\n>P2 ec=2\nMKV\n>P1 ec=2\nMV\n")
+    with pytest.raises(TrainError, match=r"twice.fasta: record ID 'P1' is used by records 1 and 3"):
+        load(twice, PROTEIN, {"label": "ec"})
+
+
+def test_labels_of_one_class_are_refused_where_they_come_from(fasta, tmp_path):
+    """A regex that matches what every header shares (UniProt's 'EC=3.1.1.1' read as 'EC=(\\d)' on
+    hydrolases) used to ask for `dense(1)`; an obs column with one value likewise."""
+    with pytest.raises(TrainError, match=r"enzymes.fasta: the 6 records all have the label 'sp'; a classifier needs"):
+        load(fasta, PROTEIN, {"label": r"(\w+)\|"})
+    cells = write_h5ad(tmp_path / "cells.h5ad")
+    with pytest.raises(TrainError, match=r"the 30 cells \(obs 'batch'\) all have the label 'b1'"):
+        load(cells, EXPRESSION, {"label": "batch"})
+
+
 def test_fasta_maps_unknown_letters_when_asked_and_reads_nucleotides(tmp_path):
     odd = tmp_path / "odd.fa"
     odd.write_text(">a c=x\nMKJV\n>b c=y\nMKV\n>c c=x\nMV\n>d c=y\nKV\n")
@@ -226,6 +253,16 @@ def test_h5ad_errors(tmp_path):
     broken.write_bytes(b"not hdf5")
     with pytest.raises(TrainError, match="not a readable .h5ad file"):
         load(broken, EXPRESSION, {"label": "cell_type"})
+
+
+def test_h5ad_with_fewer_genes_than_declared_is_not_told_to_keep_more(tmp_path):
+    cells = write_h5ad(tmp_path / "cells.h5ad")  # 6 genes
+    with pytest.raises(TrainError, match=r"6 genes per cell; input 'x' is declared \[10\]") as failure:
+        load(cells, {"x": TensorType((10,), "float")}, {"label": "cell_type"})
+    assert "hvg" not in failure.value.hint and "declare `input x: [6]`" in failure.value.hint
+    with pytest.raises(TrainError, match=r"6 genes per cell; input 'x' is declared \[4\]") as failure:
+        load(cells, {"x": TensorType((4,), "float")}, {"label": "cell_type"})
+    assert "--set data.options.hvg=4" in failure.value.hint
 
 
 def test_h5ad_cell_sentences_keep_the_gene_vocabulary(tmp_path):
@@ -305,6 +342,11 @@ def test_alignment_errors(tmp_path):
     write_family(tmp_path, "fam2", ["MKVLAGHE", "MKVLAGHE"], 8)
     with pytest.raises(TrainError, match="rows of unequal length: 'fam0_1' has 6 columns, the query 'fam0_0' has 8"):
         load(tmp_path, EVO)
+    write_family(tmp_path, "fam0", ["MKVLAGHE", "MKVLAGHE"], 8)
+    (tmp_path / "fam1.pdb").write_text("HEADER    NOTHING HERE\nEND\n")  # no atoms: no chain
+    with pytest.raises(TrainError, match=r"fam1.pdb: no chain could be read \(no ATOM records\)$") as failure:
+        load(tmp_path, EVO)
+    assert "query (the first record) of alignment fam1" in failure.value.hint
     write_family(tmp_path, "fam0", ["MKVLAGHE", "MKVLAGHE"], 7)
     with pytest.raises(TrainError, match="7 residues in its first chain, but the query has 8"):
         load(tmp_path, EVO)

@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cramnet.cli import app
+from cramnet.train.data.files import read_arrays
+from cramnet.train.errors import TrainError
 
 from .test_bio_data import FASTA, write_family, write_h5ad
 
@@ -45,7 +47,7 @@ def test_each_bio_spec_trains_on_its_built_in_set(spec, tmp_path):
 @pytest.mark.slow
 def test_enzbert_from_fasta_and_predict_writes_record_ids(tmp_path):
     fasta = tmp_path / "enzymes.fasta"
-    fasta.write_text(FASTA * 3)  # repeated records: enough for three splits
+    fasta.write_text("".join(FASTA.replace(">sp|P", f">sp|{k}P") for k in range(3)))  # enough for three splits
     run = tmp_path / "run"
     result = train(
         "specs/bio/enzbert.cram",
@@ -95,6 +97,23 @@ def test_a_bad_bio_file_is_a_message_not_a_traceback(tmp_path):
     result = train("specs/bio/attomics.cram", "--data", str(cells), "--set", "data.options.label=celltype")
     assert result.exit_code == 1
     assert "no obs column 'celltype'" in result.output and "cell_type, batch" in result.output
+
+
+def test_a_compressed_file_is_named_as_such_for_train_and_predict(tmp_path):
+    import gzip
+
+    packed = tmp_path / "enzymes.fa.gz"
+    with gzip.open(packed, "wt") as handle:
+        handle.write(FASTA)
+    for args in (
+        ["specs/bio/enzbert.cram", "--data", str(packed), "--set", "data.options.label=ec"],
+        ["specs/bio/enzbert.cram", "--data", str(packed)],
+    ):
+        result = train(*args)
+        assert result.exit_code == 1 and "enzymes.fa.gz is gzip-compressed" in result.output, result.output
+        assert "gunzip -k" in result.output and "enzymes.fa" in result.output
+    with pytest.raises(TrainError, match="enzymes.fa.gz is gzip-compressed"):  # what predict reads
+        read_arrays(packed, targets=False)
 
 
 @pytest.mark.slow

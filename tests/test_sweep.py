@@ -304,6 +304,24 @@ def test_two_worker_processes_share_one_study_without_duplicate_trials(tmp_path)
     assert len({t.user_attrs["worker"] for t in finished}) == 2
 
 
+def test_a_resumed_seeded_sweep_draws_new_points(tmp_path):
+    """Resuming with the same --seed restarted the sampler's stream: its first points were those
+    already run (a 2-trial sweep resumed to 4 spent trials 2 and 3 on the points of 0 and 1)."""
+    from cramnet.search.sweep import open_storage, open_study
+
+    def first_draw(flags):
+        study = open_study(flags, open_storage(flags.storage_url))
+        trial = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})
+        study.tell(trial, 0.5)
+        return trial.params["x"]
+
+    flags = sweep_flags(tmp_path)
+    first = first_draw(flags)
+    assert first_draw(flags) != first  # resumed: a new point
+    (tmp_path / "again").mkdir()
+    assert first_draw(sweep_flags(tmp_path / "again")) == first  # a new study with the seed: the same start
+
+
 def test_sweep_mistakes_are_messages_not_tracebacks(tmp_path):
     spec = tmp_path / "tiny.cram"
     spec.write_text(TINY)

@@ -11,7 +11,7 @@ from ..errors import TrainError
 from . import builtin, pairs, sequences, shapes, text
 from .bio import BIO_BUILTIN, bio_file, default_bio_data, is_bio_file
 from .dataset import Dataset
-from .files import file_dataset
+from .files import file_dataset, refuse_compressed
 from .options import resolve
 
 # name: (loader, its options, default (val, test) fractions)
@@ -53,6 +53,7 @@ def load_data(
         return dataset
     if name not in BUILTIN and (path.suffix or path.exists()):
         val, test = _fractions(fractions, (0.15, 0.15))
+        refuse_compressed(path)
         if is_bio_file(path, types):
             return bio_file(path, types, task, seed, val, test, options, vocab_limit)
         if path.suffix.lower() == ".txt":

@@ -64,7 +64,10 @@ def read_distances(structure: Path, query: torch.Tensor) -> torch.Tensor:
         model = next(iter(parser.get_structure(structure.stem, str(structure))))
         chain = next(iter(model))
     except (StopIteration, ValueError, KeyError, PDBConstructionException, OSError) as error:
-        raise TrainError(f"{structure}: no chain could be read ({error or 'empty'})") from None
+        raise TrainError(
+            f"{structure}: no chain could be read ({str(error) or 'no ATOM records'})",
+            f"{structure.name} holds the structure of the query (the first record) of alignment {structure.stem}",
+        ) from None
     points = []
     for residue in chain:
         if residue.id[0] != " ":  # waters and ligands

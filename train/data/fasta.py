@@ -34,14 +34,42 @@ def read_records(path: Path) -> list[tuple[str, str, str]]:
     if not path.is_file():
         raise TrainError(f"data file {path} does not exist")
     try:
-        with warnings.catch_warnings():
+        with path.open() as handle, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Biopython warns about comment lines it skips
-            records = [(r.id, r.description, str(r.seq)) for r in SeqIO.parse(str(path), "fasta")]
+            _text_before_header(path, handle)
+            records = [(r.id, r.description, str(r.seq)) for r in SeqIO.parse(handle, "fasta")]
     except (ValueError, UnicodeDecodeError, OSError) as error:
         raise TrainError(f"{path}: not a readable FASTA file ({error})") from None
     if not records:
-        raise TrainError(f"{path}: no FASTA records", "each record starts with a '>ID description' line")
+        raise TrainError(f"{path}: no FASTA records", HEADER)
+    first = {}
+    for number, (record, _, sequence) in enumerate(records, 1):
+        if not sequence.strip("*-."):  # what encoding drops: stop codons and gaps
+            raise TrainError(
+                f"{path}: record '{record}' (record {number}) has no residues",
+                "remove the record, or give its sequence on the lines below its header",
+            )
+        if record in first:
+            raise TrainError(
+                f"{path}: record ID '{record}' is used by records {first[record]} and {number}",
+                "give each record its own ID (the header's first word): labels and predictions are matched by it",
+            )
+        first[record] = number
     return records
+
+
+HEADER = "each record starts with a '>ID description' line, its sequence on the lines below"
+
+
+def _text_before_header(path: Path, handle) -> None:
+    """Refuse text before the first header (Biopython's own message is about its parser options);
+    leaves the handle at the start."""
+    for number, line in enumerate(handle, 1):
+        if line.strip():
+            if not line.startswith(">"):
+                raise TrainError(f"{path}:{number}: {line.strip()[:60]!r} comes before the first '>' header", HEADER)
+            break
+    handle.seek(0)
 
 
 def header_labels(path: Path, records, label: str) -> list[str]:
@@ -141,7 +169,7 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
             "take them from the header (--set data.options.label=KEY for KEY=value fields, or a regex with "
             "one group) or from a CSV of ID,label rows (--set data.options.labels=labels.csv)",
         )
-    classes, index = class_ids(names)
+    classes, index = class_ids(names, f"{path}: the {len(names)} records")
     y = torch.tensor([index[n] for n in names])
     stratify = bool(torch.bincount(y).min() >= 3)  # each class in each split, where there are enough
     data = split_tensors(

@@ -70,7 +70,21 @@ def read_arrays(path: Path, targets: bool = True) -> dict[str, np.ndarray]:
             raise TrainError(f"{path}: not a readable .safetensors file ({error})") from None
     if suffix == ".csv":
         return _read_csv(path, targets)
+    refuse_compressed(path)
     raise TrainError(f"data file {path}: cramnet reads .npz, .safetensors, .csv and .txt files")
+
+
+COMPRESSED = {".gz": ("gzip", "gunzip -k"), ".bz2": ("bzip2", "bunzip2 -k"), ".xz": ("xz", "unxz -k")}
+
+
+def refuse_compressed(path: Path) -> None:
+    """A compressed data file (enzymes.fasta.gz) is named as such: its format hides under the suffix."""
+    if path.suffix.lower() in COMPRESSED:
+        kind, command = COMPRESSED[path.suffix.lower()]
+        raise TrainError(
+            f"{path} is {kind}-compressed; cramnet reads data files uncompressed",
+            f"{command} {path}, then give {path.with_suffix('')}",
+        )
 
 
 _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}

@@ -100,10 +100,14 @@ def h5ad_dataset(path: Path, types, task: str, seed: int, val: float, test: floa
     if x.shape[1] != kind.dims[0]:
         raise TrainError(
             f"{path}: {x.shape[1]} genes per cell; input '{name}' is declared [{kind.dims[0]}]",
-            f"declare `input {name}: [{x.shape[1]}]`, or keep the {kind.dims[0]} most variable genes with "
-            f"--set data.options.hvg={kind.dims[0]}",
+            f"declare `input {name}: [{x.shape[1]}]`"
+            + (
+                f", or keep the {kind.dims[0]} most variable genes with --set data.options.hvg={kind.dims[0]}"
+                if x.shape[1] > kind.dims[0]  # hvg only keeps fewer
+                else ""
+            ),
         )
-    classes, index = class_ids(names)
+    classes, index = class_ids(names, f"{path}: the {len(names)} cells (obs '{options['label']}')")
     y = torch.tensor([index[n] for n in names])
     stratify = bool(torch.bincount(y).min() >= 3)
     data = split_tensors(
@@ -136,7 +140,7 @@ def _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, 
     info = f"{info} as sentences of their top {options['length']} genes"
     if options["label"]:
         names = cell_labels(path, adata, options["label"])
-        classes, index = class_ids(names)
+        classes, index = class_ids(names, f"{path}: the {len(names)} cells (obs '{options['label']}')")
         y = torch.tensor([index[n] for n in names])
         data = split_tensors(
             path.name, "classification", {name: sentences[:, 1:]}, y, seed, val, test,
