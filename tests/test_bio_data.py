@@ -2,12 +2,14 @@
 tables and alignments on small files written here — with each bad input's message."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from cramnet.blocks.tensor_type import TensorType
+from cramnet.train import apply_sets, defaults
 from cramnet.train.data import default_data, load_data
 from cramnet.train.data.families import MSA_LETTERS
 from cramnet.train.data.life_histories import EVENTS, simulate
@@ -187,14 +189,36 @@ def test_fasta_mistakes_are_one_message_naming_the_record(tmp_path):
         load(twice, PROTEIN, {"label": "ec"})
 
 
-def test_labels_of_one_class_are_refused_where_they_come_from(fasta, tmp_path):
+def test_labels_of_one_class_are_refused_for_training(fasta, tmp_path):
     """A regex that matches what every header shares (UniProt's 'EC=3.1.1.1' read as 'EC=(\\d)' on
     hydrolases) used to ask for `dense(1)`; an obs column with one value likewise."""
-    with pytest.raises(TrainError, match=r"enzymes.fasta: the 6 records all have the label 'sp'; a classifier needs"):
-        load(fasta, PROTEIN, {"label": r"(\w+)\|"})
-    cells = write_h5ad(tmp_path / "cells.h5ad")
-    with pytest.raises(TrainError, match=r"the 30 cells \(obs 'batch'\) all have the label 'b1'"):
-        load(cells, EXPRESSION, {"label": "batch"})
+    from cramnet.train.setup import prepare
+
+    def prepared(spec: str, data: Path, options: dict):
+        config = apply_sets(defaults(), [f"data.name={data}"])
+        return prepare(spec, config | {"data": config["data"] | {"options": options}})
+
+    with pytest.raises(TrainError, match=r"enzymes.fasta: every example has the label 'sp'; a classifier needs"):
+        prepared("specs/bio/enzbert.cram", fasta, {"label": r"(\w+)\|"})
+    cells = write_h5ad(tmp_path / "cells.h5ad", genes=2000)
+    with pytest.raises(TrainError, match=r"cells.h5ad: every example has the label 'b1'"):
+        prepared("specs/bio/attomics.cram", cells, {"label": "batch"})
+
+
+def test_other_data_is_numbered_as_the_run_numbers_its_classes(tmp_path):
+    # evaluated by a run of seven classes, a file of three of them numbers them 0, 1, 2 by itself
+    from cramnet.train.setup import prepare
+
+    some = tmp_path / "some.fasta"
+    some.write_text("".join(f">s{i} ec={(2, 4, 6)[i % 3]}\nMKV{'GHS'[i % 3] * (i % 5 + 2)}LL\n" for i in range(30)))
+    config = apply_sets(defaults(), [f"data.name={some}", "data.options.label=ec"])
+    run = [str(c) for c in range(1, 8)]
+    data = prepare("specs/bio/enzbert.cram", config, labels=run).data
+    assert data.classes == 7 and data.labels == run
+    targets = torch.cat([split.target for split in data.splits.values()])
+    assert set(targets.tolist()) == {1, 3, 5} and len(targets) == 30
+    with pytest.raises(TrainError, match=r"some.fasta: label '6' is not one of the 5 classes the run was trained on"):
+        prepare("specs/bio/enzbert.cram", config, labels=run[:5])
 
 
 def test_fasta_maps_unknown_letters_when_asked_and_reads_nucleotides(tmp_path):

@@ -63,6 +63,10 @@ def test_enzbert_from_fasta_and_predict_writes_record_ids(tmp_path):
     assert predicted.exit_code == 0, predicted.output
     lines = (tmp_path / "seven.predictions.csv").read_text().splitlines()
     assert lines[0].startswith("id,class,p_1,p_2") and lines[1].startswith("q0,") and len(lines) == 29
+    some = tmp_path / "some.fasta"  # three of the seven classes, numbered as the run numbers them
+    some.write_text("".join(f">s{i} ec={(2, 4, 6)[i % 3]}\nMKV{'GHS'[i % 3] * (i % 5 + 2)}LL\n" for i in range(30)))
+    evaluated = runner.invoke(app, ["evaluate", str(run), "--data", str(some)])
+    assert evaluated.exit_code == 0 and "test_accuracy" in evaluated.output, evaluated.output
 
 
 @pytest.mark.slow

@@ -128,7 +128,7 @@ def evaluate_run(
         config = {**config, "data": {**config["data"], "name": data}}
     task = trained.info["task"] if weights is None else "auto"  # a spec has no task of its own: the data's
     config = {**config, "device": device, "precision": "fp32", "compile": False, "task": task}
-    setup = prepare(None, config, checked=trained.checked)
+    setup = prepare(None, config, checked=trained.checked, labels=trained.info.get("labels"))
     engine = Engine(setup, trained.module, trained.module, None)
     return {f"{split}_{k}": v for k, v in evaluate_split(engine, setup.data.splits[split], 256).items()}
 

@@ -13,6 +13,7 @@ from ..compiler.api import CheckedModel, check_spec
 from .config import get
 from .data import BUILTIN, Dataset, default_data, load_data
 from .data.bio import BIO_TRAINING
+from .data.dataset import numbered_as
 from .errors import TrainError
 from .tasks import Task, choose_task
 
@@ -113,7 +114,10 @@ def prepare(
     model: str | None = None,
     plugins: list[str] = (),
     checked: CheckedModel | None = None,
+    labels: list[str] | None = None,
 ) -> Setup:
+    """The run's data, task, device and filled-in config. `labels`, a trained run's class names, number
+    the classes of other data as the run does (evaluate)."""
     config = copy.deepcopy(config)
     checked = checked or check_spec(spec, model, list(plugins), **spec_limits(config))
     notes = []
@@ -145,6 +149,13 @@ def prepare(
         get(config, "data.options"),
         vocabulary(checked),
     )
+    if labels and data.labels and data.task == "classification":
+        data = numbered_as(data, labels)
+    elif data.labels and len(data.labels) == 1 and data.task == "classification":
+        raise TrainError(
+            f"{data.name}: every example has the label '{data.labels[0]}'; a classifier needs at least two classes",
+            "check where the labels come from (data.options.label or labels): they must tell the examples apart",
+        )
     task = choose_task(checked.output_types, checked.input_types, data, task_name, config["loss"])
     if config["loss"] == "auto" and task.name == "reconstruction" and _probabilities(checked, task.output, data):
         task.loss = "bce"  # summed squared error is too weak beside a VAE's KL: the latent collapses

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -60,3 +60,20 @@ def split_tensors(
         for i in parts
     ]
     return Dataset(name, task, *splits, **extra)
+
+
+def numbered_as(data: Dataset, labels: list[str]) -> Dataset:
+    """`data` with its classes numbered as a trained run's `labels` number them (other data evaluated
+    by the run: its own numbering counts only the classes it holds); a label the run does not know is
+    refused."""
+    unknown = [label for label in data.labels if label not in labels]
+    if unknown:
+        known = ", ".join(labels[:10]) + (", …" if len(labels) > 10 else "")
+        raise TrainError(
+            f"{data.name}: label '{unknown[0]}' is not one of the {len(labels)} classes the run was trained on "
+            f"({known})",
+            "evaluate on examples of the run's classes",
+        )
+    index = torch.tensor([labels.index(label) for label in data.labels])
+    splits = {name: replace(split, target=index[split.target]) for name, split in data.splits.items()}
+    return replace(data, **splits, classes=len(labels), labels=list(labels))

@@ -169,7 +169,7 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
             "take them from the header (--set data.options.label=KEY for KEY=value fields, or a regex with "
             "one group) or from a CSV of ID,label rows (--set data.options.labels=labels.csv)",
         )
-    classes, index = class_ids(names, f"{path}: the {len(names)} records")
+    classes, index = class_ids(names)
     y = torch.tensor([index[n] for n in names])
     stratify = bool(torch.bincount(y).min() >= 3)  # each class in each split, where there are enough
     data = split_tensors(

@@ -107,7 +107,7 @@ def h5ad_dataset(path: Path, types, task: str, seed: int, val: float, test: floa
                 else ""
             ),
         )
-    classes, index = class_ids(names, f"{path}: the {len(names)} cells (obs '{options['label']}')")
+    classes, index = class_ids(names)
     y = torch.tensor([index[n] for n in names])
     stratify = bool(torch.bincount(y).min() >= 3)
     data = split_tensors(
@@ -140,7 +140,7 @@ def _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, 
     info = f"{info} as sentences of their top {options['length']} genes"
     if options["label"]:
         names = cell_labels(path, adata, options["label"])
-        classes, index = class_ids(names, f"{path}: the {len(names)} cells (obs '{options['label']}')")
+        classes, index = class_ids(names)
         y = torch.tensor([index[n] for n in names])
         data = split_tensors(
             path.name, "classification", {name: sentences[:, 1:]}, y, seed, val, test,

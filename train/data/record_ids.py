@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import TrainError
 from .splits import partition
 
 
@@ -17,14 +16,8 @@ def ids_by_split(
     return {name: [ids[i] for i in part.tolist()] for name, part in zip(("train", "val", "test"), parts)}
 
 
-def class_ids(names: list[str], where: str) -> tuple[list[str], dict[str, int]]:
-    """Class names in a natural order (numbers by value, then text) and each one's id; `where` names
-    the examples (`enzymes.fasta: the 40 records`) for the message when they hold one class only."""
-    if len(set(names)) < 2:
-        raise TrainError(
-            f"{where} all have the label '{names[0]}'; a classifier needs at least two classes",
-            "check where the labels come from (data.options.label or labels): it must pick what tells them apart",
-        )
+def class_ids(names: list[str]) -> tuple[list[str], dict[str, int]]:
+    """Class names in a natural order (numbers by value, then text) and each one's id."""
     ordered = sorted(set(names), key=lambda n: (0, float(n), n) if is_number(n) else (1, 0.0, n))
     return ordered, {name: i for i, name in enumerate(ordered)}
 
