@@ -160,8 +160,11 @@ def test_fasta_errors_name_the_record(fasta, tmp_path):
     assert "unknown=map" in failure.value.hint
     with pytest.raises(TrainError, match="no labels, and the model classifies"):
         load(fasta, PROTEIN)
-    with pytest.raises(TrainError, match=r"record 'sp\|P1' has no label"):
+    with pytest.raises(TrainError, match=r"record 'sp\|P1' has no label: its header has no field organism=…"):
         load(fasta, PROTEIN, {"label": "organism"})
+    with pytest.raises(TrainError) as failure:
+        load(fasta, PROTEIN, {"label": "EC"})  # the headers write ec=
+    assert "keys are case-sensitive: --set data.options.label=ec" in failure.value.hint
     with pytest.raises(TrainError, match="25 letters .* the model's embedding has 20"):
         load(fasta, PROTEIN, {"label": "ec"}, vocab=20)
     side = tmp_path / "few.csv"

@@ -85,11 +85,12 @@ def header_labels(path: Path, records, label: str) -> list[str]:
     for record, description, _ in records:
         found = pattern.search(description)
         if found is None:
-            what = f"a field {label}=…" if is_key else f"a match for {label!r}"
-            raise TrainError(
-                f"{path}: record '{record}' has no label: its header has no {what}",
-                f"header: >{description[:80]}",
-            )
+            what = f"field {label}=…" if is_key else f"match for {label!r}"
+            hint = f"header: >{description[:80]}"
+            other = re.search(rf"(?:^|[\s|;,])({re.escape(label)})=", description, re.IGNORECASE) if is_key else None
+            if other:  # EC=3.1.1.1 asked for as ec
+                hint += f" (keys are case-sensitive: --set data.options.label={other.group(1)})"
+            raise TrainError(f"{path}: record '{record}' has no label: its header has no {what}", hint)
         labels.append(found.group(1))
     return labels
 
