@@ -167,7 +167,12 @@ def axis_of(name: str, value: ast.CallExpr, text: str, errors: list[SpecError]) 
         step = step_value
     if high < low:
         errors.append(
-            SpecError(code="E241", message=f"{value.name}: the low bound {low} is above {high}", span=value.span)
+            SpecError(
+                code="E241",
+                message=f"{value.name}: the low bound {low} is above {high}",
+                span=value.span,
+                hint=f"swap the bounds: {value.name}({high}, {low})",
+            )
         )
         return None
     if value.name == "log_range" and low <= 0:

@@ -49,7 +49,8 @@ def _axis(dotted: str, text: str, path: Path) -> Axis:
     axis = axis_of(dotted, let.value, source, errors) if isinstance(let, ast.Let) else None
     if axis is None:
         reason = errors[0].message if errors else "not a choice or a range"
-        raise TrainError(f"{path}: {dotted}: {reason}", "write choice(a, b), range(lo, hi) or log_range(lo, hi)")
+        hint = errors[0].hint if errors and errors[0].hint else "write choice(a, b), range(lo, hi) or log_range(lo, hi)"
+        raise TrainError(f"{path}: {dotted}: {reason}", hint)
     return axis
 
 

@@ -18,6 +18,7 @@ from cramnet.compiler.space_reader import read_space, read_space_file
 from cramnet.dsl import parse
 from cramnet.dsl.errors import SpecErrors
 from cramnet.dsl.format import format_spec
+from cramnet.train.errors import TrainError
 
 optuna = pytest.importorskip("optuna")
 
@@ -371,6 +372,11 @@ def test_config_values_join_the_space(tmp_path):
     assert [(a.name, a.kind) for a in axes] == [("optimizer.lr", "log_range"), ("batch_size", "choice")]
     resolved = config_at(tree, {"optimizer.lr": 0.003, "batch_size": 64}, "run.yaml")
     assert resolved["optimizer"]["lr"] == 0.003 and resolved["batch_size"] == 64 and resolved["epochs"] == 2
+    config.write_text("optimizer:\n  lr: log_range(1e-2, 1e-3)\n")
+    with pytest.raises(TrainError) as reversed_bounds:
+        read_config_space(config)
+    assert "the low bound 0.01 is above 0.001" in str(reversed_bounds.value)
+    assert reversed_bounds.value.hint == "swap the bounds: log_range(0.001, 0.01)"
 
 
 def test_check_on_a_space_keeps_the_size_limits(tmp_path):
