@@ -202,3 +202,18 @@ def test_heterogeneous_experts_are_named_by_their_bodies_and_alike_ones_are_not(
     checked = check_spec(spec)
     assert expert_names(checked.graph.nodes["mixed"]) == ["dense", "dense → relu", "layernorm"]
     assert expert_names(check_spec(ROOT / "specs" / "mixtral_small.cram").graph.nodes["moe_layer_1.moe_1"]) is None
+
+
+def test_a_probe_past_a_moe_whose_expert_attends_runs(tmp_path):
+    """An attention inside a `moe` expert is no node of the graph: its weights are not a node's map
+    (the probe stopped with an internal KeyError on the expert's module path)."""
+    spec = tmp_path / "expert_attention.cram"
+    spec.write_text(
+        "model expert_attention {\n input image: [1, 8, 8]\n"
+        " image -> flatten -> dense(16) -> moe(top_k = 1) { reshape([4, 4]) -> attention(2) -> flatten | dense(16) }"
+        " -> dense(10) as logits\n output logits\n}\n"
+    )
+    run = quick_run(spec, tmp_path / "run")
+    result = runner.invoke(app, ["probe", str(run), "--node", "logits", "--device", "cpu", "-o", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "p" / "activations.npy").shape[1:] == (10,)
