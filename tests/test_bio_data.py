@@ -170,6 +170,24 @@ def test_fasta_errors_name_the_record(fasta, tmp_path):
         load(fasta, PROTEIN, {"lable": "ec"})
 
 
+def test_a_file_that_is_not_fasta_is_told_in_one_line(tmp_path):
+    # Biopython's advice on its own parsers ("Use SeqIO.parse with the 'fasta-pearson' format …",
+    # 16 lines) was the message
+    notes = tmp_path / "notes.fasta"
+    notes.write_text("\nhello world\n>a ec=1\nMKV\n")
+    with pytest.raises(TrainError) as failure:
+        load(notes, PROTEIN, {"label": "ec"})
+    assert str(failure.value) == f"{notes}, line 2: 'hello world' comes before the first record's '>' header"
+    assert "SeqIO" not in str(failure.value) and "'>ID description'" in failure.value.hint
+    notes.write_text("\n\n>a ec=1\nMKV\n>b ec=2\nMV\n>c ec=1\nKV\n>d ec=2\nMK\n")  # blank lines first: read
+    assert load(notes, PROTEIN, {"label": "ec"}).classes == 2
+
+
+def test_a_missing_header_field_reads_as_english(fasta):
+    with pytest.raises(TrainError, match=r"its header has no field organism=…$"):
+        load(fasta, PROTEIN, {"label": "organism"})
+
+
 def test_fasta_maps_unknown_letters_when_asked_and_reads_nucleotides(tmp_path):
     odd = tmp_path / "odd.fa"
     odd.write_text(">a c=x\nMKJV\n>b c=y\nMKV\n>c c=x\nMV\n>d c=y\nKV\n")

@@ -11,6 +11,7 @@ and the padding mask goes to the model as `<input>_mask`, so attention and pooli
 from __future__ import annotations
 
 import csv
+import io
 import re
 import warnings
 from pathlib import Path
@@ -29,19 +30,40 @@ LONGEST = 1024  # length 0 (auto) crops here: the positions of most sequence mod
 
 def read_records(path: Path) -> list[tuple[str, str, str]]:
     """(id, description, sequence) of each record."""
+    records = parse_fasta(path, "FASTA file")
+    if not records:
+        raise TrainError(f"{path}: no FASTA records", "each record starts with a '>ID description' line")
+    return records
+
+
+def parse_fasta(path: Path, what: str) -> list[tuple[str, str, str]]:
+    """(id, description, sequence) of each record of a FASTA-formatted file (`what` names it in
+    messages); text before the first header is told by its line, not in Biopython's words."""
     from Bio import SeqIO
 
     if not path.is_file():
         raise TrainError(f"data file {path} does not exist")
     try:
+        text = path.read_text()
+    except (UnicodeDecodeError, OSError) as error:
+        raise TrainError(f"{path}: not a readable {what} ({error})") from None
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    if first < len(lines) and not lines[first].startswith(">"):
+        shown = lines[first].strip()
+        raise TrainError(
+            f"{path}, line {first + 1}: {shown[:60] + ('…' if len(shown) > 60 else '')!r} comes before the "
+            "first record's '>' header",
+            "a FASTA record is a header line '>ID description' with the sequence on the lines after it",
+        )
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Biopython warns about comment lines it skips
-            records = [(r.id, r.description, str(r.seq)) for r in SeqIO.parse(str(path), "fasta")]
-    except (ValueError, UnicodeDecodeError, OSError) as error:
-        raise TrainError(f"{path}: not a readable FASTA file ({error})") from None
-    if not records:
-        raise TrainError(f"{path}: no FASTA records", "each record starts with a '>ID description' line")
-    return records
+            # from the first header on: Biopython refuses a file that opens with a blank line
+            parsed = SeqIO.parse(io.StringIO("\n".join(lines[first:])), "fasta")
+            return [(r.id, r.description, str(r.seq)) for r in parsed]
+    except ValueError as error:
+        raise TrainError(f"{path}: not a readable {what} ({str(error).splitlines()[0]})") from None
 
 
 def header_labels(path: Path, records, label: str) -> list[str]:
@@ -57,7 +79,7 @@ def header_labels(path: Path, records, label: str) -> list[str]:
     for record, description, _ in records:
         found = pattern.search(description)
         if found is None:
-            what = f"a field {label}=…" if is_key else f"a match for {label!r}"
+            what = f"field {label}=…" if is_key else f"match for {label!r}"
             raise TrainError(
                 f"{path}: record '{record}' has no label: its header has no {what}",
                 f"header: >{description[:80]}",
