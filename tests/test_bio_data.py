@@ -246,6 +246,24 @@ def test_h5ad_errors(tmp_path):
         load(broken, EXPRESSION, {"label": "cell_type"})
 
 
+def test_an_h5ad_file_without_cells_is_told_so(tmp_path):
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    path = write_h5ad(tmp_path / "empty.h5ad", cells=0, genes=2000)  # stopped as an internal error (bincount)
+    args = ["train", "specs/bio/attomics.cram", "--data", str(path), "--set", "data.options.label=cell_type"]
+    result = CliRunner().invoke(app, [*args, "--quiet", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and f"error: {path} holds no cells" in result.output, result.output
+
+
+def test_fewer_genes_than_declared_are_not_told_to_keep_more_variable_genes(tmp_path):
+    path = write_h5ad(tmp_path / "pbmc.h5ad")  # 6 genes: hvg=8 would be refused as more than there are
+    with pytest.raises(TrainError, match="6 genes per cell; input 'x' is declared \\[8\\]") as failure:
+        load(path, {"x": TensorType((8,), "float")}, {"label": "cell_type"})
+    assert failure.value.hint == "declare `input x: [6]`"
+
+
 def test_h5ad_cell_sentences_keep_the_gene_vocabulary(tmp_path):
     path = write_h5ad(tmp_path / "pbmc.h5ad")
     data = load(path, SENTENCE, {"length": 4}, vocab=20004)
