@@ -307,6 +307,25 @@ def test_event_table_errors(tmp_path):
         load(renamed, HISTORY)
 
 
+def test_an_event_csv_with_its_own_column_names_reads_with_the_options(tmp_path):
+    # read as a plain table ("no target column"), and the options that name the columns were refused
+    # ("data.options are for built-in data sets"): only .tsv and .parquet could rename them
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text("id,years,event\n" + "".join(f"p{i},{40 + k},E{k}\n" for i in range(12) for k in range(3)))
+    with pytest.raises(TrainError, match=r"no person column named 'person' \(columns: id, years, event\)"):
+        load(renamed, HISTORY)
+    data = load(renamed, HISTORY, {"person": "id", "age": "years", "code": "event"})
+    assert data.task == "next_event" and data.labels[1:] == ["E0", "E1", "E2"]
+
+
+@pytest.mark.parametrize("age", ["nan", "inf", "-inf"])
+def test_an_age_that_is_not_finite_is_told_at_its_line(tmp_path, age):
+    table = tmp_path / "ages.csv"  # stopped as an internal error (bincount) for nan
+    table.write_text(f"person,age,code\np1,40,E11\np1,{age},I10\np2,30,E11\np2,35,I10\n")
+    with pytest.raises(TrainError, match=f"line 3: age '{age}' is not a finite number"):
+        load(table, HISTORY)
+
+
 # --- alignments ----------------------------------------------------------------------------------
 
 

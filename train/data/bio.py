@@ -17,7 +17,7 @@ from pathlib import Path
 from ...blocks.tensor_type import TensorType
 from .dataset import Dataset
 from .families import FAMILY_OPTIONS, families
-from .life_histories import HISTORY_OPTIONS, life_histories
+from .life_histories import HISTORY_OPTIONS, event_inputs, life_histories
 from .synthetic_bio import CELL_OPTIONS, MOTIFS, PROTEIN_OPTIONS, SENTENCE_OPTIONS, cells, proteins, sentences
 
 # name: (loader, its options, default (val, test) fractions); loaders take all the model's inputs
@@ -84,9 +84,11 @@ def _alignment_folder(path: Path, types: dict[str, TensorType]) -> bool:
 
 
 def _looks_like_events(path: Path, types: dict[str, TensorType]) -> bool:
+    """A table for a model with code and age inputs (whatever its columns are named: the options name
+    them), or one whose header names a person, an age and a code (told if the model does not fit)."""
     from .events import is_event_table
 
-    return len(types) == 2 and is_event_table(path)
+    return event_inputs(types) is not None or (len(types) == 2 and is_event_table(path))
 
 
 def bio_file(path: Path, types, task: str, seed: int, val: float, test: float, options: dict, vocab) -> Dataset:
