@@ -12,6 +12,8 @@ from ..dsl.errors import SpecErrors
 from ..errors import UsageError
 from .messages import err, out, print_mistake, print_spec_errors, run_command
 from .options import (
+    EXPORT_FORMATS,
+    RENDER_FORMATS,
     SEED_LIMIT,
     DimOption,
     MaxNodesOption,
@@ -22,6 +24,7 @@ from .options import (
     load_plugin_modules,
     parse_sizes,
 )
+from .usage import choice
 
 
 def render(
@@ -37,6 +40,7 @@ def render(
         None,
         "--format",
         metavar="FORMAT",
+        callback=choice("--format", RENDER_FORMATS),
         help="svg, png, pdf, dot or mermaid (default: the suffix; must agree with it).",
     ),
     depth: int | None = typer.Option(
@@ -63,7 +67,11 @@ def render(
 def export(
     spec: Path = typer.Argument(..., metavar="SPEC|RUN", help="The .cram file, or a run directory of `cramnet train`."),
     fmt: str = typer.Option(
-        "python", "--format", metavar="FORMAT", help="python (the module file of compile -o), onnx or hf."
+        "python",
+        "--format",
+        metavar="FORMAT",
+        callback=choice("--format", EXPORT_FORMATS),
+        help="python (the module file of compile -o), onnx or hf.",
     ),
     output: Path | None = typer.Option(
         None, "-o", "--output", metavar="PATH", help="The file (default MODEL.py, .onnx, -hf/)."
