@@ -16,6 +16,9 @@ SEED_LIMIT = 2**32 - 1
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16", "fp16")
 STRATEGIES = ("ddp", "fsdp")
+# likewise render/files.py's and export/__init__.py's FORMATS (both load torch)
+RENDER_FORMATS = ("svg", "png", "pdf", "dot", "mermaid")
+EXPORT_FORMATS = ("python", "onnx", "hf")
 
 ModelOption = typer.Option(None, "--model", "-m", metavar="NAME", help="Which model, where the file declares several.")
 PluginOption = typer.Option(

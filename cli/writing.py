@@ -8,9 +8,12 @@ from pathlib import Path
 
 import typer
 
+from ..dsl.errors import SpecErrors
 from ..errors import UsageError
-from .messages import err, out, run_command
+from .messages import err, out, print_mistake, print_spec_errors, run_command
 from .options import (
+    EXPORT_FORMATS,
+    RENDER_FORMATS,
     SEED_LIMIT,
     DimOption,
     MaxNodesOption,
@@ -21,6 +24,7 @@ from .options import (
     load_plugin_modules,
     parse_sizes,
 )
+from .usage import choice
 
 
 def render(
@@ -36,6 +40,7 @@ def render(
         None,
         "--format",
         metavar="FORMAT",
+        callback=choice("--format", RENDER_FORMATS),
         help="svg, png, pdf, dot or mermaid (default: the suffix; must agree with it).",
     ),
     depth: int | None = typer.Option(
@@ -62,7 +67,11 @@ def render(
 def export(
     spec: Path = typer.Argument(..., metavar="SPEC|RUN", help="The .cram file, or a run directory of `cramnet train`."),
     fmt: str = typer.Option(
-        "python", "--format", metavar="FORMAT", help="python (the module file of compile -o), onnx or hf."
+        "python",
+        "--format",
+        metavar="FORMAT",
+        callback=choice("--format", EXPORT_FORMATS),
+        help="python (the module file of compile -o), onnx or hf.",
     ),
     output: Path | None = typer.Option(
         None, "-o", "--output", metavar="PATH", help="The file (default MODEL.py, .onnx, -hf/)."
@@ -119,30 +128,46 @@ def fmt_command(
 
         load_plugin_modules(plugin)  # the layout needs no block; a plugin that fails to load is still told
 
-        try:
-            changed = format_paths(specs, check)
-        except OSError as error:
-            raise UsageError(f"cannot read or write {error.filename}: {error.strerror or error}") from None
-        for line in fmt_report(specs, changed, check):
+        failures = []  # a file that cannot be formatted is told after the others are done, not instead of them
+        changed = [path for spec in specs for path in _format_one(spec, check, format_paths, failures)]
+        for line in fmt_report(specs, changed, check, len(failures)):
             out.print(line)
-        if check and changed:
+        for failure in failures:
+            if isinstance(failure, SpecErrors):
+                print_spec_errors(failure)
+            else:
+                print_mistake(str(failure), failure.hint)
+        if failures or (check and changed):
             raise typer.Exit(1)
 
     run_command(action)
 
 
-def fmt_report(specs: list[Path], changed: list[Path], check: bool) -> list[str]:
+def _format_one(spec: Path, check: bool, format_paths, failures: list) -> list[Path]:
+    """format_paths on one file: what changed, or nothing with its failure added to `failures`."""
+    try:
+        return format_paths([spec], check)
+    except SpecErrors as failure:
+        failures.append(failure)
+    except OSError as error:
+        failures.append(UsageError(f"cannot read or write {error.filename}: {error.strerror or error}"))
+    return []
+
+
+def fmt_report(specs: list[Path], changed: list[Path], check: bool, failed: int = 0) -> list[str]:
     """What fmt did: a line per file it changed (or would), then how many it left, counted only when
     there are several files and the count says something a line did not."""
     lines = [f"{'would reformat' if check else 'formatted'} {path}" for path in changed]
-    unchanged = [path for path in specs if path not in changed]
-    if len(specs) == 1 and unchanged:
-        return [f"{unchanged[0]} already formatted"]
+    unchanged = len(specs) - len(changed) - failed
+    if len(specs) == 1:
+        return lines or ([f"{specs[0]} already formatted"] if unchanged else [])
     counts = []
-    if changed and unchanged:
+    if changed and (unchanged or failed):
         counts.append(f"{_files(len(changed))} {'would be reformatted' if check else 'formatted'}")
     if unchanged:
-        counts.append(f"{_files(len(unchanged))} already formatted")
+        counts.append(f"{_files(unchanged)} already formatted")
+    if failed and counts:
+        counts.append(f"{_files(failed)} could not be formatted")
     return lines + ([", ".join(counts)] if counts else [])
 
 

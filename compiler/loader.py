@@ -161,7 +161,7 @@ def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progres
         return None
     try:
         target = resolve_use_path(decl.path, from_path)
-        found = target is not None and (files is not None or target.is_file())
+        found = target is not None and (files is not None or target.exists())  # a folder: read_source says so
     except (OSError, ValueError) as error:  # a name too long for the file system, a NUL byte
         errors.append(
             SpecError(code="E201", message=f"cannot use {_shown(decl.path)}: {_reason(error)}", span=decl.span)

@@ -62,6 +62,8 @@ def collect(
                 given = batch.to(device).inputs  # the rows and labels below stay on the CPU
                 with attention_maps(module) as maps:
                     value = module(*[given[name] for name in inputs])
+                # by node; an attention inside a `moe` expert is no node (and sees only its examples)
+                maps = {nodes[path]: weights for path, weights in maps.items() if path in nodes}
                 if not isinstance(value, torch.Tensor):
                     raise ProbeError(f"the node's value is a {type(value).__name__}, not a tensor")
                 rows, label = _rows(value, batch, every_node)
@@ -72,10 +74,10 @@ def collect(
                 if isinstance(first, torch.Tensor) and not first.is_floating_point() and first.dim() == 2:
                     tokens.append(first.cpu())
                 if start == 0:
-                    _first_example(found, {nodes[path]: weights for path, weights in maps.items()}, batch, inputs)
+                    _first_example(found, maps, batch, inputs)
                 values.append(rows)
                 labels.append(label)
-                _add_attention(found, {nodes[path]: weights for path, weights in maps.items()})
+                _add_attention(found, maps)
     finally:
         for hook in hooks:
             hook.remove()

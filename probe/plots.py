@@ -13,16 +13,24 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 DPI = 110
+LANCZOS_FROM = 64  # rows and features both above this: ARPACK's few components, not a full SVD
 
 
 def principal_components(values: np.ndarray, count: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Rows projected on their first `count` principal components (SVD of the centred rows), and the
     fraction of the variance each explains. (N, F) -> (N, count), (count,)."""
     centred = values - values.mean(0)
-    _, singular, right = np.linalg.svd(centred, full_matrices=False)
+    total = max(float((centred**2).sum()), 1e-12)
+    if min(centred.shape) > LANCZOS_FROM:  # the leading components alone: a full SVD of a language
+        from scipy.sparse.linalg import svds  # model's logits (3,200 × 20,004) took six minutes
+
+        _, singular, right = svds(centred, k=count, random_state=0)
+        order = np.argsort(singular)[::-1]
+        singular, right = singular[order], right[order]
+    else:
+        _, singular, right = np.linalg.svd(centred, full_matrices=False)
     projected = centred @ right[:count].T
-    variance = singular**2
-    explained = variance[:count] / max(variance.sum(), 1e-12)
+    explained = singular[:count] ** 2 / total
     if projected.shape[1] < count:  # fewer features than components: the rest is zero
         projected = np.pad(projected, ((0, 0), (0, count - projected.shape[1])))
         explained = np.pad(explained, (0, count - len(explained)))

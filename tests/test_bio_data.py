@@ -176,12 +176,7 @@ def test_fasta_errors_name_the_record(fasta, tmp_path):
 
 
 def test_fasta_mistakes_are_one_message_naming_the_record(tmp_path):
-    """Text that is not FASTA, an empty record and a record ID used twice: each names where it is."""
-    prose = tmp_path / "notes.fasta"
-    prose.write_text("\nMy enzymes\n>P1 ec=1\nMKV\n")
-    with pytest.raises(TrainError, match=r"notes.fasta:2: 'My enzymes' comes before the first '>' header") as failure:
-        load(prose, PROTEIN, {"label": "ec"})
-    assert "SeqIO" not in str(failure.value) and "'>ID description'" in failure.value.hint
+    """An empty record and a record ID used twice: each names where it is."""
     empty = tmp_path / "empty.fasta"
     empty.write_text(">P1 ec=1\nMKV\n>P2 ec=2\n*\n>P3 ec=1\nMV\n")
     with pytest.raises(TrainError, match=r"empty.fasta: record 'P2' \(record 2\) has no residues"):
@@ -222,6 +217,19 @@ def test_other_data_is_numbered_as_the_run_numbers_its_classes(tmp_path):
     assert set(targets.tolist()) == {1, 3, 5} and len(targets) == 30
     with pytest.raises(TrainError, match=r"some.fasta: label '6' is not one of the 5 classes the run was trained on"):
         prepare("specs/bio/enzbert.cram", config, labels=run[:5])
+
+
+def test_a_file_that_is_not_fasta_is_told_in_one_line(tmp_path):
+    # Biopython's advice on its own parsers ("Use SeqIO.parse with the 'fasta-pearson' format …",
+    # 16 lines) was the message
+    notes = tmp_path / "notes.fasta"
+    notes.write_text("\nhello world\n>a ec=1\nMKV\n")
+    with pytest.raises(TrainError) as failure:
+        load(notes, PROTEIN, {"label": "ec"})
+    assert str(failure.value) == f"{notes}, line 2: 'hello world' comes before the first record's '>' header"
+    assert "SeqIO" not in str(failure.value) and "'>ID description'" in failure.value.hint
+    notes.write_text("\n\n>a ec=1\nMKV\n>b ec=2\nMV\n>c ec=1\nKV\n>d ec=2\nMK\n")  # blank lines first: read
+    assert load(notes, PROTEIN, {"label": "ec"}).classes == 2
 
 
 def test_fasta_maps_unknown_letters_when_asked_and_reads_nucleotides(tmp_path):
@@ -292,6 +300,17 @@ def test_h5ad_with_fewer_genes_than_declared_is_not_told_to_keep_more(tmp_path):
     assert "--set data.options.hvg=4" in failure.value.hint
 
 
+def test_an_h5ad_file_without_cells_is_told_so(tmp_path):
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    path = write_h5ad(tmp_path / "empty.h5ad", cells=0, genes=2000)  # stopped as an internal error (bincount)
+    args = ["train", "specs/bio/attomics.cram", "--data", str(path), "--set", "data.options.label=cell_type"]
+    result = CliRunner().invoke(app, [*args, "--quiet", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and f"error: {path} holds no cells" in result.output, result.output
+
+
 def test_h5ad_cell_sentences_keep_the_gene_vocabulary(tmp_path):
     path = write_h5ad(tmp_path / "pbmc.h5ad")
     data = load(path, SENTENCE, {"length": 4}, vocab=20004)
@@ -333,6 +352,25 @@ def test_event_table_errors(tmp_path):
     renamed.write_text("pid\tage\tcode\np1\t40\tE11\n")
     with pytest.raises(TrainError, match="no person column named 'person' \\(columns: pid, age, code\\)"):
         load(renamed, HISTORY)
+
+
+def test_an_event_csv_with_its_own_column_names_reads_with_the_options(tmp_path):
+    # read as a plain table ("no target column"), and the options that name the columns were refused
+    # ("data.options are for built-in data sets"): only .tsv and .parquet could rename them
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text("id,years,event\n" + "".join(f"p{i},{40 + k},E{k}\n" for i in range(12) for k in range(3)))
+    with pytest.raises(TrainError, match=r"no person column named 'person' \(columns: id, years, event\)"):
+        load(renamed, HISTORY)
+    data = load(renamed, HISTORY, {"person": "id", "age": "years", "code": "event"})
+    assert data.task == "next_event" and data.labels[1:] == ["E0", "E1", "E2"]
+
+
+@pytest.mark.parametrize("age", ["nan", "inf", "-inf"])
+def test_an_age_that_is_not_finite_is_told_at_its_line(tmp_path, age):
+    table = tmp_path / "ages.csv"  # stopped as an internal error (bincount) for nan
+    table.write_text(f"person,age,code\np1,40,E11\np1,{age},I10\np2,30,E11\np2,35,I10\n")
+    with pytest.raises(TrainError, match=f"line 3: age '{age}' is not a finite number"):
+        load(table, HISTORY)
 
 
 # --- alignments ----------------------------------------------------------------------------------

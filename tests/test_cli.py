@@ -159,6 +159,17 @@ def test_a_missing_spec_named_on_the_command_line_hints_at_its_path():
     assert "hint: there is no folder spec in" in run("check", "spec/lenet5.cram").output
 
 
+def test_a_use_that_names_a_folder_is_told_it_is_a_folder(tmp_path):
+    # it said "used file not found: blocks.cram (looked for …)", though the path was there
+    (tmp_path / "blocks.cram").mkdir()
+    spec = tmp_path / "main.cram"
+    spec.write_text('use "blocks.cram"\n' + SEQUENCE_SPEC)
+    result = run("check", str(spec))
+    assert result.exit_code == 1, result.output
+    assert f"{spec}:1:1: error[E200]: cannot read {tmp_path / 'blocks.cram'}: Is a directory" in result.output
+    assert 'use "blocks.cram"' in result.output and "not found" not in result.output
+
+
 def test_a_missing_use_target_keeps_its_hint(tmp_path):
     spec = tmp_path / "main.cram"
     spec.write_text('use "lib.cram"\n' + SEQUENCE_SPEC)

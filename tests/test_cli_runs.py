@@ -56,6 +56,12 @@ def test_evaluate_predict_and_probe_take_the_plugin_and_the_device(classifier_ru
     assert np.load(tmp_path / "probe" / "activations.npy").shape[1:] == (64,)
 
 
+def test_predict_from_a_folder_says_it_is_a_folder(classifier_run, tmp_path):
+    # it was read as a folder of alignments: "… gives an MSA and pair features; the model has image: [1, 8, 8]"
+    result = runner.invoke(app, ["predict", str(classifier_run), str(tmp_path), *PLUGIN, "--device", "cpu"])
+    assert result.exit_code == 1 and f"data file {tmp_path} is a directory" in result.output, result.output
+
+
 def test_a_fresh_process_needs_the_plugin_to_read_the_run(classifier_run):
     # in this process the plugin stays registered once train loaded it: a user's next command is a new one
     command = [sys.executable, "-m", "cramnet.cli", "evaluate", str(classifier_run), "--device", "cpu"]

@@ -8,7 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 from cramnet.cli import app
-from cramnet.cli.options import DEVICES, PRECISIONS, STRATEGIES
+from cramnet.cli.options import DEVICES, EXPORT_FORMATS, PRECISIONS, RENDER_FORMATS, STRATEGIES
 
 runner = CliRunner()
 COMMANDS = sorted(typer.main.get_command(app).commands)
@@ -61,6 +61,9 @@ def test_help_lines_read_as_a_user_writes_them():
         (["check", "specs/mlp.cram", "specs/vae.cram"], "unexpected extra argument", "usage: cramnet check"),
         (["summary", "specs/mlp.cram", "--strategy", "fsdb"], "--strategy 'fsdb' is not one of ddp, fsdp", "'fsdp'"),
         (["train", "specs/mlp.cram", "--precision", "fp8"], "--precision 'fp8' is not one of fp32, bf16, fp16", "for"),
+        # these two exited 1 without a suggestion, after the spec was checked
+        (["render", "specs/mlp.cram", "--format", "pnf"], "--format 'pnf' is not one of svg, png, pdf", "'png'"),
+        (["export", "specs/mlp.cram", "--format", "onx"], "--format 'onx' is not one of python, onnx, hf", "'onnx'"),
     ],
 )
 def test_usage_mistakes_read_like_cramnets_errors(args, message, hint):
@@ -102,3 +105,10 @@ def test_the_flag_choices_are_the_config_keys_choices():
 
     assert SCHEMA["device"].choices == DEVICES and SCHEMA["precision"].choices == PRECISIONS
     assert SCHEMA["distributed.strategy"].choices == STRATEGIES
+
+
+def test_the_format_choices_are_the_writers_formats():
+    from cramnet.export import FORMATS as EXPORTS
+    from cramnet.render.files import FORMATS as RENDERS
+
+    assert EXPORTS == EXPORT_FORMATS and RENDERS == RENDER_FORMATS

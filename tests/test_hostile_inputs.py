@@ -508,6 +508,15 @@ def test_a_directory_is_not_reported_missing(tmp_path):
         load_file_data(tmp_path / "d.npz")
 
 
+def test_a_folder_given_as_the_data_of_a_model_that_reads_no_alignments_is_told_as_a_folder(tmp_path):
+    # it was read as a folder of alignments: "… gives an MSA and pair features; the model has image: [1, 8, 8]"
+    (tmp_path / "data").mkdir()
+    result = CliRunner().invoke(app, ["train", "specs/mlp.cram", "--data", str(tmp_path / "data"), "--quiet"])
+    assert result.exit_code == 1, result.output
+    assert f"data file {tmp_path / 'data'} is a directory" in result.output and "MSA" not in result.output
+    assert "name a .npz, .safetensors, .csv or .txt file in it" in result.output
+
+
 def test_a_csv_with_a_byte_order_mark_reads_its_header(tmp_path):
     rows = ["y," + ",".join(f"p{i}" for i in range(64))] + [f"{i % 2}," + ",".join(["0.5"] * 64) for i in range(20)]
     (tmp_path / "d.csv").write_bytes(b"\xef\xbb\xbf" + "\n".join(rows).encode() + b"\n")

@@ -202,3 +202,38 @@ def test_heterogeneous_experts_are_named_by_their_bodies_and_alike_ones_are_not(
     checked = check_spec(spec)
     assert expert_names(checked.graph.nodes["mixed"]) == ["dense", "dense → relu", "layernorm"]
     assert expert_names(check_spec(ROOT / "specs" / "mixtral_small.cram").graph.nodes["moe_layer_1.moe_1"]) is None
+
+
+def test_a_probe_past_a_moe_whose_expert_attends_runs(tmp_path):
+    """An attention inside a `moe` expert is no node of the graph: its weights are not a node's map
+    (the probe stopped with an internal KeyError on the expert's module path)."""
+    spec = tmp_path / "expert_attention.cram"
+    spec.write_text(
+        "model expert_attention {\n input image: [1, 8, 8]\n"
+        " image -> flatten -> dense(16) -> moe(top_k = 1) { reshape([4, 4]) -> attention(2) -> flatten | dense(16) }"
+        " -> dense(10) as logits\n output logits\n}\n"
+    )
+    run = quick_run(spec, tmp_path / "run")
+    result = runner.invoke(app, ["probe", str(run), "--node", "logits", "--device", "cpu", "-o", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "p" / "activations.npy").shape[1:] == (10,)
+
+
+def test_the_latent_plot_of_a_wide_value_takes_seconds_and_keeps_the_leading_components(tmp_path):
+    """A language model's logits over a large vocabulary (cell2sentence: 3,200 rows × 20,004) took a
+    full SVD per plot, six minutes each; only the first two components are drawn."""
+    import time
+
+    from cramnet.probe.plots import latent, principal_components
+
+    rng = np.random.default_rng(0)
+    wide = (rng.normal(size=(2000, 3)) * [10, 5, 1]) @ rng.normal(size=(3, 6000)) + 0.1 * rng.normal(size=(2000, 6000))
+    start = time.perf_counter()
+    latent(wide, None, "wide", tmp_path / "latent.png")
+    assert time.perf_counter() - start < 20  # a full SVD: over a minute
+    small = wide[:300, :3000]
+    points, explained = principal_components(small)
+    centred = small - small.mean(0)
+    _, singular, right = np.linalg.svd(centred, full_matrices=False)
+    np.testing.assert_allclose(np.abs(points), np.abs(centred @ right[:2].T), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(explained, singular[:2] ** 2 / (singular**2).sum(), rtol=1e-9)

@@ -12,7 +12,6 @@ non-gap columns; a family without one cannot be trained on."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import torch
@@ -20,6 +19,7 @@ import torch
 from ..errors import TrainError
 from .dataset import Dataset, split_tensors
 from .families import MSA_LETTERS, msa_features, pair_features, split_inputs
+from .fasta import parse_fasta
 from .options import resolve
 from .record_ids import ids_by_split
 
@@ -30,14 +30,7 @@ OTHER = len(MSA_LETTERS)  # the id of a letter outside the alphabet: a zero one-
 
 def read_alignment(path: Path) -> tuple[list[str], torch.Tensor]:
     """Record IDs and (S, R) letter ids of one alignment."""
-    from Bio import SeqIO
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            records = [(r.id, str(r.seq)) for r in SeqIO.parse(str(path), "fasta")]
-    except (ValueError, UnicodeDecodeError, OSError) as error:
-        raise TrainError(f"{path}: not a readable alignment ({error})") from None
+    records = [(record, seq) for record, _, seq in parse_fasta(path, "alignment")]
     if not records:
         raise TrainError(f"{path}: no sequences", "each sequence starts with a '>ID' line; the query comes first")
     rows = [("".join(c for c in seq if not (c.islower() or c == ".")), record) for record, seq in records]

@@ -17,7 +17,7 @@ from pathlib import Path
 from ...blocks.tensor_type import TensorType
 from .dataset import Dataset
 from .families import FAMILY_OPTIONS, families
-from .life_histories import HISTORY_OPTIONS, life_histories
+from .life_histories import HISTORY_OPTIONS, event_inputs, life_histories
 from .synthetic_bio import CELL_OPTIONS, MOTIFS, PROTEIN_OPTIONS, SENTENCE_OPTIONS, cells, proteins, sentences
 
 # name: (loader, its options, default (val, test) fractions); loaders take all the model's inputs
@@ -67,27 +67,34 @@ def default_bio_data(inputs: dict[str, TensorType], outputs: dict[str, TensorTyp
 
 def is_bio_file(path: Path, types: dict[str, TensorType]) -> bool:
     suffix = path.suffix.lower()
-    if suffix in FASTA + ALIGNMENT + (".h5ad",) + TABLES or _alignment_folder(path):
+    if suffix in FASTA + ALIGNMENT + (".h5ad",) + TABLES or _alignment_folder(path, types):
         return True
     return suffix == ".csv" and _looks_like_events(path, types)
 
 
-def _alignment_folder(path: Path) -> bool:
-    """A folder of alignments; a folder named like a data file (`d.npz/`) is a mistake, told elsewhere."""
-    return path.is_dir() and path.suffix == ""
+def _msa_model(types: dict[str, TensorType]) -> bool:
+    """Two float inputs of rank 3: an MSA `[S, R, c]` and a pair `[R, R, c]`."""
+    return len(types) == 2 and all(t.kind == "float" and len(t.dims) == 3 for t in types.values())
+
+
+def _alignment_folder(path: Path, types: dict[str, TensorType]) -> bool:
+    """A folder of alignments, for a model that reads them; any other folder (`d.npz/`, or `data/` for
+    an image model) is a mistake, told by the file reader as a directory."""
+    return path.is_dir() and path.suffix == "" and _msa_model(types)
 
 
 def _looks_like_events(path: Path, types: dict[str, TensorType]) -> bool:
+    """A table for a model with code and age inputs (whatever its columns are named: the options name
+    them), or one whose header names a person, an age and a code (told if the model does not fit)."""
     from .events import is_event_table
 
-    return len(types) == 2 and is_event_table(path)
+    return event_inputs(types) is not None or (len(types) == 2 and is_event_table(path))
 
 
 def bio_file(path: Path, types, task: str, seed: int, val: float, test: float, options: dict, vocab) -> Dataset:
     """A data set from a biological file, read by the reader its extension and the model's inputs pick."""
     suffix = path.suffix.lower()
-    msa_model = len(types) == 2 and all(t.kind == "float" and len(t.dims) == 3 for t in types.values())
-    if _alignment_folder(path) or suffix in ALIGNMENT or (suffix in FASTA and msa_model):
+    if _alignment_folder(path, types) or suffix in ALIGNMENT or (suffix in FASTA and _msa_model(types)):
         from .alignments import alignment_dataset
 
         return alignment_dataset(path, types, seed, val, test, options)

@@ -6,6 +6,7 @@ get ids 1, 2, … in sorted order (0 pads), checked against the model's `embed` 
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 from ..errors import TrainError
@@ -83,6 +84,8 @@ def read_histories(path: Path, options: dict) -> tuple[list[str], list[list[tupl
             years = float(age)
         except ValueError:
             raise TrainError(f"{path}, line {number}: age {age!r} is not a number (years)") from None
+        if not math.isfinite(years):
+            raise TrainError(f"{path}, line {number}: age {age!r} is not a finite number (years)")
         people.setdefault(person, []).append((years, code))
     return list(people), [sorted(events, key=lambda e: e[0]) for events in people.values()]
 

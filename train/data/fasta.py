@@ -11,6 +11,7 @@ and the padding mask goes to the model as `<input>_mask`, so attention and pooli
 from __future__ import annotations
 
 import csv
+import io
 import re
 import warnings
 from pathlib import Path
@@ -27,19 +28,12 @@ FASTA_OPTIONS = {"label": "", "labels": "", "length": 0, "alphabet": "auto", "un
 LONGEST = 1024  # length 0 (auto) crops here: the positions of most sequence models end about there
 
 
-def read_records(path: Path) -> list[tuple[str, str, str]]:
-    """(id, description, sequence) of each record."""
-    from Bio import SeqIO
+HEADER = "each record starts with a '>ID description' line, its sequence on the lines below"
 
-    if not path.is_file():
-        raise TrainError(f"data file {path} does not exist")
-    try:
-        with path.open() as handle, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Biopython warns about comment lines it skips
-            _text_before_header(path, handle)
-            records = [(r.id, r.description, str(r.seq)) for r in SeqIO.parse(handle, "fasta")]
-    except (ValueError, UnicodeDecodeError, OSError) as error:
-        raise TrainError(f"{path}: not a readable FASTA file ({error})") from None
+
+def read_records(path: Path) -> list[tuple[str, str, str]]:
+    """(id, description, sequence) of each record: at least one, each with residues and its own ID."""
+    records = parse_fasta(path, "FASTA file")
     if not records:
         raise TrainError(f"{path}: no FASTA records", HEADER)
     first = {}
@@ -58,18 +52,34 @@ def read_records(path: Path) -> list[tuple[str, str, str]]:
     return records
 
 
-HEADER = "each record starts with a '>ID description' line, its sequence on the lines below"
+def parse_fasta(path: Path, what: str) -> list[tuple[str, str, str]]:
+    """(id, description, sequence) of each record of a FASTA-formatted file (`what` names it in
+    messages); text before the first header is told by its line, not in Biopython's words."""
+    from Bio import SeqIO
 
-
-def _text_before_header(path: Path, handle) -> None:
-    """Refuse text before the first header (Biopython's own message is about its parser options);
-    leaves the handle at the start."""
-    for number, line in enumerate(handle, 1):
-        if line.strip():
-            if not line.startswith(">"):
-                raise TrainError(f"{path}:{number}: {line.strip()[:60]!r} comes before the first '>' header", HEADER)
-            break
-    handle.seek(0)
+    if not path.is_file():
+        raise TrainError(f"data file {path} does not exist")
+    try:
+        text = path.read_text()
+    except (UnicodeDecodeError, OSError) as error:
+        raise TrainError(f"{path}: not a readable {what} ({error})") from None
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    if first < len(lines) and not lines[first].startswith(">"):
+        shown = lines[first].strip()
+        raise TrainError(
+            f"{path}, line {first + 1}: {shown[:60] + ('…' if len(shown) > 60 else '')!r} comes before the "
+            "first record's '>' header",
+            HEADER,
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Biopython warns about comment lines it skips
+            # from the first header on: Biopython refuses a file that opens with a blank line
+            parsed = SeqIO.parse(io.StringIO("\n".join(lines[first:])), "fasta")
+            return [(r.id, r.description, str(r.seq)) for r in parsed]
+    except ValueError as error:
+        raise TrainError(f"{path}: not a readable {what} ({str(error).splitlines()[0]})") from None
 
 
 def header_labels(path: Path, records, label: str) -> list[str]:

@@ -43,6 +43,8 @@ def expression_matrix(path: Path, adata) -> torch.Tensor:
     if matrix is None:
         raise TrainError(f"{path}: the file holds no expression matrix (X)")
     matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+    if matrix.shape[0] == 0:
+        raise TrainError(f"{path} holds no cells")
     if not np.isfinite(matrix).all():
         raise TrainError(f"{path}: the expression matrix holds NaN or infinite values")
     return torch.from_numpy(matrix.astype(np.float32))
@@ -98,15 +100,10 @@ def h5ad_dataset(path: Path, types, task: str, seed: int, val: float, test: floa
     names = cell_labels(path, adata, options["label"])
     x, keep = preprocess(x, options)
     if x.shape[1] != kind.dims[0]:
-        raise TrainError(
-            f"{path}: {x.shape[1]} genes per cell; input '{name}' is declared [{kind.dims[0]}]",
-            f"declare `input {name}: [{x.shape[1]}]`"
-            + (
-                f", or keep the {kind.dims[0]} most variable genes with --set data.options.hvg={kind.dims[0]}"
-                if x.shape[1] > kind.dims[0]  # hvg only keeps fewer
-                else ""
-            ),
-        )
+        hint = f"declare `input {name}: [{x.shape[1]}]`"
+        if len(genes) > kind.dims[0]:  # hvg cannot keep more genes than the file has
+            hint += f", or keep the {kind.dims[0]} most variable genes with --set data.options.hvg={kind.dims[0]}"
+        raise TrainError(f"{path}: {x.shape[1]} genes per cell; input '{name}' is declared [{kind.dims[0]}]", hint)
     classes, index = class_ids(names)
     y = torch.tensor([index[n] for n in names])
     stratify = bool(torch.bincount(y).min() >= 3)

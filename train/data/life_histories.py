@@ -106,17 +106,23 @@ def history_tensors(people: list[list[tuple[float, int]]], visits: int) -> tuple
     return codes, ages, targets
 
 
-def split_inputs(types: dict[str, TensorType], source: str) -> tuple[str, str]:
-    """The names of the code input (tokens[visits]) and the age input ([visits, 1])."""
+def event_inputs(types: dict[str, TensorType]) -> tuple[str, str] | None:
+    """The names of the code input (tokens[visits]) and the age input ([visits, 1]), or None."""
     codes = [n for n, t in types.items() if t.kind == "tokens"]
     ages = [n for n, t in types.items() if t.kind == "float" and len(t.dims) == 2 and t.dims[-1] == 1]
-    if len(types) != 2 or len(codes) != 1 or len(ages) != 1:
+    return (codes[0], ages[0]) if len(types) == 2 and len(codes) == 1 and len(ages) == 1 else None
+
+
+def split_inputs(types: dict[str, TensorType], source: str) -> tuple[str, str]:
+    """The names of the code input (tokens[visits]) and the age input ([visits, 1])."""
+    found = event_inputs(types)
+    if found is None:
         given = ", ".join(f"{n}: {t}" for n, t in types.items())
         raise TrainError(
             f"{source} gives event codes and ages; the model has {given}",
             "declare `input codes: tokens[visits]` and `input ages: [visits, 1]`",
         )
-    return codes[0], ages[0]
+    return found
 
 
 def life_histories(types: dict[str, TensorType], seed: int, val: float, test: float, options: dict, task: str):
