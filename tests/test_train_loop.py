@@ -93,6 +93,25 @@ def test_a_checkpoint_from_another_spec_is_refused(tmp_path, spec):
         train(other, config(tmp_path, "epochs=2"), resume=tmp_path / "run")
 
 
+def test_a_run_stopped_before_its_first_checkpoint_is_not_told_to_resume(tmp_path, spec):
+    # evaluate and train --out said "resume it with --resume RUN", which then said "no checkpoint to
+    # resume from" with no way on
+    import shutil
+
+    out = train(spec, config(tmp_path, "epochs=1")).out
+    for name in ("checkpoints", "model.safetensors", "final.json"):  # as a run killed in its first epoch leaves it
+        shutil.rmtree(out / name) if name == "checkpoints" else (out / name).unlink()
+    again = f"start it again with: cramnet train SPEC --out {out} --overwrite"
+    for args in (["evaluate", str(out)], ["train", "--resume", str(out), "--quiet"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1 and again in result.output and "--resume" not in result.output, result.output
+    assert "no checkpoint to resume from" in result.output
+    result = runner.invoke(app, ["train", str(spec), "--out", str(out), "--quiet"])
+    assert (
+        result.exit_code == 1 and "--resume" not in result.output and "or replace it with --overwrite" in result.output
+    )
+
+
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, spec):
     train(spec, config(tmp_path, "epochs=1"))
     before = weights(tmp_path / "run" / "checkpoints" / "last.safetensors")
