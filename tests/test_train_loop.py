@@ -129,6 +129,21 @@ def test_outputs_that_do_not_fit_the_task_are_explained(tmp_path):
         train(spec, config(tmp_path, "data.name=digits"))
 
 
+@pytest.mark.parametrize(
+    "model, data, hint",
+    [
+        ("input xy: [2]\n xy -> dense(3) as f", "kan_toy", "end the model in `dense(1)`: one value per target"),
+        ("input ids: tokens[seq]\n ids -> embed(256, 8) -> dense(10) as f", "text", "end the model in `dense(256)`"),
+    ],
+)
+def test_an_output_that_does_not_fit_is_told_how_to_fit(tmp_path, model, data, hint):
+    # the hint was "see the tasks table in train/tasks.py", a source file
+    (tmp_path / "m.cram").write_text(f"model m {{\n {model}\n output f\n}}\n")
+    result = runner.invoke(app, ["train", str(tmp_path / "m.cram"), "--data", data, "--quiet"])
+    assert result.exit_code == 1 and f"  hint: {hint}" in result.output, result.output
+    assert "tasks.py" not in result.output
+
+
 def test_cli_train_evaluate_predict(tmp_path, spec):
     out = tmp_path / "cli"
     result = runner.invoke(
