@@ -34,9 +34,14 @@ def run_export(
     out.print(f"wrote {output}")
     if fmt == "python" and source.trained:  # the weights went beside the module, and load() reads them
         out.print(f"wrote {output.with_suffix('.safetensors')} (the trained weights)")
-        out.print(
-            f"use it without cramnet: `from {output.stem} import load; model = load()` (needs torch and safetensors)",
-        )
+        if output.stem.isidentifier():
+            how = f"`from {output.stem} import load; model = load()`"
+        else:  # `from my-model import load` is not Python
+            how = (
+                f"{output.name} is not a module name Python can import: load it by path with "
+                "importlib.util.spec_from_file_location, or export it as -o NAME.py (letters, digits, _)"
+            )
+        out.print(f"use it without cramnet: {how} (needs torch and safetensors)")
 
 
 def _export_hf(source: ExportSource, output: Path, out: Console) -> None:

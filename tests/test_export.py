@@ -112,6 +112,11 @@ def test_a_trained_run_exports_with_its_weights_and_loads_without_cramnet(tmp_pa
     result = CliRunner().invoke(app, ["export", str(run), "--format", "python", "-o", str(target)])
     assert result.exit_code == 0, result.output
     assert target.with_suffix(".safetensors").exists()
+    assert "`from mlp import load; model = load()`" in result.output
+    hyphen = tmp_path / "my-mlp.py"  # was told `from my-mlp import load`, which Python cannot read
+    result = CliRunner().invoke(app, ["export", str(run), "-o", str(hyphen)])
+    assert result.exit_code == 0 and "from my-mlp import" not in result.output, result.output
+    assert "importlib" in result.output and hyphen.with_suffix(".safetensors").exists()
     x = torch.rand(5, 1, 8, 8)
     torch.save(x, tmp_path / "x.pt")
     code = (

@@ -93,6 +93,25 @@ def test_a_checkpoint_from_another_spec_is_refused(tmp_path, spec):
         train(other, config(tmp_path, "epochs=2"), resume=tmp_path / "run")
 
 
+def test_a_run_stopped_before_its_first_checkpoint_is_not_told_to_resume(tmp_path, spec):
+    # evaluate and train --out said "resume it with --resume RUN", which then said "no checkpoint to
+    # resume from" with no way on
+    import shutil
+
+    out = train(spec, config(tmp_path, "epochs=1")).out
+    for name in ("checkpoints", "model.safetensors", "final.json"):  # as a run killed in its first epoch leaves it
+        shutil.rmtree(out / name) if name == "checkpoints" else (out / name).unlink()
+    again = f"start it again with: cramnet train SPEC --out {out} --overwrite"
+    for args in (["evaluate", str(out)], ["train", "--resume", str(out), "--quiet"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1 and again in result.output and "--resume" not in result.output, result.output
+    assert "no checkpoint to resume from" in result.output
+    result = runner.invoke(app, ["train", str(spec), "--out", str(out), "--quiet"])
+    assert (
+        result.exit_code == 1 and "--resume" not in result.output and "or replace it with --overwrite" in result.output
+    )
+
+
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, spec):
     train(spec, config(tmp_path, "epochs=1"))
     before = weights(tmp_path / "run" / "checkpoints" / "last.safetensors")
@@ -108,6 +127,21 @@ def test_outputs_that_do_not_fit_the_task_are_explained(tmp_path):
     spec.write_text(TINY.replace("dense(10)", "dense(5)"))
     with pytest.raises(TrainError, match=r"no output of the model fits classification on 'digits': 'logits' is \[5\]"):
         train(spec, config(tmp_path, "data.name=digits"))
+
+
+@pytest.mark.parametrize(
+    "model, data, hint",
+    [
+        ("input xy: [2]\n xy -> dense(3) as f", "kan_toy", "end the model in `dense(1)`: one value per target"),
+        ("input ids: tokens[seq]\n ids -> embed(256, 8) -> dense(10) as f", "text", "end the model in `dense(256)`"),
+    ],
+)
+def test_an_output_that_does_not_fit_is_told_how_to_fit(tmp_path, model, data, hint):
+    # the hint was "see the tasks table in train/tasks.py", a source file
+    (tmp_path / "m.cram").write_text(f"model m {{\n {model}\n output f\n}}\n")
+    result = runner.invoke(app, ["train", str(tmp_path / "m.cram"), "--data", data, "--quiet"])
+    assert result.exit_code == 1 and f"  hint: {hint}" in result.output, result.output
+    assert "tasks.py" not in result.output
 
 
 def test_cli_train_evaluate_predict(tmp_path, spec):

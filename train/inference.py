@@ -16,7 +16,7 @@ from .config import read_config
 from .data.files import input_arrays, read_arrays
 from .data.text import tokenizer_from_json
 from .errors import TrainError
-from .run_dir import check_run_spec, read_json
+from .run_dir import check_run_spec, read_json, unfinished_hint
 from .setup import pick_device, spec_limits
 
 
@@ -62,7 +62,7 @@ def load_run(run: str | Path, weights: str = "model.safetensors", device: str = 
     checked = check_run_spec(run, info.get("model"), limits=spec_limits(config))
     path = run / weights
     if not path.exists():
-        raise TrainError(f"{path} is missing: the run did not finish", f"resume it: cramnet train --resume {run}")
+        raise TrainError(f"{path} is missing: the run did not finish", unfinished_hint(run))
     if config["memory_check"]:
         _check_memory(checked, run)
     tensors, _ = ckpt.load(path, ckpt.spec_hash(checked.source(standalone=False)), checked)

@@ -25,6 +25,7 @@ from .run_dir import (
     claim_out,
     default_out,
     publish,
+    unfinished_hint,
     write_config,
     write_json,
     write_spec,
@@ -109,7 +110,7 @@ def train(
             console.print(f"resuming {out} after epoch {state['epoch']} ({meta['processes']} processes wrote it)")
     elif resume is not None:
         if not last_path.exists():
-            raise TrainError(f"{out}: no checkpoint to resume from ({last_path} is missing)")
+            raise TrainError(f"{out}: no checkpoint to resume from ({last_path} is missing)", unfinished_hint(out))
         tensors, meta = ckpt.load(last_path, digest, checked)
         ckpt.load_model(inner, tensors, last_path)
         if not isinstance(meta.get("optimizer"), dict) or not isinstance(meta.get("loop"), dict):

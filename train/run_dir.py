@@ -46,15 +46,29 @@ def claim_out(out: Path, overwrite: bool = False) -> Path:
         return out
     if not overwrite:
         finished = "a finished run" if (out / "final.json").exists() else "files"
+        resume = f"resume it with --resume {out}, " if resumable(out) else ""
         raise TrainError(
             f"{out} already holds {finished}; a run directory belongs to one run",
-            f"choose another --out, resume it with --resume {out}, or replace it with --overwrite "
+            f"choose another --out, {resume}or replace it with --overwrite "
             "(the old run is kept until the new one finishes)",
         )
     staging = out.with_name(f".{out.name}.overwrite")
     if staging.exists():  # left by an overwriting run that was killed: it never replaced anything
         shutil.rmtree(staging)
     return staging
+
+
+def resumable(run: Path) -> bool:
+    """Whether `--resume` can continue the run: it wrote a last checkpoint (one file, or FSDP's folder)."""
+    return any((run / "checkpoints").glob("last.*"))
+
+
+def unfinished_hint(run: Path) -> str:
+    """What to do with a run that did not finish: resume it, or, killed before its first checkpoint,
+    start it again (there is nothing to resume)."""
+    if resumable(run):
+        return f"resume it: cramnet train --resume {run}"
+    return f"it stopped before its first checkpoint; start it again with: cramnet train SPEC --out {run} --overwrite"
 
 
 def publish(staging: Path, out: Path) -> None:

@@ -247,11 +247,20 @@ def _misfit(task: str, kind: TensorType, dataset: Dataset, inputs: dict[str, Ten
     return None if dims == want else f"is {dims}, not the target's {want}"
 
 
-def _fit_hint(task: str, dataset: Dataset) -> str:
+def _fit_hint(task: str, dataset: Dataset) -> str | None:
     if task in ("classification", "graph_classification"):
         return f"end the model in `dense({dataset.classes})` for the {dataset.classes} classes"
     if task == "segmentation":
         return f"end the model in `conv2d({dataset.classes}, 1)`: one score per class at every pixel"
     if task == "node_classification":
         return f"end the graph branch in a layer with {dataset.classes} outputs per node"
-    return "see the tasks table in train/tasks.py"
+    if task in ("token_classification", "language_model"):
+        return f"end the model in `dense({dataset.classes})`: a score per token of the vocabulary at each position"
+    if task == "reconstruction":
+        return "end the model in the input's shape (a `reshape` after the last `dense`)"
+    if task != "regression":
+        return None  # the biological tasks: the message says the shape they need
+    want = list(dataset.train.target.shape[1:])
+    if len(want) == 1:
+        return f"end the model in `dense({want[0]})`: one value per target (class ids as integers would be classes)"
+    return f"end the model in the target's shape {want}"
