@@ -124,12 +124,10 @@ def fmt_command(
     """Lay specs out canonically, comments kept; the meaning never changes."""
 
     def action():
-        from ..dsl.format import format_paths
-
         load_plugin_modules(plugin)  # the layout needs no block; a plugin that fails to load is still told
 
         failures = []  # a file that cannot be formatted is told after the others are done, not instead of them
-        changed = [path for spec in specs for path in _format_one(spec, check, format_paths, failures)]
+        changed = [path for spec in specs for path in _format_one(spec, check, failures)]
         for line in fmt_report(specs, changed, check, len(failures)):
             out.print(line)
         for failure in failures:
@@ -143,8 +141,10 @@ def fmt_command(
     run_command(action)
 
 
-def _format_one(spec: Path, check: bool, format_paths, failures: list) -> list[Path]:
+def _format_one(spec: Path, check: bool, failures: list) -> list[Path]:
     """format_paths on one file: what changed, or nothing with its failure added to `failures`."""
+    from ..dsl.format import format_paths
+
     try:
         return format_paths([spec], check)
     except SpecErrors as failure:

@@ -105,11 +105,12 @@ def _not_found(path: Path) -> str:
     folder = path.parent
     if folder.is_dir():
         try:
-            guess = nearest(path.name, [p.name for p in folder.iterdir() if p.suffix == ".cram"])
+            # by stem: the ".cram" every name shares would make any two short names look alike
+            guess = nearest(path.stem, [p.stem for p in folder.iterdir() if p.suffix == ".cram"])
         except OSError:  # a folder that cannot be listed: no guess
             guess = None
         if guess:
-            return f"did you mean {str(folder / guess)!r}?"
+            return f"did you mean {str(folder / (guess + '.cram'))!r}?"
     elif str(folder) not in ("", "."):
         return f"there is no folder {folder}" + ("" if path.is_absolute() else f" in {Path.cwd()}")
     return "check the spelling" + ("" if path.is_absolute() else f"; a relative path is read from {Path.cwd()}")

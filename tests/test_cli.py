@@ -55,6 +55,15 @@ def test_check_missing_file():
     assert result.exit_code == 1 and "no such file" in result.output
 
 
+def test_a_missing_spec_is_not_matched_on_its_suffix_alone(tmp_path):
+    # "nope.cram" was met with "did you mean 'bin.cram'?": the shared ".cram" made any short name close
+    (tmp_path / "bin.cram").write_text("")
+    (tmp_path / "lenet5.cram").write_text("")
+    result = run("check", str(tmp_path / "nope.cram"))
+    assert result.exit_code == 1 and "did you mean" not in result.output and "check the spelling" in result.output
+    assert f"did you mean '{tmp_path / 'lenet5.cram'}'?" in run("check", str(tmp_path / "lenett5.cram")).output
+
+
 def test_summary_table_has_totals():
     result = run("summary", "specs/reference/resnet18.cram")
     assert result.exit_code == 0

@@ -98,3 +98,7 @@ def test_generate_takes_the_plugin_and_the_device(tmp_path_factory):
     result = runner.invoke(app, [*args, *PLUGIN])
     assert result.exit_code == 0 and result.output.startswith("The"), result.output
     assert result.output == runner.invoke(app, [*args[:-2], *PLUGIN]).output  # the same tokens on auto (here cpu)
+    # a run given as --weights to its own spec: its tokenizer is in the run, not a tokenizer.json
+    spec = run.parent / "spec.cram"
+    result = runner.invoke(app, ["generate", str(spec), "--weights", str(run), "--prompt", "The", *PLUGIN])
+    assert result.exit_code == 1 and f"generate from the run itself: cramnet generate {run}" in result.output

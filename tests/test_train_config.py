@@ -51,6 +51,9 @@ early_stopping: {patience: 3}
         ("precision: bf61", "'precision' cannot be 'bf61'", "bf16"),
         ("data: {val_fraction: 1.5}", "'data.val_fraction' must be in (0, 1)", None),
         ("compile: 3", "'compile' must be bool", None),
+        # was "unknown key 'optimizer'" (did you mean 'optimizer.lr'?): the section is known, its value is not one
+        ("optimizer: 0.01", "'optimizer' is a section of keys, not a value", "optimizer.name, optimizer.lr"),
+        ("schedule: cosine", "'schedule' is a section of keys, not a value", "schedule.name"),
     ],
 )
 def test_config_mistakes_name_the_key_and_suggest(tmp_path, text, message, hint):

@@ -144,6 +144,14 @@ def test_an_output_that_does_not_fit_is_told_how_to_fit(tmp_path, model, data, h
     assert "tasks.py" not in result.output
 
 
+@pytest.mark.parametrize("shipped", ["specs/link_predictor.cram", "specs/drug_repurposing.cram"])
+def test_a_link_predictor_is_told_train_has_no_link_task(shipped):
+    # it trained on 'graphs' and was told "end the model in `dense(2)` for the 2 classes"
+    result = runner.invoke(app, ["train", shipped, "--quiet"])
+    assert result.exit_code == 1 and "cramnet train has no link-prediction task" in result.output, result.output
+    assert "dense(2)" not in result.output and "compile_spec" in result.output
+
+
 def test_cli_train_evaluate_predict(tmp_path, spec):
     out = tmp_path / "cli"
     result = runner.invoke(

@@ -222,6 +222,10 @@ def _flatten(tree: Mapping, where: str, prefix: str = "") -> dict[str, Any]:
 def check_value(dotted: str, value: Any, where: str) -> Any:
     """The value converted to the key's type, or a TrainError naming the key."""
     if dotted not in SCHEMA:
+        keys = [k for k in SCHEMA if k.startswith(dotted + ".")]
+        if keys:  # `optimizer: 0.01`: a known section given a value
+            hint = f"set its keys: {', '.join(keys)}"
+            raise TrainError(f"{where}: '{dotted}' is a section of keys, not a value", hint)
         raise TrainError(f"{where}: unknown key '{dotted}'", _suggest(dotted))
     key = SCHEMA[dotted]
     kinds = key.kind if isinstance(key.kind, tuple) else (key.kind,)

@@ -108,6 +108,19 @@ def _probabilities(checked: CheckedModel, output: str, data) -> bool:
     return True
 
 
+def _refuse_link_heads(checked: CheckedModel) -> None:
+    """A model whose every output scores node pairs (`link`) fits no task train has: said so, rather
+    than that its [pairs] output is not some data set's class scores."""
+    heads = {name: checked.graph.nodes[node].block for name, node in checked.model.outputs.items()}
+    if heads and all(block == "link" for block in heads.values()):
+        raise TrainError(
+            f"model '{checked.name}' scores node pairs (its output '{next(iter(heads))}' comes from `link`), "
+            "and cramnet train has no link-prediction task",
+            "train it from Python: compile_spec(SPEC) gives the module, which scores the graph's "
+            "edge_label_index (docs/data.md lists the tasks train has)",
+        )
+
+
 def prepare(
     spec: Path | str,
     config: dict,
@@ -123,6 +136,7 @@ def prepare(
     notes = []
     device = pick_device(config["device"])
     check_precision(config["precision"], device)
+    _refuse_link_heads(checked)
     data_name = get(config, "data.name")
     if data_name is None:
         data_name = default_data(checked.input_types, checked.output_types)

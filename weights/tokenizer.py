@@ -37,6 +37,11 @@ def open_tokenizer(path: str | Path) -> PublishedTokenizer:
     """The tokenizer saved with the weights at `path` (a model directory, or a file in one)."""
     directory = _directory(path)
     file = directory / "tokenizer.json"
+    if not file.is_file() and (directory / "run.json").is_file():  # a cramnet run keeps its own tokenizer
+        raise TrainError(
+            f"{directory} is a cramnet run, which keeps its tokenizer in run.json, not a tokenizer.json",
+            f"generate from the run itself: cramnet generate {directory} --prompt …",
+        )
     if not file.is_file():
         slow = [name for name in _SLOW_FILES if (directory / name).exists()]
         found = f" (only a slow tokenizer's {', '.join(slow)})" if slow else ""
