@@ -318,6 +318,16 @@ def test_an_event_csv_with_its_own_column_names_reads_with_the_options(tmp_path)
     assert data.task == "next_event" and data.labels[1:] == ["E0", "E1", "E2"]
 
 
+def test_blank_lines_in_an_event_table_are_skipped_and_lines_keep_their_numbers(tmp_path):
+    # a blank line was a ragged row ("line 2: 0 fields"), and after one the line numbers were off
+    table = tmp_path / "events.csv"
+    table.write_text("person,age,code\n\np1,40,E11\np1,50,I10\n\np2,30,E11\np2,35,I10\np3,1,E11\np3,2,I10\n\n")
+    assert load(table, HISTORY).task == "next_event"
+    table.write_text("person,age,code\n\np1,40,E11\np1,old,I10\n")
+    with pytest.raises(TrainError, match="line 4: age 'old' is not a number"):
+        load(table, HISTORY)
+
+
 @pytest.mark.parametrize("age", ["nan", "inf", "-inf"])
 def test_an_age_that_is_not_finite_is_told_at_its_line(tmp_path, age):
     table = tmp_path / "ages.csv"  # stopped as an internal error (bincount) for nan
