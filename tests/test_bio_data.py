@@ -257,6 +257,14 @@ def test_an_h5ad_file_without_cells_is_told_so(tmp_path):
     assert result.exit_code == 1 and f"error: {path} holds no cells" in result.output, result.output
 
 
+def test_an_h5ad_file_without_a_label_option_lists_its_obs_columns(tmp_path):
+    # was "no label column named", hinted `--set data.options.label=cell_type` whatever the columns
+    path = write_h5ad(tmp_path / "pbmc.h5ad", label="celltype_l1")
+    with pytest.raises(TrainError, match="which obs column holds the labels") as failure:
+        load(path, EXPRESSION)
+    assert failure.value.hint == "name it with --set data.options.label=COLUMN (the columns are: celltype_l1, batch)"
+
+
 def test_fewer_genes_than_declared_are_not_told_to_keep_more_variable_genes(tmp_path):
     path = write_h5ad(tmp_path / "pbmc.h5ad")  # 6 genes: hvg=8 would be refused as more than there are
     with pytest.raises(TrainError, match="6 genes per cell; input 'x' is declared \\[8\\]") as failure:
