@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
-from .messages import out, run_command
+from .messages import out, print_mistake, run_command
 from .options import SEED_LIMIT, ModelOption, PluginOption, device_option, precision_option, strategy_option
+from .usage import USAGE
 
 
 def train(
@@ -71,6 +72,12 @@ def train(
     """Train a spec: on built-in data chosen from its inputs and outputs, or as a config says."""
     from ..train.commands import TrainFlags, run_train
 
+    if spec is None and resume is None:  # a command-line mistake: exit 2, as typer's own are told
+        print_mistake(
+            "cramnet train needs SPEC (or --resume RUN)",
+            "usage: cramnet train [OPTIONS] [SPEC] (`cramnet train -h` says more)",
+        )
+        raise typer.Exit(USAGE)
     rendezvous = {"nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint, "rdzv_id": rdzv_id}
     flags = TrainFlags(
         spec,

@@ -311,6 +311,14 @@ def test_an_h5ad_file_without_cells_is_told_so(tmp_path):
     assert result.exit_code == 1 and f"error: {path} holds no cells" in result.output, result.output
 
 
+def test_an_h5ad_file_without_a_label_option_lists_its_obs_columns(tmp_path):
+    # was "no label column named", hinted `--set data.options.label=cell_type` whatever the columns
+    path = write_h5ad(tmp_path / "pbmc.h5ad", label="celltype_l1")
+    with pytest.raises(TrainError, match="which obs column holds the labels") as failure:
+        load(path, EXPRESSION)
+    assert failure.value.hint == "name it with --set data.options.label=COLUMN (the columns are: celltype_l1, batch)"
+
+
 def test_h5ad_cell_sentences_keep_the_gene_vocabulary(tmp_path):
     path = write_h5ad(tmp_path / "pbmc.h5ad")
     data = load(path, SENTENCE, {"length": 4}, vocab=20004)
@@ -363,6 +371,16 @@ def test_an_event_csv_with_its_own_column_names_reads_with_the_options(tmp_path)
         load(renamed, HISTORY)
     data = load(renamed, HISTORY, {"person": "id", "age": "years", "code": "event"})
     assert data.task == "next_event" and data.labels[1:] == ["E0", "E1", "E2"]
+
+
+def test_blank_lines_in_an_event_table_are_skipped_and_lines_keep_their_numbers(tmp_path):
+    # a blank line was a ragged row ("line 2: 0 fields"), and after one the line numbers were off
+    table = tmp_path / "events.csv"
+    table.write_text("person,age,code\n\np1,40,E11\np1,50,I10\n\np2,30,E11\np2,35,I10\np3,1,E11\np3,2,I10\n\n")
+    assert load(table, HISTORY).task == "next_event"
+    table.write_text("person,age,code\n\np1,40,E11\np1,old,I10\n")
+    with pytest.raises(TrainError, match="line 4: age 'old' is not a number"):
+        load(table, HISTORY)
 
 
 @pytest.mark.parametrize("age", ["nan", "inf", "-inf"])

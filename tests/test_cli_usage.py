@@ -61,6 +61,7 @@ def test_help_lines_read_as_a_user_writes_them():
         (["check", "specs/mlp.cram", "specs/vae.cram"], "unexpected extra argument", "usage: cramnet check"),
         (["summary", "specs/mlp.cram", "--strategy", "fsdb"], "--strategy 'fsdb' is not one of ddp, fsdp", "'fsdp'"),
         (["train", "specs/mlp.cram", "--precision", "fp8"], "--precision 'fp8' is not one of fp32, bf16, fp16", "for"),
+        (["train"], "cramnet train needs SPEC (or --resume RUN)", "usage: cramnet train [OPTIONS] [SPEC]"),  # exit 1
         # these two exited 1 without a suggestion, after the spec was checked
         (["render", "specs/mlp.cram", "--format", "pnf"], "--format 'pnf' is not one of svg, png, pdf", "'png'"),
         (["export", "specs/mlp.cram", "--format", "onx"], "--format 'onx' is not one of python, onnx, hf", "'onnx'"),

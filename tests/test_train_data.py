@@ -122,6 +122,20 @@ def test_malformed_files_get_one_clear_message(tmp_path, name, content, message)
     assert message in str(failure.value)
 
 
+def test_blank_lines_in_a_csv_are_skipped_and_lines_keep_their_numbers(tmp_path):
+    # a blank line was a ragged row: "line 2: 0 columns, the header has 65"
+    header = "y," + ",".join(f"p{i}" for i in range(64))
+    rows = [f"{i % 2}," + ",".join(["0.5"] * 64) for i in range(20)]
+    (tmp_path / "d.csv").write_text("\n".join([header, "", *rows[:10], "", *rows[10:], "", ""]) + "\n")
+    assert load(str(tmp_path / "d.csv")).classes == 2
+    (tmp_path / "bad.csv").write_text("\n".join([header, "", rows[0], rows[1].replace("0.5", "half", 1)]) + "\n")
+    with pytest.raises(TrainError, match=r"bad.csv, line 4: 'half' is not a number"):
+        load(str(tmp_path / "bad.csv"))
+    (tmp_path / "blank.csv").write_text(header + "\n\n\n")
+    with pytest.raises(TrainError, match="needs a header row and at least one example row"):
+        load(str(tmp_path / "blank.csv"))
+
+
 def test_shapes_that_do_not_fit_and_pickles_are_refused(tmp_path):
     np.savez(tmp_path / "wrong.npz", image=np.zeros((10, 3, 8, 8), np.float32), y=np.zeros(10, np.int64))
     with pytest.raises(TrainError, match=r"wrong.npz: 'image' has examples of shape \[3, 8, 8\]; input 'image'"):

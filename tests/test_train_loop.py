@@ -152,6 +152,13 @@ def test_a_link_predictor_is_told_train_has_no_link_task(shipped):
     assert "dense(2)" not in result.output and "compile_spec" in result.output
 
 
+def test_a_batch_larger_than_the_data_is_sized_by_the_data_in_the_memory_check(tmp_path, spec):
+    # full-batch training: the check counted 100,000,000 examples a step and refused (about 218 GiB)
+    args = ["train", str(spec), "--batch-size", "100000000", "--epochs", "1", "--out", str(tmp_path / "r"), "--quiet"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+
+
 def test_cli_train_evaluate_predict(tmp_path, spec):
     out = tmp_path / "cli"
     result = runner.invoke(

@@ -196,7 +196,8 @@ def _check_memory(setup: Setup) -> None:
 
     config = setup.config
     slots = optimizer_slots(get(config, "optimizer.name"), get(config, "optimizer.momentum"))
-    need = estimate(setup.checked, None, config["batch_size"], slots)
+    batch = min(config["batch_size"], max(len(setup.data.train), 1))  # a batch holds at most the whole split
+    need = estimate(setup.checked, None, batch, slots)
     check_fits(need, setup.device, setup.checked.name, "train", "--set memory_check=false")
 
 

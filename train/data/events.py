@@ -28,8 +28,9 @@ def is_event_table(path: Path) -> bool:
     return {"person", "age", "code"} <= {h.strip().lower() for h in header}
 
 
-def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
-    """The header and the rows of a table, every row as long as the header."""
+def read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the rows of a table with their line numbers, every row as long as the header
+    (blank lines skipped)."""
     suffix = path.suffix.lower()
     if not path.is_file():
         raise TrainError(f"data file {path} does not exist")
@@ -44,22 +45,23 @@ def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
             ) from None
         except (OSError, ValueError) as error:
             raise TrainError(f"{path}: not a readable Parquet file ({error})") from None
-        return [str(c) for c in frame.columns], [[str(v) for v in row] for row in frame.itertuples(index=False)]
+        rows = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+        return [str(c) for c in frame.columns], list(enumerate(rows, start=2))
     try:
         with path.open(newline="") as handle:
             rows = list(csv.reader(handle, delimiter="\t" if suffix == ".tsv" else ","))
     except (OSError, UnicodeDecodeError) as error:
         raise TrainError(f"cannot read {path}: {error}") from None
-    if len(rows) < 2:
+    if len(rows) < 2 or not any(rows[1:]):  # csv.reader gives a blank line as []
         raise TrainError(f"{path}: needs a header row and at least one event")
     header = [h.strip() for h in rows[0]]
     for number, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
+        if row and len(row) != len(header):
             raise TrainError(
                 f"{path}, line {number}: {len(row)} fields, the header has {len(header)} ({', '.join(header)})",
                 "every event is one row: person, age, code (a ragged table cannot be read)",
             )
-    return header, [row for row in rows[1:] if any(v.strip() for v in row)]
+    return header, [(number, row) for number, row in enumerate(rows[1:], start=2) if any(v.strip() for v in row)]
 
 
 def read_histories(path: Path, options: dict) -> tuple[list[str], list[list[tuple[float, str]]]]:
@@ -76,7 +78,7 @@ def read_histories(path: Path, options: dict) -> tuple[list[str], list[list[tupl
             )
         columns[role] = found[0]
     people: dict[str, list[tuple[float, str]]] = {}
-    for number, row in enumerate(rows, start=2):
+    for number, row in rows:
         person, age, code = (row[columns[r]].strip() for r in ("person", "age", "code"))
         if not person or not code:
             raise TrainError(f"{path}, line {number}: the {'person' if not person else 'code'} is empty")

@@ -122,7 +122,7 @@ def _read_csv(path: Path, targets: bool = True) -> dict[str, np.ndarray]:
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise TrainError(f"cannot read {path}: {error}") from None
-    if len(rows) < 2:
+    if len(rows) < 2 or not any(rows[1:]):  # csv.reader gives a blank line as []
         raise TrainError(f"{path}: needs a header row and at least one example row")
     header = [h.strip() for h in rows[0]]
     target = next((c for c in TARGET_COLUMNS if c in header), None)
@@ -143,6 +143,8 @@ def _read_csv(path: Path, targets: bool = True) -> dict[str, np.ndarray]:
 def _csv_table(path: Path, rows: list[list[str]], header: list[str]) -> np.ndarray:
     values = []
     for number, row in enumerate(rows[1:], start=2):
+        if not row:  # a blank line
+            continue
         if len(row) != len(header):
             raise TrainError(f"{path}, line {number}: {len(row)} columns, the header has {len(header)}")
         try:

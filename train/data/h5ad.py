@@ -96,7 +96,11 @@ def h5ad_dataset(path: Path, types, task: str, seed: int, val: float, test: floa
     if kind.kind != "float" or len(kind.dims) != 1:
         raise TrainError(f"{path}: cells feed a `[genes]` or a `tokens[rank]` input; '{name}' is {kind}")
     if not options["label"]:
-        raise TrainError(f"{path}: no label column named", "name the obs column: --set data.options.label=cell_type")
+        columns = ", ".join(map(str, adata.obs.columns)) or "none"
+        raise TrainError(
+            f"{path}: which obs column holds the labels? data.options.label names none",
+            f"name it with --set data.options.label=COLUMN (the columns are: {columns})",
+        )
     names = cell_labels(path, adata, options["label"])
     x, keep = preprocess(x, options)
     if x.shape[1] != kind.dims[0]:
