@@ -48,6 +48,10 @@ def _export_hf(source: ExportSource, output: Path, out: Console) -> None:
     from ..weights import export_hf
 
     directory, family, left_out = export_hf(source.built(), source.checked, output)  # a TrainError says why not
-    out.print(f"wrote {directory} (Hugging Face {family}: config.json, model.safetensors)")
+    files = "config.json, model.safetensors"
+    if getattr(source.tokenizer, "kind", None) == "published":  # fine-tuned from published weights on text
+        source.tokenizer.save(directory)
+        files += ", tokenizer.json"
+    out.print(f"wrote {directory} (Hugging Face {family}: {files})")
     if left_out:
         out.print(f"left out (no place in the {family} layout): {', '.join(left_out)}", style="yellow")

@@ -18,6 +18,7 @@ class ExportSource:
     checked: object  # CheckedModel
     module: nn.Module | None = None
     seed: int | None = 0
+    tokenizer: object = None  # a run's, where it has one
 
     @classmethod
     def from_spec(cls, spec: str | Path, model: str | None = None, plugins: list[str] = (), seed: int | None = 0):
@@ -30,7 +31,7 @@ class ExportSource:
         from ..train import load_run
 
         trained = load_run(run)
-        return cls(trained.checked, trained.module, None)
+        return cls(trained.checked, trained.module, None, trained.tokenizer)
 
     @property
     def trained(self) -> bool:

@@ -1,5 +1,6 @@
 """`cramnet generate SPEC --weights DIR`: a tiny GPT-2 and a byte-level BPE tokenizer trained here
-(no hub), saved as save_pretrained saves them; greedy output equal to Hugging Face's `generate`."""
+(no hub), saved as save_pretrained saves them; greedy output equal to Hugging Face's `generate`.
+Fine-tuning those weights on text reads it with their tokenizer, which the run and its export keep."""
 
 import json
 
@@ -159,3 +160,51 @@ def test_sampling_is_seeded_and_the_spec_must_be_a_language_model(published, spe
     assert neither.exit_code == 2 and "needs --prompt TEXT (or --prompt-ids IDS)" in neither.output
     both = runner.invoke(app, ["generate", str(spec), "--weights", str(path), "--prompt", "a", "--prompt-ids", "1"])
     assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_fine_tuning_on_text_reads_it_with_the_published_tokenizer(published, spec, tmp_path):
+    path, _, tokenizer = published
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS))
+    out = tmp_path / "run"
+    args = ["train", str(spec), "--init-from", str(path), "--data", str(corpus), "--out", str(out), "--epochs", "1"]
+    result = runner.invoke(app, [*args, "--set", "data.options.length=15"])
+    assert result.exit_code == 0, result.output
+    assert f"tokenizer: {path / 'tokenizer.json'} (the published weights' own" in result.output
+    info = json.loads((out / "run.json").read_text())
+    assert info["tokenizer"]["kind"] == "published" and (out / "tokenizer.json").is_file()
+    assert f"{len(tokenizer(chr(10).join(CORPUS))['input_ids']):,} published tokens" in result.output
+
+    from cramnet.train import load_run
+
+    run = load_run(out)  # the run's copy of the tokenizer: the same ids as Hugging Face's
+    assert run.tokenizer.encode("the cat sat") == tokenizer("the cat sat")["input_ids"]
+    generated = runner.invoke(app, ["generate", str(out), "--prompt", "the cat", "--tokens", "4", "--greedy"])
+    assert generated.exit_code == 0 and generated.stdout.startswith("the cat"), generated.output
+
+    exported = tmp_path / "exported"
+    result = runner.invoke(app, ["export", str(out), "--format", "hf", "-o", str(exported)])
+    assert result.exit_code == 0 and "tokenizer.json" in result.output, result.output
+    again = transformers.AutoTokenizer.from_pretrained(exported)
+    assert again("a dog ran")["input_ids"] == tokenizer("a dog ran")["input_ids"]
+
+
+def test_a_tokenizer_named_in_the_options_and_one_that_does_not_fit(published, spec, tmp_path):
+    path, _, tokenizer = published
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS))
+    base = ["train", str(spec), "--data", str(corpus), "--epochs", "1", "-q", "--set", "data.options.length=15"]
+    own = [*base, "--set", f"data.options.tokenizer={path / 'tokenizer.json'}", "--out", str(tmp_path / "a")]
+    result = runner.invoke(app, own)  # from scratch, with a published tokenizer
+    assert result.exit_code == 0, result.output
+    byte = [*base, "--init-from", str(path), "--set", "data.options.tokenizer=byte", "--out", str(tmp_path / "b")]
+    result = runner.invoke(app, byte)
+    assert result.exit_code == 1 and "with its own byte tokenizer" in result.output, result.output
+    assert "leave data.options.tokenizer out" in result.output
+    missing = [*base, "--set", f"data.options.tokenizer={tmp_path / 'nothing.json'}", "--out", str(tmp_path / "c")]
+    result = runner.invoke(app, missing)
+    assert result.exit_code == 1 and "no tokenizer file" in result.output, result.output
+    narrow = tmp_path / "narrow.cram"
+    narrow.write_text(SPEC.replace(str(VOCAB), "200"))
+    result = runner.invoke(app, [*own[:1], str(narrow), *own[2:-1], str(tmp_path / "d")])
+    assert result.exit_code == 1 and f"the published tokenizer needs {VOCAB} token ids" in result.output

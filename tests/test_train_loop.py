@@ -252,3 +252,19 @@ def test_early_stopping_watches_a_validation_metric(tmp_path, spec):
     assert result.final["epochs"] == 2 and result.final["best_epoch"] == 1
     with pytest.raises(TrainError, match="early_stopping.metric 'perplexity' is not measured"):
         train(spec, config(tmp_path, "early_stopping.metric=perplexity", name="other"))
+
+
+def test_evaluating_other_text_reads_it_with_the_runs_tokenizer(tmp_path):
+    # a char tokenizer numbers the characters of the training text: other text, with other characters,
+    # is read with the run's numbering (it was numbered afresh, and refused as needing more ids)
+    corpus, other = tmp_path / "corpus.txt", tmp_path / "other.txt"
+    corpus.write_text("abcab cabba " * 60)
+    other.write_text("abc xyz! QRS " * 60)
+    spec = tmp_path / "lm.cram"
+    spec.write_text(LM.replace("256", "8"))  # the 4 characters of the corpus, and room for 4 more
+    out = tmp_path / "lm"
+    common = ["--set", "data.options.length=16", "--set", "data.options.tokenizer=char", "--quiet"]
+    result = runner.invoke(app, ["train", str(spec), "--data", str(corpus), "--epochs", "1", "--out", str(out), *common])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["evaluate", str(out), "--data", str(other)])
+    assert result.exit_code == 0 and "test_perplexity" in result.output, result.output

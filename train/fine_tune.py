@@ -5,6 +5,8 @@ a learning rate of their own."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from .config import get
@@ -29,22 +31,46 @@ def start_from(module: torch.nn.Module, checked, config: dict, load: bool, conso
     return new
 
 
+def published_tokenizer(config: dict) -> str | None:
+    """The tokenizer.json saved with `init_from`'s published weights, if they have one: text to
+    fine-tune on is read with it unless data.options.tokenizer names another."""
+    from ..weights.checkpoint import open_checkpoint
+
+    if not config.get("init_from") or open_checkpoint(config["init_from"]).kind == "run":
+        return None
+    source = Path(config["init_from"])
+    file = (source if source.is_dir() else source.parent) / "tokenizer.json"
+    return str(file) if file.is_file() else None
+
+
 def check_token_ids(config: dict, data) -> None:
     """Published weights index their embedding rows by their own tokenizer's ids: data that cramnet
     tokenises itself (a text corpus, cell sentences of an .h5ad) would train them on other ids."""
-    if not config.get("init_from") or data.tokenizer is None:
+    if not config.get("init_from") or data.tokenizer is None or data.tokenizer.kind == "published":
         return
     from ..weights.checkpoint import open_checkpoint
 
     if open_checkpoint(config["init_from"]).kind == "run":  # a run of cramnet's own, tokenised as cramnet does
         return
-    kind = getattr(data.tokenizer, "kind", "")
+    own = published_tokenizer(config)
+    if data.tokenizer.kind in ("byte", "char"):
+        hint = (
+            f"leave data.options.tokenizer out to read the text with the checkpoint's own ({own})"
+            if own
+            else "name the checkpoint's tokenizer: --set data.options.tokenizer=DIR/tokenizer.json (save it "
+            "with AutoTokenizer.from_pretrained(NAME).save_pretrained(DIR))"
+        )
+    else:
+        hint = (
+            "tokenise the data with the checkpoint's tokenizer (its tokenizer.json) and give the ids as an .npz "
+            "(an input's ids and y), as docs/weights.md shows"
+        )
     raise TrainError(
-        f"{get(config, 'data.name')}: cramnet would turn this data into token ids with its own {kind} tokenizer "
-        f"(ids 0 to {data.tokenizer.vocab - 1}), but the embedding rows of {config['init_from']} belong to "
-        "the ids of its published tokenizer: fine-tuning would read every token as another",
-        "tokenise the data with the checkpoint's tokenizer (its tokenizer.json) and give the ids as an .npz "
-        "(an input's ids and y), as docs/weights.md shows",
+        f"{get(config, 'data.name')}: cramnet would turn this data into token ids with its own "
+        f"{data.tokenizer.kind} tokenizer (ids 0 to {data.tokenizer.vocab - 1}), but the embedding rows of "
+        f"{config['init_from']} belong to the ids of its published tokenizer: fine-tuning would read every "
+        "token as another",
+        hint,
     )
 
 

@@ -4,6 +4,7 @@ other data, predictions for a file (sampling from a language model is generation
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -40,9 +41,9 @@ class TrainedRun:
 
         return after_model(self.checked, resolve_node(self.checked, node), self.module.state_dict())
 
-    @property
+    @cached_property
     def tokenizer(self):
-        return tokenizer_from_json(self.info["tokenizer"]) if self.info.get("tokenizer") else None
+        return tokenizer_from_json(self.info["tokenizer"], self.path) if self.info.get("tokenizer") else None
 
 
 def load_run(run: str | Path, weights: str = "model.safetensors", device: str = "cpu") -> TrainedRun:
@@ -128,7 +129,9 @@ def evaluate_run(
         config = {**config, "data": {**config["data"], "name": data}}
     task = trained.info["task"] if weights is None else "auto"  # a spec has no task of its own: the data's
     config = {**config, "device": device, "precision": "fp32", "compile": False, "task": task}
-    setup = prepare(None, config, checked=trained.checked, labels=trained.info.get("labels"))
+    setup = prepare(
+        None, config, checked=trained.checked, labels=trained.info.get("labels"), tokenizer=trained.tokenizer
+    )
     engine = Engine(setup, trained.module, trained.module, None)
     return {f"{split}_{k}": v for k, v in evaluate_split(engine, setup.data.splits[split], 256).items()}
 

@@ -15,6 +15,7 @@ from .. import __version__
 from . import checkpoints as ckpt
 from . import sharding
 from .config import get
+from .data.text import keep_tokenizer
 from .distributed import join, launched, leave
 from .engine import Engine, aux_terms, make_optimizer
 from .epochs import finish, run_epochs
@@ -157,7 +158,7 @@ def train(
                 "classes": setup.data.classes,
                 "labels": setup.data.labels,
                 "cramnet": __version__,
-                "tokenizer": setup.data.tokenizer.to_json() if setup.data.tokenizer else None,
+                "tokenizer": keep_tokenizer(setup.data.tokenizer, out),
             },
         )
     if console is not None:

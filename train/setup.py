@@ -11,10 +11,11 @@ import torch
 
 from ..compiler.api import CheckedModel, check_spec
 from .config import get
-from .data import BUILTIN, Dataset, default_data, load_data
+from .data import BUILTIN, Dataset, default_data, load_data, reads_text
 from .data.bio import BIO_TRAINING
 from .data.dataset import numbered_as
 from .errors import TrainError
+from .fine_tune import published_tokenizer
 from .tasks import Task, choose_task
 
 
@@ -128,9 +129,11 @@ def prepare(
     plugins: list[str] = (),
     checked: CheckedModel | None = None,
     labels: list[str] | None = None,
+    tokenizer=None,
 ) -> Setup:
     """The run's data, task, device and filled-in config. `labels`, a trained run's class names, number
-    the classes of other data as the run does (evaluate)."""
+    the classes of other data as the run does, and its `tokenizer` reads other text as it read its own
+    (evaluate)."""
     config = copy.deepcopy(config)
     checked = checked or check_spec(spec, model, list(plugins), **spec_limits(config))
     notes = []
@@ -153,6 +156,10 @@ def prepare(
     task_name = config["task"]
     if task_name == "auto":
         task_name = guess_task(checked)
+    own = published_tokenizer(config) if reads_text(data_name) and tokenizer is None else None
+    if own and "tokenizer" not in get(config, "data.options"):  # recorded in the config: a resume reads the same
+        config["data"]["options"]["tokenizer"] = own
+        notes.append(f"tokenizer: {own} (the published weights' own; data.options.tokenizer names another)")
     fractions = (get(config, "data.val_fraction"), get(config, "data.test_fraction"))
     data = load_data(
         data_name,
@@ -162,6 +169,7 @@ def prepare(
         fractions,
         get(config, "data.options"),
         vocabulary(checked),
+        tokenizer,
     )
     if labels and data.labels and data.task == "classification":
         data = numbered_as(data, labels)

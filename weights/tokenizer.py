@@ -15,7 +15,11 @@ PROMPT_IDS_HINT = "or give the prompt as token ids: --prompt-ids '15496 11 995'"
 
 class PublishedTokenizer:
     """Text to token ids and back, as the published model's own tokenizer does it (special tokens
-    such as a leading <s> added where the tokenizer adds them; skipped when decoding)."""
+    such as a leading <s> added where the tokenizer adds them; skipped when decoding). A run trained
+    with one keeps a copy as its own tokenizer.json (`save`), which run.json names (`to_json`)."""
+
+    kind = "published"
+    FILE = "tokenizer.json"
 
     def __init__(self, inner, path: Path):
         self.inner, self.path = inner, path
@@ -27,16 +31,31 @@ class PublishedTokenizer:
     def decode(self, ids: list[int]) -> str:
         return self.inner.decode(ids, skip_special_tokens=True)
 
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "file": self.FILE, "from": str(self.path)}
+
+    def save(self, folder: Path) -> None:
+        (folder / self.FILE).write_text(self.inner.to_str(), encoding="utf-8")
+
 
 def _directory(path: str | Path) -> Path:
     path = Path(path)
     return path if path.is_dir() else path.parent
 
 
-def open_tokenizer(path: str | Path) -> PublishedTokenizer:
-    """The tokenizer saved with the weights at `path` (a model directory, or a file in one)."""
-    directory = _directory(path)
-    file = directory / "tokenizer.json"
+def open_tokenizer(path: str | Path, other: str = PROMPT_IDS_HINT) -> PublishedTokenizer:
+    """The tokenizer saved with the weights at `path` (a model directory, or a file in one, or a
+    tokenizer.json itself); `other` ends a hint with what the user can do without one."""
+    path = Path(path)
+    if path.suffix == ".json" and path.name != "config.json":
+        file, directory = path, path.parent
+    else:
+        directory = _directory(path)
+        file = directory / "tokenizer.json"
+    if path.suffix == ".json" and not file.is_file():
+        raise TrainError(
+            f"no tokenizer file {file}", "give the tokenizer.json saved with the weights, or their directory"
+        )
     if not file.is_file() and (directory / "run.json").is_file():  # a cramnet run keeps its own tokenizer
         raise TrainError(
             f"{directory} is a cramnet run, which keeps its tokenizer in run.json, not a tokenizer.json",
@@ -47,14 +66,14 @@ def open_tokenizer(path: str | Path) -> PublishedTokenizer:
         found = f" (only a slow tokenizer's {', '.join(slow)})" if slow else ""
         raise TrainError(
             f"{directory} has no tokenizer.json{found}: cramnet reads the fast tokenizer's file",
-            "save it with AutoTokenizer.from_pretrained(NAME).save_pretrained(DIR), " + PROMPT_IDS_HINT,
+            "save it with AutoTokenizer.from_pretrained(NAME).save_pretrained(DIR), " + other,
         )
     try:
         from tokenizers import Tokenizer
     except ImportError:
         raise TrainError(
             f"reading {file} needs the `tokenizers` package, which is not installed",
-            "pip install tokenizers (transformers installs it), " + PROMPT_IDS_HINT,
+            "pip install tokenizers (transformers installs it), " + other,
         ) from None
     try:
         return PublishedTokenizer(Tokenizer.from_file(str(file)), file)

@@ -30,7 +30,12 @@ BUILTIN = {
 }
 SEVERAL_INPUTS = {"digit_pairs"}  # loaders that take every input: loader(types, seed, val, test, options)
 
-__all__ = ["BIO_BUILTIN", "BUILTIN", "Dataset", "default_data", "load_data"]
+__all__ = ["BIO_BUILTIN", "BUILTIN", "Dataset", "default_data", "load_data", "reads_text"]
+
+
+def reads_text(name: str) -> bool:
+    """Whether data `name` is text a tokenizer reads (the built-in corpus or a .txt file)."""
+    return name == "text" or (name not in BUILTIN and Path(name).suffix.lower() == ".txt")
 
 
 def load_data(
@@ -41,8 +46,10 @@ def load_data(
     fractions: tuple,
     options: dict,
     vocab_limit: int | None = None,
+    tokenizer=None,
 ) -> Dataset:
-    """The data set `name` (built-in) or at path `name`, fitted to the model's inputs `types`."""
+    """The data set `name` (built-in) or at path `name`, fitted to the model's inputs `types`; text is
+    read with `tokenizer` where given (a trained run's), else as data.options.tokenizer says."""
     path = Path(name)
     if name in BIO_BUILTIN:  # biological sets feed several inputs at once
         loader, declared, own = BIO_BUILTIN[name]
@@ -56,8 +63,8 @@ def load_data(
         refuse_compressed(path)
         if is_bio_file(path, types):
             return bio_file(path, types, task, seed, val, test, options, vocab_limit)
-        if path.suffix.lower() == ".txt":
-            return _text(types, seed, val, test, options, text.read_text(path), str(path), vocab_limit)
+        if reads_text(name):
+            return _text(types, seed, val, test, options, text.read_text(path), str(path), vocab_limit, tokenizer)
         if options:
             raise TrainError(f"data.options are for built-in data sets; {path} takes none")
         return file_dataset(path, types, task, seed, val, test)
@@ -70,7 +77,7 @@ def load_data(
     val, test = _fractions(fractions, own)
     resolved = resolve(name, options, declared)
     if loader is None:
-        return _text(types, seed, val, test, resolved, text.builtin_corpus(), "text", vocab_limit)
+        return _text(types, seed, val, test, resolved, text.builtin_corpus(), "text", vocab_limit, tokenizer)
     if name in SEVERAL_INPUTS:
         dataset = loader(types, seed, val, test, resolved)
         dataset.options = resolved
@@ -83,12 +90,12 @@ def load_data(
     return dataset
 
 
-def _text(types, seed, val, test, options, corpus, source, vocab_limit) -> Dataset:
+def _text(types, seed, val, test, options, corpus, source, vocab_limit, tokenizer) -> Dataset:
     options = resolve(source if source == "text" else "a text file", options, text.TEXT_OPTIONS)
     if len(types) != 1:
         raise TrainError(f"a language model reads one token input; the model has {len(types)}: {', '.join(types)}")
     ((input_name, kind),) = types.items()
-    dataset = text.text_dataset(input_name, kind, seed, val, test, options, corpus, source, vocab_limit)
+    dataset = text.text_dataset(input_name, kind, seed, val, test, options, corpus, source, vocab_limit, tokenizer)
     dataset.options = options
     return dataset
 

@@ -6,7 +6,7 @@
   for reconstruction). npz files are read with `allow_pickle=False`.
 - `.csv`: a header row; the target column is `y` (or `label`, `target`); every other column is one
   feature, in order, reshaped to the only input's declared shape.
-- `.txt`: plain text for a language model (byte or character tokens, `data.options.tokenizer`).
+- `.txt`: plain text for a language model (byte, character or published tokens, `data.options.tokenizer`).
 - graphs (a `graph[nodes, F]` input): `.npz` or `.safetensors` with `x`, `edge_index`, `y` and
   optional arrays, one graph or several, as `graph_file.py` lays out.
 """

@@ -1,5 +1,6 @@
-"""Plain-text corpora for language models: a byte or character tokenizer, the text cut into
-windows of `length + 1` tokens (inputs and next-token targets)."""
+"""Plain-text corpora for language models: a byte or character tokenizer, or a published model's
+(`data.options.tokenizer` names its tokenizer.json or directory; fine-tuning from published weights
+uses theirs), the text cut into windows of `length + 1` tokens (inputs and next-token targets)."""
 
 from __future__ import annotations
 
@@ -47,12 +48,42 @@ class CharTokenizer:
         return {"kind": "char", "chars": self.chars}
 
 
-def tokenizer_from_json(data: dict):
+def tokenizer_from_json(data: dict, run: Path):
+    """The tokenizer run.json describes; a published one is the copy kept in the run folder `run`."""
     if data.get("kind") == "genes":
         from .gene_tokens import GeneTokenizer
 
         return GeneTokenizer(data["genes"])
+    if data.get("kind") == "published":
+        return open_tokenizer(run / data["file"])
     return CharTokenizer(data["chars"]) if data.get("kind") == "char" else ByteTokenizer()
+
+
+def keep_tokenizer(tokenizer, run: Path) -> dict | None:
+    """run.json's account of the data's tokenizer; a published one is copied into the run folder."""
+    if tokenizer is None:
+        return None
+    if tokenizer.kind == "published":
+        tokenizer.save(run)
+    return tokenizer.to_json()
+
+
+def open_tokenizer(path: str | Path):
+    from ...weights.tokenizer import open_tokenizer as open_published
+
+    return open_published(path, "or use data.options.tokenizer=byte or char (cramnet's own)")
+
+
+def _tokenizer(options: dict, text: str):
+    if options["tokenizer"] == "byte":
+        return ByteTokenizer()
+    if options["tokenizer"] == "char":
+        return CharTokenizer("".join(sorted(set(text))))
+    if not isinstance(options["tokenizer"], str) or not options["tokenizer"].strip():
+        raise TrainError(
+            f"data.options.tokenizer must be byte, char or a published tokenizer's file, not {options['tokenizer']!r}"
+        )
+    return open_tokenizer(options["tokenizer"])
 
 
 def builtin_corpus() -> str:
@@ -69,15 +100,14 @@ def text_dataset(
     text: str,
     source: str,
     vocab_limit: int | None,
+    tokenizer=None,
 ) -> Dataset:
     if kind.kind != "tokens":
         raise TrainError(
             f"{source} is text for a language model; input '{name}' is {kind.kind}{list(kind.dims)}",
             f"declare `input {name}: tokens[seq]`",
         )
-    if options["tokenizer"] not in ("byte", "char"):
-        raise TrainError(f"data.options.tokenizer must be byte or char, not {options['tokenizer']!r}")
-    tokenizer = ByteTokenizer() if options["tokenizer"] == "byte" else CharTokenizer("".join(sorted(set(text))))
+    tokenizer = tokenizer or _tokenizer(options, text)
     if vocab_limit is not None and tokenizer.vocab > vocab_limit:
         raise TrainError(
             f"{source}: the {tokenizer.kind} tokenizer needs {tokenizer.vocab} token ids but the "
