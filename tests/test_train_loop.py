@@ -264,7 +264,8 @@ def test_evaluating_other_text_reads_it_with_the_runs_tokenizer(tmp_path):
     spec.write_text(LM.replace("256", "8"))  # the 4 characters of the corpus, and room for 4 more
     out = tmp_path / "lm"
     common = ["--set", "data.options.length=16", "--set", "data.options.tokenizer=char", "--quiet"]
-    result = runner.invoke(app, ["train", str(spec), "--data", str(corpus), "--epochs", "1", "--out", str(out), *common])
+    args = ["train", str(spec), "--data", str(corpus), "--epochs", "1", "--out", str(out), *common]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["evaluate", str(out), "--data", str(other)])
     assert result.exit_code == 0 and "test_perplexity" in result.output, result.output

@@ -13,6 +13,7 @@ from cramnet.train.errors import TrainError
 from cramnet.weights import build_with_weights, export_hf, freeze
 
 transformers = pytest.importorskip("transformers")
+tokenizers = pytest.importorskip("tokenizers")
 
 GPT2 = """
 use "std:transformer"
@@ -768,3 +769,88 @@ def test_a_missing_shard_is_named_with_what_to_do(tmp_path):
     result = CliRunner().invoke(app, ["export", str(spec), "--weights", str(path), "--format", "hf"])
     assert result.exit_code == 1 and f"{shards[1]}: a shard the index lists is missing" in result.output
     assert f"({len(shards)} shards listed)" in result.output and "fetch every shard" in result.output, result.output
+
+
+RESIDUES = "LAGVESIKRDTPNQFYMHCWXUBZO"  # ProtBERT's vocabulary: five specials, then one token per residue
+PROT_BERT = """
+use "std:transformer"
+model small_enzbert {
+    input protein: tokens[length]
+    protein -> embed(30, 32) -> pos_embed(40) -> layernorm(eps = 1e-12)
+        -> post_ln(32, 4, 64, p = 0.0, eps = 1e-12) * 2 -> pool(cls) -> dense(3) as ec_class
+    output ec_class
+}
+"""
+
+
+def prot_bert_like(tmp_path, with_tokenizer: bool = True):
+    """A ProtBERT-shaped checkpoint (random weights) and its word-piece tokenizer, saved as save_pretrained does."""
+    checkpoint = tmp_path / "prot_bert"
+    config = transformers.BertConfig(
+        vocab_size=30, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=40,
+    )  # fmt: skip
+    transformers.BertModel(config, add_pooling_layer=False).save_pretrained(checkpoint)
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *RESIDUES]) + "\n")
+    specials = {f"{n}_token": f"[{n.upper()}]" for n in ("unk", "pad", "cls", "sep", "mask")}
+    word_pieces = tokenizers.BertWordPieceTokenizer(str(vocab), lowercase=False)
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=word_pieces._tokenizer, **specials)
+    if with_tokenizer:
+        tokenizer.save_pretrained(checkpoint)
+    return checkpoint, tokenizer
+
+
+def enzymes(tmp_path, count: int = 36):
+    generator = torch.Generator().manual_seed(0)
+    lines = []
+    for i in range(count):
+        length = int(torch.randint(8, 50, (1,), generator=generator))
+        residues = torch.randint(0, 20, (length,), generator=generator).tolist()
+        lines += [f">P{i:04d} ec={i % 3 + 1}", "".join(RESIDUES[r] for r in residues)]
+    path = tmp_path / "enzymes.fasta"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_fasta_is_read_with_the_published_tokenizer_as_hugging_face_reads_it(tmp_path):
+    from cramnet.train.data.fasta import FASTA_OPTIONS, encode_records, read_records
+    from cramnet.weights.tokenizer import open_tokenizer
+
+    checkpoint, reference = prot_bert_like(tmp_path)
+    path = enzymes(tmp_path)
+    records = read_records(path)
+    options = {**FASTA_OPTIONS, "length": 24}  # shorter than most: cropped, [SEP] kept last
+    tokens, mask, _ = encode_records(path, records, options, 30, open_tokenizer(checkpoint))
+    spaced = [" ".join(sequence) for _, _, sequence in records]  # ProtBERT's recipe: residues apart
+    expected = reference(spaced, padding="max_length", truncation=True, max_length=24, return_tensors="pt")
+    assert torch.equal(tokens, expected["input_ids"]) and torch.equal(mask, expected["attention_mask"].bool())
+
+
+def test_fine_tuning_a_protein_model_reads_fasta_with_its_tokenizer(tmp_path):
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+
+    spec = tmp_path / "small_enzbert.cram"
+    spec.write_text(PROT_BERT)
+    checkpoint, _ = prot_bert_like(tmp_path)
+    data, out = enzymes(tmp_path), tmp_path / "run"
+    args = ["train", str(spec), "--init-from", str(checkpoint), "--data", str(data), "--out", str(out)]
+    result = CliRunner().invoke(
+        app, [*args, "--set", "data.options.label=ec", "--set", "data.options.length=40", "--epochs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "tokenizer: " in result.output and "sequences read with the published tokenizer" in result.output
+    assert (out / "tokenizer.json").is_file()
+    predicted = CliRunner().invoke(app, ["predict", str(out), str(data), "-o", str(tmp_path / "p.csv")])
+    assert predicted.exit_code == 0, predicted.output
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 37  # a header and a row per record
+
+    bare, _ = prot_bert_like(tmp_path / "bare", with_tokenizer=False)  # cramnet's letters would be other rows
+    args[3], args[7] = str(bare), str(tmp_path / "refused")
+    result = CliRunner().invoke(
+        app, [*args, "--set", "data.options.label=ec", "--set", "data.options.length=40", "--epochs", "1"]
+    )
+    assert result.exit_code == 1 and "the letters of its amino-acid alphabet" in result.output, result.output
+    assert "data.options.tokenizer=DIR/tokenizer.json" in result.output and not (tmp_path / "refused").exists()

@@ -34,7 +34,8 @@ def _sequences(trained, file: Path, options: dict):
 
     options = resolve("a FASTA file", options, FASTA_OPTIONS)
     records = read_records(file)
-    tokens, mask, _ = encode_records(file, records, options, vocabulary(trained.checked))
+    published = trained.tokenizer if getattr(trained.tokenizer, "kind", None) == "published" else None
+    tokens, mask, _ = encode_records(file, records, options, vocabulary(trained.checked), published)
     (name,) = trained.checked.input_types
     return {name: tokens, f"{name}_mask": mask}, [r for r, _, _ in records]
 

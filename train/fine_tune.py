@@ -45,31 +45,34 @@ def published_tokenizer(config: dict) -> str | None:
 
 def check_token_ids(config: dict, data) -> None:
     """Published weights index their embedding rows by their own tokenizer's ids: data that cramnet
-    tokenises itself (a text corpus, cell sentences of an .h5ad) would train them on other ids."""
-    if not config.get("init_from") or data.tokenizer is None or data.tokenizer.kind == "published":
+    numbers itself (a text corpus, a FASTA file's letters, cell sentences of an .h5ad) would train
+    them on other ids."""
+    if data.tokenizer is not None and data.tokenizer.kind != "published":
+        own_ids = f"its own {data.tokenizer.kind} tokenizer (ids 0 to {data.tokenizer.vocab - 1})"
+    elif data.tokenizer is None and data.alphabet:
+        own_ids = f"the letters of its {data.alphabet} alphabet"
+    else:
         return
     from ..weights.checkpoint import open_checkpoint
 
-    if open_checkpoint(config["init_from"]).kind == "run":  # a run of cramnet's own, tokenised as cramnet does
+    if not config.get("init_from") or open_checkpoint(config["init_from"]).kind == "run":  # numbered alike
         return
-    own = published_tokenizer(config)
-    if data.tokenizer.kind in ("byte", "char"):
-        hint = (
-            f"leave data.options.tokenizer out to read the text with the checkpoint's own ({own})"
-            if own
-            else "name the checkpoint's tokenizer: --set data.options.tokenizer=DIR/tokenizer.json (save it "
-            "with AutoTokenizer.from_pretrained(NAME).save_pretrained(DIR))"
-        )
-    else:
+    if data.tokenizer is not None and data.tokenizer.kind == "genes":
         hint = (
             "tokenise the data with the checkpoint's tokenizer (its tokenizer.json) and give the ids as an .npz "
             "(an input's ids and y), as docs/weights.md shows"
         )
+    elif own := published_tokenizer(config):
+        hint = f"leave data.options.tokenizer out to read the data with the checkpoint's own ({own})"
+    else:
+        hint = (
+            "name the checkpoint's tokenizer: --set data.options.tokenizer=DIR/tokenizer.json (save it "
+            "with AutoTokenizer.from_pretrained(NAME).save_pretrained(DIR))"
+        )
     raise TrainError(
-        f"{get(config, 'data.name')}: cramnet would turn this data into token ids with its own "
-        f"{data.tokenizer.kind} tokenizer (ids 0 to {data.tokenizer.vocab - 1}), but the embedding rows of "
-        f"{config['init_from']} belong to the ids of its published tokenizer: fine-tuning would read every "
-        "token as another",
+        f"{get(config, 'data.name')}: cramnet would turn this data into token ids with {own_ids}, but the "
+        f"embedding rows of {config['init_from']} belong to the ids of its published tokenizer: fine-tuning "
+        "would read every token as another",
         hint,
     )
 

@@ -11,7 +11,7 @@ import torch
 
 from ..compiler.api import CheckedModel, check_spec
 from .config import get
-from .data import BUILTIN, Dataset, default_data, load_data, reads_text
+from .data import BUILTIN, Dataset, default_data, load_data, takes_tokenizer
 from .data.bio import BIO_TRAINING
 from .data.dataset import numbered_as
 from .errors import TrainError
@@ -156,7 +156,7 @@ def prepare(
     task_name = config["task"]
     if task_name == "auto":
         task_name = guess_task(checked)
-    own = published_tokenizer(config) if reads_text(data_name) and tokenizer is None else None
+    own = published_tokenizer(config) if takes_tokenizer(data_name, checked.input_types) and not tokenizer else None
     if own and "tokenizer" not in get(config, "data.options"):  # recorded in the config: a resume reads the same
         config["data"]["options"]["tokenizer"] = own
         notes.append(f"tokenizer: {own} (the published weights' own; data.options.tokenizer names another)")

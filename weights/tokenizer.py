@@ -22,8 +22,13 @@ class PublishedTokenizer:
     FILE = "tokenizer.json"
 
     def __init__(self, inner, path: Path):
+        padding = inner.padding
+        inner.no_padding()  # padding and truncation saved with a batch call's settings are not the vocabulary's:
+        inner.no_truncation()  # a corpus encoded whole would stop at 512 tokens
         self.inner, self.path = inner, path
         self.vocab = inner.get_vocab_size(with_added_tokens=True)
+        names = [padding["pad_token"]] if padding else ["[PAD]", "<pad>"]
+        self.pad = next((inner.token_to_id(t) for t in names if inner.token_to_id(t) is not None), None)
 
     def encode(self, text: str) -> list[int]:
         return list(self.inner.encode(text).ids)

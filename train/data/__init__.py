@@ -9,7 +9,7 @@ from ...blocks.tensor_type import TensorType
 from ...dsl.errors import did_you_mean
 from ..errors import TrainError
 from . import builtin, pairs, sequences, shapes, text
-from .bio import BIO_BUILTIN, bio_file, default_bio_data, is_bio_file
+from .bio import BIO_BUILTIN, bio_file, default_bio_data, is_bio_file, reads_sequences
 from .dataset import Dataset
 from .files import file_dataset, refuse_compressed
 from .options import resolve
@@ -30,12 +30,17 @@ BUILTIN = {
 }
 SEVERAL_INPUTS = {"digit_pairs"}  # loaders that take every input: loader(types, seed, val, test, options)
 
-__all__ = ["BIO_BUILTIN", "BUILTIN", "Dataset", "default_data", "load_data", "reads_text"]
+__all__ = ["BIO_BUILTIN", "BUILTIN", "Dataset", "default_data", "load_data", "reads_text", "takes_tokenizer"]
 
 
 def reads_text(name: str) -> bool:
     """Whether data `name` is text a tokenizer reads (the built-in corpus or a .txt file)."""
     return name == "text" or (name not in BUILTIN and Path(name).suffix.lower() == ".txt")
+
+
+def takes_tokenizer(name: str, types: dict[str, TensorType]) -> bool:
+    """Whether data `name` is read with data.options.tokenizer: text, or a FASTA file of sequences."""
+    return reads_text(name) or (name not in BUILTIN and reads_sequences(Path(name), types))
 
 
 def load_data(

@@ -72,6 +72,11 @@ def is_bio_file(path: Path, types: dict[str, TensorType]) -> bool:
     return suffix == ".csv" and _looks_like_events(path, types)
 
 
+def reads_sequences(path: Path, types: dict[str, TensorType]) -> bool:
+    """A FASTA file read as one sequence per record (not as an alignment, for an MSA model)."""
+    return path.suffix.lower() in FASTA and not _msa_model(types)
+
+
 def _msa_model(types: dict[str, TensorType]) -> bool:
     """Two float inputs of rank 3: an MSA `[S, R, c]` and a pair `[R, R, c]`."""
     return len(types) == 2 and all(t.kind == "float" and len(t.dims) == 3 for t in types.values())

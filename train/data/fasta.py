@@ -6,7 +6,11 @@ field (`>P12345 ec=3 …`) or a regular expression with one group (`EC=(\\d)`) �
 (`data.options.labels=labels.csv`, its first column the record ID, its second the label). Padding
 uses a token after the alphabet where the model's `embed` has room, else the unknown letter (X, N),
 and the padding mask goes to the model as `<input>_mask`, so attention and pooling skip padding
-(True = a real letter). Record IDs are kept for `predict`."""
+(True = a real letter). Record IDs are kept for `predict`.
+
+With a published tokenizer (`data.options.tokenizer`, or the tokenizer.json of published weights
+being fine-tuned: ProtBERT's for EnzBERT) the sequences are read as it reads them — its [CLS] and
+[SEP], residues apart where it reads one per word — cropped as it crops, padded with its [PAD]."""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from .dataset import Dataset, split_tensors
 from .options import resolve
 from .record_ids import class_ids, ids_by_split
 
-FASTA_OPTIONS = {"label": "", "labels": "", "length": 0, "alphabet": "auto", "unknown": "error"}
+FASTA_OPTIONS = {"label": "", "labels": "", "length": 0, "alphabet": "auto", "unknown": "error", "tokenizer": ""}
 LONGEST = 1024  # length 0 (auto) crops here: the positions of most sequence models end about there
 
 
@@ -128,10 +132,16 @@ def side_labels(path: Path, records, table: Path) -> list[str]:
     return [known[record] for record, _, _ in records]
 
 
-def encode_records(
-    path: Path, records, options: dict, vocab: int | None
-) -> tuple[torch.Tensor, torch.Tensor, Alphabet]:
-    """(N, length) token ids and the mask of real letters."""
+def encode_records(path: Path, records, options: dict, vocab: int | None, tokenizer=None):
+    """(N, length) token ids, the mask of real tokens, and what read them: an Alphabet, or the
+    published tokenizer given (a trained run's) or named by data.options.tokenizer."""
+    if tokenizer is None and options["tokenizer"]:
+        from .text import open_tokenizer
+
+        tokenizer = open_tokenizer(options["tokenizer"])
+    if tokenizer is not None:
+        tokens, mask = _published_ids(path, records, tokenizer, options, vocab)
+        return tokens, mask, tokenizer
     name = options["alphabet"]
     if name != "auto" and name not in ALPHABETS:
         raise TrainError(f"data.options.alphabet must be auto, {', '.join(ALPHABETS)}; not {name!r}")
@@ -161,14 +171,18 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
         )
     (name,) = types
     records = read_records(path)
-    tokens, mask, alphabet = encode_records(path, records, options, vocab)
+    tokens, mask, reader = encode_records(path, records, options, vocab)
+    alphabet = reader if isinstance(reader, Alphabet) else None
+    tokenizer = None if alphabet else reader
     ids = [r for r, _, _ in records]
-    info = f"{path}: {len(records)} {alphabet.name} sequences, length {tokens.shape[1]}"
+    what = f"{alphabet.name} sequences" if alphabet else "sequences read with the published tokenizer"
+    info = f"{path}: {len(records)} {what}, length {tokens.shape[1]}"
+    known = {"alphabet": alphabet.name if alphabet else None, "tokenizer": tokenizer}
     if task == "language_model":
         target = torch.where(mask[:, 1:], tokens[:, 1:], -100)
         inputs = {name: tokens[:, :-1], f"{name}_mask": mask[:, :-1]}
-        data = split_tensors(path.name, task, inputs, target, seed, val, test, info=info)
-        data.classes, data.ids = alphabet.size, ids_by_split(ids, seed, val, test)
+        data = split_tensors(path.name, task, inputs, target, seed, val, test, info=info, **known)
+        data.classes, data.ids = alphabet.size if alphabet else tokenizer.vocab, ids_by_split(ids, seed, val, test)
         return data
     if options["labels"]:
         names = side_labels(path, records, Path(options["labels"]))
@@ -195,7 +209,38 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
         classes=len(classes),
         labels=classes,
         info=f"{info}, {len(classes)} classes",
+        **known,
     )
     data.ids = ids_by_split(ids, seed, val, test, y if stratify else None)
     data.options = options
     return data
+
+
+def _published_ids(path: Path, records, tokenizer, options: dict, vocab: int | None):
+    """(N, length) ids of each sequence as the published tokenizer reads it, and the real tokens' mask."""
+    if vocab is not None and tokenizer.vocab > vocab:
+        raise TrainError(
+            f"{path}: the published tokenizer has {tokenizer.vocab} tokens; the model's embedding has {vocab}",
+            f"make it embed({tokenizer.vocab}, …), as the checkpoint's config.json says",
+        )
+    inner = tokenizer.inner
+    unknown = inner.token_to_id(getattr(inner.model, "unk_token", None) or "")
+    sequences = [s.upper().replace("*", "").replace("-", "").replace(".", "") for _, _, s in records]
+    # a tokenizer of whole words (ProtBERT's) knows residues, not proteins: it reads them one per word
+    apart = unknown is not None and any(unknown in inner.encode(s).ids for s in sequences[:20])
+    texts = [" ".join(s) if apart else s for s in sequences]
+    length = options["length"] or min(max(len(inner.encode(t).ids) for t in texts), LONGEST)
+    inner.enable_truncation(max_length=length)  # as it crops: [SEP] stays last
+    try:
+        ids = [torch.tensor(inner.encode(t).ids, dtype=torch.long) for t in texts]
+    finally:
+        inner.no_truncation()
+    if unknown is not None and options["unknown"] != "map":
+        for (record, _, _), row in zip(records, ids):
+            if unknown in row.tolist():
+                raise TrainError(
+                    f"{path}: record '{record}' has a residue the published tokenizer does not know "
+                    f"(read as {inner.id_to_token(unknown)})",
+                    "fix the record, or let such residues be read as unknown with --set data.options.unknown=map",
+                )
+    return crop_or_pad(ids, length, tokenizer.pad if tokenizer.pad is not None else 0)  # the mask marks it
