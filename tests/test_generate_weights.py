@@ -208,3 +208,41 @@ def test_a_tokenizer_named_in_the_options_and_one_that_does_not_fit(published, s
     narrow.write_text(SPEC.replace(str(VOCAB), "200"))
     result = runner.invoke(app, [*own[:1], str(narrow), *own[2:-1], str(tmp_path / "d")])
     assert result.exit_code == 1 and f"the published tokenizer needs {VOCAB} token ids" in result.output
+
+
+def test_cell_sentences_fine_tune_a_published_language_model_as_text(published, spec, tmp_path):
+    # Cell2Sentence fine-tuned GPT-2 on cells written as gene names, read with GPT-2's own tokenizer
+    from cramnet.train.data.gene_tokens import published_sentences
+    from cramnet.train.data.h5ad import expression_matrix, read_h5ad
+    from cramnet.weights.tokenizer import open_tokenizer
+
+    from .test_bio_data import write_h5ad
+
+    path, _, tokenizer = published
+    cells = write_h5ad(tmp_path / "cells.h5ad", cells=45, genes=6)
+    expression = expression_matrix(cells, read_h5ad(cells))
+    genes = [f"G{i}" for i in range(6)]
+    ids, mask = published_sentences(expression, genes, 3, open_tokenizer(path))
+    for row in range(len(expression)):  # the three most expressed genes, as text, as GPT-2's tokenizer reads it
+        top = expression[row].topk(3).indices.tolist()
+        assert ids[row][mask[row]].tolist() == tokenizer(" ".join(genes[g] for g in top))["input_ids"]
+
+    out = tmp_path / "run"
+    args = ["train", str(spec), "--init-from", str(path), "--data", str(cells), "--out", str(out), "--epochs", "1"]
+    result = runner.invoke(app, [*args, "--set", "data.options.length=3"])
+    assert result.exit_code == 0, result.output
+    assert "published tokens long" in result.output and (out / "tokenizer.json").is_file()
+    generated = runner.invoke(app, ["generate", str(out), "--prompt", "G0 G1", "--tokens", "3", "--greedy"])
+    assert generated.exit_code == 0 and generated.stdout.startswith("G0 G1"), generated.output
+
+    classifier = tmp_path / "cell_types.cram"  # the same trunk, its cell sentences classified by type
+    classifier.write_text(
+        SPEC.replace(f"-> layernorm -> dense({VOCAB}, bias = false, tie = tok)", "-> pool(mean) -> dense(3)")
+    )
+    typed = ["train", str(classifier), "--init-from", str(path), "--data", str(cells), "--out", str(tmp_path / "typed")]
+    sets = ["--set", "data.options.length=3", "--set", "data.options.label=cell_type", "--epochs", "1"]
+    result = runner.invoke(app, [*typed, *sets])
+    assert result.exit_code == 0 and "task: classification" in result.output, result.output
+    predicted = runner.invoke(app, ["predict", str(tmp_path / "typed"), str(cells), "-o", str(tmp_path / "p.csv")])
+    assert predicted.exit_code == 0, predicted.output
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 46  # a header and a row per cell

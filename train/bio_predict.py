@@ -51,6 +51,11 @@ def _cells(trained, file: Path, options: dict):
     x = expression_matrix(file, adata)
     barcodes = [str(b) for b in adata.obs_names]
     genes = [str(g) for g in adata.var_names]
+    if kind.kind == "tokens" and getattr(trained.tokenizer, "kind", None) == "published":
+        from .data.gene_tokens import published_sentences
+
+        ids, mask = published_sentences(x, genes, options["length"], trained.tokenizer)
+        return {name: ids, f"{name}_mask": mask}, barcodes  # a classifier's: language models predict from text
     if kind.kind == "tokens":
         trained_genes = trained.tokenizer.names[4:] if isinstance(trained.tokenizer, GeneTokenizer) else genes
         x = _by_gene(file, x, genes, trained_genes)

@@ -57,12 +57,7 @@ def check_token_ids(config: dict, data) -> None:
 
     if not config.get("init_from") or open_checkpoint(config["init_from"]).kind == "run":  # numbered alike
         return
-    if data.tokenizer is not None and data.tokenizer.kind == "genes":
-        hint = (
-            "tokenise the data with the checkpoint's tokenizer (its tokenizer.json) and give the ids as an .npz "
-            "(an input's ids and y), as docs/weights.md shows"
-        )
-    elif own := published_tokenizer(config):
+    if own := published_tokenizer(config):
         hint = f"leave data.options.tokenizer out to read the data with the checkpoint's own ({own})"
     else:
         hint = (

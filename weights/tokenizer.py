@@ -9,7 +9,13 @@ from pathlib import Path
 from ..errors import TrainError
 from .checkpoint import _json_object
 
-_SLOW_FILES = ("vocab.json", "merges.txt", "spiece.model", "tokenizer.model")  # read by transformers' Python tokenizers
+_SLOW_FILES = (
+    "vocab.json",
+    "merges.txt",
+    "vocab.txt",
+    "spiece.model",
+    "tokenizer.model",
+)  # read by transformers' Python tokenizers
 PROMPT_IDS_HINT = "or give the prompt as token ids: --prompt-ids '15496 11 995'"
 
 
@@ -35,6 +41,29 @@ class PublishedTokenizer:
 
     def decode(self, ids: list[int]) -> str:
         return self.inner.decode(ids, skip_special_tokens=True)
+
+    def fit(self, vocab: int | None, source: str) -> None:
+        """Refuse a model whose embedding has fewer rows than the tokenizer has tokens."""
+        if vocab is not None and self.vocab > vocab:
+            raise TrainError(
+                f"{source}: the published tokenizer needs {self.vocab} token ids but the model's embedding has {vocab}",
+                f"make it embed({self.vocab}, …), as the checkpoint's config.json says",
+            )
+
+    def rows(self, texts: list[str], length: int, longest: int):
+        """(N, length) ids of `texts` — cut as the tokenizer cuts (a closing [SEP] stays last) — and the
+        mask of real tokens; length 0: the longest text's, at most `longest`. Padding is its [PAD] (else 0)."""
+        import torch
+
+        from ..train.data.alphabets import crop_or_pad
+
+        length = length or min(max(len(self.inner.encode(t).ids) for t in texts), longest)
+        self.inner.enable_truncation(max_length=length)
+        try:
+            ids = [torch.tensor(self.inner.encode(t).ids, dtype=torch.long) for t in texts]
+        finally:
+            self.inner.no_truncation()
+        return crop_or_pad(ids, length, self.pad if self.pad is not None else 0)
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "file": self.FILE, "from": str(self.path)}

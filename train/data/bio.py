@@ -73,8 +73,12 @@ def is_bio_file(path: Path, types: dict[str, TensorType]) -> bool:
 
 
 def reads_sequences(path: Path, types: dict[str, TensorType]) -> bool:
-    """A FASTA file read as one sequence per record (not as an alignment, for an MSA model)."""
-    return path.suffix.lower() in FASTA and not _msa_model(types)
+    """A file of sequences a tokenizer can read: FASTA, one sequence per record (not an alignment for an
+    MSA model), or an .h5ad's cells as sentences of gene names (for a token input)."""
+    suffix = path.suffix.lower()
+    if suffix == ".h5ad":
+        return len(types) == 1 and next(iter(types.values())).kind == "tokens"
+    return suffix in FASTA and not _msa_model(types)
 
 
 def _msa_model(types: dict[str, TensorType]) -> bool:

@@ -218,29 +218,19 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
 
 def _published_ids(path: Path, records, tokenizer, options: dict, vocab: int | None):
     """(N, length) ids of each sequence as the published tokenizer reads it, and the real tokens' mask."""
-    if vocab is not None and tokenizer.vocab > vocab:
-        raise TrainError(
-            f"{path}: the published tokenizer has {tokenizer.vocab} tokens; the model's embedding has {vocab}",
-            f"make it embed({tokenizer.vocab}, …), as the checkpoint's config.json says",
-        )
+    tokenizer.fit(vocab, str(path))
     inner = tokenizer.inner
     unknown = inner.token_to_id(getattr(inner.model, "unk_token", None) or "")
     sequences = [s.upper().replace("*", "").replace("-", "").replace(".", "") for _, _, s in records]
     # a tokenizer of whole words (ProtBERT's) knows residues, not proteins: it reads them one per word
     apart = unknown is not None and any(unknown in inner.encode(s).ids for s in sequences[:20])
-    texts = [" ".join(s) if apart else s for s in sequences]
-    length = options["length"] or min(max(len(inner.encode(t).ids) for t in texts), LONGEST)
-    inner.enable_truncation(max_length=length)  # as it crops: [SEP] stays last
-    try:
-        ids = [torch.tensor(inner.encode(t).ids, dtype=torch.long) for t in texts]
-    finally:
-        inner.no_truncation()
+    tokens, mask = tokenizer.rows([" ".join(s) if apart else s for s in sequences], options["length"], LONGEST)
     if unknown is not None and options["unknown"] != "map":
-        for (record, _, _), row in zip(records, ids):
+        for (record, _, _), row in zip(records, tokens):
             if unknown in row.tolist():
                 raise TrainError(
                     f"{path}: record '{record}' has a residue the published tokenizer does not know "
                     f"(read as {inner.id_to_token(unknown)})",
                     "fix the record, or let such residues be read as unknown with --set data.options.unknown=map",
                 )
-    return crop_or_pad(ids, length, tokenizer.pad if tokenizer.pad is not None else 0)  # the mask marks it
+    return tokens, mask

@@ -1,6 +1,7 @@
 """Cell sentences (Levine et al. 2024, Cell2Sentence): a cell written as the names of its most
 expressed genes, in decreasing order. The gene vocabulary is saved in the run (run.json) so that
-`predict` and `generate` map token ids back to gene names."""
+`predict` and `generate` map token ids back to gene names. Fine-tuning a published language model
+(Cell2Sentence's GPT-2) writes each sentence as text and reads it with the model's own tokenizer."""
 
 from __future__ import annotations
 
@@ -50,3 +51,16 @@ def next_gene_targets(sentences: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     x, y = sentences[:, :-1], sentences[:, 1:].clone()
     y[y == SPECIALS.index(PAD)] = -100
     return x, y
+
+
+LONGEST_TEXT = 1024  # tokens of a cell sentence read by a published tokenizer: GPT-2's context
+
+
+def published_sentences(expression: torch.Tensor, genes: list[str], length: int, tokenizer):
+    """(cells, tokens) ids and the mask of real tokens: each cell's `length` most expressed genes as
+    text ("CD3E CD3D …", the genes it expresses only) read with the published `tokenizer`."""
+    values, order = expression.topk(min(length, expression.shape[1]), dim=1, sorted=True)
+    texts = [
+        " ".join(genes[g] for g, v in zip(row.tolist(), value.tolist()) if v > 0) for row, value in zip(order, values)
+    ]
+    return tokenizer.rows(texts, 0, LONGEST_TEXT)

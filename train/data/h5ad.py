@@ -5,7 +5,9 @@
   (`log1p=true`) and cut to the most variable genes (`hvg=N`, by variance after the other steps).
 - For a `tokens[rank]` input (Cell2Sentence-style): each cell as the sentence of its `length` most
   expressed genes (gene_tokens.py); a language model without a label, a classifier with one. The
-  gene vocabulary (`var_names`) is saved in the run.
+  gene vocabulary (`var_names`) is saved in the run; with a published tokenizer
+  (`data.options.tokenizer`, or that of the published weights being fine-tuned) the sentences are
+  text it reads, and the run keeps it instead.
 Cell barcodes (`obs_names`) are kept for `predict`."""
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ import torch
 
 from ..errors import TrainError
 from .dataset import Dataset, split_tensors
-from .gene_tokens import GeneTokenizer, cell_sentences, next_gene_targets
+from .gene_tokens import GeneTokenizer, cell_sentences, next_gene_targets, published_sentences
 from .options import resolve
 from .record_ids import class_ids, ids_by_split
 
-H5AD_OPTIONS = {"label": "", "normalize": False, "log1p": False, "hvg": 0, "length": 32}
+H5AD_OPTIONS = {"label": "", "normalize": False, "log1p": False, "hvg": 0, "length": 32, "tokenizer": ""}
 
 
 def read_h5ad(path: Path):
@@ -130,6 +132,8 @@ def h5ad_dataset(path: Path, types, task: str, seed: int, val: float, test: floa
 
 
 def _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info) -> Dataset:
+    if options["tokenizer"]:
+        return _published(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info)
     tokenizer = GeneTokenizer(genes)
     if vocab is not None and tokenizer.vocab > vocab:
         raise TrainError(
@@ -151,6 +155,33 @@ def _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, 
         inputs, targets = next_gene_targets(sentences)
         data = split_tensors(
             path.name, "language_model", {name: inputs}, targets, seed, val, test,
+            classes=tokenizer.vocab, tokenizer=tokenizer, info=info,
+        )  # fmt: skip
+    data.ids = ids_by_split(barcodes, seed, val, test)
+    data.options = options
+    return data
+
+
+def _published(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info) -> Dataset:
+    """Cell sentences as text read with a published tokenizer (Cell2Sentence fine-tuned GPT-2 so)."""
+    from .text import open_tokenizer
+
+    tokenizer = open_tokenizer(options["tokenizer"])
+    tokenizer.fit(vocab, str(path))
+    ids, mask = published_sentences(x, genes, options["length"], tokenizer)
+    info = f"{info} as sentences of their top {options['length']} genes, {ids.shape[1]} published tokens long"
+    if options["label"]:
+        names = cell_labels(path, adata, options["label"])
+        classes, index = class_ids(names)
+        y = torch.tensor([index[n] for n in names])
+        data = split_tensors(
+            path.name, "classification", {name: ids, f"{name}_mask": mask}, y, seed, val, test,
+            classes=len(classes), labels=classes, tokenizer=tokenizer, info=info,
+        )  # fmt: skip
+    else:
+        target = torch.where(mask[:, 1:], ids[:, 1:], -100)  # padding is no next token
+        data = split_tensors(
+            path.name, "language_model", {name: ids[:, :-1]}, target, seed, val, test,
             classes=tokenizer.vocab, tokenizer=tokenizer, info=info,
         )  # fmt: skip
     data.ids = ids_by_split(barcodes, seed, val, test)
