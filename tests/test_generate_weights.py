@@ -246,3 +246,20 @@ def test_cell_sentences_fine_tune_a_published_language_model_as_text(published, 
     predicted = runner.invoke(app, ["predict", str(tmp_path / "typed"), str(cells), "-o", str(tmp_path / "p.csv")])
     assert predicted.exit_code == 0, predicted.output
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 46  # a header and a row per cell
+
+
+def test_a_slow_tokenizers_files_are_read_as_hugging_face_converts_them(published, spec, tmp_path):
+    # GPT-2 as some repositories still hold it: vocab.json and merges.txt, no tokenizer.json
+    path, _, _ = published
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (slow / name).write_bytes((path / name).read_bytes())
+    bpe = tokenizers.ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS, vocab_size=VOCAB, min_frequency=1, show_progress=False)
+    bpe.save_model(str(slow))  # vocab.json, merges.txt
+    args = ["--prompt", "the cat sat", "--greedy", "--tokens", "8"]
+    fast = runner.invoke(app, ["generate", str(spec), "--weights", str(path), *args])
+    converted = runner.invoke(app, ["generate", str(spec), "--weights", str(slow), *args])
+    assert fast.exit_code == 0 and converted.exit_code == 0, converted.output
+    assert converted.stdout == fast.stdout

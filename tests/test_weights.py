@@ -783,8 +783,9 @@ model small_enzbert {
 """
 
 
-def prot_bert_like(tmp_path, with_tokenizer: bool = True):
-    """A ProtBERT-shaped checkpoint (random weights) and its word-piece tokenizer, saved as save_pretrained does."""
+def prot_bert_like(tmp_path, with_tokenizer: bool = True, as_published: bool = False):
+    """A ProtBERT-shaped checkpoint (random weights) and its word-piece tokenizer, saved as save_pretrained
+    does — or `as_published` on the hub, a slow tokenizer's vocab.txt and tokenizer_config.json alone."""
     checkpoint = tmp_path / "prot_bert"
     config = transformers.BertConfig(
         vocab_size=30, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
@@ -796,7 +797,10 @@ def prot_bert_like(tmp_path, with_tokenizer: bool = True):
     specials = {f"{n}_token": f"[{n.upper()}]" for n in ("unk", "pad", "cls", "sep", "mask")}
     word_pieces = tokenizers.BertWordPieceTokenizer(str(vocab), lowercase=False)
     tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=word_pieces._tokenizer, **specials)
-    if with_tokenizer:
+    if as_published:
+        (checkpoint / "vocab.txt").write_text(vocab.read_text())
+        (checkpoint / "tokenizer_config.json").write_text('{"do_lower_case": false}')
+    elif with_tokenizer:
         tokenizer.save_pretrained(checkpoint)
     return checkpoint, tokenizer
 
@@ -813,11 +817,12 @@ def enzymes(tmp_path, count: int = 36):
     return path
 
 
-def test_fasta_is_read_with_the_published_tokenizer_as_hugging_face_reads_it(tmp_path):
+@pytest.mark.parametrize("as_published", [False, True], ids=["tokenizer.json", "vocab.txt"])
+def test_fasta_is_read_with_the_published_tokenizer_as_hugging_face_reads_it(tmp_path, as_published):
     from cramnet.train.data.fasta import FASTA_OPTIONS, encode_records, read_records
     from cramnet.weights.tokenizer import open_tokenizer
 
-    checkpoint, reference = prot_bert_like(tmp_path)
+    checkpoint, reference = prot_bert_like(tmp_path, as_published=as_published)
     path = enzymes(tmp_path)
     records = read_records(path)
     options = {**FASTA_OPTIONS, "length": 24}  # shorter than most: cropped, [SEP] kept last
@@ -834,7 +839,7 @@ def test_fine_tuning_a_protein_model_reads_fasta_with_its_tokenizer(tmp_path):
 
     spec = tmp_path / "small_enzbert.cram"
     spec.write_text(PROT_BERT)
-    checkpoint, _ = prot_bert_like(tmp_path)
+    checkpoint, _ = prot_bert_like(tmp_path, as_published=True)  # as downloaded: vocab.txt, no tokenizer.json
     data, out = enzymes(tmp_path), tmp_path / "run"
     args = ["train", str(spec), "--init-from", str(checkpoint), "--data", str(data), "--out", str(out)]
     result = CliRunner().invoke(

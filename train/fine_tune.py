@@ -5,8 +5,6 @@ a learning rate of their own."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from .config import get
@@ -32,15 +30,17 @@ def start_from(module: torch.nn.Module, checked, config: dict, load: bool, conso
 
 
 def published_tokenizer(config: dict) -> str | None:
-    """The tokenizer.json saved with `init_from`'s published weights, if they have one: text to
-    fine-tune on is read with it unless data.options.tokenizer names another."""
+    """The tokenizer saved with `init_from`'s published weights (a tokenizer.json, or a slow tokenizer's
+    files in their directory), if they have one: data to fine-tune on is read with it unless
+    data.options.tokenizer names another."""
     from ..weights.checkpoint import open_checkpoint
 
     if not config.get("init_from") or open_checkpoint(config["init_from"]).kind == "run":
         return None
-    source = Path(config["init_from"])
-    file = (source if source.is_dir() else source.parent) / "tokenizer.json"
-    return str(file) if file.is_file() else None
+    from ..weights.tokenizer import tokenizer_source
+
+    source = tokenizer_source(config["init_from"])
+    return str(source) if source is not None else None
 
 
 def check_token_ids(config: dict, data) -> None:

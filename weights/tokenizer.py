@@ -1,9 +1,12 @@
 """A published model's tokenizer and stop tokens: the `tokenizer.json` that Hugging Face's fast
 tokenizers save beside the weights (read with the `tokenizers` package, which transformers
-installs), and the end-of-sequence and decoder start ids of `generation_config.json` or `config.json`."""
+installs) — or, where a directory holds only a slow tokenizer's files (vocab.txt, vocab.json and
+merges.txt), the fast tokenizer transformers converts them to — and the end-of-sequence and decoder
+start ids of `generation_config.json` or `config.json`."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from ..errors import TrainError
@@ -77,6 +80,15 @@ def _directory(path: str | Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
+def tokenizer_source(path: str | Path) -> Path | None:
+    """The tokenizer.json beside the weights at `path`, else their directory where it holds a slow
+    tokenizer's files; None where neither is there."""
+    directory = _directory(path)
+    if (directory / "tokenizer.json").is_file():
+        return directory / "tokenizer.json"
+    return directory if any((directory / name).exists() for name in _SLOW_FILES) else None
+
+
 def open_tokenizer(path: str | Path, other: str = PROMPT_IDS_HINT) -> PublishedTokenizer:
     """The tokenizer saved with the weights at `path` (a model directory, or a file in one, or a
     tokenizer.json itself); `other` ends a hint with what the user can do without one."""
@@ -97,9 +109,10 @@ def open_tokenizer(path: str | Path, other: str = PROMPT_IDS_HINT) -> PublishedT
         )
     if not file.is_file():
         slow = [name for name in _SLOW_FILES if (directory / name).exists()]
-        found = f" (only a slow tokenizer's {', '.join(slow)})" if slow else ""
+        if slow:
+            return PublishedTokenizer(_converted(directory, slow, other), directory)
         raise TrainError(
-            f"{directory} has no tokenizer.json{found}: cramnet reads the fast tokenizer's file",
+            f"{directory} has no tokenizer.json (nor a slow tokenizer's {', '.join(_SLOW_FILES)})",
             "save it with AutoTokenizer.from_pretrained(NAME).save_pretrained(DIR), " + other,
         )
     try:
@@ -113,6 +126,39 @@ def open_tokenizer(path: str | Path, other: str = PROMPT_IDS_HINT) -> PublishedT
         return PublishedTokenizer(Tokenizer.from_file(str(file)), file)
     except Exception as error:  # the Rust library raises its own exception type
         raise TrainError(f"{file}: not a tokenizer the `tokenizers` package can read ({error})") from None
+
+
+def _converted(directory: Path, slow: list[str], other: str):
+    """The fast tokenizer transformers makes of a slow one's files (ProtBERT's vocab.txt, GPT-2's
+    vocab.json and merges.txt, a SentencePiece model where sentencepiece is installed): the exact
+    conversion Hugging Face's own AutoTokenizer makes, which a run then keeps as its tokenizer.json."""
+    files = ", ".join(slow)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from transformers import AutoTokenizer
+    except ImportError:
+        raise TrainError(
+            f"{directory} holds a slow tokenizer's {files} and no tokenizer.json; reading those needs transformers",
+            "pip install transformers, or save a tokenizer.json with "
+            "AutoTokenizer.from_pretrained(NAME).save_pretrained(DIR), " + other,
+        ) from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            made = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    except Exception as error:  # transformers raises many kinds for files it cannot read
+        raise TrainError(
+            f"{directory}: transformers could not make a tokenizer of its {files} ({type(error).__name__}: {error})",
+            "save a tokenizer.json with AutoTokenizer.from_pretrained(NAME).save_pretrained(DIR), " + other,
+        ) from None
+    backend = getattr(made, "backend_tokenizer", None)
+    if backend is None:
+        raise TrainError(
+            f"{directory}: transformers reads its {files} with a Python tokenizer, which has no tokenizer.json form",
+            other,
+        )
+    return backend
 
 
 def stop_ids(path: str | Path) -> set[int]:
