@@ -56,6 +56,14 @@ def test_evaluate_predict_and_probe_take_the_plugin_and_the_device(classifier_ru
     assert np.load(tmp_path / "probe" / "activations.npy").shape[1:] == (64,)
 
 
+def test_evaluate_of_data_without_targets_says_why_it_needs_them(classifier_run, tmp_path):
+    np.savez(tmp_path / "inputs.npz", image=np.random.rand(30, 1, 8, 8).astype(np.float32))
+    result = runner.invoke(app, ["evaluate", str(classifier_run), *PLUGIN, "--data", str(tmp_path / "inputs.npz")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "no targets" in result.output and "evaluate scores" in result.output
+    assert "cramnet predict" in result.output  # what reads inputs alone
+
+
 def test_predict_from_a_folder_says_it_is_a_folder(classifier_run, tmp_path):
     # it was read as a folder of alignments: "… gives an MSA and pair features; the model has image: [1, 8, 8]"
     result = runner.invoke(app, ["predict", str(classifier_run), str(tmp_path), *PLUGIN, "--device", "cpu"])

@@ -128,9 +128,24 @@ def evaluate_run(
         config = {**config, "data": {**config["data"], "name": data}}
     task = trained.info["task"] if weights is None else "auto"  # a spec has no task of its own: the data's
     config = {**config, "device": device, "precision": "fp32", "compile": False, "task": task}
+    if data is not None and task != "reconstruction":
+        _refuse_unlabelled(data, trained, run)
     setup = prepare(None, config, checked=trained.checked, labels=trained.info.get("labels"))
     engine = Engine(setup, trained.module, trained.module, None)
     return {f"{split}_{k}": v for k, v in evaluate_split(engine, setup.data.splits[split], 256).items()}
+
+
+def _refuse_unlabelled(data: str, trained, run: str | Path) -> None:
+    """Metrics compare predictions with targets: a file of inputs alone is told so, and where it serves."""
+    from .data import unlabelled_splits
+
+    if unlabelled_splits(data, trained.checked.input_types, 0, (None, None)) is None:
+        return
+    raise TrainError(
+        f"{data}: no targets (an array named 'y', or a csv column y, label or target); evaluate scores the "
+        "run's predictions against them",
+        f"add each example's class or value as y; for predictions alone: cramnet predict {run} {data}",
+    )
 
 
 def predict_file(
