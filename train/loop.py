@@ -39,6 +39,7 @@ class RunResult:
     final: dict
     history: list[dict]
     notes: list[str] = field(default_factory=list)
+    writer: bool = True  # this process writes and reports the run (rank 0 of a distributed run)
 
 
 def train(
@@ -186,7 +187,7 @@ def train(
 
             dist.barrier()
         leave()
-    return RunResult(final_out, final, state["history"], setup.notes)
+    return RunResult(final_out, final, state["history"], setup.notes, world.writer)
 
 
 def _check_memory(setup: Setup) -> None:
