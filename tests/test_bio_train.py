@@ -61,7 +61,7 @@ def test_enzbert_from_fasta_and_predict_writes_record_ids(tmp_path):
     assert result.exit_code == 0, result.output
     predicted = runner.invoke(app, ["predict", str(run), str(seven)])
     assert predicted.exit_code == 0, predicted.output
-    lines = (tmp_path / "seven.predictions.csv").read_text().splitlines()
+    lines = (tmp_path / "seven.fasta.predictions.csv").read_text().splitlines()
     assert lines[0].startswith("id,class,p_1,p_2") and lines[1].startswith("q0,") and len(lines) == 29
     some = tmp_path / "some.fasta"  # three of the seven classes, numbered as the run numbers them
     some.write_text("".join(f">s{i} ec={(2, 4, 6)[i % 3]}\nMKV{'GHS'[i % 3] * (i % 5 + 2)}LL\n" for i in range(30)))
@@ -86,7 +86,7 @@ def test_attomics_and_cell2sentence_from_h5ad(tmp_path):
                    "--set", "data.options.log1p=true", "--epochs", "1", "--out", str(run))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["predict", str(run), str(five)]).exit_code == 0
-    assert (tmp_path / "five.predictions.csv").read_text().splitlines()[1].startswith("cell0,t")
+    assert (tmp_path / "five.h5ad.predictions.csv").read_text().splitlines()[1].startswith("cell0,t")
     sentences = tmp_path / "c2s"
     result = train("specs/bio/cell2sentence.cram", "--data", str(cells), "--set", "data.options.length=6",
                    "--epochs", "1", "--out", str(sentences))  # fmt: skip
@@ -130,7 +130,7 @@ def test_delphi_from_an_event_table_and_evoformer_from_alignments(tmp_path):
     result = train("specs/bio/delphi.cram", "--data", str(table), "--epochs", "1", "--out", str(run))
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["predict", str(run), str(table)]).exit_code == 0
-    with np.load(tmp_path / "events.predictions.npz") as saved:
+    with np.load(tmp_path / "events.csv.predictions.npz") as saved:
         assert saved["prediction"].shape == (30, 16, 1270) and saved["id"][0] == "p0"
     families = tmp_path / "families"
     families.mkdir()
