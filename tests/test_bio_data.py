@@ -244,6 +244,21 @@ def test_fasta_maps_unknown_letters_when_asked_and_reads_nucleotides(tmp_path):
     assert int(torch.cat([s.inputs["seq"] for s in data.splits.values()]).max()) <= 5
 
 
+def test_nucleotides_for_a_protein_sized_embedding_are_warned_of(tmp_path):
+    # DNA given to EnzBERT (embed(25, …)) trained silently on a guessed nucleotide alphabet
+    dna = tmp_path / "genes.fasta"
+    dna.write_text("".join(f">g{i} ec={i % 2 + 1}\n{'ACGT'[i % 4] * 3}GATTACA\n" for i in range(12)))
+    data = load(dna, PROTEIN, {"label": "ec"}, vocab=25)
+    (warning,) = data.warnings
+    assert "genes.fasta" in warning and "look like nucleotides" in warning and "amino-acid" in warning
+    assert "data.options.alphabet=protein" in warning and "data.options.alphabet=dna" in warning
+    assert not load(dna, PROTEIN, {"label": "ec", "alphabet": "dna"}, vocab=25).warnings  # said explicitly
+    assert not load(dna, PROTEIN, {"label": "ec"}, vocab=6).warnings  # a nucleotide model
+    proteins = tmp_path / "proteins.fasta"
+    proteins.write_text("".join(f">p{i} ec={i % 2 + 1}\nMKV{'GHS'[i % 3] * 4}LL\n" for i in range(12)))
+    assert not load(proteins, PROTEIN, {"label": "ec"}, vocab=25).warnings
+
+
 # --- AnnData -------------------------------------------------------------------------------------
 
 

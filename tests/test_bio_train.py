@@ -44,6 +44,23 @@ def test_each_bio_spec_trains_on_its_built_in_set(spec, tmp_path):
         assert "test_macro_f1" in final and (tmp_path / "confusion.png").exists()
 
 
+def test_training_a_protein_model_on_dna_prints_a_warning(tmp_path):
+    spec = tmp_path / "tiny_protein.cram"
+    spec.write_text(
+        "model tiny_protein {\n    input protein: tokens[length]\n"
+        "    protein -> embed(25, 8) -> pool(mean) -> dense(2) as ec\n    output ec\n}\n"
+    )
+    dna = tmp_path / "genes.fasta"
+    dna.write_text("".join(f">g{i} ec={i % 2 + 1}\n{'ACGT'[i % 4] * 3}GATTACA\n" for i in range(20)))
+    args = [str(spec), "--data", str(dna), "--set", "data.options.label=ec", "--epochs", "1", "--out"]
+    result = runner.invoke(app, ["train", *args, str(tmp_path / "run"), "--set", "threads=1"])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "look like nucleotides" in result.output
+    assert "data.options.alphabet=protein" in result.output
+    result = runner.invoke(app, ["train", *args, str(tmp_path / "dna"), "--set", "data.options.alphabet=dna"])
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
 @pytest.mark.slow
 def test_enzbert_from_fasta_and_predict_writes_record_ids(tmp_path):
     fasta = tmp_path / "enzymes.fasta"

@@ -164,6 +164,8 @@ def train(
     if console is not None:
         for note in setup.notes:
             console.print(Text(note, style="dim"))
+        for warning in setup.data.warnings:
+            console.print(Text(f"warning: {warning}", style="yellow"))
         console.print(
             Text(
                 f"{checked.name}: {sum(p.numel() for p in inner.parameters()):,} parameters on "

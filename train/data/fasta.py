@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ..errors import TrainError
-from .alphabets import ALPHABETS, Alphabet, crop_or_pad, guess_alphabet
+from .alphabets import ALPHABETS, Alphabet, crop_or_pad, guess_alphabet, protein_model_warning
 from .dataset import Dataset, split_tensors
 from .options import resolve
 from .record_ids import class_ids, ids_by_split
@@ -162,6 +162,8 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
     (name,) = types
     records = read_records(path)
     tokens, mask, alphabet = encode_records(path, records, options, vocab)
+    guessed = protein_model_warning(alphabet, vocab) if options["alphabet"] == "auto" else None
+    warnings = [f"{path}: {guessed}"] if guessed else []
     ids = [r for r, _, _ in records]
     info = f"{path}: {len(records)} {alphabet.name} sequences, length {tokens.shape[1]}"
     if task == "language_model":
@@ -169,6 +171,7 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
         inputs = {name: tokens[:, :-1], f"{name}_mask": mask[:, :-1]}
         data = split_tensors(path.name, task, inputs, target, seed, val, test, info=info)
         data.classes, data.ids = alphabet.size, ids_by_split(ids, seed, val, test)
+        data.warnings = warnings
         return data
     if options["labels"]:
         names = side_labels(path, records, Path(options["labels"]))
@@ -198,4 +201,5 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
     )
     data.ids = ids_by_split(ids, seed, val, test, y if stratify else None)
     data.options = options
+    data.warnings = warnings
     return data
