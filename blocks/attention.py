@@ -222,7 +222,7 @@ _COMMON = (
     Arg("heads", "int", doc="attention heads; must divide the width d", low=1),
     Arg("bias", "bool", True, "biases on the q, k, v and output projections"),
     Arg("kv_heads", "int", None, "key/value heads for grouped-query attention (default: heads)", low=1),
-    Arg("dropout", "float", 0.0, "dropout on the attention weights (training only)", low=0.0),
+    Arg("dropout", "float", 0.0, "dropout on the attention weights (training only)", low=0.0, below=1.0),
 )
 _SCALE = Arg("scale", "bool", True, "divide the scores by √(head size); false drops it, as T5 does")
 

@@ -109,7 +109,7 @@ def _gat_params(inputs, a) -> int:
         Arg("out", "int", doc="output features per node and head", low=1),
         Arg("heads", "int", 1, "attention heads", low=1),
         Arg("concat", "bool", True, "concatenate the heads (out·heads features) or average them (out)"),
-        Arg("dropout", "float", 0.0, "dropout on the attention weights (training only)", low=0.0),
+        Arg("dropout", "float", 0.0, "dropout on the attention weights (training only)", low=0.0, below=1.0),
         Arg("edge_dim", "int", None, "width of the graph's `edge_attr`, to let edge features into the scores", low=1),
         _BIAS,
     ),
@@ -139,8 +139,6 @@ def gat(inputs, a):
     Shapes: graph[nodes, F] -> graph[nodes, out·heads] (concat) or graph[nodes, out].
     """
     node_features(inputs)
-    if a.dropout >= 1:
-        raise ShapeError(f"dropout must be below 1, got {a.dropout}")
     return _out(inputs, _gat_width(a))
 
 

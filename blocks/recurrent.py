@@ -219,7 +219,7 @@ def _recurrent(kind: str) -> BlockSpec:
         Arg("hidden", "int", doc="hidden units per direction", low=1),
         Arg("layers", "int", 1, "stacked layers", low=1),
         Arg("bidirectional", "bool", False, "also read the sequence backwards; outputs are concatenated"),
-        Arg("dropout", "float", 0.0, "dropout between stacked layers (training only)", low=0.0),
+        Arg("dropout", "float", 0.0, "dropout between stacked layers (training only)", low=0.0, below=1.0),
         Arg(
             "return",
             "enum",

@@ -94,8 +94,9 @@ class Family:
 
 @dataclass(frozen=True)
 class Arg:
-    """One argument of a block. `choices` lists enum words; `low` is an inclusive lower bound; a
-    `key` argument is drawn in diagrams even at its default (`mamba(16, 2, 4)`, not a bare `mamba`)."""
+    """One argument of a block. `choices` lists enum words; `low` is an inclusive lower bound and
+    `below` an exclusive upper one (a probability: `below=1.0`); a `key` argument is drawn in
+    diagrams even at its default (`mamba(16, 2, 4)`, not a bare `mamba`)."""
 
     name: str
     kind: str
@@ -103,6 +104,7 @@ class Arg:
     doc: str = ""
     choices: tuple[str, ...] = ()
     low: float | None = None
+    below: float | None = None
     key: bool = False
 
     def __post_init__(self) -> None:

@@ -56,7 +56,9 @@ def predict(
         metavar="FILE",
         help="Inputs: .npz, .safetensors or .csv, as for training; for a language model a .txt, a prompt a line.",
     ),
-    output: Path | None = typer.Option(None, "-o", "--output", metavar="FILE", help="Where to write (.csv or .npz)."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", metavar="FILE", help="Where to write (.csv or .npz; default: FILE.predictions.csv)."
+    ),
     weights: Path | None = WeightsOption,
     device: str = RunDevice,
     plugin: list[str] | None = PluginOption,

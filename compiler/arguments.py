@@ -246,19 +246,28 @@ def _check_bounds(block: str, arg: Arg, value: Any, span: Span) -> None:
                     hint=arg.doc or None,
                 )
             )
-    if arg.low is None:
-        return
     for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, (int, float)) and item < arg.low:
-            low = int(arg.low) if float(arg.low).is_integer() else arg.low
-            raise EvalError(
-                SpecError(
-                    code="E305",
-                    message=f"{block}: '{arg.name}' must be at least {low}, got {item}",
-                    span=span,
-                    hint=arg.doc or None,
-                )
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            continue
+        if arg.low is not None and item < arg.low:
+            bound = f"at least {_number(arg.low)}"
+        elif arg.below is not None and item >= arg.below:
+            bound = f"below {_number(arg.below)}"
+        else:
+            continue
+        raise EvalError(
+            SpecError(
+                code="E305",
+                message=f"{block}: '{arg.name}' must be {bound}, got {_number(item)}",
+                span=span,
+                hint=arg.doc or None,
             )
+        )
+
+
+def _number(value: float) -> int | float:
+    """2 rather than 2.0 in a message: a float argument's value is stored as a float."""
+    return int(value) if float(value).is_integer() else value
 
 
 def _not_a_tensor(block: str, what: str, value: Any, span: Span, scope: Scope) -> SpecError:

@@ -108,6 +108,8 @@ def _rows(value: torch.Tensor, batch, every_node: bool = False) -> tuple[torch.T
     """The node's value and the labels of its rows: a classification target with one entry per row
     (for node classification, the split's nodes only, unless `every_node`); None otherwise."""
     value, target = value.detach().cpu(), batch.target
+    if target is None:  # rows of a file without targets
+        return value, None
     if batch.mask is not None and len(batch.mask) == len(value) and not every_node:
         value, target = value[batch.mask], target[batch.mask]
     labelled = target.dim() == 1 and not target.is_floating_point() and len(target) == len(value)

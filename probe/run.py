@@ -52,6 +52,8 @@ def probe_run(
     node's functions are matched to formulas (formulas.py); with `clusters` K, a graph node's
     embeddings are clustered (clusters.py). With `weights`, `run` may be a spec with published weights.
     The pass over the split runs on `device`; the rest (plots, formulas) on the CPU."""
+    from ..train.config import get
+    from ..train.data import unlabelled_splits
     from ..train.inference import open_run
     from ..train.setup import pick_device, prepare
 
@@ -80,7 +82,11 @@ def probe_run(
     if data is not None:
         config = {**config, "data": {**config["data"], "name": data}}
     config = {**config, "device": "cpu", "precision": "fp32", "compile": False, "task": trained.info["task"]}
-    splits = prepare(None, config, checked=checked).data.splits
+    fractions = (get(config, "data.val_fraction"), get(config, "data.test_fraction"))
+    # a probe colours by labels where the data has them; a file of inputs alone is probed as it is
+    splits = None if data is None else unlabelled_splits(data, checked.input_types, config["seed"], fractions)
+    if splits is None:
+        splits = prepare(None, config, checked=checked).data.splits
     if split not in splits:
         raise ProbeError(f"no split named '{split}'", did_you_mean(split, splits) or f"splits: {', '.join(splits)}")
     inputs = partial_graph(checked, node).inputs

@@ -20,8 +20,9 @@ import numpy as np
 
 from ..compiler.space import Axis, Space
 from ..compiler.space_reader import read_space_file
+from ..dsl.errors import did_you_mean
 from ..errors import CramnetError, UsageError
-from ..train.config import SEED_LIMIT
+from ..train.config import METRICS, SEED_LIMIT, is_metric
 from ..train.tasks import HIGHER_IS_BETTER
 from .config_space import read_config_space
 
@@ -187,6 +188,11 @@ def claim_directory(flags: SweepFlags) -> None:
 def prepare_search(flags: SweepFlags) -> Search:
     if flags.trials < 1:
         raise UsageError("--trials must be at least 1")
+    if not is_metric(flags.metric):  # before the directory and the study exist: a study keeps its direction
+        raise UsageError(
+            f"--metric {flags.metric!r} is not a metric",
+            did_you_mean(flags.metric, METRICS) or f"choose from: {', '.join(METRICS)} (or a block's aux_*)",
+        )
     for name in flags.also:
         if name not in SIZES:
             raise UsageError(f"--also {name!r} is not an objective", f"choose from: {', '.join(SIZES)}")

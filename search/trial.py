@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..compiler.api import check_spec
-from ..dsl.errors import SpecErrors
+from ..dsl.errors import SpecErrors, did_you_mean
 from ..errors import CramnetError
 from ..train.run_dir import read_rows
 
@@ -52,7 +52,8 @@ def run_trial(search, study, trial) -> None:
         row = read_rows(out / "metrics.csv")[-1]
         if row.get(metric) is None:
             measured = ", ".join(k.removeprefix("val_") for k in row if k.startswith("val_"))
-            raise MetricMissing(f"the task does not measure '{flags.metric}'", f"--metric one of: {measured}")
+            hint = did_you_mean(flags.metric, [k.removeprefix("val_") for k in row if k.startswith("val_")])
+            raise MetricMissing(f"the task does not measure '{flags.metric}'", hint or f"--metric one of: {measured}")
         if single:
             trial.report(row[metric], epoch)
             if trial.should_prune():

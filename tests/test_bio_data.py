@@ -244,6 +244,21 @@ def test_fasta_maps_unknown_letters_when_asked_and_reads_nucleotides(tmp_path):
     assert int(torch.cat([s.inputs["seq"] for s in data.splits.values()]).max()) <= 5
 
 
+def test_nucleotides_for_a_protein_sized_embedding_are_warned_of(tmp_path):
+    # DNA given to EnzBERT (embed(25, …)) trained silently on a guessed nucleotide alphabet
+    dna = tmp_path / "genes.fasta"
+    dna.write_text("".join(f">g{i} ec={i % 2 + 1}\n{'ACGT'[i % 4] * 3}GATTACA\n" for i in range(12)))
+    data = load(dna, PROTEIN, {"label": "ec"}, vocab=25)
+    (warning,) = data.warnings
+    assert "genes.fasta" in warning and "look like nucleotides" in warning and "amino-acid" in warning
+    assert "data.options.alphabet=protein" in warning and "data.options.alphabet=dna" in warning
+    assert not load(dna, PROTEIN, {"label": "ec", "alphabet": "dna"}, vocab=25).warnings  # said explicitly
+    assert not load(dna, PROTEIN, {"label": "ec"}, vocab=6).warnings  # a nucleotide model
+    proteins = tmp_path / "proteins.fasta"
+    proteins.write_text("".join(f">p{i} ec={i % 2 + 1}\nMKV{'GHS'[i % 3] * 4}LL\n" for i in range(12)))
+    assert not load(proteins, PROTEIN, {"label": "ec"}, vocab=25).warnings
+
+
 # --- AnnData -------------------------------------------------------------------------------------
 
 
@@ -354,8 +369,16 @@ def test_event_table_errors(tmp_path):
     assert "ragged" in failure.value.hint
     bad_age = tmp_path / "age.csv"
     bad_age.write_text("person,age,code\np1,forty,E11\np1,50,I10\n")
-    with pytest.raises(TrainError, match="line 2: age 'forty' is not a number"):
+    with pytest.raises(TrainError, match=r"line 2, column 2 \('age'\): age 'forty' is not a number"):
         load(bad_age, HISTORY)
+    # a negative age was taken, and trained on as a waiting time before birth
+    negative = tmp_path / "negative.tsv"
+    negative.write_text("person\tcode\tage\np1\tE11\t40\np1\tI10\t-3.5\n")
+    with pytest.raises(
+        TrainError, match=r"negative.tsv, line 3, column 3 \('age'\): age '-3.5' is negative"
+    ) as failure:
+        load(negative, HISTORY)
+    assert "0 or more" in failure.value.hint
     renamed = tmp_path / "renamed.tsv"
     renamed.write_text("pid\tage\tcode\np1\t40\tE11\n")
     with pytest.raises(TrainError, match="no person column named 'person' \\(columns: pid, age, code\\)"):
@@ -379,7 +402,7 @@ def test_blank_lines_in_an_event_table_are_skipped_and_lines_keep_their_numbers(
     table.write_text("person,age,code\n\np1,40,E11\np1,50,I10\n\np2,30,E11\np2,35,I10\np3,1,E11\np3,2,I10\n\n")
     assert load(table, HISTORY).task == "next_event"
     table.write_text("person,age,code\n\np1,40,E11\np1,old,I10\n")
-    with pytest.raises(TrainError, match="line 4: age 'old' is not a number"):
+    with pytest.raises(TrainError, match=r"line 4, column 2 \('age'\): age 'old' is not a number"):
         load(table, HISTORY)
 
 
@@ -387,7 +410,7 @@ def test_blank_lines_in_an_event_table_are_skipped_and_lines_keep_their_numbers(
 def test_an_age_that_is_not_finite_is_told_at_its_line(tmp_path, age):
     table = tmp_path / "ages.csv"  # stopped as an internal error (bincount) for nan
     table.write_text(f"person,age,code\np1,40,E11\np1,{age},I10\np2,30,E11\np2,35,I10\n")
-    with pytest.raises(TrainError, match=f"line 3: age '{age}' is not a finite number"):
+    with pytest.raises(TrainError, match=rf"line 3, column 2 \('age'\): age '{age}' is not a finite number"):
         load(table, HISTORY)
 
 

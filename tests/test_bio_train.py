@@ -44,6 +44,23 @@ def test_each_bio_spec_trains_on_its_built_in_set(spec, tmp_path):
         assert "test_macro_f1" in final and (tmp_path / "confusion.png").exists()
 
 
+def test_training_a_protein_model_on_dna_prints_a_warning(tmp_path):
+    spec = tmp_path / "tiny_protein.cram"
+    spec.write_text(
+        "model tiny_protein {\n    input protein: tokens[length]\n"
+        "    protein -> embed(25, 8) -> pool(mean) -> dense(2) as ec\n    output ec\n}\n"
+    )
+    dna = tmp_path / "genes.fasta"
+    dna.write_text("".join(f">g{i} ec={i % 2 + 1}\n{'ACGT'[i % 4] * 3}GATTACA\n" for i in range(20)))
+    args = [str(spec), "--data", str(dna), "--set", "data.options.label=ec", "--epochs", "1", "--out"]
+    result = runner.invoke(app, ["train", *args, str(tmp_path / "run"), "--set", "threads=1"])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "look like nucleotides" in result.output
+    assert "data.options.alphabet=protein" in result.output
+    result = runner.invoke(app, ["train", *args, str(tmp_path / "dna"), "--set", "data.options.alphabet=dna"])
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
 @pytest.mark.slow
 def test_enzbert_from_fasta_and_predict_writes_record_ids(tmp_path):
     fasta = tmp_path / "enzymes.fasta"
@@ -61,7 +78,7 @@ def test_enzbert_from_fasta_and_predict_writes_record_ids(tmp_path):
     assert result.exit_code == 0, result.output
     predicted = runner.invoke(app, ["predict", str(run), str(seven)])
     assert predicted.exit_code == 0, predicted.output
-    lines = (tmp_path / "seven.predictions.csv").read_text().splitlines()
+    lines = (tmp_path / "seven.fasta.predictions.csv").read_text().splitlines()
     assert lines[0].startswith("id,class,p_1,p_2") and lines[1].startswith("q0,") and len(lines) == 29
     some = tmp_path / "some.fasta"  # three of the seven classes, numbered as the run numbers them
     some.write_text("".join(f">s{i} ec={(2, 4, 6)[i % 3]}\nMKV{'GHS'[i % 3] * (i % 5 + 2)}LL\n" for i in range(30)))
@@ -86,7 +103,7 @@ def test_attomics_and_cell2sentence_from_h5ad(tmp_path):
                    "--set", "data.options.log1p=true", "--epochs", "1", "--out", str(run))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["predict", str(run), str(five)]).exit_code == 0
-    assert (tmp_path / "five.predictions.csv").read_text().splitlines()[1].startswith("cell0,t")
+    assert (tmp_path / "five.h5ad.predictions.csv").read_text().splitlines()[1].startswith("cell0,t")
     sentences = tmp_path / "c2s"
     result = train("specs/bio/cell2sentence.cram", "--data", str(cells), "--set", "data.options.length=6",
                    "--epochs", "1", "--out", str(sentences))  # fmt: skip
@@ -130,7 +147,7 @@ def test_delphi_from_an_event_table_and_evoformer_from_alignments(tmp_path):
     result = train("specs/bio/delphi.cram", "--data", str(table), "--epochs", "1", "--out", str(run))
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["predict", str(run), str(table)]).exit_code == 0
-    with np.load(tmp_path / "events.predictions.npz") as saved:
+    with np.load(tmp_path / "events.csv.predictions.npz") as saved:
         assert saved["prediction"].shape == (30, 16, 1270) and saved["id"][0] == "p0"
     families = tmp_path / "families"
     families.mkdir()

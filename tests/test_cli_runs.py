@@ -56,6 +56,28 @@ def test_evaluate_predict_and_probe_take_the_plugin_and_the_device(classifier_ru
     assert np.load(tmp_path / "probe" / "activations.npy").shape[1:] == (64,)
 
 
+def test_evaluate_of_data_without_targets_says_why_it_needs_them(classifier_run, tmp_path):
+    np.savez(tmp_path / "inputs.npz", image=np.random.rand(30, 1, 8, 8).astype(np.float32))
+    result = runner.invoke(app, ["evaluate", str(classifier_run), *PLUGIN, "--data", str(tmp_path / "inputs.npz")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "no targets" in result.output and "evaluate scores" in result.output
+    assert "cramnet predict" in result.output  # what reads inputs alone
+
+
+def test_predictions_of_two_inputs_with_one_stem_do_not_overwrite_each_other(classifier_run, tmp_path):
+    # more.npz and more.csv both wrote more.predictions.csv, the second silently replacing the first
+    images = np.random.rand(5, 64).astype(np.float32)
+    np.savez(tmp_path / "more.npz", image=images[:3].reshape(3, 1, 8, 8))
+    np.savetxt(tmp_path / "more.csv", images, delimiter=",", header=",".join(f"p{i}" for i in range(64)), comments="")
+    for name, rows in (("more.npz", 3), ("more.csv", 5)):
+        result = runner.invoke(app, ["predict", str(classifier_run), str(tmp_path / name), *PLUGIN])
+        assert result.exit_code == 0, result.output
+        written = tmp_path / f"{name}.predictions.csv"
+        assert "wrote" in result.output and written.name in result.output
+        assert len(written.read_text().splitlines()) == rows + 1
+    assert len((tmp_path / "more.npz.predictions.csv").read_text().splitlines()) == 4  # still the first one's
+
+
 def test_predict_from_a_folder_says_it_is_a_folder(classifier_run, tmp_path):
     # it was read as a folder of alignments: "… gives an MSA and pair features; the model has image: [1, 8, 8]"
     result = runner.invoke(app, ["predict", str(classifier_run), str(tmp_path), *PLUGIN, "--device", "cpu"])

@@ -269,6 +269,25 @@ def test_negative_and_zero_sizes(line, col, fragment):
     assert at(error) == (3, col)
 
 
+@pytest.mark.parametrize(
+    "inputs, line, col, fragment",
+    [
+        ("x: [8]", "x -> dropout(p = 2) as y", 22, "dropout: 'p' must be below 1, got 2"),
+        ("x: [8]", "x -> dropout(1) as y", 18, "dropout: 'p' must be below 1, got 1"),
+        ("x: [8]", "x -> drop_path(1.5) as y", 20, "drop_path: 'p' must be below 1, got 1.5"),
+        ("x: graph[6, 8]", "x -> gat(4, dropout = 2) as y", 27, "gat: 'dropout' must be below 1, got 2"),
+        ("x: [5, 8]", "x -> lstm(8, layers = 2, dropout = 3) as y", 40, "lstm: 'dropout' must be below 1, got 3"),
+        ("x: [5, 8]", "x -> attention(heads = 2, dropout = 4) as y", 41, "attention: 'dropout' must be below 1"),
+    ],
+)
+def test_probabilities_must_be_below_one(inputs, line, col, fragment):
+    """A dropout rate of 1 or more is a bad argument (E305 at the argument), not a shape error (E401)."""
+    error = only_error(model(f"input {inputs}", line, "output y"))
+    assert error.code == "E305", f"{error.code}: {error.message}"
+    assert fragment in error.message
+    assert at(error) == (3, col)
+
+
 @pytest.mark.parametrize("dims, col", [("[0]", 15), ("[4, -2]", 18), ("tokens[0]", 21)])
 def test_input_dimensions_must_be_positive(dims, col):
     error = only_error(model(f"input x: {dims}", "x -> relu as y", "output y"))

@@ -191,6 +191,44 @@ def test_the_command_prints_what_it_wrote_and_refuses_mistakes_in_one_message(va
     assert result.exit_code == 1 and "not a cramnet run directory" in result.output
 
 
+@pytest.fixture(scope="module")
+def mlp_run(tmp_path_factory) -> Path:
+    return quick_run(ROOT / "specs" / "mlp.cram", tmp_path_factory.mktemp("mlp") / "run")
+
+
+def test_a_probe_of_other_data_needs_no_labels(mlp_run, tmp_path):
+    # it refused any file without 'y' ("no targets: an array named 'y'"), though a probe only colours by labels
+    images = np.random.default_rng(0).random((40, 1, 8, 8), dtype=np.float32)
+    np.savez(tmp_path / "images.npz", image=images)
+    header = ",".join(f"p{i}" for i in range(64))
+    np.savetxt(tmp_path / "images.csv", images.reshape(40, 64), delimiter=",", header=header, comments="")
+    for name in ("images.npz", "images.csv"):
+        out = tmp_path / name.replace(".", "_")
+        command = ["probe", str(mlp_run), "--node", "relu_1", "--data", str(tmp_path / name), "-o", str(out)]
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+        assert "no labels" in result.output and "Traceback" not in result.output
+        values = np.load(out / "activations.npy")
+        assert 0 < len(values) < 40 and values.shape[1:] == (128,)  # the file's test split, as with labels
+        assert not (out / "labels.npy").exists() and (out / "latent.png").stat().st_size > 0
+    result = runner.invoke(
+        app,
+        [
+            "probe",
+            str(mlp_run),
+            "--node",
+            "relu_1",
+            "--data",
+            str(tmp_path / "images.npz"),
+            "--split",
+            "train",
+            "-o",
+            str(tmp_path / "train"),
+        ],
+    )
+    assert result.exit_code == 0 and len(np.load(tmp_path / "train" / "activations.npy")) > 20, result.output
+
+
 def test_heterogeneous_experts_are_named_by_their_bodies_and_alike_ones_are_not(tmp_path):
     from cramnet.probe.run import expert_names
 

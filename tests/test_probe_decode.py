@@ -108,7 +108,7 @@ def test_predict_on_a_vae_writes_the_latent_too_and_export_says_how_to_load_it(v
     np.savez(tmp_path / "images.npz", image=np.random.rand(5, 1, 8, 8).astype(np.float32))
     result = runner.invoke(app, ["predict", str(vae_run), str(tmp_path / "images.npz")])
     assert result.exit_code == 0, result.output
-    written = np.load(tmp_path / "images.predictions.npz")
+    written = np.load(tmp_path / "images.npz.predictions.npz")
     assert written["prediction"].shape == written["reconstruction"].shape == (5, 1, 8, 8)
     assert written["z"].shape == (5, 2)
     (tmp_path / "prompts.txt").write_text("hello\n")

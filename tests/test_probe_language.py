@@ -53,7 +53,7 @@ def test_predict_reads_one_prompt_per_line_of_a_txt_file(lm_run, tmp_path):
     prompts.write_text('the quick brown fox\n\nsay "hi"\n')
     result = runner.invoke(app, ["predict", str(lm_run), str(prompts)])
     assert result.exit_code == 0, result.output
-    lines = (tmp_path / "prompts.predictions.csv").read_text().splitlines()
+    lines = (tmp_path / "prompts.txt.predictions.csv").read_text().splitlines()
     assert lines[0] == "prompt,next,p_next,perplexity" and len(lines) == 3  # the empty line is no prompt
     assert lines[1].startswith('"the quick brown fox",') and lines[2].startswith('"say ""hi""",')
     np.savez(tmp_path / "inputs.npz", ids=np.zeros((2, 24), dtype=np.int64))

@@ -339,6 +339,22 @@ def test_sweep_mistakes_are_messages_not_tracebacks(tmp_path):
         assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
 
 
+def test_a_misspelt_metric_is_refused_before_anything_is_written(tmp_path):
+    # it said nothing helpful and had created the sweep directory and study.db (a study of the wrong
+    # direction, which then refused the corrected command) before the first trial found the mistake
+    spec = tmp_path / "tiny.cram"
+    spec.write_text(TINY)
+    args = ["sweep", str(spec), "--metric", "acuracy", "--epochs", "1", "--trials", "2", "--data", "digits"]
+    result = CliRunner().invoke(app, args + ["--out", str(tmp_path / "sweep")])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "--metric 'acuracy' is not a metric" in result.output and "did you mean 'accuracy'?" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.cram"]  # no sweep directory, no study.db
+    from cramnet.search.sweep import prepare_search
+
+    for metric in ("loss", "perplexity", "aux_balance"):  # any task's metric, and a block's auxiliary loss
+        prepare_search(sweep_flags(tmp_path, metric=metric))
+
+
 def test_a_second_study_in_the_same_directory_is_refused(tmp_path):
     from cramnet.errors import UsageError
     from cramnet.search.sweep import claim_directory
@@ -358,9 +374,9 @@ def test_a_second_study_in_the_same_directory_is_refused(tmp_path):
 def test_a_metric_the_task_does_not_measure_stops_the_sweep(tmp_path):
     spec = tmp_path / "tiny.cram"
     spec.write_text(TINY)
-    args = ["sweep", str(spec), "--metric", "bleu", "--epochs", "1", "--trials", "2", "--data", "digits"]
-    result = CliRunner().invoke(app, args + ["--out", str(tmp_path / "sweep")])
-    assert result.exit_code == 1 and "does not measure 'bleu'" in result.output and "accuracy" in result.output
+    args = ["sweep", str(spec), "--metric", "perplexity", "--epochs", "1", "--trials", "2", "--data", "digits"]
+    result = CliRunner().invoke(app, args + ["--out", str(tmp_path / "sweep")])  # a language model's metric
+    assert result.exit_code == 1 and "does not measure 'perplexity'" in result.output and "accuracy" in result.output
 
 
 def test_config_values_join_the_space(tmp_path):

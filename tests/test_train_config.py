@@ -54,6 +54,8 @@ early_stopping: {patience: 3}
         # was "unknown key 'optimizer'" (did you mean 'optimizer.lr'?): the section is known, its value is not one
         ("optimizer: 0.01", "'optimizer' is a section of keys, not a value", "optimizer.name, optimizer.lr"),
         ("schedule: cosine", "'schedule' is a section of keys, not a value", "schedule.name"),
+        # was taken, and refused only after the first epoch had trained
+        ("early_stopping: {metric: acuracy}", "'early_stopping.metric' must be a metric", "did you mean 'accuracy'?"),
     ],
 )
 def test_config_mistakes_name_the_key_and_suggest(tmp_path, text, message, hint):
@@ -88,3 +90,15 @@ def test_flags_override_the_file_and_set(tmp_path):
     flags = TrainFlags(Path("specs/mlp.cram"), config=path, sets=["epochs=4"], lr=0.5, data="digits")
     config = resolve_config(flags)
     assert config["epochs"] == 4 and get(config, "optimizer.lr") == 0.5 and get(config, "data.name") == "digits"
+
+
+def test_the_metric_catalogue_holds_what_every_task_measures():
+    """`early_stopping.metric` and `sweep --metric` are checked against METRICS before anything runs."""
+    from cramnet.train.config import METRICS, TASKS
+    from cramnet.train.tasks import HIGHER_IS_BETTER, Task
+
+    assert set(HIGHER_IS_BETTER) <= set(METRICS)
+    sums = {"loss": 1.0, "n": 2, "correct": 1, "squared": 1.0, "wait_nll": 1.0, "top_l": 1.0, "bin_correct": 1}
+    sums |= {"pairs": 2, "seg_both_0": 1, "seg_pred_0": 1, "seg_true_0": 1}
+    for name in TASKS[1:]:
+        assert set(Task(name, "out", 0, "cross_entropy", classes=3).metrics(sums)) <= set(METRICS), name

@@ -33,6 +33,25 @@ def test_the_launcher_passes_rendezvous_flags_through():
     assert "--standalone" in launch_command(["train"], 2, {})
 
 
+def test_only_the_first_process_reports_the_run(tmp_path, monkeypatch):
+    """Every process of a distributed run returns from training; the one that writes the files reports."""
+    import io
+
+    from rich.console import Console
+
+    from cramnet.train import loop
+    from cramnet.train.commands import TrainFlags, run_train
+
+    spec = tmp_path / "plain.cram"
+    spec.write_text(SPEC)
+    for writer, printed in ((False, 0), (True, 1)):
+        result = loop.RunResult(tmp_path / "run", {"test_loss": 1.0}, [], writer=writer)
+        monkeypatch.setattr(loop, "train", lambda *args, **kwargs: result)  # noqa: B023
+        text = io.StringIO()
+        run_train(TrainFlags(spec=spec), Console(file=text, width=100))
+        assert text.getvalue().count("run directory:") == printed and text.getvalue().count("test_loss") == printed
+
+
 def weights(path):
     with safe_open(str(path), framework="pt") as handle:
         return {k: handle.get_tensor(k) for k in handle.keys() if k.startswith("model.")}
@@ -51,6 +70,9 @@ def test_two_processes_reach_the_weights_of_one(tmp_path):
             timeout=300,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+        # each process printed the run directory (and without --quiet the metrics table): two of each
+        assert done.stdout.count("run directory:") == 1, done.stdout
+        assert "OMP_NUM_THREADS" not in done.stdout + done.stderr  # torchrun's banner, in a --quiet run
     one = weights(tmp_path / "one" / "checkpoints" / "last.safetensors")
     two = weights(tmp_path / "two" / "checkpoints" / "last.safetensors")
     assert one.keys() == two.keys()

@@ -487,7 +487,7 @@ def test_predict_evaluate_and_probe_a_spec_with_published_weights(tmp_path):
     weights = ["--weights", str(checkpoint)]
     result = CliRunner().invoke(app, ["predict", str(spec), str(tmp_path / "images.npz"), *weights])
     assert result.exit_code == 0, result.output
-    rows = (tmp_path / "images.predictions.csv").read_text().splitlines()[1:]
+    rows = (tmp_path / "images.npz.predictions.csv").read_text().splitlines()[1:]
     with torch.no_grad():
         expected = reference(images).logits.argmax(-1).tolist()
     assert [int(row.split(",")[0]) for row in rows] == expected

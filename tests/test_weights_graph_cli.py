@@ -78,7 +78,7 @@ def test_evaluate_and_predict_a_node_classifier_from_a_pyg_state_dict(node_task)
     assert "test_accuracy │ 1.0000" in result.output
     result = runner.invoke(app, ["predict", str(spec), str(data), "--weights", str(weights)])
     assert result.exit_code == 0, result.output
-    rows = (data.parent / "graph.predictions.csv").read_text().splitlines()
+    rows = (data.parent / "graph.npz.predictions.csv").read_text().splitlines()
     assert rows[0] == "class,p0,p1,p2" and len(rows) == 61  # a row per node
     with torch.no_grad():
         expected = model(torch.from_numpy(x), torch.from_numpy(edge_index)).softmax(-1)

@@ -3,6 +3,7 @@ flags merged into the config, runs launched (under torchrun for --nproc), result
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,8 @@ def run_train(flags: TrainFlags, console: Console) -> None:
             raise
         hint = "use a smaller --batch-size, or a smaller model"
         raise DeviceUnavailable(f"out of memory while training: {str(error).splitlines()[0]}", hint) from None
+    if not result.writer:  # another process of a distributed run: rank 0 reports it, once
+        return
     if not flags.quiet and result.final is not None:
         console.print(metrics_table(result.final))
     console.print(Text(f"run directory: {result.out}"))
@@ -156,8 +159,10 @@ def _launch(flags: TrainFlags, config: dict, console: Console) -> None:
     command = launch_command(argv, flags.nproc, flags.rendezvous)
     if not flags.quiet:
         console.print("launching: " + " ".join(command[1:]))
+    # torchrun sets OMP_NUM_THREADS=1 for each process when it is unset, with a banner saying so
+    environment = {"OMP_NUM_THREADS": "1"} | dict(os.environ)
     try:
-        code = subprocess.call(command)
+        code = subprocess.call(command, env=environment)
     finally:
         if flags.resume is None:
             resolved.unlink(missing_ok=True)

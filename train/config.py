@@ -24,6 +24,7 @@ class Key:
     choices: tuple | None = None
     check: Callable[[Any], bool] | None = None
     need: str = ""  # what `check` demands, for the message
+    known: tuple[str, ...] = ()  # names a value failing `check` may have meant (did you mean …?)
 
 
 def _positive(v) -> bool:
@@ -43,6 +44,28 @@ SEED_LIMIT = 2**32 - 1  # every generator takes it, and seed * 100003 + epoch st
 
 def _seed(v) -> bool:
     return 0 <= v <= SEED_LIMIT
+
+
+# every validation metric some task measures (tasks.Task.metrics, bio_tasks.task_metrics); blocks'
+# auxiliary losses add aux_* (aux_kl, aux_balance …)
+METRICS = (
+    "loss",
+    "accuracy",
+    "macro_f1",
+    "auroc",
+    "auprc",
+    "perplexity",
+    "mse",
+    "iou",
+    "dice",
+    "wait_nll",
+    "top_l_precision",
+    "bin_accuracy",
+)
+
+
+def is_metric(name: str) -> bool:
+    return name in METRICS or name.startswith("aux_")
 
 
 TASKS = (
@@ -127,7 +150,14 @@ SCHEMA: dict[str, Key] = {
     "checkpoint.every": Key(
         int, 1, "write the last-epoch checkpoint every N epochs", check=_positive, need="at least 1"
     ),
-    "early_stopping.metric": Key(str, "auto", "validation metric watched (auto: the task's main one)"),
+    "early_stopping.metric": Key(
+        str,
+        "auto",
+        "validation metric watched (auto: the task's main one)",
+        check=lambda v: v == "auto" or is_metric(v),
+        need="a metric (" + ", ".join(METRICS) + ") or auto",
+        known=("auto", *METRICS),
+    ),
     "early_stopping.patience": Key(
         int,
         0,
@@ -245,7 +275,8 @@ def check_value(dotted: str, value: Any, where: str) -> Any:
         hint = did_you_mean(str(value), key.choices) or f"one of: {', '.join(key.choices)}"
         raise TrainError(f"{where}: '{dotted}' cannot be {value!r}", hint)
     if key.check is not None and value is not None and not key.check(value):
-        raise TrainError(f"{where}: '{dotted}' must be {key.need}, not {value!r}", f"{dotted}: {key.doc}")
+        hint = did_you_mean(str(value), key.known) if key.known else None
+        raise TrainError(f"{where}: '{dotted}' must be {key.need}, not {value!r}", hint or f"{dotted}: {key.doc}")
     return value
 
 

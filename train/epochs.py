@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from ..dsl.errors import did_you_mean
 from . import checkpoints as ckpt
 from . import sharding
 from .config import get
@@ -44,7 +45,8 @@ def run_epochs(engine: Engine, optimizer, state: dict, out: Path, digest: str, c
             row |= {f"val_{k}": v for k, v in val.items()} | {"lr": lr, "seconds": time.perf_counter() - started}
             if watch not in val:
                 raise TrainError(
-                    f"early_stopping.metric '{watch}' is not measured for {task.name}", f"measured: {', '.join(val)}"
+                    f"early_stopping.metric '{watch}' is not measured for {task.name}",
+                    did_you_mean(watch, val) or f"measured: {', '.join(val)}",
                 )
             state["history"].append(row)
             state["grad_norms"].append({"epoch": epoch, **{k: float(v) / steps for k, v in norms.items()}})

@@ -129,11 +129,26 @@ def evaluate_run(
         config = {**config, "data": {**config["data"], "name": data}}
     task = trained.info["task"] if weights is None else "auto"  # a spec has no task of its own: the data's
     config = {**config, "device": device, "precision": "fp32", "compile": False, "task": task}
+    if data is not None and task != "reconstruction":
+        _refuse_unlabelled(data, trained, run)
     setup = prepare(
         None, config, checked=trained.checked, labels=trained.info.get("labels"), tokenizer=trained.tokenizer
     )
     engine = Engine(setup, trained.module, trained.module, None)
     return {f"{split}_{k}": v for k, v in evaluate_split(engine, setup.data.splits[split], 256).items()}
+
+
+def _refuse_unlabelled(data: str, trained, run: str | Path) -> None:
+    """Metrics compare predictions with targets: a file of inputs alone is told so, and where it serves."""
+    from .data import unlabelled_splits
+
+    if unlabelled_splits(data, trained.checked.input_types, 0, (None, None)) is None:
+        return
+    raise TrainError(
+        f"{data}: no targets (an array named 'y', or a csv column y, label or target); evaluate scores the "
+        "run's predictions against them",
+        f"add each example's class or value as y; for predictions alone: cramnet predict {run} {data}",
+    )
 
 
 def predict_file(
@@ -168,13 +183,19 @@ def predict_file(
         inputs, ids = input_arrays(file, read_arrays(file, targets=False), trained.checked.input_types), None
     outputs = _predict_in_batches(trained, inputs, file)
     pred = outputs[trained.info["output"]]
-    output = output or file.with_name(file.stem + ".predictions" + (".csv" if pred.dim() == 2 else ".npz"))
+    output = output or predictions_path(file, ".csv" if pred.dim() == 2 else ".npz")
     if not output.parent.is_dir():
         raise TrainError(f"cannot write {output}: the directory {output.parent} does not exist")
     try:
         return _write_predictions(output, outputs, trained, ids)
     except OSError as error:
         raise TrainError(f"cannot write {output}: {error.strerror or error}") from None
+
+
+def predictions_path(file: Path, suffix: str) -> Path:
+    """The default output beside the input, its whole name kept (more.fasta.predictions.csv): the
+    predictions of more.fasta and of more.h5ad must not overwrite each other."""
+    return file.with_name(f"{file.name}.predictions{suffix}")
 
 
 def _write_predictions(output: Path, outputs: dict[str, torch.Tensor], trained: TrainedRun, ids: list | None) -> Path:
@@ -274,7 +295,7 @@ def predict_text(trained: TrainedRun, file: Path, output: Path | None = None) ->
                 "" if loss is None else f"{float(loss.exp()):.6g}",
             ]
         )
-    output = output or file.with_name(file.stem + ".predictions.csv")
+    output = output or predictions_path(file, ".csv")
     if output.suffix.lower() != ".csv":
         raise TrainError(f"a language model's predictions are a .csv table, not {output.suffix or 'no suffix'}")
     output.write_text("\n".join(",".join(row) for row in rows) + "\n")

@@ -40,6 +40,7 @@ class RunResult:
     final: dict
     history: list[dict]
     notes: list[str] = field(default_factory=list)
+    writer: bool = True  # this process writes and reports the run (rank 0 of a distributed run)
 
 
 def train(
@@ -164,6 +165,8 @@ def train(
     if console is not None:
         for note in setup.notes:
             console.print(Text(note, style="dim"))
+        for warning in setup.data.warnings:
+            console.print(Text(f"warning: {warning}", style="yellow"))
         console.print(
             Text(
                 f"{checked.name}: {sum(p.numel() for p in inner.parameters()):,} parameters on "
@@ -187,7 +190,7 @@ def train(
 
             dist.barrier()
         leave()
-    return RunResult(final_out, final, state["history"], setup.notes)
+    return RunResult(final_out, final, state["history"], setup.notes, world.writer)
 
 
 def _check_memory(setup: Setup) -> None:

@@ -11,8 +11,9 @@ from ..errors import TrainError
 from . import builtin, pairs, sequences, shapes, text
 from .bio import BIO_BUILTIN, bio_file, default_bio_data, is_bio_file, reads_sequences
 from .dataset import Dataset
-from .files import file_dataset, refuse_compressed
+from .files import file_dataset, refuse_compressed, unlabelled_inputs
 from .options import resolve
+from .splits import TensorSplit, partition
 
 # name: (loader, its options, default (val, test) fractions)
 BUILTIN = {
@@ -30,7 +31,16 @@ BUILTIN = {
 }
 SEVERAL_INPUTS = {"digit_pairs"}  # loaders that take every input: loader(types, seed, val, test, options)
 
-__all__ = ["BIO_BUILTIN", "BUILTIN", "Dataset", "default_data", "load_data", "reads_text", "takes_tokenizer"]
+__all__ = [
+    "BIO_BUILTIN",
+    "BUILTIN",
+    "Dataset",
+    "default_data",
+    "load_data",
+    "reads_text",
+    "takes_tokenizer",
+    "unlabelled_splits",
+]
 
 
 def reads_text(name: str) -> bool:
@@ -93,6 +103,32 @@ def load_data(
     dataset = loader(input_name, kind, seed, val, test, resolved, task)
     dataset.options = resolved
     return dataset
+
+
+def unlabelled_splits(
+    name: str, types: dict[str, TensorType], seed: int, fractions: tuple
+) -> dict[str, TensorSplit] | None:
+    """The rows of a data file without targets (an .npz, .safetensors or .csv holding inputs alone),
+    split by the seeded fractions `load_data` splits a file with; None where `name` is built-in data
+    or a file that `load_data` reads (with targets, text, graphs, biological data)."""
+    path = Path(name)
+    if name in BUILTIN or name in BIO_BUILTIN or not path.is_file() or is_bio_file(path, types):
+        return None
+    inputs = unlabelled_inputs(path, types)
+    if inputs is None:
+        return None
+    val, test = _fractions(fractions, (0.15, 0.15))
+    count = len(next(iter(inputs.values())))
+    parts = partition(count, seed, val, test)
+    if any(len(part) == 0 for part in parts):
+        raise TrainError(
+            f"{path.name}: {count} examples are too few to split into training, validation and test sets",
+            "use more examples",
+        )
+    return {
+        split: TensorSplit({k: v[index] for k, v in inputs.items()}, None)
+        for split, index in zip(("train", "val", "test"), parts)
+    }
 
 
 def _text(types, seed, val, test, options, corpus, source, vocab_limit, tokenizer) -> Dataset:

@@ -56,6 +56,19 @@ def guess_alphabet(sequences: list[str]) -> Alphabet:
     return PROTEIN
 
 
+def protein_model_warning(alphabet: Alphabet, vocab: int | None) -> str | None:
+    """A guessed nucleotide alphabet for a model whose embedding is sized for amino acids (their 25
+    letters, or 26 with padding): DNA given to a protein model, most likely, which would train on it."""
+    if alphabet is PROTEIN or vocab not in (PROTEIN.size, PROTEIN.size + 1):
+        return None
+    return (
+        f"the sequences look like nucleotides (only {alphabet.letters}), but the model's embedding has {vocab} "
+        f"tokens, sized for the {PROTEIN.size}-letter amino-acid alphabet; they are read as nucleotides. To "
+        "read them as amino acids: --set data.options.alphabet=protein; to confirm nucleotides: "
+        f"--set data.options.alphabet={'rna' if alphabet is RNA else 'dna'}"
+    )
+
+
 def crop_or_pad(ids: list[torch.Tensor], length: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, length) ids, cut at `length` or filled with `pad`, and the mask of real letters."""
     out = torch.full((len(ids), length), pad, dtype=torch.long)

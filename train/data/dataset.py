@@ -27,6 +27,7 @@ class Dataset:
     options: dict = field(default_factory=dict)
     labels: list[str] | None = None  # names of the classes (or event codes), where the data has them
     ids: dict[str, list[str]] | None = None  # record IDs per split, where the data has them
+    warnings: list[str] = field(default_factory=list)  # what looks wrong but may be meant, told before training
 
     @property
     def splits(self) -> dict[str, Split]:

@@ -78,6 +78,7 @@ def read_histories(path: Path, options: dict) -> tuple[list[str], list[list[tupl
             )
         columns[role] = found[0]
     people: dict[str, list[tuple[float, str]]] = {}
+    column = f"column {columns['age'] + 1} ('{header[columns['age']]}')"
     for number, row in rows:
         person, age, code = (row[columns[r]].strip() for r in ("person", "age", "code"))
         if not person or not code:
@@ -85,9 +86,14 @@ def read_histories(path: Path, options: dict) -> tuple[list[str], list[list[tupl
         try:
             years = float(age)
         except ValueError:
-            raise TrainError(f"{path}, line {number}: age {age!r} is not a number (years)") from None
+            raise TrainError(f"{path}, line {number}, {column}: age {age!r} is not a number (years)") from None
         if not math.isfinite(years):
-            raise TrainError(f"{path}, line {number}: age {age!r} is not a finite number (years)")
+            raise TrainError(f"{path}, line {number}, {column}: age {age!r} is not a finite number (years)")
+        if years < 0:  # the waiting times between events are differences of ages: one before birth is a slip
+            raise TrainError(
+                f"{path}, line {number}, {column}: age {age!r} is negative",
+                "an event's age is the person's age in years when it happened, 0 or more",
+            )
         people.setdefault(person, []).append((years, code))
     return list(people), [sorted(events, key=lambda e: e[0]) for events in people.values()]
 

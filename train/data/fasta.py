@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ..errors import TrainError
-from .alphabets import ALPHABETS, Alphabet, crop_or_pad, guess_alphabet
+from .alphabets import ALPHABETS, Alphabet, crop_or_pad, guess_alphabet, protein_model_warning
 from .dataset import Dataset, split_tensors
 from .options import resolve
 from .record_ids import class_ids, ids_by_split
@@ -174,6 +174,8 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
     tokens, mask, reader = encode_records(path, records, options, vocab)
     alphabet = reader if isinstance(reader, Alphabet) else None
     tokenizer = None if alphabet else reader
+    guessed = protein_model_warning(alphabet, vocab) if alphabet and options["alphabet"] == "auto" else None
+    warnings = [f"{path}: {guessed}"] if guessed else []
     ids = [r for r, _, _ in records]
     what = f"{alphabet.name} sequences" if alphabet else "sequences read with the published tokenizer"
     info = f"{path}: {len(records)} {what}, length {tokens.shape[1]}"
@@ -183,6 +185,7 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
         inputs = {name: tokens[:, :-1], f"{name}_mask": mask[:, :-1]}
         data = split_tensors(path.name, task, inputs, target, seed, val, test, info=info, **known)
         data.classes, data.ids = alphabet.size if alphabet else tokenizer.vocab, ids_by_split(ids, seed, val, test)
+        data.warnings = warnings
         return data
     if options["labels"]:
         names = side_labels(path, records, Path(options["labels"]))
@@ -213,6 +216,7 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
     )
     data.ids = ids_by_split(ids, seed, val, test, y if stratify else None)
     data.options = options
+    data.warnings = warnings
     return data
 
 

@@ -217,6 +217,24 @@ def input_arrays(path: Path, arrays: dict, types: dict[str, TensorType]) -> dict
     return result
 
 
+def unlabelled_inputs(path: Path, types: dict[str, TensorType]) -> dict[str, torch.Tensor] | None:
+    """The model's inputs from a plain data file (.npz, .safetensors, .csv) that holds no targets, or
+    None where it holds them or is another kind of file (graphs, text): what needs no labels (a probe)
+    reads these rows; what does needs to say why it wants them."""
+    if path.suffix.lower() not in (".npz", ".safetensors", ".csv") or any(t.kind == "graph" for t in types.values()):
+        return None
+    arrays = read_arrays(path, targets=False)
+    if "y" in arrays:
+        return None
+    inputs = input_arrays(path, arrays, types)
+    if {len(v) for v in inputs.values()} & {0}:
+        raise TrainError(f"{path} holds no examples")
+    if len({len(v) for v in inputs.values()}) != 1:
+        counts = sorted({len(v) for v in inputs.values()})
+        raise TrainError(f"{path}: the inputs disagree on the number of examples ({counts})")
+    return inputs
+
+
 def file_dataset(path: Path, types: dict[str, TensorType], task: str, seed: int, val: float, test: float) -> Dataset:
     arrays = read_arrays(path)
     graphs = [name for name, kind in types.items() if kind.kind == "graph"]

@@ -12,7 +12,7 @@ import torch
 @dataclass
 class Batch:
     inputs: dict[str, object]  # by model input name: tensors (batch first) or graph objects
-    target: torch.Tensor
+    target: torch.Tensor | None  # None: rows without targets (a probe of other data)
     mask: torch.Tensor | None = None  # which targets count (node classification)
 
     def to(self, device: torch.device, pin: bool = False) -> Batch:
@@ -33,17 +33,19 @@ class Batch:
 
 @dataclass
 class TensorSplit:
-    """Examples as tensors with the example axis first: one per model input, and the targets."""
+    """Examples as tensors with the example axis first: one per model input, and the targets (None:
+    rows without targets, which a probe reads and training never sees)."""
 
     inputs: dict[str, torch.Tensor]
-    target: torch.Tensor
+    target: torch.Tensor | None
     labels: torch.Tensor | None = None  # classes kept beside another target (digits of a reconstruction), for probes
 
     def __len__(self) -> int:
-        return int(self.target.shape[0])
+        rows = self.target if self.target is not None else next(iter(self.inputs.values()))
+        return int(rows.shape[0])
 
     def batch(self, index: torch.Tensor) -> Batch:
-        return Batch({k: v[index] for k, v in self.inputs.items()}, self.target[index])
+        return Batch({k: v[index] for k, v in self.inputs.items()}, None if self.target is None else self.target[index])
 
 
 @dataclass
