@@ -33,7 +33,7 @@ def run_probe(
     device: str = "cpu",
 ) -> None:
     decode, symbolic, clusters = options.decode, options.symbolic, options.clusters
-    result = probe_run(run, node, data, split, output, decode, symbolic, clusters, weights, device)
+    result = probe_run(run, node, data, split, output, decode, symbolic, clusters, weights, device, out)
     shape = "×".join(str(d) for d in result.shape)
     labels = "with labels" if result.labelled else "no labels"
     out.print(

@@ -45,13 +45,15 @@ def probe_run(
     clusters: int | None = None,
     weights: str | Path | None = None,
     device: str = "cpu",
+    console=None,
 ) -> ProbeResult:
     """Probe the run in directory `run` at `node` (a name as `cramnet summary` lists it) over the split
     `split` of its data (or of `data`); files go to `out` (default RUN/probes/NODE). With `decode`, the
     part of the model after the node decodes a plane of its values (decode.py); with `symbolic`, a `kan`
     node's functions are matched to formulas (formulas.py); with `clusters` K, a graph node's
     embeddings are clustered (clusters.py). With `weights`, `run` may be a spec with published weights.
-    The pass over the split runs on `device`; the rest (plots, formulas) on the CPU."""
+    The pass over the split runs on `device`; the rest (plots, formulas) on the CPU. Long work (the
+    symbolic fits) shows its progress on the rich `console`, if one is given."""
     from ..train.config import get
     from ..train.data import unlabelled_splits
     from ..train.inference import open_run
@@ -129,7 +131,7 @@ def probe_run(
         if symbolic:
             from .formulas import symbolic_probe
 
-            files.update(symbolic_probe(module, checked, node, inputs, splits[split], out))
+            files.update(symbolic_probe(module, checked, node, inputs, splits[split], out, console))
     if decoder is not None:
         files.update(_decode(decoder, found, checked, node, attrs, out))
     if clusters is not None:

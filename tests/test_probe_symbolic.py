@@ -6,10 +6,12 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
+from cramnet.blocks.kan import KANLayer
 from cramnet.cli import app
-from cramnet.probe.symbolic import fit_edge, simplified
+from cramnet.probe.symbolic import edge_samples, fit_edge, fit_edges, simplified
 from cramnet.train import apply_sets, defaults, train
 
 runner = CliRunner()
@@ -39,6 +41,33 @@ def test_a_known_function_is_found_with_its_parameters(function, make, a):
     if a is not None:
         assert abs(fit.a) == pytest.approx(a, rel=1e-2)
     np.testing.assert_allclose(fit(x), make(x), atol=1e-3)
+
+
+# each edge's function and R² as the fit one edge at a time (scipy's least_squares from the grid's
+# best) found them, before the fits were batched; the batched fit must find the same
+PINNED = [
+    [("1/x", 0.775378), ("x^2", 0.990307), ("x^2", 0.997155)],
+    [("x^3", 0.947605), ("sin", 0.999166), ("tanh", 0.99996)],
+    [("x^2", 0.770142), ("sin", 0.846642), ("x^2", 0.998992)],
+    [("sin", 0.983183), ("sin", 0.901363), ("tanh", 0.999917)],
+]
+
+
+def test_a_layers_edges_fitted_at_once_find_what_one_at_a_time_found():
+    torch.manual_seed(0)
+    layer = KANLayer(3, 4, grid=5, low=-2.0, high=2.0)
+    with torch.no_grad():
+        layer.spline_weight.normal_(0, 0.5)  # wiggly edges: near-ties and local minima
+    xs, ys = edge_samples(layer, np.array([[-2.0, 2.0], [-1.0, 1.5], [0.0, 1.0]]))
+    fits = fit_edges(xs, ys)
+    assert [[fit.function for fit in row] for row in fits] == [[name for name, _ in row] for row in PINNED]
+    np.testing.assert_allclose(
+        [[fit.r2 for fit in row] for row in fits], [[r2 for _, r2 in row] for row in PINNED], atol=2e-6
+    )
+    for o, row in enumerate(fits):
+        for i, fit in enumerate(row):
+            residual = ys[o, i] - fit(xs[i])
+            assert 1 - (residual**2).sum() / ((ys[o, i] - ys[o, i].mean()) ** 2).sum() == pytest.approx(fit.r2)
 
 
 def test_a_layer_sums_its_edges_into_one_simplified_formula():

@@ -4,6 +4,7 @@ left), one line per epoch, and a final table. Quiet runs (and ranks other than 0
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -60,6 +61,21 @@ class Reporter:
             parts.append(f"val {main} {row[f'val_{main}']:.4f}")
         parts.append(f"{row['seconds']:.1f}s")
         self.console.print("  ".join(parts))
+
+
+def work_bar(console: Console, description: str, total: int) -> tuple[Progress, Callable[[int], None]]:
+    """A transient bar for a long computation outside training (a probe's fits): the Progress to
+    enter and the function that advances it."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task(description, total=total)
+    return progress, lambda steps: progress.advance(task, steps)
 
 
 def metrics_table(final: dict, title: str = "final metrics") -> Table:
