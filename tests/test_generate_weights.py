@@ -263,3 +263,18 @@ def test_a_slow_tokenizers_files_are_read_as_hugging_face_converts_them(publishe
     converted = runner.invoke(app, ["generate", str(spec), "--weights", str(slow), *args])
     assert fast.exit_code == 0 and converted.exit_code == 0, converted.output
     assert converted.stdout == fast.stdout
+
+
+def test_a_tokenizer_option_that_names_nothing_is_refused_not_read_from_the_working_directory(
+    published, spec, tmp_path, monkeypatch
+):
+    # 'bytes' (for byte) named no file: the tokenizer.json of the directory it was run from was read instead
+    path, _, _ = published
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS))
+    monkeypatch.chdir(path)  # a directory holding a tokenizer.json
+    args = ["train", str(spec), "--data", str(corpus), "--epochs", "1", "-q", "--out", str(tmp_path / "run")]
+    result = runner.invoke(app, [*args, "--set", "data.options.tokenizer=bytes", "--set", "data.options.length=15"])
+    assert result.exit_code == 1 and "no tokenizer file or directory bytes" in result.output, result.output
+    assert "data.options.tokenizer=byte or char" in result.output and "Traceback" not in result.output
+
