@@ -859,3 +859,27 @@ def test_fine_tuning_a_protein_model_reads_fasta_with_its_tokenizer(tmp_path):
     )
     assert result.exit_code == 1 and "the letters of its amino-acid alphabet" in result.output, result.output
     assert "data.options.tokenizer=DIR/tokenizer.json" in result.output and not (tmp_path / "refused").exists()
+
+
+def test_fasta_padding_is_no_unknown_residue_for_a_tokenizer_without_a_pad_token(tmp_path):
+    # padded with id 0 where the tokenizer has no [PAD]; 0 its [UNK]: every short record was refused
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    from cramnet.train.data.fasta import FASTA_OPTIONS, encode_records, read_records
+
+    vocab = {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, **{r: i + 3 for i, r in enumerate(RESIDUES)}}
+    words = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    words.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 1), ("[SEP]", 2)]
+    )
+    words.save(str(tmp_path / "tokenizer.json"))
+    path = enzymes(tmp_path)
+    records = read_records(path)
+    options = {**FASTA_OPTIONS, "length": 40, "tokenizer": str(tmp_path / "tokenizer.json")}
+    tokens, mask, _ = encode_records(path, records, options, 30)
+    assert not mask.all() and (tokens[mask] != 0).all()  # padded, and no residue read as [UNK]
+    path.write_text(path.read_text() + ">P9999 ec=1\nLAJG\n")  # J: a letter it does not know
+    with pytest.raises(TrainError, match="has a residue the published tokenizer does not know"):
+        encode_records(path, read_records(path), options, 30)
+
