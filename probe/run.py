@@ -80,7 +80,7 @@ def probe_run(
     if data is not None:
         config = {**config, "data": {**config["data"], "name": data}}
     config = {**config, "device": "cpu", "precision": "fp32", "compile": False, "task": trained.info["task"]}
-    splits = prepare(None, config, checked=checked).data.splits
+    splits = prepare(None, config, checked=checked, tokenizer=trained.tokenizer).data.splits
     if split not in splits:
         raise ProbeError(f"no split named '{split}'", did_you_mean(split, splits) or f"splits: {', '.join(splits)}")
     inputs = partial_graph(checked, node).inputs

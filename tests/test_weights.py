@@ -883,3 +883,24 @@ def test_fasta_padding_is_no_unknown_residue_for_a_tokenizer_without_a_pad_token
     with pytest.raises(TrainError, match="has a residue the published tokenizer does not know"):
         encode_records(path, read_records(path), options, 30)
 
+
+def test_evaluating_an_alphabet_read_run_does_not_switch_to_its_checkpoints_tokenizer(tmp_path):
+    # runs from before published tokenizers read FASTA with cramnet's letters, init_from or not: evaluate
+    # must read them so, not with the tokenizer beside the weights they started from
+    import yaml
+
+    from cramnet.train import evaluate_run
+    from cramnet.train.config import defaults
+    from cramnet.train.loop import train
+
+    spec = tmp_path / "small_enzbert.cram"
+    spec.write_text(PROT_BERT)
+    checkpoint, _ = prot_bert_like(tmp_path, as_published=True)
+    config = defaults()
+    config.update(out=str(tmp_path / "run"), epochs=1, seed=0)
+    config["data"].update(name=str(enzymes(tmp_path)), options={"label": "ec", "length": 40})
+    train(spec, config)
+    before = evaluate_run(tmp_path / "run")
+    settings = tmp_path / "run" / "config.yaml"
+    settings.write_text(yaml.safe_dump({**yaml.safe_load(settings.read_text()), "init_from": str(checkpoint)}))
+    assert evaluate_run(tmp_path / "run") == before
