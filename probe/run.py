@@ -88,7 +88,7 @@ def probe_run(
     # a probe colours by labels where the data has them; a file of inputs alone is probed as it is
     splits = None if data is None else unlabelled_splits(data, checked.input_types, config["seed"], fractions)
     if splits is None:
-        splits = prepare(None, config, checked=checked).data.splits
+        splits = prepare(None, config, checked=checked, tokenizer=trained.tokenizer).data.splits
     if split not in splits:
         raise ProbeError(f"no split named '{split}'", did_you_mean(split, splits) or f"splits: {', '.join(splits)}")
     inputs = partial_graph(checked, node).inputs

@@ -263,3 +263,39 @@ def test_a_slow_tokenizers_files_are_read_as_hugging_face_converts_them(publishe
     converted = runner.invoke(app, ["generate", str(spec), "--weights", str(slow), *args])
     assert fast.exit_code == 0 and converted.exit_code == 0, converted.output
     assert converted.stdout == fast.stdout
+
+
+def test_a_tokenizer_option_that_names_nothing_is_refused_not_read_from_the_working_directory(
+    published, spec, tmp_path, monkeypatch
+):
+    # 'bytes' (for byte) named no file: the tokenizer.json of the directory it was run from was read instead
+    path, _, _ = published
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS))
+    monkeypatch.chdir(path)  # a directory holding a tokenizer.json
+    args = ["train", str(spec), "--data", str(corpus), "--epochs", "1", "-q", "--out", str(tmp_path / "run")]
+    result = runner.invoke(app, [*args, "--set", "data.options.tokenizer=bytes", "--set", "data.options.length=15"])
+    assert result.exit_code == 1 and "no tokenizer file or directory bytes" in result.output, result.output
+    assert "data.options.tokenizer=byte or char" in result.output and "Traceback" not in result.output
+
+
+def test_a_fine_tuned_run_resumes_and_evaluates_with_its_own_tokenizer(published, spec, tmp_path, monkeypatch):
+    # the run keeps a copy: resuming or evaluating it needs neither the published directory nor the
+    # working directory the run was started from (data.options.tokenizer is recorded as it was given)
+    import shutil
+
+    path, _, _ = published
+    checkpoint = tmp_path / "start" / "gpt2"
+    shutil.copytree(path, checkpoint)
+    corpus = tmp_path / "start" / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS))
+    monkeypatch.chdir(tmp_path / "start")
+    args = ["train", str(spec), "--init-from", "gpt2", "--data", str(corpus), "--epochs", "1", "-q"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "run"), "--set", "data.options.length=15"])
+    assert result.exit_code == 0, result.output
+    shutil.rmtree(checkpoint)
+    resumed = runner.invoke(app, ["train", "--resume", str(tmp_path / "run"), "--epochs", "2", "-q"])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((tmp_path / "run" / "final.json").read_text())["epochs"] == 2
+    evaluated = runner.invoke(app, ["evaluate", str(tmp_path / "run")])
+    assert evaluated.exit_code == 0 and "test_perplexity" in evaluated.output, evaluated.output

@@ -859,3 +859,48 @@ def test_fine_tuning_a_protein_model_reads_fasta_with_its_tokenizer(tmp_path):
     )
     assert result.exit_code == 1 and "the letters of its amino-acid alphabet" in result.output, result.output
     assert "data.options.tokenizer=DIR/tokenizer.json" in result.output and not (tmp_path / "refused").exists()
+
+
+def test_fasta_padding_is_no_unknown_residue_for_a_tokenizer_without_a_pad_token(tmp_path):
+    # padded with id 0 where the tokenizer has no [PAD]; 0 its [UNK]: every short record was refused
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    from cramnet.train.data.fasta import FASTA_OPTIONS, encode_records, read_records
+
+    vocab = {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, **{r: i + 3 for i, r in enumerate(RESIDUES)}}
+    words = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    words.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 1), ("[SEP]", 2)]
+    )
+    words.save(str(tmp_path / "tokenizer.json"))
+    path = enzymes(tmp_path)
+    records = read_records(path)
+    options = {**FASTA_OPTIONS, "length": 40, "tokenizer": str(tmp_path / "tokenizer.json")}
+    tokens, mask, _ = encode_records(path, records, options, 30)
+    assert not mask.all() and (tokens[mask] != 0).all()  # padded, and no residue read as [UNK]
+    path.write_text(path.read_text() + ">P9999 ec=1\nLAJG\n")  # J: a letter it does not know
+    with pytest.raises(TrainError, match="has a residue the published tokenizer does not know"):
+        encode_records(path, read_records(path), options, 30)
+
+
+def test_evaluating_an_alphabet_read_run_does_not_switch_to_its_checkpoints_tokenizer(tmp_path):
+    # runs from before published tokenizers read FASTA with cramnet's letters, init_from or not: evaluate
+    # must read them so, not with the tokenizer beside the weights they started from
+    import yaml
+
+    from cramnet.train import evaluate_run
+    from cramnet.train.config import defaults
+    from cramnet.train.loop import train
+
+    spec = tmp_path / "small_enzbert.cram"
+    spec.write_text(PROT_BERT)
+    checkpoint, _ = prot_bert_like(tmp_path, as_published=True)
+    config = defaults()
+    config.update(out=str(tmp_path / "run"), epochs=1, seed=0)
+    config["data"].update(name=str(enzymes(tmp_path)), options={"label": "ec", "length": 40})
+    train(spec, config)
+    before = evaluate_run(tmp_path / "run")
+    settings = tmp_path / "run" / "config.yaml"
+    settings.write_text(yaml.safe_dump({**yaml.safe_load(settings.read_text()), "init_from": str(checkpoint)}))
+    assert evaluate_run(tmp_path / "run") == before

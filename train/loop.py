@@ -15,7 +15,7 @@ from .. import __version__
 from . import checkpoints as ckpt
 from . import sharding
 from .config import get
-from .data.text import keep_tokenizer
+from .data.text import keep_tokenizer, tokenizer_from_json
 from .distributed import join, launched, leave
 from .engine import Engine, aux_terms, make_optimizer
 from .epochs import finish, run_epochs
@@ -26,6 +26,7 @@ from .run_dir import (
     claim_out,
     default_out,
     publish,
+    read_json,
     unfinished_hint,
     write_config,
     write_json,
@@ -67,7 +68,8 @@ def train(
         torch.set_num_threads(threads)
     if spec is not None and not isinstance(spec, (str, Path)):  # a CheckedModel: a point of a sweep, say
         checked, spec = spec, None
-    setup = prepare(spec, config, model, plugins, checked)
+    kept = _kept_tokenizer(resume) if resume is not None else None
+    setup = prepare(spec, config, model, plugins, checked, tokenizer=kept, new_run=resume is None)
     config, checked = setup.config, setup.checked
     if resume is None:
         check_token_ids(config, setup.data)
@@ -191,6 +193,14 @@ def train(
             dist.barrier()
         leave()
     return RunResult(final_out, final, state["history"], setup.notes, world.writer)
+
+
+def _kept_tokenizer(run: Path):
+    """The published tokenizer a run keeps a copy of (run.json names it), else None: a resume reads its
+    data with the copy, needing neither the directory it came from nor the working directory then."""
+    info = read_json(run / "run.json") if (run / "run.json").is_file() else None
+    kept = info.get("tokenizer") if isinstance(info, dict) else None
+    return tokenizer_from_json(kept, run) if isinstance(kept, dict) and kept.get("kind") == "published" else None
 
 
 def _check_memory(setup: Setup) -> None:

@@ -130,10 +130,12 @@ def prepare(
     checked: CheckedModel | None = None,
     labels: list[str] | None = None,
     tokenizer=None,
+    new_run: bool = False,
 ) -> Setup:
     """The run's data, task, device and filled-in config. `labels`, a trained run's class names, number
-    the classes of other data as the run does, and its `tokenizer` reads other text as it read its own
-    (evaluate)."""
+    the classes of other data as the run does, and its `tokenizer` reads other data as it read its own
+    (evaluate, a resume). Only a `new_run` reads its data with init_from's published tokenizer where
+    data.options.tokenizer names none: a run made before there was one read its data otherwise."""
     config = copy.deepcopy(config)
     checked = checked or check_spec(spec, model, list(plugins), **spec_limits(config))
     notes = []
@@ -156,10 +158,13 @@ def prepare(
     task_name = config["task"]
     if task_name == "auto":
         task_name = guess_task(checked)
-    own = published_tokenizer(config) if takes_tokenizer(data_name, checked.input_types) and not tokenizer else None
-    if own and "tokenizer" not in get(config, "data.options"):  # recorded in the config: a resume reads the same
-        config["data"]["options"]["tokenizer"] = own
-        notes.append(f"tokenizer: {own} (the published weights' own; data.options.tokenizer names another)")
+    if takes_tokenizer(data_name, checked.input_types):
+        options = config["data"]["options"]
+        if getattr(tokenizer, "kind", None) == "published":  # the run's copy: where it came from may be gone
+            options["tokenizer"] = str(tokenizer.path)
+        elif new_run and "tokenizer" not in options and (own := published_tokenizer(config)):
+            options["tokenizer"] = own  # recorded in the config
+            notes.append(f"tokenizer: {own} (the published weights' own; data.options.tokenizer names another)")
     fractions = (get(config, "data.val_fraction"), get(config, "data.test_fraction"))
     data = load_data(
         data_name,

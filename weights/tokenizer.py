@@ -98,9 +98,10 @@ def open_tokenizer(path: str | Path, other: str = PROMPT_IDS_HINT) -> PublishedT
     else:
         directory = _directory(path)
         file = directory / "tokenizer.json"
-    if path.suffix == ".json" and not file.is_file():
+    if not path.exists():  # not its parent's: a mistyped name would read the working directory's tokenizer.json
         raise TrainError(
-            f"no tokenizer file {file}", "give the tokenizer.json saved with the weights, or their directory"
+            f"no tokenizer file or directory {path}",
+            "give the tokenizer.json saved with the weights, or their directory, " + other,
         )
     if not file.is_file() and (directory / "run.json").is_file():  # a cramnet run keeps its own tokenizer
         raise TrainError(

@@ -230,8 +230,8 @@ def _published_ids(path: Path, records, tokenizer, options: dict, vocab: int | N
     apart = unknown is not None and any(unknown in inner.encode(s).ids for s in sequences[:20])
     tokens, mask = tokenizer.rows([" ".join(s) if apart else s for s in sequences], options["length"], LONGEST)
     if unknown is not None and options["unknown"] != "map":
-        for (record, _, _), row in zip(records, tokens):
-            if unknown in row.tolist():
+        for (record, _, _), row, real in zip(records, tokens, mask):
+            if unknown in row[real].tolist():  # padding is no residue, though without a [PAD] it may be id 0
                 raise TrainError(
                     f"{path}: record '{record}' has a residue the published tokenizer does not know "
                     f"(read as {inner.id_to_token(unknown)})",
