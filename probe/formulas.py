@@ -13,7 +13,7 @@ import torch
 from rich.console import Console
 
 from ..train.progress import work_bar
-from .symbolic import LIBRARY, LayerFormulas, layer_formulas, simplified
+from .symbolic import LIBRARY, LayerFormulas, four_digits, layer_formulas, simplified
 
 
 def input_ranges(module, layer, inputs: list[str], split, batch_size: int = 256) -> np.ndarray:
@@ -134,7 +134,7 @@ def _composed(formulas: LayerFormulas, values: list | None) -> list:
 def _rounded(expression):
     import sympy
 
-    return expression.xreplace({n: sympy.Float(float(n), 4) for n in expression.atoms(sympy.Float)})
+    return expression.xreplace({n: four_digits(float(n)) for n in expression.atoms(sympy.Float)})
 
 
 def _symbolic_figure(formulas: LayerFormulas, xs: np.ndarray, ys: np.ndarray, node: str, path: Path, most=24):

@@ -245,6 +245,14 @@ def layer_formulas(
     return LayerFormulas(edges, [simplified(row) for row in edges], ranges), xs, ys
 
 
+def four_digits(value: float):
+    """`value` as a sympy number of 4 significant digits; ±1 as the integer, so 1.0*x reads x."""
+    import sympy
+
+    shown = float(f"{value:.4g}")
+    return sympy.Integer(int(shown)) if abs(shown) == 1 else sympy.Float(value, 4)
+
+
 def simplified(row: list[EdgeFit], names: list[str] | None = None, most: int = 8) -> str:
     """Σ_i φ_i(x_i) as one expression (coefficients to 4 significant digits, those under 1e-4 dropped),
     simplified by sympy when it has at most `most` terms (simplify grows costly beyond)."""
@@ -253,7 +261,7 @@ def simplified(row: list[EdgeFit], names: list[str] | None = None, most: int = 8
     names = names or [f"x_{i + 1}" for i in range(len(row))]
     expression = sympy.Add(*(fit.expression(sympy.Symbol(name)) for fit, name in zip(row, names)))
     rounded = expression.xreplace(
-        {n: sympy.Float(0 if abs(float(n)) < 1e-4 else float(n), 4) for n in expression.atoms(sympy.Float)}
+        {n: four_digits(0 if abs(float(n)) < 1e-4 else float(n)) for n in expression.atoms(sympy.Float)}
     )
     terms = sum(fit.function not in ("0", "constant") for fit in row)
     return str(sympy.simplify(rounded) if terms <= most else rounded).replace("**", "^")
