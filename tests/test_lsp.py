@@ -323,3 +323,46 @@ def test_a_misspelt_argument_name_gets_a_fix_of_the_name_alone():
     (action,) = quick_fixes(params)
     (edit,) = action.edit.changes["file:///tmp/args.cram"]
     assert edit.new_text == "stride" and (edit.range.start.character, edit.range.end.character) == (22, 27)
+
+
+def _complete_after(text: str, marker: str, path: str = "/tmp/complete_after.cram") -> list[str]:
+    """The labels offered with the cursor just after the first `marker` in `text`."""
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.completion import complete
+
+    before = text[: text.index(marker) + len(marker)]
+    line, col = before.count("\n") + 1, len(before.split("\n")[-1]) + 1
+    return [item.label for item in complete(analyze(text, path), text, line, col)]
+
+
+def test_no_block_names_where_a_new_name_is_written():
+    # `as `, `model `, `block `, `let ` and `input ` name something new: blocks there were noise,
+    # and a block's name picked there is an error; a block header's `(` declares parameters
+    text = SPEC.replace("convd2d", "dense")
+    assert _complete_after(text, "as ") == []
+    assert _complete_after(text, "model ") == []
+    assert _complete_after(text, "block ") == []
+    assert _complete_after(text, "let ") == []
+    assert _complete_after(text, "input ") == []
+    assert _complete_after(text, "block enc(") == []
+    assert _complete_after(text, "block enc(c, ") == []
+
+
+def test_output_offers_the_bound_values_only():
+    labels = _complete_after(SPEC.replace("convd2d", "dense"), "output ")
+    assert {"x", "h", "logits"} <= set(labels) and "dense" not in labels and "residual" not in labels
+
+
+def test_arguments_already_given_are_not_offered_again():
+    text = "model m {\n    input x: [3, 8, 8]\n    x -> conv2d(4, 3, stride = 2, ) as y\n    output y\n}\n"
+    labels = _complete_after(text, "stride = 2, ")
+    assert "pad =" in labels
+    assert not {"out =", "kernel =", "stride ="} & set(labels)
+
+
+def test_combinator_arguments_complete_their_choices():
+    text = "model m {\n    input x: [8]\n    x -> parallel(merge = ) { relu | tanh } as y\n    output y\n}\n"
+    from cramnet.blocks.merges import MERGE_MODES
+
+    assert set(_complete_after(text, "merge = ")) == set(MERGE_MODES)
+    assert {"merge ="} <= set(_complete_after(text, "parallel("))
