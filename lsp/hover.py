@@ -134,11 +134,8 @@ def _cost(
     last = output or max(nodes, key=lambda v: v.order)
     params = sum(v.params for v in nodes)
     lines = [f"**output** `{last.shape}`", f"**parameters** {params:,}"]
-    flops = [v.flops for v in nodes]
-    if all(f.isdigit() for f in flops):
-        lines.append(f"**FLOPs** {sum(int(f) for f in flops):,} per example")
-    else:
-        lines.append(f"**FLOPs** {' + '.join(flops)} per example")
+    flops = sum((v.flops for v in nodes), 0)  # a polynomial in run-time sizes adds up its like terms
+    lines.append(f"**FLOPs** {flops:,} per example" if isinstance(flops, int) else f"**FLOPs** {flops} per example")
     if copies > 1:
         shapes = sorted({v.shape for v in nodes})
         varied = f" (outputs {', '.join(shapes)})" if len(shapes) > 1 and what.startswith("nodes") else ""

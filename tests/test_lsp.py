@@ -366,3 +366,17 @@ def test_combinator_arguments_complete_their_choices():
 
     assert set(_complete_after(text, "merge = ")) == set(MERGE_MODES)
     assert {"merge ="} <= set(_complete_after(text, "parallel("))
+
+
+def test_hover_adds_up_flops_that_depend_on_a_run_time_size():
+    # a user block over [seq, 16] read '544*seq + 0 + 544*seq per example', one term per node
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.hover import hover
+
+    text = (
+        "block two(d) {\n    dense(d) -> relu -> dense(d)\n}\n"
+        "model m {\n    input x: [seq, 16]\n    x -> two(32) as y\n    output y\n}\n"
+    )
+    answer = hover(analyze(text, "/tmp/flops.cram"), 6, 11).contents.value
+    (flops,) = [line for line in answer.split("\n") if line.startswith("**FLOPs**")]
+    assert flops.startswith("**FLOPs** ") and flops.count("seq") == 1, flops
