@@ -380,3 +380,22 @@ def test_hover_adds_up_flops_that_depend_on_a_run_time_size():
     answer = hover(analyze(text, "/tmp/flops.cram"), 6, 11).contents.value
     (flops,) = [line for line in answer.split("\n") if line.startswith("**FLOPs**")]
     assert flops.startswith("**FLOPs** ") and flops.count("seq") == 1, flops
+
+
+def test_columns_past_an_emoji_are_counted_in_utf16_code_units(lsp):
+    # LSP columns count UTF-16 units: an emoji is two, and ranges after one were one short
+    line = '    x -> dense(4, tie = "😀") -> rleu as y'
+    text = f"model m {{\n    input x: [4]\n{line}\n    output y\n}}\n"
+    uri = lsp.open("emoji.cram", text)
+    found = lsp.published(uri, lambda d: any(x.code == "E204" for x in d))
+    (unknown,) = [d for d in found if d.code == "E204"]
+    start = len(line[: line.index("rleu")].encode("utf-16-le")) // 2
+    assert (unknown.range.start.character, unknown.range.end.character) == (start, start + 4)
+    context = types.CodeActionContext(diagnostics=[unknown])
+    params = types.CodeActionParams(text_document=doc(uri), range=unknown.range, context=context)
+    (action,) = lsp.run(lsp.client.text_document_code_action_async(params))
+    assert action.edit.changes[uri][0].range == unknown.range
+    params = types.HoverParams(text_document=doc(uri), position=at(2, start + len("rleu as ")))
+    answer = lsp.run(lsp.client.text_document_hover_async(params))
+    assert answer is not None and "`y`" in answer.contents.value
+    assert (answer.range.start.character, answer.range.end.character) == (start + 8, start + 9)
