@@ -13,6 +13,7 @@ from ..blocks.registry import all_blocks, lookup
 from ..compiler.loader import STD_DIR
 from ..dsl import ast
 from .analysis import Analysis
+from .hover import show_value
 from .ranges import source_text
 
 KEYWORDS = ("use", "let", "block", "model", "input", "output", "as", "in", "repeat", "residual", "parallel", "moe")
@@ -171,7 +172,7 @@ def _arguments(analysis: Analysis, name: str) -> list[types.CompletionItem]:
         return []
     items = []
     for arg in spec.args:
-        default = "required" if arg.required else f"default {arg.default!r}"
+        default = "required" if arg.required else f"default {show_value(arg.default)}"
         choices = f"; one of {', '.join(arg.choices)}" if arg.choices else ""
         items.append(
             types.CompletionItem(

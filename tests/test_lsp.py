@@ -358,6 +358,12 @@ def test_arguments_already_given_are_not_offered_again():
     labels = _complete_after(text, "stride = 2, ")
     assert "pad =" in labels
     assert not {"out =", "kernel =", "stride ="} & set(labels)
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.completion import complete
+
+    items = complete(analyze(text, "/tmp/given.cram"), text, 3, text.split("\n")[2].index("stride = 2, ") + 13)
+    (bias,) = [item for item in items if item.label == "bias ="]
+    assert bias.detail.startswith("bool, default true")  # as a spec writes it, not Python's True
 
 
 def test_combinator_arguments_complete_their_choices():
@@ -399,3 +405,18 @@ def test_columns_past_an_emoji_are_counted_in_utf16_code_units(lsp):
     answer = lsp.run(lsp.client.text_document_hover_async(params))
     assert answer is not None and "`y`" in answer.contents.value
     assert (answer.range.start.character, answer.range.end.character) == (start + 8, start + 9)
+
+
+def test_hover_on_an_argument_name_shows_that_argument():
+    # hovering `stride` in `conv2d(…, stride = 2)` or `k` in `enc(d, k = 5)` showed nothing
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.hover import hover
+
+    text = SPEC.replace("convd2d(10)", "dense(10, bias = false)").replace("enc(d)", "enc(d, k = 5)")
+    analysis = analyze(text, "/tmp/argument_hover.cram")
+    line = text.split("\n")[LOGITS_LINE]
+    bias = hover(analysis, LOGITS_LINE + 1, line.index("bias") + 2)
+    assert bias is not None and "bias" in bias.contents.value and "default true" in bias.contents.value
+    assert bias.range.start.character == line.index("bias") and bias.range.end.character == line.index("bias") + 4
+    k = hover(analysis, LOGITS_LINE + 1, line.index("k = 5") + 1)
+    assert k is not None and "k = 3" in k.contents.value and "`enc`" in k.contents.value
