@@ -39,6 +39,14 @@ class Analysis:
             self._views[id(checked)] = node_views(checked)
         return self._views[id(checked)]
 
+    def used_let(self, name: str) -> tuple[str, ast.Let] | None:
+        """The `let` named `name` in a file this one uses, with that file's path."""
+        for path, tree in self.used_trees().items():
+            for decl in tree.declarations:
+                if isinstance(decl, ast.Let) and decl.name == name:
+                    return path, decl
+        return None
+
     def used_trees(self) -> dict[str, ast.SpecFile]:
         """The files this one `use`s (resolved path -> tree); unreadable ones are left out."""
         trees = {}

@@ -23,7 +23,7 @@ def hover(analysis: Analysis, line: int, col: int) -> types.Hover | None:
         return _answer(text, site.call.name_span) if text else None
     found = analysis.index.at(line, col)
     if found is None:
-        return _argument(analysis, line, col)
+        return _used_let(analysis, line, col) or _argument(analysis, line, col)
     span, symbol = found
     if symbol.kind in ("input", "bound"):
         return _answer(_bound(analysis, symbol), span)
@@ -47,6 +47,16 @@ def show_value(value: object) -> str:
 
 def _answer(text: str, span: Span) -> types.Hover:
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text), range=span_range(span))
+
+
+def _used_let(analysis: Analysis, line: int, col: int) -> types.Hover | None:
+    name = analysis.index.unresolved_at(line, col)
+    used = analysis.used_let(source_text(name, analysis.text)) if name is not None else None
+    if used is None:
+        return None
+    path, let = used
+    text = source_text(let.span, Path(path).read_text(encoding="utf-8"))
+    return _answer(f"(let) — from `{Path(path).name}`\n```cram\n{text}\n```", name)
 
 
 def _argument(analysis: Analysis, line: int, col: int) -> types.Hover | None:

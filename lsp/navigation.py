@@ -12,7 +12,7 @@ from ..blocks.registry import lookup
 from ..compiler.loader import resolve_use_path
 from ..dsl import ast
 from .analysis import Analysis
-from .ranges import contains, span_range
+from .ranges import contains, source_text, span_range
 from .symbols import Symbol
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -37,6 +37,10 @@ def definition(analysis: Analysis, uri: str, line: int, col: int) -> types.Locat
     found = analysis.index.at(line, col)
     if found is not None:
         return types.Location(uri=uri, range=span_range(found[1].span))
+    name = analysis.index.unresolved_at(line, col)
+    if name is not None:  # a let of a used file
+        used = analysis.used_let(source_text(name, analysis.text))
+        return types.Location(uri=Path(used[0]).as_uri(), range=span_range(used[1].name_span)) if used else None
     site = analysis.index.call_at(line, col)
     if site is None or lookup(site.call.name) is not None:
         return None

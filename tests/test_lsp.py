@@ -420,3 +420,25 @@ def test_hover_on_an_argument_name_shows_that_argument():
     assert bias.range.start.character == line.index("bias") and bias.range.end.character == line.index("bias") + 4
     k = hover(analysis, LOGITS_LINE + 1, line.index("k = 5") + 1)
     assert k is not None and "k = 3" in k.contents.value and "`enc`" in k.contents.value
+
+
+def _two_files(tmp_path: Path) -> tuple[Path, Path]:
+    parts = tmp_path / "parts.cram"
+    parts.write_text("let width = 32\n\n# two dense layers\nblock twice(d) {\n    dense(d) -> relu -> dense(d)\n}\n")
+    main = tmp_path / "main.cram"
+    main.write_text('use "parts.cram"\nmodel m {\n    input x: [4]\n    x -> twice(width) as y\n    output y\n}\n')
+    return parts, main
+
+
+def test_a_let_of_a_used_file_has_a_definition_and_a_hover(tmp_path):
+    # `width` defined in parts.cram and used in main.cram: definition and hover answered nothing
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.hover import hover
+    from cramnet.lsp.navigation import definition
+
+    parts, main = _two_files(tmp_path)
+    analysis = analyze(main.read_text(), str(main))
+    found = definition(analysis, main.as_uri(), 4, 17)
+    assert found is not None and found.uri == parts.as_uri() and found.range.start == at(0, 4)
+    shown = hover(analysis, 4, 17)
+    assert shown is not None and "let width = 32" in shown.contents.value and "parts.cram" in shown.contents.value
