@@ -53,7 +53,7 @@ class Analysis:
         for use in self.index.uses:
             target = resolve_use_path(use.path, self.path)
             if target is not None and target.is_file():
-                tree = _parse_file(str(target))
+                tree = parse_file(str(target))
                 if tree is not None:
                     trees[str(target)] = tree
         return trees
@@ -97,7 +97,7 @@ def _analyze(text: str, path: str, previous: Analysis | None) -> Analysis:
 _parsed: dict[str, tuple[float, ast.SpecFile | None]] = {}
 
 
-def _parse_file(path: str) -> ast.SpecFile | None:
+def parse_file(path: str) -> ast.SpecFile | None:
     """A used file's tree, re-read only when the file changes."""
     try:
         stamp = Path(path).stat().st_mtime

@@ -442,3 +442,17 @@ def test_a_let_of_a_used_file_has_a_definition_and_a_hover(tmp_path):
     assert found is not None and found.uri == parts.as_uri() and found.range.start == at(0, 4)
     shown = hover(analysis, 4, 17)
     assert shown is not None and "let width = 32" in shown.contents.value and "parts.cram" in shown.contents.value
+
+
+def test_renaming_a_block_or_let_renames_its_uses_in_the_files_that_use_it(tmp_path):
+    # renaming `twice` in parts.cram left main.cram calling a block that no longer existed
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.navigation import rename
+
+    parts, main = _two_files(tmp_path)
+    analysis = analyze(parts.read_text(), str(parts))
+    changes = rename(analysis, parts.as_uri(), 4, 8, "double").changes
+    assert [e.range.start for e in changes[parts.as_uri()]] == [at(3, 6)]
+    assert [(e.range.start, e.new_text) for e in changes[main.as_uri()]] == [(at(3, 9), "double")]
+    changes = rename(analysis, parts.as_uri(), 1, 6, "size").changes
+    assert [e.range.start for e in changes[main.as_uri()]] == [at(3, 15)]
