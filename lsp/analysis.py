@@ -39,13 +39,21 @@ class Analysis:
             self._views[id(checked)] = node_views(checked)
         return self._views[id(checked)]
 
+    def used_let(self, name: str) -> tuple[str, ast.Let] | None:
+        """The `let` named `name` in a file this one uses, with that file's path."""
+        for path, tree in self.used_trees().items():
+            for decl in tree.declarations:
+                if isinstance(decl, ast.Let) and decl.name == name:
+                    return path, decl
+        return None
+
     def used_trees(self) -> dict[str, ast.SpecFile]:
         """The files this one `use`s (resolved path -> tree); unreadable ones are left out."""
         trees = {}
         for use in self.index.uses:
             target = resolve_use_path(use.path, self.path)
             if target is not None and target.is_file():
-                tree = _parse_file(str(target))
+                tree = parse_file(str(target))
                 if tree is not None:
                     trees[str(target)] = tree
         return trees
@@ -89,7 +97,7 @@ def _analyze(text: str, path: str, previous: Analysis | None) -> Analysis:
 _parsed: dict[str, tuple[float, ast.SpecFile | None]] = {}
 
 
-def _parse_file(path: str) -> ast.SpecFile | None:
+def parse_file(path: str) -> ast.SpecFile | None:
     """A used file's tree, re-read only when the file changes."""
     try:
         stamp = Path(path).stat().st_mtime

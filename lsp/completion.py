@@ -8,16 +8,23 @@ from pathlib import Path
 
 from lsprotocol import types
 
+from ..blocks.merges import MERGE_MODES
 from ..blocks.registry import all_blocks, lookup
 from ..compiler.loader import STD_DIR
 from ..dsl import ast
 from .analysis import Analysis
+from .hover import show_value
 from .ranges import source_text
 
 KEYWORDS = ("use", "let", "block", "model", "input", "output", "as", "in", "repeat", "residual", "parallel", "moe")
 _USE = re.compile(r'^\s*use\s+"([^"]*)$')
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*[A-Za-z_0-9]*$")
 _WORD_BEFORE_PAREN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*$")
+# where the cursor writes a new name (`x -> dense(4) as |`, `model |`): nothing there to complete
+_NEW_NAME = re.compile(r"(\bas|^\s*(model|block|let|input))\s+[A-Za-z0-9_]*$")
+_OUTPUT = re.compile(r"^\s*output\b[\w\s,]*$")
+_GIVEN_KEY = re.compile(r"\s*([A-Za-z_]\w*)\s*=(?!=)")
+_PARALLEL_ARGS = ("merge", "dim")  # `parallel(…)` is syntax, not a registered block
 
 
 def complete(analysis: Analysis, text: str, line: int, col: int) -> list[types.CompletionItem]:
@@ -29,15 +36,25 @@ def complete(analysis: Analysis, text: str, line: int, col: int) -> list[types.C
         start = types.Position(line=line - 1, character=current.rindex('"') + 1)
         typed = types.Range(start=start, end=types.Position(line=line - 1, character=col - 1))
         return _use_paths(analysis, typed)
+    if _NEW_NAME.search(current):
+        return []
+    if _OUTPUT.match(current):
+        return [item for item in _values(analysis, line) if item.kind == types.CompletionItemKind.Variable]
     before = "\n".join([*lines[: line - 1], current])
     call = _open_call(before)
     if call is not None:
         name, inside = call
+        if re.search(rf"\bblock\s+{name}\s*\($", before[: len(before) - len(inside)]):
+            return []  # a block's header declares its parameters
         key = _KEY.search(inside.rsplit(",", 1)[-1])
         if key is not None:
             return _choices(analysis, name, key.group(1))
         if not inside.strip() or inside.rstrip().endswith(",") or re.search(r",\s*[A-Za-z_]\w*$", inside):
-            return _arguments(analysis, name) + _values(analysis, line)
+            given, positional = _given(inside)
+            arguments = _arguments(analysis, name)
+            return [a for i, a in enumerate(arguments) if i >= positional and a.label[:-2] not in given] + _values(
+                analysis, line
+            )
         return _values(analysis, line)
     return (
         _blocks(analysis)
@@ -63,6 +80,21 @@ def _open_call(before: str) -> tuple[str, str] | None:
         elif char in "{}":
             return None
     return None
+
+
+def _given(inside: str) -> tuple[set[str], int]:
+    """The keyword arguments written before the one being typed, and how many positional ones
+    come first (positional arguments precede keyword ones)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(inside):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            parts.append(inside[start:i])
+            start = i + 1
+    keys = [m.group(1) if (m := _GIVEN_KEY.match(part)) else None for part in parts]
+    positional = next((i for i, key in enumerate(keys) if key is not None), len(keys))
+    return {key for key in keys if key is not None}, positional
 
 
 def _use_paths(analysis: Analysis, typed: types.Range) -> list[types.CompletionItem]:
@@ -118,6 +150,11 @@ def _blocks(analysis: Analysis) -> list[types.CompletionItem]:
 
 def _arguments(analysis: Analysis, name: str) -> list[types.CompletionItem]:
     """`key = ` items for each argument of the block `name`, with its default."""
+    if name == "parallel":
+        return [
+            types.CompletionItem(label=f"{arg} =", kind=types.CompletionItemKind.Field, insert_text=f"{arg} = ")
+            for arg in _PARALLEL_ARGS
+        ]
     user = _user_blocks(analysis).get(name)
     if user is not None:
         block, text = user
@@ -135,7 +172,7 @@ def _arguments(analysis: Analysis, name: str) -> list[types.CompletionItem]:
         return []
     items = []
     for arg in spec.args:
-        default = "required" if arg.required else f"default {arg.default!r}"
+        default = "required" if arg.required else f"default {show_value(arg.default)}"
         choices = f"; one of {', '.join(arg.choices)}" if arg.choices else ""
         items.append(
             types.CompletionItem(
@@ -151,6 +188,8 @@ def _arguments(analysis: Analysis, name: str) -> list[types.CompletionItem]:
 
 
 def _choices(analysis: Analysis, name: str, key: str) -> list[types.CompletionItem]:
+    if (name, key) == ("parallel", "merge"):
+        return [types.CompletionItem(label=mode, kind=types.CompletionItemKind.EnumMember) for mode in MERGE_MODES]
     spec = lookup(name)
     arg = spec.arg(key) if spec is not None else None
     if arg is not None and arg.choices:

@@ -7,6 +7,7 @@ The compiler's node attributes may change shape (typed records instead of attrib
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..compiler import CheckedModel
 from ..dsl.errors import Span
@@ -20,7 +21,7 @@ class NodeView:
     block: str
     shape: str
     params: int
-    flops: str
+    flops: Any  # an int, or a polynomial in the model's run-time sizes (blocks/dims.py), summable
     span: Span | None
     inputs: tuple[str, ...]
     order: int
@@ -38,7 +39,7 @@ def node_views(checked: CheckedModel) -> dict[str, NodeView]:
             block=str(attrs.block),
             shape="?" if kind is None else str(kind),
             params=int(attrs.params or 0),
-            flops=str(attrs.flops),
+            flops=attrs.flops if attrs.flops is not None else 0,
             span=attrs.span,
             inputs=tuple(attrs.inputs),
             order=order,

@@ -12,7 +12,7 @@ from ..dsl import ast
 from ..dsl.errors import Span
 from .analysis import Analysis
 from .graph_view import NodeView, bound_nodes, io_types
-from .ranges import source_text, span_range
+from .ranges import contains, name_span, source_text, span_range
 from .symbols import CallSite, Symbol
 
 
@@ -23,7 +23,7 @@ def hover(analysis: Analysis, line: int, col: int) -> types.Hover | None:
         return _answer(text, site.call.name_span) if text else None
     found = analysis.index.at(line, col)
     if found is None:
-        return None
+        return _used_let(analysis, line, col) or _argument(analysis, line, col)
     span, symbol = found
     if symbol.kind in ("input", "bound"):
         return _answer(_bound(analysis, symbol), span)
@@ -36,8 +36,54 @@ def hover(analysis: Analysis, line: int, col: int) -> types.Hover | None:
     return _answer(f"({what}{owner})\n```cram\n{source_text(symbol.whole, analysis.text)}\n```", span)
 
 
+def show_value(value: object) -> str:
+    """A default as a spec writes it: `true`, `none`, `1e-05`."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _answer(text: str, span: Span) -> types.Hover:
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text), range=span_range(span))
+
+
+def _used_let(analysis: Analysis, line: int, col: int) -> types.Hover | None:
+    name = analysis.index.unresolved_at(line, col)
+    used = analysis.used_let(source_text(name, analysis.text)) if name is not None else None
+    if used is None:
+        return None
+    path, let = used
+    text = source_text(let.span, Path(path).read_text(encoding="utf-8"))
+    return _answer(f"(let) — from `{Path(path).name}`\n```cram\n{text}\n```", name)
+
+
+def _argument(analysis: Analysis, line: int, col: int) -> types.Hover | None:
+    """The argument named in a `key = value` of a call: its parameter line, or its kind, default and doc."""
+    for site in analysis.index.calls:
+        for kwarg in site.call.args.keyword if site.call.args is not None else ():
+            span = name_span(kwarg.span, kwarg.name)
+            if not contains(span, line, col):
+                continue
+            user = _user_block(analysis, site.call.name)
+            if user is not None:
+                path, text, block = user
+                param = next((p for p in block.params if p.name == kwarg.name), None)
+                if param is None:
+                    return None
+                return _answer(
+                    f"(parameter of block `{block.name}`)\n```cram\n{source_text(param.span, text)}\n```", span
+                )
+            spec = lookup(site.call.name)
+            arg = spec.arg(kwarg.name) if spec is not None else None
+            if arg is None:
+                return None
+            default = "required" if arg.required else f"default {show_value(arg.default)}"
+            choices = f"; one of {', '.join(arg.choices)}" if arg.choices else ""
+            doc = f"\n\n{arg.doc}" if arg.doc else ""
+            return _answer(f"`{arg.name}` of `{spec.name}`: {arg.kind}, {default}{choices}{doc}", span)
+    return None
 
 
 # -- blocks -------------------------------------------------------------------------------------
@@ -134,11 +180,8 @@ def _cost(
     last = output or max(nodes, key=lambda v: v.order)
     params = sum(v.params for v in nodes)
     lines = [f"**output** `{last.shape}`", f"**parameters** {params:,}"]
-    flops = [v.flops for v in nodes]
-    if all(f.isdigit() for f in flops):
-        lines.append(f"**FLOPs** {sum(int(f) for f in flops):,} per example")
-    else:
-        lines.append(f"**FLOPs** {' + '.join(flops)} per example")
+    flops = sum((v.flops for v in nodes), 0)  # a polynomial in run-time sizes adds up its like terms
+    lines.append(f"**FLOPs** {flops:,} per example" if isinstance(flops, int) else f"**FLOPs** {flops} per example")
     if copies > 1:
         shapes = sorted({v.shape for v in nodes})
         varied = f" (outputs {', '.join(shapes)})" if len(shapes) > 1 and what.startswith("nodes") else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import re
 from pathlib import Path
@@ -11,9 +12,10 @@ from lsprotocol import types
 from ..blocks.registry import lookup
 from ..compiler.loader import resolve_use_path
 from ..dsl import ast
-from .analysis import Analysis
-from .ranges import contains, span_range
-from .symbols import Symbol
+from ..dsl.errors import Span
+from .analysis import Analysis, parse_file
+from .ranges import contains, source_text, span_range
+from .symbols import Symbol, index_file
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RESERVED = {"use", "let", "block", "model", "input", "output", "as", "in", "repeat", "residual", "parallel", "moe"}
@@ -37,6 +39,10 @@ def definition(analysis: Analysis, uri: str, line: int, col: int) -> types.Locat
     found = analysis.index.at(line, col)
     if found is not None:
         return types.Location(uri=uri, range=span_range(found[1].span))
+    name = analysis.index.unresolved_at(line, col)
+    if name is not None:  # a let of a used file
+        used = analysis.used_let(source_text(name, analysis.text))
+        return types.Location(uri=Path(used[0]).as_uri(), range=span_range(used[1].name_span)) if used else None
     site = analysis.index.call_at(line, col)
     if site is None or lookup(site.call.name) is not None:
         return None
@@ -84,8 +90,41 @@ def rename(analysis: Analysis, uri: str, line: int, col: int, new_name: str) -> 
         raise RenameRefused(f"'{new_name}' is a block's name; a bound value needs another name")
     if _taken(analysis, symbol, new_name):
         raise RenameRefused(f"'{new_name}' is already defined there")
-    edits = [types.TextEdit(range=span_range(span), new_text=new_name) for span in symbol.occurrences]
-    return types.WorkspaceEdit(changes={uri: edits})
+    changes = {uri: [types.TextEdit(range=span_range(span), new_text=new_name) for span in symbol.occurrences]}
+    if symbol.container is None and symbol.kind in ("block", "let"):
+        for path, spans in _uses_elsewhere(analysis, symbol).items():
+            changes[Path(path).as_uri()] = [types.TextEdit(range=span_range(s), new_text=new_name) for s in spans]
+    return types.WorkspaceEdit(changes=changes)
+
+
+_MOST_FILES = 2000  # beside the renamed file: enough for a project, bounded for a home directory
+
+
+def _uses_elsewhere(analysis: Analysis, symbol: Symbol) -> dict[str, list[Span]]:
+    """Where the specs in this file's folder (and below) that `use` it name `symbol`, as saved on disk."""
+    if analysis.path.startswith("<"):
+        return {}
+    here = Path(analysis.path).resolve()
+    found: dict[str, list[Span]] = {}
+    files = (p for p in here.parent.rglob("*.cram") if not any(part.startswith(".") for part in p.parts))
+    for other in itertools.islice(files, _MOST_FILES):
+        if other.resolve() == here:
+            continue
+        tree = parse_file(str(other))
+        if tree is None or not any(
+            (target := resolve_use_path(use.path, str(other))) is not None and target.resolve() == here
+            for use in tree.declarations
+            if isinstance(use, ast.Use)
+        ):
+            continue
+        index, text = index_file(tree), other.read_text(encoding="utf-8")
+        if symbol.kind == "block":
+            spans = [c.call.name_span for c in index.calls if c.symbol is None and c.call.name == symbol.name]
+        else:
+            spans = [s for s in index.unresolved if source_text(s, text) == symbol.name]
+        if spans:
+            found[str(other)] = spans
+    return found
 
 
 def _taken(analysis: Analysis, symbol: Symbol, name: str) -> bool:

@@ -1,7 +1,7 @@
 """Spans (1-based lines and columns, end exclusive) to LSP ranges (0-based) and back.
 
-Columns count characters, as the lexer does; LSP counts UTF-16 code units, which differ only past
-the Basic Multilingual Plane (emoji in a comment), where a range may then be off by one.
+Columns count characters, as the lexer does; LSP counts UTF-16 code units, which differ past the
+Basic Multilingual Plane (an emoji in a string): the server converts at its edge (`CramServer.to_client`).
 """
 
 from __future__ import annotations

@@ -11,8 +11,10 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
+import attrs
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
@@ -45,9 +47,56 @@ class CramServer(LanguageServer):
             known = self.analyses[uri] = analyze(text, path_of(uri), known)
         return known
 
+    def lines(self, uri: str) -> list[str]:
+        """A document's lines: the editor's text when it is open, else the file on disk."""
+        if uri in self.workspace.text_documents or not uri.startswith("file:"):
+            return self.workspace.get_text_document(uri).lines
+        try:
+            return Path(to_fs_path(uri)).read_text(encoding="utf-8").splitlines(keepends=True)
+        except (OSError, UnicodeDecodeError):
+            return []
+
+    def cursor(self, uri: str, position: types.Position) -> tuple[int, int]:
+        """The (line, col) of an editor's position, its column counted in characters as spans are."""
+        document = self.workspace.get_text_document(uri)
+        return cursor(document.position_codec.position_from_client_units(document.lines, position))
+
+    def to_client(self, uri: str, answer: Answer) -> Answer:
+        """`answer` with every range's columns counted in the client's units (UTF-16 by default:
+        an emoji is two), each range in the lines of the document it points into."""
+        codec = self.workspace.position_codec
+
+        def convert(item, lines: Callable[[], list[str]]):
+            if isinstance(item, types.Range):
+                return codec.range_to_client_units(lines(), item)
+            if isinstance(item, types.Location):
+                return types.Location(
+                    uri=item.uri, range=convert(item.range, functools.cache(lambda: self.lines(item.uri)))
+                )
+            if isinstance(item, list):
+                return [convert(x, lines) for x in item]
+            if isinstance(item, types.WorkspaceEdit) and item.changes:  # edits by document
+                changes = {k: convert(v, functools.cache(lambda k=k: self.lines(k))) for k, v in item.changes.items()}
+                return attrs.evolve(item, changes=changes)
+            if isinstance(item, types.Diagnostic) and isinstance(item.data, dict) and "range" in item.data:
+                fix = types.Range(
+                    start=types.Position(line=item.data["range"][0], character=item.data["range"][1]),
+                    end=types.Position(line=item.data["range"][2], character=item.data["range"][3]),
+                )
+                fix = convert(fix, lines)
+                where = [fix.start.line, fix.start.character, fix.end.line, fix.end.character]
+                item = attrs.evolve(item, data={**item.data, "range": where})
+            if attrs.has(type(item)):
+                return attrs.evolve(
+                    item, **{f.alias: convert(getattr(item, f.name), lines) for f in attrs.fields(type(item))}
+                )
+            return item
+
+        return convert(answer, functools.cache(lambda: self.lines(uri)))
+
     def publish(self, uri: str, again: bool = False) -> None:
         try:
-            found = diagnostics(self.analysis(uri, again), uri)
+            found = self.to_client(uri, diagnostics(self.analysis(uri, again), uri))
         except Exception as error:  # a bug here too is one diagnostic, not a traceback in the editor
             log.exception("internal error while publishing diagnostics for %s", uri)
             found = internal_error(f"{type(error).__name__}: {error}")
@@ -111,7 +160,8 @@ def did_close(ls: CramServer, params: types.DidCloseTextDocumentParams) -> None:
 @server.feature(types.TEXT_DOCUMENT_HOVER)
 @answering(None)
 def on_hover(ls: CramServer, params: types.HoverParams) -> types.Hover | None:
-    return hover(ls.analysis(params.text_document.uri), *cursor(params.position))
+    uri = params.text_document.uri
+    return ls.to_client(uri, hover(ls.analysis(uri), *ls.cursor(uri, params.position)))
 
 
 @server.feature(
@@ -121,34 +171,37 @@ def on_hover(ls: CramServer, params: types.HoverParams) -> types.Hover | None:
 def on_completion(ls: CramServer, params: types.CompletionParams) -> types.CompletionList:
     uri = params.text_document.uri
     text = ls.workspace.get_text_document(uri).source
-    items = complete(ls.analysis(uri), text, *cursor(params.position))
-    return types.CompletionList(is_incomplete=False, items=items)
+    items = complete(ls.analysis(uri), text, *ls.cursor(uri, params.position))
+    return ls.to_client(uri, types.CompletionList(is_incomplete=False, items=items))
 
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
 @answering(None)
 def on_definition(ls: CramServer, params: types.DefinitionParams) -> types.Location | None:
     uri = params.text_document.uri
-    return definition(ls.analysis(uri), uri, *cursor(params.position))
+    return ls.to_client(uri, definition(ls.analysis(uri), uri, *ls.cursor(uri, params.position)))
 
 
 @server.feature(types.TEXT_DOCUMENT_REFERENCES)
 @answering([])
 def on_references(ls: CramServer, params: types.ReferenceParams) -> list[types.Location]:
     uri = params.text_document.uri
-    return references(ls.analysis(uri), uri, *cursor(params.position), params.context.include_declaration)
+    found = references(ls.analysis(uri), uri, *ls.cursor(uri, params.position), params.context.include_declaration)
+    return ls.to_client(uri, found)
 
 
 @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
 @answering([])
 def on_symbols(ls: CramServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
-    return document_symbols(ls.analysis(params.text_document.uri))
+    uri = params.text_document.uri
+    return ls.to_client(uri, document_symbols(ls.analysis(uri)))
 
 
 @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
 @answering(None)
 def on_prepare_rename(ls: CramServer, params: types.PrepareRenameParams) -> types.Range | None:
-    return prepare_rename(ls.analysis(params.text_document.uri), *cursor(params.position))
+    uri = params.text_document.uri
+    return ls.to_client(uri, prepare_rename(ls.analysis(uri), *ls.cursor(uri, params.position)))
 
 
 @server.feature(types.TEXT_DOCUMENT_RENAME)
@@ -156,7 +209,7 @@ def on_prepare_rename(ls: CramServer, params: types.PrepareRenameParams) -> type
 def on_rename(ls: CramServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
     uri = params.text_document.uri
     try:
-        return rename(ls.analysis(uri), uri, *cursor(params.position), params.new_name)
+        return ls.to_client(uri, rename(ls.analysis(uri), uri, *ls.cursor(uri, params.position), params.new_name))
     except RenameRefused as refused:
         ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=str(refused)))
         return None
@@ -176,7 +229,7 @@ def on_formatting(ls: CramServer, params: types.DocumentFormattingParams) -> lis
         return None
     if formatted == text:
         return []
-    return [types.TextEdit(range=whole_document(text), new_text=formatted)]
+    return ls.to_client(uri, [types.TextEdit(range=whole_document(text), new_text=formatted)])
 
 
 @server.feature(

@@ -52,6 +52,11 @@ class SymbolIndex:
     occurrences: list[tuple[Span, Symbol]] = field(default_factory=list)
     calls: list[CallSite] = field(default_factory=list)
     uses: list[ast.Use] = field(default_factory=list)
+    unresolved: list[Span] = field(default_factory=list)  # names in values this file does not define
+
+    def unresolved_at(self, line: int, col: int) -> Span | None:
+        """A name in a value (`width` in `dense(width)`) that some used file may define."""
+        return next((s for s in self.unresolved if contains(s, line, col)), None)
 
     def at(self, line: int, col: int) -> tuple[Span, Symbol] | None:
         """The named symbol whose definition or use covers (line, col)."""
@@ -198,7 +203,10 @@ class _Indexer:
 
     def expr(self, expr, scope: _Scope) -> None:
         if isinstance(expr, ast.Name):
-            self.refer(scope.value(expr.name), expr.span)
+            symbol = scope.value(expr.name)
+            self.refer(symbol, expr.span)
+            if symbol is None:
+                self.index.unresolved.append(expr.span)
         elif isinstance(expr, ast.BinOp):
             self.expr(expr.left, scope)
             self.expr(expr.right, scope)

@@ -323,3 +323,136 @@ def test_a_misspelt_argument_name_gets_a_fix_of_the_name_alone():
     (action,) = quick_fixes(params)
     (edit,) = action.edit.changes["file:///tmp/args.cram"]
     assert edit.new_text == "stride" and (edit.range.start.character, edit.range.end.character) == (22, 27)
+
+
+def _complete_after(text: str, marker: str, path: str = "/tmp/complete_after.cram") -> list[str]:
+    """The labels offered with the cursor just after the first `marker` in `text`."""
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.completion import complete
+
+    before = text[: text.index(marker) + len(marker)]
+    line, col = before.count("\n") + 1, len(before.split("\n")[-1]) + 1
+    return [item.label for item in complete(analyze(text, path), text, line, col)]
+
+
+def test_no_block_names_where_a_new_name_is_written():
+    # `as `, `model `, `block `, `let ` and `input ` name something new: blocks there were noise,
+    # and a block's name picked there is an error; a block header's `(` declares parameters
+    text = SPEC.replace("convd2d", "dense")
+    assert _complete_after(text, "as ") == []
+    assert _complete_after(text, "model ") == []
+    assert _complete_after(text, "block ") == []
+    assert _complete_after(text, "let ") == []
+    assert _complete_after(text, "input ") == []
+    assert _complete_after(text, "block enc(") == []
+    assert _complete_after(text, "block enc(c, ") == []
+
+
+def test_output_offers_the_bound_values_only():
+    labels = _complete_after(SPEC.replace("convd2d", "dense"), "output ")
+    assert {"x", "h", "logits"} <= set(labels) and "dense" not in labels and "residual" not in labels
+
+
+def test_arguments_already_given_are_not_offered_again():
+    text = "model m {\n    input x: [3, 8, 8]\n    x -> conv2d(4, 3, stride = 2, ) as y\n    output y\n}\n"
+    labels = _complete_after(text, "stride = 2, ")
+    assert "pad =" in labels
+    assert not {"out =", "kernel =", "stride ="} & set(labels)
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.completion import complete
+
+    items = complete(analyze(text, "/tmp/given.cram"), text, 3, text.split("\n")[2].index("stride = 2, ") + 13)
+    (bias,) = [item for item in items if item.label == "bias ="]
+    assert bias.detail.startswith("bool, default true")  # as a spec writes it, not Python's True
+
+
+def test_combinator_arguments_complete_their_choices():
+    text = "model m {\n    input x: [8]\n    x -> parallel(merge = ) { relu | tanh } as y\n    output y\n}\n"
+    from cramnet.blocks.merges import MERGE_MODES
+
+    assert set(_complete_after(text, "merge = ")) == set(MERGE_MODES)
+    assert {"merge ="} <= set(_complete_after(text, "parallel("))
+
+
+def test_hover_adds_up_flops_that_depend_on_a_run_time_size():
+    # a user block over [seq, 16] read '544*seq + 0 + 544*seq per example', one term per node
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.hover import hover
+
+    text = (
+        "block two(d) {\n    dense(d) -> relu -> dense(d)\n}\n"
+        "model m {\n    input x: [seq, 16]\n    x -> two(32) as y\n    output y\n}\n"
+    )
+    answer = hover(analyze(text, "/tmp/flops.cram"), 6, 11).contents.value
+    (flops,) = [line for line in answer.split("\n") if line.startswith("**FLOPs**")]
+    assert flops.startswith("**FLOPs** ") and flops.count("seq") == 1, flops
+
+
+def test_columns_past_an_emoji_are_counted_in_utf16_code_units(lsp):
+    # LSP columns count UTF-16 units: an emoji is two, and ranges after one were one short
+    line = '    x -> dense(4, tie = "😀") -> rleu as y'
+    text = f"model m {{\n    input x: [4]\n{line}\n    output y\n}}\n"
+    uri = lsp.open("emoji.cram", text)
+    found = lsp.published(uri, lambda d: any(x.code == "E204" for x in d))
+    (unknown,) = [d for d in found if d.code == "E204"]
+    start = len(line[: line.index("rleu")].encode("utf-16-le")) // 2
+    assert (unknown.range.start.character, unknown.range.end.character) == (start, start + 4)
+    context = types.CodeActionContext(diagnostics=[unknown])
+    params = types.CodeActionParams(text_document=doc(uri), range=unknown.range, context=context)
+    (action,) = lsp.run(lsp.client.text_document_code_action_async(params))
+    assert action.edit.changes[uri][0].range == unknown.range
+    params = types.HoverParams(text_document=doc(uri), position=at(2, start + len("rleu as ")))
+    answer = lsp.run(lsp.client.text_document_hover_async(params))
+    assert answer is not None and "`y`" in answer.contents.value
+    assert (answer.range.start.character, answer.range.end.character) == (start + 8, start + 9)
+
+
+def test_hover_on_an_argument_name_shows_that_argument():
+    # hovering `stride` in `conv2d(…, stride = 2)` or `k` in `enc(d, k = 5)` showed nothing
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.hover import hover
+
+    text = SPEC.replace("convd2d(10)", "dense(10, bias = false)").replace("enc(d)", "enc(d, k = 5)")
+    analysis = analyze(text, "/tmp/argument_hover.cram")
+    line = text.split("\n")[LOGITS_LINE]
+    bias = hover(analysis, LOGITS_LINE + 1, line.index("bias") + 2)
+    assert bias is not None and "bias" in bias.contents.value and "default true" in bias.contents.value
+    assert bias.range.start.character == line.index("bias") and bias.range.end.character == line.index("bias") + 4
+    k = hover(analysis, LOGITS_LINE + 1, line.index("k = 5") + 1)
+    assert k is not None and "k = 3" in k.contents.value and "`enc`" in k.contents.value
+
+
+def _two_files(tmp_path: Path) -> tuple[Path, Path]:
+    parts = tmp_path / "parts.cram"
+    parts.write_text("let width = 32\n\n# two dense layers\nblock twice(d) {\n    dense(d) -> relu -> dense(d)\n}\n")
+    main = tmp_path / "main.cram"
+    main.write_text('use "parts.cram"\nmodel m {\n    input x: [4]\n    x -> twice(width) as y\n    output y\n}\n')
+    return parts, main
+
+
+def test_a_let_of_a_used_file_has_a_definition_and_a_hover(tmp_path):
+    # `width` defined in parts.cram and used in main.cram: definition and hover answered nothing
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.hover import hover
+    from cramnet.lsp.navigation import definition
+
+    parts, main = _two_files(tmp_path)
+    analysis = analyze(main.read_text(), str(main))
+    found = definition(analysis, main.as_uri(), 4, 17)
+    assert found is not None and found.uri == parts.as_uri() and found.range.start == at(0, 4)
+    shown = hover(analysis, 4, 17)
+    assert shown is not None and "let width = 32" in shown.contents.value and "parts.cram" in shown.contents.value
+
+
+def test_renaming_a_block_or_let_renames_its_uses_in_the_files_that_use_it(tmp_path):
+    # renaming `twice` in parts.cram left main.cram calling a block that no longer existed
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.navigation import rename
+
+    parts, main = _two_files(tmp_path)
+    analysis = analyze(parts.read_text(), str(parts))
+    changes = rename(analysis, parts.as_uri(), 4, 8, "double").changes
+    assert [e.range.start for e in changes[parts.as_uri()]] == [at(3, 6)]
+    assert [(e.range.start, e.new_text) for e in changes[main.as_uri()]] == [(at(3, 9), "double")]
+    changes = rename(analysis, parts.as_uri(), 1, 6, "size").changes
+    assert [e.range.start for e in changes[main.as_uri()]] == [at(3, 15)]
