@@ -904,3 +904,24 @@ def test_evaluating_an_alphabet_read_run_does_not_switch_to_its_checkpoints_toke
     settings = tmp_path / "run" / "config.yaml"
     settings.write_text(yaml.safe_dump({**yaml.safe_load(settings.read_text()), "init_from": str(checkpoint)}))
     assert evaluate_run(tmp_path / "run") == before
+
+
+def test_a_spec_with_published_weights_reads_fasta_with_their_tokenizer(tmp_path):
+    # predict of SPEC --weights DIR reads sequences as fine-tuning reads them, not as cramnet's letters,
+    # and no longer than the spec's 40 positions (its longest record, 49 residues, was an internal error)
+    from typer.testing import CliRunner
+
+    from cramnet.cli import app
+    from cramnet.train.bio_predict import bio_inputs
+    from cramnet.train.inference import open_run
+
+    spec = tmp_path / "small_enzbert.cram"
+    spec.write_text(PROT_BERT)
+    checkpoint, reference = prot_bert_like(tmp_path, as_published=True)
+    data = enzymes(tmp_path)
+    inputs, ids = bio_inputs(open_run(spec, checkpoint), data)
+    spaced = [" ".join(line) for line in data.read_text().splitlines()[1::2]]
+    expected = reference(spaced, padding="max_length", truncation=True, max_length=40)["input_ids"]
+    assert inputs["protein"].tolist() == expected and ids[0] == "P0000"
+    predicted = CliRunner().invoke(app, ["predict", str(spec), str(data), "--weights", str(checkpoint)])
+    assert predicted.exit_code == 0, predicted.output

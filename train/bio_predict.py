@@ -30,12 +30,13 @@ def bio_inputs(trained, file: Path) -> tuple[dict[str, torch.Tensor], list[str]]
 def _sequences(trained, file: Path, options: dict):
     from .data.fasta import FASTA_OPTIONS, encode_records, read_records
     from .data.options import resolve
-    from .setup import vocabulary
+    from .setup import sequence_limit, vocabulary
 
     options = resolve("a FASTA file", options, FASTA_OPTIONS)
     records = read_records(file)
     published = trained.tokenizer if getattr(trained.tokenizer, "kind", None) == "published" else None
-    tokens, mask, _ = encode_records(file, records, options, vocabulary(trained.checked), published)
+    limits = vocabulary(trained.checked), published, sequence_limit(trained.checked)
+    tokens, mask, _ = encode_records(file, records, options, *limits)
     (name,) = trained.checked.input_types
     return {name: tokens, f"{name}_mask": mask}, [r for r, _, _ in records]
 
@@ -53,8 +54,9 @@ def _cells(trained, file: Path, options: dict):
     genes = [str(g) for g in adata.var_names]
     if kind.kind == "tokens" and getattr(trained.tokenizer, "kind", None) == "published":
         from .data.gene_tokens import published_sentences
+        from .setup import sequence_limit
 
-        ids, mask = published_sentences(x, genes, options["length"], trained.tokenizer)
+        ids, mask = published_sentences(x, genes, options["length"], trained.tokenizer, sequence_limit(trained.checked))
         return {name: ids, f"{name}_mask": mask}, barcodes  # a classifier's: language models predict from text
     if kind.kind == "tokens":
         trained_genes = trained.tokenizer.names[4:] if isinstance(trained.tokenizer, GeneTokenizer) else genes

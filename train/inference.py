@@ -78,11 +78,13 @@ def load_run(run: str | Path, weights: str = "model.safetensors", device: str = 
 
 def open_run(run: str | Path, weights: str | Path | None = None, device: str = "cpu") -> TrainedRun:
     """A run directory, or — with `weights` (`--weights`) — a spec with published weights loaded
-    (docs/weights.md), standing in for a run: default config, its first output, no tokenizer."""
+    (docs/weights.md), standing in for a run: default config, its first output, and the tokenizer
+    saved with the weights, if any (text and sequences are read with it, as fine-tuning reads them)."""
     if weights is None:
         return load_run(run, device=device)
     from ..compiler.api import check_spec
     from ..weights import build_with_weights
+    from ..weights.tokenizer import tokenizer_source
     from .config import defaults
 
     if Path(run).is_dir():
@@ -96,7 +98,9 @@ def open_run(run: str | Path, weights: str | Path | None = None, device: str = "
     rank = len(checked.output_types[output].dims)
     task = "graph_classification" if graph and rank == 1 else "node_classification" if graph and rank == 2 else None
     task = task or ("classification" if rank == 1 else "auto")
-    info = {"model": checked.name, "task": task, "output": output, "tokenizer": None}
+    source = tokenizer_source(weights)
+    tokenizer = {"kind": "published", "file": str(source.resolve())} if source is not None else None
+    info = {"model": checked.name, "task": task, "output": output, "tokenizer": tokenizer}
     place = pick_device(device)
     return TrainedRun(module.eval().to(place), defaults(), checked, info, {}, Path(run), place)
 

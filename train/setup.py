@@ -82,6 +82,18 @@ def vocabulary(checked: CheckedModel) -> int | None:
     return min(found) if found else None
 
 
+def sequence_limit(checked: CheckedModel) -> int | None:
+    """The longest sequence the first input takes where its length is a run-time size (a learned
+    position table's, less a class token's place), else None: any length."""
+    from ..blocks.dims import symbols
+    from ..compiler.run_sizes import largest_size
+
+    dims = checked.input_types[checked.inputs[0]].dims
+    if len(dims) != 1 or len(symbols(dims[0])) != 1 or symbols(dims[0]) != {str(dims[0])}:
+        return None
+    return largest_size(checked.model, str(dims[0]))
+
+
 def guess_task(checked: CheckedModel) -> str:
     """reconstruction when the first output has the (only) input's shape; otherwise auto (the data's)."""
     inputs, outputs = checked.input_types, checked.output_types
@@ -175,6 +187,7 @@ def prepare(
         get(config, "data.options"),
         vocabulary(checked),
         tokenizer,
+        sequence_limit(checked) if takes_tokenizer(data_name, checked.input_types) else None,
     )
     if labels and data.labels and data.task == "classification":
         data = numbered_as(data, labels)

@@ -53,20 +53,18 @@ class PublishedTokenizer:
                 f"make it embed({self.vocab}, …), as the checkpoint's config.json says",
             )
 
-    def rows(self, texts: list[str], length: int, longest: int):
-        """(N, length) ids of `texts` — cut as the tokenizer cuts (a closing [SEP] stays last) — and the
-        mask of real tokens; length 0: the longest text's, at most `longest`. Padding is its [PAD] (else 0)."""
-        import torch
-
-        from ..train.data.alphabets import crop_or_pad
-
-        length = length or min(max(len(self.inner.encode(t).ids) for t in texts), longest)
+    def rows(self, texts: list[str], length: int, longest: int) -> list[list[int]]:
+        """The ids of each of `texts`, cut as the tokenizer cuts (a closing [SEP] stays last) at `length`;
+        length 0: at the longest text's, at most `longest`. Padding them is the reader's (`pad`)."""
+        encoded = [self.inner.encode(t).ids for t in texts]
+        length = length or min(max(map(len, encoded)), longest)
+        if all(len(ids) <= length for ids in encoded):
+            return encoded
         self.inner.enable_truncation(max_length=length)
         try:
-            ids = [torch.tensor(self.inner.encode(t).ids, dtype=torch.long) for t in texts]
+            return [self.inner.encode(t).ids for t in texts]
         finally:
             self.inner.no_truncation()
-        return crop_or_pad(ids, length, self.pad if self.pad is not None else 0)
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "file": self.FILE, "from": str(self.path)}

@@ -62,6 +62,7 @@ def load_data(
     options: dict,
     vocab_limit: int | None = None,
     tokenizer=None,
+    longest: int | None = None,
 ) -> Dataset:
     """The data set `name` (built-in) or at path `name`, fitted to the model's inputs `types`; text is
     read with `tokenizer` where given (a trained run's), else as data.options.tokenizer says."""
@@ -77,7 +78,7 @@ def load_data(
         val, test = _fractions(fractions, (0.15, 0.15))
         refuse_compressed(path)
         if is_bio_file(path, types):
-            return bio_file(path, types, task, seed, val, test, options, vocab_limit)
+            return bio_file(path, types, task, seed, val, test, options, vocab_limit, longest)
         if reads_text(name):
             return _text(types, seed, val, test, options, text.read_text(path), str(path), vocab_limit, tokenizer)
         if options:

@@ -78,3 +78,11 @@ def crop_or_pad(ids: list[torch.Tensor], length: int, pad: int) -> tuple[torch.T
         out[row, :n] = seq[:n]
         mask[row, :n] = True
     return out, mask
+
+
+def published_rows(tokenizer, texts: list[str], length: int, longest: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, length) ids of `texts` read by a published tokenizer and the mask of real tokens; length 0:
+    the longest text's, at most `longest`. Padding is the tokenizer's [PAD], else 0."""
+    ids = tokenizer.rows(texts, length, longest)
+    pad = tokenizer.pad if tokenizer.pad is not None else 0
+    return crop_or_pad([torch.tensor(row, dtype=torch.long) for row in ids], length or max(map(len, ids)), pad)

@@ -100,8 +100,11 @@ def _looks_like_events(path: Path, types: dict[str, TensorType]) -> bool:
     return event_inputs(types) is not None or (len(types) == 2 and is_event_table(path))
 
 
-def bio_file(path: Path, types, task: str, seed: int, val: float, test: float, options: dict, vocab) -> Dataset:
-    """A data set from a biological file, read by the reader its extension and the model's inputs pick."""
+def bio_file(
+    path: Path, types, task: str, seed: int, val: float, test: float, options: dict, vocab, longest=None
+) -> Dataset:
+    """A data set from a biological file, read by the reader its extension and the model's inputs pick;
+    sequences are cut at `longest` tokens (the model's) where their length is left to the data."""
     suffix = path.suffix.lower()
     if _alignment_folder(path, types) or suffix in ALIGNMENT or (suffix in FASTA and _msa_model(types)):
         from .alignments import alignment_dataset
@@ -110,11 +113,11 @@ def bio_file(path: Path, types, task: str, seed: int, val: float, test: float, o
     if suffix in FASTA:
         from .fasta import fasta_dataset
 
-        return fasta_dataset(path, types, task, seed, val, test, options, vocab)
+        return fasta_dataset(path, types, task, seed, val, test, options, vocab, longest)
     if suffix == ".h5ad":
         from .h5ad import h5ad_dataset
 
-        return h5ad_dataset(path, types, task, seed, val, test, options, vocab)
+        return h5ad_dataset(path, types, task, seed, val, test, options, vocab, longest)
     from .events import events_dataset
 
     return events_dataset(path, types, seed, val, test, options, vocab)

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ..errors import TrainError
-from .alphabets import ALPHABETS, Alphabet, crop_or_pad, guess_alphabet, protein_model_warning
+from .alphabets import ALPHABETS, Alphabet, crop_or_pad, guess_alphabet, protein_model_warning, published_rows
 from .dataset import Dataset, split_tensors
 from .options import resolve
 from .record_ids import class_ids, ids_by_split
@@ -132,15 +132,17 @@ def side_labels(path: Path, records, table: Path) -> list[str]:
     return [known[record] for record, _, _ in records]
 
 
-def encode_records(path: Path, records, options: dict, vocab: int | None, tokenizer=None):
+def encode_records(path: Path, records, options: dict, vocab: int | None, tokenizer=None, longest=None):
     """(N, length) token ids, the mask of real tokens, and what read them: an Alphabet, or the
-    published tokenizer given (a trained run's) or named by data.options.tokenizer."""
+    published tokenizer given (a trained run's) or named by data.options.tokenizer. Length 0 (auto)
+    is the longest record's, at most `longest` (the model's) and LONGEST."""
+    longest = min(longest, LONGEST) if longest else LONGEST
     if tokenizer is None and options["tokenizer"]:
         from .text import open_tokenizer
 
         tokenizer = open_tokenizer(options["tokenizer"])
     if tokenizer is not None:
-        tokens, mask = _published_ids(path, records, tokenizer, options, vocab)
+        tokens, mask = _published_ids(path, records, tokenizer, options, vocab, longest)
         return tokens, mask, tokenizer
     name = options["alphabet"]
     if name != "auto" and name not in ALPHABETS:
@@ -155,13 +157,15 @@ def encode_records(path: Path, records, options: dict, vocab: int | None, tokeni
             f"make it embed({alphabet.size}, …) or more",
         )
     ids = [alphabet.encode(r, s, options["unknown"] == "map", str(path)) for r, _, s in records]
-    length = options["length"] or min(max(len(i) for i in ids), LONGEST)
+    length = options["length"] or min(max(len(i) for i in ids), longest)
     pad = alphabet.size if vocab is None or vocab > alphabet.size else alphabet.letters.index(alphabet.unknown)
     tokens, mask = crop_or_pad(ids, length, pad)
     return tokens, mask, alphabet
 
 
-def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: float, options: dict, vocab) -> Dataset:
+def fasta_dataset(
+    path: Path, types, task: str, seed: int, val: float, test: float, options: dict, vocab, longest=None
+) -> Dataset:
     options = resolve("a FASTA file", options, FASTA_OPTIONS)
     if len(types) != 1 or next(iter(types.values())).kind != "tokens":
         given = ", ".join(f"{n}: {t}" for n, t in types.items())
@@ -171,7 +175,7 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
         )
     (name,) = types
     records = read_records(path)
-    tokens, mask, reader = encode_records(path, records, options, vocab)
+    tokens, mask, reader = encode_records(path, records, options, vocab, longest=longest)
     alphabet = reader if isinstance(reader, Alphabet) else None
     tokenizer = None if alphabet else reader
     guessed = protein_model_warning(alphabet, vocab) if alphabet and options["alphabet"] == "auto" else None
@@ -220,7 +224,7 @@ def fasta_dataset(path: Path, types, task: str, seed: int, val: float, test: flo
     return data
 
 
-def _published_ids(path: Path, records, tokenizer, options: dict, vocab: int | None):
+def _published_ids(path: Path, records, tokenizer, options: dict, vocab: int | None, longest: int):
     """(N, length) ids of each sequence as the published tokenizer reads it, and the real tokens' mask."""
     tokenizer.fit(vocab, str(path))
     inner = tokenizer.inner
@@ -228,7 +232,8 @@ def _published_ids(path: Path, records, tokenizer, options: dict, vocab: int | N
     sequences = [s.upper().replace("*", "").replace("-", "").replace(".", "") for _, _, s in records]
     # a tokenizer of whole words (ProtBERT's) knows residues, not proteins: it reads them one per word
     apart = unknown is not None and any(unknown in inner.encode(s).ids for s in sequences[:20])
-    tokens, mask = tokenizer.rows([" ".join(s) if apart else s for s in sequences], options["length"], LONGEST)
+    texts = [" ".join(s) if apart else s for s in sequences]
+    tokens, mask = published_rows(tokenizer, texts, options["length"], longest)
     if unknown is not None and options["unknown"] != "map":
         for (record, _, _), row, real in zip(records, tokens, mask):
             if unknown in row[real].tolist():  # padding is no residue, though without a [PAD] it may be id 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import torch
 
+from .alphabets import published_rows
+
 # four special tokens before the genes, as in specs/bio/cell2sentence.cram (20,000 genes + 4)
 PAD, CELL, END, UNKNOWN = "<pad>", "<cell>", "<end>", "<unk>"
 SPECIALS = (PAD, CELL, END, UNKNOWN)
@@ -56,11 +58,12 @@ def next_gene_targets(sentences: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 LONGEST_TEXT = 1024  # tokens of a cell sentence read by a published tokenizer: GPT-2's context
 
 
-def published_sentences(expression: torch.Tensor, genes: list[str], length: int, tokenizer):
+def published_sentences(expression: torch.Tensor, genes: list[str], length: int, tokenizer, longest=None):
     """(cells, tokens) ids and the mask of real tokens: each cell's `length` most expressed genes as
-    text ("CD3E CD3D …", the genes it expresses only) read with the published `tokenizer`."""
+    text ("CD3E CD3D …", the genes it expresses only) read with the published `tokenizer`, as long
+    as the longest cell's, at most `longest` (the model's) and LONGEST_TEXT."""
     values, order = expression.topk(min(length, expression.shape[1]), dim=1, sorted=True)
     texts = [
         " ".join(genes[g] for g, v in zip(row.tolist(), value.tolist()) if v > 0) for row, value in zip(order, values)
     ]
-    return tokenizer.rows(texts, 0, LONGEST_TEXT)
+    return published_rows(tokenizer, texts, 0, min(longest, LONGEST_TEXT) if longest else LONGEST_TEXT)

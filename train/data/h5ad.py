@@ -83,7 +83,9 @@ def preprocess(x: torch.Tensor, options: dict) -> tuple[torch.Tensor, torch.Tens
     return x, keep
 
 
-def h5ad_dataset(path: Path, types, task: str, seed: int, val: float, test: float, options: dict, vocab) -> Dataset:
+def h5ad_dataset(
+    path: Path, types, task: str, seed: int, val: float, test: float, options: dict, vocab, longest=None
+) -> Dataset:
     options = resolve("an .h5ad file", options, H5AD_OPTIONS)
     if len(types) != 1:
         raise TrainError(f"{path}: an .h5ad file feeds one input; the model has {len(types)}: {', '.join(types)}")
@@ -94,7 +96,7 @@ def h5ad_dataset(path: Path, types, task: str, seed: int, val: float, test: floa
     genes = [str(g) for g in adata.var_names]
     info = f"{path}: {x.shape[0]} cells x {x.shape[1]} genes"
     if kind.kind == "tokens":
-        return _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info)
+        return _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info, longest)
     if kind.kind != "float" or len(kind.dims) != 1:
         raise TrainError(f"{path}: cells feed a `[genes]` or a `tokens[rank]` input; '{name}' is {kind}")
     if not options["label"]:
@@ -131,9 +133,9 @@ def h5ad_dataset(path: Path, types, task: str, seed: int, val: float, test: floa
     return data
 
 
-def _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info) -> Dataset:
+def _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info, longest) -> Dataset:
     if options["tokenizer"]:
-        return _published(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info)
+        return _published(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info, longest)
     tokenizer = GeneTokenizer(genes)
     if vocab is not None and tokenizer.vocab > vocab:
         raise TrainError(
@@ -162,13 +164,13 @@ def _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, 
     return data
 
 
-def _published(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info) -> Dataset:
+def _published(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info, longest) -> Dataset:
     """Cell sentences as text read with a published tokenizer (Cell2Sentence fine-tuned GPT-2 so)."""
     from .text import open_tokenizer
 
     tokenizer = open_tokenizer(options["tokenizer"])
     tokenizer.fit(vocab, str(path))
-    ids, mask = published_sentences(x, genes, options["length"], tokenizer)
+    ids, mask = published_sentences(x, genes, options["length"], tokenizer, longest)
     info = f"{info} as sentences of their top {options['length']} genes, {ids.shape[1]} published tokens long"
     if options["label"]:
         names = cell_labels(path, adata, options["label"])

@@ -49,7 +49,8 @@ class CharTokenizer:
 
 
 def tokenizer_from_json(data: dict, run: Path):
-    """The tokenizer run.json describes; a published one is the copy kept in the run folder `run`."""
+    """The tokenizer run.json describes; a published one is the copy kept in the run folder `run` (or,
+    for a spec standing in for a run with published weights, the tokenizer beside them: a full path)."""
     if data.get("kind") == "genes":
         from .gene_tokens import GeneTokenizer
 
