@@ -61,6 +61,29 @@ def test_training_a_protein_model_on_dna_prints_a_warning(tmp_path):
     assert result.exit_code == 0 and "warning" not in result.output, result.output
 
 
+def test_predict_reads_sequences_in_the_alphabet_the_run_guessed(tmp_path):
+    # peptides of the letters A, C, G and T alone were guessed to be DNA at predict time: other ids
+    from cramnet.train.bio_predict import bio_inputs
+    from cramnet.train.data.alphabets import PROTEIN
+    from cramnet.train.inference import load_run
+
+    spec = tmp_path / "tiny_protein.cram"
+    spec.write_text(
+        "model tiny_protein {\n    input protein: tokens[length]\n"
+        "    protein -> embed(26, 8) -> pool(mean) -> dense(2) as ec\n    output ec\n}\n"
+    )
+    proteins = tmp_path / "proteins.fasta"
+    proteins.write_text("".join(f">p{i} ec={i % 2 + 1}\nMKV{'GHS'[i % 3] * 3}LL\n" for i in range(20)))
+    args = [str(spec), "--data", str(proteins), "--set", "data.options.label=ec", "--epochs", "1"]
+    assert train(*args, "--out", str(tmp_path / "run")).exit_code == 0
+    peptides = tmp_path / "peptides.fasta"
+    peptides.write_text(">a\nGATTACA\n>b\nCAT\n")
+    inputs, ids = bio_inputs(load_run(tmp_path / "run"), peptides)
+    assert ids == ["a", "b"]
+    assert inputs["protein"][0].tolist() == PROTEIN.encode("a", "GATTACA", False, "").tolist()
+    assert inputs["protein"][1, :3].tolist() == PROTEIN.encode("b", "CAT", False, "").tolist()
+
+
 @pytest.mark.slow
 def test_enzbert_from_fasta_and_predict_writes_record_ids(tmp_path):
     fasta = tmp_path / "enzymes.fasta"

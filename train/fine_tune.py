@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from .config import get
+from .data.alphabets import ALPHABETS
 from .errors import TrainError
 
 
@@ -50,7 +51,7 @@ def check_token_ids(config: dict, data) -> None:
     if data.tokenizer is not None and data.tokenizer.kind != "published":
         own_ids = f"its own {data.tokenizer.kind} tokenizer (ids 0 to {data.tokenizer.vocab - 1})"
     elif data.tokenizer is None and data.alphabet:
-        own_ids = f"the letters of its {data.alphabet} alphabet"
+        own_ids = f"the letters of its {ALPHABETS[data.alphabet].name} alphabet"
     else:
         return
     from ..weights.checkpoint import open_checkpoint

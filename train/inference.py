@@ -60,6 +60,9 @@ def load_run(run: str | Path, weights: str = "model.safetensors", device: str = 
     if missing:
         raise TrainError(f"{run / 'run.json'} lacks {', '.join(missing)}: it is not a complete cramnet run")
     config = read_config(run / "config.yaml")
+    options = config["data"].get("options") or {}
+    if info.get("alphabet") and options.get("alphabet", "auto") == "auto":  # guessed from the training data
+        config["data"]["options"] = options | {"alphabet": info["alphabet"]}
     checked = check_run_spec(run, info.get("model"), limits=spec_limits(config))
     path = run / weights
     if not path.exists():

@@ -162,6 +162,7 @@ def train(
                 "labels": setup.data.labels,
                 "cramnet": __version__,
                 "tokenizer": keep_tokenizer(setup.data.tokenizer, out),
+                "alphabet": setup.data.alphabet,  # a guessed one is kept: other files are read as these were
             },
         )
     if console is not None:

@@ -13,6 +13,7 @@ from ..errors import TrainError
 
 @dataclass(frozen=True)
 class Alphabet:
+    option: str  # its data.options.alphabet value
     name: str
     letters: str  # id i is letters[i]
     unknown: str  # what an out-of-alphabet letter becomes when the user allows it
@@ -40,10 +41,10 @@ class Alphabet:
 
 # 20 standard amino acids, the rare U (selenocysteine) and O (pyrrolysine), and the ambiguity codes
 # B (D or N), Z (E or Q) and X (any): the 25 tokens of EnzBERT's embedding
-PROTEIN = Alphabet("amino-acid", "ACDEFGHIKLMNPQRSTVWYUOBZX", "X")
-DNA = Alphabet("nucleotide", "ACGTN", "N")
-RNA = Alphabet("nucleotide", "ACGUN", "N")
-ALPHABETS = {"protein": PROTEIN, "dna": DNA, "rna": RNA}
+PROTEIN = Alphabet("protein", "amino-acid", "ACDEFGHIKLMNPQRSTVWYUOBZX", "X")
+DNA = Alphabet("dna", "nucleotide", "ACGTN", "N")
+RNA = Alphabet("rna", "nucleotide", "ACGUN", "N")
+ALPHABETS = {a.option: a for a in (PROTEIN, DNA, RNA)}
 
 
 def guess_alphabet(sequences: list[str]) -> Alphabet:
@@ -65,7 +66,7 @@ def protein_model_warning(alphabet: Alphabet, vocab: int | None) -> str | None:
         f"the sequences look like nucleotides (only {alphabet.letters}), but the model's embedding has {vocab} "
         f"tokens, sized for the {PROTEIN.size}-letter amino-acid alphabet; they are read as nucleotides. To "
         "read them as amino acids: --set data.options.alphabet=protein; to confirm nucleotides: "
-        f"--set data.options.alphabet={'rna' if alphabet is RNA else 'dna'}"
+        f"--set data.options.alphabet={alphabet.option}"
     )
 
 

@@ -22,7 +22,7 @@ class Dataset:
     test: Split
     classes: int | None = None  # classification tasks
     tokenizer: Any = None  # language models: encode/decode and vocab
-    alphabet: str | None = None  # sequences read as letters of cramnet's alphabets (protein, DNA, RNA)
+    alphabet: str | None = None  # sequences read as letters of cramnet's alphabets: protein, dna or rna
     info: str = ""
     options: dict = field(default_factory=dict)
     labels: list[str] | None = None  # names of the classes (or event codes), where the data has them
