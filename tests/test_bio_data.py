@@ -262,7 +262,7 @@ def test_nucleotides_for_a_protein_sized_embedding_are_warned_of(tmp_path):
 # --- AnnData -------------------------------------------------------------------------------------
 
 
-def write_h5ad(path, cells=30, genes=6, label="cell_type"):
+def write_h5ad(path, cells=30, genes=6, label="cell_type", silent=()):
     import anndata
     import pandas as pd
 
@@ -271,6 +271,7 @@ def write_h5ad(path, cells=30, genes=6, label="cell_type"):
     kinds = np.array(["B", "T", "NK"])[np.arange(cells) % 3]
     counts[kinds == "T", 0] += 20  # each type marked by one gene
     counts[kinds == "NK", 1] += 20
+    counts[list(silent)] = 0  # cells that express nothing
     obs = pd.DataFrame({label: kinds, "batch": "b1"}, index=[f"cell{i}" for i in range(cells)])
     var = pd.DataFrame(index=[f"G{i}" for i in range(genes)])
     with warnings.catch_warnings():
@@ -342,6 +343,17 @@ def test_h5ad_cell_sentences_keep_the_gene_vocabulary(tmp_path):
     t_cells = [i for i, b in enumerate(data.ids["train"]) if int(b[4:]) % 3 == 1]
     first_genes = data.train.inputs["genes"][t_cells, 1]
     assert (first_genes == 4).all()  # G0, raised in T cells, is their top gene (id 4: after 4 specials)
+
+
+def test_a_cell_that_expresses_no_gene_has_no_sentence(tmp_path):
+    # a published tokenizer read its empty sentence as padding alone: a row of masked keys, NaN attention
+    path = write_h5ad(tmp_path / "pbmc.h5ad", silent=[7, 9])
+    with pytest.raises(TrainError, match="2 cell\\(s\\) express none of the genes, first 'cell7'") as failure:
+        load(path, SENTENCE, {"length": 4}, vocab=20004)
+    assert "filter_cells(adata, min_genes=1)" in failure.value.hint
+    assert (
+        load(path, EXPRESSION, {"label": "cell_type", "normalize": True}).classes == 3
+    )  # an expression vector is fine
 
 
 # --- event tables --------------------------------------------------------------------------------

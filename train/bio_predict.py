@@ -43,7 +43,7 @@ def _sequences(trained, file: Path, options: dict):
 
 def _cells(trained, file: Path, options: dict):
     from .data.gene_tokens import GeneTokenizer, cell_sentences
-    from .data.h5ad import H5AD_OPTIONS, expression_matrix, preprocess, read_h5ad
+    from .data.h5ad import H5AD_OPTIONS, expression_matrix, preprocess, read_h5ad, refuse_empty_cells
     from .data.options import resolve
 
     options = resolve("an .h5ad file", options, H5AD_OPTIONS)
@@ -56,11 +56,13 @@ def _cells(trained, file: Path, options: dict):
         from .data.gene_tokens import published_sentences
         from .setup import sequence_limit
 
+        refuse_empty_cells(file, x, barcodes)
         ids, mask = published_sentences(x, genes, options["length"], trained.tokenizer, sequence_limit(trained.checked))
         return {name: ids, f"{name}_mask": mask}, barcodes  # a classifier's: language models predict from text
     if kind.kind == "tokens":
         trained_genes = trained.tokenizer.names[4:] if isinstance(trained.tokenizer, GeneTokenizer) else genes
         x = _by_gene(file, x, genes, trained_genes)
+        refuse_empty_cells(file, x, barcodes)
         sentences = cell_sentences(x, options["length"])
         return {name: sentences if trained.info["task"] == "language_model" else sentences[:, 1:]}, barcodes
     x, keep = preprocess(x, options | {"hvg": 0})

@@ -50,7 +50,8 @@ class PublishedTokenizer:
         if vocab is not None and self.vocab > vocab:
             raise TrainError(
                 f"{source}: the published tokenizer needs {self.vocab} token ids but the model's embedding has {vocab}",
-                f"make it embed({self.vocab}, …), as the checkpoint's config.json says",
+                f"make it embed({self.vocab}, …) to hold every token, or name the tokenizer these weights were "
+                "trained with (data.options.tokenizer)",
             )
 
     def rows(self, texts: list[str], length: int, longest: int) -> list[list[int]]:

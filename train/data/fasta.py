@@ -183,7 +183,7 @@ def fasta_dataset(
     ids = [r for r, _, _ in records]
     what = f"{alphabet.name} sequences" if alphabet else "sequences read with the published tokenizer"
     info = f"{path}: {len(records)} {what}, length {tokens.shape[1]}"
-    known = {"alphabet": alphabet.name if alphabet else None, "tokenizer": tokenizer}
+    known = {"alphabet": alphabet.option if alphabet else None, "tokenizer": tokenizer}
     if task == "language_model":
         target = torch.where(mask[:, 1:], tokens[:, 1:], -100)
         inputs = {name: tokens[:, :-1], f"{name}_mask": mask[:, :-1]}
@@ -231,7 +231,7 @@ def _published_ids(path: Path, records, tokenizer, options: dict, vocab: int | N
     unknown = inner.token_to_id(getattr(inner.model, "unk_token", None) or "")
     sequences = [s.upper().replace("*", "").replace("-", "").replace(".", "") for _, _, s in records]
     # a tokenizer of whole words (ProtBERT's) knows residues, not proteins: it reads them one per word
-    apart = unknown is not None and any(unknown in inner.encode(s).ids for s in sequences[:20])
+    apart = unknown is not None and any(unknown in e.ids for e in inner.encode_batch(sequences))
     texts = [" ".join(s) if apart else s for s in sequences]
     tokens, mask = published_rows(tokenizer, texts, options["length"], longest)
     if unknown is not None and options["unknown"] != "map":

@@ -66,6 +66,17 @@ def cell_labels(path: Path, adata, column: str) -> list[str]:
     return [str(v) for v in values]
 
 
+def refuse_empty_cells(path: Path, x: torch.Tensor, barcodes: list[str]) -> None:
+    """A cell that expresses none of the genes has no sentence: nothing to read, no token to attend to."""
+    empty = (x <= 0).all(1).nonzero().flatten().tolist()
+    if empty:
+        raise TrainError(
+            f"{path}: {len(empty)} cell(s) express none of the genes, first '{barcodes[empty[0]]}'; a cell "
+            "sentence names the genes a cell expresses",
+            "filter them out first, e.g. scanpy.pp.filter_cells(adata, min_genes=1)",
+        )
+
+
 def preprocess(x: torch.Tensor, options: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised, log1p'd and gene-selected expression, and the kept genes' indices."""
     if options["normalize"]:
@@ -134,6 +145,7 @@ def h5ad_dataset(
 
 
 def _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info, longest) -> Dataset:
+    refuse_empty_cells(path, x, barcodes)
     if options["tokenizer"]:
         return _published(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info, longest)
     tokenizer = GeneTokenizer(genes)
