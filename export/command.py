@@ -45,13 +45,18 @@ def run_export(
 
 
 def _export_hf(source: ExportSource, output: Path, out: Console) -> None:
+    from ..train.setup import vocabulary
     from ..weights import export_hf
+    from .hf_tokenizer import hf_tokenizer, save_hf_tokenizer
 
     directory, family, left_out = export_hf(source.built(), source.checked, output)  # a TrainError says why not
     files = "config.json, model.safetensors"
     if getattr(source.tokenizer, "kind", None) == "published":  # fine-tuned from published weights on text
         source.tokenizer.save(directory)
         files += ", tokenizer.json"
+    elif own := hf_tokenizer(source.tokenizer, source.alphabet, vocabulary(source.checked)):
+        save_hf_tokenizer(own, directory)
+        files += ", tokenizer.json, tokenizer_config.json"
     out.print(f"wrote {directory} (Hugging Face {family}: {files})")
     if left_out:
         out.print(f"left out (no place in the {family} layout): {', '.join(left_out)}", style="yellow")

@@ -19,6 +19,7 @@ class ExportSource:
     module: nn.Module | None = None
     seed: int | None = 0
     tokenizer: object = None  # a run's, where it has one
+    alphabet: str | None = None  # the sequence alphabet a run read its data with (protein, dna, rna)
 
     @classmethod
     def from_spec(cls, spec: str | Path, model: str | None = None, plugins: list[str] = (), seed: int | None = 0):
@@ -31,7 +32,7 @@ class ExportSource:
         from ..train import load_run
 
         trained = load_run(run)
-        return cls(trained.checked, trained.module, None, trained.tokenizer)
+        return cls(trained.checked, trained.module, None, trained.tokenizer, trained.info.get("alphabet"))
 
     @property
     def trained(self) -> bool:

@@ -880,7 +880,7 @@ def test_fasta_padding_is_no_unknown_residue_for_a_tokenizer_without_a_pad_token
     tokens, mask, _ = encode_records(path, records, options, 30)
     assert not mask.all() and (tokens[mask] != 0).all()  # padded, and no residue read as [UNK]
     path.write_text(path.read_text() + ">P9999 ec=1\nLAJG\n")  # J: a letter it does not know
-    with pytest.raises(TrainError, match="has a residue the published tokenizer does not know"):
+    with pytest.raises(TrainError, match="has 'J', a residue the published tokenizer does not know"):
         encode_records(path, read_records(path), options, 30)
 
 

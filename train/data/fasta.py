@@ -227,19 +227,32 @@ def fasta_dataset(
 def _published_ids(path: Path, records, tokenizer, options: dict, vocab: int | None, longest: int):
     """(N, length) ids of each sequence as the published tokenizer reads it, and the real tokens' mask."""
     tokenizer.fit(vocab, str(path))
-    inner = tokenizer.inner
-    unknown = inner.token_to_id(getattr(inner.model, "unk_token", None) or "")
     sequences = [s.upper().replace("*", "").replace("-", "").replace(".", "") for _, _, s in records]
+    unread = [_unread(tokenizer.inner, s) for s in sequences]
     # a tokenizer of whole words (ProtBERT's) knows residues, not proteins: it reads them one per word
-    apart = unknown is not None and any(unknown in e.ids for e in inner.encode_batch(sequences))
-    texts = [" ".join(s) if apart else s for s in sequences]
-    tokens, mask = published_rows(tokenizer, texts, options["length"], longest)
-    if unknown is not None and options["unknown"] != "map":
-        for (record, _, _), row, real in zip(records, tokens, mask):
-            if unknown in row[real].tolist():  # padding is no residue, though without a [PAD] it may be id 0
+    apart = any(unread)
+    if apart:
+        unread = [_unread(tokenizer.inner, " ".join(s)) for s in sequences]
+    if options["unknown"] != "map":
+        for (record, _, _), residue in zip(records, unread):
+            if residue:
                 raise TrainError(
-                    f"{path}: record '{record}' has a residue the published tokenizer does not know "
-                    f"(read as {inner.id_to_token(unknown)})",
+                    f"{path}: record '{record}' has {residue!r}, a residue the published tokenizer does not know "
+                    f"(it reads it as {tokenizer.inner.model.unk_token})",
                     "fix the record, or let such residues be read as unknown with --set data.options.unknown=map",
                 )
-    return tokens, mask
+    texts = [" ".join(s) if apart else s for s in sequences]
+    return published_rows(tokenizer, texts, options["length"], longest)
+
+
+def _unread(inner, text: str) -> str | None:
+    """The first piece of `text` the tokenizer reads as its unknown token, else None. An unknown token
+    that stands for itself (the letter X of an amino-acid alphabet whose unknown is X) is read."""
+    token = getattr(inner.model, "unk_token", None)
+    unknown = inner.token_to_id(token or "")
+    if unknown is None:
+        return None
+    encoding = inner.encode(text)
+    return next(
+        (text[a:b] for i, (a, b) in zip(encoding.ids, encoding.offsets) if i == unknown and text[a:b] != token), None
+    )

@@ -62,6 +62,7 @@ def proteins(types: dict[str, TensorType], seed: int, val: float, test: float, o
         stratify=True,
         classes=len(MOTIFS),
         labels=[f"EC{c + 1}" for c in range(len(MOTIFS))],
+        alphabet=PROTEIN.option,
         info=f"{count} synthetic proteins of {length} residues, 7 classes by planted motif ({', '.join(MOTIFS)})",
     )
 
