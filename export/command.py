@@ -54,9 +54,14 @@ def _export_hf(source: ExportSource, output: Path, out: Console) -> None:
     if getattr(source.tokenizer, "kind", None) == "published":  # fine-tuned from published weights on text
         source.tokenizer.save(directory)
         files += ", tokenizer.json"
-    elif own := hf_tokenizer(source.tokenizer, source.alphabet, vocabulary(source.checked)):
-        save_hf_tokenizer(own, directory)
-        files += ", tokenizer.json, tokenizer_config.json"
+    else:
+        try:
+            own = hf_tokenizer(source.tokenizer, source.alphabet, vocabulary(source.checked))
+        except ImportError:
+            own, files = None, files + " — not the run's tokenizer: pip install tokenizers to write it too"
+        if own is not None:
+            save_hf_tokenizer(own, directory)
+            files += ", tokenizer.json, tokenizer_config.json"
     out.print(f"wrote {directory} (Hugging Face {family}: {files})")
     if left_out:
         out.print(f"left out (no place in the {family} layout): {', '.join(left_out)}", style="yellow")

@@ -11,23 +11,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import TrainError
-
 ANY_CHARACTER = r"[\s\S]"  # one code point, newlines included, in every regex dialect tokenizers reads
 
 
 def hf_tokenizer(tokenizer, alphabet: str | None, vocab: int | None):
-    """A `tokenizers.Tokenizer` numbering as the run's `tokenizer` or sequence `alphabet` does, and
-    its padding token; None where the run read no text (a published tokenizer is copied as it is)."""
+    """(a `tokenizers.Tokenizer` numbering as the run's `tokenizer` or sequence `alphabet` does, its
+    padding token, its unknown token); None where the run read no text (a published tokenizer is copied as it is).
+    ImportError without the `tokenizers` package."""
     if tokenizer is None and alphabet is None or getattr(tokenizer, "kind", None) == "published":
         return None
-    try:
-        import tokenizers  # noqa: F401
-    except ImportError:
-        raise TrainError(
-            "export --format hf writes the run's tokenizer with the `tokenizers` package, which is not installed",
-            "pip install tokenizers (or cramnet[tokenizers])",
-        ) from None
     if alphabet is not None:
         return _letters(alphabet, vocab)
     return {"char": _characters, "byte": _bytes, "genes": _genes}[tokenizer.kind](tokenizer)
