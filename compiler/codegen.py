@@ -21,7 +21,7 @@ from ..blocks.registry import Construct
 from .class_templates import ClassFile
 from .model_graph import INPUT, ModelGraph
 from .module_tree import ClassWriter, unit_tree
-from .naming import assign_layout
+from .naming import assign_layout, class_name
 from .sharing import uses_anothers_module
 from .standalone import PROVIDED, standalone_sources
 from .statements import has_mask, node_statements
@@ -38,11 +38,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 '''
-
-
-def class_name(model: str) -> str:
-    name = "".join(part[:1].upper() + part[1:] for part in model.split("_") if part) or "Model"
-    return name if name[0].isalpha() else "Model" + name
 
 
 def _docstring_text(text: str) -> str:

@@ -14,7 +14,7 @@ from functools import cached_property
 from itertools import takewhile
 
 from .class_templates import ClassFile
-from .naming import UnitRef
+from .naming import UnitRef, class_name
 from .statements import Statement, rename
 
 
@@ -142,7 +142,7 @@ class ClassWriter:
             return _Record(statements, init)
         if item.ref.kind == "group":
             return self._group(item)
-        call = self.write(item, _class_name(item.ref.label or item.ref.name), doc=_doc(item.ref.label))
+        call = self.write(item, class_name(item.ref.label or item.ref.name, "Block"), doc=_doc(item.ref.label))
         if item.ref.shares:  # `share = NAME`: call the shared instance's module; it has none of its own
             return _Record([], [], call=call, name=item.ref.name, module=f"@{item.ref.shares}")
         return _Record([], [f"self.{item.ref.name} = {call.cls}()"], call=call, name=item.ref.name)
@@ -150,7 +150,8 @@ class ClassWriter:
     def _group(self, group: Unit) -> _Record:
         label = group.ref.label or "layer"
         calls = [
-            self.write(copy, _class_name(copy.ref.label or label), doc=_doc(copy.ref.label)) for copy in group.items
+            self.write(copy, class_name(copy.ref.label or label, "Block"), doc=_doc(copy.ref.label))
+            for copy in group.items
         ]
         name = group.ref.name
         if group.ref.shared:  # one module, called once per copy
@@ -222,11 +223,6 @@ def _path(layout: tuple[UnitRef, ...], unit: Unit, end: int) -> str:
         copy = i > 0 and layout[i - 1].kind == "group"
         path += f"[{ref.name}]" if copy else f".{ref.name}"
     return path
-
-
-def _class_name(label: str) -> str:
-    name = "".join(part[:1].upper() + part[1:] for part in label.split("_") if part) or "Block"
-    return name if name[0].isalpha() else "Block" + name
 
 
 def _loops(calls: list[Call], readers, group: Unit) -> bool:

@@ -167,3 +167,9 @@ def module_path(attrs: Node) -> str:
     """Where a node's module lives in the generated module (`pre_ln.0.attention_1`); a node that
     shares another's weights gives that node's."""
     return attrs.path
+
+
+def class_name(snake: str, fallback: str = "Model") -> str:
+    """`snake` in CamelCase, a valid class name: `fallback` where it is empty or starts with a digit."""
+    name = "".join(part[:1].upper() + part[1:] for part in snake.split("_") if part) or fallback
+    return name if name[0].isalpha() else fallback + name
