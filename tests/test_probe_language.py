@@ -60,3 +60,19 @@ def test_predict_reads_one_prompt_per_line_of_a_txt_file(lm_run, tmp_path):
     result = runner.invoke(app, ["predict", str(lm_run), str(tmp_path / "inputs.npz")])
     assert result.exit_code == 1 and "predicts from a .txt file, one prompt per line" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_predict_runs_lines_of_one_length_together_with_the_logits_of_each_alone(lm_run):
+    import torch
+
+    from cramnet.train.inference import _line_logits, load_run
+
+    trained = load_run(lm_run)
+    encoded = [trained.tokenizer.encode(text) for text in ("abc", "the fox", "xyz", "a", "the dog")]
+    together = _line_logits(trained, encoded, batch=2)  # two lengths of two lines, one of one; batches of two
+    for ids, logits in zip(encoded, together):
+        with torch.no_grad():
+            alone = trained.module(torch.tensor([ids]))
+        alone = (alone[0] if isinstance(alone, tuple) else alone)[0, :, : trained.tokenizer.vocab]
+        torch.testing.assert_close(logits, alone, rtol=1e-5, atol=1e-5)

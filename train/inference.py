@@ -283,14 +283,12 @@ def predict_text(trained: TrainedRun, file: Path, output: Path | None = None) ->
     lines = [line for line in read_text(file).splitlines() if line]
     if not lines:
         raise TrainError(f"{file} has no prompts (one per line)")
-    rows = [["prompt", "next", "p_next", "perplexity"]]
-    for line in lines:
-        ids = tokenizer.encode(line)[-length:]
+    encoded = [tokenizer.encode(line)[-length:] for line in lines]
+    for line, ids in zip(lines, encoded):
         if not ids:
             raise TrainError(f"{file}: the line {line[:40]!r} has no character the model's tokenizer knows")
-        with torch.no_grad():
-            outputs = trained.module(torch.tensor([ids], device=trained.device))
-        logits = (outputs[0] if isinstance(outputs, tuple) else outputs)[0, :, : tokenizer.vocab].float().cpu()
+    rows = [["prompt", "next", "p_next", "perplexity"]]
+    for line, ids, logits in zip(lines, encoded, _line_logits(trained, encoded)):
         probabilities = logits[-1].softmax(-1)
         best = int(probabilities.argmax())
         loss = torch.nn.functional.cross_entropy(logits[:-1], torch.tensor(ids[1:])) if len(ids) > 1 else None
@@ -307,6 +305,25 @@ def predict_text(trained: TrainedRun, file: Path, output: Path | None = None) ->
         raise TrainError(f"a language model's predictions are a .csv table, not {output.suffix or 'no suffix'}")
     output.write_text("\n".join(",".join(row) for row in rows) + "\n")
     return output
+
+
+def _line_logits(trained: TrainedRun, encoded: list[list[int]], batch: int = 64):
+    """Each line's (tokens, vocab) logits, in order: lines of one length run together, so no line is
+    padded and any model — causal or not — sees each exactly as alone."""
+    by_length: dict[int, list[int]] = {}
+    for index, ids in enumerate(encoded):
+        by_length.setdefault(len(ids), []).append(index)
+    logits: list[torch.Tensor | None] = [None] * len(encoded)
+    vocab = trained.tokenizer.vocab
+    for indices in by_length.values():
+        for start in range(0, len(indices), batch):
+            part = indices[start : start + batch]
+            with torch.no_grad():
+                outputs = trained.module(torch.tensor([encoded[i] for i in part], device=trained.device))
+            values = (outputs[0] if isinstance(outputs, tuple) else outputs)[..., :vocab].float().cpu()
+            for i, row in zip(part, values):
+                logits[i] = row
+    return logits
 
 
 def _csv_text(text: str) -> str:
