@@ -136,14 +136,7 @@ def convert(block: str, arg: Arg, value: Any, span: Span, scope: Scope) -> Any:
     """Check `value` against `arg`'s kind, bounds and choices; returns the value to store."""
 
     def fail(expected: str) -> EvalError:
-        return EvalError(
-            SpecError(
-                code="E304",
-                message=f"{block}: '{arg.name}' expects {expected}, got {show(value)}",
-                span=span,
-                hint=arg.doc or None,
-            )
-        )
+        return _argument_error("E304", f"{block}: '{arg.name}' expects {expected}, got {show(value)}", arg, span)
 
     if isinstance(value, Word) and value.name == "none" and "none" not in arg.choices:
         if arg.default is None:
@@ -255,14 +248,12 @@ def _check_bounds(block: str, arg: Arg, value: Any, span: Span) -> None:
             bound = f"below {_number(arg.below)}"
         else:
             continue
-        raise EvalError(
-            SpecError(
-                code="E305",
-                message=f"{block}: '{arg.name}' must be {bound}, got {_number(item)}",
-                span=span,
-                hint=arg.doc or None,
-            )
-        )
+        raise _argument_error("E305", f"{block}: '{arg.name}' must be {bound}, got {_number(item)}", arg, span)
+
+
+def _argument_error(code: str, message: str, arg: Arg, span: Span) -> EvalError:
+    """A wrong argument value, hinted with what the argument is."""
+    return EvalError(SpecError(code=code, message=message, span=span, hint=arg.doc or None))
 
 
 def _number(value: float) -> int | float:

@@ -44,12 +44,17 @@ def test_each_bio_spec_trains_on_its_built_in_set(spec, tmp_path):
         assert "test_macro_f1" in final and (tmp_path / "confusion.png").exists()
 
 
-def test_training_a_protein_model_on_dna_prints_a_warning(tmp_path):
-    spec = tmp_path / "tiny_protein.cram"
+def tiny_protein(folder, vocab: int):
+    spec = folder / "tiny_protein.cram"
     spec.write_text(
         "model tiny_protein {\n    input protein: tokens[length]\n"
-        "    protein -> embed(25, 8) -> pool(mean) -> dense(2) as ec\n    output ec\n}\n"
+        f"    protein -> embed({vocab}, 8) -> pool(mean) -> dense(2) as ec\n    output ec\n}}\n"
     )
+    return spec
+
+
+def test_training_a_protein_model_on_dna_prints_a_warning(tmp_path):
+    spec = tiny_protein(tmp_path, vocab=25)
     dna = tmp_path / "genes.fasta"
     dna.write_text("".join(f">g{i} ec={i % 2 + 1}\n{'ACGT'[i % 4] * 3}GATTACA\n" for i in range(20)))
     args = [str(spec), "--data", str(dna), "--set", "data.options.label=ec", "--epochs", "1", "--out"]
@@ -67,11 +72,7 @@ def test_predict_reads_sequences_in_the_alphabet_the_run_guessed(tmp_path):
     from cramnet.train.data.alphabets import PROTEIN
     from cramnet.train.inference import load_run
 
-    spec = tmp_path / "tiny_protein.cram"
-    spec.write_text(
-        "model tiny_protein {\n    input protein: tokens[length]\n"
-        "    protein -> embed(26, 8) -> pool(mean) -> dense(2) as ec\n    output ec\n}\n"
-    )
+    spec = tiny_protein(tmp_path, vocab=26)
     proteins = tmp_path / "proteins.fasta"
     proteins.write_text("".join(f">p{i} ec={i % 2 + 1}\nMKV{'GHS'[i % 3] * 3}LL\n" for i in range(20)))
     args = [str(spec), "--data", str(proteins), "--set", "data.options.label=ec", "--epochs", "1"]

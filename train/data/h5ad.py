@@ -147,7 +147,30 @@ def h5ad_dataset(
 def _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info, longest) -> Dataset:
     refuse_empty_cells(path, x, barcodes)
     if options["tokenizer"]:
-        return _published(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info, longest)
+        tokenizer, info, whole, (inputs, targets) = _published(path, x, genes, name, options, vocab, info, longest)
+    else:
+        tokenizer, info, whole, (inputs, targets) = _numbered_by_gene(path, x, genes, name, options, vocab, info)
+    if options["label"]:
+        names = cell_labels(path, adata, options["label"])
+        classes, index = class_ids(names)
+        y = torch.tensor([index[n] for n in names])
+        data = split_tensors(
+            path.name, "classification", whole, y, seed, val, test,
+            classes=len(classes), labels=classes, tokenizer=tokenizer, info=info,
+        )  # fmt: skip
+    else:
+        data = split_tensors(
+            path.name, "language_model", inputs, targets, seed, val, test,
+            classes=tokenizer.vocab, tokenizer=tokenizer, info=info,
+        )  # fmt: skip
+    data.ids = ids_by_split(barcodes, seed, val, test)
+    data.options = options
+    return data
+
+
+def _numbered_by_gene(path, x, genes, name, options, vocab, info):
+    """Cell sentences numbered by gene (the file's genes after four specials): the tokenizer, the data's
+    account, a classifier's inputs and a language model's inputs and next-gene targets."""
     tokenizer = GeneTokenizer(genes)
     if vocab is not None and tokenizer.vocab > vocab:
         raise TrainError(
@@ -156,48 +179,19 @@ def _sentences(path, adata, x, genes, barcodes, name, seed, val, test, options, 
             f"make it embed({tokenizer.vocab}, …) or more",
         )
     sentences = cell_sentences(x, options["length"])
+    inputs, targets = next_gene_targets(sentences)
     info = f"{info} as sentences of their top {options['length']} genes"
-    if options["label"]:
-        names = cell_labels(path, adata, options["label"])
-        classes, index = class_ids(names)
-        y = torch.tensor([index[n] for n in names])
-        data = split_tensors(
-            path.name, "classification", {name: sentences[:, 1:]}, y, seed, val, test,
-            classes=len(classes), labels=classes, tokenizer=tokenizer, info=info,
-        )  # fmt: skip
-    else:
-        inputs, targets = next_gene_targets(sentences)
-        data = split_tensors(
-            path.name, "language_model", {name: inputs}, targets, seed, val, test,
-            classes=tokenizer.vocab, tokenizer=tokenizer, info=info,
-        )  # fmt: skip
-    data.ids = ids_by_split(barcodes, seed, val, test)
-    data.options = options
-    return data
+    return tokenizer, info, {name: sentences[:, 1:]}, ({name: inputs}, targets)
 
 
-def _published(path, adata, x, genes, barcodes, name, seed, val, test, options, vocab, info, longest) -> Dataset:
-    """Cell sentences as text read with a published tokenizer (Cell2Sentence fine-tuned GPT-2 so)."""
+def _published(path, x, genes, name, options, vocab, info, longest):
+    """Cell sentences as text read with a published tokenizer (Cell2Sentence fine-tuned GPT-2 so), as
+    `_numbered_by_gene` gives them."""
     from .text import open_tokenizer
 
     tokenizer = open_tokenizer(options["tokenizer"])
     tokenizer.fit(vocab, str(path))
     ids, mask = published_sentences(x, genes, options["length"], tokenizer, longest)
     info = f"{info} as sentences of their top {options['length']} genes, {ids.shape[1]} published tokens long"
-    if options["label"]:
-        names = cell_labels(path, adata, options["label"])
-        classes, index = class_ids(names)
-        y = torch.tensor([index[n] for n in names])
-        data = split_tensors(
-            path.name, "classification", {name: ids, f"{name}_mask": mask}, y, seed, val, test,
-            classes=len(classes), labels=classes, tokenizer=tokenizer, info=info,
-        )  # fmt: skip
-    else:
-        target = torch.where(mask[:, 1:], ids[:, 1:], -100)  # padding is no next token
-        data = split_tensors(
-            path.name, "language_model", {name: ids[:, :-1]}, target, seed, val, test,
-            classes=tokenizer.vocab, tokenizer=tokenizer, info=info,
-        )  # fmt: skip
-    data.ids = ids_by_split(barcodes, seed, val, test)
-    data.options = options
-    return data
+    target = torch.where(mask[:, 1:], ids[:, 1:], -100)  # padding is no next token
+    return tokenizer, info, {name: ids, f"{name}_mask": mask}, ({name: ids[:, :-1]}, target)
