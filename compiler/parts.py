@@ -40,7 +40,7 @@ def resolve_node(checked: CheckedModel, name: str) -> str:
     by_path = {attrs.path: node for node, attrs in graph.nodes(data=True) if attrs.shares is None and attrs.path}
     if name in by_path:
         return by_path[name]
-    candidates = set(graph.nodes) | set(named)
+    candidates = set(graph.nodes) | set(named) | set(by_path)  # `pre_ln.1.attention` → pre_ln.1.attention_1
     raise ProbeError(
         f"model '{checked.name}' has no node named '{name}'",
         did_you_mean(name, candidates) or "`cramnet summary SPEC` lists the nodes",

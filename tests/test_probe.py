@@ -88,6 +88,9 @@ def test_nodes_are_found_by_summary_name_output_attribute_or_module_path_and_unk
         resolve_node(checked, "pre_ln_1.atention_1")
     assert "no node named 'pre_ln_1.atention_1'" in str(failure.value)
     assert failure.value.hint == "did you mean 'pre_ln_1.attention_1'?"
+    with pytest.raises(ProbeError) as failure:  # a module path without the node's number: that copy's node
+        resolve_node(checked, "pre_ln.1.attention")
+    assert failure.value.hint == "did you mean 'pre_ln.1.attention_1'?"
 
 
 def test_rollout_rows_stay_distributions():
