@@ -63,26 +63,44 @@ def pair_nodes(graph, sharing: list[str], shared: list[str], span: Span) -> None
 
 
 def check_shares(graph) -> list[SpecError]:
-    """After shape inference: each sharing node builds the module it shares, and counts no parameters."""
-    errors = []
+    """After shape inference: each sharing node builds the module it shares, and counts no parameters.
+    One error per sharing call or repeat: the copies after the first mismatch follow from it."""
+    errors, reported = [], set()
     for node, attrs in graph.nodes.items():
         target = attrs.shares
         if target is None or attrs.type is None or graph.nodes[target].type is None:
             continue
         other = graph.nodes[target]
-        mine, theirs = _construct(graph, node), _construct(graph, target)
-        if mine != theirs:
-            errors.append(
-                mismatch(
-                    f"'{node}' cannot use the weights of '{target}': its inputs differ",
-                    _show(mine),
-                    _show(theirs),
-                    attrs.share_span or attrs.span,
-                    other.span,
+        span = attrs.share_span or attrs.span
+        if _construct(graph, node) != _construct(graph, target) and span not in reported:
+            reported.add(span)
+            mine, theirs = _input_types(graph, node), _input_types(graph, target)
+            copy = next((s for s in reversed(attrs.scopes) if s.kind == "repeat" and s.shared), None)
+            if copy is not None:
+                message = (
+                    f"share: the copies of a shared repeat cannot use one set of weights: their inputs differ "
+                    f"({attrs.block} takes {theirs} in copy 1 but {mine} in copy {copy.index})"
                 )
-            )
+                hint = (
+                    "each copy of `* N shared` or `repeat N shared` must give back the shape it takes; "
+                    "drop `shared` to give each copy its own weights"
+                )
+                note = "copy 1's call"
+            else:
+                message = (
+                    f"share: {attrs.block} cannot use the weights of the call it shares: its inputs differ "
+                    f"({mine} here, {theirs} there)"
+                )
+                hint = "share weights only between calls whose inputs fit the same weights"
+                note = "the call whose weights it would share"
+            notes = ((other.span, note),) if other.span else ()
+            errors.append(SpecError(code="E231", message=message, span=span, hint=hint, notes=notes))
         attrs.params = 0
     return errors
+
+
+def _input_types(graph, node: str) -> str:
+    return ", ".join(str(graph.nodes[i].type) for i in graph.nodes[node].inputs)
 
 
 def _construct(graph, node: str):
@@ -95,13 +113,6 @@ def _construct(graph, node: str):
         return spec.module(inputs, attrs.args)
     except Exception:  # noqa: BLE001 - a rule that cannot build for these inputs: the modules differ
         return f"no {spec.name} module"
-
-
-def _show(construct) -> str:
-    if construct is None or isinstance(construct, str):
-        return str(construct)
-    kwargs = ", ".join(f"{k}={v!r}" for k, v in construct.kwargs.items() if not callable(v))
-    return f"{construct.cls.__name__}({kwargs})"
 
 
 def same_arguments(a, b) -> bool:
