@@ -1,0 +1,163 @@
+"""Spec mistakes a user makes, reported once, at the right place, with a hint that fits (an audit of
+`cramnet check`): each test is a mistake that used to get a wrong or misleading report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cramnet.cli import app
+from cramnet.compiler import check_spec
+from cramnet.dsl.errors import SpecError, SpecErrors
+
+runner = CliRunner()
+
+
+def only_error(source: str) -> SpecError:
+    with pytest.raises(SpecErrors) as caught:
+        check_spec(source)
+    errors = caught.value.errors
+    assert len(errors) == 1, "\n".join(f"{e.code} {e.span}: {e.message}" for e in errors)
+    return errors[0]
+
+
+def at(error: SpecError) -> tuple[int, int]:
+    assert error.span is not None, error
+    return error.span.line, error.span.col
+
+
+def model(*body: str) -> str:
+    return "model m {\n" + "\n".join("    " + line for line in body) + "\n}\n"
+
+
+def check_output(tmp_path: Path, source: str) -> str:
+    """What `cramnet check` prints for `source`, which it must refuse as a spec mistake."""
+    spec = tmp_path / "spec.cram"
+    spec.write_text(source)
+    result = runner.invoke(app, ["check", str(spec)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    return result.output
+
+
+# -- a shared repeat whose copies change the shape -------------------------------------------------
+
+
+def test_a_shared_repeat_that_changes_the_shape_is_one_error_in_the_users_words(tmp_path):
+    error = only_error(model("input x: [4]", "x -> dense(8) * 3 shared as y", "output y"))
+    assert (error.code, at(error)) == ("E231", (3, 10))
+    assert "[4]" in error.message and "[8]" in error.message
+    assert "dense_1" not in error.message and "Linear(" not in (error.hint or "")
+    output = check_output(tmp_path, model("input x: [4]", "x -> dense(8) * 3 shared as y", "output y"))
+    assert "1 error" in output
+
+
+def test_a_shared_repeat_body_that_changes_the_shape_names_no_internal_node():
+    source = "block f(d) { dense(d) -> relu }\n" + model(
+        "input x: [4]", "x -> repeat 2 shared { f(8) } as y", "output y"
+    )
+    error = only_error(source)
+    assert (error.code, at(error)) == ("E231", (4, 10))
+    assert "f_2" not in error.message and "dense_1" not in error.message
+    assert "Linear(" not in (error.hint or "")
+
+
+# -- duplicate names -------------------------------------------------------------------------------
+
+
+def test_a_block_parameter_listed_twice_is_an_error():
+    error = only_error("block f(d, d) { dense(d) }\n" + model("input x: [4]", "x -> f(4, 4) as y", "output y"))
+    assert (error.code, at(error)) == ("E203", (1, 12))
+    assert "'d'" in error.message
+
+
+def test_a_let_cycle_is_one_error():
+    error = only_error("let a = b + 1\nlet b = a * 2\n" + model("input x: [4]", "x -> dense(a) as y", "output y"))
+    assert (error.code, at(error)) == ("E215", (1, 1))
+    assert "a -> b -> a" in error.message
+
+
+# -- syntax: brackets left open before the next line ---------------------------------------------
+
+
+def test_an_argument_list_left_open_is_reported_where_it_opens(tmp_path):
+    source = model("input x: [4]", "a = x -> dense(2", "b = x -> relu", "add(a, b) as y", "output y")
+    error = only_error(source)
+    assert error.code == "E101"
+    assert error.message == "unclosed '(' in an argument list"
+    assert at(error) == (3, 19)
+    assert "a = x -> dense(2" in check_output(tmp_path, source)
+
+
+def test_a_shape_left_open_is_reported_where_it_opens():
+    error = only_error(model("input x: [4, 4", "x -> relu as y", "output y"))
+    assert error.code == "E101"
+    assert "unclosed '['" in error.message
+    assert at(error) == (2, 14)
+
+
+def test_a_missing_comma_across_lines_is_still_a_missing_comma():
+    error = only_error(model("input x: [1, 8, 8]", "x -> conv2d(16", "    3) as y", "output y"))
+    assert error.message == "two arguments without a comma between them"
+    assert at(error) == (4, 9)
+
+
+# -- syntax: what stands where a stage should ------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage, found", [("3", "integer '3'"), ('"é"', 'string "é"')])
+def test_a_value_where_a_stage_should_be_is_not_a_dangling_arrow(stage, found):
+    error = only_error(model("input x: [4]", f"x -> dense(3) -> {stage} -> relu as y", "output y"))
+    assert error.code == "E100"
+    assert "dangling" not in error.message
+    assert found in error.message
+    assert at(error) == (3, 22)
+
+
+def test_repeat_with_a_fractional_count_says_the_count_must_be_whole():
+    error = only_error(model("input x: [4]", "x -> repeat 2.5 { dense(4) } as y", "output y"))
+    assert error.code == "E101"
+    assert "repeat" in error.message and "count" in error.message
+    assert at(error) == (3, 17)
+
+
+# -- syntax: misspelled or misplaced keywords -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line, word, keyword",
+    [("inptu x: [4]", "inptu", "input"), ("ouput y", "ouput", "output"), ("outptu y", "outptu", "output")],
+)
+def test_a_misspelled_statement_keyword_is_named_with_a_suggestion(line, word, keyword):
+    body = ["input x: [4]", "x -> relu as y", "output y"]
+    body[0 if keyword == "input" else 2] = line
+    error = only_error(model(*body))
+    assert error.code == "E101"
+    assert f"'{word}'" in error.message
+    assert f"did you mean '{keyword}'?" in error.hint
+    assert at(error) == (2 if keyword == "input" else 4, 5)
+
+
+@pytest.mark.parametrize("word", ["modle", "mdoel", "blokc", "lett"])
+def test_a_misspelled_declaration_keyword_gets_a_suggestion(word):
+    keyword = {"modle": "model", "mdoel": "model", "blokc": "block", "lett": "let"}[word]
+    error = only_error(f"{word} m {{\n}}\n")
+    assert at(error) == (1, 1)
+    assert f"did you mean '{keyword}'?" in error.hint
+
+
+@pytest.mark.parametrize("line, keyword", [("let d = 4", "let"), ("block f() { relu }", "block")])
+def test_a_declaration_inside_a_model_says_it_belongs_at_the_top(line, keyword):
+    error = only_error(model("input x: [4]", line, "x -> relu as y", "output y"))
+    assert error.code == "E101"
+    assert f"`{keyword}`" in error.message and "top level" in error.message
+    assert at(error) == (3, 5)
+
+
+def test_a_non_ascii_letter_in_a_name_gets_a_hint():
+    error = only_error(model("input x: [4]", "x -> relu as ŷ", "output ŷ"))
+    assert error.code == "E100"
+    assert at(error) == (3, 18)
+    assert error.hint is not None and "ASCII" in error.hint
