@@ -64,7 +64,7 @@ class LetTable:
     def __init__(self) -> None:
         self._values: dict[tuple[str, str], Any] = {}
         self._active: list[tuple[str, str]] = []
-        self._failed: dict[tuple[str, str], SpecError] = {}  # chains cut for depth: reported once
+        self._failed: dict[tuple[str, str], SpecError] = {}  # cycles, chains cut for depth: reported once
 
     def lookup(self, module: SpecModule, name: str, span: Span) -> tuple[bool, Any]:
         found = module.find("lets", name)
@@ -87,8 +87,11 @@ class LetTable:
         if key in self._failed:
             raise EvalError(self._failed[key])
         if key in self._active:
-            chain = " -> ".join(n for _, n in self._active[self._active.index(key) :] + [key])
-            raise EvalError(SpecError(code="E215", message=f"let '{name}' depends on itself: {chain}", span=let.span))
+            cycle = self._active[self._active.index(key) :]
+            chain = " -> ".join(n for _, n in cycle + [key])
+            error = SpecError(code="E215", message=f"let '{name}' depends on itself: {chain}", span=let.span)
+            self._failed.update(dict.fromkeys(cycle, error))  # one cycle, one error: its other lets repeat it
+            raise EvalError(error)
         if len(self._active) >= MAX_LET_DEPTH:  # each level costs Python frames: stop before they run out
             raise EvalError(
                 SpecError(

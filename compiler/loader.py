@@ -277,3 +277,22 @@ def _declare(module: SpecModule, decl, errors: list[SpecError]) -> None:
         )
         return
     table[decl.name] = decl
+    if isinstance(decl, ast.BlockDef):
+        _check_params(decl, errors)
+
+
+def _check_params(block: ast.BlockDef, errors: list[SpecError]) -> None:
+    """`block f(d, d)`: the second `d` would silently shadow the first."""
+    seen: dict[str, ast.Param] = {}
+    for param in block.params:
+        if param.name in seen:
+            errors.append(
+                SpecError(
+                    code="E203",
+                    message=f"block '{block.name}' has two parameters named '{param.name}'",
+                    span=param.span,
+                    hint="give each parameter its own name",
+                    notes=((seen[param.name].span, "first named here"),),
+                )
+            )
+        seen.setdefault(param.name, param)
