@@ -8,6 +8,9 @@ walks the table.
 
 from __future__ import annotations
 
+import difflib
+import re
+import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -72,6 +75,11 @@ COMMON_MISTAKES: list[tuple[str, str, list[str]]] = [
         ["model m {\n x -> relu * \n}", "model m {\n x -> relu * 2.5\n}"],
     ),
     (
+        "`repeat N` needs a count: an integer, a name, or a parenthesised expression",
+        "write `repeat 3 { … }` or `repeat (n + 1) { … }`",
+        ["model m {\n x -> repeat 2.5 { relu }\n}"],
+    ),
+    (
         "a `let` needs a value",
         "write `let d = 256`",
         ["let d\n", "let d =\n"],
@@ -125,6 +133,9 @@ def _friendly(terminal: str) -> str:
 
 def describe_syntax_error(error: UnexpectedInput, text: str, path: str, parse: Callable[[str], object]) -> SpecError:
     """Turn a Lark error into a located `SpecError`, preferring a row of `COMMON_MISTAKES`."""
+    special = _unclosed_bracket(error, text, path, parse) or _misspelt_or_misplaced_word(error, text, path)
+    if special is not None:
+        return special
     span = _error_span(error, text, path)
     try:
         label = _matching_row(error, parse)
@@ -137,6 +148,83 @@ def describe_syntax_error(error: UnexpectedInput, text: str, path: str, parse: C
         message, hint, _ = COMMON_MISTAKES[label]
         return SpecError(code="E101", message=message, span=span, hint=hint)
     return SpecError(code="E100", message=_generic_message(error, text), span=span, hint=_generic_hint(error, text))
+
+
+def _unclosed_bracket(error: UnexpectedInput, text: str, path: str, parse: Callable[[str], object]) -> SpecError | None:
+    """A '(' or '[' left open at the end of a line: line breaks inside brackets are dropped, so the
+    parser reads on and trips over the next line's first token. It is that, when closing the bracket
+    just before that token lets the parse get past it; the caret goes on the bracket left open."""
+    pos = getattr(error, "pos_in_stream", None)
+    if pos is None or _at_end(error):
+        return None
+    line_start = text.rfind("\n", 0, pos) + 1
+    opened = _innermost_open(text, pos)
+    if text[line_start:pos].strip() or opened is None or opened[0] == "{" or opened[1] >= line_start:
+        return None
+    bracket, at = opened
+    closer = ")" if bracket == "(" else "]"
+    try:
+        parse(text[:pos] + closer + "\n" + text[pos:])
+    except UnexpectedInput as later:
+        later_pos = getattr(later, "pos_in_stream", None)
+        if not _at_end(later) and (later_pos is None or later_pos <= pos + 2):
+            return None
+    except Exception:  # noqa: BLE001 - a guess that fails to parse must never hide the user's error
+        return None
+    line = text.count("\n", 0, at) + 1
+    col = at - (text.rfind("\n", 0, at) + 1) + 1
+    span = Span(file=path, line=line, col=col, end_line=line, end_col=col + 1)
+    if bracket == "(" and re.search(r"\w\s*$", text[:at]):
+        return SpecError(
+            code="E101", message="unclosed '(' in an argument list", span=span, hint="close the argument list with ')'"
+        )
+    return SpecError(
+        code="E101", message=f"unclosed '{bracket}'", span=span, hint=f"close it with '{closer}' on its line"
+    )
+
+
+_DECLARATIONS = ("use", "let", "block", "model")
+_KEYWORDS = (*_DECLARATIONS, "input", "output", "repeat", "residual", "parallel", "shared", "as")
+
+
+def _misspelt_or_misplaced_word(error: UnexpectedInput, text: str, path: str) -> SpecError | None:
+    """A misspelt keyword (`modle m {`, `* 3 shraed`, `inptu x: [4]`), or a declaration inside a body
+    (`let d = 4` in a model). The parser trips over the word where a keyword could stand, or, where a
+    name could (`inptu x`, `x -> residul {`), over what follows it and would point at the wrong token."""
+    token = getattr(error, "token", None)
+    if not isinstance(error, UnexpectedToken) or token is None or token.type in ("$END", "_NL"):
+        return None
+    line_start = text.rfind("\n", 0, token.start_pos) + 1
+    before = text[line_start : token.start_pos]
+    if token.type == "NAME":  # the word itself, where a keyword could stand: `modle m`, `* 3 shraed`
+        keywords = [t.lower() for t in _expected(error) if t.lower() in _KEYWORDS]
+        close = difflib.get_close_matches(str(token), keywords, n=1, cutoff=0.75)
+        if close:
+            return SpecError(
+                code="E100",
+                message=_generic_message(error, text),
+                span=_error_span(error, text, path),
+                hint=f"did you mean '{close[0]}'?",
+            )
+    previous = re.search(r"(?<![\w.])([A-Za-z_]\w*)[ \t]+$", before)  # the word just before the token
+    if previous is None:
+        return None
+    word, col = previous.group(1), previous.start() + 1
+    line = text.count("\n", 0, line_start) + 1
+    span = Span(file=path, line=line, col=col, end_line=line, end_col=col + len(word))
+    opened = _innermost_open(text, token.start_pos)
+    at_line_start = not before[: previous.start()].strip()
+    if word in _DECLARATIONS and at_line_start and opened is not None and opened[0] == "{":
+        return SpecError(
+            code="E101",
+            message=f"`{word}` belongs at the top level of a file, not inside a model or block",
+            span=span,
+            hint=f"move the `{word}` out of the body, above the model",
+        )
+    close = difflib.get_close_matches(word, _KEYWORDS, n=1, cutoff=0.75)
+    if word in _KEYWORDS or not close:
+        return None
+    return SpecError(code="E101", message=f"unknown keyword '{word}'", span=span, hint=f"did you mean '{close[0]}'?")
 
 
 def _matching_row(error: UnexpectedInput, parse: Callable[[str], object]) -> int | None:
@@ -163,9 +251,13 @@ def _matching_row(error: UnexpectedInput, parse: Callable[[str], object]) -> int
             return label
         if not same_type and found is not None and expected is not None and found.type == expected.type:
             candidate, same_type = label, True  # `dense(2 4)` is `conv2d(16 3)`, not `dense(2 }`
-        elif candidate is None:
-            candidate = label
+        elif candidate is None and _is_value(found) == _is_value(expected):
+            candidate = label  # `x -> 3 -> relu` is a value out of place, not `x -> relu ->` dangling
     return candidate
+
+
+def _is_value(token) -> bool:
+    return token is not None and token.type in _VALUES
 
 
 @lru_cache(maxsize=4)
@@ -227,10 +319,15 @@ def _describe_token(token) -> str:
 
 
 def _generic_hint(error: UnexpectedInput, text: str) -> str | None:
+    if isinstance(error, UnexpectedCharacters) and error.pos_in_stream < len(text):
+        hint = _character_hint(text[error.pos_in_stream])
+        if hint is not None:
+            return hint
     expected = getattr(error, "accepts", None) or getattr(error, "expected", None)
     if not expected:
         return None
-    closer = _CLOSING.get(_innermost_open(text, getattr(error, "pos_in_stream", None)))
+    opened = _innermost_open(text, getattr(error, "pos_in_stream", None))
+    closer = _CLOSING.get(opened[0]) if opened else None
     terminals = sorted(
         (t for t in expected if not t.startswith("__")), key=lambda t: (_likeliness(t, closer), _friendly(t))
     )
@@ -238,6 +335,21 @@ def _generic_hint(error: UnexpectedInput, text: str) -> str | None:
     if isinstance(error, UnexpectedToken) and len(names) > 8:
         names = names[:8] + ["…"]
     return "expected " + ", ".join(names)
+
+
+# Characters that word processors and keyboards put where the language wants ASCII.
+_LOOKALIKES = {"→": "->", "⇒": "->", "−": "-", "–": "-", "×": "*", "“": '"', "”": '"', "‘": '"', "’": '"'}
+
+
+def _character_hint(char: str) -> str | None:
+    """`x → relu`, `let ŷ = 1`: what to type instead of a character the language does not take."""
+    if char in _LOOKALIKES:
+        return f"write {_LOOKALIKES[char]!r} instead"
+    if char.isalpha() and not char.isascii():
+        plain = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+        instead = f": write {plain!r} for {char!r}" if plain.isalpha() else ""
+        return f"names are ASCII letters, digits and '_'{instead}"
+    return None
 
 
 _CLOSING = {"(": "RPAR", "[": "RSQB", "{": "RBRACE"}
@@ -263,9 +375,9 @@ def _likeliness(terminal: str, closer: str | None) -> tuple[int, int]:
     return 4, 0
 
 
-def _innermost_open(text: str, end: int | None) -> str | None:
-    """The innermost bracket still open before `end`, strings and comments skipped."""
-    stack: list[str] = []
+def _innermost_open(text: str, end: int | None) -> tuple[str, int] | None:
+    """The innermost bracket still open before `end`, and where it opens; strings and comments skipped."""
+    stack: list[tuple[str, int]] = []
     i, end = 0, len(text) if end is None else min(end, len(text))
     while i < end:
         char = text[i]
@@ -277,7 +389,7 @@ def _innermost_open(text: str, end: int | None) -> str | None:
             while i < end and text[i] not in '"\n':
                 i += 2 if text[i] == "\\" else 1
         elif char in _CLOSING:
-            stack.append(char)
+            stack.append((char, i))
         elif char in ")]}" and stack:
             stack.pop()
         i += 1

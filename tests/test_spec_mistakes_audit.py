@@ -120,7 +120,7 @@ def test_repeat_with_a_fractional_count_says_the_count_must_be_whole():
     error = only_error(model("input x: [4]", "x -> repeat 2.5 { dense(4) } as y", "output y"))
     assert error.code == "E101"
     assert "repeat" in error.message and "count" in error.message
-    assert at(error) == (3, 17)
+    assert at(error) == (3, 18)  # the '.5' the count cannot take
 
 
 # -- syntax: misspelled or misplaced keywords -----------------------------------------------------
@@ -161,3 +161,26 @@ def test_a_non_ascii_letter_in_a_name_gets_a_hint():
     assert error.code == "E100"
     assert at(error) == (3, 18)
     assert error.hint is not None and "ASCII" in error.hint
+
+
+@pytest.mark.parametrize(
+    "stage, word, keyword",
+    [("residul { relu }", "residul", "residual"), ("repat 2 { relu }", "repat", "repeat")],
+)
+def test_a_misspelt_combinator_is_named_with_a_suggestion(stage, word, keyword):
+    error = only_error(model("input x: [4]", f"x -> {stage} as y", "output y"))
+    assert (error.code, error.message, at(error)) == ("E101", f"unknown keyword '{word}'", (3, 10))
+    assert error.hint == f"did you mean '{keyword}'?"
+
+
+def test_a_misspelt_shared_after_a_count_is_not_a_missing_count():
+    error = only_error(model("input x: [4]", "x -> dense(4) * 3 shraed as y", "output y"))
+    assert "count" not in error.message
+    assert at(error) == (3, 23)
+    assert error.hint == "did you mean 'shared'?"
+
+
+def test_a_lookalike_arrow_says_what_to_type():
+    error = only_error(model("input x: [4]", "x → relu as y", "output y"))
+    assert at(error) == (3, 7)
+    assert error.hint == "write '->' instead"
