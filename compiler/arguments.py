@@ -271,12 +271,13 @@ def _number(value: float) -> int | float:
 
 
 def _not_a_tensor(block: str, what: str, value: Any, span: Span, scope: Scope) -> SpecError:
-    if isinstance(value, Word):
+    if isinstance(value, Word):  # reported where the word was written: a block's caller may have passed it
+        known = value.values.names() - {"in"} if value.values is not None else scope.known_values()
         return SpecError(
             code="E205",
             message=f"{block}: {what} must be a bound value, but '{value.name}' is not bound",
-            span=span,
-            hint=did_you_mean(value.name, scope.known_values()) or "bind a value first with `NAME = …` or `… as NAME`",
+            span=value.span,
+            hint=did_you_mean(value.name, known) or "bind a value first with `NAME = …` or `… as NAME`",
         )
     return SpecError(code="E304", message=f"{block}: {what} must be a bound value, got {show(value)}", span=span)
 

@@ -19,8 +19,11 @@ from .loader import SpecModule
 
 @dataclass(frozen=True)
 class Word:
+    """A bare word: an enum value (`mean`), or a name that is not bound where it was written."""
+
     name: str
     span: Span
+    values: Bindings | None = field(default=None, compare=False, repr=False)  # bound where it was written
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ class Scope:
         found, value = self.lets.lookup(self.module, name, span)
         if found:
             return value
-        return Poly.symbol(name) if self.symbols else Word(name, span)
+        return Poly.symbol(name) if self.symbols else Word(name, span, self.values)
 
     def known_names(self) -> set[str]:
         return set(self.params) | self.module.visible("lets")

@@ -11,7 +11,7 @@ from ..blocks.merges import MERGE_MODES
 from ..blocks.registry import all_blocks, lookup
 from ..dsl import ast
 from ..dsl.errors import Span, did_you_mean
-from .arguments import bind_block_args, convert, match_arguments
+from .arguments import bind_block_args, convert, match_arguments, show
 from .block_hints import unknown_block_hint
 from .evaluate import EvalError, Word, evaluate
 from .expansion import Context
@@ -97,7 +97,7 @@ class Pipelines:
             )
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            self.error("E304", f"a repeat count must be an integer, got {value}", expr.span)
+            self.error("E304", f"a repeat count must be an integer, got {show(value)}", expr.span)
             return None
         if value < 1:
             self.error("E305", f"a repeat count must be at least 1, got {value}", expr.span)

@@ -184,3 +184,21 @@ def test_a_lookalike_arrow_says_what_to_type():
     error = only_error(model("input x: [4]", "x → relu as y", "output y"))
     assert at(error) == (3, 7)
     assert error.hint == "write '->' instead"
+
+
+# -- values: where a name was written, how a value is shown ----------------------------------------
+
+
+def test_an_unbound_name_passed_to_a_block_is_reported_where_it_is_passed():
+    source = "block xattn(heads, memory) {\n    cross_attention(heads, memory = memory)\n}\n" + model(
+        "input x: [seq, 8]", "input mem: [n, 8]", "x -> xattn(2, memory = mme) as y", "output y"
+    )
+    error = only_error(source)
+    assert (error.code, at(error)) == ("E205", (7, 28))
+    assert error.hint == "did you mean 'mem'?"
+
+
+def test_a_boolean_repeat_count_is_shown_as_the_spec_writes_it():
+    error = only_error("let n = true\n" + model("input x: [4]", "x -> dense(4) * n as y", "output y"))
+    assert error.code == "E304"
+    assert error.message == "a repeat count must be an integer, got true"
