@@ -283,6 +283,8 @@ def _not_a_tensor(block: str, what: str, value: Any, span: Span, scope: Scope) -
 
 
 def show(value: Any) -> str:
+    if value is None:
+        return "none"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Word):

@@ -73,7 +73,7 @@ class Calls:
         target = None
         if share is not None:
             target = share_target(share, self.scope(ctx), self.errors)
-            if target is None or target == FAILED:
+            if target is None or target.node == FAILED:
                 return FAILED
         if spec is not None:
             node = self.primitive(spec, call, ctx, current)
@@ -117,15 +117,21 @@ class Calls:
             return None
         return held, replace(ctx, module=owner, params={})
 
-    def share_node(self, node: str, target: str, call: ast.Call) -> str:
+    def share_node(self, node: str, shared: TensorRef, call: ast.Call) -> str:
         """`block(…, share = NAME)` of a primitive block: the node uses the module of NAME's node."""
+        target = shared.node
         mine, theirs = self.graph.nodes[node], self.graph.nodes[target]
         if theirs.block != mine.block or not same_arguments(theirs.args, mine.args):
-            this = f"{mine.block}({show_args(mine.args)})"
-            other = "an input" if theirs.block == INPUT else f"{theirs.block}({show_args(theirs.args)})"
+            same = theirs.block == mine.block  # then only the arguments that differ
+            this = f"{mine.block}({show_args(mine.args, theirs.args if same else None)})"
+            other = (
+                "an input"
+                if theirs.block == INPUT
+                else f"{theirs.block}({show_args(theirs.args, mine.args if same else None)})"
+            )
             return self.error_from(
                 mismatch(
-                    f"this {mine.block} call cannot use the weights of '{target}'",
+                    f"this {mine.block} call cannot use the weights of '{shared.name}'",
                     this,
                     other,
                     call.span,
@@ -170,7 +176,7 @@ class Calls:
         call: ast.Call,
         ctx: Context,
         current: str,
-        target: str | None = None,
+        shared_ref: TensorRef | None = None,
     ) -> str:
         names = [name for name, _ in ctx.stack]
         if definition.name in names:
@@ -205,15 +211,20 @@ class Calls:
                 values.local[param.name] = value.node
             else:
                 consts[param.name] = value
-        shared = None
-        if target is not None:
+        shared, target = None, shared_ref.node if shared_ref is not None else None
+        if shared_ref is not None:
             shared = self.instances.get(target)
             if shared is None or shared[0] != definition.name or not same_arguments(shared[1], consts):
-                theirs = "no block call" if shared is None else f"{shared[0]}({show_args(shared[1])})"
+                same = shared is not None and shared[0] == definition.name  # then only the arguments that differ
+                theirs = (
+                    "no block call"
+                    if shared is None
+                    else f"{shared[0]}({show_args(shared[1], consts if same else None)})"
+                )
                 return self.error_from(
                     mismatch(
-                        f"this {definition.name} call cannot use the weights of '{target}'",
-                        f"{definition.name}({show_args(consts)})",
+                        f"this {definition.name} call cannot use the weights of '{shared_ref.name}'",
+                        f"{definition.name}({show_args(consts, shared[1] if same else None)})",
                         theirs,
                         call.span,
                         self.graph.nodes[target].span,

@@ -25,8 +25,8 @@ def uses_anothers_module(attrs: Node) -> bool:
     return attrs.shares is not None and not attrs.unit_shared
 
 
-def share_target(kwarg: ast.Kwarg, scope, errors: list[SpecError]) -> str | None:
-    """The node `share = NAME` names, or None after recording why it cannot."""
+def share_target(kwarg: ast.Kwarg, scope, errors: list[SpecError]) -> TensorRef | None:
+    """The value `share = NAME` names (its node, and NAME for messages), or None after recording why not."""
     try:
         value = evaluate(kwarg.value, scope)
     except EvalError as failure:
@@ -42,7 +42,7 @@ def share_target(kwarg: ast.Kwarg, scope, errors: list[SpecError]) -> str | None
             )
         )
         return None
-    return value.node
+    return value
 
 
 def mismatch(what: str, this: str, other: str, span: Span, other_span: Span | None) -> SpecError:
@@ -125,6 +125,10 @@ def same_arguments(a, b) -> bool:
     return values(a) == values(b)
 
 
-def show_args(args) -> str:
+def show_args(args, other=None) -> str:
+    """`out = 8, bias = true`; given the other call's arguments, only those that differ from them."""
     items = args if isinstance(args, dict) else vars(args)
+    if other is not None:
+        theirs = other if isinstance(other, dict) else vars(other)
+        items = {k: v for k, v in items.items() if not same_arguments({k: v}, {k: theirs.get(k)})}
     return ", ".join(f"{k} = {show(v)}" for k, v in items.items() if not k.startswith("_"))

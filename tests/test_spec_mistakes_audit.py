@@ -202,3 +202,23 @@ def test_a_boolean_repeat_count_is_shown_as_the_spec_writes_it():
     error = only_error("let n = true\n" + model("input x: [4]", "x -> dense(4) * n as y", "output y"))
     assert error.code == "E304"
     assert error.message == "a repeat count must be an integer, got true"
+
+
+def test_sharing_between_calls_with_other_arguments_names_the_arguments_that_differ():
+    error = only_error(
+        model("input x: [4]", "x -> dense(8) as a", "y = x -> dense(8, bias = false, share = a)", "output y")
+    )
+    assert (error.code, at(error)) == ("E231", (4, 14))
+    assert "None" not in error.hint
+    assert "bias = false" in error.hint and "bias = true" in error.hint
+    assert "out = 8" not in error.hint  # the same on both sides: not what is wrong
+
+
+def test_sharing_a_user_blocks_weights_names_the_value_written_not_an_internal_node():
+    source = "block f(d, p = 1) { dense(d) -> relu }\n" + model(
+        "input x: [4]", "x -> f(8) as a", "y = a -> f(8, p = 2, share = a)", "output y"
+    )
+    error = only_error(source)
+    assert (error.code, at(error)) == ("E231", (5, 14))
+    assert error.message == "share: this f call cannot use the weights of 'a'"
+    assert "f(p = 2) vs f(p = 1)" in error.hint
