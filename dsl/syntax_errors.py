@@ -75,9 +75,14 @@ COMMON_MISTAKES: list[tuple[str, str, list[str]]] = [
         ["model m {\n x -> relu * \n}", "model m {\n x -> relu * 2.5\n}"],
     ),
     (
+        "a repeat count longer than a name or a number needs parentheses",
+        "write `layer * (n + 1)`",
+        ["model m {\n x -> relu * n + 1\n}", "model m {\n x -> relu * 2 - 1\n}", "model m {\n x -> relu * 2 * n\n}"],
+    ),
+    (
         "`repeat N` needs a count: an integer, a name, or a parenthesised expression",
         "write `repeat 3 { … }` or `repeat (n + 1) { … }`",
-        ["model m {\n x -> repeat 2.5 { relu }\n}"],
+        ["model m {\n x -> repeat 2.5 { relu }\n}", "model m {\n x -> repeat n + 1 { relu }\n}"],
     ),
     (
         "a `let` needs a value",

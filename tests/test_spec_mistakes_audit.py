@@ -222,3 +222,12 @@ def test_sharing_a_user_blocks_weights_names_the_value_written_not_an_internal_n
     assert (error.code, at(error)) == ("E231", (5, 14))
     assert error.message == "share: this f call cannot use the weights of 'a'"
     assert "f(p = 2) vs f(p = 1)" in error.hint
+
+
+@pytest.mark.parametrize("stage", ["dense(4) * n + 1", "dense(4) * n - 1", "dense(4) * 2 * n"])
+def test_a_repeat_count_expression_without_parentheses_says_to_add_them(stage):
+    error = only_error("let n = 2\n" + model("input x: [4]", f"x -> {stage} as y", "output y"))
+    assert error.code == "E101"
+    assert "parenthes" in error.message
+    assert error.hint == "write `layer * (n + 1)`"
+    assert at(error) == (4, 23)
