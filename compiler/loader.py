@@ -86,7 +86,7 @@ def read_source(path: Path, errors: list[SpecError], span: Span | None = None) -
         )
         return None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark, as some Windows editors write, is not text
     except UnicodeDecodeError as error:
         errors.append(
             SpecError(
