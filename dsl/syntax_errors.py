@@ -85,6 +85,11 @@ COMMON_MISTAKES: list[tuple[str, str, list[str]]] = [
         ["model m {\n x -> repeat 2.5 { relu }\n}", "model m {\n x -> repeat n + 1 { relu }\n}"],
     ),
     (
+        "`in` names the body's input: it cannot be bound",
+        "choose another name: `h = in -> relu`",
+        ["block b() {\n in = relu\n}"],
+    ),
+    (
         "a `let` needs a value",
         "write `let d = 256`",
         ["let d\n", "let d =\n"],
