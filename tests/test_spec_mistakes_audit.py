@@ -231,3 +231,38 @@ def test_a_repeat_count_expression_without_parentheses_says_to_add_them(stage):
     assert "parenthes" in error.message
     assert error.hint == "write `layer * (n + 1)`"
     assert at(error) == (4, 23)
+
+
+# -- what a file holds: wide characters, a byte-order mark ------------------------------------------
+
+
+def test_the_caret_stays_under_the_culprit_after_wide_characters(tmp_path):
+    source = model("input x: [1, 8, 8]", 'x -> conv2d(4, 3, pad = "中文") -> desne(2) as y', "output y")
+    output = check_output(tmp_path, source)
+    lines = output.splitlines()
+    shown = next(i for i, line in enumerate(lines) if "desne(2)" in line and "| " in line and "E204" in lines[i - 2])
+    source_line, carets = lines[shown], lines[shown + 1]
+    before = source_line[: source_line.index("desne")]
+    columns = len(before) + sum(1 for char in before if char in "中文")  # each takes two columns of a terminal
+    assert carets.index("^") == columns, output
+
+
+def test_a_file_with_a_byte_order_mark_is_read(tmp_path):
+    spec = tmp_path / "bom.cram"
+    spec.write_bytes("\ufeff".encode() + model("input x: [4]", "x -> desne(3) as y", "output y").encode())
+    with pytest.raises(SpecErrors) as caught:
+        check_spec(spec)
+    (error,) = caught.value.errors
+    assert (error.code, at(error)) == ("E204", (3, 10))
+
+
+def test_binding_in_says_in_is_the_bodys_input():
+    error = only_error("block f() {\n    in = relu\n    in\n}\n" + model("input x: [4]", "x -> f as y", "output y"))
+    assert error.code == "E101"
+    assert "`in`" in error.message
+    assert at(error) == (2, 8)
+
+
+def test_a_graph_type_with_malformed_edges_is_one_error():
+    error = only_error(model("input g: graph[n, 4, edges = 3]", "g -> gcn(4) as y", "output y"))
+    assert (error.code, at(error)) == ("E304", (2, 34))
