@@ -10,7 +10,7 @@ from typing import Any
 from ..blocks.registry import Arg, BlockSpec, all_blocks
 from ..dsl import ast
 from ..dsl.errors import Span, SpecError, did_you_mean
-from .evaluate import EvalError, Scope, TensorRef, Word, evaluate, unknown_name
+from .evaluate import EvalError, Scope, TensorRef, Word, evaluate, literal_hint, unknown_name
 
 
 def unknown_argument_hint(block: str, name: str, names: list[str]) -> str | None:
@@ -277,7 +277,9 @@ def _not_a_tensor(block: str, what: str, value: Any, span: Span, scope: Scope) -
             code="E205",
             message=f"{block}: {what} must be a bound value, but '{value.name}' is not bound",
             span=value.span,
-            hint=did_you_mean(value.name, known) or "bind a value first with `NAME = …` or `… as NAME`",
+            hint=literal_hint(value.name)
+            or did_you_mean(value.name, known)
+            or "bind a value first with `NAME = …` or `… as NAME`",
         )
     return SpecError(code="E304", message=f"{block}: {what} must be a bound value, got {show(value)}", span=span)
 

@@ -248,5 +248,14 @@ def unknown_name(name: str, span: Span, candidates: set[str]) -> SpecError:
         code="E205",
         message=f"unknown name '{name}'",
         span=span,
-        hint=did_you_mean(name, candidates) or "define it with `let`, bind it, or pass it as a parameter",
+        hint=literal_hint(name)
+        or did_you_mean(name, candidates)
+        or "define it with `let`, bind it, or pass it as a parameter",
     )
+
+
+def literal_hint(name: str) -> str | None:
+    """`True`, `False`, `None` from Python habit: the language's words are lower case."""
+    if name != name.lower() and name.lower() in ("true", "false", "none"):
+        return f"did you mean '{name.lower()}'? true, false and none are written in lower case"
+    return None

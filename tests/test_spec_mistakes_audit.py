@@ -266,3 +266,13 @@ def test_binding_in_says_in_is_the_bodys_input():
 def test_a_graph_type_with_malformed_edges_is_one_error():
     error = only_error(model("input g: graph[n, 4, edges = 3]", "g -> gcn(4) as y", "output y"))
     assert (error.code, at(error)) == ("E304", (2, 34))
+
+
+@pytest.mark.parametrize(
+    "call, word, col",
+    [("dense(4, bias = True)", "true", 26), ("dense(4, bias=False)", "false", 24), ("dense(4, tie = None)", "none", 25)],
+)
+def test_python_capitals_for_true_false_none_suggest_the_languages_words(call, word, col):
+    error = only_error(model("input x: [4]", f"x -> {call} as y", "output y"))
+    assert at(error) == (3, col)
+    assert error.hint.startswith(f"did you mean '{word}'?")
