@@ -147,17 +147,25 @@ def describe_syntax_error(error: UnexpectedInput, text: str, path: str, parse: C
     if special is not None:
         return special
     span = _error_span(error, text, path)
+    if isinstance(error, UnexpectedCharacters) and text[error.pos_in_stream : error.pos_in_stream + 1] == '"':
+        message, hint, _ = _row("a string is missing")  # a '"' the lexer cannot start a string at: none ends it
+        return SpecError(code="E101", message=message, span=span, hint=hint)
     try:
         label = _matching_row(error, parse)
     except Exception:  # a malformed example must never hide the user's error
         label = None
     if label is None and _at_end(error) and "RBRACE" in _expected(error):
         # the file ends inside a body, wherever in its line: the table's examples cannot list every place
-        label = next(i for i, (message, _, _) in enumerate(COMMON_MISTAKES) if message.startswith("unclosed '{'"))
+        label = COMMON_MISTAKES.index(_row("unclosed '{'"))
     if label is not None:
         message, hint, _ = COMMON_MISTAKES[label]
         return SpecError(code="E101", message=message, span=span, hint=hint)
     return SpecError(code="E100", message=_generic_message(error, text), span=span, hint=_generic_hint(error, text))
+
+
+def _row(start: str) -> tuple[str, str, list[str]]:
+    """The row of COMMON_MISTAKES whose message starts so."""
+    return next(row for row in COMMON_MISTAKES if row[0].startswith(start))
 
 
 def _unclosed_bracket(error: UnexpectedInput, text: str, path: str, parse: Callable[[str], object]) -> SpecError | None:
@@ -225,6 +233,12 @@ def _misspelt_or_misplaced_word(error: UnexpectedInput, text: str, path: str) ->
     opened = _innermost_open(text, token.start_pos)
     at_line_start = not before[: previous.start()].strip()
     if word in _DECLARATIONS and at_line_start and opened is not None and opened[0] == "{":
+        if col == 1:  # a declaration where a file's declarations start: the body before it is not closed
+            message, hint, _ = _row("unclosed '{'")
+            at = opened[1]
+            brace_line, brace_col = text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+            brace = Span(file=path, line=brace_line, col=brace_col, end_line=brace_line, end_col=brace_col + 1)
+            return SpecError(code="E101", message=message, span=brace, hint=f"{hint}, before line {line}")
         return SpecError(
             code="E101",
             message=f"`{word}` belongs at the top level of a file, not inside a model or block",
@@ -330,7 +344,7 @@ def _describe_token(token) -> str:
 
 def _generic_hint(error: UnexpectedInput, text: str) -> str | None:
     if isinstance(error, UnexpectedCharacters) and error.pos_in_stream < len(text):
-        hint = _character_hint(text[error.pos_in_stream])
+        hint = _character_hint(text, error.pos_in_stream)
         if hint is not None:
             return hint
     expected = getattr(error, "accepts", None) or getattr(error, "expected", None)
@@ -351,8 +365,18 @@ def _generic_hint(error: UnexpectedInput, text: str) -> str | None:
 _LOOKALIKES = {"→": "->", "⇒": "->", "−": "-", "–": "-", "×": "*", "“": '"', "”": '"', "‘": '"', "’": '"'}
 
 
-def _character_hint(char: str) -> str | None:
-    """`x → relu`, `let ŷ = 1`: what to type instead of a character the language does not take."""
+def _character_hint(text: str, pos: int) -> str | None:
+    """`x → relu`, `let ŷ = 1`, `dense(4;`: what to type instead of a character the language does not take."""
+    char = text[pos]
+    if char == ";":
+        opened = _innermost_open(text, pos)
+        if opened is not None and opened[0] in "([":
+            return "separate arguments and list items with ','"
+        return "a statement ends at the end of its line: remove the ';' (or break the line there)"
+    if char == "'":
+        end = text.find("'", pos + 1)
+        quoted = text[pos + 1 : end] if end > 0 and "\n" not in text[pos:end] else "…"
+        return f'strings are written in double quotes: "{quoted}"'
     if char in _LOOKALIKES:
         return f"write {_LOOKALIKES[char]!r} instead"
     if char.isalpha() and not char.isascii():

@@ -270,9 +270,45 @@ def test_a_graph_type_with_malformed_edges_is_one_error():
 
 @pytest.mark.parametrize(
     "call, word, col",
-    [("dense(4, bias = True)", "true", 26), ("dense(4, bias=False)", "false", 24), ("dense(4, tie = None)", "none", 25)],
+    [
+        ("dense(4, bias = True)", "true", 26),
+        ("dense(4, bias=False)", "false", 24),
+        ("dense(4, tie = None)", "none", 25),
+    ],
 )
 def test_python_capitals_for_true_false_none_suggest_the_languages_words(call, word, col):
     error = only_error(model("input x: [4]", f"x -> {call} as y", "output y"))
     assert at(error) == (3, col)
     assert error.hint.startswith(f"did you mean '{word}'?")
+
+
+def test_a_body_left_open_before_the_next_declaration_is_an_unclosed_brace():
+    source = "block f(d) {\n    dense(d) -> relu\n\n" + model("input x: [4]", "x -> f(4) as y", "output y")
+    error = only_error(source)
+    assert error.code == "E101"
+    assert error.message.startswith("unclosed '{'")
+    assert at(error) == (1, 12)
+
+
+def test_a_string_left_open_in_an_argument_is_a_missing_quote():
+    error = only_error(model("input x: [1, 8, 8]", 'x -> conv2d(4, 3, pad = "same) as y', "output y"))
+    assert (error.code, error.message, at(error)) == ("E101", "a string is missing its closing quote", (3, 29))
+
+
+@pytest.mark.parametrize(
+    "line, col, hint",
+    [
+        ("x -> dense(4; bias = false) as y", 17, "','"),
+        ("x -> dense(4) as y;", 23, "line"),
+    ],
+)
+def test_a_semicolon_gets_a_hint(line, col, hint):
+    error = only_error(model("input x: [4]", line, "output y"))
+    assert at(error) == (3, col)
+    assert error.hint is not None and hint in error.hint
+
+
+def test_single_quotes_say_strings_use_double_quotes():
+    error = only_error("use 'std:ffn'\n" + model("input x: [4]", "x -> relu as y", "output y"))
+    assert at(error) == (1, 5)
+    assert error.hint is not None and "double quotes" in error.hint
