@@ -10,6 +10,7 @@ from typing import Any
 from ..blocks.registry import Arg, BlockSpec, all_blocks
 from ..dsl import ast
 from ..dsl.errors import Span, SpecError, did_you_mean
+from .binding_sites import unbound_hint
 from .evaluate import EvalError, Scope, TensorRef, Word, evaluate, literal_hint, unknown_name
 
 
@@ -278,6 +279,7 @@ def _not_a_tensor(block: str, what: str, value: Any, span: Span, scope: Scope) -
             message=f"{block}: {what} must be a bound value, but '{value.name}' is not bound",
             span=value.span,
             hint=literal_hint(value.name)
+            or unbound_hint(scope.module, value.name, value.span)
             or did_you_mean(value.name, known)
             or "bind a value first with `NAME = …` or `… as NAME`",
         )

@@ -12,6 +12,7 @@ from ..blocks.registry import all_blocks, lookup
 from ..dsl import ast
 from ..dsl.errors import Span, did_you_mean
 from .arguments import bind_block_args, convert, match_arguments, show
+from .binding_sites import unbound_hint
 from .block_hints import unknown_block_hint
 from .evaluate import EvalError, Word, evaluate
 from .expansion import Context
@@ -192,7 +193,8 @@ class Pipelines:
             "E204",
             f"unknown {kind} '{call.name}'",
             call.name_span,
-            unknown_block_hint(call.name, candidates - {"in"}),
+            (call.args is None and unbound_hint(ctx.module, call.name, call.name_span))
+            or unknown_block_hint(call.name, candidates - {"in"}),
         )
 
     def nothing_flows(self, what: str, span: Span) -> str:

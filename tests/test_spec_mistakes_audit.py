@@ -312,3 +312,40 @@ def test_single_quotes_say_strings_use_double_quotes():
     error = only_error("use 'std:ffn'\n" + model("input x: [4]", "x -> relu as y", "output y"))
     assert at(error) == (1, 5)
     assert error.hint is not None and "double quotes" in error.hint
+
+
+# -- a name bound, but not where it is used ---------------------------------------------------------
+
+
+def test_a_name_used_before_the_line_that_binds_it_says_so():
+    error = only_error(model("input x: [4]", "y = h -> relu", "h = x -> relu", "output y"))
+    assert at(error) == (3, 9)
+    assert "cramnet blocks" not in error.hint
+    assert "line 4" in error.hint and "before" in error.hint
+
+
+def test_a_tie_to_an_embedding_bound_later_says_so():
+    error = only_error(
+        model(
+            "input ids: tokens[seq]",
+            "ids -> embed(100, 16) -> dense(100, tie = tok) as y",
+            "ids -> embed(100, 16) as tok",
+            "output y",
+        )
+    )
+    assert at(error) == (3, 47)
+    assert "line 4" in error.hint
+
+
+def test_a_name_bound_inside_a_body_and_used_outside_says_bodies_keep_their_names():
+    source = model("input x: [4]", "x -> residual { h = in -> dense(4)", "    h } as y", "add(y, h) as z", "output z")
+    error = only_error(source)
+    assert at(error) == (5, 12)
+    assert "line 3" in error.hint and "body" in error.hint
+
+
+def test_an_output_bound_inside_a_body_says_bodies_keep_their_names():
+    source = model("input x: [4]", "x -> residual { h = in -> dense(4)", "    h } as y", "output y, h")
+    error = only_error(source)
+    assert (error.code, at(error)) == ("E209", (5, 15))
+    assert "line 3" in error.hint and "body" in error.hint

@@ -1,0 +1,57 @@
+"""Where a declaration binds a name, for the hint on a name used where it is not bound: before the
+line that binds it, or outside the `{ }` body that binds it (bodies keep their names)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import fields
+
+from ..dsl import ast
+from ..dsl.errors import Span
+from .loader import SpecModule
+
+
+def unbound_hint(module: SpecModule, name: str, used: Span) -> str | None:
+    """Why `name`, bound somewhere in the declaration around `used`, is not bound at `used`; None
+    when the declaration does not bind it."""
+    site = _binding_site(module, name, used)
+    if site is None:
+        return None
+    if (site.line, site.col) > (used.line, used.col):
+        return f"'{name}' is bound later, on line {site.line}: bind a value before the line that uses it"
+    return f"'{name}' is bound inside a `{{ }}` body, on line {site.line}, and names bound in a body stay in it"
+
+
+def _binding_site(module: SpecModule, name: str, used: Span) -> Span | None:
+    for decl in module.tree.declarations:
+        if _contains(decl.span, used):
+            return next(
+                (
+                    site
+                    for bound, site, statement in _bindings(decl)
+                    if bound == name and not _contains(statement, used)
+                ),
+                None,
+            )
+    return None
+
+
+def _bindings(node: ast.Node) -> Iterator[tuple[str, Span, Span]]:
+    """(name, where it is written, its statement) for each `name = …` and `… as name`, in source order."""
+    if isinstance(node, ast.Binding):
+        yield node.name, node.name_span, node.span
+    elif isinstance(node, ast.Stage) and node.alias and node.alias_span:
+        yield node.alias, node.alias_span, node.span
+    for field in fields(node):
+        value = getattr(node, field.name)
+        for child in value if isinstance(value, tuple) else (value,):
+            if isinstance(child, ast.Node) and not isinstance(child, ast.Args):  # no binding in an argument
+                yield from _bindings(child)
+
+
+def _contains(outer: Span, inner: Span) -> bool:
+    return (
+        outer.file == inner.file
+        and (outer.line, outer.col) <= (inner.line, inner.col)
+        and (inner.line, inner.col) < (outer.end_line, outer.end_col)
+    )
