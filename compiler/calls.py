@@ -14,7 +14,7 @@ from .evaluate import Bindings, BlockValue, EvalError, Scope, TensorRef, Word, e
 from .expansion import Context
 from .freezing import FREEZE, freeze_value
 from .loader import SpecModule
-from .model_graph import FAILED, INPUT, GraphScope
+from .model_graph import FAILED, INPUT, GraphScope, called_from
 from .sharing import SHARE, mismatch, pair_nodes, same_arguments, share_target, show_args
 
 
@@ -231,7 +231,7 @@ class Calls:
                     )
                 )
         instance = self.fresh_name(ctx.prefix, definition.name)
-        scope = GraphScope("block", instance, definition.name, shares=shared[2] if shared else "")
+        scope = GraphScope("block", instance, definition.name, shares=shared[2] if shared else "", call=call.span)
         child = Context(
             module=owner,
             params=consts,
@@ -240,9 +240,11 @@ class Calls:
             stack=ctx.stack + ((definition.name, call.span),),
             scopes=ctx.scopes + (scope,),
         )
-        start = len(self.created)
+        start, reported = len(self.created), len(self.errors)
         with self.deeper(call.name_span):
             result = self.body(definition.body, child, current)
+        # a mistake in the body may come from this call's arguments: say which call it was made in
+        self.errors[reported:] = [called_from(e, call.span, definition.name) for e in self.errors[reported:]]
         nodes = self.made_since(start)
         if shared is not None and result != FAILED:
             pair_nodes(self.graph, nodes, shared[3], call.span)

@@ -349,3 +349,27 @@ def test_an_output_bound_inside_a_body_says_bodies_keep_their_names():
     error = only_error(source)
     assert (error.code, at(error)) == ("E209", (5, 15))
     assert "line 3" in error.hint and "body" in error.hint
+
+
+# -- a mistake inside a block, caused by its call ---------------------------------------------------
+
+
+def test_a_shape_error_inside_a_library_block_points_at_the_users_call_too():
+    source = 'use "std:transformer"\n' + model("input x: [seq, 64]", "x -> pre_ln(64, 5, 256) as y", "output y")
+    error = only_error(source)
+    assert error.code == "E401" and error.span.file.endswith("transformer.cram")
+    call_sites = [span for span, _ in error.notes if span.file == "<spec>"]
+    assert [(span.line, span.col) for span in call_sites] == [(4, 10)]
+
+
+def test_an_argument_error_inside_a_block_points_at_the_call_that_passed_it():
+    source = "block f(d) { dense(d) }\n" + model("input x: [4]", "x -> f(0) as y", "output y")
+    error = only_error(source)
+    assert (error.code, at(error)) == ("E305", (1, 20))
+    assert [(span.line, span.col) for span, _ in error.notes] == [(4, 10)]
+
+
+def test_the_same_mistake_in_a_block_called_twice_is_reported_once():
+    source = "block f(d) { desne(d) }\n" + model("input x: [4]", "x -> f(4) -> f(4) as y", "output y")
+    error = only_error(source)
+    assert (error.code, at(error)) == ("E204", (1, 14))
