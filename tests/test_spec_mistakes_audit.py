@@ -373,3 +373,32 @@ def test_the_same_mistake_in_a_block_called_twice_is_reported_once():
     source = "block f(d) { desne(d) }\n" + model("input x: [4]", "x -> f(4) -> f(4) as y", "output y")
     error = only_error(source)
     assert (error.code, at(error)) == ("E204", (1, 14))
+
+
+# -- use ---------------------------------------------------------------------------------------------
+
+
+def test_a_file_used_twice_is_not_a_clash_with_itself(tmp_path):
+    spec = tmp_path / "spec.cram"
+    spec.write_text(
+        'use "std:transformer"\nuse "std:transformer"\n'
+        + model("input x: [seq, 8]", "x -> pre_ln(8, 2, 16) as y", "output y")
+    )
+    assert check_spec(spec).name == "m"
+
+
+def test_a_file_that_uses_itself_says_so(tmp_path):
+    spec = tmp_path / "spec.cram"
+    spec.write_text('use "spec.cram"\n' + model("input x: [4]", "x -> relu as y", "output y"))
+    with pytest.raises(SpecErrors) as caught:
+        check_spec(spec)
+    (error,) = caught.value.errors
+    assert error.code == "E202" and "third file" not in error.hint
+    assert "itself" in error.message or "itself" in error.hint
+
+
+def test_a_used_file_missing_by_absolute_path_is_not_told_paths_are_relative(tmp_path):
+    missing = tmp_path / "nowhere" / "blocks.cram"
+    error = only_error(f'use "{missing}"\n' + model("input x: [4]", "x -> relu as y", "output y"))
+    assert error.code == "E201"
+    assert "relative" not in error.hint
