@@ -245,6 +245,13 @@ def _misspelt_or_misplaced_word(error: UnexpectedInput, text: str, path: str) ->
             span=span,
             hint=f"move the `{word}` out of the body, above the model",
         )
+    if word in _KEYWORDS and at_line_start and token.type == "EQUAL":
+        return SpecError(
+            code="E101",
+            message=f"'{word}' is a keyword of the language: it cannot name a value",
+            span=span,
+            hint=f"choose another name, for example '{word}_out'",
+        )
     close = difflib.get_close_matches(word, _KEYWORDS, n=1, cutoff=0.75)
     if word in _KEYWORDS or not close:
         return None

@@ -402,3 +402,11 @@ def test_a_used_file_missing_by_absolute_path_is_not_told_paths_are_relative(tmp
     error = only_error(f'use "{missing}"\n' + model("input x: [4]", "x -> relu as y", "output y"))
     assert error.code == "E201"
     assert "relative" not in error.hint
+
+
+@pytest.mark.parametrize("word", ["repeat", "residual", "output"])
+def test_a_keyword_used_as_a_binding_name_says_it_is_a_keyword(word):
+    error = only_error(model("input x: [4]", f"{word} = x -> relu", f"{word} -> tanh as y", "output y"))
+    assert error.code == "E101"
+    assert f"'{word}'" in error.message and "keyword" in error.message
+    assert at(error) == (3, 5)
