@@ -170,7 +170,8 @@ def convert(block: str, arg: Arg, value: Any, span: Span, scope: Scope) -> Any:
                     hint=did_you_mean(value.name, arg.choices) or f"choose one of: {', '.join(arg.choices)}",
                 )
             )
-        raise EvalError(unknown_name(value.name, value.span, scope.known_names()))
+        flags = {"true", "false"} if arg.kind == "bool" else set()  # `causal = ture`
+        raise EvalError(unknown_name(value.name, value.span, scope.known_names() | flags))
     if isinstance(value, TensorRef):
         raise fail(_KIND_WORDS[arg.kind])
     if arg.kind == "int":

@@ -410,3 +410,9 @@ def test_a_keyword_used_as_a_binding_name_says_it_is_a_keyword(word):
     assert error.code == "E101"
     assert f"'{word}'" in error.message and "keyword" in error.message
     assert at(error) == (3, 5)
+
+
+def test_a_misspelt_true_where_a_flag_is_expected_suggests_true():
+    error = only_error(model("input x: [seq, 8]", "x -> attention(2, causal = ture) as y", "output y"))
+    assert (error.code, at(error)) == ("E205", (3, 32))
+    assert error.hint == "did you mean 'true'?"
