@@ -148,7 +148,11 @@ class ModelGraph:
 
 
 def called_from(error: SpecError, call: Span, block: str) -> SpecError:
-    """`error`, found in a block's body, with a note on the call it was expanded for."""
+    """`error`, found in a block's body, with a note on the call it was expanded for: for mistakes of
+    values, shapes and sharing (E3xx, E4xx, E23x), which the call's arguments may cause; a misspelt
+    name or a misplaced `output` in the body is wrong whichever call expands it."""
+    if not error.code.startswith(("E3", "E4", "E23")):
+        return error
     at = error.span
     inside = (
         at is not None
