@@ -171,7 +171,7 @@ def convert(block: str, arg: Arg, value: Any, span: Span, scope: Scope) -> Any:
                 )
             )
         flags = {"true", "false"} if arg.kind == "bool" else set()  # `causal = ture`
-        raise EvalError(unknown_name(value.name, value.span, scope.known_names() | flags))
+        raise EvalError(unknown_name(value.name, value.span, scope.known_names() | flags, scope.module))
     if isinstance(value, TensorRef):
         raise fail(_KIND_WORDS[arg.kind])
     if arg.kind == "int":

@@ -1,5 +1,6 @@
 """Where a declaration binds a name, for the hint on a name used where it is not bound: before the
-line that binds it, or outside the `{ }` body that binds it (bodies keep their names)."""
+line that binds it, or outside the `{ }` body that binds it (bodies keep their names); or a size
+that an input's type names, known only at run time."""
 
 from __future__ import annotations
 
@@ -20,6 +21,30 @@ def unbound_hint(module: SpecModule, name: str, used: Span) -> str | None:
     if (site.line, site.col) > (used.line, used.col):
         return f"'{name}' is bound later, on line {site.line}: bind a value before the line that uses it"
     return f"'{name}' is bound inside a `{{ }}` body, on line {site.line}, and names bound in a body stay in it"
+
+
+def size_hint(module: SpecModule, name: str, used: Span) -> str | None:
+    """`dense(seq)` where `seq` is a size of an input: known only at run time, it cannot size a weight."""
+    for decl in module.tree.declarations:
+        if _contains(decl.span, used) and isinstance(decl, ast.ModelDef):
+            for statement in decl.body.statements:
+                if isinstance(statement, ast.InputDecl) and any(
+                    isinstance(node, ast.Name) and node.name == name for node in _nodes(statement.type)
+                ):
+                    return (
+                        f"'{name}' is a size known only at run time (input '{statement.name}', line "
+                        f"{statement.span.line}); an argument needs a number: `let {name} = …` fixes it for both"
+                    )
+    return None
+
+
+def _nodes(node: ast.Node) -> Iterator[ast.Node]:
+    yield node
+    for field in fields(node):
+        value = getattr(node, field.name)
+        for child in value if isinstance(value, tuple) else (value,):
+            if isinstance(child, ast.Node):
+                yield from _nodes(child)
 
 
 def _binding_site(module: SpecModule, name: str, used: Span) -> Span | None:

@@ -14,6 +14,7 @@ from typing import Any
 from ..blocks.dims import Poly
 from ..dsl import ast
 from ..dsl.errors import Span, SpecError, did_you_mean
+from .binding_sites import size_hint
 from .loader import SpecModule
 
 
@@ -210,7 +211,7 @@ def evaluate(expr: ast.Expr, scope: Scope) -> Any:
 def _arith(op: str, left: Any, right: Any, expr: ast.Node, scope: Scope) -> Any:
     for value in (left, right):
         if isinstance(value, Word):
-            raise EvalError(unknown_name(value.name, value.span, scope.known_names()))
+            raise EvalError(unknown_name(value.name, value.span, scope.known_names(), scope.module))
         if isinstance(value, TensorRef):
             raise EvalError(
                 SpecError(
@@ -243,12 +244,13 @@ def _arith(op: str, left: Any, right: Any, expr: ast.Node, scope: Scope) -> Any:
     return result
 
 
-def unknown_name(name: str, span: Span, candidates: set[str]) -> SpecError:
+def unknown_name(name: str, span: Span, candidates: set[str], module: SpecModule | None = None) -> SpecError:
     return SpecError(
         code="E205",
         message=f"unknown name '{name}'",
         span=span,
         hint=literal_hint(name)
+        or (module is not None and size_hint(module, name, span))
         or did_you_mean(name, candidates)
         or "define it with `let`, bind it, or pass it as a parameter",
     )

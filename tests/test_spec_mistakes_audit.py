@@ -416,3 +416,9 @@ def test_a_misspelt_true_where_a_flag_is_expected_suggests_true():
     error = only_error(model("input x: [seq, 8]", "x -> attention(2, causal = ture) as y", "output y"))
     assert (error.code, at(error)) == ("E205", (3, 32))
     assert error.hint == "did you mean 'true'?"
+
+
+def test_a_run_time_size_used_as_an_argument_says_it_is_known_only_at_run_time():
+    error = only_error(model("input x: [seq, 8]", "x -> dense(seq) as y", "output y"))
+    assert (error.code, at(error)) == ("E205", (3, 16))
+    assert "run time" in error.hint and "line 2" in error.hint and "let" in error.hint
