@@ -55,6 +55,11 @@ COMMON_MISTAKES: list[tuple[str, str, list[str]]] = [
         ["model m {\n x -> dense(10, bias: false)\n}", "model m {\n x -> dense(out: 10)\n}"],
     ),
     (
+        "a body's '{' must be on the same line as its declaration",
+        "write `model m {` (or `block b(d) {`) on one line",
+        ["model m\n{\n}\n", "block b()\n{\n}\n"],
+    ),
+    (
         "a block declaration needs a parameter list, even an empty one",
         "write `block name() { … }` or `block name(d, p = 0.1) { … }`",
         ["block b {\n relu\n}"],
@@ -143,7 +148,11 @@ def _friendly(terminal: str) -> str:
 
 def describe_syntax_error(error: UnexpectedInput, text: str, path: str, parse: Callable[[str], object]) -> SpecError:
     """Turn a Lark error into a located `SpecError`, preferring a row of `COMMON_MISTAKES`."""
-    special = _unclosed_bracket(error, text, path, parse) or _misspelt_or_misplaced_word(error, text, path)
+    special = (
+        _unclosed_bracket(error, text, path, parse)
+        or _misspelt_or_misplaced_word(error, text, path)
+        or _closed_too_early(error, text, path)
+    )
     if special is not None:
         return special
     span = _error_span(error, text, path)
@@ -199,6 +208,35 @@ def _unclosed_bracket(error: UnexpectedInput, text: str, path: str, parse: Calla
     return SpecError(
         code="E101", message=f"unclosed '{bracket}'", span=span, hint=f"close it with '{closer}' on its line"
     )
+
+
+def _closed_too_early(error: UnexpectedInput, text: str, path: str) -> SpecError | None:
+    """A body's line after an extra '}' (`residual { relu }}`): the '}' closed the model early, and the
+    parser, at the top level, trips over the next token; the caret goes on that '}'."""
+    token = getattr(error, "token", None)
+    if not isinstance(error, UnexpectedToken) or token is None or token.type in ("$END", "RBRACE"):
+        return None
+    if not {"MODEL", "BLOCK"} <= _expected(error):  # not at the top level of the file
+        return None
+    _, closed = _scan(text, token.start_pos)
+    if closed is None:
+        return None
+    start = text.rfind("\n", 0, closed) + 1
+    if closed == start:
+        return None  # a '}' at the start of its line ends a declaration as meant: the mistake is after it
+    line, col = text.count("\n", 0, closed) + 1, closed - start + 1
+    return SpecError(
+        code="E101",
+        message=f"this '}}' closes the {_declaration_before(text, closed)}, so what follows it stands outside any body",
+        span=Span(file=path, line=line, col=col, end_line=line, end_col=col + 1),
+        hint="remove the extra '}'",
+    )
+
+
+def _declaration_before(text: str, at: int) -> str:
+    """`model` or `block`: the kind of the top-level declaration that the '}' at `at` closes."""
+    found = re.findall(r"^[ \t]*(model|block)\b", text[:at], flags=re.MULTILINE)
+    return found[-1] if found else "declaration"
 
 
 _DECLARATIONS = ("use", "let", "block", "model")
@@ -418,7 +456,15 @@ def _likeliness(terminal: str, closer: str | None) -> tuple[int, int]:
 
 def _innermost_open(text: str, end: int | None) -> tuple[str, int] | None:
     """The innermost bracket still open before `end`, and where it opens; strings and comments skipped."""
+    stack, _ = _scan(text, end)
+    return stack[-1] if stack else None
+
+
+def _scan(text: str, end: int | None) -> tuple[list[tuple[str, int]], int | None]:
+    """The brackets still open before `end` (each with where it opens), and where the last '}' that
+    closed a top-level declaration stands; strings and comments skipped."""
     stack: list[tuple[str, int]] = []
+    closed_top = None
     i, end = 0, len(text) if end is None else min(end, len(text))
     while i < end:
         char = text[i]
@@ -433,5 +479,7 @@ def _innermost_open(text: str, end: int | None) -> tuple[str, int] | None:
             stack.append((char, i))
         elif char in ")]}" and stack:
             stack.pop()
+            if char == "}" and not stack:
+                closed_top = i
         i += 1
-    return stack[-1] if stack else None
+    return stack, closed_top

@@ -422,3 +422,18 @@ def test_a_run_time_size_used_as_an_argument_says_it_is_known_only_at_run_time()
     error = only_error(model("input x: [seq, 8]", "x -> dense(seq) as y", "output y"))
     assert (error.code, at(error)) == ("E205", (3, 16))
     assert "run time" in error.hint and "line 2" in error.hint and "let" in error.hint
+
+
+def test_an_extra_closing_brace_inside_a_model_is_pointed_at():
+    error = only_error("model m {\n    input x: [4]\n    x -> residual { relu }} as y\n    output y\n}\n")
+    assert error.code == "E101"
+    assert at(error) == (3, 27)
+    assert "'}'" in error.message and "remove" in error.hint
+
+
+@pytest.mark.parametrize("header", ["model m", "block b()"])
+def test_a_brace_on_the_next_line_says_it_goes_on_the_declarations_line(header):
+    error = only_error(f"{header}\n{{\n    relu\n}}\n" + model("input x: [4]", "x -> relu as y", "output y"))
+    assert error.code == "E101"
+    assert at(error)[0] == 1
+    assert "same line" in error.message
