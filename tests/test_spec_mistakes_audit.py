@@ -437,3 +437,17 @@ def test_a_brace_on_the_next_line_says_it_goes_on_the_declarations_line(header):
     assert error.code == "E101"
     assert at(error)[0] == 1
     assert "same line" in error.message
+
+
+# -- train: a spec mistake found only once the data's sizes are known --------------------------------
+
+
+def test_train_locates_a_positional_table_shorter_than_the_datas_sequences(tmp_path):
+    spec = tmp_path / "spec.cram"
+    spec.write_text(
+        model("input x: [seq, 2]", "x -> pos_embed(4) -> lstm(8, return = last) -> dense(1) as y", "output y")
+    )
+    result = runner.invoke(app, ["train", str(spec), "--epochs", "1", "-q", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    assert "error[E403]" in result.output and "spec.cram:3:10" in result.output
+    assert "must match the size of tensor" not in result.output
