@@ -217,7 +217,10 @@ def _too_many_params(model: ModelGraph, max_params: int) -> list[SpecError]:
 
 
 def _in_source_order(errors: list[SpecError]) -> list[SpecError]:
-    unique = list(dict.fromkeys(errors))
+    first: dict[tuple, SpecError] = {}  # one mistake once: a block's body expanded for each call finds it
+    for error in errors:  # again, its notes naming another call
+        first.setdefault((error.code, error.message, error.span, error.hint), error)
+    unique = list(first.values())
     return sorted(unique, key=lambda e: (e.span.file, e.span.line, e.span.col) if e.span else ("", 0, 0))
 
 

@@ -10,7 +10,8 @@ from typing import Any
 from ..blocks.registry import Arg, BlockSpec, all_blocks
 from ..dsl import ast
 from ..dsl.errors import Span, SpecError, did_you_mean
-from .evaluate import EvalError, Scope, TensorRef, Word, evaluate, unknown_name
+from .binding_sites import unbound_hint
+from .evaluate import EvalError, Scope, TensorRef, Word, evaluate, literal_hint, unknown_name
 
 
 def unknown_argument_hint(block: str, name: str, names: list[str]) -> str | None:
@@ -162,7 +163,8 @@ def convert(block: str, arg: Arg, value: Any, span: Span, scope: Scope) -> Any:
                     hint=did_you_mean(value.name, arg.choices) or f"choose one of: {', '.join(arg.choices)}",
                 )
             )
-        raise EvalError(unknown_name(value.name, value.span, scope.known_names()))
+        flags = {"true", "false"} if arg.kind == "bool" else set()  # `causal = ture`
+        raise EvalError(unknown_name(value.name, value.span, scope.known_names() | flags, scope.module))
     if isinstance(value, TensorRef):
         raise fail(_KIND_WORDS[arg.kind])
     if arg.kind == "int":
@@ -262,17 +264,23 @@ def _number(value: float) -> int | float:
 
 
 def _not_a_tensor(block: str, what: str, value: Any, span: Span, scope: Scope) -> SpecError:
-    if isinstance(value, Word):
+    if isinstance(value, Word):  # reported where the word was written: a block's caller may have passed it
+        known = value.values.names() - {"in"} if value.values is not None else scope.known_values()
         return SpecError(
             code="E205",
             message=f"{block}: {what} must be a bound value, but '{value.name}' is not bound",
-            span=span,
-            hint=did_you_mean(value.name, scope.known_values()) or "bind a value first with `NAME = …` or `… as NAME`",
+            span=value.span,
+            hint=literal_hint(value.name)
+            or unbound_hint(scope.module, value.name, value.span)
+            or did_you_mean(value.name, known)
+            or "bind a value first with `NAME = …` or `… as NAME`",
         )
     return SpecError(code="E304", message=f"{block}: {what} must be a bound value, got {show(value)}", span=span)
 
 
 def show(value: Any) -> str:
+    if value is None:
+        return "none"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Word):

@@ -23,6 +23,7 @@ from ..blocks.tensor_type import TensorType
 from ..dsl import ast
 from ..dsl.errors import Span, SpecError, did_you_mean
 from .arguments import INT_LIMIT, show
+from .binding_sites import unbound_hint
 from .calls import Calls
 from .evaluate import Bindings, EvalError, LetTable, Scope, TensorRef, evaluate
 from .expansion import _BUDGET, MAX_EXPANSION_DEPTH, MAX_NODES, Budget, Context, ExpansionLimit
@@ -313,7 +314,9 @@ class _Builder(Pipelines, Calls):
                         "E209",
                         f"output '{name}' is not a bound value",
                         span,
-                        did_you_mean(name, ctx.values.names()) or "bind it with `… as NAME` or `NAME = …`",
+                        unbound_hint(ctx.module, name, span)
+                        or did_you_mean(name, ctx.values.names())
+                        or "bind it with `… as NAME` or `NAME = …`",
                     )
                 elif node != FAILED:
                     nodes[name] = node

@@ -14,7 +14,7 @@ from .evaluate import Bindings, BlockValue, EvalError, Scope, TensorRef, Word, e
 from .expansion import Context
 from .freezing import FREEZE, freeze_value
 from .loader import SpecModule
-from .model_graph import FAILED, INPUT, GraphScope
+from .model_graph import FAILED, INPUT, GraphScope, called_from
 from .sharing import SHARE, mismatch, pair_nodes, same_arguments, share_target, show_args
 
 
@@ -73,7 +73,7 @@ class Calls:
         target = None
         if share is not None:
             target = share_target(share, self.scope(ctx), self.errors)
-            if target is None or target == FAILED:
+            if target is None or target.node == FAILED:
                 return FAILED
         if spec is not None:
             node = self.primitive(spec, call, ctx, current)
@@ -117,15 +117,21 @@ class Calls:
             return None
         return held, replace(ctx, module=owner, params={})
 
-    def share_node(self, node: str, target: str, call: ast.Call) -> str:
+    def share_node(self, node: str, shared: TensorRef, call: ast.Call) -> str:
         """`block(…, share = NAME)` of a primitive block: the node uses the module of NAME's node."""
+        target = shared.node
         mine, theirs = self.graph.nodes[node], self.graph.nodes[target]
         if theirs.block != mine.block or not same_arguments(theirs.args, mine.args):
-            this = f"{mine.block}({show_args(mine.args)})"
-            other = "an input" if theirs.block == INPUT else f"{theirs.block}({show_args(theirs.args)})"
+            same = theirs.block == mine.block  # then only the arguments that differ
+            this = f"{mine.block}({show_args(mine.args, theirs.args if same else None)})"
+            other = (
+                "an input"
+                if theirs.block == INPUT
+                else f"{theirs.block}({show_args(theirs.args, mine.args if same else None)})"
+            )
             return self.error_from(
                 mismatch(
-                    f"this {mine.block} call cannot use the weights of '{target}'",
+                    f"this {mine.block} call cannot use the weights of '{shared.name}'",
                     this,
                     other,
                     call.span,
@@ -170,7 +176,7 @@ class Calls:
         call: ast.Call,
         ctx: Context,
         current: str,
-        target: str | None = None,
+        shared_ref: TensorRef | None = None,
     ) -> str:
         names = [name for name, _ in ctx.stack]
         if definition.name in names:
@@ -205,22 +211,27 @@ class Calls:
                 values.local[param.name] = value.node
             else:
                 consts[param.name] = value
-        shared = None
-        if target is not None:
+        shared, target = None, shared_ref.node if shared_ref is not None else None
+        if shared_ref is not None:
             shared = self.instances.get(target)
             if shared is None or shared[0] != definition.name or not same_arguments(shared[1], consts):
-                theirs = "no block call" if shared is None else f"{shared[0]}({show_args(shared[1])})"
+                same = shared is not None and shared[0] == definition.name  # then only the arguments that differ
+                theirs = (
+                    "no block call"
+                    if shared is None
+                    else f"{shared[0]}({show_args(shared[1], consts if same else None)})"
+                )
                 return self.error_from(
                     mismatch(
-                        f"this {definition.name} call cannot use the weights of '{target}'",
-                        f"{definition.name}({show_args(consts)})",
+                        f"this {definition.name} call cannot use the weights of '{shared_ref.name}'",
+                        f"{definition.name}({show_args(consts, shared[1] if same else None)})",
                         theirs,
                         call.span,
                         self.graph.nodes[target].span,
                     )
                 )
         instance = self.fresh_name(ctx.prefix, definition.name)
-        scope = GraphScope("block", instance, definition.name, shares=shared[2] if shared else "")
+        scope = GraphScope("block", instance, definition.name, shares=shared[2] if shared else "", call=call.span)
         child = Context(
             module=owner,
             params=consts,
@@ -229,9 +240,11 @@ class Calls:
             stack=ctx.stack + ((definition.name, call.span),),
             scopes=ctx.scopes + (scope,),
         )
-        start = len(self.created)
+        start, reported = len(self.created), len(self.errors)
         with self.deeper(call.name_span):
             result = self.body(definition.body, child, current)
+        # a mistake in the body may come from this call's arguments: say which call it was made in
+        self.errors[reported:] = [called_from(e, call.span, definition.name) for e in self.errors[reported:]]
         nodes = self.made_since(start)
         if shared is not None and result != FAILED:
             pair_nodes(self.graph, nodes, shared[3], call.span)

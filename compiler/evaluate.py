@@ -14,13 +14,17 @@ from typing import Any
 from ..blocks.dims import Poly
 from ..dsl import ast
 from ..dsl.errors import Span, SpecError, did_you_mean
+from .binding_sites import size_hint
 from .loader import SpecModule
 
 
 @dataclass(frozen=True)
 class Word:
+    """A bare word: an enum value (`mean`), or a name that is not bound where it was written."""
+
     name: str
     span: Span
+    values: Bindings | None = field(default=None, compare=False, repr=False)  # bound where it was written
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class LetTable:
     def __init__(self) -> None:
         self._values: dict[tuple[str, str], Any] = {}
         self._active: list[tuple[str, str]] = []
-        self._failed: dict[tuple[str, str], SpecError] = {}  # chains cut for depth: reported once
+        self._failed: dict[tuple[str, str], SpecError] = {}  # cycles, chains cut for depth: reported once
 
     def lookup(self, module: SpecModule, name: str, span: Span) -> tuple[bool, Any]:
         found = module.find("lets", name)
@@ -87,8 +91,11 @@ class LetTable:
         if key in self._failed:
             raise EvalError(self._failed[key])
         if key in self._active:
-            chain = " -> ".join(n for _, n in self._active[self._active.index(key) :] + [key])
-            raise EvalError(SpecError(code="E215", message=f"let '{name}' depends on itself: {chain}", span=let.span))
+            cycle = self._active[self._active.index(key) :]
+            chain = " -> ".join(n for _, n in cycle + [key])
+            error = SpecError(code="E215", message=f"let '{name}' depends on itself: {chain}", span=let.span)
+            self._failed.update(dict.fromkeys(cycle, error))  # one cycle, one error: its other lets repeat it
+            raise EvalError(error)
         if len(self._active) >= MAX_LET_DEPTH:  # each level costs Python frames: stop before they run out
             raise EvalError(
                 SpecError(
@@ -149,7 +156,7 @@ class Scope:
         found, value = self.lets.lookup(self.module, name, span)
         if found:
             return value
-        return Poly.symbol(name) if self.symbols else Word(name, span)
+        return Poly.symbol(name) if self.symbols else Word(name, span, self.values)
 
     def known_names(self) -> set[str]:
         return set(self.params) | self.module.visible("lets")
@@ -204,7 +211,7 @@ def evaluate(expr: ast.Expr, scope: Scope) -> Any:
 def _arith(op: str, left: Any, right: Any, expr: ast.Node, scope: Scope) -> Any:
     for value in (left, right):
         if isinstance(value, Word):
-            raise EvalError(unknown_name(value.name, value.span, scope.known_names()))
+            raise EvalError(unknown_name(value.name, value.span, scope.known_names(), scope.module))
         if isinstance(value, TensorRef):
             raise EvalError(
                 SpecError(
@@ -237,10 +244,20 @@ def _arith(op: str, left: Any, right: Any, expr: ast.Node, scope: Scope) -> Any:
     return result
 
 
-def unknown_name(name: str, span: Span, candidates: set[str]) -> SpecError:
+def unknown_name(name: str, span: Span, candidates: set[str], module: SpecModule | None = None) -> SpecError:
     return SpecError(
         code="E205",
         message=f"unknown name '{name}'",
         span=span,
-        hint=did_you_mean(name, candidates) or "define it with `let`, bind it, or pass it as a parameter",
+        hint=literal_hint(name)
+        or (module is not None and size_hint(module, name, span))
+        or did_you_mean(name, candidates)
+        or "define it with `let`, bind it, or pass it as a parameter",
     )
+
+
+def literal_hint(name: str) -> str | None:
+    """`True`, `False`, `None` from Python habit: the language's words are lower case."""
+    if name != name.lower() and name.lower() in ("true", "false", "none"):
+        return f"did you mean '{name.lower()}'? true, false and none are written in lower case"
+    return None

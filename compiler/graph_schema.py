@@ -33,9 +33,10 @@ def graph_schema(options: tuple[ast.Kwarg, ...], errors: list[SpecError]) -> Gra
     node_types = (_names(given["nodes"], "nodes", errors) or ()) if "nodes" in given else ()
     edge_types: list[tuple[str, str, str]] = []
     if "edges" in given:
-        if "nodes" not in given:
+        items = _items(given["edges"], "edges", errors)
+        if items and "nodes" not in given:  # `edges = 3` is one mistake: not a list
             errors.append(_error("edge types need their node types declared too", given["edges"]))
-        for item in _items(given["edges"], "edges", errors):
+        for item in items:
             parts = item.items if isinstance(item, ast.ListExpr) else ()
             if len(parts) != 3 or not all(isinstance(part, (ast.Name, ast.String)) for part in parts):
                 errors.append(_error("an edge type is [source, relation, target]", item))

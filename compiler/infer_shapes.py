@@ -14,7 +14,7 @@ import networkx as nx
 from ..blocks.registry import BodyErrors, ShapeError
 from ..dsl.errors import SpecError
 from .evaluate import TensorRef
-from .model_graph import INPUT, ModelGraph, NodeGraph
+from .model_graph import INPUT, ModelGraph, NodeGraph, called_from
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def infer_shapes(model: ModelGraph) -> list[SpecError]:
         spec = attrs.spec
         wrong = next((i for i, t in enumerate(inputs) if not _accepts(spec.accepts, t.kind)), None)
         if wrong is not None:
-            errors.append(_kind_error(attrs, inputs[wrong], wrong))
+            errors.append(_in_calls(_kind_error(attrs, inputs[wrong], wrong), attrs))
             continue
         try:
             args = _resolve_refs(attrs.args, graph)
@@ -55,24 +55,38 @@ def infer_shapes(model: ModelGraph) -> list[SpecError]:
             for i, label in enumerate(attrs.labels):
                 message = message.replace(f"{{in{i}}}", label)
             errors.append(
-                SpecError(
-                    code="E401",
-                    message=f"{spec.name}: {message}",
-                    span=attrs.span,
-                    hint=failure.hint,
-                    notes=_input_notes(attrs, graph),
+                _in_calls(
+                    SpecError(
+                        code="E401",
+                        message=f"{spec.name}: {message}",
+                        span=attrs.span,
+                        hint=failure.hint,
+                        notes=_input_notes(attrs, graph),
+                    ),
+                    attrs,
                 )
             )
         except Exception as failure:  # a plugin's rule that crashed: report it, never a traceback
             errors.append(
-                SpecError(
-                    code="E499",
-                    message=f"{spec.name}: its shape rule failed ({type(failure).__name__}: {failure})",
-                    span=attrs.span,
-                    hint=f"the block comes from {spec.origin}; report this to its authors",
+                _in_calls(
+                    SpecError(
+                        code="E499",
+                        message=f"{spec.name}: its shape rule failed ({type(failure).__name__}: {failure})",
+                        span=attrs.span,
+                        hint=f"the block comes from {spec.origin}; report this to its authors",
+                    ),
+                    attrs,
                 )
             )
     return errors
+
+
+def _in_calls(error: SpecError, attrs) -> SpecError:
+    """A node made in user-block bodies: notes on the calls it was made for, innermost first."""
+    for scope in reversed(attrs.scopes):
+        if scope.kind == "block" and scope.call is not None:
+            error = called_from(error, scope.call, scope.label)
+    return error
 
 
 def _accepts(accepted: tuple[str, ...], kind: str) -> bool:

@@ -86,7 +86,7 @@ def read_source(path: Path, errors: list[SpecError], span: Span | None = None) -
         )
         return None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark, as some Windows editors write, is not text
     except UnicodeDecodeError as error:
         errors.append(
             SpecError(
@@ -144,7 +144,7 @@ def _load(source, path, sources, errors, loaded, in_progress, files) -> SpecModu
     for decl in tree.declarations:
         if isinstance(decl, ast.Use):
             used = _load_use(decl, path, sources, errors, loaded, in_progress, files)
-            if used is not None:
+            if used is not None and used not in module.uses:  # a file used twice is one file, not a clash
                 module.uses.append(used)
         else:
             _declare(module, decl, errors)
@@ -179,12 +179,13 @@ def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progres
     key = _key(str(target))
     if key in in_progress:
         chain = " -> ".join(Path(p).name for p in in_progress[in_progress.index(key) :] + [key])
+        itself = key == in_progress[-1]
         errors.append(
             SpecError(
                 code="E202",
-                message=f"`use` cycle: {chain}",
+                message=f"`use` cycle: {chain}" + (" (a file cannot use itself)" if itself else ""),
                 span=decl.span,
-                hint="move the shared blocks into a third file that both use",
+                hint="remove this line" if itself else "move the shared blocks into a third file that both use",
             )
         )
         return None
@@ -209,7 +210,11 @@ def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progres
                 code="E201",
                 message=f"used file not found: {_shown(decl.path)} (looked for {_shown(str(target))})",
                 span=decl.span,
-                hint="`use` paths are relative to the file that uses them",
+                hint=f"there is no folder {_shown(str(target.parent))}"
+                if not target.parent.is_dir()
+                else "check the file name"
+                if Path(decl.path).is_absolute()
+                else "`use` paths are relative to the file that uses them",
             )
         )
         return None
@@ -277,3 +282,22 @@ def _declare(module: SpecModule, decl, errors: list[SpecError]) -> None:
         )
         return
     table[decl.name] = decl
+    if isinstance(decl, ast.BlockDef):
+        _check_params(decl, errors)
+
+
+def _check_params(block: ast.BlockDef, errors: list[SpecError]) -> None:
+    """`block f(d, d)`: the second `d` would silently shadow the first."""
+    seen: dict[str, ast.Param] = {}
+    for param in block.params:
+        if param.name in seen:
+            errors.append(
+                SpecError(
+                    code="E203",
+                    message=f"block '{block.name}' has two parameters named '{param.name}'",
+                    span=param.span,
+                    hint="give each parameter its own name",
+                    notes=((seen[param.name].span, "first named here"),),
+                )
+            )
+        seen.setdefault(param.name, param)

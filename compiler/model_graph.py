@@ -45,6 +45,7 @@ class GraphScope:
     count: int = 0
     shared: bool = False  # a repeat whose copies all use the first copy's weights (`* N shared`)
     shares: str = ""  # a block instance that uses another instance's weights (`share = NAME`): its key
+    call: Span | None = field(default=None, compare=False)  # a block instance's call, for error notes
 
 
 class _Record:
@@ -144,3 +145,20 @@ class ModelGraph:
     span: Span
     errors: list[SpecError] = field(default_factory=list)
     bound: dict[str, str] = field(default_factory=dict)  # the model body's names (inputs, `as`, `=`) -> node
+
+
+def called_from(error: SpecError, call: Span, block: str) -> SpecError:
+    """`error`, found in a block's body, with a note on the call it was expanded for: for mistakes of
+    values, shapes and sharing (E3xx, E4xx, E23x), which the call's arguments may cause; a misspelt
+    name or a misplaced `output` in the body is wrong whichever call expands it."""
+    if not error.code.startswith(("E3", "E4", "E23")):
+        return error
+    at = error.span
+    inside = (
+        at is not None
+        and at.file == call.file
+        and (call.line, call.col) <= (at.line, at.col) < (call.end_line, call.end_col)
+    )
+    if inside:  # at the call itself (an argument): the caret already points there
+        return error
+    return replace(error, notes=(*error.notes, (call, f"in this call of '{block}'")))

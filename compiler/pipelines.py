@@ -11,7 +11,8 @@ from ..blocks.merges import MERGE_MODES
 from ..blocks.registry import all_blocks, lookup
 from ..dsl import ast
 from ..dsl.errors import Span, did_you_mean
-from .arguments import bind_block_args, convert, match_arguments
+from .arguments import bind_block_args, convert, match_arguments, show
+from .binding_sites import unbound_hint
 from .block_hints import unknown_block_hint
 from .evaluate import EvalError, Word, evaluate
 from .expansion import Context
@@ -97,7 +98,7 @@ class Pipelines:
             )
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            self.error("E304", f"a repeat count must be an integer, got {value}", expr.span)
+            self.error("E304", f"a repeat count must be an integer, got {show(value)}", expr.span)
             return None
         if value < 1:
             self.error("E305", f"a repeat count must be at least 1, got {value}", expr.span)
@@ -192,7 +193,8 @@ class Pipelines:
             "E204",
             f"unknown {kind} '{call.name}'",
             call.name_span,
-            unknown_block_hint(call.name, candidates - {"in"}),
+            (call.args is None and unbound_hint(ctx.module, call.name, call.name_span))
+            or unknown_block_hint(call.name, candidates - {"in"}),
         )
 
     def nothing_flows(self, what: str, span: Span) -> str:

@@ -25,8 +25,8 @@ def uses_anothers_module(attrs: Node) -> bool:
     return attrs.shares is not None and not attrs.unit_shared
 
 
-def share_target(kwarg: ast.Kwarg, scope, errors: list[SpecError]) -> str | None:
-    """The node `share = NAME` names, or None after recording why it cannot."""
+def share_target(kwarg: ast.Kwarg, scope, errors: list[SpecError]) -> TensorRef | None:
+    """The value `share = NAME` names (its node, and NAME for messages), or None after recording why not."""
     try:
         value = evaluate(kwarg.value, scope)
     except EvalError as failure:
@@ -42,7 +42,7 @@ def share_target(kwarg: ast.Kwarg, scope, errors: list[SpecError]) -> str | None
             )
         )
         return None
-    return value.node
+    return value
 
 
 def mismatch(what: str, this: str, other: str, span: Span, other_span: Span | None) -> SpecError:
@@ -63,26 +63,44 @@ def pair_nodes(graph, sharing: list[str], shared: list[str], span: Span) -> None
 
 
 def check_shares(graph) -> list[SpecError]:
-    """After shape inference: each sharing node builds the module it shares, and counts no parameters."""
-    errors = []
+    """After shape inference: each sharing node builds the module it shares, and counts no parameters.
+    One error per sharing call or repeat: the copies after the first mismatch follow from it."""
+    errors, reported = [], set()
     for node, attrs in graph.nodes.items():
         target = attrs.shares
         if target is None or attrs.type is None or graph.nodes[target].type is None:
             continue
         other = graph.nodes[target]
-        mine, theirs = _construct(graph, node), _construct(graph, target)
-        if mine != theirs:
-            errors.append(
-                mismatch(
-                    f"'{node}' cannot use the weights of '{target}': its inputs differ",
-                    _show(mine),
-                    _show(theirs),
-                    attrs.share_span or attrs.span,
-                    other.span,
+        span = attrs.share_span or attrs.span
+        if _construct(graph, node) != _construct(graph, target) and span not in reported:
+            reported.add(span)
+            mine, theirs = _input_types(graph, node), _input_types(graph, target)
+            copy = next((s for s in reversed(attrs.scopes) if s.kind == "repeat" and s.shared), None)
+            if copy is not None:
+                message = (
+                    f"share: the copies of a shared repeat cannot use one set of weights: their inputs differ "
+                    f"({attrs.block} takes {theirs} in copy 1 but {mine} in copy {copy.index})"
                 )
-            )
+                hint = (
+                    "each copy of `* N shared` or `repeat N shared` must give back the shape it takes; "
+                    "drop `shared` to give each copy its own weights"
+                )
+                note = "copy 1's call"
+            else:
+                message = (
+                    f"share: {attrs.block} cannot use the weights of the call it shares: its inputs differ "
+                    f"({mine} here, {theirs} there)"
+                )
+                hint = "share weights only between calls whose inputs fit the same weights"
+                note = "the call whose weights it would share"
+            notes = ((other.span, note),) if other.span else ()
+            errors.append(SpecError(code="E231", message=message, span=span, hint=hint, notes=notes))
         attrs.params = 0
     return errors
+
+
+def _input_types(graph, node: str) -> str:
+    return ", ".join(str(graph.nodes[i].type) for i in graph.nodes[node].inputs)
 
 
 def _construct(graph, node: str):
@@ -97,13 +115,6 @@ def _construct(graph, node: str):
         return f"no {spec.name} module"
 
 
-def _show(construct) -> str:
-    if construct is None or isinstance(construct, str):
-        return str(construct)
-    kwargs = ", ".join(f"{k}={v!r}" for k, v in construct.kwargs.items() if not callable(v))
-    return f"{construct.cls.__name__}({kwargs})"
-
-
 def same_arguments(a, b) -> bool:
     """Arguments compared by value; a bound tensor by the node it names (not where it is written)."""
 
@@ -114,6 +125,10 @@ def same_arguments(a, b) -> bool:
     return values(a) == values(b)
 
 
-def show_args(args) -> str:
+def show_args(args, other=None) -> str:
+    """`out = 8, bias = true`; given the other call's arguments, only those that differ from them."""
     items = args if isinstance(args, dict) else vars(args)
+    if other is not None:
+        theirs = other if isinstance(other, dict) else vars(other)
+        items = {k: v for k, v in items.items() if not same_arguments({k: v}, {k: theirs.get(k)})}
     return ", ".join(f"{k} = {show(v)}" for k, v in items.items() if not k.startswith("_"))

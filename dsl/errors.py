@@ -7,6 +7,7 @@ print the offending lines) out of the library.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 from ..errors import CramnetError
@@ -84,12 +85,20 @@ def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     start = len(raw[: span.col - 1].expandtabs(4))
     width = max(1, len(raw[: end - 1].expandtabs(4)) - start)
     shown, start, width = _window(raw.expandtabs(4), start, width)
+    start, width = _columns(shown[:start]), max(1, _columns(shown[start : start + width]))
     gutter = " " * len(str(span.line))
     return [
         f"  {gutter} |",
         f"  {span.line} | {shown}",
         f"  {gutter} | {' ' * start}{'^' * width}",
     ]
+
+
+def _columns(text: str) -> int:
+    """How many terminal columns `text` takes: CJK characters and emoji two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text
+    )
 
 
 def _window(line: str, start: int, width: int) -> tuple[str, int, int]:

@@ -384,7 +384,7 @@ def _read_spec(path) -> str:
         problem = f"is larger than {MAX_SPEC_BYTES >> 20} MiB: too large for a spec"
     else:
         try:
-            return data.decode("utf-8")
+            return data.decode("utf-8-sig")  # as the loader: a byte-order mark is not text
         except UnicodeDecodeError as error:
             problem = f"is not UTF-8 text (byte {error.start})"
     raise SpecErrors([SpecError(code="E200", message=f"{path} {problem}")])

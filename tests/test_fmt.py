@@ -154,12 +154,12 @@ def test_cli_fmt_goes_on_past_a_file_it_cannot_format(tmp_path):
     result = runner.invoke(app, ["fmt", "--check", *map(str, paths), str(missing)])
     assert result.exit_code == 1 and paths[0].read_text() == MESSY
     assert f"would reformat {paths[0]}" in result.output and f"would reformat {paths[2]}" in result.output
-    assert f"{paths[1]}:3:1: error[E100]" in result.output
+    assert f"{paths[1]}:2:14: error[E101]" in result.output  # the '[' left open
     assert f"error: cannot read or write {missing}: No such file or directory" in result.output
     assert "2 files would be reformatted, 2 files could not be formatted" in result.output
     result = runner.invoke(app, ["fmt", *map(str, paths)])
     assert result.exit_code == 1 and f"formatted {paths[0]}\nformatted {paths[2]}\n" in result.output
-    assert paths[0].read_text() == CANONICAL == paths[2].read_text() and f"{paths[1]}:3:1:" in result.output
+    assert paths[0].read_text() == CANONICAL == paths[2].read_text() and f"{paths[1]}:2:14:" in result.output
 
 
 def test_trailing_comments_two_spaces_after_the_code_and_aligned_in_a_run():

@@ -558,16 +558,17 @@ def test_sequence_data_cannot_ask_for_more_values_than_the_bound():
 
 def test_a_language_model_shorter_than_the_data_windows_is_told(tmp_path):
     from cramnet.train import train
-    from cramnet.train.errors import TrainError
 
     spec = tmp_path / "lm.cram"
     spec.write_text(
         "model lm {\n    input ids: tokens[seq]\n"
         "    ids -> embed(256, 8) -> pos_embed(16) -> dense(256) as logits\n    output logits\n}\n"
     )
-    with pytest.raises(TrainError, match=r"cannot run on data text \(ids \[64\] per example\)") as failure:
+    with pytest.raises(SpecErrors) as failure:  # located at the table: the data's windows fix seq=64
         train(spec, run_config(tmp_path / "run"))
-    assert "pos_embed" in failure.value.hint
+    (error,) = failure.value.errors
+    assert (error.code, error.span.line, error.span.col) == ("E403", 3, 29)
+    assert "with seq=64" in error.message and "pos_embed(64)" in error.hint
     assert not (tmp_path / "run").exists()
 
 

@@ -138,14 +138,14 @@ def test_a_syntax_error_in_a_used_file_names_that_file(tmp_path):
         check_spec(main)
     (error,) = caught.value.errors
     assert error.code == "E101" and error.span.file.endswith("lib.cram")
-    assert (error.span.line, error.span.col) == (3, 1)
-    assert "lib.cram:3:1" in str(caught.value)
+    assert (error.span.line, error.span.col) == (2, 10)  # the '(' left open
+    assert "lib.cram:2:10" in str(caught.value)
 
 
 @pytest.mark.parametrize(
     "snippet, first",
     [
-        ("model m {\n    input x: [4\n}\n", "expected ']', ',', '+', '-', '*', '/', '%'"),  # `}` where `]` was due
+        ("model m {\n    input x: [4 }\n", "expected ']', ',', '+', '-', '*', '/', '%'"),  # `}` where `]` was due
         ("let d = dense(3, [1, 2)\n", "expected ']', ','"),  # the innermost bracket's closer first
         ('let d = f([1, 2], "(" # ( [\n', "expected ')'"),  # brackets in strings and comments do not count
         ("let d = 2 +\n", "expected a name, an integer, a number, a string"),  # a value before a keyword
@@ -161,7 +161,7 @@ def test_check_and_fmt_give_the_same_ordered_hint(tmp_path):
     from cramnet.cli import app
 
     spec = tmp_path / "m.cram"
-    spec.write_text("model m {\n    input x: [4\n}\n")
+    spec.write_text("model m {\n    input x: [4 }\n")
     for command in ("check", "fmt"):
         result = CliRunner().invoke(app, [command, str(spec)])
         assert result.exit_code == 1 and "  hint: expected ']', ','" in result.output, result.output

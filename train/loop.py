@@ -222,6 +222,7 @@ def _check_one_batch(setup: Setup, module: torch.nn.Module) -> None:
     crash in the first step. Random state is left untouched, so resumed runs stay exact."""
     split = setup.data.train
     batch = split.batch(torch.arange(min(2, len(split)))).to(setup.device)
+    setup.checked.check_sizes(_run_sizes(setup.checked, batch.inputs))  # refused sizes: located spec errors
     devices = [setup.device] if setup.device.type == "cuda" else []
     was_training = module.training
     module.eval()
@@ -242,6 +243,20 @@ def _check_one_batch(setup: Setup, module: torch.nn.Module) -> None:
         ) from None
     finally:
         module.train(was_training)
+
+
+def _run_sizes(checked, inputs: dict) -> dict[str, int]:
+    """The data's value of each run-time size an input's type names alone (`seq` in `[seq, 2]`)."""
+    from ..blocks.dims import Poly
+
+    sizes = {}
+    for name in checked.inputs:
+        value, dims = inputs.get(name), getattr(checked.input_types[name], "dims", ())
+        if isinstance(value, torch.Tensor) and value.dim() == len(dims) + 1:  # (B, *dims)
+            for dim, size in zip(dims, value.shape[1:]):
+                if isinstance(dim, Poly) and len(dim.symbols()) == 1 and dim == Poly.symbol(*dim.symbols()):
+                    sizes.setdefault(next(iter(dim.symbols())), int(size))
+    return sizes
 
 
 def _write_config_after_first_epoch(out: Path, config: dict, then: Callable[[int], None] | None):
