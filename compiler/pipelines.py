@@ -26,13 +26,14 @@ _COMBINATORS = {ast.Repeat: "repeat", ast.Residual: "residual", ast.Parallel: "p
 class Pipelines:
     """Lines, pipelines, stages and combinators."""
 
-    def statement(self, statement, ctx: Context, current: str | None) -> str | None:
-        """Expand one body line; returns the new current value."""
+    def statement(self, statement, ctx: Context, current: str | None, last: bool = False) -> str | None:
+        """Expand one body line; returns the new current value — after a body's `last` line, the body's
+        result: the value of that line, bound to a name or not."""
         mark = len(self.graph)
         if isinstance(statement, ast.Binding):
             value = self.pipeline(statement.pipeline, ctx, current)
-            self.bind(ctx, statement.name, value, statement.name_span, mark)
-            return current
+            bound = self.bind(ctx, statement.name, value, statement.name_span, mark)
+            return bound if last else current
         if isinstance(statement, ast.Pipeline):
             return self.pipeline(statement, ctx, current)
         keyword = "input" if isinstance(statement, ast.InputDecl) else "output"
@@ -46,8 +47,8 @@ class Pipelines:
 
     def body(self, body: ast.Body, ctx: Context, current: str) -> str:
         with self.deeper(body.span):
-            for statement in body.statements:
-                current = self.statement(statement, ctx, current)
+            for index, statement in enumerate(body.statements, 1):
+                current = self.statement(statement, ctx, current, last=index == len(body.statements))
         return current
 
     def pipeline(self, pipeline: ast.Pipeline, ctx: Context, current: str | None, first: bool = True) -> str:

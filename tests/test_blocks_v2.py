@@ -119,6 +119,18 @@ def test_param_starts_a_pipeline_in_a_block_body_too():
     assert checked.build(seed=0)(torch.randn(4, 6, 8)).shape == (4, 3, 8)
 
 
+def test_a_body_whose_last_line_binds_a_name_returns_that_value():
+    # "the body's result is the value of its last line": it returned the body's input, the dense dead
+    source = "block f(d) {\n    h = in -> dense(d)\n}\n" + model("input x: [4]", "x -> f(8) as y", "output y")
+    checked = check_spec(source)
+    assert str(checked.output_types["y"]) == "[8]" and checked.summary().params == 40
+    residual = model("input x: [4]", "x -> residual { h = in -> dense(4) -> relu } as y", "output y")
+    net = check_spec(residual).build(seed=0)
+    x = torch.randn(3, 4)
+    (dense,) = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    torch.testing.assert_close(net(x), x + torch.relu(dense(x)))
+
+
 def test_param_cannot_follow_an_arrow():
     error = only_error(model("input x: [4]", "x -> param([4]) as y", "output y"))
     assert error.code == "E216" and "starts a pipeline" in error.message
