@@ -137,7 +137,10 @@ def convert(block: str, arg: Arg, value: Any, span: Span, scope: Scope) -> Any:
     """Check `value` against `arg`'s kind, bounds and choices; returns the value to store."""
 
     def fail(expected: str) -> EvalError:
-        return _argument_error("E304", f"{block}: '{arg.name}' expects {expected}, got {show(value)}", arg, span)
+        message = f"{block}: '{arg.name}' expects {expected}, got {show(value)}"
+        if "integer" in expected and isinstance(value, float) and not isinstance(value, bool):
+            return EvalError(SpecError(code="E304", message=message, span=span, hint=_WHOLE_NUMBER_HINT))
+        return _argument_error("E304", message, arg, span)
 
     if isinstance(value, Word) and value.name == "none" and "none" not in arg.choices:
         if arg.default is None:
@@ -251,6 +254,9 @@ def _check_bounds(block: str, arg: Arg, value: Any, span: Span) -> None:
         else:
             continue
         raise _argument_error("E305", f"{block}: '{arg.name}' must be {bound}, got {_number(item)}", arg, span)
+
+
+_WHOLE_NUMBER_HINT = "it takes a whole number: `//` divides to one (`256 // 3` is 85), `/` to a fraction"
 
 
 def _argument_error(code: str, message: str, arg: Arg, span: Span) -> EvalError:

@@ -451,3 +451,12 @@ def test_train_locates_a_positional_table_shorter_than_the_datas_sequences(tmp_p
     assert result.exit_code == 1, result.output
     assert "error[E403]" in result.output and "spec.cram:3:10" in result.output
     assert "must match the size of tensor" not in result.output
+
+
+def test_a_fraction_where_an_integer_goes_points_at_whole_number_division():
+    source = "let d = 256 / 3\nmodel m {\n    input x: [4]\n    x -> dense(d) as y\n    output y\n}\n"
+    with pytest.raises(SpecErrors) as failure:
+        check_spec(source)
+    (error,) = failure.value.errors
+    assert error.code == "E304" and "expects an integer, got 85.3" in error.message
+    assert "`//` divides to one" in error.hint
