@@ -6,7 +6,7 @@ import pytest
 
 from cramnet.compiler import check_spec
 from cramnet.dsl import SpecErrors, parse
-from cramnet.dsl.syntax_errors import COMMON_MISTAKES
+from cramnet.dsl.common_mistakes import COMMON_MISTAKES
 
 ROWS = [
     pytest.param(message, hint, snippet, id=f"row{row}-{i}")
