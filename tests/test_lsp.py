@@ -200,6 +200,12 @@ def test_format_goes_through_fmt(lsp):
     params = types.DocumentFormattingParams(text_document=doc(uri), options=options)
     (edit,) = lsp.run(lsp.client.text_document_formatting_async(params))
     assert edit.new_text == "model m {\n    input x: [4]\n    x -> dense(2) as y\n    output y\n}\n"
+    crlf = lsp.open("format_crlf.cram", "model m {\r\n  input x: [4]\r\n  x->dense(2)  as y\r\n  output y\r\n}\r\n")
+    lsp.published(crlf)
+    params = types.DocumentFormattingParams(text_document=doc(crlf), options=options)
+    (edit,) = lsp.run(lsp.client.text_document_formatting_async(params))
+    assert edit.new_text == "model m {\r\n    input x: [4]\r\n    x -> dense(2) as y\r\n    output y\r\n}\r\n"
+    assert edit.range.end == at(5, 0)
 
 
 def test_rename_a_bound_name_and_a_user_block(lsp):
