@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import attrs
 from lsprotocol import types
 
 from ..blocks.merges import MERGE_MODES
@@ -26,7 +27,7 @@ _INPUT_TYPES = (
 )
 _USE = re.compile(r'^\s*use\s+"([^"]*)$')
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*[A-Za-z_0-9]*$")
-_WORD_BEFORE_PAREN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_WORD_BEFORE_PAREN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[\t ]*$")  # a line break ends a statement
 # where the cursor writes a new name (`x -> dense(4) as |`, `model |`): nothing there to complete
 _NEW_NAME = re.compile(r"(\bas|^\s*(model|block|let|input))\s+[A-Za-z0-9_]*$")
 _OUTPUT = re.compile(r"^\s*output\b[\w\s,]*$")
@@ -46,6 +47,12 @@ def complete(analysis: Analysis, text: str, line: int, col: int) -> list[types.C
     place = place_of("\n".join([*lines[: line - 1], current]))
     if place.kind in ("comment", "string") or _NEW_NAME.search(current):
         return []
+    if place.kind == "use":  # `use |`: the path with its quotes
+        here = types.Position(line=line - 1, character=col - 1)
+        return [
+            attrs.evolve(item, text_edit=types.TextEdit(range=item.text_edit.range, new_text=f'"{item.label}"'))
+            for item in _use_paths(analysis, types.Range(start=here, end=here))
+        ]
     if _OUTPUT.match(current):
         return [item for item in _values(analysis, line) if item.kind == types.CompletionItemKind.Variable]
     call = _open_call(place.code)
@@ -102,7 +109,7 @@ def _at(analysis: Analysis, place: Place, line: int) -> list[types.CompletionIte
     if place.kind == "after":
         counted = re.search(r"(\*\s*|\brepeat\s+)(\w+|\([^()]*\))\s+\w*$", place.statement)
         return _keywords("as", "shared") if counted else _keywords("as")
-    return stages + values + _keywords(*KEYWORDS)
+    return [] if place.body == "top" else stages + values + _keywords(*KEYWORDS)
 
 
 def _open_call(before: str) -> tuple[str, str] | None:

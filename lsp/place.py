@@ -7,9 +7,13 @@ import re
 from dataclasses import dataclass
 
 # what the cursor is writing: nothing to complete in a comment or a string; a declaration at the
-# top level; a let's value; a body's line (or the pipeline after `NAME =`); a stage after `->`;
-# a repeat count; an input's type or its dimensions; `as` after a whole stage; else unknown
-PLACES = ("comment", "string", "top", "value", "line", "pipeline", "stage", "count", "type", "dims", "after", "other")
+# top level, a `use`'s path; a value (a let's, a list's item); a body's line (or the pipeline after
+# `NAME =`); a stage after `->`; a repeat count or arithmetic; an input's type or its dimensions;
+# `as` after a whole stage; else unknown
+PLACES = (
+    *("comment", "string", "top", "use", "value", "line", "pipeline", "stage", "count", "type", "dims", "after"),
+    "other",
+)
 _BODY = {"model": re.compile(r"\bmodel\s+\w+\s*$"), "block": re.compile(r"\bblock\s+\w+\s*\([^{}]*\)\s*$")}
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 
@@ -42,9 +46,12 @@ def place_of(before: str) -> Place:
     if stack and stack[-1][0] == "[":
         start = max((i + 1 for b, i, _ in stack if b == "{"), default=0)
         statement = _statement(code[start:])
-        return Place("dims" if re.match(r"input\b", statement) else "other", body, code, statement)
-    statement = _statement(code[start:])  # after a group's `(` too: a call's is answered before this is asked
-    return Place(_kind(statement, body), body, code, statement)
+        return Place("dims" if re.match(r"input\b", statement) else "value", body, code, statement)
+    statement = _statement(code[start:])
+    kind = _kind(statement, body)
+    if stack and stack[-1][0] == "(" and kind == "line":  # a group's `(`: a call's is answered before this is asked
+        kind = "stage" if re.search(r"->\s*$", code[: start - 1]) else "pipeline"
+    return Place(kind, body, code, statement)
 
 
 def _code(before: str) -> tuple[str, str | None]:
@@ -93,6 +100,8 @@ def _kind(statement: str, body: str) -> str:
     if body == "top":
         if re.match(r"let\s+\w+\s*=", statement):
             return "value"
+        if re.fullmatch(r"use\s+", statement):
+            return "use"
         return "top" if re.fullmatch(r"\w*", statement) else "other"
     if re.fullmatch(r"input\s+\w+\s*:\s*\w*", statement):
         return "type"
@@ -100,8 +109,8 @@ def _kind(statement: str, body: str) -> str:
         return "line"
     if re.fullmatch(r"\w+\s*=\s*\w*", statement):
         return "pipeline"
-    if re.search(r"(\*\s*|\brepeat\s+)\w*$", statement):
-        return "count"
+    if re.search(r"(\*\s*|\brepeat\s+|[+\-/%]\s*)\w*$", statement):
+        return "count"  # or arithmetic, which takes the same: lets and parameters
     if re.search(r"->\s*\w*$", statement):
         return "stage"
     if re.search(r"[\w)\]}]\s+\w*$", statement):

@@ -560,3 +560,17 @@ def test_a_count_offers_lets_and_after_it_as_and_shared():
     assert _typed(model="h -> relu * ‸") == ["d"]
     assert _typed(model="h -> relu * 3 ‸") == ["as", "shared"]
     assert _typed(model="h -> relu ‸") == ["as"]
+
+
+def test_groups_arithmetic_and_a_use_without_its_quote():
+    # `(` at a line's start was read as a call of the word ending the line before; `x -> (` offered
+    # `input`; `* (d + ` and `use ` offered every block
+    assert {"x", "h", "add"} <= set(_typed(model="(‸")) and "dense" not in _typed(model="(‸")
+    assert {"dense", "residual"} <= set(_typed(model="x -> (‸")) and "input" not in _typed(model="x -> (‸")
+    assert _typed(model="x -> relu * (d + ‸") == ["d"]
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.completion import complete
+
+    items = complete(analyze("use \n", "/tmp/quote.cram"), "use \n", 1, 5)
+    (ffn,) = [item for item in items if item.label == "std:ffn"]
+    assert ffn.text_edit.new_text == '"std:ffn"' and ffn.text_edit.range.start == at(0, 4)
