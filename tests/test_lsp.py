@@ -574,3 +574,19 @@ def test_groups_arithmetic_and_a_use_without_its_quote():
     items = complete(analyze("use \n", "/tmp/quote.cram"), "use \n", 1, 5)
     (ffn,) = [item for item in items if item.label == "std:ffn"]
     assert ffn.text_edit.new_text == '"std:ffn"' and ffn.text_edit.range.start == at(0, 4)
+
+
+def test_a_let_used_as_a_stage_is_that_let():
+    # `let act = choice(relu, gelu)` then `-> act`: no definition, and renaming the let left `act` behind
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.hover import hover
+    from cramnet.lsp.navigation import definition, rename
+
+    text = "let act = choice(relu, gelu)\nmodel m {\n    input x: [4]\n    x -> dense(4) -> act as y\n    output y\n}\n"
+    analysis = analyze(text, "/tmp/let_stage.cram")
+    col = text.split("\n")[3].index("act") + 2
+    assert definition(analysis, "file:///tmp/let_stage.cram", 4, col).range.start == at(0, 4)
+    edits = rename(analysis, "file:///tmp/let_stage.cram", 1, 6, "mixer").changes["file:///tmp/let_stage.cram"]
+    assert sorted((e.range.start.line, e.range.start.character) for e in edits) == [(0, 4), (3, col - 2)]
+    shown = hover(analysis, 4, col).contents.value
+    assert "let act = choice(relu, gelu)" in shown and "**output** `[4]`" in shown
