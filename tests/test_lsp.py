@@ -590,3 +590,15 @@ def test_a_let_used_as_a_stage_is_that_let():
     assert sorted((e.range.start.line, e.range.start.character) for e in edits) == [(0, 4), (3, col - 2)]
     shown = hover(analysis, 4, col).contents.value
     assert "let act = choice(relu, gelu)" in shown and "**output** `[4]`" in shown
+
+
+def test_a_half_typed_spec_has_its_diagnostics_inside_the_document():
+    # "unexpected end of file" pointed one past the last character (some clients refuse such a range)
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.diagnostics import diagnostics
+
+    for text in ("model ", "model m {\n", "model m {\n    input x: [1, ", "model m {\n    input x: [4]\n    x ->"):
+        lines = text.split("\n")
+        (diagnostic,) = diagnostics(analyze(text, "/tmp/eof.cram"), "file:///tmp/eof.cram")
+        for end in (diagnostic.range.start, diagnostic.range.end):
+            assert end.line < len(lines) and end.character <= len(lines[end.line]), (text, diagnostic.range)
