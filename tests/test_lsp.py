@@ -576,17 +576,18 @@ def test_groups_arithmetic_and_a_use_without_its_quote():
     assert ffn.text_edit.new_text == '"std:ffn"' and ffn.text_edit.range.start == at(0, 4)
 
 
-def test_a_let_used_as_a_stage_is_that_let():
+def test_a_let_used_as_a_stage_is_that_let(tmp_path):
     # `let act = choice(relu, gelu)` then `-> act`: no definition, and renaming the let left `act` behind
     from cramnet.lsp.analysis import analyze
     from cramnet.lsp.hover import hover
     from cramnet.lsp.navigation import definition, rename
 
     text = "let act = choice(relu, gelu)\nmodel m {\n    input x: [4]\n    x -> dense(4) -> act as y\n    output y\n}\n"
-    analysis = analyze(text, "/tmp/let_stage.cram")
+    path = tmp_path / "let_stage.cram"  # renaming a let reads the specs below its folder
+    analysis = analyze(text, str(path))
     col = text.split("\n")[3].index("act") + 2
-    assert definition(analysis, "file:///tmp/let_stage.cram", 4, col).range.start == at(0, 4)
-    edits = rename(analysis, "file:///tmp/let_stage.cram", 1, 6, "mixer").changes["file:///tmp/let_stage.cram"]
+    assert definition(analysis, path.as_uri(), 4, col).range.start == at(0, 4)
+    edits = rename(analysis, path.as_uri(), 1, 6, "mixer").changes[path.as_uri()]
     assert sorted((e.range.start.line, e.range.start.character) for e in edits) == [(0, 4), (3, col - 2)]
     shown = hover(analysis, 4, col).contents.value
     assert "let act = choice(relu, gelu)" in shown and "**output** `[4]`" in shown
@@ -602,3 +603,26 @@ def test_a_half_typed_spec_has_its_diagnostics_inside_the_document():
         (diagnostic,) = diagnostics(analyze(text, "/tmp/eof.cram"), "file:///tmp/eof.cram")
         for end in (diagnostic.range.start, diagnostic.range.end):
             assert end.line < len(lines) and end.character <= len(lines[end.line]), (text, diagnostic.range)
+
+
+def test_renaming_beside_a_fifo_named_like_a_spec_does_not_hang(tmp_path):
+    # rename read every `*.cram` below the file's folder, a named pipe too: the server blocked forever
+    import os
+    import threading
+
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.navigation import rename
+
+    parts, main = _two_files(tmp_path)
+    fifo = tmp_path / "pipe.cram"
+    os.mkfifo(fifo)
+    analysis = analyze(parts.read_text(), str(parts))
+    found = []
+    worker = threading.Thread(
+        target=lambda: found.append(rename(analysis, parts.as_uri(), 4, 8, "double")), daemon=True
+    )
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # let the blocked reader see the end of the pipe, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert found and main.as_uri() in found[0].changes
