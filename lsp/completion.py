@@ -1,5 +1,6 @@
 """Completion from the text before the cursor: `use` paths, a call's arguments and an enumerated
-argument's choices, else block names, bound names, lets and keywords."""
+argument's choices, else what the place the cursor is at takes (lsp/place.py): declarations at the
+top level, what starts a model's line, block names after `->`, an input's types, …"""
 
 from __future__ import annotations
 
@@ -83,7 +84,10 @@ def _at(analysis: Analysis, place: Place, line: int) -> list[types.CompletionIte
     values = _values(analysis, line)
     bound = [item for item in values if item.kind == types.CompletionItemKind.Variable]
     lets = [item for item in values if item.kind == types.CompletionItemKind.Constant]
-    stages = _blocks(analysis) + lets + _keywords("repeat", "residual", "parallel")
+
+    def stages() -> list[types.CompletionItem]:
+        return _blocks(analysis) + lets + _keywords("repeat", "residual", "parallel")
+
     if place.kind == "top":
         return _keywords("use", "let", "block", "model")
     if place.kind == "value":
@@ -93,9 +97,9 @@ def _at(analysis: Analysis, place: Place, line: int) -> list[types.CompletionIte
         starts = [item for item in _blocks(analysis) if _starts_a_model_line(item.label)]
         return (_keywords("input", "output") if place.kind == "line" else []) + bound + starts
     if place.kind in ("line", "pipeline"):
-        return stages + bound + _keywords("in")
+        return stages() + bound + _keywords("in")
     if place.kind == "stage":
-        return stages
+        return stages()
     if place.kind == "count":
         return [item for item in values if item.detail in ("let", "param")]
     if place.kind == "type":
@@ -109,7 +113,7 @@ def _at(analysis: Analysis, place: Place, line: int) -> list[types.CompletionIte
     if place.kind == "after":
         counted = re.search(r"(\*\s*|\brepeat\s+)(\w+|\([^()]*\))\s+\w*$", place.statement)
         return _keywords("as", "shared") if counted else _keywords("as")
-    return [] if place.body == "top" else stages + values + _keywords(*KEYWORDS)
+    return [] if place.body == "top" else stages() + values + _keywords(*KEYWORDS)
 
 
 def _open_call(before: str) -> tuple[str, str] | None:
