@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -54,11 +55,16 @@ class _Record:
 
     def update(self, values: Mapping[str, Any] | _Record = (), **more: Any) -> None:
         items = dict(vars(values) if isinstance(values, _Record) else values, **more)
-        known = {f.name for f in fields(self)}
+        known = _field_names(type(self))
         for key, value in items.items():
             if key not in known:
                 raise TypeError(f"{type(self).__name__} has no field '{key}'")
             setattr(self, key, value)
+
+
+@cache  # `update` runs for every node and edge the graph gets: read each record's fields once
+def _field_names(record: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(record))
 
 
 @dataclass(eq=False)

@@ -8,6 +8,8 @@ first arrow, or two spaces in when its first line has none), and so are number a
 literals as written. Comments stay on their line; a trailing one sits two spaces after its code,
 and the trailing comments of consecutive lines line up, two spaces after the longest line's code.
 
+Line breaks are the file's own: CRLF if its first line ends in one, else LF.
+
 The printer works from the AST, so it can only write what the parser read. `format_spec` checks
 its own output before returning it: the output must parse to the same AST (spans aside) and keep
 every comment, or it raises `FormatError` and the file is left alone.
@@ -43,6 +45,9 @@ def format_spec(text: str, path: str = "<spec>") -> str:
     """The canonical layout of `text`; raises `SpecErrors` if it does not parse."""
     tree = parse(text, path)
     result = _Printer(text).file(tree)
+    first = text.find("\n")
+    if first > 0 and text[first - 1] == "\r":  # a CRLF file stays CRLF: its first line break says which it uses
+        result = result.replace("\n", "\r\n")
     if without_spans(parse(result, path)) != without_spans(tree) or [c.text for c in comments(result)] != [
         c.text for c in comments(text)
     ]:

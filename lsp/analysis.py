@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 from ..compiler import CheckedModel, check_spec
 from ..compiler.loader import resolve_use_path
@@ -98,11 +99,14 @@ _parsed: dict[str, tuple[float, ast.SpecFile | None]] = {}
 
 
 def parse_file(path: str) -> ast.SpecFile | None:
-    """A used file's tree, re-read only when the file changes."""
+    """A spec file's tree, re-read only when the file changes; None for one that is not a readable spec."""
     try:
-        stamp = Path(path).stat().st_mtime
+        status = Path(path).stat()
     except OSError:
         return None
+    if not S_ISREG(status.st_mode):  # reading a named pipe would block the server for good
+        return None
+    stamp = status.st_mtime
     cached = _parsed.get(path)
     if cached is not None and cached[0] == stamp:
         return cached[1]

@@ -1,25 +1,34 @@
 """Completion from the text before the cursor: `use` paths, a call's arguments and an enumerated
-argument's choices, else block names, bound names, lets and keywords."""
+argument's choices, else what the place the cursor is at takes (lsp/place.py): declarations at the
+top level, what starts a model's line, block names after `->`, an input's types, …"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import attrs
 from lsprotocol import types
 
 from ..blocks.merges import MERGE_MODES
-from ..blocks.registry import all_blocks, lookup
+from ..blocks.registry import Arg, all_blocks, lookup
 from ..compiler.loader import STD_DIR
 from ..dsl import ast
 from .analysis import Analysis
 from .hover import show_value
+from .place import Place, place_of
 from .ranges import source_text
 
-KEYWORDS = ("use", "let", "block", "model", "input", "output", "as", "in", "repeat", "residual", "parallel", "moe")
+KEYWORDS = ("use", "let", "block", "model", "input", "output", "as", "in", "repeat", "residual", "parallel")
+# `input NAME: …` (LANGUAGE.md §1): label, what is inserted, what it is
+_INPUT_TYPES = (
+    ("[d1, d2, …]", "[", "a float tensor per example"),
+    ("tokens[seq]", "tokens[", "integer ids"),
+    ("graph[nodes, F]", "graph[", "a batch of graphs: node features and their edges"),
+)
 _USE = re.compile(r'^\s*use\s+"([^"]*)$')
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*[A-Za-z_0-9]*$")
-_WORD_BEFORE_PAREN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_WORD_BEFORE_PAREN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[\t ]*$")  # a line break ends a statement
 # where the cursor writes a new name (`x -> dense(4) as |`, `model |`): nothing there to complete
 _NEW_NAME = re.compile(r"(\bas|^\s*(model|block|let|input))\s+[A-Za-z0-9_]*$")
 _OUTPUT = re.compile(r"^\s*output\b[\w\s,]*$")
@@ -36,31 +45,75 @@ def complete(analysis: Analysis, text: str, line: int, col: int) -> list[types.C
         start = types.Position(line=line - 1, character=current.rindex('"') + 1)
         typed = types.Range(start=start, end=types.Position(line=line - 1, character=col - 1))
         return _use_paths(analysis, typed)
-    if _NEW_NAME.search(current):
+    place = place_of("\n".join([*lines[: line - 1], current]))
+    if place.kind in ("comment", "string") or _NEW_NAME.search(current):
         return []
+    if place.kind == "use":  # `use |`: the path with its quotes
+        here = types.Position(line=line - 1, character=col - 1)
+        return [
+            attrs.evolve(item, text_edit=types.TextEdit(range=item.text_edit.range, new_text=f'"{item.label}"'))
+            for item in _use_paths(analysis, types.Range(start=here, end=here))
+        ]
     if _OUTPUT.match(current):
         return [item for item in _values(analysis, line) if item.kind == types.CompletionItemKind.Variable]
-    before = "\n".join([*lines[: line - 1], current])
-    call = _open_call(before)
+    call = _open_call(place.code)
     if call is not None:
-        name, inside = call
-        if re.search(rf"\bblock\s+{name}\s*\($", before[: len(before) - len(inside)]):
-            return []  # a block's header declares its parameters
-        key = _KEY.search(inside.rsplit(",", 1)[-1])
-        if key is not None:
-            return _choices(analysis, name, key.group(1))
-        if not inside.strip() or inside.rstrip().endswith(",") or re.search(r",\s*[A-Za-z_]\w*$", inside):
-            given, positional = _given(inside)
-            arguments = _arguments(analysis, name)
-            return [a for i, a in enumerate(arguments) if i >= positional and a.label[:-2] not in given] + _values(
-                analysis, line
-            )
-        return _values(analysis, line)
-    return (
-        _blocks(analysis)
-        + _values(analysis, line)
-        + [types.CompletionItem(label=word, kind=types.CompletionItemKind.Keyword) for word in KEYWORDS]
-    )
+        return _in_call(analysis, place.code, line, *call)
+    return _at(analysis, place, line)
+
+
+def _in_call(analysis: Analysis, code: str, line: int, name: str, inside: str) -> list[types.CompletionItem]:
+    """In the parentheses of a call to `name`, with `inside` written since its `(`."""
+    if re.search(rf"\bblock\s+{name}\s*\($", code[: len(code) - len(inside)]):
+        return []  # a block's header declares its parameters
+    key = _KEY.search(inside.rsplit(",", 1)[-1])
+    if key is not None:
+        return _choices(analysis, name, key.group(1), line)
+    if not inside.strip() or inside.rstrip().endswith(",") or re.search(r",\s*[A-Za-z_]\w*$", inside):
+        given, positional = _given(inside)
+        arguments = _arguments(analysis, name)
+        offered = [a for i, a in enumerate(arguments) if i >= positional and a.label[:-2] not in given]
+        if not given:  # the next positional argument's own values first: `pool(mean)`, `gat(8, 2, false)`
+            offered = _words(analysis, name, positional) + offered
+        return offered + _values(analysis, line)
+    return _values(analysis, line)
+
+
+def _at(analysis: Analysis, place: Place, line: int) -> list[types.CompletionItem]:
+    """What can be written at a place outside a call's parentheses (LANGUAGE.md §1, §3)."""
+    values = _values(analysis, line)
+    bound = [item for item in values if item.kind == types.CompletionItemKind.Variable]
+    lets = [item for item in values if item.kind == types.CompletionItemKind.Constant]
+
+    def stages() -> list[types.CompletionItem]:
+        return _blocks(analysis) + lets + _keywords("repeat", "residual", "parallel")
+
+    if place.kind == "top":
+        return _keywords("use", "let", "block", "model")
+    if place.kind == "value":
+        return values
+    if place.kind in ("line", "pipeline") and place.body == "model":
+        # a model's line starts from an input, a bound name, a merge or a source, never a block call
+        starts = [item for item in _blocks(analysis) if _starts_a_model_line(item.label)]
+        return (_keywords("input", "output") if place.kind == "line" else []) + bound + starts
+    if place.kind in ("line", "pipeline"):
+        return stages() + bound + _keywords("in")
+    if place.kind == "stage":
+        return stages()
+    if place.kind == "count":
+        return [item for item in values if item.detail in ("let", "param")]
+    if place.kind == "type":
+        kind = types.CompletionItemKind.Keyword
+        return [
+            types.CompletionItem(label=label, kind=kind, insert_text=insert, filter_text=insert, detail=detail)
+            for label, insert, detail in _INPUT_TYPES
+        ]
+    if place.kind == "dims":
+        return lets + _dimension_symbols(analysis)
+    if place.kind == "after":
+        counted = re.search(r"(\*\s*|\brepeat\s+)(\w+|\([^()]*\))\s+\w*$", place.statement)
+        return _keywords("as", "shared") if counted else _keywords("as")
+    return [] if place.body == "top" else stages() + values + _keywords(*KEYWORDS)
 
 
 def _open_call(before: str) -> tuple[str, str] | None:
@@ -187,16 +240,55 @@ def _arguments(analysis: Analysis, name: str) -> list[types.CompletionItem]:
     return items
 
 
-def _choices(analysis: Analysis, name: str, key: str) -> list[types.CompletionItem]:
+def _choices(analysis: Analysis, name: str, key: str, line: int) -> list[types.CompletionItem]:
+    """The values of the argument `key` of a call to `name`: its choices, `true`/`false`, else names."""
     if (name, key) == ("parallel", "merge"):
         return [types.CompletionItem(label=mode, kind=types.CompletionItemKind.EnumMember) for mode in MERGE_MODES]
+    user = _user_blocks(analysis).get(name)
+    if user is not None:
+        param = next((p for p in user[0].params if p.name == key), None)
+        if param is not None and isinstance(param.default, ast.Bool):
+            return _keywords("true", "false")
+        return _values(analysis, line)
     spec = lookup(name)
     arg = spec.arg(key) if spec is not None else None
+    return _arg_words(arg) or _values(analysis, line)
+
+
+def _words(analysis: Analysis, name: str, index: int) -> list[types.CompletionItem]:
+    """The choices (or `true`/`false`) of the `index`-th argument of the primitive block `name`."""
+    spec = lookup(name) if name not in _user_blocks(analysis) else None
+    return _arg_words(spec.args[index]) if spec is not None and index < len(spec.args) else []
+
+
+def _arg_words(arg: Arg | None) -> list[types.CompletionItem]:
     if arg is not None and arg.choices:
         return [types.CompletionItem(label=choice, kind=types.CompletionItemKind.EnumMember) for choice in arg.choices]
     if arg is not None and arg.kind == "bool":
-        return [types.CompletionItem(label=word, kind=types.CompletionItemKind.Keyword) for word in ("true", "false")]
-    return _values(analysis, 10**9)
+        return _keywords("true", "false")
+    return []
+
+
+def _keywords(*words: str) -> list[types.CompletionItem]:
+    return [types.CompletionItem(label=word, kind=types.CompletionItemKind.Keyword) for word in words]
+
+
+def _starts_a_model_line(name: str) -> bool:
+    spec = lookup(name)
+    return spec is not None and (spec.merge or spec.source)
+
+
+def _dimension_symbols(analysis: Analysis) -> list[types.CompletionItem]:
+    """The run-time sizes (`seq`, `n`) the file's inputs already name."""
+    lets = analysis.index.top("let")
+    found: dict[str, None] = {}
+    for decl in analysis.tree.declarations if analysis.tree is not None else ():
+        for statement in decl.body.statements if isinstance(decl, ast.ModelDef) else ():
+            for dim in statement.type.dims if isinstance(statement, ast.InputDecl) else ():
+                if isinstance(dim, ast.Name) and dim.name not in lets:
+                    found[dim.name] = None
+    kind = types.CompletionItemKind.TypeParameter
+    return [types.CompletionItem(label=name, kind=kind, detail="run-time size") for name in found]
 
 
 def _values(analysis: Analysis, line: int) -> list[types.CompletionItem]:

@@ -10,7 +10,7 @@ from lsprotocol import types
 from ..compiler.loader import resolve_use_path
 from ..dsl.errors import Span, SpecError
 from .analysis import Analysis
-from .ranges import span_range
+from .ranges import inside, span_range
 
 SOURCE = "cramnet"
 _DID_YOU_MEAN = re.compile(r"did you mean '([^']+)'\?")
@@ -38,7 +38,7 @@ def internal_error(what: str) -> list[types.Diagnostic]:
 
 def _diagnostic(error: SpecError, analysis: Analysis, uri: str) -> types.Diagnostic:
     message = error.message
-    where = _local_range(error.span, analysis)
+    where = inside(_local_range(error.span, analysis), analysis.text)
     if error.span is not None and error.span.file != analysis.path:
         message = f"{message} (in {error.span})"  # a mistake inside a used file, shown on its `use`
     related = []

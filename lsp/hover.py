@@ -25,15 +25,23 @@ def hover(analysis: Analysis, line: int, col: int) -> types.Hover | None:
     if found is None:
         return _used_let(analysis, line, col) or _argument(analysis, line, col)
     span, symbol = found
+    if symbol.kind == "let" and site is not None:  # a let of blocks as a stage: the let, and what the stage made
+        text = "\n\n".join(part for part in (_let(analysis, symbol), _stage(analysis, site)) if part)
+        return _answer(text, span)
     if symbol.kind in ("input", "bound"):
         return _answer(_bound(analysis, symbol), span)
     if symbol.kind == "block":
         return _answer(_block_doc(analysis, symbol.name), span)
     if symbol.kind == "model":
         return _answer(_model(analysis, symbol.name), span)
+    return _answer(_let(analysis, symbol), span)
+
+
+def _let(analysis: Analysis, symbol: Symbol) -> str:
+    """A let's or a parameter's declaration."""
     owner = f" of block `{symbol.container.name}`" if symbol.container is not None else ""
     what = "parameter" if symbol.kind == "param" else "let"
-    return _answer(f"({what}{owner})\n```cram\n{source_text(symbol.whole, analysis.text)}\n```", span)
+    return f"({what}{owner})\n```cram\n{source_text(symbol.whole, analysis.text)}\n```"
 
 
 def show_value(value: object) -> str:

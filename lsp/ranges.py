@@ -35,6 +35,18 @@ def whole_document(text: str) -> types.Range:
     )
 
 
+def inside(where: types.Range, text: str) -> types.Range:
+    """`where` with each end moved back into `text`: an error at the end of a file points one past it."""
+    lines = text.split("\n")
+
+    def clamp(position: types.Position) -> types.Position:
+        line = min(position.line, len(lines) - 1)
+        character = position.character if line == position.line else len(lines[line])
+        return types.Position(line=line, character=min(character, len(lines[line])))
+
+    return types.Range(start=clamp(where.start), end=clamp(where.end))
+
+
 def name_span(span: Span, name: str) -> Span:
     """The span of `name` written at the start of `span` (a parameter's name in `d = 4`)."""
     return Span(file=span.file, line=span.line, col=span.col, end_line=span.line, end_col=span.col + len(name))

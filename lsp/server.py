@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -248,4 +249,8 @@ def serve(plugins: list[str] = ()) -> None:
         load_plugins(list(plugins))
     except PluginError as error:  # the specs that use its blocks will say so; the rest still work
         log.error("%s", error)
+    # what is loaded now (torch, the compiler, the blocks) lives as long as the server: the garbage
+    # collector's full passes, several during a big spec's check, need not walk it every time
+    gc.collect()
+    gc.freeze()
     server.start_io()

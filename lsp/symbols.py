@@ -175,8 +175,8 @@ class _Indexer:
     def term(self, term, scope: _Scope, container: Symbol, following: ast.Call | None, alias: str | None) -> None:
         if isinstance(term, ast.Call):
             target = scope.value(term.name)
-            if target is None or target.kind == "let":
-                target = self.blocks.get(term.name)
+            if target is None or target.kind == "let":  # a block, else a let of blocks (`choice(relu, gelu)`)
+                target = self.blocks.get(term.name, target)
             self.refer(target, term.name_span)
             self.index.calls.append(CallSite(term, target, container, following, alias, self.repeats > 0))
             if term.args is not None:

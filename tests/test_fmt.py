@@ -181,3 +181,19 @@ def test_trailing_comments_two_spaces_after_the_code_and_aligned_in_a_run():
         "    output y  # alone again\n"
         "}\n"
     )
+
+
+def test_fmt_keeps_crlf_line_endings_and_lf_ones():
+    # a CRLF file came out LF: every line of it changed in the editor and in version control
+    crlf = MESSY.replace("\n", "\r\n")
+    once = _same_meaning_and_stable(crlf, "crlf.cram")
+    assert once == CANONICAL.replace("\n", "\r\n")
+    assert _same_meaning_and_stable(MESSY, "lf.cram") == CANONICAL
+
+
+def test_cli_fmt_writes_crlf_back_as_crlf(tmp_path):
+    spec = tmp_path / "m.cram"
+    spec.write_bytes(MESSY.replace("\n", "\r\n").encode())
+    assert runner.invoke(app, ["fmt", str(spec)]).exit_code == 0
+    assert spec.read_bytes() == CANONICAL.replace("\n", "\r\n").encode()
+    assert runner.invoke(app, ["fmt", "--check", str(spec)]).exit_code == 0

@@ -185,10 +185,10 @@ def test_completion_of_a_half_typed_block_and_of_arguments(lsp):
     assert {"stride =", "pad =", "groups ="} <= set(labels(2, 19))
     lsp.change(uri, text.replace("x -> con", "x -> dense(4) as h\n    h -> relu"))
     lsp.published(uri)
-    lsp.change(
-        uri, text.replace("x -> con", "x -> dense(4) as h\n    h -> ")
-    )  # does not parse: names from the last parse
-    assert {"x", "h", "dense", "residual"} <= set(labels(3, 9))  # names bound so far, blocks, keywords
+    lsp.change(uri, text.replace("x -> con", "x -> dense(4) as h\n    "))  # does not parse: names from the last parse
+    assert {"x", "h", "input", "add"} <= set(labels(3, 4)) and "dense" not in labels(3, 4)
+    lsp.change(uri, text.replace("x -> con", "x -> dense(4) as h\n    h -> "))
+    assert {"dense", "residual"} <= set(labels(3, 9)) and not {"x", "h"} & set(labels(3, 9))  # E216 if it flowed
     lsp.change(uri, 'use "std:\n' + text)
     assert "std:ffn" in labels(0, 9)
 
@@ -200,6 +200,12 @@ def test_format_goes_through_fmt(lsp):
     params = types.DocumentFormattingParams(text_document=doc(uri), options=options)
     (edit,) = lsp.run(lsp.client.text_document_formatting_async(params))
     assert edit.new_text == "model m {\n    input x: [4]\n    x -> dense(2) as y\n    output y\n}\n"
+    crlf = lsp.open("format_crlf.cram", "model m {\r\n  input x: [4]\r\n  x->dense(2)  as y\r\n  output y\r\n}\r\n")
+    lsp.published(crlf)
+    params = types.DocumentFormattingParams(text_document=doc(crlf), options=options)
+    (edit,) = lsp.run(lsp.client.text_document_formatting_async(params))
+    assert edit.new_text == "model m {\r\n    input x: [4]\r\n    x -> dense(2) as y\r\n    output y\r\n}\r\n"
+    assert edit.range.end == at(5, 0)
 
 
 def test_rename_a_bound_name_and_a_user_block(lsp):
@@ -456,3 +462,167 @@ def test_renaming_a_block_or_let_renames_its_uses_in_the_files_that_use_it(tmp_p
     assert [(e.range.start, e.new_text) for e in changes[main.as_uri()]] == [(at(3, 9), "double")]
     changes = rename(analysis, parts.as_uri(), 1, 6, "size").changes
     assert [e.range.start for e in changes[main.as_uri()]] == [at(3, 15)]
+
+
+def _offered(marked: str, typed_into: str | None = None, path: str = "/tmp/offered.cram") -> list[str]:
+    """The labels offered with the cursor at the `‸` of `marked`, typed into the text `typed_into`
+    (whose parse the server keeps while the half-typed text does not parse)."""
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.completion import complete
+
+    where = marked.index("‸")
+    text = marked[:where] + marked[where + 1 :]
+    line, col = text[:where].count("\n") + 1, len(text[:where].split("\n")[-1]) + 1
+    previous = analyze(typed_into, path) if typed_into is not None else None
+    return [item.label for item in complete(analyze(text, path, previous), text, line, col)]
+
+
+LINES = """\
+let d = 8
+
+block enc(c, flag = false) {
+    h = in -> dense(c)
+    <B>
+}
+
+model m {
+    input x: [seq, 16]
+    x -> dense(d) as h
+    <M>
+    output h
+}
+"""
+
+
+def _lines(block: str = "", model: str = "") -> str:
+    """LINES with a line written at the end of the block's body and of the model's; `‸` in one marks the cursor."""
+    return LINES.replace("<B>", block).replace("<M>", model)
+
+
+def _typed(block: str = "", model: str = "") -> list[str]:
+    """What is offered at the `‸` of a line being typed into LINES."""
+    return _offered(_lines(block, model), _lines())
+
+
+def test_a_new_model_line_offers_what_can_start_one():
+    # it offered every block (an E211 error at the start of a model line) and `use`, `block`, `moe`…
+    labels = set(_typed(model="‸"))
+    assert {"input", "output", "x", "h", "add", "concat", "param"} <= labels
+    assert not {"dense", "enc", "d", "repeat", "use", "model"} & labels
+    assert {"x", "h", "mul"} <= set(_typed(model="y = ‸"))
+
+
+def test_a_block_line_and_a_stage_offer_blocks_lets_and_combinators():
+    block_line = set(_typed(block="‸"))
+    assert {"dense", "enc", "d", "residual", "repeat", "in", "h", "c"} <= block_line
+    assert not {"model", "use", "input", "output"} & block_line
+    stage = set(_typed(model="h -> ‸"))
+    assert {"dense", "enc", "d", "residual"} <= stage and not {"x", "h", "in", "input"} & stage
+    assert {"dense", "enc"} <= set(_typed(model="h\n      -> re‸"))  # a pipeline carried over a line
+
+
+def test_top_level_offers_the_declarations():
+    assert _offered("let d = 8\n‸\n") == ["use", "let", "block", "model"]
+    assert _offered("‸") == ["use", "let", "block", "model"]
+
+
+def test_an_input_type_offers_the_three_forms_and_its_dimensions_the_sizes():
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.completion import complete
+
+    assert _typed(model="input y: ‸") == ["[d1, d2, …]", "tokens[seq]", "graph[nodes, F]"]
+    text = _lines(model="input y: ")
+    line = text.split("\n").index("    input y: ")
+    items = complete(analyze(text, "/tmp/types.cram"), text, line + 1, len("    input y: ") + 1)
+    assert [item.insert_text for item in items] == ["[", "tokens[", "graph["]
+    assert set(_typed(model="input y: [‸]")) == {"d", "seq"}
+
+
+def test_nothing_is_offered_in_a_comment_or_a_string():
+    assert _typed(model="# a note ‸") == []
+    assert _typed(model='h -> dense(4, tie = "a‸") as y') == []
+
+
+def test_argument_values_offer_choices_and_booleans_and_bound_names():
+    def at(stage: str) -> list[str]:
+        return _typed(model=f"h -> {stage}‸) as y")
+
+    assert at("pool(")[:5] == ["cls", "mean", "max", "last", "sum"]  # positional: `pool(mean)`
+    assert at("reduce(")[:4] == ["sum", "mean", "max", "min"]
+    assert at("gat(8, 2, ")[:2] == ["true", "false"]  # the third argument, `concat`
+    assert at("dense(4, bias = ") == ["true", "false"]
+    assert at("enc(4, flag = ") == ["true", "false"]  # a user block's parameter with a boolean default
+    assert {"x", "h"} <= set(at("dense(4, tie = "))  # bound names, not only lets
+    assert "cls" not in at("dense(")
+
+
+def test_a_count_offers_lets_and_after_it_as_and_shared():
+    assert _typed(model="h -> relu * ‸") == ["d"]
+    assert _typed(model="h -> relu * 3 ‸") == ["as", "shared"]
+    assert _typed(model="h -> relu ‸") == ["as"]
+
+
+def test_groups_arithmetic_and_a_use_without_its_quote():
+    # `(` at a line's start was read as a call of the word ending the line before; `x -> (` offered
+    # `input`; `* (d + ` and `use ` offered every block
+    assert {"x", "h", "add"} <= set(_typed(model="(‸")) and "dense" not in _typed(model="(‸")
+    assert {"dense", "residual"} <= set(_typed(model="x -> (‸")) and "input" not in _typed(model="x -> (‸")
+    assert _typed(model="x -> relu * (d + ‸") == ["d"]
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.completion import complete
+
+    items = complete(analyze("use \n", "/tmp/quote.cram"), "use \n", 1, 5)
+    (ffn,) = [item for item in items if item.label == "std:ffn"]
+    assert ffn.text_edit.new_text == '"std:ffn"' and ffn.text_edit.range.start == at(0, 4)
+
+
+def test_a_let_used_as_a_stage_is_that_let(tmp_path):
+    # `let act = choice(relu, gelu)` then `-> act`: no definition, and renaming the let left `act` behind
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.hover import hover
+    from cramnet.lsp.navigation import definition, rename
+
+    text = "let act = choice(relu, gelu)\nmodel m {\n    input x: [4]\n    x -> dense(4) -> act as y\n    output y\n}\n"
+    path = tmp_path / "let_stage.cram"  # renaming a let reads the specs below its folder
+    analysis = analyze(text, str(path))
+    col = text.split("\n")[3].index("act") + 2
+    assert definition(analysis, path.as_uri(), 4, col).range.start == at(0, 4)
+    edits = rename(analysis, path.as_uri(), 1, 6, "mixer").changes[path.as_uri()]
+    assert sorted((e.range.start.line, e.range.start.character) for e in edits) == [(0, 4), (3, col - 2)]
+    shown = hover(analysis, 4, col).contents.value
+    assert "let act = choice(relu, gelu)" in shown and "**output** `[4]`" in shown
+
+
+def test_a_half_typed_spec_has_its_diagnostics_inside_the_document():
+    # "unexpected end of file" pointed one past the last character (some clients refuse such a range)
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.diagnostics import diagnostics
+
+    for text in ("model ", "model m {\n", "model m {\n    input x: [1, ", "model m {\n    input x: [4]\n    x ->"):
+        lines = text.split("\n")
+        (diagnostic,) = diagnostics(analyze(text, "/tmp/eof.cram"), "file:///tmp/eof.cram")
+        for end in (diagnostic.range.start, diagnostic.range.end):
+            assert end.line < len(lines) and end.character <= len(lines[end.line]), (text, diagnostic.range)
+
+
+def test_renaming_beside_a_fifo_named_like_a_spec_does_not_hang(tmp_path):
+    # rename read every `*.cram` below the file's folder, a named pipe too: the server blocked forever
+    import os
+    import threading
+
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.navigation import rename
+
+    parts, main = _two_files(tmp_path)
+    fifo = tmp_path / "pipe.cram"
+    os.mkfifo(fifo)
+    analysis = analyze(parts.read_text(), str(parts))
+    found = []
+    worker = threading.Thread(
+        target=lambda: found.append(rename(analysis, parts.as_uri(), 4, 8, "double")), daemon=True
+    )
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # let the blocked reader see the end of the pipe, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert found and main.as_uri() in found[0].changes
