@@ -111,7 +111,7 @@ def parse_file(path: str) -> ast.SpecFile | None:
     if cached is not None and cached[0] == stamp:
         return cached[1]
     try:
-        tree = parse(Path(path).read_text(encoding="utf-8"), path)
+        tree = parse(Path(path).read_text(encoding="utf-8-sig"), path)
     except (SpecErrors, OSError, UnicodeDecodeError):
         tree = None
     _parsed[path] = (stamp, tree)

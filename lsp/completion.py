@@ -174,7 +174,7 @@ def _user_blocks(analysis: Analysis) -> dict[str, tuple[ast.BlockDef, str]]:
     for tree, path in [*files, (analysis.tree, None)]:
         if tree is None:
             continue
-        text = analysis.text if path is None else path.read_text(encoding="utf-8")
+        text = analysis.text if path is None else path.read_text(encoding="utf-8-sig")
         for decl in tree.declarations:
             if isinstance(decl, ast.BlockDef):
                 found[decl.name] = (decl, text)

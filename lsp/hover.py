@@ -63,7 +63,7 @@ def _used_let(analysis: Analysis, line: int, col: int) -> types.Hover | None:
     if used is None:
         return None
     path, let = used
-    text = source_text(let.span, Path(path).read_text(encoding="utf-8"))
+    text = source_text(let.span, Path(path).read_text(encoding="utf-8-sig"))
     return _answer(f"(let) — from `{Path(path).name}`\n```cram\n{text}\n```", name)
 
 
@@ -115,7 +115,7 @@ def _block_doc(analysis: Analysis, name: str) -> str | None:
 def _user_block(analysis: Analysis, name: str) -> tuple[str, str, ast.BlockDef] | None:
     files = [(analysis.path, analysis.text, analysis.tree)]
     for path, tree in analysis.used_trees().items():
-        files.append((path, Path(path).read_text(encoding="utf-8"), tree))
+        files.append((path, Path(path).read_text(encoding="utf-8-sig"), tree))
     for path, text, tree in files:
         for decl in tree.declarations if tree is not None else ():
             if isinstance(decl, ast.BlockDef) and decl.name == name:

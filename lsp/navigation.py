@@ -117,7 +117,7 @@ def _uses_elsewhere(analysis: Analysis, symbol: Symbol) -> dict[str, list[Span]]
             if isinstance(use, ast.Use)
         ):
             continue
-        index, text = index_file(tree), other.read_text(encoding="utf-8")
+        index, text = index_file(tree), other.read_text(encoding="utf-8-sig")
         if symbol.kind == "block":
             spans = [c.call.name_span for c in index.calls if c.symbol is None and c.call.name == symbol.name]
         else:

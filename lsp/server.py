@@ -53,7 +53,7 @@ class CramServer(LanguageServer):
         if uri in self.workspace.text_documents or not uri.startswith("file:"):
             return self.workspace.get_text_document(uri).lines
         try:
-            return Path(to_fs_path(uri)).read_text(encoding="utf-8").splitlines(keepends=True)
+            return Path(to_fs_path(uri)).read_text(encoding="utf-8-sig").splitlines(keepends=True)
         except (OSError, UnicodeDecodeError):
             return []
 

@@ -450,6 +450,19 @@ def test_a_let_of_a_used_file_has_a_definition_and_a_hover(tmp_path):
     assert shown is not None and "let width = 32" in shown.contents.value and "parts.cram" in shown.contents.value
 
 
+def test_a_used_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    # the compiler read it (utf-8-sig) but the server's own reads did not: no hover on its let
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.hover import hover
+
+    parts, main = _two_files(tmp_path)
+    parts.write_bytes(b"\xef\xbb\xbf" + parts.read_bytes())
+    analysis = analyze(main.read_text(), str(main))
+    assert not analysis.errors
+    shown = hover(analysis, 4, 17)
+    assert shown is not None and "let width = 32" in shown.contents.value
+
+
 def test_renaming_a_block_or_let_renames_its_uses_in_the_files_that_use_it(tmp_path):
     # renaming `twice` in parts.cram left main.cram calling a block that no longer existed
     from cramnet.lsp.analysis import analyze
