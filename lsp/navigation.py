@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import keyword
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from lsprotocol import types
@@ -98,6 +100,17 @@ def rename(analysis: Analysis, uri: str, line: int, col: int, new_name: str) -> 
 
 
 _MOST_FILES = 2000  # beside the renamed file: enough for a project, bounded for a home directory
+_MOST_FOLDERS = 1000
+
+
+def _specs_below(folder: Path) -> Iterator[Path]:
+    """The .cram files in `folder` and below, without entering hidden folders (.git, .venv) or
+    following links; at most _MOST_FOLDERS folders are walked."""
+    for walked, (root, folders, names) in enumerate(os.walk(folder)):
+        if walked == _MOST_FOLDERS:
+            return
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        yield from (Path(root) / name for name in sorted(names) if name.endswith(".cram"))
 
 
 def _uses_elsewhere(analysis: Analysis, symbol: Symbol) -> dict[str, list[Span]]:
@@ -106,8 +119,7 @@ def _uses_elsewhere(analysis: Analysis, symbol: Symbol) -> dict[str, list[Span]]
         return {}
     here = Path(analysis.path).resolve()
     found: dict[str, list[Span]] = {}
-    files = (p for p in here.parent.rglob("*.cram") if not any(part.startswith(".") for part in p.parts))
-    for other in itertools.islice(files, _MOST_FILES):
+    for other in itertools.islice(_specs_below(here.parent), _MOST_FILES):
         if other.resolve() == here:
             continue
         tree = parse_file(str(other))

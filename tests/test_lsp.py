@@ -477,6 +477,21 @@ def test_renaming_a_block_or_let_renames_its_uses_in_the_files_that_use_it(tmp_p
     assert [e.range.start for e in changes[main.as_uri()]] == [at(3, 15)]
 
 
+def test_renaming_in_a_project_inside_a_hidden_folder_finds_its_uses_but_skips_hidden_folders_below(tmp_path):
+    # every path with a part starting with '.' was skipped, the project's own folder's included
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.navigation import rename
+
+    project = tmp_path / ".config" / "specs"
+    project.mkdir(parents=True)
+    parts, main = _two_files(project)
+    hidden = project / ".venv" / "copy.cram"
+    hidden.parent.mkdir()
+    hidden.write_text(main.read_text().replace('"parts.cram"', '"../parts.cram"'))
+    changes = rename(analyze(parts.read_text(), str(parts)), parts.as_uri(), 4, 8, "double").changes
+    assert main.as_uri() in changes and hidden.as_uri() not in changes
+
+
 def _offered(marked: str, typed_into: str | None = None, path: str = "/tmp/offered.cram") -> list[str]:
     """The labels offered with the cursor at the `‸` of `marked`, typed into the text `typed_into`
     (whose parse the server keeps while the half-typed text does not parse)."""
