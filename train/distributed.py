@@ -54,9 +54,13 @@ def launched() -> bool:
 
 
 def leave() -> None:
+    """Tear the process group down once every process is past its last collective and the writer
+    has written: a process that leaves while another still works may abort on exit (gloo, seen
+    under load), which fails a finished run."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

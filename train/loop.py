@@ -188,10 +188,6 @@ def train(
     if world.writer:
         publish(out, final_out)
     if world.size > 1 or fsdp:
-        if fsdp:  # every process past its last collective before any tears the group down
-            import torch.distributed as dist
-
-            dist.barrier()
         leave()
     return RunResult(final_out, final, state["history"], setup.notes, world.writer)
 
