@@ -3,10 +3,12 @@ one ends in one clear message, quickly, or works — never a hang, a traceback o
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from cramnet.cli import app
@@ -93,3 +95,52 @@ def test_a_groups_file_that_is_a_pipe_is_refused_not_waited_on(tmp_path):
         timer.cancel()
     assert "not a regular file" in error.message
     assert not unblock.ident
+
+
+# -- a run directory's run.json ----------------------------------------------------------------
+
+
+def edit_run_json(run, **changes) -> None:
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, **changes}))
+
+
+def test_a_run_reads_its_own_tokenizer_copy_not_the_file_run_json_names(tmp_path, trained):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret.json").write_text('{"secret": "s3cr3t"')
+    edit_run_json(trained, tokenizer={"kind": "published", "file": str(elsewhere / "secret.json")})
+    result = runner.invoke(app, ["evaluate", str(trained)])
+    assert result.exit_code == 1
+    assert "secret.json" not in result.output and str(trained / "tokenizer.json") in result.output
+
+
+@pytest.mark.parametrize(
+    "tokenizer",
+    ["byte", {"kind": "char"}, {"kind": "genes", "genes": 3}, {"kind": "char", "chars": [1]}, {"kind": "pickle"}],
+)
+def test_a_tokenizer_entry_cramnet_never_wrote_is_one_message(trained, tokenizer):
+    edit_run_json(trained, tokenizer=tokenizer)
+    result = runner.invoke(app, ["evaluate", str(trained)])
+    assert result.exit_code == 1, result.output
+    assert "its tokenizer is not one cramnet writes" in result.output
+
+
+# -- published checkpoints ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shard", ["../other/model.safetensors", "ABSOLUTE", "sub/../../other/model.safetensors"])
+def test_an_index_of_shards_reads_no_file_outside_its_directory(tmp_path, shard):
+    from safetensors.torch import save_file
+
+    from cramnet.errors import TrainError
+    from cramnet.weights.checkpoint import open_checkpoint
+
+    (tmp_path / "other").mkdir()
+    save_file({"w": torch.zeros(2)}, tmp_path / "other" / "model.safetensors")
+    published = tmp_path / "published"
+    published.mkdir()
+    shard = str(tmp_path / "other" / "model.safetensors") if shard == "ABSOLUTE" else shard
+    (published / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"w": shard}}))
+    with pytest.raises(TrainError, match="is not a file name in"):
+        open_checkpoint(published)
