@@ -144,3 +144,31 @@ def test_an_index_of_shards_reads_no_file_outside_its_directory(tmp_path, shard)
     (published / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"w": shard}}))
     with pytest.raises(TrainError, match="is not a file name in"):
         open_checkpoint(published)
+
+
+# -- names that reach generated source ---------------------------------------------------------
+
+
+def test_a_name_python_would_mangle_keeps_its_module_path():
+    """`self.__hidden` inside a class is `self._Tiny__hidden`: checkpoints, --freeze and probes
+    would look for a module path that is not there."""
+    from cramnet.weights.load import freeze
+
+    text = TINY.replace("dense(16)", "dense(16) as __hidden").replace("relu", "relu as __act")
+    checked = check_spec(text)
+    module = checked.build(seed=0)
+    keys = {key for key, _ in module.named_parameters()}
+    assert not any("_Tiny__" in key for key in keys), keys
+    assert {key.split(".")[0] for key in keys} == {checked.module_path("__hidden"), "logits"}
+    assert freeze(module, checked, ["__hidden"]) == [
+        f"{checked.module_path('__hidden')}.{p}" for p in ("weight", "bias")
+    ]
+    assert module(torch.rand(2, 1, 8, 8)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("name", ["__dict", "__class", "__init", "__x_mask", "___", "__"])
+def test_names_that_collide_with_python_still_build(name):
+    text = TINY.replace("dense(16)", f"dense(16) as {name}")
+    module = check_spec(text).build(seed=0)
+    assert module(torch.rand(2, 1, 8, 8)).shape == (2, 10)
+    assert len(list(module.parameters())) == 4
