@@ -63,11 +63,26 @@ MAX_MESSAGE = 500  # characters of a message, note or hint: a spec's names can b
 
 
 def clip(text: str) -> str:
-    """`text`, its middle elided when longer than MAX_MESSAGE."""
+    """`text`, printable, its middle elided when longer than MAX_MESSAGE."""
+    text = printable(text)
     if len(text) <= MAX_MESSAGE:
         return text
     half = MAX_MESSAGE // 2
     return f"{text[:half]} … {text[-half:]}"
+
+
+# C0 controls as their control pictures (ESC as ␛), DEL as ␡, C1 controls as �: a spec or a file
+# name holding `ESC ]0;…` would otherwise retitle, clear or script the terminal an error prints to
+_PICTURES = (
+    {c: 0x2400 + c for c in range(32) if chr(c) not in "\t\n"}
+    | {0x7F: 0x2421}
+    | dict.fromkeys(range(0x80, 0xA0), 0xFFFD)
+)
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters (but tab and newline) shown, one column each, never sent."""
+    return text.translate(_PICTURES)
 
 
 def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
@@ -78,7 +93,7 @@ def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     source_lines = text.split("\n")  # as the lexer counts lines: \f and \v do not end one
     if not 1 <= span.line <= len(source_lines):
         return []
-    raw = source_lines[span.line - 1]
+    raw = printable(source_lines[span.line - 1])
     end = span.end_col if span.end_line == span.line else len(raw) + 1
     # columns count characters; tabs are shown as 4 spaces, so measure the caret on the shown text
     start = len(raw[: span.col - 1].expandtabs(4))

@@ -172,3 +172,28 @@ def test_names_that_collide_with_python_still_build(name):
     module = check_spec(text).build(seed=0)
     assert module(torch.rand(2, 1, 8, 8)).shape == (2, 10)
     assert len(list(module.parameters())) == 4
+
+
+# -- terminal control sequences in what errors print -------------------------------------------
+
+TITLE = "\x1b]0;owned\x07\x1b[2J\x9b31m"  # set the window title, clear the screen, a C1 CSI
+
+
+def test_control_characters_of_a_spec_never_reach_the_terminal(tmp_path):
+    spec = tmp_path / "m.cram"
+    spec.write_text(model(f"x -> relu as y $ # {TITLE}"), encoding="utf-8")
+    result = runner.invoke(app, ["check", str(spec)])
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and "\x07" not in result.output and "\x9b" not in result.output
+    assert "\u241b]0;owned\u2407" in result.output  # shown as control pictures, one column each
+    caret = result.output.splitlines()[3]
+    assert caret.index("^") == result.output.splitlines()[2].index("$")
+
+
+def test_control_characters_of_a_path_never_reach_the_terminal(tmp_path):
+    text = model(f'x -> group(3, 2, groups = "{TITLE}.txt") -> flatten as y', size=10)
+    (tmp_path / "m.cram").write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["check", str(tmp_path / "m.cram")])
+    assert result.exit_code == 1 and "\x1b" not in result.output and "\x07" not in result.output
+    result = runner.invoke(app, ["train", str(tmp_path / "m.cram"), "--data", f"{TITLE}.csv"])
+    assert result.exit_code == 1 and "\x1b" not in result.output and "\x07" not in result.output
