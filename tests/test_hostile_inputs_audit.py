@@ -232,3 +232,23 @@ def test_a_csv_value_that_is_not_a_number_is_shown_short(tmp_path):
     with pytest.raises(TrainError, match="line 2") as failure:
         read_arrays(path)
     assert len(str(failure.value)) < 300
+
+
+def test_tables_with_a_field_past_the_csv_limit_are_one_message(tmp_path):
+    """csv.Error (a field over 131,072 characters) escaped as an internal error."""
+    from cramnet.errors import TrainError
+    from cramnet.train.data.events import is_event_table, read_rows
+    from cramnet.train.data.fasta import side_labels
+
+    huge = "9" * 200_000
+    events = tmp_path / "events.csv"
+    events.write_text(f"person,age,code\n1,{huge},A\n")
+    with pytest.raises(TrainError, match="field larger than field limit"):
+        read_rows(events)
+    header = tmp_path / "header.csv"
+    header.write_text(f"person,{huge}\n1,2\n")
+    assert not is_event_table(header)
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"id,label\nP1,{huge}\n")
+    with pytest.raises(TrainError, match="field larger than field limit"):
+        side_labels(tmp_path / "x.fasta", [("P1", "", "MK")], labels)

@@ -116,7 +116,7 @@ def side_labels(path: Path, records, table: Path) -> list[str]:
     try:
         with table.open(newline="") as handle:
             rows = [r for r in csv.reader(handle) if r]
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise TrainError(f"cannot read {table}: {error}") from None
     if rows and len(rows[0]) >= 2 and rows[0][0].strip().lower() in ("id", "record", "record_id", "name"):
         rows = rows[1:]  # a header
