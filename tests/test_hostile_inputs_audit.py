@@ -252,3 +252,19 @@ def test_tables_with_a_field_past_the_csv_limit_are_one_message(tmp_path):
     labels.write_text(f"id,label\nP1,{huge}\n")
     with pytest.raises(TrainError, match="field larger than field limit"):
         side_labels(tmp_path / "x.fasta", [("P1", "", "MK")], labels)
+
+
+# -- configs -----------------------------------------------------------------------------------
+
+
+def test_a_thread_count_past_any_machine_is_refused(tmp_path):
+    """threads: 100000 crashed the process with SIGSEGV in torch's thread pool."""
+    from cramnet.errors import CramnetError
+    from cramnet.train import apply_sets, defaults
+
+    assert apply_sets(defaults(), ["threads=1024"])["threads"] == 1024
+    with pytest.raises(CramnetError, match="'threads' must be from 0 to 1024, not 100000"):
+        apply_sets(defaults(), ["threads=100000"])
+    (tmp_path / "run.yaml").write_text("threads: 100000\n")
+    result = runner.invoke(app, ["train", "x.cram", "--config", str(tmp_path / "run.yaml")])
+    assert result.exit_code == 1 and "'threads' must be from 0 to 1024" in result.output

@@ -27,6 +27,9 @@ class Key:
     known: tuple[str, ...] = ()  # names a value failing `check` may have meant (did you mean …?)
 
 
+MAX_THREADS = 1024  # more than any machine's cores
+
+
 def _positive(v) -> bool:
     return v > 0
 
@@ -144,8 +147,8 @@ SCHEMA: dict[str, Key] = {
         0,
         "CPU threads for torch (0: auto, which is 1 on a machine with 2 cores or fewer, where "
         "two threads stall whenever a neighbour takes a core, and torch's default otherwise)",
-        check=_non_negative,
-        need="at least 0",
+        check=lambda v: 0 <= v <= MAX_THREADS,  # 100,000 threads crashed torch's thread pool (SIGSEGV)
+        need=f"from 0 to {MAX_THREADS}",
     ),
     "checkpoint.every": Key(
         int, 1, "write the last-epoch checkpoint every N epochs", check=_positive, need="at least 1"
