@@ -268,3 +268,20 @@ def test_a_thread_count_past_any_machine_is_refused(tmp_path):
     (tmp_path / "run.yaml").write_text("threads: 100000\n")
     result = runner.invoke(app, ["train", "x.cram", "--config", str(tmp_path / "run.yaml")])
     assert result.exit_code == 1 and "'threads' must be from 0 to 1024" in result.output
+
+
+# -- a run directory's weights -----------------------------------------------------------------
+
+
+def test_a_checkpoint_whose_header_claims_more_than_memory_is_refused_before_reading(trained):
+    """A sparse model.safetensors claiming a 400 GB tensor was an internal error (mmap failed); one
+    that mapped would have been read and hashed whole."""
+    import struct
+
+    header = json.dumps({"a": {"dtype": "F32", "shape": [10**11], "data_offsets": [0, 4 * 10**11]}}).encode()
+    with open(trained / "model.safetensors", "wb") as handle:
+        handle.write(struct.pack("<Q", len(header)) + header)
+        handle.truncate(8 + len(header) + 4 * 10**11)  # sparse: no disk, and no time, spent
+    result = runner.invoke(app, ["evaluate", str(trained)])
+    assert result.exit_code == 1, result.output
+    assert "model.safetensors: its tensors hold 372.5 GiB, more than the" in result.output
