@@ -285,3 +285,32 @@ def test_a_checkpoint_whose_header_claims_more_than_memory_is_refused_before_rea
     result = runner.invoke(app, ["evaluate", str(trained)])
     assert result.exit_code == 1, result.output
     assert "model.safetensors: its tensors hold 372.5 GiB, more than the" in result.output
+
+
+# -- the language server -----------------------------------------------------------------------
+
+
+def test_the_language_server_checks_no_buffer_larger_than_a_spec_file_may_be():
+    """A 10 MB buffer of 200,000 small models kept the server checking for over five minutes."""
+    import time
+
+    from cramnet.lsp.analysis import analyze
+
+    text = "".join(f"model m{i} {{\n    input x: [4]\n    x -> relu as y\n    output y\n}}\n" for i in range(20_000))
+    start = time.perf_counter()
+    analysis = analyze(text, "/tmp/big.cram")
+    assert time.perf_counter() - start < 1
+    (error,) = analysis.errors
+    assert error.code == "E200" and "larger than 1 MiB" in error.message and error.span.line == 1
+
+
+def test_the_language_server_reads_used_files_as_the_checker_does(tmp_path):
+    from cramnet.lsp.analysis import analyze
+
+    (tmp_path / "big.cram").write_text("block b() {\n    relu\n}\n# " + "x" * (2 << 20) + "\n")
+    (tmp_path / "notes.txt").write_text("block n() {\n    relu\n}\n")
+    (tmp_path / "notes.cram").symlink_to(tmp_path / "notes.txt")
+    (tmp_path / "ok.cram").write_text("block ok() {\n    relu\n}\n")
+    text = model("x -> ok as y", 'use "big.cram"\nuse "notes.cram"\nuse "ok.cram"\n')
+    analysis = analyze(text, str(tmp_path / "m.cram"))
+    assert list(analysis.used_trees()) == [str(tmp_path / "ok.cram")]
