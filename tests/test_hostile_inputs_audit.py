@@ -314,3 +314,28 @@ def test_the_language_server_reads_used_files_as_the_checker_does(tmp_path):
     text = model("x -> ok as y", 'use "big.cram"\nuse "notes.cram"\nuse "ok.cram"\n')
     analysis = analyze(text, str(tmp_path / "m.cram"))
     assert list(analysis.used_trees()) == [str(tmp_path / "ok.cram")]
+
+
+@pytest.mark.parametrize("where", ["file", "set"])
+def test_an_integer_longer_than_python_converts_is_one_message(tmp_path, where):
+    """Python refuses int() of more than 4,300 digits: a ValueError that escaped as an internal error."""
+    result = config_result(tmp_path, where, "epochs", "9" * 5000)
+    assert result.exit_code == 1, result.output
+    assert "integer of 5000 digits" in result.output and "9" * 100 not in result.output
+
+
+@pytest.mark.parametrize("where", ["file", "set"])
+def test_a_value_nested_too_deeply_is_one_message(tmp_path, where):
+    result = config_result(tmp_path, where, "epochs", "[" * 20_000 + "]" * 20_000)
+    assert result.exit_code == 1, result.output
+    assert "nested too deeply" in result.output
+
+
+def config_result(tmp_path, where: str, key: str, value: str):
+    (tmp_path / "tiny.cram").write_text(TINY)
+    if where == "file":
+        (tmp_path / "run.yaml").write_text(f"{key}: {value}\n")
+        flags = ["--config", str(tmp_path / "run.yaml")]
+    else:
+        flags = ["--set", f"{key}={value}"]
+    return runner.invoke(app, ["train", str(tmp_path / "tiny.cram"), *flags, "--out", str(tmp_path / "run")])

@@ -305,6 +305,7 @@ def merge(config: dict, tree: Mapping, where: str) -> dict:
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a page of keys; /dev/zero must not be read forever
 MAX_YAML_ALIASES = 16  # `*name` references: a few are handy, hundreds are an alias bomb
+MAX_INT_DIGITS = 100  # every integer key is bounded far below 10**100
 
 
 def load_yaml(text: str):
@@ -340,6 +341,14 @@ def load_yaml(text: str):
                 seen.add(key)
             return super().construct_mapping(node, deep)
 
+        def construct_yaml_int(self, node):
+            if len(node.value) > MAX_INT_DIGITS:  # int() refuses over 4,300 digits with a ValueError
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"an integer of {len(node.value)} digits: too large for any key", node.start_mark
+                )
+            return super().construct_yaml_int(node)
+
+    StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
     return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass: data only
 
 
@@ -398,8 +407,12 @@ def apply_sets(config: dict, items: list[str]) -> dict:
             raise TrainError(f"--set {item!r} is not KEY=VALUE", "write --set optimizer.lr=0.01")
         try:
             value = load_yaml(text) if text.strip() else None
+        except yaml.constructor.ConstructorError as error:  # YAML, but not a value a key could hold
+            raise TrainError(f"--set {name.strip()}: {error.problem}") from None
         except yaml.YAMLError:
             value = text
+        except RecursionError:  # the YAML reader recurses once per level of nesting
+            raise TrainError(f"--set {name.strip()}: nested too deeply to be a value") from None
         config = merge(config, _nest(name.strip(), value), "--set")
     return config
 
