@@ -339,3 +339,16 @@ def config_result(tmp_path, where: str, key: str, value: str):
     else:
         flags = ["--set", f"{key}={value}"]
     return runner.invoke(app, ["train", str(tmp_path / "tiny.cram"), *flags, "--out", str(tmp_path / "run")])
+
+
+# -- command-line flags ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sign, fragment", [("", "at most 2,147,483,647"), ("-", "at least 1")])
+def test_a_dim_of_thousands_of_digits_is_one_message(tmp_path, sign, fragment):
+    (tmp_path / "s.cram").write_text(
+        "model s {\n    input ids: tokens[seq]\n    ids -> embed(100, 16) as y\n    output y\n}\n"
+    )
+    result = runner.invoke(app, ["summary", str(tmp_path / "s.cram"), "--dim", f"seq={sign}{'9' * 5000}"])
+    assert result.exit_code == 1, result.output
+    assert fragment in result.output and len(result.output) < 400
