@@ -352,3 +352,12 @@ def test_a_dim_of_thousands_of_digits_is_one_message(tmp_path, sign, fragment):
     result = runner.invoke(app, ["summary", str(tmp_path / "s.cram"), "--dim", f"seq={sign}{'9' * 5000}"])
     assert result.exit_code == 1, result.output
     assert fragment in result.output and len(result.output) < 400
+
+
+def test_a_prompt_id_of_thousands_of_digits_is_one_message():
+    from cramnet.errors import TrainError
+    from cramnet.train.generation import parse_ids
+
+    assert parse_ids("464, 2068 00007") == [464, 2068, 7]
+    with pytest.raises(TrainError, match=r"\(5000 digits\) is no vocabulary's token id"):
+        parse_ids("464 " + "9" * 5000)
