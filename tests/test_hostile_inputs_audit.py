@@ -7,6 +7,7 @@ import json
 import os
 import threading
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -361,3 +362,30 @@ def test_a_prompt_id_of_thousands_of_digits_is_one_message():
     assert parse_ids("464, 2068 00007") == [464, 2068, 7]
     with pytest.raises(TrainError, match=r"\(5000 digits\) is no vocabulary's token id"):
         parse_ids("464 " + "9" * 5000)
+
+
+def test_a_sparse_h5ad_whose_dense_matrix_would_not_fit_is_refused_before_densifying(tmp_path, monkeypatch):
+    """A 17 MB sparse .h5ad of 200,000 × 200,000 cells and genes asked for 149 GiB: an internal error
+    (MemoryError), and a shape just under the machine's memory would have filled it."""
+    import anndata
+    import scipy.sparse as sparse
+
+    from cramnet.errors import TrainError
+    from cramnet.train.data.h5ad import expression_matrix
+
+    monkeypatch.setattr("cramnet.compiler.memory.available", lambda device: 1 << 20)
+    x = sparse.csr_matrix((np.ones(2, np.float32), ([0, 1], [0, 1])), shape=(1000, 1000))
+    with pytest.raises(TrainError, match=r"x.h5ad: its expression matrix, 1000 cells × 1000 genes, needs 3.8 MiB"):
+        expression_matrix(tmp_path / "x.h5ad", anndata.AnnData(X=x))
+    monkeypatch.setattr("cramnet.compiler.memory.available", lambda device: 1 << 30)
+    assert expression_matrix(tmp_path / "x.h5ad", anndata.AnnData(X=x)).shape == (1000, 1000)
+
+
+def test_an_h5ad_of_text_values_is_one_message(tmp_path):
+    import anndata
+
+    from cramnet.errors import TrainError
+    from cramnet.train.data.h5ad import expression_matrix
+
+    with pytest.raises(TrainError, match="x.h5ad: the expression matrix holds <U1 values, not numbers"):
+        expression_matrix(tmp_path / "x.h5ad", anndata.AnnData(X=np.array([["a", "b"], ["c", "d"]])))
