@@ -426,3 +426,13 @@ def test_a_letter_outside_the_alphabet_far_into_a_record_is_found_where_it_is(tm
         encode_records(tmp_path / "x.fasta", records, options, vocab=None)
     tokens, mask, _ = encode_records(tmp_path / "x.fasta", records, options | {"unknown": "map", "length": 4}, None)
     assert tokens.tolist() == [[10, 10, 10, 10]] and mask.all()
+
+
+def test_a_tokenizer_json_larger_than_any_is_refused_unread(tmp_path):
+    from cramnet.errors import TrainError
+    from cramnet.weights.tokenizer import open_tokenizer
+
+    with open(tmp_path / "tokenizer.json", "wb") as handle:
+        handle.truncate(4 << 30)  # sparse: 4 GiB that the tokenizers package would read whole
+    with pytest.raises(TrainError, match=r"tokenizer.json: 4,096 MiB, larger than any tokenizer.json"):
+        open_tokenizer(tmp_path)
