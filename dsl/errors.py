@@ -93,12 +93,13 @@ def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     source_lines = text.split("\n")  # as the lexer counts lines: \f and \v do not end one
     if not 1 <= span.line <= len(source_lines):
         return []
-    raw = printable(source_lines[span.line - 1])
+    raw = source_lines[span.line - 1]
     end = span.end_col if span.end_line == span.line else len(raw) + 1
     # columns count characters; tabs are shown as 4 spaces, so measure the caret on the shown text
     start = len(raw[: span.col - 1].expandtabs(4))
     width = max(1, len(raw[: end - 1].expandtabs(4)) - start)
     shown, start, width = _window(raw.expandtabs(4), start, width)
+    shown = printable(shown)  # one column per character, as the caret counts them
     gutter = " " * len(str(span.line))
     return [
         f"  {gutter} |",
