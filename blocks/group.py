@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import stat
 from functools import lru_cache
 from pathlib import Path
 
@@ -103,7 +104,10 @@ def _groups(inputs, a) -> tuple[int, list[list[int]] | None]:
             raise ShapeError(f"cannot cut {features} features into {a.tokens} groups")
         return features, None
     try:
-        groups = _read_groups(a.groups, Path(a.groups).stat().st_mtime)
+        status = Path(a.groups).stat()
+        if not stat.S_ISREG(status.st_mode):  # a pipe would be waited on, a device read from
+            raise ShapeError(f"the groups file {a.groups} is not a regular file (a pipe, socket or device)")
+        groups = _read_groups(a.groups, status.st_mtime)
     except OSError as error:
         raise ShapeError(f"cannot read the groups file {a.groups}: {error.strerror or error}") from None
     if len(groups) != a.tokens:

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from ..dsl.errors import MAX_ERRORS_SHOWN, MAX_NOTES_SHOWN, SpecError, SpecErrors, clip, excerpt, more_errors
+from ..dsl.errors import MAX_ERRORS_SHOWN, MAX_NOTES_SHOWN, SpecError, SpecErrors, clip, excerpt, more_errors, printable
 from ..dsl.highlight import highlight_excerpt
 from ..errors import CramnetError
 
@@ -40,7 +40,7 @@ def print_spec_errors(failure: SpecErrors) -> None:
 def _print_error(error: SpecError, sources: dict[str, str]) -> None:
     head = Text()
     if error.span:
-        head.append(f"{error.span}: ", style="bold")
+        head.append(printable(f"{error.span}: "), style="bold")
     head.append(f"error[{error.code}]", style="bold red")
     head.append(f": {clip(error.message)}", style="bold")
     err.print(head)
@@ -59,9 +59,9 @@ def _print_error(error: SpecError, sources: dict[str, str]) -> None:
 
 def print_mistake(message: str, hint: str | None = None) -> None:
     """`error: message` and `  hint: hint`: every mistake that is not located in a spec looks so."""
-    err.print(Text(f"error: {message}", style="bold red"))
+    err.print(Text(f"error: {printable(message)}", style="bold red"))
     if hint:
-        err.print(Text(f"  hint: {hint}", style="green"))
+        err.print(Text(f"  hint: {printable(hint)}", style="green"))
 
 
 def run_command(action: Callable[[], object]) -> None:
@@ -83,7 +83,7 @@ def run_command(action: Callable[[], object]) -> None:
     except Exception as failure:
         if os.environ.get("CRAMNET_DEBUG"):
             raise
-        err.print(Text(f"internal error: {type(failure).__name__}: {failure}", style="bold red"))
+        err.print(Text(printable(f"internal error: {type(failure).__name__}: {failure}"), style="bold red"))
         err.print(
             "  this is a bug in cramnet, not in your spec; please report it "
             "(rerun with CRAMNET_DEBUG=1 for the traceback to include)"

@@ -83,11 +83,14 @@ def parse_sizes(items: list[str] | None) -> dict[str, int]:
         digits = value.strip().lstrip("-")
         if not sep or not name.strip().isidentifier() or not (digits.isascii() and digits.isdigit()):  # not "²"
             raise UsageError(f"--dim {item!r} is not NAME=INTEGER", "write --dim seq=1024")
-        if int(value) < 1:
-            raise UsageError(f"--dim {item!r}: a size must be at least 1")
-        if int(value) > INT_LIMIT:
-            raise UsageError(f"--dim {item!r}: a size must be at most {INT_LIMIT:,}")
-        sizes[name.strip()] = int(value)
+        # int() of over 4,300 digits is a ValueError: a number that long is out of range whatever it is
+        size = int(value) if len(digits.lstrip("0")) <= 18 else (0 if value.strip().startswith("-") else INT_LIMIT + 1)
+        shown = item if len(item) <= 40 else item[:40] + "…"
+        if size < 1:
+            raise UsageError(f"--dim {shown!r}: a size must be at least 1")
+        if size > INT_LIMIT:
+            raise UsageError(f"--dim {shown!r}: a size must be at most {INT_LIMIT:,}")
+        sizes[name.strip()] = size
     return sizes
 
 

@@ -204,6 +204,10 @@ def _load_use(decl: ast.Use, from_path: str, sources, errors, loaded, in_progres
             return None
         sources[key] = files[key]
         return _load(files[key], key, sources, errors, loaded, in_progress, files)
+    refused = _refuse_target(decl, target) if found else None
+    if refused is not None:
+        errors.append(refused)
+        return None
     if not found:
         errors.append(
             SpecError(
@@ -241,6 +245,26 @@ def _refuse_use(decl: ast.Use, in_progress: list[str]) -> SpecError | None:
             message=f"`use` reads spec files ending in .cram, not {_shown(decl.path)}",
             span=decl.span,
             hint='write use "path/to/blocks.cram" (relative to this file), or use "std:NAME"',
+        )
+    return None
+
+
+def _refuse_target(decl: ast.Use, target: Path) -> SpecError | None:
+    """A used file refused once its path is resolved: a link named .cram to a file that is not one (an
+    excerpt would print that file), or a pipe or a device (reading one waits, or never ends)."""
+    if target.suffix != ".cram":
+        return SpecError(
+            code="E201",
+            message=f"`use` reads spec files ending in .cram: {_shown(decl.path)} is a link to {_shown(str(target))}",
+            span=decl.span,
+            hint='write use "path/to/blocks.cram" (relative to this file), or use "std:NAME"',
+        )
+    if not target.is_file() and not target.is_dir():  # a folder: read_source says so
+        return SpecError(
+            code="E201",
+            message=f"cannot use {_shown(decl.path)}: not a regular file (a pipe, socket or device)",
+            span=decl.span,
+            hint="save the blocks in a .cram file and use that: a pipe or a device is never read",
         )
     return None
 

@@ -38,6 +38,8 @@ def assign_attributes(model: ModelGraph) -> None:
 
 
 def _identifier(base: str) -> str:
+    if base.startswith("__") and not base.endswith("__"):  # Python would make `self.__h` `self._Model__h`
+        base += "__"
     return base + "_" if base in _RESERVED or base.endswith(_SUFFIXES) else base
 
 

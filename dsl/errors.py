@@ -64,11 +64,26 @@ MAX_MESSAGE = 500  # characters of a message, note or hint: a spec's names can b
 
 
 def clip(text: str) -> str:
-    """`text`, its middle elided when longer than MAX_MESSAGE."""
+    """`text`, printable, its middle elided when longer than MAX_MESSAGE."""
+    text = printable(text)
     if len(text) <= MAX_MESSAGE:
         return text
     half = MAX_MESSAGE // 2
     return f"{text[:half]} … {text[-half:]}"
+
+
+# C0 controls as their control pictures (ESC as ␛), DEL as ␡, C1 controls as �: a spec or a file
+# name holding `ESC ]0;…` would otherwise retitle, clear or script the terminal an error prints to
+_PICTURES = (
+    {c: 0x2400 + c for c in range(32) if chr(c) not in "\t\n"}
+    | {0x7F: 0x2421}
+    | dict.fromkeys(range(0x80, 0xA0), 0xFFFD)
+)
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters (but tab and newline) shown, one column each, never sent."""
+    return text.translate(_PICTURES)
 
 
 def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
@@ -85,6 +100,7 @@ def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     start = len(raw[: span.col - 1].expandtabs(4))
     width = max(1, len(raw[: end - 1].expandtabs(4)) - start)
     shown, start, width = _window(raw.expandtabs(4), start, width)
+    shown = printable(shown)  # control characters as one-column symbols, never sent
     start, width = _columns(shown[:start]), max(1, _columns(shown[start : start + width]))
     gutter = " " * len(str(span.line))
     return [

@@ -12,10 +12,11 @@ from pathlib import Path
 from stat import S_ISREG
 
 from ..compiler import CheckedModel, check_spec
-from ..compiler.loader import resolve_use_path
+from ..compiler.loader import read_source, resolve_use_path
 from ..compiler.space_reader import first_point
 from ..dsl import ast, parse
-from ..dsl.errors import SpecError, SpecErrors
+from ..dsl.errors import Span, SpecError, SpecErrors
+from ..dsl.parser import MAX_SPEC_BYTES
 from .graph_view import NodeView, node_views
 from .symbols import SymbolIndex, index_file
 
@@ -72,6 +73,17 @@ def analyze(text: str, path: str, previous: Analysis | None = None) -> Analysis:
 
 
 def _analyze(text: str, path: str, previous: Analysis | None) -> Analysis:
+    if len(text) > MAX_SPEC_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
+        # as `cramnet check` refuses the file: a 10 MB buffer of small models took minutes per change
+        too_large = SpecError(
+            code="E200",
+            message=f"{path} is larger than {MAX_SPEC_BYTES >> 20} MiB: too large for a spec",
+            span=Span(file=path, line=1, col=1, end_line=1, end_col=1),
+            hint="repeat layers with `* N` or `repeat N { … }` instead of writing each one out",
+        )
+        if previous is None:
+            return Analysis(path, text, None, False, [too_large])
+        return Analysis(path, text, previous.tree, False, [too_large], previous.checked, previous.index)
     try:
         tree = parse(text, path)
     except SpecErrors as failure:
@@ -110,9 +122,10 @@ def parse_file(path: str) -> ast.SpecFile | None:
     cached = _parsed.get(path)
     if cached is not None and cached[0] == stamp:
         return cached[1]
+    text = read_source(Path(path), []) if path.endswith(".cram") else None  # bounded, as the checker reads it
     try:
-        tree = parse(Path(path).read_text(encoding="utf-8-sig"), path)
-    except (SpecErrors, OSError, UnicodeDecodeError):
+        tree = parse(text, path) if text is not None else None
+    except SpecErrors:
         tree = None
     _parsed[path] = (stamp, tree)
     return tree

@@ -41,16 +41,21 @@ def save(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
     os.replace(temporary, path)
 
 
-def load(path: Path, expect_hash: str | None = None, checked=None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and metadata; refuses a file written for a different spec. A checkpoint in the flat
-    layout of cramnet 0.1 comes back in today's (with `checked`, the model it belongs to)."""
+def load(
+    path: Path, expect_hash: str | None = None, checked=None, memory_check: bool = False
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and metadata; refuses a file written for a different spec (and, with `memory_check`, one
+    larger than free memory: a run directory's). A checkpoint in the flat layout of cramnet 0.1 comes
+    back in today's (with `checked`, the model it belongs to)."""
     from safetensors import SafetensorError, safe_open
 
+    if memory_check:
+        _check_size(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
             raw = handle.metadata() or {}
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    except (SafetensorError, OSError) as error:
+    except (SafetensorError, OSError, RuntimeError) as error:  # RuntimeError: torch could not map it
         raise TrainError(f"{path}: not a readable checkpoint ({error})") from None
     try:
         meta = json.loads(raw["cramnet"])
@@ -71,6 +76,23 @@ def load(path: Path, expect_hash: str | None = None, checked=None) -> tuple[dict
             "resume with the spec that made the run, or start a new run",
         )
     return tensors, meta
+
+
+def _check_size(path: Path) -> None:
+    """Refuse a checkpoint larger than free memory before reading it: its header, not its disk use, sets
+    its size (a sparse file claiming a 400 GB tensor takes no disk), and every tensor is read and hashed."""
+    from ..compiler.memory import available, size_text
+
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # safe_open says what is wrong
+    free = available(torch.device("cpu"))
+    if free is not None and size > free:
+        raise TrainError(
+            f"{path}: its tensors hold {size_text(size)}, more than the {size_text(free)} of free memory",
+            "the file is damaged or not this run's: use another checkpoint or start a new run",
+        )
 
 
 def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:

@@ -27,6 +27,9 @@ class Key:
     known: tuple[str, ...] = ()  # names a value failing `check` may have meant (did you mean …?)
 
 
+MAX_THREADS = 1024  # more than any machine's cores
+
+
 def _positive(v) -> bool:
     return v > 0
 
@@ -144,8 +147,8 @@ SCHEMA: dict[str, Key] = {
         0,
         "CPU threads for torch (0: auto, which is 1 on a machine with 2 cores or fewer, where "
         "two threads stall whenever a neighbour takes a core, and torch's default otherwise)",
-        check=_non_negative,
-        need="at least 0",
+        check=lambda v: 0 <= v <= MAX_THREADS,  # 100,000 threads crashed torch's thread pool (SIGSEGV)
+        need=f"from 0 to {MAX_THREADS}",
     ),
     "checkpoint.every": Key(
         int, 1, "write the last-epoch checkpoint every N epochs", check=_positive, need="at least 1"
@@ -302,6 +305,7 @@ def merge(config: dict, tree: Mapping, where: str) -> dict:
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a page of keys; /dev/zero must not be read forever
 MAX_YAML_ALIASES = 16  # `*name` references: a few are handy, hundreds are an alias bomb
+MAX_INT_DIGITS = 100  # every integer key is bounded far below 10**100
 
 
 def load_yaml(text: str):
@@ -337,6 +341,14 @@ def load_yaml(text: str):
                 seen.add(key)
             return super().construct_mapping(node, deep)
 
+        def construct_yaml_int(self, node):
+            if len(node.value) > MAX_INT_DIGITS:  # int() refuses over 4,300 digits with a ValueError
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"an integer of {len(node.value)} digits: too large for any key", node.start_mark
+                )
+            return super().construct_yaml_int(node)
+
+    StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
     return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass: data only
 
 
@@ -395,8 +407,12 @@ def apply_sets(config: dict, items: list[str]) -> dict:
             raise TrainError(f"--set {item!r} is not KEY=VALUE", "write --set optimizer.lr=0.01")
         try:
             value = load_yaml(text) if text.strip() else None
+        except yaml.constructor.ConstructorError as error:  # YAML, but not a value a key could hold
+            raise TrainError(f"--set {name.strip()}: {error.problem}") from None
         except yaml.YAMLError:
             value = text
+        except RecursionError:  # the YAML reader recurses once per level of nesting
+            raise TrainError(f"--set {name.strip()}: nested too deeply to be a value") from None
         config = merge(config, _nest(name.strip(), value), "--set")
     return config
 

@@ -143,6 +143,9 @@ def parse_ids(text: str) -> list[int]:
     parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
     if not parts or not all(p.isascii() and p.isdigit() for p in parts):  # "²" is a digit to isdigit, not to int
         raise TrainError(f"--prompt-ids {text!r}: give token ids as numbers, such as '464 2068 7586'")
+    long = next((p for p in parts if len(p.lstrip("0")) > 18), None)  # int() of 4,300 digits is a ValueError
+    if long is not None:
+        raise TrainError(f"--prompt-ids: {long[:20]}… ({len(long)} digits) is no vocabulary's token id")
     return [int(p) for p in parts]
 
 

@@ -69,7 +69,7 @@ def load_run(run: str | Path, weights: str = "model.safetensors", device: str = 
         raise TrainError(f"{path} is missing: the run did not finish", unfinished_hint(run))
     if config["memory_check"]:
         _check_memory(checked, run)
-    tensors, _ = ckpt.load(path, ckpt.spec_hash(checked.source(standalone=False)), checked)
+    tensors, _ = ckpt.load(path, ckpt.spec_hash(checked.source(standalone=False)), checked, config["memory_check"])
     module = checked.build(seed=0)
     ckpt.load_model(module, tensors, path)
     module.eval()

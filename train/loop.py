@@ -115,7 +115,7 @@ def train(
     elif resume is not None:
         if not last_path.exists():
             raise TrainError(f"{out}: no checkpoint to resume from ({last_path} is missing)", unfinished_hint(out))
-        tensors, meta = ckpt.load(last_path, digest, checked)
+        tensors, meta = ckpt.load(last_path, digest, checked, config["memory_check"])
         ckpt.load_model(inner, tensors, last_path)
         if not isinstance(meta.get("optimizer"), dict) or not isinstance(meta.get("loop"), dict):
             raise TrainError(

@@ -73,6 +73,14 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
         weight_map = _json_object(index, "a safetensors index").get("weight_map")
         if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
             raise TrainError(f"{index}: not a safetensors index (its weight_map should map tensors to file names)")
+        outside = next(
+            (name for name in weight_map.values() if Path(name).name != name or name in ("", ".", "..")), None
+        )
+        if outside is not None:  # an index lists file names beside it: a path could read any file on disk
+            raise TrainError(
+                f"{index}: the shard {outside!r} is not a file name in {path}",
+                "an index names its shards by file name (model-00001-of-00002.safetensors), in its own directory",
+            )
         files = sorted({path / name for name in weight_map.values()})
         return _from_files(path, files, config, "hf")
     single = path / "model.safetensors"

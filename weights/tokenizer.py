@@ -20,6 +20,7 @@ _SLOW_FILES = (
     "tokenizer.model",
 )  # read by transformers' Python tokenizers
 PROMPT_IDS_HINT = "or give the prompt as token ids: --prompt-ids '15496 11 995'"
+MAX_TOKENIZER_BYTES = 256 << 20  # the largest published tokenizer.json files are tens of MiB
 
 
 class PublishedTokenizer:
@@ -122,6 +123,12 @@ def open_tokenizer(path: str | Path, other: str = PROMPT_IDS_HINT) -> PublishedT
             f"reading {file} needs the `tokenizers` package, which is not installed",
             "pip install tokenizers (transformers installs it), " + other,
         ) from None
+    if file.stat().st_size > MAX_TOKENIZER_BYTES:  # read whole: a sparse or stray file must not fill memory
+        raise TrainError(
+            f"{file}: {file.stat().st_size / 2**20:,.0f} MiB, larger than any tokenizer.json "
+            f"({MAX_TOKENIZER_BYTES >> 20} MiB at most)",
+            "give the tokenizer.json saved with the weights, " + other,
+        )
     try:
         return PublishedTokenizer(Tokenizer.from_file(str(file)), file)
     except Exception as error:  # the Rust library raises its own exception type

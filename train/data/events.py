@@ -23,7 +23,7 @@ def is_event_table(path: Path) -> bool:
     try:
         with path.open(newline="") as handle:
             header = next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, csv.Error):  # csv.Error: a field past the module's limit
         return False
     return {"person", "age", "code"} <= {h.strip().lower() for h in header}
 
@@ -50,7 +50,7 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     try:
         with path.open(newline="") as handle:
             rows = list(csv.reader(handle, delimiter="\t" if suffix == ".tsv" else ","))
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise TrainError(f"cannot read {path}: {error}") from None
     if len(rows) < 2 or not any(rows[1:]):  # csv.reader gives a blank line as []
         raise TrainError(f"{path}: needs a header row and at least one event")

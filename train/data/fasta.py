@@ -15,9 +15,8 @@ being fine-tuned: ProtBERT's for EnzBERT) the sequences are read as it reads the
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import re
-import warnings
 from pathlib import Path
 
 import torch
@@ -58,31 +57,30 @@ def read_records(path: Path) -> list[tuple[str, str, str]]:
 
 def parse_fasta(path: Path, what: str) -> list[tuple[str, str, str]]:
     """(id, description, sequence) of each record of a FASTA-formatted file (`what` names it in
-    messages); text before the first header is told by its line, not in Biopython's words."""
-    from Bio import SeqIO
+    messages); text before the first header is told by its line, not in Biopython's words. Read
+    line by line: the whole text, its lines and their copies held at once took ten times a file's size."""
+    from Bio.SeqIO.FastaIO import SimpleFastaParser
 
     if not path.is_file():
         raise TrainError(f"data file {path} does not exist")
     try:
-        text = path.read_text()
-    except (UnicodeDecodeError, OSError) as error:
-        raise TrainError(f"{path}: not a readable {what} ({error})") from None
-    lines = text.splitlines()
-    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
-    if first < len(lines) and not lines[first].startswith(">"):
-        shown = lines[first].strip()
-        raise TrainError(
-            f"{path}, line {first + 1}: {shown[:60] + ('…' if len(shown) > 60 else '')!r} comes before the "
-            "first record's '>' header",
-            HEADER,
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Biopython warns about comment lines it skips
-            # from the first header on: Biopython refuses a file that opens with a blank line
-            parsed = SeqIO.parse(io.StringIO("\n".join(lines[first:])), "fasta")
-            return [(r.id, r.description, str(r.seq)) for r in parsed]
-    except ValueError as error:
+        with path.open() as handle:
+            number, line = 0, ""
+            while not line.strip():  # to the first line that is not blank
+                line = handle.readline()
+                number += 1
+                if not line:
+                    break
+            if line.strip() and not line.startswith(">"):
+                shown = line.strip()
+                raise TrainError(
+                    f"{path}, line {number}: {shown[:60] + ('…' if len(shown) > 60 else '')!r} comes before the "
+                    "first record's '>' header",
+                    HEADER,
+                )
+            records = SimpleFastaParser(itertools.chain([line] if line else [], handle))
+            return [(title.split(None, 1)[0] if title.strip() else "", title, sequence) for title, sequence in records]
+    except (UnicodeDecodeError, OSError, ValueError) as error:
         raise TrainError(f"{path}: not a readable {what} ({str(error).splitlines()[0]})") from None
 
 
@@ -116,7 +114,7 @@ def side_labels(path: Path, records, table: Path) -> list[str]:
     try:
         with table.open(newline="") as handle:
             rows = [r for r in csv.reader(handle) if r]
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise TrainError(f"cannot read {table}: {error}") from None
     if rows and len(rows[0]) >= 2 and rows[0][0].strip().lower() in ("id", "record", "record_id", "name"):
         rows = rows[1:]  # a header
@@ -156,7 +154,8 @@ def encode_records(path: Path, records, options: dict, vocab: int | None, tokeni
             f"embedding has {vocab}",
             f"make it embed({alphabet.size}, …) or more",
         )
-    ids = [alphabet.encode(r, s, options["unknown"] == "map", str(path)) for r, _, s in records]
+    keep = options["length"] or longest  # crop_or_pad cuts every record there
+    ids = [alphabet.encode(r, s, options["unknown"] == "map", str(path), keep) for r, _, s in records]
     length = options["length"] or min(max(len(i) for i in ids), longest)
     pad = alphabet.size if vocab is None or vocab > alphabet.size else alphabet.letters.index(alphabet.unknown)
     tokens, mask = crop_or_pad(ids, length, pad)

@@ -44,12 +44,33 @@ def expression_matrix(path: Path, adata) -> torch.Tensor:
     matrix = adata.X
     if matrix is None:
         raise TrainError(f"{path}: the file holds no expression matrix (X)")
+    if np.dtype(matrix.dtype).kind not in "biuf":
+        raise TrainError(f"{path}: the expression matrix holds {matrix.dtype} values, not numbers")
+    _check_dense_size(path, matrix)
     matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
     if matrix.shape[0] == 0:
         raise TrainError(f"{path} holds no cells")
     if not np.isfinite(matrix).all():
         raise TrainError(f"{path}: the expression matrix holds NaN or infinite values")
-    return torch.from_numpy(matrix.astype(np.float32))
+    return torch.from_numpy(matrix.astype(np.float32, copy=False))
+
+
+def _check_dense_size(path: Path, matrix) -> None:
+    """Refuse a matrix whose dense float32 form would not fit in free memory, before making it: a
+    sparse file of a few megabytes can claim 200,000 × 200,000 cells and genes (149 GiB)."""
+    from ...compiler.memory import available, size_text
+
+    cells, genes = matrix.shape
+    dtype = np.dtype(matrix.dtype)
+    dense = cells * genes * dtype.itemsize if hasattr(matrix, "toarray") else 0  # a sparse matrix made dense
+    need = dense + (0 if dtype == np.float32 else cells * genes * 4)  # then float32
+    free = available(torch.device("cpu"))
+    if free is not None and need > free:
+        raise TrainError(
+            f"{path}: its expression matrix, {cells} cells × {genes} genes, needs {size_text(need)} dense, "
+            f"more than the {size_text(free)} of free memory",
+            "keep the cells and genes the model reads (adata[cells, genes].copy()), or split the file",
+        )
 
 
 def cell_labels(path: Path, adata, column: str) -> list[str]:

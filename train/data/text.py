@@ -49,15 +49,29 @@ class CharTokenizer:
 
 
 def tokenizer_from_json(data: dict, run: Path):
-    """The tokenizer run.json describes; a published one is the copy kept in the run folder `run` (or,
-    for a spec standing in for a run with published weights, the tokenizer beside them: a full path)."""
-    if data.get("kind") == "genes":
+    """The tokenizer run.json describes; a published one is the copy kept in the run folder `run` —
+    never the file run.json names, which could be any file — or, for a spec standing in for a run
+    with published weights (`run` is the spec), the tokenizer beside the weights: a full path."""
+    kind = data.get("kind") if isinstance(data, dict) else None
+    texts = {"genes": "genes", "char": "chars"}.get(kind)
+    if kind not in ("byte", "published") and not (texts and _texts(data.get(texts))):
+        raise TrainError(
+            f"{run / 'run.json'}: its tokenizer is not one cramnet writes (kind byte, char, genes or published)",
+            "the run directory was edited or damaged: train the run again",
+        )
+    if kind == "genes":
         from .gene_tokens import GeneTokenizer
 
         return GeneTokenizer(data["genes"])
-    if data.get("kind") == "published":
-        return open_tokenizer(run / data["file"])
-    return CharTokenizer(data["chars"]) if data.get("kind") == "char" else ByteTokenizer()
+    if kind == "published":
+        from ...weights.tokenizer import PublishedTokenizer
+
+        return open_tokenizer(run / PublishedTokenizer.FILE if run.is_dir() else data.get("file", ""))
+    return CharTokenizer(data["chars"]) if kind == "char" else ByteTokenizer()
+
+
+def _texts(value) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
 
 
 def keep_tokenizer(tokenizer, run: Path) -> dict | None:
