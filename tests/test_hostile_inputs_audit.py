@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -429,3 +430,29 @@ def test_a_tokenizer_json_larger_than_any_is_refused_unread(tmp_path):
         handle.truncate(4 << 30)  # sparse: 4 GiB that the tokenizers package would read whole
     with pytest.raises(TrainError, match=r"tokenizer.json: 4,096 MiB, larger than any tokenizer.json"):
         open_tokenizer(tmp_path)
+
+
+def test_a_compressed_dense_h5ad_too_large_to_read_is_refused_before_reading(tmp_path, monkeypatch):
+    """gzip holds a dense matrix of zeros of any size in kilobytes; anndata read it whole before any check."""
+    import anndata
+
+    from cramnet.errors import TrainError
+    from cramnet.train.data.h5ad import read_h5ad
+
+    path = tmp_path / "zeros.h5ad"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        anndata.AnnData(X=np.zeros((1000, 1000), np.float32)).write_h5ad(path, compression="gzip")
+    assert path.stat().st_size < 100_000
+    monkeypatch.setattr("cramnet.compiler.memory.available", lambda device: 1 << 20)
+    read = []
+    monkeypatch.setattr(
+        anndata,
+        "read_h5ad",
+        lambda p, backed=None, _read=anndata.read_h5ad: read.append(backed) or _read(p, backed=backed),
+    )
+    with pytest.raises(TrainError, match=r"zeros.h5ad: its expression matrix, 1000 cells × 1000 genes, needs 3.8 MiB"):
+        read_h5ad(path)
+    assert read == ["r"]  # the header only
+    monkeypatch.setattr("cramnet.compiler.memory.available", lambda device: 1 << 30)
+    assert read_h5ad(path).shape == (1000, 1000)

@@ -35,9 +35,26 @@ def read_h5ad(path: Path):
         import anndata
 
         try:
+            backed = anndata.read_h5ad(path, backed="r")  # the matrix's shape and type, not its values
+            try:
+                _check_stored_size(path, backed.X)
+            finally:
+                backed.file.close()
             return anndata.read_h5ad(path)
         except (OSError, KeyError, ValueError, TypeError) as error:
             raise TrainError(f"{path}: not a readable .h5ad file ({error})") from None
+
+
+def _check_stored_size(path: Path, stored) -> None:
+    """Refuse a dense matrix that would not fit in free memory once read, before reading it: a
+    compressed file of kilobytes can hold zeros of any size. (A sparse one is checked as it is made
+    dense, by expression_matrix.)"""
+    if stored is None or not hasattr(stored, "chunks"):  # an h5py dataset: stored dense
+        return
+    cells, genes = stored.shape
+    dtype = np.dtype(stored.dtype)
+    if dtype.kind in "biuf":
+        _refuse_beyond_memory(path, cells, genes, cells * genes * (dtype.itemsize + (dtype != np.float32) * 4))
 
 
 def expression_matrix(path: Path, adata) -> torch.Tensor:
@@ -58,12 +75,15 @@ def expression_matrix(path: Path, adata) -> torch.Tensor:
 def _check_dense_size(path: Path, matrix) -> None:
     """Refuse a matrix whose dense float32 form would not fit in free memory, before making it: a
     sparse file of a few megabytes can claim 200,000 × 200,000 cells and genes (149 GiB)."""
-    from ...compiler.memory import available, size_text
-
     cells, genes = matrix.shape
     dtype = np.dtype(matrix.dtype)
     dense = cells * genes * dtype.itemsize if hasattr(matrix, "toarray") else 0  # a sparse matrix made dense
-    need = dense + (0 if dtype == np.float32 else cells * genes * 4)  # then float32
+    _refuse_beyond_memory(path, cells, genes, dense + (0 if dtype == np.float32 else cells * genes * 4))
+
+
+def _refuse_beyond_memory(path: Path, cells: int, genes: int, need: int) -> None:
+    from ...compiler.memory import available, size_text
+
     free = available(torch.device("cpu"))
     if free is not None and need > free:
         raise TrainError(
