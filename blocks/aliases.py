@@ -65,4 +65,6 @@ SYNTAX_WORDS: dict[str, str] = {
     "sequential": "stages joined by `->` are a sequence",
     "block": "`block NAME(params) { … }` defines a block; call it by its name",
     "use": '`use "std:NAME"` at the top of the file brings in a file of blocks',
+    "output": "`output NAME` is a line of its own: name the value (`… as y`), then write `output y`",
+    "input": "`input NAME: TYPE` is a line of its own; a pipeline starts from the input's name",
 }

@@ -460,3 +460,11 @@ def test_a_fraction_where_an_integer_goes_points_at_whole_number_division():
     (error,) = failure.value.errors
     assert error.code == "E304" and "expects an integer, got 85.3" in error.message
     assert "`//` divides to one" in error.hint
+
+
+def test_output_written_as_a_stage_says_it_is_a_line_of_its_own():
+    source = "model m {\n    input x: [4]\n    x -> relu -> output\n}\n"
+    with pytest.raises(SpecErrors) as failure:
+        check_spec(source)
+    (error,) = [e for e in failure.value.errors if e.code == "E204"]
+    assert "`output NAME` is a line of its own" in error.hint
