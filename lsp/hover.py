@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
+from ..blocks.dims import symbols
 from ..blocks.registry import lookup
 from ..dsl import ast
 from ..dsl.errors import Span
@@ -23,7 +24,7 @@ def hover(analysis: Analysis, line: int, col: int) -> types.Hover | None:
         return _answer(text, site.call.name_span) if text else None
     found = analysis.index.at(line, col)
     if found is None:
-        return _used_let(analysis, line, col) or _argument(analysis, line, col)
+        return _used_let(analysis, line, col) or _run_time_size(analysis, line, col) or _argument(analysis, line, col)
     span, symbol = found
     if symbol.kind == "let" and site is not None:  # a let of blocks as a stage: the let, and what the stage made
         text = "\n\n".join(part for part in (_let(analysis, symbol), _stage(analysis, site)) if part)
@@ -65,6 +66,29 @@ def _used_let(analysis: Analysis, line: int, col: int) -> types.Hover | None:
     path, let = used
     text = source_text(let.span, Path(path).read_text(encoding="utf-8-sig"))
     return _answer(f"(let) — from `{Path(path).name}`\n```cram\n{text}\n```", name)
+
+
+def _run_time_size(analysis: Analysis, line: int, col: int) -> types.Hover | None:
+    """A size an input's type names (`seq` in `input x: [seq, 8]`): which axes it measures."""
+    name = analysis.index.unresolved_at(line, col)
+    if name is None:
+        return None
+    word = source_text(name, analysis.text)
+    axes = [
+        f"`{input_name}` axis {axis}"
+        for checked in analysis.checked
+        for input_name, kind in checked.input_types.items()
+        for axis, dim in enumerate(getattr(kind, "dims", ()), 1)
+        if word in symbols(dim)
+    ]
+    if not axes:
+        return None
+    where = ", ".join(dict.fromkeys(axes))
+    return _answer(
+        f"(run-time size) `{word}`: the length of {where}, known when the model runs — from the data, "
+        f"or `--dim {word}=N` for `summary` and `compile`",
+        name,
+    )
 
 
 def _argument(analysis: Analysis, line: int, col: int) -> types.Hover | None:

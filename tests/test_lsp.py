@@ -654,3 +654,13 @@ def test_renaming_beside_a_fifo_named_like_a_spec_does_not_hang(tmp_path):
     if worker.is_alive():  # let the blocked reader see the end of the pipe, then fail
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
     assert found and main.as_uri() in found[0].changes
+
+
+def test_hover_on_a_run_time_size_says_which_axes_it_measures():
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.hover import hover
+
+    text = "model m {\n    input x: [seq, 8]\n    input t: tokens[seq]\n    x -> dense(4) as y\n    output y\n}\n"
+    shown = hover(analyze(text, "/tmp/sizes.cram"), 2, 16)
+    assert shown is not None and "(run-time size) `seq`: the length of `x` axis 1, `t` axis 1" in shown.contents.value
+    assert shown.range.start == at(1, 14)
