@@ -8,7 +8,9 @@ from the last axis, a size of 1 stretches to the other side's, a missing leading
 
 from __future__ import annotations
 
-from .dims import Dim, show
+import difflib
+
+from .dims import Dim, show, symbols
 from .registry import Arg, BlockSpec, Family, ShapeError, block
 from .shape_rules import axis, numel, per_position, value_axis
 from .tensor_type import TensorType
@@ -22,9 +24,20 @@ def _same_shapes(inputs, a):
         if other.dims != first.dims:
             raise ShapeError(
                 f"shapes differ: {{in0}} is {first} but {{in{i}}} is {other}",
-                "merged values must have the same shape; add a dense or reshape to one side",
+                _misspelt_size(first.dims, other.dims)
+                or "merged values must have the same shape; add a dense or reshape to one side",
             )
     return first.with_dims(first.dims)
+
+
+def _misspelt_size(left: tuple[Dim, ...], right: tuple[Dim, ...]) -> str | None:
+    """Two run-time sizes at one place whose names differ by a slip (`seq` and `sqe`): likely one size."""
+    for x, y in zip(left, right):
+        names = symbols(x) | symbols(y)
+        if x != y and len(names) == 2 and str(x) in names and str(y) in names:
+            if difflib.SequenceMatcher(None, str(x), str(y)).ratio() >= 0.6:
+                return f"'{x}' and '{y}' are two different run-time sizes: if they are one, spell them alike"
+    return None
 
 
 def _broadcast_pair(left: tuple[Dim, ...], right: tuple[Dim, ...], i: int) -> tuple[Dim, ...]:
@@ -43,7 +56,8 @@ def _broadcast_pair(left: tuple[Dim, ...], right: tuple[Dim, ...], i: int) -> tu
                 f"shapes do not broadcast: {{in0}}{' (with the values before it)' if i > 1 else ''} is {shown} "
                 f"but {{in{i}}} is [{', '.join(show(d) for d in right)}]; at dimension {k} (dimension {k - rank} "
                 f"from the end) the sizes are {show(x)} and {show(y)}, and neither is 1",
-                "sizes must be equal or 1 on one side (a [C, 1, 1] gate scales a [C, H, W] image); "
+                _misspelt_size((x,), (y,))
+                or "sizes must be equal or 1 on one side (a [C, 1, 1] gate scales a [C, H, W] image); "
                 "reshape one side, or project it with a dense",
             )
     return tuple(out)

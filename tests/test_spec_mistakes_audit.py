@@ -468,3 +468,20 @@ def test_output_written_as_a_stage_says_it_is_a_line_of_its_own():
         check_spec(source)
     (error,) = [e for e in failure.value.errors if e.code == "E204"]
     assert "`output NAME` is a line of its own" in error.hint
+
+
+def test_two_run_time_sizes_spelt_nearly_alike_are_pointed_out():
+    source = (
+        "model m {\n    input x: [seq, 8]\n    input y: [sqe, 8]\n    add(x, y) -> dense(2) as z\n    output z\n}\n"
+    )
+    with pytest.raises(SpecErrors) as failure:
+        check_spec(source)
+    (error,) = failure.value.errors
+    assert (
+        error.code == "E401"
+        and error.hint == "'seq' and 'sqe' are two different run-time sizes: if they are one, spell them alike"
+    )
+    apart = source.replace("sqe", "n")  # two names meant to differ keep the broadcasting hint
+    with pytest.raises(SpecErrors) as failure:
+        check_spec(apart)
+    assert "sizes must be equal or 1 on one side" in failure.value.errors[0].hint
