@@ -71,12 +71,27 @@ def _in_call(analysis: Analysis, code: str, line: int, name: str, inside: str) -
         return _choices(analysis, name, key.group(1), line)
     if not inside.strip() or inside.rstrip().endswith(",") or re.search(r",\s*[A-Za-z_]\w*$", inside):
         given, positional = _given(inside)
+        if _merges(name):  # `concat(a, b, |`: the values it merges are no arguments
+            positional = 0
         arguments = _arguments(analysis, name)
         offered = [a for i, a in enumerate(arguments) if i >= positional and a.label[:-2] not in given]
         if not given:  # the next positional argument's own values first: `pool(mean)`, `gat(8, 2, false)`
             offered = _words(analysis, name, positional) + offered
-        return offered + _values(analysis, line)
-    return _values(analysis, line)
+        return offered + _values_for(analysis, name, line)
+    return _values_for(analysis, name, line)
+
+
+def _merges(name: str) -> bool:
+    spec = lookup(name)
+    return spec is not None and spec.merge
+
+
+def _values_for(analysis: Analysis, name: str, line: int) -> list[types.CompletionItem]:
+    """The values a call's positional argument may name: bound values alone for a merge (`add(a, |`)."""
+    values = _values(analysis, line)
+    if _merges(name):
+        return [item for item in values if item.kind == types.CompletionItemKind.Variable]
+    return values
 
 
 def _at(analysis: Analysis, place: Place, line: int) -> list[types.CompletionItem]:
@@ -91,7 +106,8 @@ def _at(analysis: Analysis, place: Place, line: int) -> list[types.CompletionIte
     if place.kind == "top":
         return _keywords("use", "let", "block", "model")
     if place.kind == "value":
-        return values
+        defined = re.match(r"\s*let\s+(\w+)\s*=", place.statement)  # `let e = |` does not offer e
+        return [item for item in values if defined is None or item.label != defined.group(1)]
     if place.kind in ("line", "pipeline") and place.body == "model":
         # a model's line starts from an input, a bound name, a merge or a source, never a block call
         starts = [item for item in _blocks(analysis) if _starts_a_model_line(item.label)]

@@ -664,3 +664,13 @@ def test_hover_on_a_run_time_size_says_which_axes_it_measures():
     shown = hover(analyze(text, "/tmp/sizes.cram"), 2, 16)
     assert shown is not None and "(run-time size) `seq`: the length of `x` axis 1, `t` axis 1" in shown.contents.value
     assert shown.range.start == at(1, 14)
+
+
+def test_a_merge_offers_bound_values_and_a_let_does_not_offer_itself():
+    # add( offered the lets too (a merge takes values); `let e = ` offered e
+    merged = set(_typed(model="y = add(x, ‸"))
+    assert {"x", "h"} <= merged and "d" not in merged
+    assert "dim =" in set(_typed(model="y = concat(x, ‸"))
+    text = "let d = 8\nlet e = 4\n"
+    labels = _offered("let d = 8\nlet e = ‸\n", text)
+    assert "d" in labels and "e" not in labels
