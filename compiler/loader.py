@@ -244,9 +244,12 @@ def _refuse_use(decl: ast.Use, in_progress: list[str]) -> SpecError | None:
             code="E201",
             message=f"`use` reads spec files ending in .cram, not {_shown(decl.path)}",
             span=decl.span,
-            hint='write use "path/to/blocks.cram" (relative to this file), or use "std:NAME"',
+            hint=_USE_HINT,
         )
     return None
+
+
+_USE_HINT = 'write use "path/to/blocks.cram" (relative to this file), or use "std:NAME"'
 
 
 def _refuse_target(decl: ast.Use, target: Path) -> SpecError | None:
@@ -257,7 +260,7 @@ def _refuse_target(decl: ast.Use, target: Path) -> SpecError | None:
             code="E201",
             message=f"`use` reads spec files ending in .cram: {_shown(decl.path)} is a link to {_shown(str(target))}",
             span=decl.span,
-            hint='write use "path/to/blocks.cram" (relative to this file), or use "std:NAME"',
+            hint=_USE_HINT,
         )
     if not target.is_file() and not target.is_dir():  # a folder: read_source says so
         return SpecError(
