@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cramnet.dsl.errors import Span, excerpt
+from cramnet.errors import UsageError
 
 
 def test_an_excerpt_of_a_crlf_spec_shows_no_carriage_return():
@@ -10,3 +13,11 @@ def test_an_excerpt_of_a_crlf_spec_shows_no_carriage_return():
     lines = excerpt(Span(file="m.cram", line=2, col=8, end_line=2, end_col=11), {"m.cram": text})
     assert lines[1] == "  2 |   x -> foo"
     assert lines[2] == "    |        ^^^"
+
+
+@pytest.mark.parametrize("item", ["seq=--5", "seq=---"])
+def test_a_dim_with_doubled_minus_is_a_usage_error(item):
+    from cramnet.cli.options import parse_sizes
+
+    with pytest.raises(UsageError):
+        parse_sizes([item])
