@@ -21,3 +21,12 @@ def test_a_dim_with_doubled_minus_is_a_usage_error(item):
 
     with pytest.raises(UsageError):
         parse_sizes([item])
+
+
+def test_a_run_missing_its_tokenizer_copy_is_told_it_is_damaged(tmp_path):
+    from cramnet.train.data.text import tokenizer_from_json
+    from cramnet.train.errors import TrainError
+
+    with pytest.raises(TrainError) as raised:
+        tokenizer_from_json({"kind": "published", "file": "tokenizer.json", "from": "/gone"}, tmp_path)
+    assert "tokenizer.json" in str(raised.value) and "train the run again" in raised.value.hint
