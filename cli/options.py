@@ -80,7 +80,7 @@ def parse_sizes(items: list[str] | None) -> dict[str, int]:
     sizes = {}
     for item in items or []:
         name, sep, value = item.partition("=")
-        digits = value.strip().lstrip("-")
+        digits = value.strip().removeprefix("-")  # one sign: int() refuses "--5"
         if not sep or not name.strip().isidentifier() or not (digits.isascii() and digits.isdigit()):  # not "²"
             raise UsageError(f"--dim {item!r} is not NAME=INTEGER", "write --dim seq=1024")
         # int() of over 4,300 digits is a ValueError: a number that long is out of range whatever it is

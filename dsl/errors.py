@@ -94,7 +94,7 @@ def excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     source_lines = text.split("\n")  # as the lexer counts lines: \f and \v do not end one
     if not 1 <= span.line <= len(source_lines):
         return []
-    raw = source_lines[span.line - 1]
+    raw = source_lines[span.line - 1].removesuffix("\r")  # a CRLF file's line break, not a character of it
     end = span.end_col if span.end_line == span.line else len(raw) + 1
     # columns count characters; tabs are shown as 4 spaces, so measure the caret on the shown text
     start = len(raw[: span.col - 1].expandtabs(4))

@@ -33,7 +33,7 @@ class Alphabet:
         table[[ord(c) for c in self.letters]] = np.arange(len(self.letters))
         kept, count, position = [], 0, 0
         for start in range(0, len(sequence), CHUNK):
-            text = sequence[start : start + CHUNK].upper().replace("*", "").replace("-", "").replace(".", "")
+            text = letters_of(sequence[start : start + CHUNK])
             codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
             ids = table[np.minimum(codes, 255)]  # 255 (ÿ) is no letter, so neither is any code above it
             outside = np.flatnonzero(ids < 0)
@@ -52,6 +52,11 @@ class Alphabet:
 
 
 CHUNK = 1 << 20  # letters encoded at a time
+
+
+def letters_of(sequence: str) -> str:
+    """A sequence as it is read: upper case, '*' stop codons and '-' and '.' gaps dropped."""
+    return sequence.upper().replace("*", "").replace("-", "").replace(".", "")
 
 
 # 20 standard amino acids, the rare U (selenocysteine) and O (pyrrolysine), and the ambiguity codes

@@ -22,7 +22,15 @@ from pathlib import Path
 import torch
 
 from ..errors import TrainError
-from .alphabets import ALPHABETS, Alphabet, crop_or_pad, guess_alphabet, protein_model_warning, published_rows
+from .alphabets import (
+    ALPHABETS,
+    Alphabet,
+    crop_or_pad,
+    guess_alphabet,
+    letters_of,
+    protein_model_warning,
+    published_rows,
+)
 from .dataset import Dataset, split_tensors
 from .options import resolve
 from .record_ids import class_ids, ids_by_split
@@ -226,7 +234,7 @@ def fasta_dataset(
 def _published_ids(path: Path, records, tokenizer, options: dict, vocab: int | None, longest: int):
     """(N, length) ids of each sequence as the published tokenizer reads it, and the real tokens' mask."""
     tokenizer.fit(vocab, str(path))
-    sequences = [s.upper().replace("*", "").replace("-", "").replace(".", "") for _, _, s in records]
+    sequences = [letters_of(s) for _, _, s in records]
     unread = [_unread(tokenizer.inner, s) for s in sequences]
     # a tokenizer of whole words (ProtBERT's) knows residues, not proteins: it reads them one per word
     apart = any(unread)

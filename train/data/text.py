@@ -66,7 +66,13 @@ def tokenizer_from_json(data: dict, run: Path):
     if kind == "published":
         from ...weights.tokenizer import PublishedTokenizer
 
-        return open_tokenizer(run / PublishedTokenizer.FILE if run.is_dir() else data.get("file", ""))
+        kept = run / PublishedTokenizer.FILE
+        if run.is_dir() and not kept.is_file():  # not the data's mistake: data.options cannot mend it
+            raise TrainError(
+                f"{run / 'run.json'} names the run's copy of its tokenizer, but {kept} is missing",
+                "the run directory was edited or damaged: train the run again",
+            )
+        return open_tokenizer(kept if run.is_dir() else data.get("file", ""))
     return CharTokenizer(data["chars"]) if kind == "char" else ByteTokenizer()
 
 
