@@ -10,9 +10,9 @@ import typer
 from ..errors import UsageError
 from .usage import choice
 
-# as train/config.py's (importing it would load torch before --help): seeds past it overflow the generators
+# as train/config_schema.py's (importing it would load torch before --help): seeds past it overflow the generators
 SEED_LIMIT = 2**32 - 1
-# the choices of train/config.py's keys of these names (tests/test_cli_usage.py holds them equal)
+# the choices of train/config_schema.py's keys of these names (tests/test_cli_usage.py holds them equal)
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16", "fp16")
 STRATEGIES = ("ddp", "fsdp")

@@ -22,7 +22,7 @@ from ..compiler.space import Axis, Space
 from ..compiler.space_reader import read_space_file
 from ..dsl.errors import did_you_mean
 from ..errors import CramnetError, UsageError
-from ..train.config import METRICS, SEED_LIMIT, is_metric
+from ..train.config_schema import METRICS, SEED_LIMIT, is_metric
 from ..train.tasks import HIGHER_IS_BETTER
 from .config_space import read_config_space
 

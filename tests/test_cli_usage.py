@@ -102,7 +102,7 @@ def test_one_message_for_a_bad_device_everywhere(command):
 
 
 def test_the_flag_choices_are_the_config_keys_choices():
-    from cramnet.train.config import SCHEMA
+    from cramnet.train.config_schema import SCHEMA
 
     assert SCHEMA["device"].choices == DEVICES and SCHEMA["precision"].choices == PRECISIONS
     assert SCHEMA["distributed.strategy"].choices == STRATEGIES

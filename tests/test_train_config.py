@@ -94,7 +94,7 @@ def test_flags_override_the_file_and_set(tmp_path):
 
 def test_the_metric_catalogue_holds_what_every_task_measures():
     """`early_stopping.metric` and `sweep --metric` are checked against METRICS before anything runs."""
-    from cramnet.train.config import METRICS, TASKS
+    from cramnet.train.config_schema import METRICS, TASKS
     from cramnet.train.tasks import HIGHER_IS_BETTER, Task
 
     assert set(HIGHER_IS_BETTER) <= set(METRICS)

@@ -16,7 +16,7 @@ Split = TensorSplit | GraphListSplit | NodeSplit
 @dataclass
 class Dataset:
     name: str
-    task: str  # one of config.TASKS other than auto
+    task: str  # one of config_schema.TASKS other than auto
     train: Split
     val: Split
     test: Split
