@@ -22,6 +22,7 @@ from pygls.uris import to_fs_path
 
 from .. import __version__
 from ..blocks.registry import PluginError, load_plugins
+from ..compiler.loader import read_source
 from ..dsl.errors import SpecErrors
 from ..dsl.format import FormatError, format_spec
 from .analysis import Analysis, analyze
@@ -52,10 +53,8 @@ class CramServer(LanguageServer):
         """A document's lines: the editor's text when it is open, else the file on disk."""
         if uri in self.workspace.text_documents or not uri.startswith("file:"):
             return self.workspace.get_text_document(uri).lines
-        try:
-            return Path(to_fs_path(uri)).read_text(encoding="utf-8-sig").splitlines(keepends=True)
-        except (OSError, UnicodeDecodeError):
-            return []
+        text = read_source(Path(to_fs_path(uri)), [])  # bounded, a regular file, as the checker reads specs
+        return text.splitlines(keepends=True) if text is not None else []
 
     def cursor(self, uri: str, position: types.Position) -> tuple[int, int]:
         """The (line, col) of an editor's position, its column counted in characters as spans are."""
