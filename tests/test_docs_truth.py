@@ -139,3 +139,17 @@ def test_summary_counts_frozen_parameters_apart_from_trainable_ones(tmp_path, mo
     assert "parameters 28,707: 99 trainable, 28,608 frozen (freeze = true)" in printed
     _, printed = _cramnet("cramnet summary specs/lenet5.cram", ROOT, monkeypatch)
     assert "parameters 61,706 trainable" in printed
+
+
+def test_the_block_catalogue_is_the_registry():
+    """language.md's catalogue lists every registered block, in its family, with its signature."""
+    from cramnet.blocks.registry import all_blocks
+
+    text = (ROOT / "docs/language.md").read_text()
+    catalogue = text[text.index("## Block catalogue") :]
+    rows = re.findall(r"^\| ([^|`]+) \| `([a-z_0-9]+(?:\(.*?\))?)` \| ", catalogue, re.M)
+    listed = {signature.split("(")[0]: (family.strip(), signature) for family, signature in rows}
+    blocks = {name: spec for name, spec in all_blocks().items() if spec.origin.startswith("cramnet.")}  # no plugins
+    assert sorted(listed) == sorted(blocks)
+    for name, spec in blocks.items():
+        assert listed[name] == (spec.family, spec.signature()), name
