@@ -153,3 +153,12 @@ def test_the_block_catalogue_is_the_registry():
     assert sorted(listed) == sorted(blocks)
     for name, spec in blocks.items():
         assert listed[name] == (spec.family, spec.signature()), name
+
+
+def test_every_error_code_has_a_section_and_a_row_in_errors_md():
+    package = [p for p in ROOT.rglob("*.py") if not {".venv", "tests", "bench"} & set(p.relative_to(ROOT).parts)]
+    raised = {code for p in package for code in re.findall(r"\"(E\d{3})\"", p.read_text())}
+    text = (ROOT / "docs/errors.md").read_text()
+    sections = set(re.findall(r"^## (E\d{3}) — ", text, re.M))
+    rows = set(re.findall(r"^\| \[(E\d{3})\]\(#e\d{3}--", text, re.M))
+    assert raised == sections == rows
