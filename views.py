@@ -66,7 +66,9 @@ def summary_table(summary: Summary, width: int = 120) -> Group:
         "total", shown, "", *([""] if graph_shaped else []), f"{summary.params:,}", Text(human(summary.flops))
     )
     memory = summary.memory
-    lines = [Text.assemble(("parameters ", "bold"), f"{summary.params:,} trainable")]
+    frozen = summary.frozen_params
+    counted = f": {summary.params - frozen:,} trainable, {frozen:,} frozen (freeze = true)" if frozen else " trainable"
+    lines = [Text.assemble(("parameters ", "bold"), f"{summary.params:,}{counted}")]
     if summary.active_params is not None:
         lines.append(
             Text.assemble(

@@ -43,6 +43,7 @@ def check(
         if space is not None:  # a spec with `choice(…)` lets: check every point (search/check.py)
             from ..search.check import run_check_space
 
+            load_plugin_modules(plugin)  # a plugin that fails is one E220, not one per point
             return run_check_space(space, model, plugin or [], out, print_spec_errors, **limits(max_nodes, max_params))
         checked = checked_spec(spec, model, plugin, max_nodes, max_params)
         summary = checked.summary()

@@ -50,6 +50,7 @@ class Summary:
     unresolved: list[str] = field(default_factory=list)
     active_params: int | None = None  # None: no mixture of experts
     nodes: int = 0  # primitive block calls, whatever the depth shown
+    frozen_params: int = 0  # the part of `params` that `freeze = true` keeps out of training
 
     @property
     def layers(self) -> int:
@@ -66,6 +67,7 @@ class Summary:
         return {
             "model": self.model,
             "params": self.params,
+            "frozen_params": self.frozen_params,
             "active_params": self.active_params,
             "flops": count(self.flops),
             "flops_formula": str(self.flops),
@@ -177,6 +179,7 @@ def summarize(
         unresolved=sorted(model_symbols(model) - set(sizes)),
         active_params=_active_params(graph, nodes, params),
         nodes=len(nodes),
+        frozen_params=sum(graph.nodes[n].params for n in nodes if graph.nodes[n].freeze),
     )
 
 

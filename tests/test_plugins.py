@@ -124,3 +124,13 @@ def test_a_plugin_block_can_take_bodies():
         check_spec(ENSEMBLE.replace("dense(4) -> tanh", "dense(5)"), plugins=["tests.plugins.ensemble_block"])
     with pytest.raises(SpecErrors, match="takes no"):
         check_spec(ENSEMBLE.replace("test_ensemble()", "dense(4)"), plugins=["tests.plugins.ensemble_block"])
+
+
+def test_a_plugin_that_cannot_load_is_one_error_for_a_search_space_too(tmp_path):
+    """docs/errors.md, E220: `check --plugin` with a module that does not import is one E220 — also
+    for a spec with choices, whose points are not each checked against the missing blocks."""
+    spec = tmp_path / "space.cram"
+    spec.write_text("let width = choice(16, 32)\n" + SPEC.replace("test_scale(2.0)", "dense(width)"))
+    result = CliRunner().invoke(app, ["check", str(spec), "--plugin", "my_blockz"])
+    assert result.exit_code == 1
+    assert result.output.count("error[E220]") == 1 and "combinations" not in result.output, result.output
