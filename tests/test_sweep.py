@@ -273,8 +273,11 @@ def test_a_trial_left_running_by_a_killed_sweep_is_run_again(tmp_path):
     worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in worker.stdout:
         if line.startswith("trial 0 "):
-            time.sleep(1.0)  # the next trial has started
             break
+    waited = time.monotonic()
+    while not any(t.state.name == "RUNNING" for t in load_study(tmp_path).trials):  # the next trial has started
+        assert time.monotonic() - waited < 120 and worker.poll() is None, "no second trial started"
+        time.sleep(0.05)
     worker.kill()
     worker.communicate(timeout=60)
     killed = [t for t in load_study(tmp_path).trials if t.state.name == "RUNNING"]
