@@ -121,3 +121,11 @@ def test_the_checker_sees_function_level_and_relative_imports():
     assert imported_modules("cramnet.dsl", ROOT / "dsl" / "__init__.py", "from . import ast") == [
         ("cramnet.dsl.ast", 1)
     ]
+
+
+def test_every_name_the_train_package_exports_loads():
+    # `from cramnet.train import generate` looked in inference.py, which has no generate
+    import cramnet.train
+
+    for name in cramnet.train.__all__:
+        assert getattr(cramnet.train, name) is not None, name

@@ -66,7 +66,8 @@ def test_predict_reads_one_prompt_per_line_of_a_txt_file(lm_run, tmp_path):
 def test_predict_runs_lines_of_one_length_together_with_the_logits_of_each_alone(lm_run):
     import torch
 
-    from cramnet.train.inference import _line_logits, load_run
+    from cramnet.train.inference import load_run
+    from cramnet.train.predictions import _line_logits
 
     trained = load_run(lm_run)
     encoded = [trained.tokenizer.encode(text) for text in ("abc", "the fox", "xyz", "a", "the dog")]

@@ -11,16 +11,16 @@ not import YAML, rich or matplotlib.
 from importlib import import_module
 
 _EXPORTS = {
-    "SCHEMA": "config",
+    "SCHEMA": "config_schema",
     "apply_sets": "config",
     "defaults": "config",
     "read_config": "config",
     "TrainError": "errors",
     "TrainedRun": "inference",
     "evaluate_run": "inference",
-    "generate": "inference",
+    "generate": "generation",
     "load_run": "inference",
-    "predict_file": "inference",
+    "predict_file": "predictions",
     "RunResult": "loop",
     "train": "loop",
 }

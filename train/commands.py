@@ -191,7 +191,7 @@ def run_evaluate(
 def run_predict(
     run: Path, file: Path, output: Path | None, console: Console, weights: Path | None = None, device: str = "cpu"
 ) -> None:
-    from .inference import predict_file
+    from .predictions import predict_file
 
     console.print(Text(f"wrote {predict_file(run, file, output, weights, device)}"))
 
