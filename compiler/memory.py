@@ -51,16 +51,17 @@ class MemoryNeed:
 def estimate(
     checked: CheckedModel, sizes: Mapping[str, int] | None, batch: int, optimizer_slots: int = 0
 ) -> MemoryNeed:
-    """fp32 weights and gradients, `optimizer_slots` tensors per weight (AdamW keeps 2), every node's
+    """fp32 weights and gradients, `optimizer_slots` tensors per trained weight (AdamW keeps 2), every node's
     output for the backward pass at `batch` (sizes not given taken as DEFAULT_SIZE), and the stacked
     copies of weights the backward pass keeps."""
     summary = checked.summary(sizes, batch)
     weights = summary.params * BYTES_PER_VALUE
+    trained = summary.memory["gradients"]  # the weights `freeze = true` leaves out have no gradients or optimizer state
     activations = summary.memory["activations"]
     unknown = symbols(activations)
     activations = evaluate(activations, {name: DEFAULT_SIZE for name in unknown}) if unknown else activations
     copies = stacked_values(checked) * BYTES_PER_VALUE
-    return MemoryNeed(weights, weights, optimizer_slots * weights, int(activations), copies)
+    return MemoryNeed(weights, trained, optimizer_slots * trained, int(activations), copies)
 
 
 def stacked_values(checked: CheckedModel) -> int:

@@ -158,13 +158,15 @@ def summarize(
         total_flops = total_flops + graph.nodes[node].flops
         activations = activations + product(graph.nodes[node].type.dims)
     params = sum(r.params for r in rows)
+    frozen = sum(graph.nodes[n].params for n in nodes if graph.nodes[n].freeze)
     weights = params * BYTES_PER_VALUE
+    gradients = (params - frozen) * BYTES_PER_VALUE  # a frozen weight has none
     activation_bytes = sized(activations * batch * BYTES_PER_VALUE)
     memory = {
         "weights": weights,
-        "gradients": weights,
+        "gradients": gradients,
         "activations": activation_bytes,
-        "total": sized(2 * weights + activations * batch * BYTES_PER_VALUE),
+        "total": sized(weights + gradients + activations * batch * BYTES_PER_VALUE),
     }
     return Summary(
         model=model.name,
@@ -179,7 +181,7 @@ def summarize(
         unresolved=sorted(model_symbols(model) - set(sizes)),
         active_params=_active_params(graph, nodes, params),
         nodes=len(nodes),
-        frozen_params=sum(graph.nodes[n].params for n in nodes if graph.nodes[n].freeze),
+        frozen_params=frozen,
     )
 
 

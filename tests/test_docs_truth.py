@@ -135,6 +135,11 @@ def test_summary_counts_frozen_parameters_apart_from_trainable_ones(tmp_path, mo
     summary = check_spec(str(tmp_path / "frozen.cram")).summary()
     assert (summary.params, summary.frozen_params) == (28_707, 28_608)
     assert summary.to_json()["frozen_params"] == 28_608
+    assert summary.memory["gradients"] == 99 * 4  # a frozen weight has no gradient
+    from cramnet.compiler.memory import estimate
+
+    need = estimate(check_spec(str(tmp_path / "frozen.cram")), None, 1, optimizer_slots=2)
+    assert (need.weights, need.gradients, need.optimizer) == (28_707 * 4, 99 * 4, 2 * 99 * 4)
     _, printed = _cramnet("cramnet summary frozen.cram", tmp_path, monkeypatch)
     assert "parameters 28,707: 99 trainable, 28,608 frozen (freeze = true)" in printed
     _, printed = _cramnet("cramnet summary specs/lenet5.cram", ROOT, monkeypatch)
