@@ -11,9 +11,11 @@ names, so a box in the picture is the row of `cramnet summary` and the name in a
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import networkx as nx
 
+from ..compiler.loader import STD_DIR
 from ..compiler.model_graph import INPUT, GraphScope, ModelGraph
 from .labels import call_text, params_text
 
@@ -157,7 +159,7 @@ class _Layout:
             text, family = f"input {attrs.type}", "input"
         else:
             text, family = call_text(attrs.block, attrs.spec, attrs.args), attrs.spec.family
-        where = str(attrs.span) if attrs.span else ""
+        where = _where(attrs.span) if attrs.span else ""
         self.diagram.boxes[box] = Box(box, box, text, family, attrs.params, self.shape_text(node), where)
         cluster.boxes.append(box)
         self.exits[node] = box
@@ -305,3 +307,10 @@ def _scope_label(scope: GraphScope, options: Options) -> str:
 def cluster_caption(cluster: Cluster) -> str:
     """The label drawn on a cluster: what it is, and its parameters (all copies of a repeat)."""
     return f"{cluster.label} · {params_text(cluster.params)}" if cluster.params else cluster.label
+
+
+def _where(span) -> str:
+    """`file:line:col` of a call; a standard-library file as `std:NAME`, not the path it is installed at."""
+    path = Path(span.file)
+    shown = f"std:{path.stem}" if path.parent == STD_DIR else span.file
+    return f"{shown}:{span.line}:{span.col}"

@@ -89,6 +89,14 @@ def test_boxes_are_the_summary_nodes():
     assert diagram.boxes["basic_1.conv2d_1"].text == "conv2d(32, 3, pad=1, bias=false)"
 
 
+def test_a_standard_library_call_is_located_by_its_std_name_not_where_it_is_installed():
+    # the gallery's tooltips held /work/main/blocks/std/transformer.cram: another checkout drew other files
+    diagram = build_diagram(check_spec("specs/vit_digits.cram").model, Options())
+    wheres = {box.where for box in diagram.boxes.values() if box.where}
+    assert any(w.startswith("std:transformer:") for w in wheres)
+    assert not any("blocks/std" in w for w in wheres)
+
+
 def test_repeats_collapse_to_the_first_copy():
     checked = check_spec(STACK)
     collapsed = build_diagram(checked.model)
