@@ -65,7 +65,11 @@ def complete(analysis: Analysis, text: str, line: int, col: int) -> list[types.C
 def _in_call(analysis: Analysis, code: str, line: int, name: str, inside: str) -> list[types.CompletionItem]:
     """In the parentheses of a call to `name`, with `inside` written since its `(`."""
     if re.search(rf"\bblock\s+{name}\s*\($", code[: len(code) - len(inside)]):
-        return []  # a block's header declares its parameters
+        # a block's header declares its parameters; a default is a value: a let, a flag, none
+        if _KEY.search(inside.rsplit(",", 1)[-1]) is None:
+            return []
+        lets = [item for item in _values(analysis, line) if item.kind == types.CompletionItemKind.Constant]
+        return _keywords("true", "false", "none") + lets
     key = _KEY.search(inside.rsplit(",", 1)[-1])
     if key is not None:
         return _choices(analysis, name, key.group(1), line)

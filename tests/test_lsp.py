@@ -674,3 +674,10 @@ def test_a_merge_offers_bound_values_and_a_let_does_not_offer_itself():
     text = "let d = 8\nlet e = 4\n"
     labels = _offered("let d = 8\nlet e = ‸\n", text)
     assert "d" in labels and "e" not in labels
+
+
+def test_a_block_headers_default_offers_flags_and_lets():
+    # `block b(causal = ` offered nothing
+    labels = _offered("let d = 8\nblock b(width = ‸\n", "let d = 8\n")
+    assert {"true", "false", "none", "d"} <= set(labels)
+    assert _offered("let d = 8\nblock b(wid‸\n", "let d = 8\n") == []  # a parameter's name is new
