@@ -130,10 +130,10 @@ def _uses_elsewhere(analysis: Analysis, symbol: Symbol) -> dict[str, list[Span]]
         ):
             continue
         index, text = index_file(tree), other.read_text(encoding="utf-8-sig")
-        if symbol.kind == "block":
-            spans = [c.call.name_span for c in index.calls if c.symbol is None and c.call.name == symbol.name]
-        else:
-            spans = [s for s in index.unresolved if source_text(s, text) == symbol.name]
+        # a block is called; a let is named as a value, or called as a stage (`let act = choice(relu, gelu)`)
+        spans = [c.call.name_span for c in index.calls if c.symbol is None and c.call.name == symbol.name]
+        if symbol.kind != "block":
+            spans += [s for s in index.unresolved if source_text(s, text) == symbol.name]
         if spans:
             found[str(other)] = spans
     return found

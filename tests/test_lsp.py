@@ -477,6 +477,18 @@ def test_renaming_a_block_or_let_renames_its_uses_in_the_files_that_use_it(tmp_p
     assert [e.range.start for e in changes[main.as_uri()]] == [at(3, 15)]
 
 
+def test_renaming_a_let_used_as_a_stage_in_another_file_renames_that_stage(tmp_path):
+    from cramnet.lsp.analysis import analyze
+    from cramnet.lsp.navigation import rename
+
+    parts = tmp_path / "parts.cram"
+    parts.write_text("let act = choice(relu, gelu)\n")
+    main = tmp_path / "main.cram"
+    main.write_text('use "parts.cram"\nmodel m {\n    input x: [4]\n    x -> act as y\n    output y\n}\n')
+    changes = rename(analyze(parts.read_text(), str(parts)), parts.as_uri(), 1, 6, "activation").changes
+    assert [(e.range.start, e.new_text) for e in changes[main.as_uri()]] == [(at(3, 9), "activation")]
+
+
 def test_renaming_in_a_project_inside_a_hidden_folder_finds_its_uses_but_skips_hidden_folders_below(tmp_path):
     # every path with a part starting with '.' was skipped, the project's own folder's included
     from cramnet.lsp.analysis import analyze
