@@ -35,8 +35,8 @@ def _sequences(trained, file: Path, options: dict):
     options = resolve("a FASTA file", options, FASTA_OPTIONS)
     records = read_records(file)
     published = trained.tokenizer if getattr(trained.tokenizer, "kind", None) == "published" else None
-    limits = vocabulary(trained.checked), published, sequence_limit(trained.checked)
-    tokens, mask, _ = encode_records(file, records, options, *limits)
+    checked = trained.checked
+    tokens, mask, _ = encode_records(file, records, options, vocabulary(checked), published, sequence_limit(checked))
     (name,) = trained.checked.input_types
     return {name: tokens, f"{name}_mask": mask}, [r for r, _, _ in records]
 

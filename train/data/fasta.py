@@ -235,11 +235,11 @@ def _published_ids(path: Path, records, tokenizer, options: dict, vocab: int | N
     """(N, length) ids of each sequence as the published tokenizer reads it, and the real tokens' mask."""
     tokenizer.fit(vocab, str(path))
     sequences = [letters_of(s) for _, _, s in records]
-    unread = [_unread(tokenizer.inner, s) for s in sequences]
+    unread = _unread(tokenizer.inner, sequences)
     # a tokenizer of whole words (ProtBERT's) knows residues, not proteins: it reads them one per word
     apart = any(unread)
     if apart:
-        unread = [_unread(tokenizer.inner, " ".join(s)) for s in sequences]
+        unread = _unread(tokenizer.inner, [" ".join(s) for s in sequences])
     if options["unknown"] != "map":
         for (record, _, _), residue in zip(records, unread):
             if residue:
@@ -252,14 +252,14 @@ def _published_ids(path: Path, records, tokenizer, options: dict, vocab: int | N
     return published_rows(tokenizer, texts, options["length"], longest)
 
 
-def _unread(inner, text: str) -> str | None:
-    """The first piece of `text` the tokenizer reads as its unknown token, else None. An unknown token
+def _unread(inner, texts: list[str]) -> list[str | None]:
+    """Per text, the first piece the tokenizer reads as its unknown token, else None. An unknown token
     that stands for itself (the letter X of an amino-acid alphabet whose unknown is X) is read."""
     token = getattr(inner.model, "unk_token", None)
     unknown = inner.token_to_id(token or "")
     if unknown is None:
-        return None
-    encoding = inner.encode(text)
-    return next(
-        (text[a:b] for i, (a, b) in zip(encoding.ids, encoding.offsets) if i == unknown and text[a:b] != token), None
-    )
+        return [None] * len(texts)
+    return [
+        next((text[a:b] for i, (a, b) in zip(e.ids, e.offsets) if i == unknown and text[a:b] != token), None)
+        for text, e in zip(texts, inner.encode_batch(texts))
+    ]
