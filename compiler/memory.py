@@ -113,6 +113,13 @@ def check_fits(need: MemoryNeed, device: torch.device, model: str, doing: str, o
     )
 
 
+def beyond_free_memory(size: int) -> str | None:
+    """ "more than the 21.7 GiB of free memory" when `size` bytes would not fit in the machine's free
+    memory, else None: for refusing a file before it is read."""
+    free = available(torch.device("cpu"))
+    return f"more than the {size_text(free)} of free memory" if free is not None and size > free else None
+
+
 def size_text(size: int) -> str:
     for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if size >= scale:

@@ -81,16 +81,15 @@ def load(
 def _check_size(path: Path) -> None:
     """Refuse a checkpoint larger than free memory before reading it: its header, not its disk use, sets
     its size (a sparse file claiming a 400 GB tensor takes no disk), and every tensor is read and hashed."""
-    from ..compiler.memory import available, size_text
+    from ..compiler.memory import beyond_free_memory, size_text
 
     try:
         size = path.stat().st_size
     except OSError:
         return  # safe_open says what is wrong
-    free = available(torch.device("cpu"))
-    if free is not None and size > free:
+    if beyond := beyond_free_memory(size):
         raise TrainError(
-            f"{path}: its tensors hold {size_text(size)}, more than the {size_text(free)} of free memory",
+            f"{path}: its tensors hold {size_text(size)}, {beyond}",
             "the file is damaged or not this run's: use another checkpoint or start a new run",
         )
 

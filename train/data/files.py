@@ -94,7 +94,7 @@ _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.f
 def _check_npz_size(path: Path) -> None:
     """Refuse an archive whose arrays would not fit in free memory, from their headers alone: a few
     compressed megabytes can hold gigabytes of zeros."""
-    from ...compiler.memory import available, size_text
+    from ...compiler.memory import beyond_free_memory, size_text
 
     total = 0
     try:
@@ -109,11 +109,9 @@ def _check_npz_size(path: Path) -> None:
                     total += math.prod(shape) * dtype.itemsize
     except (OSError, ValueError, zipfile.BadZipFile, EOFError):
         return  # np.load reports what is wrong with it
-    free = available(torch.device("cpu"))
-    if free is not None and total > free:
+    if beyond := beyond_free_memory(total):
         raise TrainError(
-            f"{path}: its arrays hold {size_text(total)}, more than the {size_text(free)} of free memory",
-            "use a smaller file, or split the data",
+            f"{path}: its arrays hold {size_text(total)}, {beyond}", "use a smaller file, or split the data"
         )
 
 

@@ -82,13 +82,11 @@ def _check_dense_size(path: Path, matrix) -> None:
 
 
 def _refuse_beyond_memory(path: Path, cells: int, genes: int, need: int) -> None:
-    from ...compiler.memory import available, size_text
+    from ...compiler.memory import beyond_free_memory, size_text
 
-    free = available(torch.device("cpu"))
-    if free is not None and need > free:
+    if beyond := beyond_free_memory(need):
         raise TrainError(
-            f"{path}: its expression matrix, {cells} cells × {genes} genes, needs {size_text(need)} dense, "
-            f"more than the {size_text(free)} of free memory",
+            f"{path}: its expression matrix, {cells} cells × {genes} genes, needs {size_text(need)} dense, {beyond}",
             "keep the cells and genes the model reads (adata[cells, genes].copy()), or split the file",
         )
 
