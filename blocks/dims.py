@@ -170,6 +170,11 @@ def symbols(dim: Dim) -> set[str]:
     return dim.symbols() if isinstance(dim, Poly) else set()
 
 
+def symbol_name(dim: Dim) -> str | None:
+    """The name of a size that is one run-time symbol alone (`seq`, not `seq + 1` or 8), else None."""
+    return str(dim) if symbols(dim) == {str(dim)} else None
+
+
 def evaluate(dim: Dim, sizes: Mapping[str, int]) -> int:
     """The integer value of `dim` with each symbol replaced by its size (KeyError if one is missing)."""
     return dim.evaluate(sizes) if isinstance(dim, Poly) else dim

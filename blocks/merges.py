@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 
-from .dims import Dim, show, symbols
+from .dims import Dim, show, symbol_name
 from .registry import Arg, BlockSpec, Family, ShapeError, block
 from .shape_rules import axis, numel, per_position, value_axis
 from .tensor_type import TensorType
@@ -33,10 +33,9 @@ def _same_shapes(inputs, a):
 def _misspelt_size(left: tuple[Dim, ...], right: tuple[Dim, ...]) -> str | None:
     """Two run-time sizes at one place whose names differ by a slip (`seq` and `sqe`): likely one size."""
     for x, y in zip(left, right):
-        names = symbols(x) | symbols(y)
-        if x != y and len(names) == 2 and str(x) in names and str(y) in names:
-            if difflib.SequenceMatcher(None, str(x), str(y)).ratio() >= 0.6:
-                return f"'{x}' and '{y}' are two different run-time sizes: if they are one, spell them alike"
+        a, b = symbol_name(x), symbol_name(y)
+        if a and b and a != b and difflib.SequenceMatcher(None, a, b).ratio() >= 0.6:
+            return f"'{a}' and '{b}' are two different run-time sizes: if they are one, spell them alike"
     return None
 
 

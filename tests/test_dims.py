@@ -211,3 +211,10 @@ def test_str_of_a_scaled_floor_is_unambiguous(value, text):
 @given(polys(), SIZES)
 def test_str_reads_back_as_the_same_value(value, sizes):
     assert eval(_as_python(str(value)), dict(sizes)) == evaluate(value, sizes)
+
+
+def test_a_size_is_named_by_one_symbol_alone():
+    from cramnet.blocks.dims import symbol_name
+
+    assert symbol_name(seq) == "seq"
+    assert symbol_name(seq + 1) is None and symbol_name(2 * seq) is None and symbol_name(8) is None

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ..blocks.decoding import Decoding, attach
-from ..blocks.dims import symbols
+from ..blocks.dims import symbol_name
 from ..compiler.decoding import position_wise_tail, step_blocker, stepped_calls
 from ..compiler.run_sizes import largest_size
 from .errors import TrainError
@@ -207,7 +207,7 @@ def _within_the_spec(checked, name: str, context: int | None) -> int | None:
     """`context`, or the longest sequence the spec's blocks take into the token input `name` (a
     learned position table's length) where that is shorter; None: any length."""
     (length,) = checked.input_types[name].dims
-    longest = largest_size(checked.model, str(length)) if symbols(length) == {str(length)} else None
+    longest = largest_size(checked.model, symbol_name(length)) if symbol_name(length) else None
     return min((c for c in (context, longest) if c is not None), default=None)
 
 

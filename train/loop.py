@@ -243,15 +243,15 @@ def _check_one_batch(setup: Setup, module: torch.nn.Module) -> None:
 
 def _run_sizes(checked, inputs: dict) -> dict[str, int]:
     """The data's value of each run-time size an input's type names alone (`seq` in `[seq, 2]`)."""
-    from ..blocks.dims import Poly
+    from ..blocks.dims import symbol_name
 
     sizes = {}
     for name in checked.inputs:
         value, dims = inputs.get(name), getattr(checked.input_types[name], "dims", ())
         if isinstance(value, torch.Tensor) and value.dim() == len(dims) + 1:  # (B, *dims)
             for dim, size in zip(dims, value.shape[1:]):
-                if isinstance(dim, Poly) and len(dim.symbols()) == 1 and dim == Poly.symbol(*dim.symbols()):
-                    sizes.setdefault(next(iter(dim.symbols())), int(size))
+                if symbol_name(dim):
+                    sizes.setdefault(symbol_name(dim), int(size))
     return sizes
 
 

@@ -85,13 +85,12 @@ def vocabulary(checked: CheckedModel) -> int | None:
 def sequence_limit(checked: CheckedModel) -> int | None:
     """The longest sequence the first input takes where its length is a run-time size (a learned
     position table's, less a class token's place), else None: any length."""
-    from ..blocks.dims import symbols
+    from ..blocks.dims import symbol_name
     from ..compiler.run_sizes import largest_size
 
     dims = checked.input_types[checked.inputs[0]].dims
-    if len(dims) != 1 or len(symbols(dims[0])) != 1 or symbols(dims[0]) != {str(dims[0])}:
-        return None
-    return largest_size(checked.model, str(dims[0]))
+    name = symbol_name(dims[0]) if len(dims) == 1 else None
+    return largest_size(checked.model, name) if name else None
 
 
 def guess_task(checked: CheckedModel) -> str:
