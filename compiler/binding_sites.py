@@ -5,7 +5,6 @@ that an input's type names, known only at run time."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import fields
 
 from ..dsl import ast
 from ..dsl.errors import Span
@@ -40,11 +39,8 @@ def size_hint(module: SpecModule, name: str, used: Span) -> str | None:
 
 def _nodes(node: ast.Node) -> Iterator[ast.Node]:
     yield node
-    for field in fields(node):
-        value = getattr(node, field.name)
-        for child in value if isinstance(value, tuple) else (value,):
-            if isinstance(child, ast.Node):
-                yield from _nodes(child)
+    for child in ast.children(node):
+        yield from _nodes(child)
 
 
 def _binding_site(module: SpecModule, name: str, used: Span) -> Span | None:
@@ -67,11 +63,9 @@ def _bindings(node: ast.Node) -> Iterator[tuple[str, Span, Span]]:
         yield node.name, node.name_span, node.span
     elif isinstance(node, ast.Stage) and node.alias and node.alias_span:
         yield node.alias, node.alias_span, node.span
-    for field in fields(node):
-        value = getattr(node, field.name)
-        for child in value if isinstance(value, tuple) else (value,):
-            if isinstance(child, ast.Node) and not isinstance(child, ast.Args):  # no binding in an argument
-                yield from _bindings(child)
+    for child in ast.children(node):
+        if not isinstance(child, ast.Args):  # no binding in an argument
+            yield from _bindings(child)
 
 
 def _contains(outer: Span, inner: Span) -> bool:

@@ -4,10 +4,7 @@ expression, as a block's or model's name, an empty choice, a range without two n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
 from ..dsl import ast, parse
 from ..dsl.errors import Span, SpecError, SpecErrors
@@ -56,15 +53,6 @@ def _options_of(value: ast.CallExpr) -> tuple[ast.Node, ...]:
     return value.args.positional + tuple(k.value for k in value.args.keyword)
 
 
-def _children(node: Any) -> Iterator[ast.Node]:
-    for f in fields(node):
-        value = getattr(node, f.name)
-        items = value if isinstance(value, tuple) else (value,)
-        for item in items:
-            if isinstance(item, ast.Node) and not isinstance(item, Span):
-                yield item
-
-
 def _misplaced(node: ast.Node, errors: list[SpecError]) -> None:
     """Report each `choice`/`range`/`log_range` that is not a let's whole value."""
     if isinstance(node, ast.Let) and _is_space(node.value):
@@ -79,7 +67,7 @@ def _misplaced(node: ast.Node, errors: list[SpecError]) -> None:
             )
         )
         return
-    for child in _children(node):
+    for child in ast.children(node):
         _misplaced(child, errors)
 
 

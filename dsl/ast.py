@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from typing import Union
 
 from .errors import Span
@@ -11,6 +12,13 @@ from .errors import Span
 @dataclass(frozen=True, kw_only=True)
 class Node:
     span: Span
+
+
+def children(node: Node) -> Iterator[Node]:
+    """The nodes directly inside `node`, in field order (lists of them item by item)."""
+    for f in fields(node):
+        value = getattr(node, f.name)
+        yield from (item for item in (value if isinstance(value, tuple) else (value,)) if isinstance(item, Node))
 
 
 # -- expressions (arguments, let values, dimensions, counts) ------------------------------------
