@@ -25,7 +25,7 @@ def unbound_hint(module: SpecModule, name: str, used: Span) -> str | None:
 def size_hint(module: SpecModule, name: str, used: Span) -> str | None:
     """`dense(seq)` where `seq` is a size of an input: known only at run time, it cannot size a weight."""
     for decl in module.tree.declarations:
-        if _contains(decl.span, used) and isinstance(decl, ast.ModelDef):
+        if decl.span.holds(used) and isinstance(decl, ast.ModelDef):
             for statement in decl.body.statements:
                 if isinstance(statement, ast.InputDecl) and any(
                     isinstance(node, ast.Name) and node.name == name for node in _nodes(statement.type)
@@ -45,13 +45,9 @@ def _nodes(node: ast.Node) -> Iterator[ast.Node]:
 
 def _binding_site(module: SpecModule, name: str, used: Span) -> Span | None:
     for decl in module.tree.declarations:
-        if _contains(decl.span, used):
+        if decl.span.holds(used):
             return next(
-                (
-                    site
-                    for bound, site, statement in _bindings(decl)
-                    if bound == name and not _contains(statement, used)
-                ),
+                (site for bound, site, statement in _bindings(decl) if bound == name and not statement.holds(used)),
                 None,
             )
     return None
@@ -66,11 +62,3 @@ def _bindings(node: ast.Node) -> Iterator[tuple[str, Span, Span]]:
     for child in ast.children(node):
         if not isinstance(child, ast.Args):  # no binding in an argument
             yield from _bindings(child)
-
-
-def _contains(outer: Span, inner: Span) -> bool:
-    return (
-        outer.file == inner.file
-        and (outer.line, outer.col) <= (inner.line, inner.col)
-        and (inner.line, inner.col) < (outer.end_line, outer.end_col)
-    )

@@ -159,12 +159,6 @@ def called_from(error: SpecError, call: Span, block: str) -> SpecError:
     name or a misplaced `output` in the body is wrong whichever call expands it."""
     if not error.code.startswith(("E3", "E4", "E23")):
         return error
-    at = error.span
-    inside = (
-        at is not None
-        and at.file == call.file
-        and (call.line, call.col) <= (at.line, at.col) < (call.end_line, call.end_col)
-    )
-    if inside:  # at the call itself (an argument): the caret already points there
+    if error.span is not None and call.holds(error.span):  # at the call itself (an argument): the caret is there
         return error
     return replace(error, notes=(*error.notes, (call, f"in this call of '{block}'")))

@@ -26,6 +26,13 @@ class Span:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
 
+    def holds(self, other: Span) -> bool:
+        """Whether `other` starts inside this region (same file)."""
+        return self.file == other.file and (self.line, self.col) <= (other.line, other.col) < (
+            self.end_line,
+            self.end_col,
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class SpecError:
