@@ -28,10 +28,8 @@ class Span:
 
     def holds(self, other: Span) -> bool:
         """Whether `other` starts inside this region (same file)."""
-        return self.file == other.file and (self.line, self.col) <= (other.line, other.col) < (
-            self.end_line,
-            self.end_col,
-        )
+        start, end = (self.line, self.col), (self.end_line, self.end_col)
+        return self.file == other.file and start <= (other.line, other.col) < end
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -44,9 +44,7 @@ def unclosed_bracket(error: UnexpectedInput, text: str, path: str, parse: Callab
             return None
     except Exception:  # noqa: BLE001 - a guess that fails to parse must never hide the user's error
         return None
-    line = text.count("\n", 0, at) + 1
-    col = at - (text.rfind("\n", 0, at) + 1) + 1
-    span = Span(file=path, line=line, col=col, end_line=line, end_col=col + 1)
+    span = _character_at(text, at, path)
     if bracket == "(" and re.search(r"\w\s*$", text[:at]):
         return SpecError(
             code="E101", message="unclosed '(' in an argument list", span=span, hint="close the argument list with ')'"
@@ -67,16 +65,21 @@ def closed_too_early(error: UnexpectedInput, text: str, path: str) -> SpecError 
     _, closed = open_brackets(text, token.start_pos)
     if closed is None:
         return None
-    start = text.rfind("\n", 0, closed) + 1
-    if closed == start:
+    brace = _character_at(text, closed, path)
+    if brace.col == 1:
         return None  # a '}' at the start of its line ends a declaration as meant: the mistake is after it
-    line, col = text.count("\n", 0, closed) + 1, closed - start + 1
     return SpecError(
         code="E101",
         message=f"this '}}' closes the {_declaration_before(text, closed)}, so what follows it stands outside any body",
-        span=Span(file=path, line=line, col=col, end_line=line, end_col=col + 1),
+        span=brace,
         hint="remove the extra '}'",
     )
+
+
+def _character_at(text: str, at: int, path: str) -> Span:
+    """The span of the one character at offset `at` of `text`."""
+    line, col = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+    return Span(file=path, line=line, col=col, end_line=line, end_col=col + 1)
 
 
 def _declaration_before(text: str, at: int) -> str:
@@ -121,9 +124,7 @@ def misspelt_or_misplaced_word(error: UnexpectedInput, text: str, path: str) -> 
     if word in _DECLARATIONS and at_line_start and opened is not None and opened[0] == "{":
         if col == 1:  # a declaration where a file's declarations start: the body before it is not closed
             message, hint, _ = row("unclosed '{'")
-            at = opened[1]
-            brace_line, brace_col = text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
-            brace = Span(file=path, line=brace_line, col=brace_col, end_line=brace_line, end_col=brace_col + 1)
+            brace = _character_at(text, opened[1], path)
             return SpecError(code="E101", message=message, span=brace, hint=f"{hint}, before line {line}")
         return SpecError(
             code="E101",
