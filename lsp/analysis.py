@@ -107,25 +107,33 @@ def _analyze(text: str, path: str, previous: Analysis | None) -> Analysis:
     return Analysis(path, text, tree, True, unique, checked, index_file(tree))
 
 
-_parsed: dict[str, tuple[float, ast.SpecFile | None]] = {}
+_read: dict[str, tuple[float, str | None, ast.SpecFile | None]] = {}
 
 
 def parse_file(path: str) -> ast.SpecFile | None:
     """A spec file's tree, re-read only when the file changes; None for one that is not a readable spec."""
+    return _read_file(path)[1]
+
+
+def file_text(path: str) -> str:
+    """A spec file's text as parse_file read it (bounded, a byte-order mark skipped); "" if unreadable."""
+    return _read_file(path)[0] or ""
+
+
+def _read_file(path: str) -> tuple[str | None, ast.SpecFile | None]:
     try:
         status = Path(path).stat()
     except OSError:
-        return None
+        return None, None
     if not S_ISREG(status.st_mode):  # reading a named pipe would block the server for good
-        return None
-    stamp = status.st_mtime
-    cached = _parsed.get(path)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
+        return None, None
+    cached = _read.get(path)
+    if cached is not None and cached[0] == status.st_mtime:
+        return cached[1:]
     text = read_source(Path(path), []) if path.endswith(".cram") else None  # bounded, as the checker reads it
     try:
         tree = parse(text, path) if text is not None else None
     except SpecErrors:
         tree = None
-    _parsed[path] = (stamp, tree)
-    return tree
+    _read[path] = (status.st_mtime, text, tree)
+    return text, tree

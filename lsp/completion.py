@@ -14,7 +14,7 @@ from ..blocks.merges import MERGE_MODES
 from ..blocks.registry import Arg, all_blocks, lookup
 from ..compiler.loader import STD_DIR
 from ..dsl import ast
-from .analysis import Analysis
+from .analysis import Analysis, file_text
 from .hover import show_value
 from .place import Place, place_of
 from .ranges import source_text
@@ -190,11 +190,10 @@ def _user_blocks(analysis: Analysis) -> dict[str, tuple[ast.BlockDef, str]]:
     """The blocks this file defines and those of the files it uses (its own shadow theirs), each
     with the text of its file."""
     found: dict[str, tuple[ast.BlockDef, str]] = {}
-    files = [(tree, Path(path)) for path, tree in analysis.used_trees().items()]
-    for tree, path in [*files, (analysis.tree, None)]:
+    files = [(tree, file_text(path)) for path, tree in analysis.used_trees().items()]
+    for tree, text in [*files, (analysis.tree, analysis.text)]:
         if tree is None:
             continue
-        text = analysis.text if path is None else path.read_text(encoding="utf-8-sig")
         for decl in tree.declarations:
             if isinstance(decl, ast.BlockDef):
                 found[decl.name] = (decl, text)

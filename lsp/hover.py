@@ -11,7 +11,7 @@ from ..blocks.dims import symbols
 from ..blocks.registry import lookup
 from ..dsl import ast
 from ..dsl.errors import Span
-from .analysis import Analysis
+from .analysis import Analysis, file_text
 from .graph_view import NodeView, bound_nodes, io_types
 from .ranges import contains, name_span, source_text, span_range
 from .symbols import CallSite, Symbol
@@ -64,7 +64,7 @@ def _used_let(analysis: Analysis, line: int, col: int) -> types.Hover | None:
     if used is None:
         return None
     path, let = used
-    text = source_text(let.span, Path(path).read_text(encoding="utf-8-sig"))
+    text = source_text(let.span, file_text(path))
     return _answer(f"(let) — from `{Path(path).name}`\n```cram\n{text}\n```", name)
 
 
@@ -139,7 +139,7 @@ def _block_doc(analysis: Analysis, name: str) -> str | None:
 def _user_block(analysis: Analysis, name: str) -> tuple[str, str, ast.BlockDef] | None:
     files = [(analysis.path, analysis.text, analysis.tree)]
     for path, tree in analysis.used_trees().items():
-        files.append((path, Path(path).read_text(encoding="utf-8-sig"), tree))
+        files.append((path, file_text(path), tree))
     for path, text, tree in files:
         for decl in tree.declarations if tree is not None else ():
             if isinstance(decl, ast.BlockDef) and decl.name == name:

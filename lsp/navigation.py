@@ -15,7 +15,7 @@ from ..blocks.registry import lookup
 from ..compiler.loader import resolve_use_path
 from ..dsl import ast
 from ..dsl.errors import Span
-from .analysis import Analysis, parse_file
+from .analysis import Analysis, file_text, parse_file
 from .ranges import contains, source_text, span_range
 from .symbols import Symbol, index_file
 
@@ -129,7 +129,7 @@ def _uses_elsewhere(analysis: Analysis, symbol: Symbol) -> dict[str, list[Span]]
             if isinstance(use, ast.Use)
         ):
             continue
-        index, text = index_file(tree), other.read_text(encoding="utf-8-sig")
+        index, text = index_file(tree), file_text(str(other))
         # a block is called; a let is named as a value, or called as a stage (`let act = choice(relu, gelu)`)
         spans = [c.call.name_span for c in index.calls if c.symbol is None and c.call.name == symbol.name]
         if symbol.kind != "block":
