@@ -58,13 +58,13 @@ class PublishedTokenizer:
     def rows(self, texts: list[str], length: int, longest: int) -> list[list[int]]:
         """The ids of each of `texts`, cut as the tokenizer cuts (a closing [SEP] stays last) at `length`;
         length 0: at the longest text's, at most `longest`. Padding them is the reader's (`pad`)."""
-        encoded = [self.inner.encode(t).ids for t in texts]
+        encoded = [e.ids for e in self.inner.encode_batch(texts)]
         length = length or min(max(map(len, encoded)), longest)
         if all(len(ids) <= length for ids in encoded):
             return encoded
         self.inner.enable_truncation(max_length=length)
         try:
-            return [self.inner.encode(t).ids for t in texts]
+            return [e.ids for e in self.inner.encode_batch(texts)]
         finally:
             self.inner.no_truncation()
 
@@ -123,9 +123,10 @@ def open_tokenizer(path: str | Path, other: str = PROMPT_IDS_HINT) -> PublishedT
             f"reading {file} needs the `tokenizers` package, which is not installed",
             "pip install tokenizers (transformers installs it), " + other,
         ) from None
-    if file.stat().st_size > MAX_TOKENIZER_BYTES:  # read whole: a sparse or stray file must not fill memory
+    size = file.stat().st_size
+    if size > MAX_TOKENIZER_BYTES:  # read whole: a sparse or stray file must not fill memory
         raise TrainError(
-            f"{file}: {file.stat().st_size / 2**20:,.0f} MiB, larger than any tokenizer.json "
+            f"{file}: {size / 2**20:,.0f} MiB, larger than any tokenizer.json "
             f"({MAX_TOKENIZER_BYTES >> 20} MiB at most)",
             "give the tokenizer.json saved with the weights, " + other,
         )
