@@ -83,6 +83,10 @@ def test_predict_reads_sequences_in_the_alphabet_the_run_guessed(tmp_path):
     assert ids == ["a", "b"]
     assert inputs["protein"][0].tolist() == PROTEIN.encode("a", "GATTACA", False, "").tolist()
     assert inputs["protein"][1, :3].tolist() == PROTEIN.encode("b", "CAT", False, "").tolist()
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    (tmp_path / "run" / "run.json").write_text(json.dumps(info | {"alphabet": "klingon"}))
+    result = runner.invoke(app, ["export", str(tmp_path / "run"), "--format", "python", "-o", str(tmp_path / "m.py")])
+    assert result.exit_code == 1 and "alphabet 'klingon' is not one cramnet writes" in result.output, result.output
 
 
 @pytest.mark.slow

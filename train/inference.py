@@ -13,6 +13,7 @@ import torch
 from ..compiler.api import CheckedModel
 from . import checkpoints as ckpt
 from .config import read_config
+from .data.alphabets import ALPHABETS
 from .data.text import tokenizer_from_json
 from .errors import TrainError
 from .run_dir import check_run_spec, read_json, unfinished_hint
@@ -60,9 +61,15 @@ def load_run(run: str | Path, weights: str = "model.safetensors", device: str = 
     if missing:
         raise TrainError(f"{run / 'run.json'} lacks {', '.join(missing)}: it is not a complete cramnet run")
     config = read_config(run / "config.yaml")
+    alphabet = info.get("alphabet")
+    if alphabet is not None and alphabet not in ALPHABETS:
+        raise TrainError(
+            f"{run / 'run.json'}: alphabet {alphabet!r} is not one cramnet writes ({', '.join(ALPHABETS)})",
+            "the run directory was edited or damaged: train the run again",
+        )
     options = config["data"].get("options") or {}
-    if info.get("alphabet") and options.get("alphabet", "auto") == "auto":  # guessed from the training data
-        config["data"]["options"] = options | {"alphabet": info["alphabet"]}
+    if alphabet and options.get("alphabet", "auto") == "auto":  # guessed from the training data
+        config["data"]["options"] = options | {"alphabet": alphabet}
     checked = check_run_spec(run, info.get("model"), limits=spec_limits(config))
     path = run / weights
     if not path.exists():
