@@ -17,15 +17,9 @@ from cramnet.cli import app
 from cramnet.compiler import check_spec
 from cramnet.dsl.errors import SpecErrors
 
-runner = CliRunner()
+from .test_security import MLP as TINY
 
-TINY = """
-model tiny {
-    input image: [1, 8, 8]
-    image -> flatten -> dense(16) -> relu -> dense(10) as logits
-    output logits
-}
-"""
+runner = CliRunner()
 
 
 def model(body: str, before: str = "", size: int = 4) -> str:
