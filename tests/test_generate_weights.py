@@ -299,3 +299,15 @@ def test_a_fine_tuned_run_resumes_and_evaluates_with_its_own_tokenizer(published
     assert json.loads((tmp_path / "run" / "final.json").read_text())["epochs"] == 2
     evaluated = runner.invoke(app, ["evaluate", str(tmp_path / "run")])
     assert evaluated.exit_code == 0 and "test_perplexity" in evaluated.output, evaluated.output
+
+
+def test_cell_sentences_longer_than_the_spec_takes_are_cut_at_its_positions(published, spec, tmp_path):
+    # the sentences were cut only at 1,024 tokens when training: a pos_embed(16) spec stopped with an internal error
+    from .test_bio_data import write_h5ad
+
+    path, _, _ = published
+    cells = write_h5ad(tmp_path / "cells.h5ad", cells=45, genes=30)
+    args = ["train", str(spec), "--init-from", str(path), "--data", str(cells), "--out", str(tmp_path / "run")]
+    result = runner.invoke(app, [*args, "--epochs", "1", "--set", "data.options.length=30"])
+    assert result.exit_code == 0, result.output
+    assert "16 published tokens long" in result.output

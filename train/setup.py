@@ -186,7 +186,7 @@ def prepare(
         get(config, "data.options"),
         vocabulary(checked),
         tokenizer,
-        sequence_limit(checked) if takes_tokenizer(data_name, checked.input_types) else None,
+        sequence_limit(checked),  # readers that choose a length stop at the spec's positions
     )
     if labels and data.labels and data.task == "classification":
         data = numbered_as(data, labels)
